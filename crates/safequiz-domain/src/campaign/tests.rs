@@ -1,0 +1,189 @@
+use jiff::Timestamp;
+
+use super::{Campaign, Window, parse_campaign_file};
+use crate::bank::{Bank, Choices, Difficulty, Question, QuestionKind};
+use crate::units::parse_unit_file;
+
+const CAMPAIGN: &str = r#"
+id = "june"
+title = "安全生产月知识竞赛"
+opens_at = "2026-06-01T00:00:00+08:00"
+closes_at = "2026-07-01T00:00:00+08:00"
+time_zone = "Asia/Shanghai"
+time_limit_secs = 150
+questions_per_attempt = 5
+attempts_per_day = 1
+points_per_question = 1
+banks = ["main"]
+
+[[entries]]
+id = "region"
+name = "地区"
+units = "units/regions.tsv"
+"#;
+
+fn banks() -> Vec<Bank> {
+    let questions = (0..8)
+        .map(|i| Question {
+            id: format!("q-{i}"),
+            kind: QuestionKind::Single,
+            category: if i < 2 { "evacuation" } else { "self_rescue" }.to_owned(),
+            difficulty: Difficulty::parse(2).expect("2 is a difficulty"),
+            stem: format!("题{i}"),
+            options: vec!["甲".to_owned(), "乙".to_owned()],
+            answer: Choices::NONE.with(0),
+            explanation: "解析".to_owned(),
+            source: "出处".to_owned(),
+        })
+        .collect();
+    vec![Bank {
+        id: "main".to_owned(),
+        title: "主题库".to_owned(),
+        questions,
+    }]
+}
+
+fn build(text: &str) -> Result<Campaign, Vec<String>> {
+    let regions = parse_unit_file("code\tparent\tname\tkind\n110000\t\t北京市\tprovince\n")
+        .expect("valid units");
+    let file = parse_campaign_file(text).map_err(|problem| vec![problem.to_string()])?;
+    let entries = vec![regions; file.entries.len()];
+    Campaign::build(file, &entries, &banks())
+        .map_err(|problems| problems.iter().map(ToString::to_string).collect())
+}
+
+fn at(text: &str) -> Timestamp {
+    text.parse().expect("a valid instant")
+}
+
+#[test]
+fn a_valid_campaign_builds_with_its_rules() {
+    let campaign = build(CAMPAIGN).expect("the campaign is valid");
+    assert_eq!(campaign.questions_per_attempt(), 5);
+    assert_eq!(campaign.max_points(), 5);
+    assert_eq!(campaign.grace_secs, 2, "grace defaults to 2 s");
+    assert_eq!(campaign.pool.questions().len(), 8);
+    assert_eq!(campaign.entries[0].name, "地区");
+}
+
+#[test]
+fn the_window_opens_and_closes_at_its_instants() {
+    let campaign = build(CAMPAIGN).expect("valid");
+    assert_eq!(
+        campaign.window(at("2026-05-31T15:59:59Z")),
+        Window::NotYetOpen
+    );
+    assert_eq!(campaign.window(at("2026-05-31T16:00:00Z")), Window::Open);
+    assert_eq!(campaign.window(at("2026-06-30T15:59:59Z")), Window::Open);
+    assert_eq!(campaign.window(at("2026-06-30T16:00:00Z")), Window::Closed);
+}
+
+#[test]
+fn deadline_and_grace_follow_the_time_limit() {
+    let campaign = build(CAMPAIGN).expect("valid");
+    let started = at("2026-06-02T01:00:00Z");
+    let deadline = campaign.deadline(started);
+    assert_eq!(deadline, at("2026-06-02T01:02:30Z"));
+    assert_eq!(campaign.accepts_until(deadline), at("2026-06-02T01:02:32Z"));
+    assert_eq!(
+        campaign.day_of(at("2026-06-01T16:30:00Z")).to_string(),
+        "2026-06-02"
+    );
+}
+
+#[test]
+fn every_bad_key_is_reported_by_name() {
+    let cases = [
+        (
+            "time_limit_secs = 150",
+            "time_limit_secs = 5",
+            "key `time_limit_secs`: 5 is out of range",
+            "too short",
+        ),
+        (
+            "time_zone = \"Asia/Shanghai\"",
+            "time_zone = \"Mars/Olympus\"",
+            "key `time_zone`",
+            "unknown zone",
+        ),
+        (
+            "opens_at = \"2026-06-01T00:00:00+08:00\"",
+            "opens_at = \"June 1\"",
+            "key `opens_at`",
+            "not an instant",
+        ),
+        (
+            "closes_at = \"2026-07-01T00:00:00+08:00\"",
+            "closes_at = \"2026-05-01T00:00:00+08:00\"",
+            "key `closes_at`",
+            "closes before it opens",
+        ),
+        (
+            "banks = [\"main\"]",
+            "banks = [\"nope\"]",
+            "key `banks`: no bank has id `nope`",
+            "unknown bank",
+        ),
+        (
+            "banks = [\"main\"]",
+            "banks = [\"main\", \"main\"]",
+            "listed twice",
+            "bank twice",
+        ),
+        (
+            "questions_per_attempt = 5",
+            "questions_per_attempt = 9",
+            "key `draw`",
+            "pool too small",
+        ),
+        (
+            "points_per_question = 1",
+            "points_per_question = 0",
+            "key `points_per_question`",
+            "zero points",
+        ),
+        ("id = \"june\"", "id = \"June 2026\"", "key `id`", "bad id"),
+        (
+            "units = \"units/regions.tsv\"",
+            "units = \"units/regions.tsv\"\n[draw.quotas]\nevacuation = 3",
+            "key `draw`",
+            "quota above category size",
+        ),
+        (
+            "units = \"units/regions.tsv\"",
+            "units = \"units/regions.tsv\"\n[draw.quotas]\nchemistry = 1",
+            "key `draw.quotas.chemistry`",
+            "unknown quota category",
+        ),
+        (
+            "title = \"安全生产月知识竞赛\"",
+            "title = \"安全生产月知识竞赛\"\ncolour = \"red\"",
+            "unknown field `colour`",
+            "unknown key",
+        ),
+        (
+            "time_limit_secs = 150",
+            "time_limit_secs = \"150\"",
+            "key `time_limit_secs`: line 7: invalid type",
+            "wrong type names the key and line",
+        ),
+    ];
+    for (from, to, expected, why) in cases {
+        let text = CAMPAIGN.replace(from, to);
+        assert_ne!(text, CAMPAIGN, "{why}: the case must change the file");
+        let problems = build(&text).expect_err(why);
+        assert!(
+            problems.iter().any(|p| p.contains(expected)),
+            "{why}: expected {expected:?} in {problems:?}"
+        );
+    }
+}
+
+#[test]
+fn several_problems_are_reported_together() {
+    let text = CAMPAIGN
+        .replace("time_limit_secs = 150", "time_limit_secs = 0")
+        .replace("points_per_question = 1", "points_per_question = 1000");
+    let problems = build(&text).expect_err("two bad keys");
+    assert_eq!(problems.len(), 2, "{problems:?}");
+}

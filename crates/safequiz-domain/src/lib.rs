@@ -1,0 +1,21 @@
+//! The rules of safequiz, free of I/O.
+//!
+//! This crate decides; it never reads files, the clock, Redis or SQL. Callers pass text they read,
+//! the current instant and a random number generator, and get back decisions and typed errors.
+//!
+//! Dependency rule: `safequiz-domain` depends on no other safequiz crate; every other crate may
+//! depend on it.
+//!
+//! Types to read first:
+//! - [`campaign::Campaign`]: one competition's rules, pool of questions and unit tree.
+//! - [`bank::Question`] and [`bank::Choices`]: the question model and a set of chosen options.
+//! - [`draw::draw`]: the random draw of an attempt's questions.
+//! - [`units::UnitTree`]: regions and enterprises, with cheap ancestor walks for roll-ups.
+//! - [`calendar`]: which calendar day an instant falls on in the campaign's time zone.
+
+pub mod bank;
+pub mod calendar;
+pub mod campaign;
+pub mod draw;
+pub mod score;
+pub mod units;
