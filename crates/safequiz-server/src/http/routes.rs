@@ -1,0 +1,55 @@
+//! The route table: reading this file shows the whole HTTP surface.
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::error::ApiError;
+use super::health;
+
+/// Registers every route, the extractor error handlers and the JSON 404 fallback.
+pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |config: &mut web::ServiceConfig| {
+        config
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(max_body_bytes)
+                    .error_handler(move |error, _req| json_error(error, max_body_bytes).into()),
+            )
+            .app_data(
+                web::PathConfig::default().error_handler(|error, _req| path_error(error).into()),
+            )
+            .app_data(
+                web::QueryConfig::default().error_handler(|error, _req| query_error(error).into()),
+            )
+            .route("/healthz", web::get().to(health::healthz))
+            .route("/readyz", web::get().to(health::readyz))
+            .default_service(web::to(not_found));
+    }
+}
+
+async fn not_found(_request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
+fn json_error(error: JsonPayloadError, limit: usize) -> ApiError {
+    match error {
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            ApiError::PayloadTooLarge(limit)
+        }
+        JsonPayloadError::ContentType => ApiError::BadRequest(
+            "the body must be JSON (Content-Type: application/json)".to_owned(),
+        ),
+        JsonPayloadError::Deserialize(error) => {
+            ApiError::BadRequest(format!("invalid JSON body: {error}"))
+        }
+        other => ApiError::BadRequest(format!("unreadable body: {other}")),
+    }
+}
+
+fn path_error(error: PathError) -> ApiError {
+    ApiError::BadRequest(format!("invalid path: {error}"))
+}
+
+fn query_error(error: QueryPayloadError) -> ApiError {
+    ApiError::BadRequest(format!("invalid query string: {error}"))
+}

@@ -1,0 +1,19 @@
+//! The safequiz HTTP service: configuration, startup, routes and background workers.
+//!
+//! Only this crate knows HTTP. Handlers parse input into domain types, ask `safequiz-domain` for
+//! the decision, then make one call into `safequiz-redis` (hot state) or `safequiz-sql` (record).
+//! The service keeps no state about a participant between requests (DESIGN §2).
+//!
+//! Dependency rule: depends on `safequiz-domain`, `safequiz-redis` and `safequiz-sql`; only the
+//! `safequiz` binary and the testkit depend on it.
+//!
+//! Types to read first: [`config::Settings`] and [`catalogue::Catalogue`] (what a start loads),
+//! [`startup::Application`] (build, bind, run until shutdown), and `http/routes.rs` (the whole API
+//! in one table).
+
+pub mod catalogue;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,115 @@
+//! Building and running the service: bind, serve, stop when the shutdown future fires.
+//!
+//! `safequiz serve` and the testkit's `TestApp` both go through [`Application::build`], so tests
+//! run exactly the server operators run. One shutdown future is given to [`Application::run_until`];
+//! background workers added later receive the same signal and finish their batch before exit.
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use safequiz_redis::HotState;
+use safequiz_sql::Store;
+
+use crate::catalogue::Catalogue;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::http::{AppState, routes};
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The configured address.
+        addr: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The Redis pool could not be created.
+    #[error(transparent)]
+    Redis(#[from] safequiz_redis::RedisError),
+    /// The database pool could not be created.
+    #[error(transparent)]
+    Store(#[from] safequiz_sql::StoreError),
+}
+
+/// A bound, not yet running service.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Connects the pools (lazily: a dependency that is down makes `/readyz` fail, not the
+    /// start), binds `settings.http.addr` and prepares the server.
+    pub fn build(
+        settings: &Settings,
+        catalogue: Arc<Catalogue>,
+        clock: Clock,
+    ) -> Result<Application, StartupError> {
+        let hot = HotState::connect(&settings.redis)?;
+        let store = Store::connect_lazy(&settings.database)?;
+        let listener =
+            TcpListener::bind(&settings.http.addr).map_err(|source| StartupError::Bind {
+                addr: settings.http.addr.clone(),
+                source,
+            })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind {
+                addr: settings.http.addr.clone(),
+                source,
+            })?
+            .port();
+        let state = web::Data::new(AppState {
+            catalogue,
+            hot,
+            store,
+            clock,
+        });
+        let max_body_bytes = settings.http.max_body_bytes;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .configure(routes::configure(max_body_bytes))
+        })
+        .disable_signals()
+        .shutdown_timeout(10);
+        if settings.http.workers > 0 {
+            server = server.workers(settings.http.workers);
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|source| StartupError::Bind {
+                addr: settings.http.addr.clone(),
+                source,
+            })?
+            .run();
+        Ok(Application { port, server })
+    }
+
+    /// The port actually bound (useful when the address asked for port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until `shutdown` completes, then stops gracefully: in-flight requests finish.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let server = self.server;
+        tokio::pin!(server);
+        tokio::select! {
+            result = &mut server => result,
+            () = shutdown => {
+                // The server future itself carries out the stop command, so it must keep being
+                // polled while the stop is awaited.
+                let ((), result) = tokio::join!(handle.stop(true), &mut server);
+                result
+            }
+        }
+    }
+}

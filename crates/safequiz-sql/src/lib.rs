@@ -1,0 +1,128 @@
+//! The durable record of safequiz: the only crate with SQL.
+//!
+//! A [`Store`] is either an embedded SQLite file (the default) or PostgreSQL (production); both
+//! are reached through sqlx. Results reach SQL from the Redis streams through the flusher, never
+//! from the request hot path.
+//!
+//! Dependency rule: depends on `safequiz-domain` only among safequiz crates; never on
+//! `safequiz-redis` or the server.
+//!
+//! Types to read first: [`DatabaseSettings`] and [`Store`].
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+/// How to reach the database; the `[database]` section of the service configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://PATH` (created if missing) or `postgres://user:password@host/db`; secret
+    /// because it may carry a password.
+    pub url: SecretString,
+    /// Connections in the pool.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+}
+
+fn default_max_connections() -> u32 {
+    8
+}
+
+/// Which database a URL names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// An SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL names, if it names one we support.
+    pub fn of_url(url: &str) -> Option<Backend> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// Why the database could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL names no supported database.
+    #[error("the database URL must start with sqlite:// or postgres://")]
+    UnsupportedUrl,
+    /// sqlx failed: bad URL, unreachable server, failed query.
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+}
+
+/// The durable record, on SQLite or PostgreSQL; cheap to clone.
+#[derive(Clone, Debug)]
+pub enum Store {
+    /// An SQLite file, in WAL mode.
+    Sqlite(SqlitePool),
+    /// A PostgreSQL database.
+    Postgres(PgPool),
+}
+
+impl Store {
+    /// Opens a lazily connecting pool for `settings.url`.
+    ///
+    /// An SQLite file is created if missing, in WAL mode with `synchronous = NORMAL`: safe
+    /// against process crashes, and writers do not block readers.
+    pub fn connect_lazy(settings: &DatabaseSettings) -> Result<Store, StoreError> {
+        let url = settings.url.expose_secret();
+        let acquire = Duration::from_secs(5);
+        match Backend::of_url(url).ok_or(StoreError::UnsupportedUrl)? {
+            Backend::Sqlite => {
+                let options = SqliteConnectOptions::from_str(url)?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(5));
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(settings.max_connections)
+                    .acquire_timeout(acquire)
+                    .connect_lazy_with(options);
+                Ok(Store::Sqlite(pool))
+            }
+            Backend::Postgres => {
+                let options = PgConnectOptions::from_str(url)?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(settings.max_connections)
+                    .acquire_timeout(acquire)
+                    .connect_lazy_with(options);
+                Ok(Store::Postgres(pool))
+            }
+        }
+    }
+
+    /// Which backend this store uses.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Store::Sqlite(_) => Backend::Sqlite,
+            Store::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Checks that the database answers a trivial query.
+    #[tracing::instrument(skip_all)]
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop)?,
+            Store::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop)?,
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,50 @@
+//! The one safequiz binary: `serve`, `bank`, `units`, `config` and later commands.
+//!
+//! Each subcommand lives in its own module under `cmd/`; this file only parses the command line
+//! and dispatches. Errors from commands are reported once, here, with their cause chain.
+
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Timed online safety-knowledge quiz engine (安全生产网络知识竞赛).
+#[derive(Parser)]
+#[command(name = "safequiz", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service.
+    Serve(cmd::serve::Args),
+    /// Check question banks, or import an organizer's spreadsheet.
+    #[command(subcommand)]
+    Bank(cmd::bank::Command),
+    /// Refresh unit trees from their sources.
+    #[command(subcommand)]
+    Units(cmd::units::Command),
+    /// Check a configuration folder without starting anything.
+    #[command(subcommand)]
+    Config(cmd::config::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Bank(command) => cmd::bank::run(command),
+        Command::Units(command) => cmd::units::run(command),
+        Command::Config(command) => cmd::config::run(command),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
