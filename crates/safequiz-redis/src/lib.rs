@@ -54,6 +54,10 @@ pub enum RedisError {
 }
 
 /// The handle to hot state that every request and worker shares; cheap to clone.
+///
+/// Its pooled connections keep redis-rs's default response timeout (500 ms), which suits the
+/// hot path. Blocking stream reads (`XREADGROUP ... BLOCK`) must use a dedicated connection
+/// without that timeout, or every idle read fails.
 #[derive(Clone)]
 pub struct HotState {
     pool: Pool,

@@ -208,14 +208,12 @@ impl Loaded {
     pub fn redacted_summary(&self) -> String {
         let s = &self.settings;
         format!(
-            "environment={} http.addr={} redis.url={} database.url={} hot.shards={} flusher.enabled={} sweeper.enabled={}",
+            "environment={} http.addr={} redis.url={} database.url={} hot.shards={}",
             self.environment.as_str(),
             s.http.addr,
             redact_url(s.redis.url.expose_secret()),
             redact_url(s.database.url.expose_secret()),
             s.hot.shards,
-            s.flusher.enabled,
-            s.sweeper.enabled,
         )
     }
 }
