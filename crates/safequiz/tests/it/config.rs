@@ -92,17 +92,20 @@ fn a_bad_configuration_names_the_file_the_key_and_the_problem() {
     std::fs::write(&base, text).expect("write base");
 
     let config_dir = dir.path().join("config");
-    let output = safequiz(
-        &[
-            "config",
-            "check",
-            "--config",
-            config_dir.to_str().expect("utf-8"),
-        ],
-        &[],
-    );
-    let (_, stderr) = texts(&output);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let check = || {
+        let output = safequiz(
+            &[
+                "config",
+                "check",
+                "--config",
+                config_dir.to_str().expect("utf-8"),
+            ],
+            &[],
+        );
+        (output.status.code(), texts(&output).1)
+    };
+    let (code, stderr) = check();
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("key `hot.shards`") && stderr.contains("base.toml"),
         "{stderr}"
@@ -115,17 +118,8 @@ fn a_bad_configuration_names_the_file_the_key_and_the_problem() {
             .replace("shards = 0", "shards = 4"),
     )
     .expect("write");
-    let output = safequiz(
-        &[
-            "config",
-            "check",
-            "--config",
-            config_dir.to_str().expect("utf-8"),
-        ],
-        &[],
-    );
-    let (_, stderr) = texts(&output);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let (code, stderr) = check();
+    assert_eq!(code, Some(1), "{stderr}");
     for expected in [
         "safety-month.toml: key `entries[1].units`",
         "missing.tsv: cannot read",
@@ -141,16 +135,8 @@ fn a_bad_configuration_names_the_file_the_key_and_the_problem() {
         "code\tparent\tname\tkind\nX1\t\t某企业\tenterprise\n",
     )
     .expect("write");
-    let output = safequiz(
-        &[
-            "config",
-            "check",
-            "--config",
-            config_dir.to_str().expect("utf-8"),
-        ],
-        &[],
-    );
-    let (_, stderr) = texts(&output);
+    let (code, stderr) = check();
+    assert_eq!(code, Some(1), "{stderr}");
     for expected in [
         "safety-month.toml: key `time_limit_secs`: 3 is out of range; it must be between 10 and 3600",
         "safety-month.toml: key `banks`: no bank has id `no-such-bank`",
