@@ -111,11 +111,7 @@ pub fn parse_campaign_file(text: &str) -> Result<CampaignFile, ConfigProblem> {
             };
         };
         let start = span.start.min(text.len());
-        let line = text.as_bytes()[..start]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1;
+        let line = crate::bank::check::line_of(text, start);
         // The key is what stands before `=` on the line the error points at, when it is a
         // key-value line; a table header or a broken line has none.
         let line_text = text.lines().nth(line - 1).unwrap_or("");

@@ -436,7 +436,8 @@ fn is_bank_id(id: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
-fn line_of(text: &str, byte_offset: usize) -> usize {
+/// The 1-based line of `byte_offset` in `text`; shared with campaign-file errors.
+pub(crate) fn line_of(text: &str, byte_offset: usize) -> usize {
     text.as_bytes()[..byte_offset.min(text.len())]
         .iter()
         .filter(|&&b| b == b'\n')

@@ -165,18 +165,7 @@ fn an_xlsx_sheet_imports_with_answers_in_organizers_notation() {
     ];
     write_xlsx(&sheet, &[&HEADER, &multiple, &judge]);
 
-    let output = safequiz(
-        &[
-            "bank",
-            "import",
-            sheet.to_str().expect("utf-8"),
-            "--bank-id",
-            "unit",
-            "--title",
-            "单位题库",
-        ],
-        &[],
-    );
+    let output = import(sheet.to_str().expect("utf-8"), "unit", "单位题库");
 
     let (stdout, stderr) = texts(&output);
     assert!(output.status.success(), "{stderr}");
@@ -207,18 +196,7 @@ fn a_gb18030_csv_from_chinese_excel_is_decoded() {
     let path = dir.path().join("gbk.csv");
     std::fs::write(&path, &encoded).expect("write");
 
-    let output = safequiz(
-        &[
-            "bank",
-            "import",
-            path.to_str().expect("utf-8"),
-            "--bank-id",
-            "gbk",
-            "--title",
-            "国标编码",
-        ],
-        &[],
-    );
+    let output = import(path.to_str().expect("utf-8"), "gbk", "国标编码");
 
     let (stdout, stderr) = texts(&output);
     assert!(output.status.success(), "{stderr}");
@@ -287,4 +265,20 @@ fn an_import_with_a_bad_row_writes_nothing() {
     );
     assert!(stderr.contains("nothing written"), "{stderr}");
     assert!(!output_path.exists(), "no partial output");
+}
+
+/// Runs `safequiz bank import FILE --bank-id ID --title TITLE`, output to standard output.
+fn import(file: &str, bank_id: &str, title: &str) -> std::process::Output {
+    safequiz(
+        &[
+            "bank",
+            "import",
+            file,
+            "--bank-id",
+            bank_id,
+            "--title",
+            title,
+        ],
+        &[],
+    )
 }
