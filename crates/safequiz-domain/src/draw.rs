@@ -6,10 +6,12 @@
 //! options keep their order (正确 before 错误), as people expect. The caller passes the random
 //! number generator, so tests replay draws from a seed.
 
+use std::collections::HashMap;
+
 use rand::Rng;
 use rand::seq::SliceRandom;
 
-use crate::bank::{MAX_OPTIONS, Question, QuestionKind};
+use crate::bank::{Choices, MAX_OPTIONS, Question, QuestionKind};
 
 /// The questions a campaign draws from, grouped for the draw.
 #[derive(Clone, Debug, Default)]
@@ -19,6 +21,8 @@ pub struct QuestionPool {
     quota_members: Vec<Vec<u32>>,
     /// Pool indices of the questions whose category has no quota.
     free_members: Vec<u32>,
+    /// Pool index by question id, for attempts that name their questions by id.
+    by_id: HashMap<String, u32>,
 }
 
 /// How many questions an attempt has and how many must come from given categories.
@@ -105,10 +109,16 @@ impl QuestionPool {
                 available: free_members.len(),
             });
         }
+        let by_id = questions
+            .iter()
+            .enumerate()
+            .map(|(index, question)| (question.id.clone(), index as u32))
+            .collect();
         Ok(QuestionPool {
             questions,
             quota_members,
             free_members,
+            by_id,
         })
     }
 
@@ -124,10 +134,12 @@ impl QuestionPool {
 
     /// The pool index of the question with id `id`.
     pub fn position(&self, id: &str) -> Option<u32> {
-        self.questions
-            .iter()
-            .position(|q| q.id == id)
-            .map(|i| i as u32)
+        self.by_id.get(id).copied()
+    }
+
+    /// The question with id `id`.
+    pub fn find(&self, id: &str) -> Option<&Question> {
+        self.position(id).and_then(|index| self.get(index))
     }
 }
 
@@ -143,7 +155,7 @@ impl OptionOrder {
     pub fn identity(len: usize) -> OptionOrder {
         let len = len.min(MAX_OPTIONS);
         let mut order = [0; MAX_OPTIONS];
-        for (shown, slot) in order.iter_mut().enumerate() {
+        for (shown, slot) in order.iter_mut().enumerate().take(len) {
             *slot = shown as u8;
         }
         OptionOrder {
@@ -152,9 +164,48 @@ impl OptionOrder {
         }
     }
 
+    /// The order `order` (original option indices in display order), when it is a permutation
+    /// of `0..order.len()` with at most [`MAX_OPTIONS`] options.
+    pub fn from_slice(order: &[u8]) -> Option<OptionOrder> {
+        if order.len() > MAX_OPTIONS {
+            return None;
+        }
+        let mut seen = 0u8;
+        let mut stored = [0; MAX_OPTIONS];
+        for (slot, &original) in stored.iter_mut().zip(order) {
+            if usize::from(original) >= order.len() || seen & (1 << original) != 0 {
+                return None;
+            }
+            seen |= 1 << original;
+            *slot = original;
+        }
+        Some(OptionOrder {
+            order: stored,
+            len: order.len() as u8,
+        })
+    }
+
     /// Original option indices in display order.
     pub fn as_slice(&self) -> &[u8] {
         &self.order[..usize::from(self.len)]
+    }
+
+    /// `original` (a set over the bank's option order) as a set over display positions.
+    pub fn shown(&self, original: Choices) -> Choices {
+        self.as_slice()
+            .iter()
+            .enumerate()
+            .filter(|&(_, &from)| original.contains(usize::from(from)))
+            .fold(Choices::NONE, |set, (shown, _)| set.with(shown))
+    }
+
+    /// `shown` (a set over display positions) as a set over the bank's option order.
+    pub fn original(&self, shown: Choices) -> Choices {
+        self.as_slice()
+            .iter()
+            .enumerate()
+            .filter(|&(position, _)| shown.contains(position))
+            .fold(Choices::NONE, |set, (_, &from)| set.with(usize::from(from)))
     }
 }
 

@@ -17,5 +17,6 @@ pub mod bank;
 pub mod calendar;
 pub mod campaign;
 pub mod draw;
+pub mod participant;
 pub mod score;
 pub mod units;

@@ -1,15 +1,23 @@
 //! All hot state of safequiz lives behind this crate.
 //!
-//! Only this crate talks to Redis and builds Redis keys. The participant hot path (start, answer,
-//! finalize) will be one Lua script per state change, with every key of one participant carrying
-//! the hash tag of that participant's shard, so the same code runs on one Redis and on Redis
-//! Cluster (DESIGN §2).
+//! Only this crate talks to Redis and builds Redis keys ([`keys`]). The participant hot path is
+//! one Lua script per state change ([`attempts`]: start, save, submit, read; [`participants`]:
+//! register), with every key of one participant carrying the hash tag of that participant's
+//! shard, so the same code runs on one Redis and on Redis Cluster (DESIGN §2). Finalize updates
+//! the participant's totals, the shard's unit roll-ups and individual boards, and appends to the
+//! shard's stream in the same script; [`boards`] merges the shards' partials on read.
 //!
 //! Dependency rule: depends on `safequiz-domain` only among safequiz crates; never on
 //! `safequiz-sql` or the server.
 //!
-//! Types to read first: [`RedisSettings`] (how to connect) and [`HotState`] (the handle the server
-//! holds).
+//! Types to read first: [`RedisSettings`] (how to connect), [`HotState`] (the handle the server
+//! holds), [`attempts::Actor`] (whom a script acts for) and the scripts in `lua/`.
+
+pub mod attempts;
+pub mod boards;
+pub mod keys;
+pub mod participants;
+mod scripts;
 
 use std::time::Duration;
 
@@ -51,6 +59,9 @@ pub enum RedisError {
     /// Redis answered with an error, or the connection broke.
     #[error("Redis command failed: {0}")]
     Command(#[from] redis::RedisError),
+    /// A script answered something this version does not understand.
+    #[error("unexpected reply from Redis: {0}")]
+    Reply(String),
 }
 
 /// The handle to hot state that every request and worker shares; cheap to clone.
@@ -73,6 +84,11 @@ impl HotState {
         config.pool = Some(pool_config);
         let pool = config.create_pool(Some(Runtime::Tokio1))?;
         Ok(HotState { pool })
+    }
+
+    /// A pooled connection.
+    pub(crate) async fn connection(&self) -> Result<deadpool_redis::Connection, RedisError> {
+        Ok(self.pool.get().await?)
     }
 
     /// Checks that Redis answers: one `PING` round trip.

@@ -11,9 +11,11 @@
 //! [`startup::Application`] (build, bind, run until shutdown), and `http/routes.rs` (the whole API
 //! in one table).
 
+pub mod auth;
 pub mod catalogue;
 pub mod clock;
 pub mod config;
 pub mod http;
 pub mod startup;
 pub mod telemetry;
+pub mod workers;

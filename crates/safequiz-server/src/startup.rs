@@ -7,16 +7,21 @@
 use std::future::Future;
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
+use jiff::SignedDuration;
 use safequiz_redis::HotState;
 use safequiz_sql::Store;
+use tokio::sync::watch;
 
+use crate::auth::AuthKeys;
 use crate::catalogue::Catalogue;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::http::{AppState, routes};
+use crate::workers;
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +46,8 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    state: AppState,
+    sweep_interval: Option<Duration>,
 }
 
 impl Application {
@@ -65,16 +72,23 @@ impl Application {
                 source,
             })?
             .port();
-        let state = web::Data::new(AppState {
+        let state = AppState {
             catalogue,
             hot,
             store,
             clock,
-        });
+            auth: AuthKeys::derive(&settings.auth.secret),
+            shards: settings.hot.shards,
+            token_ttl: SignedDuration::from_hours(i64::from(
+                settings.auth.participant_token_ttl_hours,
+            )),
+            max_body_bytes: settings.http.max_body_bytes,
+        };
+        let data = web::Data::new(state.clone());
         let max_body_bytes = settings.http.max_body_bytes;
         let mut server = HttpServer::new(move || {
             App::new()
-                .app_data(state.clone())
+                .app_data(data.clone())
                 .configure(routes::configure(max_body_bytes))
         })
         .disable_signals()
@@ -89,7 +103,21 @@ impl Application {
                 source,
             })?
             .run();
-        Ok(Application { port, server })
+        let sweep_interval = settings
+            .sweeper
+            .enabled
+            .then(|| Duration::from_millis(settings.sweeper.interval_ms));
+        Ok(Application {
+            port,
+            server,
+            state,
+            sweep_interval,
+        })
+    }
+
+    /// The state every handler and worker shares (tests call workers' `*_once` with it).
+    pub fn state(&self) -> &AppState {
+        &self.state
     }
 
     /// The port actually bound (useful when the address asked for port 0).
@@ -97,12 +125,21 @@ impl Application {
         self.port
     }
 
-    /// Serves until `shutdown` completes, then stops gracefully: in-flight requests finish.
+    /// Serves until `shutdown` completes, then stops gracefully: in-flight requests finish and
+    /// the workers finish their pass.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+        let (stop_workers, workers_stopped) = watch::channel(false);
+        let sweeper = self.sweep_interval.map(|interval| {
+            tokio::spawn(workers::sweeper::run(
+                self.state.clone(),
+                interval,
+                workers_stopped.clone(),
+            ))
+        });
         let handle = self.server.handle();
         let server = self.server;
         tokio::pin!(server);
-        tokio::select! {
+        let result = tokio::select! {
             result = &mut server => result,
             () = shutdown => {
                 // The server future itself carries out the stop command, so it must keep being
@@ -110,6 +147,15 @@ impl Application {
                 let ((), result) = tokio::join!(handle.stop(true), &mut server);
                 result
             }
+        };
+        // Receivers see the change even if they are mid-pass; a send error only means every
+        // worker has already gone.
+        let _ = stop_workers.send(true);
+        if let Some(sweeper) = sweeper
+            && let Err(error) = sweeper.await
+        {
+            tracing::error!(error = %error, "the sweeper task failed");
         }
+        result
     }
 }

@@ -217,8 +217,14 @@ fn check_question(
     };
 
     let id = entry.id.get_ref().trim();
-    if id.is_empty() || id.chars().any(char::is_whitespace) {
-        report("id must be non-empty and contain no spaces".to_owned());
+    // Ids travel inside attempt records and keys, so they keep to a small alphabet.
+    if id.is_empty()
+        || id.len() > 32
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+    {
+        report("id must be 1-32 ASCII letters, digits, `-`, `_` or `.`".to_owned());
     }
     let kind = QuestionKind::parse(entry.kind.trim());
     if kind.is_none() {

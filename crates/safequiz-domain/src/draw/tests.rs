@@ -4,7 +4,7 @@ use proptest::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use super::{DrawError, DrawPlan, QuestionPool, draw};
+use super::{DrawError, DrawPlan, OptionOrder, QuestionPool, draw};
 use crate::bank::{Choices, Difficulty, Question, QuestionKind};
 
 fn question(id: usize, category: &str, kind: QuestionKind) -> Question {
@@ -48,6 +48,24 @@ fn plan(questions_per_attempt: usize, quotas: &[(&str, usize)]) -> DrawPlan {
 }
 
 proptest! {
+    #[test]
+    fn display_sets_map_back_to_the_bank_order(seed in any::<u64>(), bits in 0u8..64) {
+        let plan = plan(5, &[]);
+        let pool = QuestionPool::new(questions(), &plan).expect("the pool serves the plan");
+        for drawn in draw(&pool, &plan, &mut StdRng::seed_from_u64(seed)) {
+            let order = drawn.options;
+            let len = order.as_slice().len();
+            let original = Choices::from_bits(bits & ((1 << len) - 1));
+            let shown = order.shown(original);
+            prop_assert_eq!(shown.len(), original.len());
+            prop_assert_eq!(order.original(shown), original);
+            prop_assert_eq!(OptionOrder::from_slice(order.as_slice()), Some(order));
+            for position in shown.indices() {
+                prop_assert!(original.contains(usize::from(order.as_slice()[position])));
+            }
+        }
+    }
+
     #[test]
     fn a_draw_has_distinct_questions_and_meets_every_quota(seed in any::<u64>(), quota_a in 0usize..=3, quota_b in 0usize..=2) {
         let plan = plan(5, &[("a", quota_a), ("b", quota_b)]);
@@ -155,5 +173,21 @@ fn pools_that_cannot_serve_their_plan_are_refused() {
             needed: 21,
             available: 10
         }
+    );
+}
+
+#[test]
+fn option_orders_must_be_permutations() {
+    assert!(OptionOrder::from_slice(&[2, 0, 1]).is_some());
+    assert_eq!(OptionOrder::from_slice(&[0, 0]), None, "a repeated index");
+    assert_eq!(
+        OptionOrder::from_slice(&[0, 2]),
+        None,
+        "an index beyond the options"
+    );
+    assert_eq!(
+        OptionOrder::from_slice(&[0; 7]),
+        None,
+        "more than six options"
     );
 }

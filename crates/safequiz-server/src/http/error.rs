@@ -1,25 +1,59 @@
 //! The one error type of the HTTP layer and the JSON shape of every error response.
 //!
-//! Every 4xx and 5xx leaves as `{"error": "<stable code>", "message": "<human text>"}`. The codes
-//! are a public contract: clients branch on them, so they never change meaning. Unexpected errors
-//! answer 500 with a generic message and their cause is logged once, here.
+//! Every 4xx and 5xx leaves as `{"error": "<stable code>", "message": "<human text>"}`, plus
+//! `next_attempt_at` for `daily_limit_reached`. The codes are a public contract: clients branch
+//! on them, so they never change meaning. [`ApiError::CODES`] lists them all, and this file's
+//! one `match` maps each to its status. Unexpected errors answer 500 with a generic message and
+//! their cause is logged once, here.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+use jiff::Timestamp;
 use serde::Serialize;
+
+use crate::auth::TokenError;
 
 /// Every error a handler or extractor can answer with.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// The path names nothing.
-    #[error("no such resource")]
-    NotFound,
-    /// The request body is not acceptable JSON, or its fields are wrong.
+    /// The path names nothing (or something the caller may not see).
+    #[error("{0}")]
+    NotFound(&'static str),
+    /// The request is not acceptable JSON, or its fields have the wrong types.
     #[error("{0}")]
     BadRequest(String),
+    /// No token, or one that is forged, altered or expired.
+    #[error("{0}")]
+    Unauthorized(String),
     /// The body is larger than `http.max_body_bytes`.
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    /// Well-formed, but a value is not acceptable; `code` names which.
+    #[error("{message}")]
+    Invalid {
+        /// `invalid_name`, `invalid_phone`, `invalid_unit`, `invalid_index` or
+        /// `invalid_choice`.
+        code: &'static str,
+        /// What is wrong, for the person who typed it.
+        message: String,
+    },
+    /// The phone number is registered under another name.
+    #[error("该手机号已由其他姓名报名；请核对姓名，或换用本人手机号")]
+    PhoneTaken,
+    /// Today's attempts are used up.
+    #[error("今日答题次数已用完，请于 {local} 后再来")]
+    DailyLimitReached {
+        /// When the next attempt may start.
+        next_attempt_at: Timestamp,
+        /// The same instant as people read it in the campaign's zone (`2026-06-03 00:00`).
+        local: String,
+    },
+    /// The campaign is not open at this instant.
+    #[error("{0}")]
+    CampaignClosed(String),
+    /// The attempt is final, or its time (with grace) has run out.
+    #[error("本次答题已结束（已提交或已超过答题时间），答案未再保存")]
+    AttemptClosed,
     /// A dependency (Redis, SQL) is not reachable.
     #[error("{0}")]
     NotReady(String),
@@ -35,17 +69,72 @@ pub struct ErrorBody<'a> {
     pub error: &'a str,
     /// A human-readable explanation.
     pub message: String,
+    /// For `daily_limit_reached`: when the next attempt may start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<Timestamp>,
 }
 
 impl ApiError {
+    /// Every code any error response carries.
+    pub const CODES: [&'static str; 15] = [
+        "not_found",
+        "bad_request",
+        "unauthorized",
+        "payload_too_large",
+        "invalid_name",
+        "invalid_phone",
+        "invalid_unit",
+        "invalid_index",
+        "invalid_choice",
+        "phone_taken",
+        "daily_limit_reached",
+        "campaign_closed",
+        "attempt_closed",
+        "not_ready",
+        "internal",
+    ];
+
+    /// A `422` naming the field `code` concerns.
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::Invalid {
+            code,
+            message: message.into(),
+        }
+    }
+
     /// The stable code clients branch on.
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::NotFound => "not_found",
+            ApiError::NotFound(_) => "not_found",
             ApiError::BadRequest(_) => "bad_request",
+            ApiError::Unauthorized(_) => "unauthorized",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::Invalid { code, .. } => code,
+            ApiError::PhoneTaken => "phone_taken",
+            ApiError::DailyLimitReached { .. } => "daily_limit_reached",
+            ApiError::CampaignClosed(_) => "campaign_closed",
+            ApiError::AttemptClosed => "attempt_closed",
             ApiError::NotReady(_) => "not_ready",
             ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(error: TokenError) -> ApiError {
+        ApiError::Unauthorized(error.to_string())
+    }
+}
+
+impl From<safequiz_redis::RedisError> for ApiError {
+    fn from(error: safequiz_redis::RedisError) -> ApiError {
+        match error {
+            // Redis down or the pool exhausted: the request may be retried.
+            safequiz_redis::RedisError::Connection(_) => {
+                tracing::warn!(error = %error, "Redis is not reachable");
+                ApiError::NotReady("服务繁忙，请稍后重试".to_owned())
+            }
+            other => ApiError::Internal(other.to_string()),
         }
     }
 }
@@ -53,9 +142,15 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::PhoneTaken
+            | ApiError::DailyLimitReached { .. }
+            | ApiError::CampaignClosed(_)
+            | ApiError::AttemptClosed => StatusCode::CONFLICT,
             ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -65,9 +160,20 @@ impl ResponseError for ApiError {
         if let ApiError::Internal(cause) = self {
             tracing::error!(error.cause = %cause, "request failed unexpectedly");
         }
-        HttpResponse::build(self.status_code()).json(ErrorBody {
+        let next_attempt_at = match self {
+            ApiError::DailyLimitReached {
+                next_attempt_at, ..
+            } => Some(*next_attempt_at),
+            _ => None,
+        };
+        let mut response = HttpResponse::build(self.status_code());
+        if matches!(self, ApiError::Unauthorized(_)) {
+            response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        response.json(ErrorBody {
             error: self.code(),
             message: self.to_string(),
+            next_attempt_at,
         })
     }
 }

@@ -3,15 +3,22 @@
 //! Handlers stay short: parse, decide through the domain, one call into Redis or SQL, map to a
 //! response. Every error leaves as JSON `{"error": code, "message": text}` (see [`error`]).
 
+pub mod attempts;
+pub mod campaigns;
 pub mod error;
+pub mod extract;
 pub mod health;
+pub mod leaderboards;
+pub mod participants;
 pub mod routes;
 
 use std::sync::Arc;
 
+use jiff::SignedDuration;
 use safequiz_redis::HotState;
 use safequiz_sql::Store;
 
+use crate::auth::AuthKeys;
 use crate::catalogue::Catalogue;
 use crate::clock::Clock;
 
@@ -26,4 +33,12 @@ pub struct AppState {
     pub store: Store,
     /// The one clock.
     pub clock: Clock,
+    /// Token and phone-hash keys.
+    pub auth: AuthKeys,
+    /// Shards participants are spread over (`hot.shards`).
+    pub shards: u16,
+    /// How long a participant token stays valid.
+    pub token_ttl: SignedDuration,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
 }

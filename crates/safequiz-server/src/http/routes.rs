@@ -4,7 +4,7 @@ use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::error::ApiError;
-use super::health;
+use super::{attempts, campaigns, health, leaderboards, participants};
 
 /// Registers every route, the extractor error handlers and the JSON 404 fallback.
 pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) {
@@ -23,12 +23,37 @@ pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) 
             )
             .route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz))
+            .service(
+                web::scope("/api/v1")
+                    .route("/campaigns", web::get().to(campaigns::list))
+                    .route("/campaigns/{cid}/units", web::get().to(campaigns::units))
+                    .route(
+                        "/campaigns/{cid}/participants",
+                        web::post().to(participants::register),
+                    )
+                    .route("/campaigns/{cid}/me", web::get().to(participants::me))
+                    .route("/campaigns/{cid}/attempts", web::post().to(attempts::start))
+                    .route(
+                        "/campaigns/{cid}/leaderboards/units",
+                        web::get().to(leaderboards::units),
+                    )
+                    .route(
+                        "/campaigns/{cid}/leaderboards/participants",
+                        web::get().to(leaderboards::participants),
+                    )
+                    .route("/attempts/{aid}", web::get().to(attempts::read))
+                    .route(
+                        "/attempts/{aid}/answers/{index}",
+                        web::put().to(attempts::save),
+                    )
+                    .route("/attempts/{aid}/submit", web::post().to(attempts::submit)),
+            )
             .default_service(web::to(not_found));
     }
 }
 
 async fn not_found(_request: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound)
+    Err(ApiError::NotFound("no such resource"))
 }
 
 fn json_error(error: JsonPayloadError, limit: usize) -> ApiError {

@@ -1,0 +1,144 @@
+-- Shared prelude of the attempt scripts (start, save, submit, read); the Rust wrapper puts it in
+-- front of each of them, so every script sees the same argument layout and the same finalize.
+--
+-- KEYS, all carrying the participant's shard hash tag {campaign:shard}:
+--   KEYS[1]      the participant's hash (totals, day counter, every attempt's fields)
+--   KEYS[2]      the shard's deadline index (sorted set: accepts-until ms -> "pid-n unit")
+--   KEYS[3]      the shard's stream (finalized attempts and registrations, for the SQL flusher)
+--   KEYS[4]      the shard's unit totals (hash: "unit:p|a|n|f" -> points, attempts,
+--                participants, full-mark attempts; unit "*" is the whole campaign)
+--   KEYS[5]      the shard's campaign-wide individual board
+--   KEYS[6..5+M] the shard's individual boards of the participant's units, root first
+-- ARGV:
+--   ARGV[1]      now, in Unix milliseconds (the server's clock decides, never Redis's or the client's)
+--   ARGV[2]      points per correct answer
+--   ARGV[3]      the participant id
+--   ARGV[4]      M, the number of units on the participant's path
+--   ARGV[5..4+M] the unit ids, root first; the last is the participant's own unit
+--   ARGV[5+M..]  the script's own arguments
+--
+-- Attempt n of a participant lives in fields of KEYS[1]:
+--   n:t  "day,started,deadline,accepts_until" (day number; instants in ms)
+--   n:q  the drawn questions in display order, "id/option-order" joined by ","
+--   n:k  the correct options per question, one character each: "0" + bit set over display order
+--   n:v  kind and option count per question, two characters each: "s4", "m5", "t2"
+--   n:a  the saved answers, encoded like n:k; "0" is unanswered
+--   n:r  once final: "points,correct,finished,time_used,auto"
+-- and the participant's own fields are: seq (attempts started), open (the open attempt's n),
+-- day and dn (day of the last start and starts on that day), pts, ms, att (totals of final
+-- attempts) and last (when the last final attempt finished).
+--
+-- Invariant: an attempt is finalized exactly once, because finalize returns early when n:r
+-- exists; totals, boards and the stream change only inside that one branch.
+
+local P, DEADLINES, STREAM, TOTALS = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local NOW = tonumber(ARGV[1])
+local PPQ = tonumber(ARGV[2])
+local PID = ARGV[3]
+local M = tonumber(ARGV[4])
+local UNIT = ARGV[4 + M]
+local REST = 5 + M
+-- Individual boards order participants ascending by score, then by member; the score is
+-- time_used_ms - points * 1e10 (more points first, then less time) and the member is the last
+-- finish (13 digits) then the participant id (12 digits), so equal scores fall back to the earlier
+-- last finish, then the smaller id: one total order, exact in Redis.
+local POINT_WEIGHT = 10000000000
+
+local function times(n)
+  local t = redis.call('HGET', P, n .. ':t')
+  if not t then return nil end
+  local day, started, deadline, accepts = string.match(t, '^(%-?%d+),(%d+),(%d+),(%d+)$')
+  return t, day, tonumber(started), tonumber(deadline), tonumber(accepts)
+end
+
+local function board_member(last, pid)
+  return string.format('%013d%012d', last, tonumber(pid))
+end
+
+-- The stored record of attempt n, as every script returns it: status, n, times, questions,
+-- answers, kinds, key and result. The key is returned only once the attempt is final.
+local function record(status, n)
+  local f = redis.call('HMGET', P, n .. ':t', n .. ':q', n .. ':a', n .. ':v', n .. ':k', n .. ':r')
+  local key, result = '', ''
+  if f[6] then key, result = f[5], f[6] end
+  return {status, tostring(n), f[1], f[2], f[3], f[4], key, result}
+end
+
+-- Finalizes attempt n with its saved answers; `auto` is 1 when the server's clock closed it
+-- (the client never submitted in time), 0 for a submit within deadline + grace.
+local function finalize(n, auto)
+  if redis.call('HEXISTS', P, n .. ':r') == 1 then return end
+  local t, day, started, deadline = times(n)
+  local f = redis.call('HMGET', P, n .. ':k', n .. ':a', n .. ':q')
+  local key, answers = f[1], f[2]
+  local correct = 0
+  for i = 1, #key do
+    local chosen = string.byte(answers, i)
+    if chosen ~= 48 and chosen == string.byte(key, i) then correct = correct + 1 end
+  end
+  local points = correct * PPQ
+  local full = correct == #key
+  local finished, used
+  if auto == 1 then
+    -- Submitted by the rules at the deadline, whenever the sweep happened to run.
+    finished, used = deadline, deadline - started
+  else
+    finished, used = NOW, math.min(NOW, deadline) - started
+  end
+  local result = string.format('%d,%d,%d,%d,%d', points, correct, finished, used, auto)
+  redis.call('HSET', P, n .. ':r', result)
+  if redis.call('HGET', P, 'open') == tostring(n) then redis.call('HDEL', P, 'open') end
+  redis.call('ZREM', DEADLINES, PID .. '-' .. n .. ' ' .. UNIT)
+
+  local before = redis.call('HMGET', P, 'att', 'last')
+  local first = not before[1]
+  local last = math.max(tonumber(before[2] or 0), finished)
+  local attempts = redis.call('HINCRBY', P, 'att', 1)
+  local pts = redis.call('HINCRBY', P, 'pts', points)
+  local ms = redis.call('HINCRBY', P, 'ms', used)
+  redis.call('HSET', P, 'last', string.format('%d', last))
+
+  for i = 0, M do
+    local unit = '*'
+    if i > 0 then unit = ARGV[4 + i] end
+    redis.call('HINCRBY', TOTALS, unit .. ':p', points)
+    redis.call('HINCRBY', TOTALS, unit .. ':a', 1)
+    if full then redis.call('HINCRBY', TOTALS, unit .. ':f', 1) end
+    if first then redis.call('HINCRBY', TOTALS, unit .. ':n', 1) end
+  end
+
+  local score = string.format('%d', ms - pts * POINT_WEIGHT)
+  local member = board_member(last, PID)
+  local old = nil
+  if not first then old = board_member(tonumber(before[2]), PID) end
+  for i = 5, 5 + M do
+    if old then redis.call('ZREM', KEYS[i], old) end
+    redis.call('ZADD', KEYS[i], score, member)
+  end
+
+  redis.call('XADD', STREAM, '*',
+    'type', 'attempt', 'attempt', PID .. '-' .. n, 'participant', PID, 'unit', UNIT,
+    'day', day, 'started', string.format('%d', started),
+    'deadline', string.format('%d', deadline), 'finished', string.format('%d', finished),
+    'time_used', string.format('%d', used), 'points', string.format('%d', points),
+    'correct', string.format('%d', correct), 'auto', string.format('%d', auto),
+    'questions', f[3], 'key', key, 'answers', answers, 'attempts', string.format('%d', attempts))
+end
+
+-- The answer text with question i (1-based) set to the bit set `bits`.
+local function with_answer(answers, i, bits)
+  return string.sub(answers, 1, i - 1) .. string.char(48 + bits) .. string.sub(answers, i + 1)
+end
+
+-- The bit set a choice makes for question i, or nil when the question has no such options.
+-- `letters` is the set the keys A-F name and `tf` the set T/F name; -1 when the keys are not of
+-- that alphabet. Single-choice and true/false questions take at most one option.
+local function choice(kinds, i, letters, tf)
+  local kind = string.sub(kinds, 2 * i - 1, 2 * i - 1)
+  local count = tonumber(string.sub(kinds, 2 * i, 2 * i))
+  local bits = letters
+  if kind == 't' then bits = tf end
+  if bits < 0 or bits >= 2 ^ count then return nil end
+  if kind ~= 'm' and bits ~= 0 and bit.band(bits, bits - 1) ~= 0 then return nil end
+  return bits
+end

@@ -1,0 +1,15 @@
+-- read: returns an attempt, finalizing it first when its time (with grace) has run out.
+--
+-- ARGV[REST]: attempt number n.
+-- Returns the record with status "open" or "final", or {"missing"}.
+--
+-- Invariant: a reader never sees an attempt as open after deadline + grace; finalizing here
+-- gives exactly the result the sweeper would have given (auto-submitted at the deadline).
+
+local n = ARGV[REST]
+local t, _, _, _, accepts = times(n)
+if not t then return {'missing'} end
+if redis.call('HEXISTS', P, n .. ':r') == 1 then return record('final', n) end
+if NOW <= accepts then return record('open', n) end
+finalize(n, 1)
+return record('final', n)

@@ -1,0 +1,29 @@
+-- register: finds or creates the participant with a phone.
+--
+-- KEYS[1] the shard's phone index (hash: keyed phone hash -> participant id)
+-- KEYS[2] the shard's people (hash: participant id -> "name\tmasked phone\tunit\tregistered ms")
+-- KEYS[3] the shard's participant counter
+-- KEYS[4] the shard's stream
+-- ARGV: keyed phone hash, name, masked phone, unit id, now (ms), shard count, shard.
+-- Returns {"created", id, unit}, {"existing", id, unit} for the same phone and name, or
+-- {"taken"} when the phone belongs to someone with another name.
+--
+-- Invariants: one participant per phone per campaign; id mod shard count = shard, so the id
+-- alone names the shard. The unit of an existing participant never changes (their points stay
+-- where they were earned). The plain phone number never reaches Redis.
+
+local id = redis.call('HGET', KEYS[1], ARGV[1])
+if id then
+  local person = redis.call('HGET', KEYS[2], id)
+  local name, unit = string.match(person, '^([^\t]*)\t[^\t]*\t([^\t]*)\t')
+  if name == ARGV[2] then return {'existing', id, unit} end
+  return {'taken'}
+end
+local n = redis.call('INCR', KEYS[3])
+id = string.format('%d', n * tonumber(ARGV[6]) + tonumber(ARGV[7]))
+redis.call('HSET', KEYS[1], ARGV[1], id)
+redis.call('HSET', KEYS[2], id, ARGV[2] .. '\t' .. ARGV[3] .. '\t' .. ARGV[4] .. '\t' .. ARGV[5])
+redis.call('XADD', KEYS[4], '*',
+  'type', 'participant', 'participant', id, 'name', ARGV[2], 'phone_masked', ARGV[3],
+  'phone_hash', ARGV[1], 'unit', ARGV[4], 'registered', ARGV[5])
+return {'created', id, ARGV[4]}

@@ -1,0 +1,33 @@
+-- submit: saves the answers sent with the submit, then finalizes the attempt.
+--
+-- ARGV[REST..]: attempt number n, the count c of answers sent, then c triples (question index
+-- 0-based, letters set, true/false set).
+-- Returns the record with status "final"; {"missing"}; {"closed"} when the attempt was still
+-- open past deadline + grace (it is finalized now, automatically, without the answers sent);
+-- {"bad_index", i} or {"bad_choice", i} naming the first invalid answer.
+--
+-- Invariants: idempotent (a final attempt returns its result unchanged); all answers are checked
+-- before any is written, so an invalid one changes nothing.
+
+local n = ARGV[REST]
+local t, _, _, _, accepts = times(n)
+if not t then return {'missing'} end
+if redis.call('HEXISTS', P, n .. ':r') == 1 then return record('final', n) end
+if NOW > accepts then
+  finalize(n, 1)
+  return {'closed'}
+end
+local f = redis.call('HMGET', P, n .. ':a', n .. ':v')
+local answers = f[1]
+local count = tonumber(ARGV[REST + 1])
+for j = 0, count - 1 do
+  local at = REST + 2 + 3 * j
+  local i = tonumber(ARGV[at]) + 1
+  if i > #answers then return {'bad_index', ARGV[at]} end
+  local bits = choice(f[2], i, tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2]))
+  if not bits then return {'bad_choice', ARGV[at]} end
+  answers = with_answer(answers, i, bits)
+end
+if count > 0 then redis.call('HSET', P, n .. ':a', answers) end
+finalize(n, 0)
+return record('final', n)

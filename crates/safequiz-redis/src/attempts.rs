@@ -1,0 +1,574 @@
+//! Attempts in hot state: start (or resume), save an answer, submit, read, and the sweeper's
+//! view of attempts whose time has run out.
+//!
+//! Each call is one Lua script (see `lua/`), so concurrent requests from any replica serialize in
+//! Redis: 24 simultaneous starts make one attempt, 8 simultaneous submits count once. The
+//! server's clock is passed in (`now_ms`); Redis's own clock is never used.
+
+use std::fmt;
+
+use redis::aio::ConnectionLike;
+use redis::{Script, ScriptInvocation};
+use safequiz_domain::bank::{Choices, QuestionKind};
+use safequiz_domain::draw::OptionOrder;
+
+use crate::keys::{Shard, ShardKeys};
+use crate::scripts::{READ, SAVE, START, SUBMIT};
+use crate::{HotState, RedisError};
+
+/// An attempt's public id: `<participant>-<n>`, its participant's n-th attempt.
+///
+/// The id names the participant and so the shard; nothing needs looking up to find it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AttemptId {
+    /// The participant whose attempt it is.
+    pub participant: u64,
+    /// 1 for the participant's first attempt, and so on.
+    pub number: u32,
+}
+
+impl AttemptId {
+    /// Parses `<participant>-<n>`; anything else is not an attempt id.
+    pub fn parse(text: &str) -> Option<AttemptId> {
+        let (participant, number) = text.split_once('-')?;
+        let digits =
+            |s: &str| !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(participant) || !digits(number) {
+            return None;
+        }
+        Some(AttemptId {
+            participant: participant.parse().ok()?,
+            number: number.parse().ok().filter(|&n| n > 0)?,
+        })
+    }
+}
+
+impl fmt::Display for AttemptId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.participant, self.number)
+    }
+}
+
+/// Who an attempt script acts for, and where their finalized attempts roll up.
+#[derive(Clone, Copy, Debug)]
+pub struct Actor<'a> {
+    /// The campaign id.
+    pub campaign: &'a str,
+    /// The campaign's shard count.
+    pub shards: u16,
+    /// The participant.
+    pub participant: u64,
+    /// Unit ids from the entry's root down to the participant's own unit.
+    pub path: &'a [&'a str],
+    /// Points per correct answer.
+    pub points_per_question: u32,
+}
+
+impl Actor<'_> {
+    fn invocation<'s>(&self, script: &'s Script, now_ms: i64) -> ScriptInvocation<'s> {
+        let keys = ShardKeys::new(
+            self.campaign,
+            Shard::of_participant(self.participant, self.shards),
+        );
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(keys.participant(self.participant))
+            .key(keys.deadlines())
+            .key(keys.stream())
+            .key(keys.totals())
+            .key(keys.board(None));
+        for unit in self.path {
+            invocation.key(keys.board(Some(unit)));
+        }
+        invocation
+            .arg(now_ms)
+            .arg(self.points_per_question)
+            .arg(self.participant)
+            .arg(self.path.len());
+        for unit in self.path {
+            invocation.arg(*unit);
+        }
+        invocation
+    }
+}
+
+/// A freshly drawn attempt, encoded for the start script.
+#[derive(Clone, Debug)]
+pub struct NewAttempt {
+    /// Calendar day number of the start (see `safequiz_domain::calendar::day_number`).
+    pub day: i32,
+    /// Start instant, Unix ms.
+    pub started_ms: i64,
+    /// Deadline, Unix ms.
+    pub deadline_ms: i64,
+    /// Last instant answers and submits count (deadline + grace), Unix ms.
+    pub accepts_until_ms: i64,
+    questions: String,
+    key: String,
+    kinds: String,
+}
+
+impl NewAttempt {
+    /// An attempt with no questions yet.
+    pub fn new(day: i32, started_ms: i64, deadline_ms: i64, accepts_until_ms: i64) -> NewAttempt {
+        NewAttempt {
+            day,
+            started_ms,
+            deadline_ms,
+            accepts_until_ms,
+            questions: String::with_capacity(64),
+            key: String::with_capacity(8),
+            kinds: String::with_capacity(16),
+        }
+    }
+
+    /// Appends a question in display position `self.len()`: its id, the display order of its
+    /// options and its correct options as a set over display positions.
+    pub fn push(&mut self, id: &str, kind: QuestionKind, order: OptionOrder, key: Choices) {
+        if !self.questions.is_empty() {
+            self.questions.push(',');
+        }
+        self.questions.push_str(id);
+        self.questions.push('/');
+        for &original in order.as_slice() {
+            self.questions.push(char::from(b'0' + original));
+        }
+        self.key.push(encode_choices(key));
+        self.kinds.push(match kind {
+            QuestionKind::Single => 's',
+            QuestionKind::Multiple => 'm',
+            QuestionKind::TrueFalse => 't',
+        });
+        self.kinds
+            .push(char::from(b'0' + order.as_slice().len() as u8));
+    }
+}
+
+fn encode_choices(choices: Choices) -> char {
+    char::from(b'0' + choices.bits())
+}
+
+fn decode_choices(byte: u8) -> Choices {
+    Choices::from_bits(byte.wrapping_sub(b'0'))
+}
+
+/// How a finalized attempt ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttemptResult {
+    /// Points earned.
+    pub points: u32,
+    /// Questions answered correctly.
+    pub correct: u32,
+    /// When it was submitted (for an automatic submission, its deadline), Unix ms.
+    pub finished_ms: i64,
+    /// Time counted: from the start to the submit, at most the time limit.
+    pub time_used_ms: i64,
+    /// Whether the server submitted it because time ran out.
+    pub auto_submitted: bool,
+}
+
+/// An attempt as stored: when it runs, what was drawn, what was answered, and (once final) the
+/// key and the result.
+#[derive(Clone, Debug)]
+pub struct AttemptRecord {
+    /// The attempt's id.
+    pub id: AttemptId,
+    /// Calendar day number of its start.
+    pub day: i32,
+    /// Start, Unix ms.
+    pub started_ms: i64,
+    /// Deadline, Unix ms.
+    pub deadline_ms: i64,
+    /// Last instant answers count, Unix ms.
+    pub accepts_until_ms: i64,
+    questions: String,
+    answers: String,
+    key: String,
+    /// The result, once final.
+    pub result: Option<AttemptResult>,
+}
+
+/// One drawn question of a stored attempt.
+#[derive(Clone, Copy, Debug)]
+pub struct StoredQuestion<'a> {
+    /// The question's id in the banks.
+    pub id: &'a str,
+    /// The display order of its options.
+    pub order: OptionOrder,
+    /// What the participant chose, over display positions.
+    pub answer: Choices,
+    /// The correct options over display positions; `None` until the attempt is final.
+    pub key: Option<Choices>,
+}
+
+impl AttemptRecord {
+    /// The drawn questions in display order; `None` for an entry that does not decode (a record
+    /// written by another version).
+    pub fn questions(&self) -> impl Iterator<Item = Option<StoredQuestion<'_>>> + '_ {
+        let answers = self.answers.as_bytes();
+        let key = self.key.as_bytes();
+        self.questions
+            .split(',')
+            .enumerate()
+            .map(move |(index, entry)| {
+                let (id, order) = entry.split_once('/')?;
+                let mut digits = [0u8; safequiz_domain::bank::MAX_OPTIONS];
+                let order = order.as_bytes();
+                if order.len() > digits.len() {
+                    return None;
+                }
+                for (slot, byte) in digits.iter_mut().zip(order) {
+                    *slot = byte.wrapping_sub(b'0');
+                }
+                Some(StoredQuestion {
+                    id,
+                    order: OptionOrder::from_slice(&digits[..order.len()])?,
+                    answer: decode_choices(*answers.get(index)?),
+                    key: key.get(index).map(|&byte| decode_choices(byte)),
+                })
+            })
+    }
+
+    /// How many questions the attempt has.
+    pub fn len(&self) -> usize {
+        self.answers.len()
+    }
+
+    /// Whether the attempt has no question (never true of a stored attempt).
+    pub fn is_empty(&self) -> bool {
+        self.answers.is_empty()
+    }
+
+    fn parse(participant: u64, reply: &[String]) -> Result<AttemptRecord, RedisError> {
+        let malformed = || RedisError::Reply(format!("malformed attempt record: {reply:?}"));
+        let [_, number, times, questions, answers, _kinds, key, result] = reply else {
+            return Err(malformed());
+        };
+        let mut times = times.split(',');
+        let mut next = || times.next().and_then(|t| t.parse::<i64>().ok());
+        let (Some(day), Some(started_ms), Some(deadline_ms), Some(accepts_until_ms)) =
+            (next(), next(), next(), next())
+        else {
+            return Err(malformed());
+        };
+        let result = if result.is_empty() {
+            None
+        } else {
+            let fields: Vec<i64> = result
+                .split(',')
+                .map(str::parse)
+                .collect::<Result<_, _>>()
+                .map_err(|_| malformed())?;
+            let [points, correct, finished_ms, time_used_ms, auto] = fields[..] else {
+                return Err(malformed());
+            };
+            Some(AttemptResult {
+                points: points as u32,
+                correct: correct as u32,
+                finished_ms,
+                time_used_ms,
+                auto_submitted: auto == 1,
+            })
+        };
+        Ok(AttemptRecord {
+            id: AttemptId {
+                participant,
+                number: number.parse().map_err(|_| malformed())?,
+            },
+            day: day as i32,
+            started_ms,
+            deadline_ms,
+            accepts_until_ms,
+            questions: questions.clone(),
+            answers: answers.clone(),
+            key: key.clone(),
+            result,
+        })
+    }
+}
+
+/// A participant's choice for one question, as the scripts check it.
+///
+/// The same keys mean different options by kind (`F` is the sixth option of a choice question
+/// but "false" of a true/false one), and only the stored attempt knows each question's kind, so
+/// both readings go to the script, which picks by kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChoiceArg {
+    /// The set the keys name as letters `A`-`F`, or -1 when a key is not such a letter.
+    pub letters: i16,
+    /// The set the keys name as `T`/`F`, or -1 when a key is neither.
+    pub true_false: i16,
+}
+
+impl ChoiceArg {
+    /// Reads option keys (each one character); `None` when a key repeats.
+    pub fn parse<'k>(keys: impl IntoIterator<Item = &'k str>) -> Option<ChoiceArg> {
+        let mut letters: i16 = 0;
+        let mut true_false: i16 = 0;
+        for key in keys {
+            let mut chars = key.chars();
+            let (Some(key), None) = (chars.next(), chars.next()) else {
+                letters = -1;
+                true_false = -1;
+                continue;
+            };
+            let letter = match key {
+                'A'..='F' => Some(1i16 << (key as u8 - b'A')),
+                _ => None,
+            };
+            let judgement = match key {
+                'T' => Some(1i16),
+                'F' => Some(2i16),
+                _ => None,
+            };
+            for (set, bit) in [(&mut letters, letter), (&mut true_false, judgement)] {
+                match bit {
+                    Some(_) if *set < 0 => {}
+                    Some(bit) if *set & bit != 0 => return None,
+                    Some(bit) => *set |= bit,
+                    None => *set = -1,
+                }
+            }
+        }
+        Some(ChoiceArg {
+            letters,
+            true_false,
+        })
+    }
+}
+
+/// What a start did.
+#[derive(Clone, Debug)]
+pub enum StartOutcome {
+    /// A new attempt.
+    Created(AttemptRecord),
+    /// Today's attempt was still open; here it is again.
+    Resumed(AttemptRecord),
+    /// Today's attempts are used up.
+    DailyLimitReached,
+}
+
+/// What saving an answer did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SaveOutcome {
+    /// Saved.
+    Saved,
+    /// No such attempt of this participant.
+    Missing,
+    /// The attempt is final, or its time (with grace) has run out (it is final now).
+    Closed,
+    /// The attempt has no question at that index.
+    BadIndex,
+    /// The question has no such options, or takes only one.
+    BadChoice,
+}
+
+/// What a submit did.
+#[derive(Clone, Debug)]
+pub enum SubmitOutcome {
+    /// Final (now, or already before: submits are idempotent).
+    Final(AttemptRecord),
+    /// No such attempt of this participant.
+    Missing,
+    /// Time (with grace) had run out: the attempt is final now with the answers saved before,
+    /// and the answers sent with this submit were not counted.
+    Closed,
+    /// An answer names a question index the attempt does not have.
+    BadIndex(u32),
+    /// An answer names options its question does not have.
+    BadChoice(u32),
+}
+
+/// What reading an attempt found.
+#[derive(Clone, Debug)]
+pub enum ReadOutcome {
+    /// Still running.
+    Open(AttemptRecord),
+    /// Final (possibly just now, because its time had run out).
+    Final(AttemptRecord),
+    /// No such attempt of this participant.
+    Missing,
+}
+
+/// An open attempt whose grace has ended, as the deadline index lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DueAttempt {
+    /// The attempt.
+    pub id: AttemptId,
+    /// Its participant's unit, to find where it rolls up.
+    pub unit: String,
+}
+
+impl HotState {
+    /// Starts today's attempt with the questions of `attempt`, or resumes the open one.
+    #[tracing::instrument(skip_all, fields(participant = actor.participant))]
+    pub async fn start(
+        &self,
+        actor: &Actor<'_>,
+        attempts_per_day: u32,
+        attempt: &NewAttempt,
+    ) -> Result<StartOutcome, RedisError> {
+        let mut invocation = actor.invocation(&START, attempt.started_ms);
+        invocation
+            .arg(attempt.day)
+            .arg(attempts_per_day)
+            .arg(attempt.started_ms)
+            .arg(attempt.deadline_ms)
+            .arg(attempt.accepts_until_ms)
+            .arg(&attempt.questions)
+            .arg(&attempt.key)
+            .arg(&attempt.kinds);
+        let reply = self.invoke(&invocation).await?;
+        match reply.first().map(String::as_str) {
+            Some("created") => Ok(StartOutcome::Created(AttemptRecord::parse(
+                actor.participant,
+                &reply,
+            )?)),
+            Some("resumed") => Ok(StartOutcome::Resumed(AttemptRecord::parse(
+                actor.participant,
+                &reply,
+            )?)),
+            Some("limit") => Ok(StartOutcome::DailyLimitReached),
+            _ => Err(unexpected("start", &reply)),
+        }
+    }
+
+    /// Saves the answer to question `index` (0-based) of attempt `number`.
+    #[tracing::instrument(skip_all, fields(participant = actor.participant, attempt.number = number))]
+    pub async fn save(
+        &self,
+        actor: &Actor<'_>,
+        number: u32,
+        index: u32,
+        choice: ChoiceArg,
+        now_ms: i64,
+    ) -> Result<SaveOutcome, RedisError> {
+        let mut invocation = actor.invocation(&SAVE, now_ms);
+        invocation
+            .arg(number)
+            .arg(index)
+            .arg(choice.letters)
+            .arg(choice.true_false);
+        let reply = self.invoke(&invocation).await?;
+        match reply.first().map(String::as_str) {
+            Some("saved") => Ok(SaveOutcome::Saved),
+            Some("missing") => Ok(SaveOutcome::Missing),
+            Some("closed") => Ok(SaveOutcome::Closed),
+            Some("bad_index") => Ok(SaveOutcome::BadIndex),
+            Some("bad_choice") => Ok(SaveOutcome::BadChoice),
+            _ => Err(unexpected("save", &reply)),
+        }
+    }
+
+    /// Saves `answers` (question index, choice), all or none, then finalizes attempt `number`.
+    #[tracing::instrument(skip_all, fields(participant = actor.participant, attempt.number = number))]
+    pub async fn submit(
+        &self,
+        actor: &Actor<'_>,
+        number: u32,
+        answers: &[(u32, ChoiceArg)],
+        now_ms: i64,
+    ) -> Result<SubmitOutcome, RedisError> {
+        let mut invocation = actor.invocation(&SUBMIT, now_ms);
+        invocation.arg(number).arg(answers.len());
+        for (index, choice) in answers {
+            invocation
+                .arg(*index)
+                .arg(choice.letters)
+                .arg(choice.true_false);
+        }
+        let reply = self.invoke(&invocation).await?;
+        let index = || reply.get(1).and_then(|i| i.parse().ok()).unwrap_or(0);
+        match reply.first().map(String::as_str) {
+            Some("final") => Ok(SubmitOutcome::Final(AttemptRecord::parse(
+                actor.participant,
+                &reply,
+            )?)),
+            Some("missing") => Ok(SubmitOutcome::Missing),
+            Some("closed") => Ok(SubmitOutcome::Closed),
+            Some("bad_index") => Ok(SubmitOutcome::BadIndex(index())),
+            Some("bad_choice") => Ok(SubmitOutcome::BadChoice(index())),
+            _ => Err(unexpected("submit", &reply)),
+        }
+    }
+
+    /// Reads attempt `number`, finalizing it first (automatically submitted) when its grace has
+    /// ended; the sweeper finalizes through this too.
+    #[tracing::instrument(skip_all, fields(participant = actor.participant, attempt.number = number))]
+    pub async fn read(
+        &self,
+        actor: &Actor<'_>,
+        number: u32,
+        now_ms: i64,
+    ) -> Result<ReadOutcome, RedisError> {
+        let mut invocation = actor.invocation(&READ, now_ms);
+        invocation.arg(number);
+        let reply = self.invoke(&invocation).await?;
+        match reply.first().map(String::as_str) {
+            Some("open") => Ok(ReadOutcome::Open(AttemptRecord::parse(
+                actor.participant,
+                &reply,
+            )?)),
+            Some("final") => Ok(ReadOutcome::Final(AttemptRecord::parse(
+                actor.participant,
+                &reply,
+            )?)),
+            Some("missing") => Ok(ReadOutcome::Missing),
+            _ => Err(unexpected("read", &reply)),
+        }
+    }
+
+    /// Up to `limit` open attempts of one shard whose grace ended at or before `now_ms`, oldest
+    /// first: the sweeper's work list.
+    #[tracing::instrument(skip_all, fields(shard = %shard))]
+    pub async fn due_attempts(
+        &self,
+        campaign: &str,
+        shard: Shard,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<DueAttempt>, RedisError> {
+        let mut connection = self.connection().await?;
+        let members: Vec<String> = redis::cmd("ZRANGE")
+            .arg(ShardKeys::new(campaign, shard).deadlines())
+            .arg("-inf")
+            .arg(now_ms)
+            .arg("BYSCORE")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit)
+            .query_async(&mut connection)
+            .await?;
+        Ok(members
+            .iter()
+            .filter_map(|member| {
+                let (id, unit) = member.split_once(' ')?;
+                Some(DueAttempt {
+                    id: AttemptId::parse(id)?,
+                    unit: unit.to_owned(),
+                })
+            })
+            .collect())
+    }
+
+    async fn invoke(&self, invocation: &ScriptInvocation<'_>) -> Result<Vec<String>, RedisError> {
+        let mut connection = self.connection().await?;
+        Ok(invoke_async(invocation, &mut connection).await?)
+    }
+}
+
+async fn invoke_async(
+    invocation: &ScriptInvocation<'_>,
+    connection: &mut impl ConnectionLike,
+) -> redis::RedisResult<Vec<String>> {
+    invocation.invoke_async(connection).await
+}
+
+fn unexpected(script: &str, reply: &[String]) -> RedisError {
+    RedisError::Reply(format!(
+        "unexpected reply of the {script} script: {reply:?}"
+    ))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,263 @@
+//! Leaderboards: the shards' partial roll-ups and individual boards, merged on read.
+//!
+//! Finalize (in `lua/attempt_prelude.lua`) adds each attempt to its shard's totals of every unit
+//! on the participant's path and to its shard's individual boards. A read asks every shard in
+//! one pipeline and merges: totals by addition (exact), individual boards by merging each
+//! shard's best `limit` in the board order (exact, because the order is total: more points,
+//! less time used, earlier last finish, smaller participant id).
+
+use crate::keys::{Shard, ShardKeys};
+use crate::scripts::{RANK, query_pipeline};
+use crate::{HotState, RedisError};
+
+/// Board scores weigh one point as this many milliseconds (see the prelude).
+const POINT_WEIGHT: i64 = 10_000_000_000;
+
+/// A unit's figures, rolled up from its whole subtree.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UnitTotals {
+    /// Points of all final attempts.
+    pub points: u64,
+    /// Final attempts.
+    pub attempts: u64,
+    /// Participants with at least one final attempt.
+    pub participants: u64,
+    /// Final attempts with every answer correct.
+    pub full_marks: u64,
+}
+
+/// One participant on an individual board.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BoardEntry {
+    /// The participant.
+    pub participant: u64,
+    /// Their points.
+    pub points: i64,
+    /// Their total time used, ms.
+    pub time_used_ms: i64,
+    /// When their last final attempt finished, Unix ms.
+    pub last_finished_ms: i64,
+    /// Their name as registered (callers mask it before showing it).
+    pub name: String,
+    /// Their unit.
+    pub unit: String,
+}
+
+/// A participant's own totals and today's counter.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Standing {
+    /// Points of all final attempts.
+    pub points: i64,
+    /// Time used over all final attempts, ms.
+    pub time_used_ms: i64,
+    /// Final attempts.
+    pub attempts: u32,
+    /// When the last final attempt finished, Unix ms (0 before any).
+    pub last_finished_ms: i64,
+    /// The open attempt's number, if one is open.
+    pub open: Option<u32>,
+    /// Day number of the last start.
+    pub last_start_day: Option<i32>,
+    /// Starts on that day.
+    pub starts_that_day: u32,
+}
+
+impl Standing {
+    fn score(&self) -> i64 {
+        self.time_used_ms - self.points * POINT_WEIGHT
+    }
+}
+
+fn board_member(last_finished_ms: i64, participant: u64) -> String {
+    format!("{last_finished_ms:013}{participant:012}")
+}
+
+impl HotState {
+    /// The totals of each of `units` (and of the whole campaign for `"*"`), summed over shards.
+    #[tracing::instrument(skip_all, fields(units = units.len()))]
+    pub async fn unit_totals(
+        &self,
+        campaign: &str,
+        shards: u16,
+        units: &[&str],
+    ) -> Result<Vec<UnitTotals>, RedisError> {
+        let mut totals = vec![UnitTotals::default(); units.len()];
+        if units.is_empty() {
+            return Ok(totals);
+        }
+        let mut pipeline = redis::pipe();
+        for shard in Shard::all(shards) {
+            let command = pipeline
+                .cmd("HMGET")
+                .arg(ShardKeys::new(campaign, shard).totals());
+            for unit in units {
+                for field in ["p", "a", "n", "f"] {
+                    command.arg(format!("{unit}:{field}"));
+                }
+            }
+        }
+        let mut connection = self.connection().await?;
+        let replies: Vec<Vec<Option<u64>>> = pipeline.query_async(&mut connection).await?;
+        for reply in replies {
+            for (unit, figures) in totals.iter_mut().zip(reply.chunks(4)) {
+                let [points, attempts, participants, full_marks] = figures else {
+                    continue;
+                };
+                unit.points += points.unwrap_or(0);
+                unit.attempts += attempts.unwrap_or(0);
+                unit.participants += participants.unwrap_or(0);
+                unit.full_marks += full_marks.unwrap_or(0);
+            }
+        }
+        Ok(totals)
+    }
+
+    /// The best `limit` participants of `unit`'s board (the campaign's for `None`), best first.
+    #[tracing::instrument(skip_all, fields(limit))]
+    pub async fn top_participants(
+        &self,
+        campaign: &str,
+        shards: u16,
+        unit: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<BoardEntry>, RedisError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut pipeline = redis::pipe();
+        for shard in Shard::all(shards) {
+            pipeline
+                .cmd("ZRANGE")
+                .arg(ShardKeys::new(campaign, shard).board(unit))
+                .arg(0)
+                .arg(limit - 1)
+                .arg("WITHSCORES");
+        }
+        let mut connection = self.connection().await?;
+        let replies: Vec<Vec<(String, f64)>> = pipeline.query_async(&mut connection).await?;
+        let mut merged: Vec<(i64, String)> = replies
+            .into_iter()
+            .flatten()
+            // Scores are integers below 2^53, so the f64 Redis sends is exact.
+            .map(|(member, score)| (score as i64, member))
+            .collect();
+        merged.sort_unstable();
+        merged.truncate(limit);
+
+        let mut entries: Vec<BoardEntry> = merged
+            .iter()
+            .filter_map(|(score, member)| {
+                let (last, participant) = member.split_at_checked(13)?;
+                let negated = -score;
+                let points = (negated + POINT_WEIGHT - 1).div_euclid(POINT_WEIGHT);
+                Some(BoardEntry {
+                    participant: participant.parse().ok()?,
+                    points,
+                    time_used_ms: points * POINT_WEIGHT - negated,
+                    last_finished_ms: last.parse().ok()?,
+                    name: String::new(),
+                    unit: String::new(),
+                })
+            })
+            .collect();
+        let mut pipeline = redis::pipe();
+        for entry in &entries {
+            let shard = Shard::of_participant(entry.participant, shards);
+            pipeline
+                .cmd("HGET")
+                .arg(ShardKeys::new(campaign, shard).people())
+                .arg(entry.participant);
+        }
+        let people: Vec<Option<String>> = pipeline.query_async(&mut connection).await?;
+        for (entry, person) in entries.iter_mut().zip(people) {
+            let person = person.unwrap_or_default();
+            let mut fields = person.split('\t');
+            entry.name = fields.next().unwrap_or_default().to_owned();
+            entry.unit = fields.nth(1).unwrap_or_default().to_owned();
+        }
+        Ok(entries)
+    }
+
+    /// A participant's totals and day counter.
+    #[tracing::instrument(skip_all, fields(participant))]
+    pub async fn standing(
+        &self,
+        campaign: &str,
+        shards: u16,
+        participant: u64,
+    ) -> Result<Standing, RedisError> {
+        let key = ShardKeys::new(campaign, Shard::of_participant(participant, shards))
+            .participant(participant);
+        let mut connection = self.connection().await?;
+        let fields: Vec<Option<i64>> = redis::cmd("HMGET")
+            .arg(key)
+            .arg(&["pts", "ms", "att", "last", "open", "day", "dn"])
+            .query_async(&mut connection)
+            .await?;
+        let field = |i: usize| fields.get(i).copied().flatten();
+        Ok(Standing {
+            points: field(0).unwrap_or(0),
+            time_used_ms: field(1).unwrap_or(0),
+            attempts: field(2).unwrap_or(0) as u32,
+            last_finished_ms: field(3).unwrap_or(0),
+            open: field(4).map(|n| n as u32),
+            last_start_day: field(5).map(|day| day as i32),
+            starts_that_day: field(6).unwrap_or(0) as u32,
+        })
+    }
+
+    /// The participant's rank (1 is best) on each of `boards` (`None`: the campaign's), exact
+    /// over all shards. Only meaningful once they have a final attempt.
+    #[tracing::instrument(skip_all, fields(participant, boards = boards.len()))]
+    pub async fn ranks(
+        &self,
+        campaign: &str,
+        shards: u16,
+        participant: u64,
+        standing: &Standing,
+        boards: &[Option<&str>],
+    ) -> Result<Vec<u64>, RedisError> {
+        let score = standing.score();
+        let member = board_member(standing.last_finished_ms, participant);
+        let mut pipeline = redis::pipe();
+        let invocations: Vec<_> = boards
+            .iter()
+            .flat_map(|board| {
+                Shard::all(shards).map(|shard| {
+                    let mut invocation = RANK.prepare_invoke();
+                    invocation
+                        .key(ShardKeys::new(campaign, shard).board(*board))
+                        .arg(score)
+                        .arg(&member);
+                    invocation
+                })
+            })
+            .collect();
+        for invocation in &invocations {
+            pipeline.invoke_script(invocation);
+        }
+        let mut connection = self.connection().await?;
+        let before: Vec<u64> = query_pipeline(&mut connection, &pipeline, &[&RANK]).await?;
+        let per_board = usize::from(shards.max(1));
+        Ok(before
+            .chunks(per_board)
+            .map(|counts| counts.iter().sum::<u64>() + 1)
+            .collect())
+    }
+
+    /// Every entry of one shard's stream, oldest first (tests and the reconcile command).
+    pub async fn stream_entries(
+        &self,
+        campaign: &str,
+        shard: Shard,
+    ) -> Result<Vec<Vec<(String, String)>>, RedisError> {
+        let mut connection = self.connection().await?;
+        let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+            .arg(ShardKeys::new(campaign, shard).stream())
+            .arg("-")
+            .arg("+")
+            .query_async(&mut connection)
+            .await?;
+        Ok(entries.into_iter().map(|(_, fields)| fields).collect())
+    }
+}

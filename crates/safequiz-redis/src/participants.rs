@@ -1,0 +1,98 @@
+//! Registration: one participant per phone per campaign, found again by the same phone and name.
+
+use crate::keys::{Shard, ShardKeys};
+use crate::scripts::REGISTER;
+use crate::{HotState, RedisError};
+
+/// A registration as the register script stores it; the phone arrives only hashed and masked.
+#[derive(Clone, Copy, Debug)]
+pub struct Registration<'a> {
+    /// The campaign id.
+    pub campaign: &'a str,
+    /// The campaign's shard count.
+    pub shards: u16,
+    /// The phone number's keyed hash (16 bytes of an HMAC).
+    pub phone_hash: &'a [u8; 16],
+    /// The name as typed (trimmed).
+    pub name: &'a str,
+    /// The masked phone (`138****5678`).
+    pub phone_masked: &'a str,
+    /// The unit chosen.
+    pub unit: &'a str,
+    /// Now, Unix ms.
+    pub now_ms: i64,
+}
+
+/// What a registration found or made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RegisterOutcome {
+    /// A new participant.
+    Created {
+        /// Their id.
+        participant: u64,
+        /// Their unit.
+        unit: String,
+    },
+    /// The same phone and name registered before (a new device): the same participant, in
+    /// the unit they first chose.
+    Existing {
+        /// Their id.
+        participant: u64,
+        /// The unit they registered with first.
+        unit: String,
+    },
+    /// The phone belongs to a participant with another name.
+    PhoneTaken,
+}
+
+impl HotState {
+    /// Finds the participant with this phone, or registers a new one.
+    #[tracing::instrument(skip_all, fields(campaign = registration.campaign))]
+    pub async fn register(
+        &self,
+        registration: &Registration<'_>,
+    ) -> Result<RegisterOutcome, RedisError> {
+        let shard = Shard::of_phone_hash(registration.phone_hash, registration.shards);
+        let keys = ShardKeys::new(registration.campaign, shard);
+        let mut hash = String::with_capacity(32);
+        for byte in registration.phone_hash {
+            hash.push_str(&format!("{byte:02x}"));
+        }
+        let mut invocation = REGISTER.prepare_invoke();
+        invocation
+            .key(keys.phones())
+            .key(keys.people())
+            .key(keys.sequence())
+            .key(keys.stream())
+            .arg(hash)
+            .arg(registration.name)
+            .arg(registration.phone_masked)
+            .arg(registration.unit)
+            .arg(registration.now_ms)
+            .arg(registration.shards.max(1))
+            .arg(shard.0);
+        let mut connection = self.connection().await?;
+        let reply: Vec<String> = invocation.invoke_async(&mut connection).await?;
+        let participant = || {
+            reply
+                .get(1)
+                .and_then(|id| id.parse().ok())
+                .ok_or_else(|| RedisError::Reply(format!("malformed register reply: {reply:?}")))
+        };
+        let unit = || reply.get(2).cloned().unwrap_or_default();
+        match reply.first().map(String::as_str) {
+            Some("created") => Ok(RegisterOutcome::Created {
+                participant: participant()?,
+                unit: unit(),
+            }),
+            Some("existing") => Ok(RegisterOutcome::Existing {
+                participant: participant()?,
+                unit: unit(),
+            }),
+            Some("taken") => Ok(RegisterOutcome::PhoneTaken),
+            _ => Err(RedisError::Reply(format!(
+                "unexpected register reply: {reply:?}"
+            ))),
+        }
+    }
+}

@@ -1,0 +1,457 @@
+//! The attempt: start (or resume), save an answer, submit, read.
+//!
+//! Each handler verifies the token, parses its input, and makes one call into hot state (one
+//! Lua script). Correct answers, explanations and sources are only ever rendered for a final
+//! attempt. Option keys are display keys: the options of each question are shuffled per
+//! attempt and then labelled `A`, `B`, ... in the order shown (`T`/`F` for true/false, which is
+//! never shuffled), so a key means the option the participant saw under it.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use jiff::Timestamp;
+use safequiz_domain::bank::{Choices, Question, QuestionKind};
+use safequiz_domain::calendar;
+use safequiz_domain::campaign::{Campaign, Window};
+use safequiz_domain::draw::draw;
+use safequiz_redis::attempts::{
+    Actor, AttemptId, AttemptRecord, ChoiceArg, NewAttempt, ReadOutcome, SaveOutcome, StartOutcome,
+    StoredQuestion, SubmitOutcome,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use super::AppState;
+use super::campaigns::find_campaign;
+use super::error::ApiError;
+use super::extract::{Participant, optional_json};
+use crate::auth::ParticipantClaims;
+
+/// Unit ids from the entry's root down to `unit`; a token naming a unit the campaign no longer
+/// has cannot be served.
+pub fn unit_path<'c>(campaign: &'c Campaign, unit: &str) -> Result<Vec<&'c str>, ApiError> {
+    let ix = campaign.units.find(unit).ok_or_else(|| {
+        ApiError::Unauthorized("凭证中的单位已不在本竞赛中，请重新报名".to_owned())
+    })?;
+    Ok(campaign
+        .units
+        .path(ix)
+        .into_iter()
+        .map(|ix| campaign.units.get(ix).id.as_str())
+        .collect())
+}
+
+fn actor<'a>(
+    state: &AppState,
+    campaign: &'a Campaign,
+    claims: &ParticipantClaims,
+    path: &'a [&'a str],
+) -> Actor<'a> {
+    Actor {
+        campaign: &campaign.id,
+        shards: state.shards,
+        participant: claims.participant,
+        path,
+        points_per_question: campaign.points_per_question,
+    }
+}
+
+/// The campaign a token was issued for (attempt URLs do not name it).
+fn token_campaign<'s>(
+    state: &'s AppState,
+    claims: &ParticipantClaims,
+) -> Result<&'s Campaign, ApiError> {
+    find_campaign(state, &claims.campaign)
+        .map_err(|_| ApiError::Unauthorized("凭证所属的竞赛已不存在".to_owned()))
+}
+
+/// `POST /api/v1/campaigns/{cid}/attempts`: starts today's attempt (`201`) or returns the open
+/// one with its saved answers and unchanged deadline (`200`).
+#[tracing::instrument(skip_all, fields(participant = claims.participant))]
+pub async fn start(
+    state: web::Data<AppState>,
+    campaign: web::Path<String>,
+    Participant(claims): Participant,
+) -> Result<HttpResponse, ApiError> {
+    let campaign = find_campaign(&state, &campaign)?;
+    if claims.campaign != campaign.id {
+        return Err(ApiError::Unauthorized("凭证不属于该竞赛".to_owned()));
+    }
+    let path = unit_path(campaign, &claims.unit)?;
+    let now = state.clock.now();
+    match campaign.window(now) {
+        Window::Open => {}
+        Window::NotYetOpen => {
+            return Err(ApiError::CampaignClosed(format!(
+                "竞赛尚未开始，开始时间：{}",
+                local_time(campaign, campaign.opens_at)
+            )));
+        }
+        Window::Closed => {
+            return Err(ApiError::CampaignClosed(format!(
+                "竞赛已于 {} 结束",
+                local_time(campaign, campaign.closes_at)
+            )));
+        }
+    }
+    let deadline = campaign.deadline(now);
+    let mut attempt = NewAttempt::new(
+        calendar::day_number(campaign.day_of(now)),
+        now.as_millisecond(),
+        deadline.as_millisecond(),
+        campaign.accepts_until(deadline).as_millisecond(),
+    );
+    for drawn in draw(&campaign.pool, &campaign.plan, &mut rand::rng()) {
+        let question = campaign
+            .pool
+            .get(drawn.question)
+            .ok_or_else(|| ApiError::Internal("a drawn question is not in the pool".to_owned()))?;
+        attempt.push(
+            &question.id,
+            question.kind,
+            drawn.options,
+            drawn.options.shown(question.answer),
+        );
+    }
+    let actor = actor(&state, campaign, &claims, &path);
+    match state
+        .hot
+        .start(&actor, campaign.attempts_per_day, &attempt)
+        .await?
+    {
+        StartOutcome::Created(record) => render_open(campaign, &record, now, StatusCode::CREATED),
+        StartOutcome::Resumed(record) => render_open(campaign, &record, now, StatusCode::OK),
+        StartOutcome::DailyLimitReached => {
+            let next = calendar::start_of_next_day(now, &campaign.time_zone);
+            Err(ApiError::DailyLimitReached {
+                next_attempt_at: next,
+                local: local_time(campaign, next),
+            })
+        }
+    }
+}
+
+/// The body of `PUT /api/v1/attempts/{aid}/answers/{index}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerBody {
+    choices: Vec<String>,
+}
+
+/// `PUT /api/v1/attempts/{aid}/answers/{index}`: saves one answer (`204`); an empty list clears
+/// it.
+#[tracing::instrument(skip_all, fields(participant = claims.participant))]
+pub async fn save(
+    state: web::Data<AppState>,
+    path: web::Path<(String, u32)>,
+    Participant(claims): Participant,
+    body: web::Json<AnswerBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (attempt, index) = path.into_inner();
+    let id = own_attempt(&claims, &attempt)?;
+    let campaign = token_campaign(&state, &claims)?;
+    let units = unit_path(campaign, &claims.unit)?;
+    let choice = parse_choice(&body.choices)?;
+    let now = state.clock.now();
+    let actor = actor(&state, campaign, &claims, &units);
+    match state
+        .hot
+        .save(&actor, id.number, index, choice, now.as_millisecond())
+        .await?
+    {
+        SaveOutcome::Saved => Ok(HttpResponse::NoContent().finish()),
+        SaveOutcome::Missing => Err(no_such_attempt()),
+        SaveOutcome::Closed => Err(ApiError::AttemptClosed),
+        SaveOutcome::BadIndex => Err(bad_index(index)),
+        SaveOutcome::BadChoice => Err(bad_choice(index)),
+    }
+}
+
+/// The optional body of a submit: answers to save first, by question index.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitBody {
+    #[serde(default)]
+    answers: BTreeMap<String, Vec<String>>,
+}
+
+/// `POST /api/v1/attempts/{aid}/submit`: saves the answers sent (all or none), finalizes and
+/// returns the result with the review. Idempotent: a final attempt returns the same result.
+#[tracing::instrument(skip_all, fields(participant = claims.participant))]
+pub async fn submit(
+    state: web::Data<AppState>,
+    attempt: web::Path<String>,
+    Participant(claims): Participant,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let id = own_attempt(&claims, &attempt)?;
+    let body: Option<SubmitBody> = optional_json(payload, state.max_body_bytes).await?;
+    let campaign = token_campaign(&state, &claims)?;
+    let units = unit_path(campaign, &claims.unit)?;
+    let mut answers = Vec::new();
+    for (index, choices) in body.map(|body| body.answers).unwrap_or_default() {
+        let index: u32 = index.parse().map_err(|_| {
+            ApiError::invalid(
+                "invalid_index",
+                format!("`{index}` is not a question index"),
+            )
+        })?;
+        answers.push((index, parse_choice(&choices)?));
+    }
+    let now = state.clock.now();
+    let actor = actor(&state, campaign, &claims, &units);
+    match state
+        .hot
+        .submit(&actor, id.number, &answers, now.as_millisecond())
+        .await?
+    {
+        SubmitOutcome::Final(record) => render_final(campaign, &record, now),
+        SubmitOutcome::Missing => Err(no_such_attempt()),
+        SubmitOutcome::Closed => Err(ApiError::AttemptClosed),
+        SubmitOutcome::BadIndex(index) => Err(bad_index(index)),
+        SubmitOutcome::BadChoice(index) => Err(bad_choice(index)),
+    }
+}
+
+/// `GET /api/v1/attempts/{aid}`: the open attempt (questions, saved answers, deadline) or the
+/// final result; an attempt whose time has run out is finalized first.
+#[tracing::instrument(skip_all, fields(participant = claims.participant))]
+pub async fn read(
+    state: web::Data<AppState>,
+    attempt: web::Path<String>,
+    Participant(claims): Participant,
+) -> Result<HttpResponse, ApiError> {
+    let id = own_attempt(&claims, &attempt)?;
+    let campaign = token_campaign(&state, &claims)?;
+    let units = unit_path(campaign, &claims.unit)?;
+    let now = state.clock.now();
+    let actor = actor(&state, campaign, &claims, &units);
+    match state
+        .hot
+        .read(&actor, id.number, now.as_millisecond())
+        .await?
+    {
+        ReadOutcome::Open(record) => render_open(campaign, &record, now, StatusCode::OK),
+        ReadOutcome::Final(record) => render_final(campaign, &record, now),
+        ReadOutcome::Missing => Err(no_such_attempt()),
+    }
+}
+
+/// The attempt `text` names, if it is the caller's; another participant's attempt is reported
+/// exactly like a missing one, so ids reveal nothing.
+fn own_attempt(claims: &ParticipantClaims, text: &str) -> Result<AttemptId, ApiError> {
+    AttemptId::parse(text)
+        .filter(|id| id.participant == claims.participant)
+        .ok_or_else(no_such_attempt)
+}
+
+fn no_such_attempt() -> ApiError {
+    ApiError::NotFound("no such attempt of this participant")
+}
+
+fn bad_index(index: u32) -> ApiError {
+    ApiError::invalid(
+        "invalid_index",
+        format!("本次答题没有第 {index} 题（从 0 起计）"),
+    )
+}
+
+fn bad_choice(index: u32) -> ApiError {
+    ApiError::invalid(
+        "invalid_choice",
+        format!("第 {index} 题没有所选的选项，或该题只能选一项"),
+    )
+}
+
+fn parse_choice(choices: &[String]) -> Result<ChoiceArg, ApiError> {
+    if choices.len() > safequiz_domain::bank::MAX_OPTIONS {
+        return Err(ApiError::invalid("invalid_choice", "选项过多"));
+    }
+    ChoiceArg::parse(choices.iter().map(String::as_str))
+        .ok_or_else(|| ApiError::invalid("invalid_choice", "同一选项重复提交"))
+}
+
+fn local_time(campaign: &Campaign, at: Timestamp) -> String {
+    at.to_zoned(campaign.time_zone.clone())
+        .strftime("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+fn timestamp(ms: i64) -> Timestamp {
+    Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+#[derive(Serialize)]
+struct OptionView<'a> {
+    key: char,
+    text: &'a str,
+}
+
+#[derive(Serialize)]
+struct QuestionView<'a> {
+    index: usize,
+    id: &'a str,
+    kind: &'static str,
+    stem: &'a str,
+    options: Vec<OptionView<'a>>,
+}
+
+#[derive(Serialize)]
+struct OpenAttempt<'a> {
+    attempt_id: String,
+    status: &'static str,
+    started_at: Timestamp,
+    deadline: Timestamp,
+    server_time: Timestamp,
+    remaining_ms: i64,
+    time_limit_secs: u32,
+    questions: Vec<QuestionView<'a>>,
+    answers: BTreeMap<usize, Vec<char>>,
+}
+
+#[derive(Serialize)]
+struct ReviewItem<'a> {
+    #[serde(flatten)]
+    question: QuestionView<'a>,
+    choices: Vec<char>,
+    correct_choices: Vec<char>,
+    correct: bool,
+    explanation: &'a str,
+    source: &'a str,
+}
+
+#[derive(Serialize)]
+struct FinalAttempt<'a> {
+    attempt_id: String,
+    status: &'static str,
+    score: u32,
+    max_score: u32,
+    correct_count: u32,
+    time_used_ms: i64,
+    auto_submitted: bool,
+    started_at: Timestamp,
+    finished_at: Timestamp,
+    server_time: Timestamp,
+    review: Vec<ReviewItem<'a>>,
+}
+
+/// The questions of `record` with their bank entries, in display order.
+fn questions<'a>(
+    campaign: &'a Campaign,
+    record: &'a AttemptRecord,
+) -> Result<Vec<(StoredQuestion<'a>, &'a Question)>, ApiError> {
+    record
+        .questions()
+        .map(|stored| {
+            let stored = stored.ok_or_else(|| {
+                ApiError::Internal(format!("attempt {} has an unreadable question", record.id))
+            })?;
+            let question = campaign.pool.find(stored.id).ok_or_else(|| {
+                ApiError::Internal(format!(
+                    "attempt {} names question {} which the banks no longer have",
+                    record.id, stored.id
+                ))
+            })?;
+            Ok((stored, question))
+        })
+        .collect()
+}
+
+fn question_view<'a>(
+    index: usize,
+    stored: &StoredQuestion<'a>,
+    question: &'a Question,
+) -> QuestionView<'a> {
+    QuestionView {
+        index,
+        id: &question.id,
+        kind: question.kind.as_str(),
+        stem: &question.stem,
+        options: stored
+            .order
+            .as_slice()
+            .iter()
+            .enumerate()
+            .map(|(shown, &original)| OptionView {
+                key: question.kind.option_key(shown),
+                text: question
+                    .options
+                    .get(usize::from(original))
+                    .map_or("", String::as_str),
+            })
+            .collect(),
+    }
+}
+
+fn keys(kind: QuestionKind, choices: Choices) -> Vec<char> {
+    choices.indices().map(|i| kind.option_key(i)).collect()
+}
+
+fn render_open(
+    campaign: &Campaign,
+    record: &AttemptRecord,
+    now: Timestamp,
+    status: StatusCode,
+) -> Result<HttpResponse, ApiError> {
+    let questions = questions(campaign, record)?;
+    let deadline = timestamp(record.deadline_ms);
+    let answers = questions
+        .iter()
+        .enumerate()
+        .filter(|(_, (stored, _))| !stored.answer.is_empty())
+        .map(|(index, (stored, question))| (index, keys(question.kind, stored.answer)))
+        .collect();
+    Ok(HttpResponse::build(status).json(OpenAttempt {
+        attempt_id: record.id.to_string(),
+        status: "open",
+        started_at: timestamp(record.started_ms),
+        deadline,
+        server_time: now,
+        remaining_ms: (record.deadline_ms - now.as_millisecond()).max(0),
+        time_limit_secs: campaign.time_limit_secs,
+        questions: questions
+            .iter()
+            .enumerate()
+            .map(|(index, (stored, question))| question_view(index, stored, question))
+            .collect(),
+        answers,
+    }))
+}
+
+fn render_final(
+    campaign: &Campaign,
+    record: &AttemptRecord,
+    now: Timestamp,
+) -> Result<HttpResponse, ApiError> {
+    let result = record
+        .result
+        .ok_or_else(|| ApiError::Internal(format!("attempt {} has no result", record.id)))?;
+    let questions = questions(campaign, record)?;
+    let review = questions
+        .iter()
+        .enumerate()
+        .map(|(index, (stored, question))| {
+            let key = stored.key.unwrap_or(Choices::NONE);
+            ReviewItem {
+                question: question_view(index, stored, question),
+                choices: keys(question.kind, stored.answer),
+                correct_choices: keys(question.kind, key),
+                correct: safequiz_domain::score::is_correct(key, stored.answer),
+                explanation: &question.explanation,
+                source: &question.source,
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(FinalAttempt {
+        attempt_id: record.id.to_string(),
+        status: "final",
+        score: result.points,
+        max_score: campaign.points_per_question * record.len() as u32,
+        correct_count: result.correct,
+        time_used_ms: result.time_used_ms,
+        auto_submitted: result.auto_submitted,
+        started_at: timestamp(record.started_ms),
+        finished_at: timestamp(result.finished_ms),
+        server_time: now,
+        review,
+    }))
+}

@@ -1,0 +1,140 @@
+//! Campaigns and their unit trees, as registration pages browse them.
+
+use actix_web::{HttpResponse, web};
+use jiff::Timestamp;
+use safequiz_domain::campaign::Campaign;
+use safequiz_domain::units::UnitIx;
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::error::ApiError;
+
+#[derive(Serialize)]
+struct CampaignView<'a> {
+    id: &'a str,
+    title: &'a str,
+    opens_at: Timestamp,
+    closes_at: Timestamp,
+    time_zone: &'a str,
+    time_limit_secs: u32,
+    grace_secs: u32,
+    questions_per_attempt: usize,
+    attempts_per_day: u32,
+    points_per_question: u32,
+    max_score: u32,
+    entries: Vec<EntryView<'a>>,
+}
+
+#[derive(Serialize)]
+struct EntryView<'a> {
+    id: &'a str,
+    name: &'a str,
+}
+
+/// `GET /api/v1/campaigns`: every campaign with its rules and entries.
+pub async fn list(state: web::Data<AppState>) -> HttpResponse {
+    let campaigns: Vec<CampaignView<'_>> = state
+        .catalogue
+        .campaigns
+        .iter()
+        .map(|campaign| CampaignView {
+            id: &campaign.id,
+            title: &campaign.title,
+            opens_at: campaign.opens_at,
+            closes_at: campaign.closes_at,
+            time_zone: &campaign.time_zone_name,
+            time_limit_secs: campaign.time_limit_secs,
+            grace_secs: campaign.grace_secs,
+            questions_per_attempt: campaign.questions_per_attempt(),
+            attempts_per_day: campaign.attempts_per_day,
+            points_per_question: campaign.points_per_question,
+            max_score: campaign.max_points(),
+            entries: campaign
+                .entries
+                .iter()
+                .map(|entry| EntryView {
+                    id: &entry.id,
+                    name: &entry.name,
+                })
+                .collect(),
+        })
+        .collect();
+    HttpResponse::Ok().json(serde_json::json!({ "items": campaigns }))
+}
+
+/// The query of `GET /api/v1/campaigns/{cid}/units`.
+#[derive(Deserialize)]
+pub struct UnitsQuery {
+    parent: Option<String>,
+    entry: Option<String>,
+}
+
+#[derive(Serialize)]
+struct UnitView<'a> {
+    id: &'a str,
+    name: &'a str,
+    kind: &'static str,
+    entry: &'a str,
+    has_children: bool,
+}
+
+/// `GET /api/v1/campaigns/{cid}/units[?parent=ID|?entry=ID]`: the root units of every entry (or
+/// of one), or the children of a unit.
+pub async fn units(
+    state: web::Data<AppState>,
+    campaign: web::Path<String>,
+    query: web::Query<UnitsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let campaign = find_campaign(&state, &campaign)?;
+    let tree = &campaign.units;
+    let units: Vec<UnitIx> = match (&query.parent, &query.entry) {
+        (Some(parent), _) => {
+            let parent = tree
+                .find(parent)
+                .ok_or(ApiError::NotFound("no unit has this id in the campaign"))?;
+            tree.get(parent).children.clone()
+        }
+        (None, Some(entry)) => {
+            let entry = entry_index(campaign, entry)?;
+            tree.roots(entry).to_vec()
+        }
+        (None, None) => (0..campaign.entries.len())
+            .flat_map(|entry| tree.roots(entry).iter().copied())
+            .collect(),
+    };
+    let items: Vec<UnitView<'_>> = units
+        .into_iter()
+        .map(|ix| {
+            let unit = tree.get(ix);
+            UnitView {
+                id: &unit.id,
+                name: &unit.name,
+                kind: unit.kind.as_str(),
+                entry: &campaign.entries[unit.entry].id,
+                has_children: !unit.children.is_empty(),
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "parent": query.parent,
+        "items": items,
+    })))
+}
+
+/// The campaign with id `id`, or `404`.
+pub fn find_campaign<'s>(state: &'s AppState, id: &str) -> Result<&'s Campaign, ApiError> {
+    state
+        .catalogue
+        .campaign(id)
+        .map(|campaign| &**campaign)
+        .ok_or(ApiError::NotFound("no campaign has this id"))
+}
+
+/// The index of the entry with id `id`, or `404`.
+pub fn entry_index(campaign: &Campaign, id: &str) -> Result<usize, ApiError> {
+    campaign
+        .entries
+        .iter()
+        .position(|entry| entry.id == id)
+        .ok_or(ApiError::NotFound("no entry has this id in the campaign"))
+}

@@ -1,0 +1,234 @@
+//! Public leaderboards: units (children of a parent, rolled up from their whole subtree) and
+//! individuals (names masked, no phone numbers).
+//!
+//! Individual order, total and published: more points, then less total time used, then the
+//! earlier finish of the last attempt, then the smaller participant id. Unit order: the chosen
+//! figure, larger first; units with equal figures share a rank and are listed in the order of
+//! the unit file.
+
+use actix_web::{HttpResponse, web};
+use safequiz_domain::participant::mask_name;
+use safequiz_domain::units::UnitIx;
+use safequiz_redis::boards::UnitTotals;
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::campaigns::{entry_index, find_campaign};
+use super::error::ApiError;
+
+/// Most participants one board request returns.
+pub const MAX_BOARD_LIMIT: usize = 100;
+
+/// Which figure orders a unit board.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum UnitSort {
+    /// Total points (the competition's result).
+    #[default]
+    Points,
+    /// Distinct participants.
+    Participants,
+    /// Final attempts.
+    Attempts,
+}
+
+/// The query of the unit board.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitBoardQuery {
+    parent: String,
+    #[serde(default)]
+    sort: UnitSort,
+}
+
+#[derive(Serialize)]
+struct Figures {
+    points: u64,
+    participants: u64,
+    attempts: u64,
+    full_marks: u64,
+    avg_score: f64,
+}
+
+impl From<UnitTotals> for Figures {
+    fn from(totals: UnitTotals) -> Figures {
+        let avg_score = if totals.attempts == 0 {
+            0.0
+        } else {
+            (totals.points as f64 / totals.attempts as f64 * 100.0).round() / 100.0
+        };
+        Figures {
+            points: totals.points,
+            participants: totals.participants,
+            attempts: totals.attempts,
+            full_marks: totals.full_marks,
+            avg_score,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct UnitItem<'a> {
+    rank: usize,
+    unit_id: &'a str,
+    name: &'a str,
+    has_children: bool,
+    #[serde(flatten)]
+    figures: Figures,
+}
+
+#[derive(Serialize)]
+struct UnitBoard<'a> {
+    parent: &'a str,
+    parent_name: &'a str,
+    totals: Figures,
+    sort: &'static str,
+    items: Vec<UnitItem<'a>>,
+}
+
+/// `GET /api/v1/campaigns/{cid}/leaderboards/units?parent=ID&sort=points|participants|attempts`:
+/// the children of a unit, or the roots of an entry when `parent` is an entry id (`region`,
+/// `enterprise`), each with figures rolled up from its whole subtree.
+#[tracing::instrument(skip_all)]
+pub async fn units(
+    state: web::Data<AppState>,
+    campaign: web::Path<String>,
+    query: web::Query<UnitBoardQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let campaign = find_campaign(&state, &campaign)?;
+    let tree = &campaign.units;
+    let (parent_id, parent_name, children): (&str, &str, Vec<UnitIx>) =
+        match tree.find(&query.parent) {
+            Some(ix) => {
+                let unit = tree.get(ix);
+                (&unit.id, &unit.name, unit.children.clone())
+            }
+            None => {
+                let entry = entry_index(campaign, &query.parent)?;
+                let entry_ref = &campaign.entries[entry];
+                (&entry_ref.id, &entry_ref.name, tree.roots(entry).to_vec())
+            }
+        };
+    let mut ids: Vec<&str> = children
+        .iter()
+        .map(|&ix| tree.get(ix).id.as_str())
+        .collect();
+    // The parent's own totals come in the same round trip; an entry's are the sum of its roots.
+    let parent_is_unit = tree.find(parent_id).is_some();
+    if parent_is_unit {
+        ids.push(parent_id);
+    }
+    let mut totals = state
+        .hot
+        .unit_totals(&campaign.id, state.shards, &ids)
+        .await?;
+    let parent_totals = if parent_is_unit {
+        totals.pop().unwrap_or_default()
+    } else {
+        totals
+            .iter()
+            .fold(UnitTotals::default(), |sum, t| UnitTotals {
+                points: sum.points + t.points,
+                attempts: sum.attempts + t.attempts,
+                participants: sum.participants + t.participants,
+                full_marks: sum.full_marks + t.full_marks,
+            })
+    };
+    let figure = |totals: &UnitTotals| match query.sort {
+        UnitSort::Points => totals.points,
+        UnitSort::Participants => totals.participants,
+        UnitSort::Attempts => totals.attempts,
+    };
+    let mut rows: Vec<(UnitIx, UnitTotals)> = children.into_iter().zip(totals).collect();
+    // A stable sort keeps the unit file's order among equal figures.
+    rows.sort_by_key(|row| std::cmp::Reverse(figure(&row.1)));
+    let mut items = Vec::with_capacity(rows.len());
+    let mut rank = 0;
+    for (position, (ix, totals)) in rows.iter().enumerate() {
+        if position == 0 || figure(totals) != figure(&rows[position - 1].1) {
+            rank = position + 1;
+        }
+        let unit = tree.get(*ix);
+        items.push(UnitItem {
+            rank,
+            unit_id: &unit.id,
+            name: &unit.name,
+            has_children: !unit.children.is_empty(),
+            figures: (*totals).into(),
+        });
+    }
+    Ok(HttpResponse::Ok().json(UnitBoard {
+        parent: parent_id,
+        parent_name,
+        totals: parent_totals.into(),
+        sort: match query.sort {
+            UnitSort::Points => "points",
+            UnitSort::Participants => "participants",
+            UnitSort::Attempts => "attempts",
+        },
+        items,
+    }))
+}
+
+/// The query of the individual board.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParticipantBoardQuery {
+    unit: Option<String>,
+    limit: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct ParticipantItem<'a> {
+    rank: usize,
+    name_masked: String,
+    unit_id: String,
+    unit_name: &'a str,
+    points: i64,
+    time_used_ms: i64,
+}
+
+/// `GET /api/v1/campaigns/{cid}/leaderboards/participants?unit=ID&limit=N`: the best
+/// participants of a unit's subtree (of the whole campaign without `unit`), at most 100.
+#[tracing::instrument(skip_all)]
+pub async fn participants(
+    state: web::Data<AppState>,
+    campaign: web::Path<String>,
+    query: web::Query<ParticipantBoardQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let campaign = find_campaign(&state, &campaign)?;
+    if let Some(unit) = &query.unit
+        && campaign.units.find(unit).is_none()
+    {
+        return Err(ApiError::NotFound("no unit has this id in the campaign"));
+    }
+    let limit = query.limit.unwrap_or(20);
+    if limit == 0 || limit > MAX_BOARD_LIMIT {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be between 1 and {MAX_BOARD_LIMIT}"
+        )));
+    }
+    let entries = state
+        .hot
+        .top_participants(&campaign.id, state.shards, query.unit.as_deref(), limit)
+        .await?;
+    let items: Vec<ParticipantItem<'_>> = entries
+        .into_iter()
+        .enumerate()
+        .map(|(position, entry)| ParticipantItem {
+            rank: position + 1,
+            name_masked: mask_name(&entry.name),
+            unit_name: campaign
+                .units
+                .find(&entry.unit)
+                .map_or("", |ix| campaign.units.get(ix).name.as_str()),
+            unit_id: entry.unit,
+            points: entry.points,
+            time_used_ms: entry.time_used_ms,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "unit": query.unit,
+        "items": items,
+    })))
+}

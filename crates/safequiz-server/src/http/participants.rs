@@ -1,0 +1,226 @@
+//! Registration and a participant's own standing.
+
+use actix_web::{HttpResponse, web};
+use jiff::Timestamp;
+use safequiz_domain::calendar;
+use safequiz_domain::participant::{IdentityError, PersonName, Phone};
+use safequiz_redis::participants::{RegisterOutcome, Registration};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::campaigns::find_campaign;
+use super::error::ApiError;
+use super::extract::Participant;
+use crate::auth::ParticipantClaims;
+
+/// The body of a registration.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterBody {
+    name: String,
+    phone: String,
+    unit_id: String,
+}
+
+#[derive(Serialize)]
+struct Registered {
+    participant_id: u64,
+    token: String,
+    unit_id: String,
+    expires_at: Timestamp,
+}
+
+/// `POST /api/v1/campaigns/{cid}/participants`: registers, or finds again the participant with
+/// the same phone and name (`200`, a fresh token for a new device).
+#[tracing::instrument(skip_all, fields(campaign = %campaign))]
+pub async fn register(
+    state: web::Data<AppState>,
+    campaign: web::Path<String>,
+    body: web::Json<RegisterBody>,
+) -> Result<HttpResponse, ApiError> {
+    let campaign = find_campaign(&state, &campaign)?;
+    let name = PersonName::parse(&body.name).map_err(|e| identity_error("invalid_name", e))?;
+    let phone = Phone::parse(&body.phone).map_err(|e| identity_error("invalid_phone", e))?;
+    let unit = campaign
+        .units
+        .find(body.unit_id.trim())
+        .map(|ix| campaign.units.get(ix))
+        .ok_or_else(|| ApiError::invalid("invalid_unit", "所选单位不存在，请重新选择"))?;
+    // Points roll up along one unambiguous path, so a participant belongs to a leaf: a county
+    // (or a city without counties, a development zone, a division) or an enterprise.
+    if !unit.children.is_empty() {
+        return Err(ApiError::invalid(
+            "invalid_unit",
+            format!("请继续选择“{}”的下级单位", unit.name),
+        ));
+    }
+    let now = state.clock.now();
+    let phone_hash = state.auth.phone_hash(&campaign.id, &phone);
+    let outcome = state
+        .hot
+        .register(&Registration {
+            campaign: &campaign.id,
+            shards: state.shards,
+            phone_hash: &phone_hash,
+            name: name.as_str(),
+            phone_masked: &phone.masked(),
+            unit: &unit.id,
+            now_ms: now.as_millisecond(),
+        })
+        .await?;
+    let (status, participant, unit) = match outcome {
+        RegisterOutcome::Created { participant, unit } => {
+            (actix_web::http::StatusCode::CREATED, participant, unit)
+        }
+        RegisterOutcome::Existing { participant, unit } => {
+            (actix_web::http::StatusCode::OK, participant, unit)
+        }
+        RegisterOutcome::PhoneTaken => return Err(ApiError::PhoneTaken),
+    };
+    let expires_at = now
+        .saturating_add(state.token_ttl)
+        .unwrap_or(Timestamp::MAX);
+    let token = state.auth.sign(&ParticipantClaims {
+        campaign: campaign.id.clone(),
+        participant,
+        unit: unit.clone(),
+        expires_at,
+    });
+    Ok(HttpResponse::build(status).json(Registered {
+        participant_id: participant,
+        token,
+        unit_id: unit,
+        expires_at,
+    }))
+}
+
+fn identity_error(code: &'static str, error: IdentityError) -> ApiError {
+    ApiError::invalid(code, error.to_string())
+}
+
+#[derive(Serialize)]
+struct Me<'a> {
+    participant_id: u64,
+    unit_path: Vec<UnitRef<'a>>,
+    points: i64,
+    attempts: u32,
+    time_used_ms: i64,
+    today: Today,
+    ranks: Vec<Rank<'a>>,
+    server_time: Timestamp,
+}
+
+#[derive(Serialize)]
+struct UnitRef<'a> {
+    id: &'a str,
+    name: &'a str,
+    kind: &'static str,
+}
+
+#[derive(Serialize)]
+struct Today {
+    date: jiff::civil::Date,
+    attempts_allowed: u32,
+    attempts_started: u32,
+    open_attempt_id: Option<String>,
+    next_attempt_at: Option<Timestamp>,
+}
+
+#[derive(Serialize)]
+struct Rank<'a> {
+    /// `national`, or the kind of the unit (`province`, `city`, `county`, `enterprise`, ...).
+    level: &'static str,
+    unit_id: Option<&'a str>,
+    name: &'a str,
+    /// `None` until the participant has a final attempt.
+    rank: Option<u64>,
+}
+
+/// `GET /api/v1/campaigns/{cid}/me`: my unit path, totals, today's attempts and my rank at
+/// every level of my unit path, from the campaign down to my own unit.
+#[tracing::instrument(skip_all, fields(campaign = %campaign))]
+pub async fn me(
+    state: web::Data<AppState>,
+    campaign: web::Path<String>,
+    Participant(claims): Participant,
+) -> Result<HttpResponse, ApiError> {
+    let campaign = find_campaign(&state, &campaign)?;
+    if claims.campaign != campaign.id {
+        return Err(ApiError::Unauthorized("凭证不属于该竞赛".to_owned()));
+    }
+    let path = super::attempts::unit_path(campaign, &claims.unit)?;
+    let now = state.clock.now();
+    let standing = state
+        .hot
+        .standing(&campaign.id, state.shards, claims.participant)
+        .await?;
+    let mut boards: Vec<Option<&str>> = vec![None];
+    boards.extend(path.iter().map(|id| Some(*id)));
+    let ranks = if standing.attempts > 0 {
+        state
+            .hot
+            .ranks(
+                &campaign.id,
+                state.shards,
+                claims.participant,
+                &standing,
+                &boards,
+            )
+            .await?
+            .into_iter()
+            .map(Some)
+            .collect()
+    } else {
+        vec![None; boards.len()]
+    };
+    let today = campaign.day_of(now);
+    let started = if standing.last_start_day == Some(calendar::day_number(today)) {
+        standing.starts_that_day
+    } else {
+        0
+    };
+    let units: Vec<_> = path
+        .iter()
+        .filter_map(|id| campaign.units.find(id).map(|ix| campaign.units.get(ix)))
+        .collect();
+    let mut rank_views = vec![Rank {
+        level: "national",
+        unit_id: None,
+        name: "全国",
+        rank: ranks[0],
+    }];
+    for (unit, rank) in units.iter().zip(&ranks[1..]) {
+        rank_views.push(Rank {
+            level: unit.kind.as_str(),
+            unit_id: Some(&unit.id),
+            name: &unit.name,
+            rank: *rank,
+        });
+    }
+    Ok(HttpResponse::Ok().json(Me {
+        participant_id: claims.participant,
+        unit_path: units
+            .iter()
+            .map(|unit| UnitRef {
+                id: &unit.id,
+                name: &unit.name,
+                kind: unit.kind.as_str(),
+            })
+            .collect(),
+        points: standing.points,
+        attempts: standing.attempts,
+        time_used_ms: standing.time_used_ms,
+        today: Today {
+            date: today,
+            attempts_allowed: campaign.attempts_per_day,
+            attempts_started: started,
+            open_attempt_id: standing
+                .open
+                .map(|number| format!("{}-{number}", claims.participant)),
+            next_attempt_at: (started >= campaign.attempts_per_day)
+                .then(|| calendar::start_of_next_day(now, &campaign.time_zone)),
+        },
+        ranks: rank_views,
+        server_time: now,
+    }))
+}
