@@ -518,8 +518,8 @@ impl HotState {
         }
     }
 
-    /// Up to `limit` open attempts of one shard whose grace ended at or before `now_ms`, oldest
-    /// first: the sweeper's work list.
+    /// Up to `limit` open attempts of one shard whose grace ended before `now_ms`, oldest
+    /// first: the sweeper's work list. (At `accepts_until` itself an answer still counts.)
     #[tracing::instrument(skip_all, fields(shard = %shard))]
     pub async fn due_attempts(
         &self,
@@ -532,7 +532,7 @@ impl HotState {
         let members: Vec<String> = redis::cmd("ZRANGE")
             .arg(ShardKeys::new(campaign, shard).deadlines())
             .arg("-inf")
-            .arg(now_ms)
+            .arg(format!("({now_ms}"))
             .arg("BYSCORE")
             .arg("LIMIT")
             .arg(0)

@@ -6,8 +6,10 @@ use jiff::Timestamp;
 use safequiz_server::catalogue::Catalogue;
 use safequiz_server::clock::Clock;
 use safequiz_server::config;
+use safequiz_server::http::AppState;
 use safequiz_server::startup::Application;
 use secrecy::SecretString;
+use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
@@ -18,6 +20,7 @@ use crate::RedisServer;
 pub struct TestAppBuilder {
     shards: Option<u16>,
     clock_at: Option<Timestamp>,
+    sweeper: Option<bool>,
 }
 
 impl TestAppBuilder {
@@ -30,6 +33,13 @@ impl TestAppBuilder {
     /// Uses a manual clock standing at `at` instead of the system clock.
     pub fn clock_at(mut self, at: Timestamp) -> TestAppBuilder {
         self.clock_at = Some(at);
+        self
+    }
+
+    /// Turns the background sweeper on or off (on, as shipped, by default); tests that check
+    /// finalization on read turn it off so that only the request under test can finalize.
+    pub fn sweeper(mut self, enabled: bool) -> TestAppBuilder {
+        self.sweeper = Some(enabled);
         self
     }
 
@@ -48,12 +58,20 @@ impl TestAppBuilder {
         if let Some(shards) = self.shards {
             settings.hot.shards = shards;
         }
-        let catalogue = Catalogue::load(&loaded.dir, &loaded.banks_dir(), &loaded.campaigns_dir())
-            .expect("the shipped banks and campaigns load");
+        if let Some(enabled) = self.sweeper {
+            settings.sweeper.enabled = enabled;
+        }
+        // Sweep often, so automatic submission is observed within a fraction of a second.
+        settings.sweeper.interval_ms = 50;
+        let catalogue = Arc::new(
+            Catalogue::load(&loaded.dir, &loaded.banks_dir(), &loaded.campaigns_dir())
+                .expect("the shipped banks and campaigns load"),
+        );
         let clock = self.clock_at.map_or_else(Clock::system, Clock::manual);
-        let app = Application::build(&loaded.settings, Arc::new(catalogue), clock.clone())
+        let app = Application::build(&loaded.settings, catalogue.clone(), clock.clone())
             .expect("the application builds with test settings");
         let port = app.port();
+        let state = app.state().clone();
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(app.run_until(async move {
             let _ = stopped.await;
@@ -63,6 +81,8 @@ impl TestAppBuilder {
             client: reqwest::Client::new(),
             clock,
             redis,
+            catalogue,
+            state,
             _data: data,
             _stop: stop,
         }
@@ -79,6 +99,10 @@ pub struct TestApp {
     pub clock: Clock,
     /// Its redis-server.
     pub redis: RedisServer,
+    /// The banks and campaigns it serves (to look up correct answers).
+    pub catalogue: Arc<Catalogue>,
+    /// Its shared state, for calling workers directly (`sweep_once`).
+    pub state: AppState,
     _data: TempDir,
     _stop: oneshot::Sender<()>,
 }
@@ -102,4 +126,171 @@ impl TestApp {
             .await
             .expect("the test server answers")
     }
+
+    /// Sends `method path` with an optional bearer token and JSON body.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("the test server answers")
+    }
+
+    /// Registers `name` with `phone` in `unit` for the shipped campaign and returns the
+    /// participant id and token; panics unless the registration succeeds.
+    pub async fn register(&self, name: &str, phone: &str, unit: &str) -> Participant {
+        let response = self
+            .request(
+                reqwest::Method::POST,
+                &format!("/api/v1/campaigns/{CAMPAIGN}/participants"),
+                None,
+                Some(&json!({"name": name, "phone": phone, "unit_id": unit})),
+            )
+            .await;
+        let status = response.status();
+        let body: Value = response.json().await.expect("JSON body");
+        assert!(status.is_success(), "registration failed: {status} {body}");
+        Participant {
+            id: body["participant_id"].as_u64().expect("an id"),
+            token: body["token"].as_str().expect("a token").to_owned(),
+        }
+    }
+
+    /// Starts (or resumes) today's attempt; returns the status and body.
+    pub async fn start_attempt(&self, participant: &Participant) -> (u16, Value) {
+        let response = self
+            .request(
+                reqwest::Method::POST,
+                &format!("/api/v1/campaigns/{CAMPAIGN}/attempts"),
+                Some(&participant.token),
+                None,
+            )
+            .await;
+        status_and_json(response).await
+    }
+
+    /// Saves `choices` for question `index`; returns the status and body (`Null` for 204).
+    pub async fn save_answer(
+        &self,
+        participant: &Participant,
+        attempt: &str,
+        index: usize,
+        choices: &[&str],
+    ) -> (u16, Value) {
+        let response = self
+            .request(
+                reqwest::Method::PUT,
+                &format!("/api/v1/attempts/{attempt}/answers/{index}"),
+                Some(&participant.token),
+                Some(&json!({ "choices": choices })),
+            )
+            .await;
+        status_and_json(response).await
+    }
+
+    /// Submits `attempt`, with `body` when given; returns the status and body.
+    pub async fn submit(
+        &self,
+        participant: &Participant,
+        attempt: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let response = self
+            .request(
+                reqwest::Method::POST,
+                &format!("/api/v1/attempts/{attempt}/submit"),
+                Some(&participant.token),
+                body,
+            )
+            .await;
+        status_and_json(response).await
+    }
+
+    /// `GET path` with the participant's token; returns the status and body.
+    pub async fn get_as(&self, participant: &Participant, path: &str) -> (u16, Value) {
+        let response = self
+            .request(reqwest::Method::GET, path, Some(&participant.token), None)
+            .await;
+        status_and_json(response).await
+    }
+
+    /// `GET path` without a token; returns the status and body.
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        status_and_json(self.get(path).await).await
+    }
+
+    /// The display keys of the correct options of `question` (a question of an attempt as the
+    /// API shows it), found from the bank by option text.
+    pub fn correct_keys(&self, question: &Value) -> Vec<String> {
+        let id = question["id"].as_str().expect("a question id");
+        let campaign = self.catalogue.campaign(CAMPAIGN).expect("the campaign");
+        let bank = campaign.pool.find(id).expect("the question is in the pool");
+        question["options"]
+            .as_array()
+            .expect("options")
+            .iter()
+            .filter(|option| {
+                let text = option["text"].as_str().expect("option text");
+                let original = bank
+                    .options
+                    .iter()
+                    .position(|o| o == text)
+                    .expect("the option text is in the bank");
+                bank.answer.contains(original)
+            })
+            .map(|option| option["key"].as_str().expect("key").to_owned())
+            .collect()
+    }
+
+    /// Some display keys that are wrong for `question`: another single option, or for multiple
+    /// choice the correct set missing one.
+    pub fn wrong_keys(&self, question: &Value) -> Vec<String> {
+        let correct = self.correct_keys(question);
+        if question["kind"] == "multiple" {
+            return correct[1..].to_vec();
+        }
+        let wrong = question["options"]
+            .as_array()
+            .expect("options")
+            .iter()
+            .map(|option| option["key"].as_str().expect("key").to_owned())
+            .find(|key| !correct.contains(key))
+            .expect("a question has a wrong option");
+        vec![wrong]
+    }
+}
+
+/// The campaign the shipped configuration serves.
+pub const CAMPAIGN: &str = "safety-month";
+
+/// A registered participant.
+#[derive(Clone, Debug)]
+pub struct Participant {
+    /// The participant id.
+    pub id: u64,
+    /// Their bearer token.
+    pub token: String,
+}
+
+/// The status and JSON body of a response (`Value::Null` when the body is empty).
+pub async fn status_and_json(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.expect("a body");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).expect("a JSON body")
+    };
+    (status, body)
 }

@@ -13,7 +13,7 @@ mod redis_server;
 
 use std::path::PathBuf;
 
-pub use app::{TestApp, TestAppBuilder};
+pub use app::{CAMPAIGN, Participant, TestApp, TestAppBuilder, status_and_json};
 pub use poll::eventually;
 pub use redis_server::RedisServer;
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use safequiz_domain::campaign::Campaign;
 use safequiz_redis::RedisError;
-use safequiz_redis::attempts::Actor;
+use safequiz_redis::attempts::{Actor, ReadOutcome};
 use safequiz_redis::keys::Shard;
 use tokio::sync::watch;
 
@@ -84,8 +84,10 @@ async fn sweep_shard(
                 path: &path,
                 points_per_question: campaign.points_per_question,
             };
-            state.hot.read(&actor, attempt.id.number, now_ms).await?;
-            finalized += 1;
+            if let ReadOutcome::Final(_) = state.hot.read(&actor, attempt.id.number, now_ms).await?
+            {
+                finalized += 1;
+            }
         }
         // A full batch may hide more; a batch of only unservable entries would repeat forever.
         if due.len() < BATCH || finalized == 0 {

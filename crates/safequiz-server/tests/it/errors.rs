@@ -34,3 +34,201 @@ async fn unknown_paths_and_methods_answer_json_404() {
         );
     }
 }
+
+#[tokio::test]
+async fn malformed_and_oversized_requests_get_json_4xx_and_change_nothing() {
+    let app = TestApp::builder()
+        .shards(4)
+        .clock_at(super::at(super::DURING))
+        .sweeper(false)
+        .spawn()
+        .await;
+    let me = app.register("王五", "13900000001", "110101").await;
+    let (_, attempt) = app.start_attempt(&me).await;
+    let id = attempt["attempt_id"].as_str().expect("id").to_owned();
+    let register = "/api/v1/campaigns/safety-month/participants".to_owned();
+    let answer = format!("/api/v1/attempts/{id}/answers/0");
+    let submit = format!("/api/v1/attempts/{id}/submit");
+    let negative = format!("/api/v1/attempts/{id}/answers/-1");
+    let huge = format!("{{\"choices\": [\"{}\"]}}", "A".repeat(3 * 1024 * 1024));
+    let cases: Vec<(&str, &str, &str, &str, u16, &str, &str)> = vec![
+        (
+            "POST",
+            &register,
+            "application/json",
+            "{\"name\": ",
+            400,
+            "bad_request",
+            "truncated JSON",
+        ),
+        (
+            "POST",
+            &register,
+            "application/json",
+            "[]",
+            400,
+            "bad_request",
+            "an array",
+        ),
+        (
+            "POST",
+            &register,
+            "text/plain",
+            "{}",
+            400,
+            "bad_request",
+            "not JSON",
+        ),
+        (
+            "POST",
+            &register,
+            "application/json",
+            "{\"name\":\"张三\",\"phone\":\"13812345678\",\"unit_id\":\"110101\",\"admin\":true}",
+            400,
+            "bad_request",
+            "an unknown field",
+        ),
+        (
+            "POST",
+            &register,
+            "application/json",
+            "{\"name\":1,\"phone\":\"13812345678\",\"unit_id\":\"110101\"}",
+            400,
+            "bad_request",
+            "a number for a name",
+        ),
+        (
+            "PUT",
+            &answer,
+            "application/json",
+            "{\"choices\": \"A\"}",
+            400,
+            "bad_request",
+            "a string for a list",
+        ),
+        (
+            "PUT",
+            &answer,
+            "application/json",
+            &huge,
+            413,
+            "payload_too_large",
+            "a 3 MB answer",
+        ),
+        (
+            "POST",
+            &submit,
+            "application/json",
+            &huge,
+            413,
+            "payload_too_large",
+            "a 3 MB submit",
+        ),
+        (
+            "POST",
+            &submit,
+            "application/json",
+            "{\"answers\": {\"0\": [\"A\"]",
+            400,
+            "bad_request",
+            "a truncated submit",
+        ),
+        (
+            "POST",
+            &submit,
+            "application/json",
+            "{\"answers\": {\"x\": [\"A\"]}}",
+            422,
+            "invalid_index",
+            "a submit index that is not a number",
+        ),
+        (
+            "PUT",
+            &negative,
+            "application/json",
+            "{\"choices\": []}",
+            400,
+            "bad_request",
+            "a negative index",
+        ),
+        (
+            "GET",
+            "/api/v1/campaigns/safety-month/leaderboards/participants?limit=abc",
+            "",
+            "",
+            400,
+            "bad_request",
+            "a limit that is not a number",
+        ),
+        (
+            "GET",
+            "/api/v1/campaigns/safety-month/leaderboards/participants?limit=0",
+            "",
+            "",
+            400,
+            "bad_request",
+            "a zero limit",
+        ),
+        (
+            "GET",
+            "/api/v1/campaigns/safety-month/leaderboards/units?parent=110000&sort=name",
+            "",
+            "",
+            400,
+            "bad_request",
+            "an unknown sort",
+        ),
+        (
+            "GET",
+            "/api/v1/campaigns/safety-month/leaderboards/units",
+            "",
+            "",
+            400,
+            "bad_request",
+            "no parent",
+        ),
+        (
+            "GET",
+            "/api/v1/campaigns/nope/units",
+            "",
+            "",
+            404,
+            "not_found",
+            "an unknown campaign",
+        ),
+        (
+            "GET",
+            "/api/v1/campaigns/safety-month/units?parent=nope",
+            "",
+            "",
+            404,
+            "not_found",
+            "an unknown unit",
+        ),
+    ];
+    for (method, path, content_type, body, status, code, why) in cases {
+        let mut request = app
+            .client
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).expect("method"),
+                format!("{}{path}", app.address),
+            )
+            .bearer_auth(&me.token);
+        if !content_type.is_empty() {
+            request = request
+                .header("content-type", content_type)
+                .body(body.to_owned());
+        }
+        let response = request.send().await.expect("answers");
+        assert_eq!(response.status().as_u16(), status, "{why}");
+        let body: serde_json::Value = response.json().await.expect("a JSON error body");
+        assert_eq!(body["error"], code, "{why}: {body}");
+    }
+
+    let (_, read) = app.get_as(&me, &format!("/api/v1/attempts/{id}")).await;
+    assert_eq!(
+        read["status"], "open",
+        "no malformed request finalized the attempt"
+    );
+    assert_eq!(read["answers"], serde_json::json!({}), "or saved an answer");
+}

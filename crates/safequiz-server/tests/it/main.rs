@@ -1,5 +1,17 @@
 //! Integration tests of the service over HTTP, against a real redis-server and SQLite file.
 #![cfg(test)]
 
+mod attempts;
 mod errors;
 mod health;
+mod leaderboards;
+mod register;
+mod sweeper;
+
+/// An instant from RFC 3339 text.
+fn at(text: &str) -> jiff::Timestamp {
+    text.parse().expect("a valid instant")
+}
+
+/// A time during the shipped campaign's window, in Beijing time.
+const DURING: &str = "2026-06-10T09:00:00+08:00";
