@@ -44,11 +44,14 @@ local REST = 5 + M
 -- last finish, then the smaller id: one total order, exact in Redis.
 local POINT_WEIGHT = 10000000000
 
-local function times(n)
-  local t = redis.call('HGET', P, n .. ':t')
-  if not t then return nil end
-  local day, started, deadline, accepts = string.match(t, '^(%-?%d+),(%d+),(%d+),(%d+)$')
-  return t, day, tonumber(started), tonumber(deadline), tonumber(accepts)
+-- Attempt n's times, result and answers in one read: {t, r, a, v}.
+local function load(n)
+  return redis.call('HMGET', P, n .. ':t', n .. ':r', n .. ':a', n .. ':v')
+end
+
+-- The accepts-until instant (ms) of a times field "day,started,deadline,accepts".
+local function accepts_until(t)
+  return tonumber(string.match(t, ',(%d+)$'))
 end
 
 local function board_member(last, pid)
@@ -67,10 +70,12 @@ end
 -- Finalizes attempt n with its saved answers; `auto` is 1 when the server's clock closed it
 -- (the client never submitted in time), 0 for a submit within deadline + grace.
 local function finalize(n, auto)
-  if redis.call('HEXISTS', P, n .. ':r') == 1 then return end
-  local t, day, started, deadline = times(n)
-  local f = redis.call('HMGET', P, n .. ':k', n .. ':a', n .. ':q')
-  local key, answers = f[1], f[2]
+  local f = redis.call('HMGET', P, n .. ':t', n .. ':k', n .. ':a', n .. ':r', n .. ':q',
+    'open', 'att', 'last', 'pts', 'ms')
+  if f[4] then return end
+  local day, started, deadline = string.match(f[1], '^(%-?%d+),(%d+),(%d+),')
+  started, deadline = tonumber(started), tonumber(deadline)
+  local key, answers = f[2], f[3]
   local correct = 0
   for i = 1, #key do
     local chosen = string.byte(answers, i)
@@ -85,18 +90,18 @@ local function finalize(n, auto)
   else
     finished, used = NOW, math.min(NOW, deadline) - started
   end
+  local first = not f[7]
+  local attempts = tonumber(f[7] or 0) + 1
+  local previous_last = tonumber(f[8] or 0)
+  local last = math.max(previous_last, finished)
+  local pts = tonumber(f[9] or 0) + points
+  local ms = tonumber(f[10] or 0) + used
   local result = string.format('%d,%d,%d,%d,%d', points, correct, finished, used, auto)
-  redis.call('HSET', P, n .. ':r', result)
-  if redis.call('HGET', P, 'open') == tostring(n) then redis.call('HDEL', P, 'open') end
+  redis.call('HSET', P, n .. ':r', result, 'att', string.format('%d', attempts),
+    'pts', string.format('%d', pts), 'ms', string.format('%d', ms),
+    'last', string.format('%d', last))
+  if f[6] == tostring(n) then redis.call('HDEL', P, 'open') end
   redis.call('ZREM', DEADLINES, PID .. '-' .. n .. ' ' .. UNIT)
-
-  local before = redis.call('HMGET', P, 'att', 'last')
-  local first = not before[1]
-  local last = math.max(tonumber(before[2] or 0), finished)
-  local attempts = redis.call('HINCRBY', P, 'att', 1)
-  local pts = redis.call('HINCRBY', P, 'pts', points)
-  local ms = redis.call('HINCRBY', P, 'ms', used)
-  redis.call('HSET', P, 'last', string.format('%d', last))
 
   for i = 0, M do
     local unit = '*'
@@ -110,7 +115,7 @@ local function finalize(n, auto)
   local score = string.format('%d', ms - pts * POINT_WEIGHT)
   local member = board_member(last, PID)
   local old = nil
-  if not first then old = board_member(tonumber(before[2]), PID) end
+  if not first then old = board_member(previous_last, PID) end
   for i = 5, 5 + M do
     if old then redis.call('ZREM', KEYS[i], old) end
     redis.call('ZADD', KEYS[i], score, member)
@@ -122,7 +127,8 @@ local function finalize(n, auto)
     'deadline', string.format('%d', deadline), 'finished', string.format('%d', finished),
     'time_used', string.format('%d', used), 'points', string.format('%d', points),
     'correct', string.format('%d', correct), 'auto', string.format('%d', auto),
-    'questions', f[3], 'key', key, 'answers', answers, 'attempts', string.format('%d', attempts))
+    'questions', f[5], 'key', key, 'answers', answers,
+    'attempts', string.format('%d', attempts))
 end
 
 -- The answer text with question i (1-based) set to the bit set `bits`.

@@ -7,9 +7,9 @@
 -- gives exactly the result the sweeper would have given (auto-submitted at the deadline).
 
 local n = ARGV[REST]
-local t, _, _, _, accepts = times(n)
-if not t then return {'missing'} end
-if redis.call('HEXISTS', P, n .. ':r') == 1 then return record('final', n) end
-if NOW <= accepts then return record('open', n) end
+local f = load(n)
+if not f[1] then return {'missing'} end
+if f[2] then return record('final', n) end
+if NOW <= accepts_until(f[1]) then return record('open', n) end
 finalize(n, 1)
 return record('final', n)

@@ -5,20 +5,19 @@
 -- Returns {"saved"}, {"missing"} (no such attempt), {"closed"} (final, or past deadline + grace:
 -- then it is finalized now with what was saved before), {"bad_index"} or {"bad_choice"}.
 --
--- Invariant: nothing is written unless the answer is valid and in time.
+-- Invariant: nothing is written unless the answer is valid and in time. One read, one write.
 
 local n = ARGV[REST]
-local t, _, _, _, accepts = times(n)
-if not t then return {'missing'} end
-if redis.call('HEXISTS', P, n .. ':r') == 1 then return {'closed'} end
-if NOW > accepts then
+local f = load(n)
+if not f[1] then return {'missing'} end
+if f[2] then return {'closed'} end
+if NOW > accepts_until(f[1]) then
   finalize(n, 1)
   return {'closed'}
 end
-local f = redis.call('HMGET', P, n .. ':a', n .. ':v')
 local i = tonumber(ARGV[REST + 1]) + 1
-if i > #f[1] then return {'bad_index'} end
-local bits = choice(f[2], i, tonumber(ARGV[REST + 2]), tonumber(ARGV[REST + 3]))
+if i > #f[3] then return {'bad_index'} end
+local bits = choice(f[4], i, tonumber(ARGV[REST + 2]), tonumber(ARGV[REST + 3]))
 if not bits then return {'bad_choice'} end
-redis.call('HSET', P, n .. ':a', with_answer(f[1], i, bits))
+redis.call('HSET', P, n .. ':a', with_answer(f[3], i, bits))
 return {'saved'}

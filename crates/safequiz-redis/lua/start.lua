@@ -8,26 +8,27 @@
 -- Invariant: one open attempt per participant. An open attempt whose time (with grace) has run
 -- out is finalized here first, so a start never waits for the sweeper.
 
-local open = redis.call('HGET', P, 'open')
+local last = redis.call('HMGET', P, 'open', 'day', 'dn')
+local open = last[1]
 if open then
-  local _, _, _, _, accepts = times(open)
-  if NOW <= accepts then return record('resumed', open) end
+  local t = redis.call('HGET', P, open .. ':t')
+  if NOW <= accepts_until(t) then return record('resumed', open) end
   finalize(open, 1)
 end
 
 local day = ARGV[REST]
 local per_day = tonumber(ARGV[REST + 1])
-local last = redis.call('HMGET', P, 'day', 'dn')
 local used = 0
-if last[1] == day then used = tonumber(last[2]) end
+if last[2] == day then used = tonumber(last[3]) end
 if used >= per_day then return {'limit'} end
 
-local n = redis.call('HINCRBY', P, 'seq', 1)
+local n = tostring(redis.call('HINCRBY', P, 'seq', 1))
 local key = ARGV[REST + 6]
+local t = day .. ',' .. ARGV[REST + 2] .. ',' .. ARGV[REST + 3] .. ',' .. ARGV[REST + 4]
+local answers = string.rep('0', #key)
 redis.call('HSET', P,
-  n .. ':t', day .. ',' .. ARGV[REST + 2] .. ',' .. ARGV[REST + 3] .. ',' .. ARGV[REST + 4],
-  n .. ':q', ARGV[REST + 5], n .. ':k', key, n .. ':v', ARGV[REST + 7],
-  n .. ':a', string.rep('0', #key),
-  'open', n, 'day', day, 'dn', used + 1)
+  n .. ':t', t, n .. ':q', ARGV[REST + 5], n .. ':k', key, n .. ':v', ARGV[REST + 7],
+  n .. ':a', answers, 'open', n, 'day', day, 'dn', used + 1)
 redis.call('ZADD', DEADLINES, ARGV[REST + 4], PID .. '-' .. n .. ' ' .. UNIT)
-return record('created', n)
+-- The same shape as `record`, without reading back what was just written.
+return {'created', n, t, ARGV[REST + 5], answers, ARGV[REST + 7], '', ''}

@@ -10,21 +10,20 @@
 -- before any is written, so an invalid one changes nothing.
 
 local n = ARGV[REST]
-local t, _, _, _, accepts = times(n)
-if not t then return {'missing'} end
-if redis.call('HEXISTS', P, n .. ':r') == 1 then return record('final', n) end
-if NOW > accepts then
+local f = load(n)
+if not f[1] then return {'missing'} end
+if f[2] then return record('final', n) end
+if NOW > accepts_until(f[1]) then
   finalize(n, 1)
   return {'closed'}
 end
-local f = redis.call('HMGET', P, n .. ':a', n .. ':v')
-local answers = f[1]
+local answers = f[3]
 local count = tonumber(ARGV[REST + 1])
 for j = 0, count - 1 do
   local at = REST + 2 + 3 * j
   local i = tonumber(ARGV[at]) + 1
   if i > #answers then return {'bad_index', ARGV[at]} end
-  local bits = choice(f[2], i, tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2]))
+  local bits = choice(f[4], i, tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2]))
   if not bits then return {'bad_choice', ARGV[at]} end
   answers = with_answer(answers, i, bits)
 end
