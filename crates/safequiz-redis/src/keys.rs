@@ -12,6 +12,7 @@
 //! - `{c:s}:seq`: the counter participant ids are made from;
 //! - `{c:s}:deadlines`: open attempts by the instant their grace ends (the sweeper's index);
 //! - `{c:s}:stream`: finalized attempts and registrations, for the SQL flusher;
+//! - `{c:s}:dead`: stream entries the flusher could not use, with the reason;
 //! - `{c:s}:totals`: the shard's part of every unit's roll-up;
 //! - `{c:s}:board:*` and `{c:s}:board:<unit>`: the shard's part of the individual boards.
 
@@ -92,6 +93,11 @@ impl<'a> ShardKeys<'a> {
     /// Finalized attempts and registrations, for the flusher.
     pub fn stream(&self) -> String {
         self.key(format_args!("stream"))
+    }
+
+    /// Stream entries no flusher could use, kept for an operator.
+    pub fn dead_letters(&self) -> String {
+        self.key(format_args!("dead"))
     }
 
     /// This shard's part of every unit's totals.

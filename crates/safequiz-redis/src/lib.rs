@@ -18,6 +18,7 @@ pub mod boards;
 pub mod keys;
 pub mod participants;
 mod scripts;
+pub mod streams;
 
 use std::time::Duration;
 

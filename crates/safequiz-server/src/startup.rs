@@ -48,6 +48,7 @@ pub struct Application {
     server: Server,
     state: AppState,
     sweep_interval: Option<Duration>,
+    flusher: Option<workers::flusher::FlusherOptions>,
 }
 
 impl Application {
@@ -107,11 +108,20 @@ impl Application {
             .sweeper
             .enabled
             .then(|| Duration::from_millis(settings.sweeper.interval_ms));
+        let flusher = settings
+            .flusher
+            .enabled
+            .then(|| workers::flusher::FlusherOptions {
+                consumer: consumer_name(),
+                batch_rows: settings.flusher.batch_rows as usize,
+                idle: Duration::from_millis(settings.flusher.batch_max_ms),
+            });
         Ok(Application {
             port,
             server,
             state,
             sweep_interval,
+            flusher,
         })
     }
 
@@ -136,6 +146,13 @@ impl Application {
                 workers_stopped.clone(),
             ))
         });
+        let flusher = self.flusher.clone().map(|options| {
+            tokio::spawn(workers::flusher::run(
+                self.state.clone(),
+                options,
+                workers_stopped.clone(),
+            ))
+        });
         let handle = self.server.handle();
         let server = self.server;
         tokio::pin!(server);
@@ -151,11 +168,25 @@ impl Application {
         // Receivers see the change even if they are mid-pass; a send error only means every
         // worker has already gone.
         let _ = stop_workers.send(true);
-        if let Some(sweeper) = sweeper
-            && let Err(error) = sweeper.await
-        {
-            tracing::error!(error = %error, "the sweeper task failed");
+        for (name, task) in [("sweeper", sweeper), ("flusher", flusher)] {
+            if let Some(task) = task
+                && let Err(error) = task.await
+            {
+                tracing::error!(error = %error, worker = name, "a worker task failed");
+            }
         }
         result
     }
+}
+
+/// This process's consumer name in the flusher group: host and process id, unique among
+/// replicas. A restarted process has a new name; claiming the old name's pending entries
+/// (XAUTOCLAIM) is still to come (issue 5).
+fn consumer_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "host".to_owned());
+    format!("{host}-{}", std::process::id())
 }

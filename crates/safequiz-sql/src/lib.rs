@@ -9,6 +9,8 @@
 //!
 //! Types to read first: [`DatabaseSettings`] and [`Store`].
 
+pub mod record;
+
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -65,6 +67,9 @@ pub enum StoreError {
     /// sqlx failed: bad URL, unreachable server, failed query.
     #[error("database error: {0}")]
     Sql(#[from] sqlx::Error),
+    /// The schema could not be brought up to date.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
 /// The durable record, on SQLite or PostgreSQL; cheap to clone.

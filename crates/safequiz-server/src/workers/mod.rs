@@ -1,4 +1,6 @@
-//! Work beyond the request: the sweeper today; the flusher and the leaderboard broadcaster join
-//! it. Each worker is a loop that selects on the one shutdown signal and finishes its batch.
+//! Work beyond the request: the sweeper (automatic submission) and the flusher (streams to SQL);
+//! the leaderboard broadcaster joins them. Each worker is a loop that selects on the one shutdown
+//! signal and finishes its batch.
 
+pub mod flusher;
 pub mod sweeper;

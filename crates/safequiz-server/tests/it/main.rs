@@ -3,6 +3,7 @@
 
 mod attempts;
 mod errors;
+mod flusher;
 mod health;
 mod leaderboards;
 mod register;

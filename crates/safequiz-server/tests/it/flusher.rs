@@ -1,0 +1,78 @@
+//! The flusher copies every registration and finalized attempt to SQL, once.
+
+use std::time::Duration;
+
+use safequiz_testkit::{CAMPAIGN, TestApp, eventually};
+use serde_json::Value;
+
+#[tokio::test]
+async fn every_finalized_attempt_reaches_sql_once_with_the_score_the_api_returned() {
+    let app = TestApp::builder().shards(4).spawn().await;
+    let mut submitted = Vec::new();
+    for n in 0..20u64 {
+        let me = app
+            .register("测试者", &format!("137{n:08}"), "110101")
+            .await;
+        let (_, attempt) = app.start_attempt(&me).await;
+        let id = attempt["attempt_id"].as_str().expect("id").to_owned();
+        let keys = app.correct_keys(&attempt["questions"][0]);
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        app.save_answer(&me, &id, 0, &keys).await;
+        let (_, result) = app.submit(&me, &id, None).await;
+        submitted.push((id, result));
+    }
+
+    let rows = eventually(
+        "the flusher writes 20 attempts",
+        Duration::from_secs(15),
+        || async {
+            let rows = app.state.store.attempts(CAMPAIGN).await.ok()?;
+            (rows.len() == submitted.len()).then_some(rows)
+        },
+    )
+    .await;
+
+    for (id, result) in &submitted {
+        let row = rows
+            .iter()
+            .find(|row| &row.attempt_id == id)
+            .expect("the attempt is in SQL");
+        assert_eq!(
+            i64::from(row.points),
+            result["score"].as_i64().expect("score")
+        );
+        assert_eq!(
+            row.time_used_ms,
+            result["time_used_ms"].as_i64().expect("time")
+        );
+        assert_eq!(row.unit_id, "110101");
+        assert!(!row.auto_submitted);
+        let questions: Value = serde_json::from_str(&row.questions).expect("JSON");
+        assert_eq!(questions.as_array().map(Vec::len), Some(5));
+        assert_eq!(
+            questions[0]["key"], questions[0]["chosen"],
+            "question 0 was answered right"
+        );
+    }
+    assert_eq!(
+        app.state
+            .store
+            .participant_count(CAMPAIGN)
+            .await
+            .expect("SQL"),
+        20
+    );
+
+    // A pass over acknowledged streams finds nothing, and a redelivered batch changes nothing.
+    let options = safequiz_server::workers::flusher::FlusherOptions {
+        consumer: "second".to_owned(),
+        batch_rows: 500,
+        idle: Duration::from_millis(10),
+    };
+    let again = safequiz_server::workers::flusher::flush_once(&app.state, &options)
+        .await
+        .expect("flush");
+    assert_eq!(again, 0, "every entry was acknowledged");
+    let rows_again = app.state.store.attempts(CAMPAIGN).await.expect("SQL");
+    assert_eq!(rows_again, rows);
+}
