@@ -59,8 +59,7 @@ impl Application {
         catalogue: Arc<Catalogue>,
         clock: Clock,
     ) -> Result<Application, StartupError> {
-        let hot = HotState::connect(&settings.redis)?;
-        let store = Store::connect_lazy(&settings.database)?;
+        let state = build_state(settings, catalogue, clock)?;
         let listener =
             TcpListener::bind(&settings.http.addr).map_err(|source| StartupError::Bind {
                 addr: settings.http.addr.clone(),
@@ -73,18 +72,6 @@ impl Application {
                 source,
             })?
             .port();
-        let state = AppState {
-            catalogue,
-            hot,
-            store,
-            clock,
-            auth: AuthKeys::derive(&settings.auth.secret),
-            shards: settings.hot.shards,
-            token_ttl: SignedDuration::from_hours(i64::from(
-                settings.auth.participant_token_ttl_hours,
-            )),
-            max_body_bytes: settings.http.max_body_bytes,
-        };
         let data = web::Data::new(state.clone());
         let max_body_bytes = settings.http.max_body_bytes;
         let mut server = HttpServer::new(move || {
@@ -108,14 +95,7 @@ impl Application {
             .sweeper
             .enabled
             .then(|| Duration::from_millis(settings.sweeper.interval_ms));
-        let flusher = settings
-            .flusher
-            .enabled
-            .then(|| workers::flusher::FlusherOptions {
-                consumer: consumer_name(),
-                batch_rows: settings.flusher.batch_rows as usize,
-                idle: Duration::from_millis(settings.flusher.batch_max_ms),
-            });
+        let flusher = settings.flusher.enabled.then(|| flusher_options(settings));
         Ok(Application {
             port,
             server,
@@ -179,9 +159,39 @@ impl Application {
     }
 }
 
+/// The state handlers and workers share, with lazily connecting pools: `serve` builds it inside
+/// [`Application::build`]; `flush` and the recovery commands build it alone.
+pub fn build_state(
+    settings: &Settings,
+    catalogue: Arc<Catalogue>,
+    clock: Clock,
+) -> Result<AppState, StartupError> {
+    Ok(AppState {
+        catalogue,
+        hot: HotState::connect(&settings.redis)?,
+        store: Store::connect_lazy(&settings.database)?,
+        clock,
+        auth: AuthKeys::derive(&settings.auth.secret),
+        shards: settings.hot.shards,
+        token_ttl: SignedDuration::from_hours(i64::from(settings.auth.participant_token_ttl_hours)),
+        max_body_bytes: settings.http.max_body_bytes,
+    })
+}
+
+/// The flusher's options from `[flusher]`, with this process's consumer name.
+pub fn flusher_options(settings: &Settings) -> workers::flusher::FlusherOptions {
+    workers::flusher::FlusherOptions {
+        consumer: consumer_name(),
+        batch_rows: settings.flusher.batch_rows as usize,
+        idle: Duration::from_millis(settings.flusher.batch_max_ms),
+        claim_idle: Duration::from_secs(settings.flusher.claim_idle_secs),
+        max_deliveries: settings.flusher.max_deliveries,
+    }
+}
+
 /// This process's consumer name in the flusher group: host and process id, unique among
-/// replicas. A restarted process has a new name; claiming the old name's pending entries
-/// (XAUTOCLAIM) is still to come (issue 5).
+/// replicas. A restarted process has a new name; the old name's pending entries are claimed
+/// after `flusher.claim_idle_secs`.
 fn consumer_name() -> String {
     let host = std::fs::read_to_string("/etc/hostname")
         .ok()

@@ -72,6 +72,27 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+impl StoreError {
+    /// Whether the error is about this row's data (a constraint or a value the schema refuses),
+    /// so retrying the same row can never succeed; every other error (unreachable server,
+    /// locked file, pool timeout) is about the database being unavailable and worth a retry.
+    pub fn is_data_error(&self) -> bool {
+        let StoreError::Sql(sqlx::Error::Database(error)) = self else {
+            return false;
+        };
+        let code = error.code().unwrap_or_default();
+        match error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+            // SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation).
+            Some(_) => code.starts_with("22") || code.starts_with("23"),
+            // SQLite: SQLITE_CONSTRAINT (19) and its extended codes (n * 256 + 19), and
+            // SQLITE_MISMATCH (20). SQLITE_BUSY and SQLITE_LOCKED are availability, not data.
+            None => code
+                .parse::<u32>()
+                .is_ok_and(|code| code & 0xff == 19 || code == 20),
+        }
+    }
+}
+
 /// The durable record, on SQLite or PostgreSQL; cheap to clone.
 #[derive(Clone, Debug)]
 pub enum Store {

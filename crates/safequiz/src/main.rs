@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// Run the HTTP service.
     Serve(cmd::serve::Args),
+    /// Copy finalized attempts from the Redis streams to SQL, without serving HTTP.
+    Flush(cmd::flush::Args),
     /// Check question banks, or import an organizer's spreadsheet.
     #[command(subcommand)]
     Bank(cmd::bank::Command),
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => cmd::serve::run(args),
+        Command::Flush(args) => cmd::flush::run(args),
         Command::Bank(command) => cmd::bank::run(command),
         Command::Units(command) => cmd::units::run(command),
         Command::Config(command) => cmd::config::run(command),

@@ -1,6 +1,8 @@
 //! Liveness and readiness probes for load balancers and orchestrators.
 
 use actix_web::{HttpResponse, web};
+use safequiz_redis::keys::Shard;
+use safequiz_redis::streams::FlushLag;
 use serde::Serialize;
 
 use super::AppState;
@@ -26,6 +28,28 @@ struct Ready {
     status: &'static str,
     redis: &'static str,
     database: &'static str,
+    flush: FlushView,
+}
+
+/// How far the SQL record is behind the hot state; informative, never a reason to refuse
+/// traffic (the hot path does not need SQL).
+#[derive(Serialize)]
+struct FlushView {
+    pending: u64,
+    undelivered: u64,
+    oldest_unflushed_age_ms: Option<i64>,
+}
+
+/// The flusher's lag over every campaign and shard.
+pub async fn flush_lag(state: &AppState) -> Result<FlushLag, safequiz_redis::RedisError> {
+    let now_ms = state.clock.now().as_millisecond();
+    let mut lag = FlushLag::default();
+    for campaign in &state.catalogue.campaigns {
+        for shard in Shard::all(state.shards) {
+            lag = lag.merge(state.hot.flush_lag(&campaign.id, shard, now_ms).await?);
+        }
+    }
+    Ok(lag)
 }
 
 /// `GET /readyz`: Redis and SQL both answer; `503 not_ready` naming the one that does not.
@@ -42,10 +66,16 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         down.push("the database");
     }
     if down.is_empty() {
+        let lag = flush_lag(&state).await?;
         Ok(HttpResponse::Ok().json(Ready {
             status: "ok",
             redis: "ok",
             database: "ok",
+            flush: FlushView {
+                pending: lag.pending,
+                undelivered: lag.undelivered,
+                oldest_unflushed_age_ms: lag.oldest_age_ms,
+            },
         }))
     } else {
         Err(ApiError::NotReady(format!(
@@ -53,4 +83,45 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
             down.join(" and ")
         )))
     }
+}
+
+/// `GET /metrics`: Prometheus text format. The flusher's lag, summed over campaigns and shards;
+/// when Redis is unreachable the lag gauges are absent and `safequiz_redis_up` is 0.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let mut text = String::new();
+    let lag = flush_lag(&state).await;
+    let gauge = |text: &mut String, name: &str, help: &str, value: String| {
+        text.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
+        ));
+    };
+    gauge(
+        &mut text,
+        "safequiz_redis_up",
+        "Whether Redis answered this scrape.",
+        u8::from(lag.is_ok()).to_string(),
+    );
+    if let Ok(lag) = lag {
+        gauge(
+            &mut text,
+            "safequiz_flush_pending_entries",
+            "Stream entries delivered to a flusher and not yet acknowledged.",
+            lag.pending.to_string(),
+        );
+        gauge(
+            &mut text,
+            "safequiz_flush_undelivered_entries",
+            "Stream entries no flusher has read yet.",
+            lag.undelivered.to_string(),
+        );
+        gauge(
+            &mut text,
+            "safequiz_flush_oldest_unflushed_age_seconds",
+            "Age of the oldest stream entry not yet written to SQL (0 when none).",
+            format!("{:.3}", lag.oldest_age_ms.unwrap_or(0) as f64 / 1000.0),
+        );
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(text)
 }

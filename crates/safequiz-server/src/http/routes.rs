@@ -23,6 +23,7 @@ pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) 
             )
             .route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz))
+            .route("/metrics", web::get().to(health::metrics))
             .service(
                 web::scope("/api/v1")
                     .route("/campaigns", web::get().to(campaigns::list))

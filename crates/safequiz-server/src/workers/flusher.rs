@@ -1,15 +1,18 @@
 //! The flusher: copies finalized attempts and registrations from the shard streams to SQL.
 //!
-//! Every replica runs one by default (`flusher.enabled`), each a consumer of the `flusher`
-//! group on every shard's stream. A pass reads this consumer's pending entries first (delivered
-//! before and never acknowledged: a failed insert, a crash) and new ones when none are pending;
-//! it decodes them, inserts the batch in one transaction (idempotent: the attempt id and the
-//! participant id are primary keys), and only then acknowledges. SQL down means entries stay in
-//! Redis and are written when it returns; the hot path never waits for SQL (DESIGN §2.5).
+//! Every replica runs one by default (`flusher.enabled`), and `safequiz flush` runs one on its
+//! own; each is a consumer of the `flusher` group on every shard's stream. A pass over a shard
+//! takes, in this order, this consumer's own pending entries (delivered before and never
+//! acknowledged: a failed insert), entries another consumer has held for `claim_idle_secs` (a
+//! flusher that died: `XAUTOCLAIM`), or new entries. It decodes them, inserts the batch in one
+//! transaction (idempotent: attempt and participant ids are primary keys), and only then
+//! acknowledges; then it trims the stream below what every flusher is done with.
 //!
-//! Still to come (issue 5): claiming entries of dead consumers (XAUTOCLAIM), trimming below the
-//! oldest pending entry, moving entries that keep failing SQL to the dead-letter stream, lag
-//! metrics.
+//! SQL unavailable: nothing is acknowledged, the entries wait in Redis and are written when SQL
+//! returns; the hot path never waits for SQL (DESIGN §2.5). A row SQL refuses for its data is
+//! retried alone; once delivered `max_deliveries` times it moves to the shard's dead-letter
+//! stream with the reason, logged, never dropped. An entry that does not decode moves there at
+//! once.
 
 use std::time::Duration;
 
@@ -30,6 +33,9 @@ pub enum FlushError {
     /// SQL failed; the entries stay pending.
     #[error(transparent)]
     Store(#[from] safequiz_sql::StoreError),
+    /// A row's entry went missing between reading and writing (a bug).
+    #[error("stream entry {0} vanished during its flush")]
+    Lost(String),
 }
 
 /// What a flusher is called and how big its batches are.
@@ -41,6 +47,10 @@ pub struct FlusherOptions {
     pub batch_rows: usize,
     /// Pause between passes that found nothing.
     pub idle: Duration,
+    /// How long another consumer may hold an entry before this one claims it.
+    pub claim_idle: Duration,
+    /// Deliveries after which a row SQL keeps refusing goes to the dead-letter stream.
+    pub max_deliveries: u32,
 }
 
 /// Migrates the schema (retrying while SQL is down), then flushes until `shutdown` turns true.
@@ -96,27 +106,25 @@ async fn flush_shard(
     campaign: &Campaign,
     shard: Shard,
 ) -> Result<usize, FlushError> {
-    state.hot.ensure_group(&campaign.id, shard).await?;
-    let mut entries = state
-        .hot
-        .read_group(
-            &campaign.id,
-            shard,
-            &options.consumer,
-            options.batch_rows,
-            true,
-        )
+    let hot = &state.hot;
+    let id = campaign.id.as_str();
+    hot.ensure_group(id, shard).await?;
+    let mut entries = hot
+        .read_group(id, shard, &options.consumer, options.batch_rows, true)
         .await?;
     if entries.is_empty() {
-        entries = state
-            .hot
-            .read_group(
-                &campaign.id,
-                shard,
-                &options.consumer,
-                options.batch_rows,
-                false,
-            )
+        let idle_ms = u64::try_from(options.claim_idle.as_millis()).unwrap_or(u64::MAX);
+        entries = hot
+            .claim_stale(id, shard, &options.consumer, idle_ms, options.batch_rows)
+            .await?;
+        if !entries.is_empty() {
+            tracing::info!(entries = entries.len(), shard = %shard,
+                "claimed entries a stopped flusher left unacknowledged");
+        }
+    }
+    if entries.is_empty() {
+        entries = hot
+            .read_group(id, shard, &options.consumer, options.batch_rows, false)
             .await?;
     }
     if entries.is_empty() {
@@ -131,17 +139,63 @@ async fn flush_shard(
                 ids.push(entry.id.clone());
             }
             Err(reason) => {
-                tracing::error!(stream.id = %entry.id, reason, "moving an unreadable stream entry to the dead-letter stream");
-                state
-                    .hot
-                    .dead_letter(&campaign.id, shard, entry, reason)
-                    .await?;
+                tracing::error!(stream.id = %entry.id, reason,
+                    "moving an unreadable stream entry to the dead-letter stream");
+                hot.dead_letter(id, shard, entry, reason).await?;
             }
         }
     }
-    state.store.insert_batch(&rows).await?;
-    state.hot.ack(&campaign.id, shard, &ids).await?;
+    match state.store.insert_batch(&rows).await {
+        Ok(_) => hot.ack(id, shard, &ids).await?,
+        Err(error) if error.is_data_error() => {
+            insert_one_by_one(state, options, campaign, shard, &entries, &rows, &ids).await?;
+        }
+        Err(error) => return Err(error.into()),
+    }
+    hot.trim_flushed(id, shard).await?;
     Ok(ids.len())
+}
+
+/// After a batch failed on some row's data: writes the rows one at a time, so one bad row
+/// cannot hold back the others.
+async fn insert_one_by_one(
+    state: &AppState,
+    options: &FlusherOptions,
+    campaign: &Campaign,
+    shard: Shard,
+    entries: &[StreamEntry],
+    rows: &[RecordRow],
+    ids: &[String],
+) -> Result<(), FlushError> {
+    let deliveries = state.hot.deliveries(&campaign.id, shard, ids).await?;
+    for ((row, id), delivered) in rows.iter().zip(ids).zip(deliveries) {
+        match state.store.insert_batch(std::slice::from_ref(row)).await {
+            Ok(_) => {
+                state
+                    .hot
+                    .ack(&campaign.id, shard, std::slice::from_ref(id))
+                    .await?
+            }
+            Err(error) if !error.is_data_error() => return Err(error.into()),
+            Err(error) if delivered >= options.max_deliveries as usize => {
+                let entry = entries
+                    .iter()
+                    .find(|entry| &entry.id == id)
+                    .ok_or_else(|| FlushError::Lost(id.clone()))?;
+                tracing::error!(stream.id = %id, error = %error, deliveries = delivered,
+                    "SQL keeps refusing a row; moving its entry to the dead-letter stream");
+                state
+                    .hot
+                    .dead_letter(&campaign.id, shard, entry, &error.to_string())
+                    .await?;
+            }
+            Err(error) => {
+                tracing::warn!(stream.id = %id, error = %error, deliveries = delivered,
+                    "SQL refused a row; it stays pending and is retried");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The record row a stream entry stands for.

@@ -68,6 +68,8 @@ async fn every_finalized_attempt_reaches_sql_once_with_the_score_the_api_returne
         consumer: "second".to_owned(),
         batch_rows: 500,
         idle: Duration::from_millis(10),
+        claim_idle: Duration::from_secs(30),
+        max_deliveries: 5,
     };
     let again = safequiz_server::workers::flusher::flush_once(&app.state, &options)
         .await
@@ -75,4 +77,32 @@ async fn every_finalized_attempt_reaches_sql_once_with_the_score_the_api_returne
     assert_eq!(again, 0, "every entry was acknowledged");
     let rows_again = app.state.store.attempts(CAMPAIGN).await.expect("SQL");
     assert_eq!(rows_again, rows);
+
+    // Nothing is left behind: no lag, and the streams are trimmed to at most one entry each.
+    let (status, ready) = app.get_json("/readyz").await;
+    assert_eq!(status, 200);
+    assert_eq!(ready["flush"]["pending"], 0, "{ready}");
+    assert_eq!(ready["flush"]["undelivered"], 0, "{ready}");
+    assert_eq!(
+        ready["flush"]["oldest_unflushed_age_ms"],
+        Value::Null,
+        "{ready}"
+    );
+    let metrics = app.get("/metrics").await.text().await.expect("text");
+    assert!(
+        metrics.contains("safequiz_flush_pending_entries 0"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("safequiz_redis_up 1"), "{metrics}");
+    let mut left = 0;
+    for shard in safequiz_redis::keys::Shard::all(4) {
+        left += app
+            .state
+            .hot
+            .stream_entries(CAMPAIGN, shard)
+            .await
+            .expect("XRANGE")
+            .len();
+    }
+    assert!(left <= 4, "{left} entries were kept after being flushed");
 }

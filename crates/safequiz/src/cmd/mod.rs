@@ -2,5 +2,6 @@
 
 pub mod bank;
 pub mod config;
+pub mod flush;
 pub mod serve;
 pub mod units;
