@@ -144,6 +144,23 @@ impl NewAttempt {
     }
 }
 
+impl NewAttempt {
+    /// The questions as stored: `id/order` joined by `,`.
+    pub fn encoded_questions(&self) -> &str {
+        &self.questions
+    }
+
+    /// The correct options as stored, one character per question.
+    pub fn encoded_key(&self) -> &str {
+        &self.key
+    }
+
+    /// Kind and option count per question, two characters each.
+    pub fn encoded_kinds(&self) -> &str {
+        &self.kinds
+    }
+}
+
 fn encode_choices(choices: Choices) -> char {
     char::from(b'0' + choices.bits())
 }

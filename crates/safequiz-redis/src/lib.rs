@@ -17,6 +17,7 @@ pub mod attempts;
 pub mod boards;
 pub mod keys;
 pub mod participants;
+pub mod restore;
 mod scripts;
 pub mod streams;
 

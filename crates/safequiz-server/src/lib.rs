@@ -16,6 +16,7 @@ pub mod catalogue;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod recovery;
 pub mod startup;
 pub mod telemetry;
 pub mod workers;

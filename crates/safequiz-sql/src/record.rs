@@ -174,6 +174,47 @@ impl Store {
             .collect())
     }
 
+    /// Every participant of a campaign, by id (rebuild, reconcile).
+    pub async fn participants(&self, campaign_id: &str) -> Result<Vec<ParticipantRow>, StoreError> {
+        type Raw = (String, i64, String, String, String, String, i64);
+        macro_rules! select {
+            ($placeholder:literal) => {
+                concat!(
+                    "SELECT campaign_id, participant_id, name, phone_masked, phone_hash, unit_id, \
+                     registered_at_ms FROM participants WHERE campaign_id = ",
+                    $placeholder,
+                    " ORDER BY participant_id"
+                )
+            };
+        }
+        let raw: Vec<Raw> = match self {
+            Store::Sqlite(pool) => {
+                sqlx::query_as(select!("?"))
+                    .bind(campaign_id)
+                    .fetch_all(pool)
+                    .await?
+            }
+            Store::Postgres(pool) => {
+                sqlx::query_as(select!("$1"))
+                    .bind(campaign_id)
+                    .fetch_all(pool)
+                    .await?
+            }
+        };
+        Ok(raw
+            .into_iter()
+            .map(|r| ParticipantRow {
+                campaign_id: r.0,
+                participant_id: r.1,
+                name: r.2,
+                phone_masked: r.3,
+                phone_hash: r.4,
+                unit_id: r.5,
+                registered_at_ms: r.6,
+            })
+            .collect())
+    }
+
     /// How many participants of a campaign the record holds.
     pub async fn participant_count(&self, campaign_id: &str) -> Result<i64, StoreError> {
         let (count,): (i64,) = match self {

@@ -21,6 +21,18 @@ pub struct TestAppBuilder {
     shards: Option<u16>,
     clock_at: Option<Timestamp>,
     sweeper: Option<bool>,
+    flusher: Option<bool>,
+    database: Database,
+}
+
+/// Which SQL database a [`TestApp`] records into.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Database {
+    /// A fresh SQLite file in a temporary folder.
+    #[default]
+    Sqlite,
+    /// A fresh database on the process's throwaway PostgreSQL cluster.
+    Postgres,
 }
 
 impl TestAppBuilder {
@@ -43,7 +55,20 @@ impl TestAppBuilder {
         self
     }
 
-    /// Starts redis-server, creates a fresh SQLite file and runs the service on a free port.
+    /// Turns the in-process flusher on or off (on by default); tests of `safequiz flush` or of
+    /// a stopped flusher turn it off.
+    pub fn flusher(mut self, enabled: bool) -> TestAppBuilder {
+        self.flusher = Some(enabled);
+        self
+    }
+
+    /// Records into `database` (SQLite by default).
+    pub fn database(mut self, database: Database) -> TestAppBuilder {
+        self.database = database;
+        self
+    }
+
+    /// Starts redis-server, creates a fresh database and runs the service on a free port.
     pub async fn spawn(self) -> TestApp {
         let redis = RedisServer::start();
         let data = tempfile::tempdir().expect("a temporary folder can be created");
@@ -53,14 +78,37 @@ impl TestAppBuilder {
         settings.http.addr = "127.0.0.1:0".to_owned();
         settings.http.workers = 2;
         settings.redis.url = SecretString::from(redis.url());
-        let sqlite = data.path().join("safequiz.sqlite");
-        settings.database.url = SecretString::from(format!("sqlite://{}", sqlite.display()));
+        let mut sql_proxy = None;
+        let database_url = match self.database {
+            Database::Sqlite => {
+                format!("sqlite://{}", data.path().join("safequiz.sqlite").display())
+            }
+            Database::Postgres => {
+                let cluster = crate::PostgresCluster::get();
+                let url = cluster.fresh_database().await;
+                let proxy = crate::TcpProxy::start(cluster.port()).await;
+                let url = url.replace(
+                    &format!(":{}/", cluster.port()),
+                    &format!(":{}/", proxy.port()),
+                );
+                sql_proxy = Some(proxy);
+                url
+            }
+        };
+        settings.database.url = SecretString::from(database_url.clone());
         if let Some(shards) = self.shards {
             settings.hot.shards = shards;
         }
         if let Some(enabled) = self.sweeper {
             settings.sweeper.enabled = enabled;
         }
+        if let Some(enabled) = self.flusher {
+            settings.flusher.enabled = enabled;
+        }
+        // Flush promptly and claim a stopped flusher's entries after a second, so tests of
+        // the record wait for fractions of a second, not for production's patience.
+        settings.flusher.batch_max_ms = 20;
+        settings.flusher.claim_idle_secs = 1;
         // Sweep often, so automatic submission is observed within a fraction of a second.
         settings.sweeper.interval_ms = 50;
         let catalogue = Arc::new(
@@ -83,6 +131,8 @@ impl TestAppBuilder {
             redis,
             catalogue,
             state,
+            database_url,
+            sql_proxy,
             _data: data,
             _stop: stop,
         }
@@ -103,6 +153,10 @@ pub struct TestApp {
     pub catalogue: Arc<Catalogue>,
     /// Its shared state, for calling workers directly (`sweep_once`).
     pub state: AppState,
+    /// The URL of its SQL database.
+    pub database_url: String,
+    /// For PostgreSQL, the proxy the service reaches it through, to cut it.
+    pub sql_proxy: Option<crate::TcpProxy>,
     _data: TempDir,
     _stop: oneshot::Sender<()>,
 }
@@ -268,6 +322,39 @@ impl TestApp {
             .find(|key| !correct.contains(key))
             .expect("a question has a wrong option");
         vec![wrong]
+    }
+
+    /// Registers `count` participants (phones from `first_phone` on) spread over `units`, and
+    /// plays one attempt each: answers the first question rightly and the second wrongly, then
+    /// submits. Runs `concurrency` participants at a time; returns each submit's result.
+    pub async fn play(
+        &self,
+        first_phone: u64,
+        count: usize,
+        units: &[&str],
+        concurrency: usize,
+    ) -> Vec<Value> {
+        let mut results = Vec::with_capacity(count);
+        let indices: Vec<usize> = (0..count).collect();
+        for chunk in indices.chunks(concurrency.max(1)) {
+            let plays = chunk.iter().map(|&i| async move {
+                let phone = format!("13{:09}", first_phone + i as u64);
+                let me = self
+                    .register("测试者", &phone, units[i % units.len()])
+                    .await;
+                let (status, attempt) = self.start_attempt(&me).await;
+                assert_eq!(status, 201, "{attempt}");
+                let id = attempt["attempt_id"].as_str().expect("an id").to_owned();
+                let right = self.correct_keys(&attempt["questions"][0]);
+                let wrong = self.wrong_keys(&attempt["questions"][1]);
+                let body = json!({ "answers": { "0": right, "1": wrong } });
+                let (status, result) = self.submit(&me, &id, Some(&body)).await;
+                assert_eq!(status, 200, "{result}");
+                result
+            });
+            results.extend(futures_util::future::join_all(plays).await);
+        }
+        results
     }
 }
 

@@ -9,12 +9,16 @@
 
 mod app;
 mod poll;
+mod postgres;
+mod proxy;
 mod redis_server;
 
 use std::path::PathBuf;
 
-pub use app::{CAMPAIGN, Participant, TestApp, TestAppBuilder, status_and_json};
+pub use app::{CAMPAIGN, Database, Participant, TestApp, TestAppBuilder, status_and_json};
 pub use poll::eventually;
+pub use postgres::PostgresCluster;
+pub use proxy::TcpProxy;
 pub use redis_server::RedisServer;
 
 /// The repository's root folder.

@@ -32,6 +32,11 @@ enum Command {
     /// Check a configuration folder without starting anything.
     #[command(subcommand)]
     Config(cmd::config::Command),
+    /// Rebuild leaderboards and totals in Redis from the SQL record.
+    #[command(subcommand)]
+    Leaderboards(cmd::leaderboards::Command),
+    /// Compare Redis with the SQL record; print every difference, exit 1 on any.
+    Reconcile(cmd::reconcile::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +47,8 @@ fn main() -> ExitCode {
         Command::Bank(command) => cmd::bank::run(command),
         Command::Units(command) => cmd::units::run(command),
         Command::Config(command) => cmd::config::run(command),
+        Command::Leaderboards(command) => cmd::leaderboards::run(command),
+        Command::Reconcile(args) => cmd::reconcile::run(args),
     };
     match result {
         Ok(code) => code,

@@ -3,6 +3,7 @@
 
 mod bank;
 mod config;
+mod record;
 mod serve;
 mod units;
 

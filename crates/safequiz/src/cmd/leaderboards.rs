@@ -1,0 +1,69 @@
+//! `safequiz leaderboards rebuild`: rewrite a campaign's hot state from the SQL record.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use safequiz_domain::campaign::Campaign;
+use safequiz_server::clock::Clock;
+use safequiz_server::http::AppState;
+use safequiz_server::startup::build_state;
+use safequiz_server::{recovery, telemetry};
+
+/// `safequiz leaderboards ...`
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Recompute every roll-up, individual board and participant total (and restore
+    /// registrations and reviews) from SQL, after Redis was lost. Stop the service first.
+    Rebuild(Args),
+}
+
+/// Which campaign, and where the configuration is.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The campaign id.
+    #[arg(long)]
+    campaign: String,
+    /// The configuration folder.
+    #[arg(long, default_value = "config")]
+    config: PathBuf,
+}
+
+/// Runs the subcommand.
+pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+    let Command::Rebuild(args) = command;
+    with_campaign(&args.config, &args.campaign, |state, campaign| async move {
+        let restored = recovery::rebuild(&state, &campaign).await?;
+        println!(
+            "rebuilt campaign {}: {} participants registered, {} with totals, {} final attempts",
+            campaign.id, restored.people, restored.participants, restored.attempts
+        );
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Loads the configuration, builds the shared state and runs `work` for campaign `id`.
+pub fn with_campaign<F, Fut>(config: &Path, id: &str, work: F) -> anyhow::Result<ExitCode>
+where
+    F: FnOnce(AppState, Arc<Campaign>) -> Fut,
+    Fut: Future<Output = anyhow::Result<ExitCode>>,
+{
+    telemetry::init();
+    let Some((loaded, catalogue)) = super::config::load_all(config) else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let Some(campaign) = catalogue.campaign(id).cloned() else {
+        let known: Vec<&str> = catalogue.campaigns.iter().map(|c| c.id.as_str()).collect();
+        anyhow::bail!(
+            "no campaign has id `{id}` (configured: {})",
+            known.join(", ")
+        );
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let state = build_state(&loaded.settings, Arc::new(catalogue), Clock::system())?;
+        work(state, campaign).await
+    })
+}
