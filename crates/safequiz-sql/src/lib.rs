@@ -10,6 +10,7 @@
 //! Types to read first: [`DatabaseSettings`] and [`Store`].
 
 pub mod record;
+pub mod units;
 
 use std::str::FromStr;
 use std::time::Duration;

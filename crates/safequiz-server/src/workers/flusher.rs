@@ -20,6 +20,7 @@ use safequiz_domain::campaign::Campaign;
 use safequiz_redis::keys::Shard;
 use safequiz_redis::streams::StreamEntry;
 use safequiz_sql::record::{AttemptRow, ParticipantRow, RecordRow};
+use safequiz_sql::units::UnitRecord;
 use tokio::sync::watch;
 
 use crate::http::AppState;
@@ -53,13 +54,35 @@ pub struct FlusherOptions {
     pub max_deliveries: u32,
 }
 
-/// Migrates the schema (retrying while SQL is down), then flushes until `shutdown` turns true.
+/// Brings the schema up to date and syncs every campaign's units into the record.
+pub async fn prepare_record(state: &AppState) -> Result<(), safequiz_sql::StoreError> {
+    state.store.migrate().await?;
+    for campaign in &state.catalogue.campaigns {
+        let tree = &campaign.units;
+        let units: Vec<UnitRecord> = tree
+            .units()
+            .iter()
+            .map(|unit| UnitRecord {
+                unit_id: unit.id.clone(),
+                parent_id: unit.parent.map(|parent| tree.get(parent).id.clone()),
+                name: unit.name.clone(),
+                kind: unit.kind.as_str().to_owned(),
+                entry_id: campaign.entries[unit.entry].id.clone(),
+                depth: i32::from(unit.depth),
+            })
+            .collect();
+        state.store.sync_units(&campaign.id, &units).await?;
+    }
+    Ok(())
+}
+
+/// Prepares the record (retrying while SQL is down), then flushes until `shutdown` turns true.
 pub async fn run(state: AppState, options: FlusherOptions, mut shutdown: watch::Receiver<bool>) {
     loop {
-        match state.store.migrate().await {
+        match prepare_record(&state).await {
             Ok(()) => break,
             Err(error) => {
-                tracing::warn!(error = %error, "cannot migrate the database yet; retrying");
+                tracing::warn!(error = %error, "cannot prepare the database yet; retrying");
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                     _ = shutdown.changed() => return,

@@ -106,3 +106,38 @@ async fn every_finalized_attempt_reaches_sql_once_with_the_score_the_api_returne
     }
     assert!(left <= 4, "{left} entries were kept after being flushed");
 }
+
+#[tokio::test]
+async fn the_record_holds_every_configured_unit_and_a_second_sync_changes_nothing() {
+    let app = TestApp::builder().shards(4).spawn().await;
+    let campaign = app.catalogue.campaign(CAMPAIGN).expect("campaign").clone();
+
+    let units = eventually("the units are synced", Duration::from_secs(15), || async {
+        let units = app.state.store.units(CAMPAIGN).await.ok()?;
+        (units.len() == campaign.units.len()).then_some(units)
+    })
+    .await;
+
+    let dongcheng = units
+        .iter()
+        .find(|u| u.unit_id == "110101")
+        .expect("东城区");
+    assert_eq!(dongcheng.name, "东城区");
+    assert_eq!(dongcheng.parent_id.as_deref(), Some("110000"));
+    assert_eq!(
+        (dongcheng.kind.as_str(), dongcheng.entry_id.as_str()),
+        ("county", "region")
+    );
+    let enterprise = units
+        .iter()
+        .find(|u| u.unit_id == "CE001")
+        .expect("an enterprise");
+    assert_eq!(
+        (enterprise.entry_id.as_str(), enterprise.depth),
+        ("enterprise", 0)
+    );
+    safequiz_server::workers::flusher::prepare_record(&app.state)
+        .await
+        .expect("a second sync is harmless");
+    assert_eq!(app.state.store.units(CAMPAIGN).await.expect("SQL"), units);
+}
