@@ -160,6 +160,9 @@ impl HotState {
                 })
             })
             .collect();
+        if entries.is_empty() {
+            return Ok(entries);
+        }
         let mut pipeline = redis::pipe();
         for entry in &entries {
             let shard = Shard::of_participant(entry.participant, shards);

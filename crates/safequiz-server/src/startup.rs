@@ -175,6 +175,9 @@ pub fn build_state(
         shards: settings.hot.shards,
         token_ttl: SignedDuration::from_hours(i64::from(settings.auth.participant_token_ttl_hours)),
         max_body_bytes: settings.http.max_body_bytes,
+        broadcaster: Arc::new(workers::broadcaster::Broadcaster::new(Duration::from_secs(
+            1,
+        ))),
     })
 }
 

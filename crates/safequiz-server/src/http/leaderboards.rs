@@ -7,6 +7,7 @@
 //! the unit file.
 
 use actix_web::{HttpResponse, web};
+use safequiz_domain::campaign::Campaign;
 use safequiz_domain::participant::mask_name;
 use safequiz_domain::units::UnitIx;
 use safequiz_redis::boards::UnitTotals;
@@ -33,12 +34,12 @@ pub enum UnitSort {
 }
 
 /// The query of the unit board.
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UnitBoardQuery {
-    parent: String,
+    pub(crate) parent: String,
     #[serde(default)]
-    sort: UnitSort,
+    pub(crate) sort: UnitSort,
 }
 
 #[derive(Serialize)]
@@ -96,6 +97,18 @@ pub async fn units(
     query: web::Query<UnitBoardQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let campaign = find_campaign(&state, &campaign)?;
+    let board = unit_board(&state, campaign, &query).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(board))
+}
+
+/// The unit board as JSON text (for the endpoint and for live streams).
+pub async fn unit_board(
+    state: &AppState,
+    campaign: &Campaign,
+    query: &UnitBoardQuery,
+) -> Result<String, ApiError> {
     let tree = &campaign.units;
     let (parent_id, parent_name, children): (&str, &str, Vec<UnitIx>) =
         match tree.find(&query.parent) {
@@ -157,7 +170,7 @@ pub async fn units(
             figures: (*totals).into(),
         });
     }
-    Ok(HttpResponse::Ok().json(UnitBoard {
+    let board = UnitBoard {
         parent: parent_id,
         parent_name,
         totals: parent_totals.into(),
@@ -167,15 +180,16 @@ pub async fn units(
             UnitSort::Attempts => "attempts",
         },
         items,
-    }))
+    };
+    serde_json::to_string(&board).map_err(|error| ApiError::Internal(error.to_string()))
 }
 
 /// The query of the individual board.
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ParticipantBoardQuery {
-    unit: Option<String>,
-    limit: Option<usize>,
+    pub(crate) unit: Option<String>,
+    pub(crate) limit: Option<usize>,
 }
 
 #[derive(Serialize)]
@@ -197,6 +211,18 @@ pub async fn participants(
     query: web::Query<ParticipantBoardQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let campaign = find_campaign(&state, &campaign)?;
+    let board = participant_board(&state, campaign, &query).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(board))
+}
+
+/// The individual board as JSON text (for the endpoint and for live streams).
+pub async fn participant_board(
+    state: &AppState,
+    campaign: &Campaign,
+    query: &ParticipantBoardQuery,
+) -> Result<String, ApiError> {
     if let Some(unit) = &query.unit
         && campaign.units.find(unit).is_none()
     {
@@ -227,8 +253,9 @@ pub async fn participants(
             time_used_ms: entry.time_used_ms,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({
+    Ok(serde_json::json!({
         "unit": query.unit,
         "items": items,
-    })))
+    })
+    .to_string())
 }

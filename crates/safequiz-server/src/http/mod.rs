@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod leaderboards;
+pub mod live;
 pub mod participants;
 pub mod routes;
 
@@ -21,6 +22,7 @@ use safequiz_sql::Store;
 use crate::auth::AuthKeys;
 use crate::catalogue::Catalogue;
 use crate::clock::Clock;
+use crate::workers::broadcaster::Broadcaster;
 
 /// What every handler receives: shared, read-only or internally synchronised.
 #[derive(Clone)]
@@ -41,4 +43,6 @@ pub struct AppState {
     pub token_ttl: SignedDuration,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Live boards shared by their viewers.
+    pub broadcaster: Arc<Broadcaster>,
 }

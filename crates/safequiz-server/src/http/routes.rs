@@ -4,7 +4,7 @@ use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::error::ApiError;
-use super::{attempts, campaigns, health, leaderboards, participants};
+use super::{attempts, campaigns, health, leaderboards, live, participants};
 
 /// Registers every route, the extractor error handlers and the JSON 404 fallback.
 pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) {
@@ -41,6 +41,10 @@ pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) 
                     .route(
                         "/campaigns/{cid}/leaderboards/participants",
                         web::get().to(leaderboards::participants),
+                    )
+                    .route(
+                        "/campaigns/{cid}/leaderboards/stream",
+                        web::get().to(live::stream),
                     )
                     .route("/attempts/{aid}", web::get().to(attempts::read))
                     .route(

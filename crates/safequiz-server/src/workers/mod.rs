@@ -1,6 +1,7 @@
-//! Work beyond the request: the sweeper (automatic submission) and the flusher (streams to SQL);
-//! the leaderboard broadcaster joins them. Each worker is a loop that selects on the one shutdown
+//! Work beyond the request: the sweeper (automatic submission), the flusher (streams to SQL) and
+//! the leaderboard broadcaster (live boards). Each worker is a loop that selects on the one shutdown
 //! signal and finishes its batch.
 
+pub mod broadcaster;
 pub mod flusher;
 pub mod sweeper;

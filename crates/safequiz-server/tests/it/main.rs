@@ -6,6 +6,7 @@ mod errors;
 mod flusher;
 mod health;
 mod leaderboards;
+mod live;
 mod record;
 mod register;
 mod sweeper;
