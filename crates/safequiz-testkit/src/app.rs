@@ -23,6 +23,7 @@ pub struct TestAppBuilder {
     sweeper: Option<bool>,
     flusher: Option<bool>,
     database: Database,
+    time_limit_secs: Option<u32>,
 }
 
 /// Which SQL database a [`TestApp`] records into.
@@ -59,6 +60,12 @@ impl TestAppBuilder {
     /// a stopped flusher turn it off.
     pub fn flusher(mut self, enabled: bool) -> TestAppBuilder {
         self.flusher = Some(enabled);
+        self
+    }
+
+    /// Gives every campaign attempts of `secs` seconds (browser tests wait for a deadline).
+    pub fn time_limit_secs(mut self, secs: u32) -> TestAppBuilder {
+        self.time_limit_secs = Some(secs);
         self
     }
 
@@ -111,10 +118,17 @@ impl TestAppBuilder {
         settings.flusher.claim_idle_secs = 1;
         // Sweep often, so automatic submission is observed within a fraction of a second.
         settings.sweeper.interval_ms = 50;
-        let catalogue = Arc::new(
+        let mut catalogue =
             Catalogue::load(&loaded.dir, &loaded.banks_dir(), &loaded.campaigns_dir())
-                .expect("the shipped banks and campaigns load"),
-        );
+                .expect("the shipped banks and campaigns load");
+        if let Some(secs) = self.time_limit_secs {
+            for campaign in &mut catalogue.campaigns {
+                Arc::get_mut(campaign)
+                    .expect("a freshly loaded campaign has one owner")
+                    .time_limit_secs = secs;
+            }
+        }
+        let catalogue = Arc::new(catalogue);
         let clock = self.clock_at.map_or_else(Clock::system, Clock::manual);
         let app = Application::build(&loaded.settings, catalogue.clone(), clock.clone())
             .expect("the application builds with test settings");

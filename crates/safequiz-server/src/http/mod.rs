@@ -10,6 +10,7 @@ pub mod extract;
 pub mod health;
 pub mod leaderboards;
 pub mod live;
+pub mod pages;
 pub mod participants;
 pub mod routes;
 

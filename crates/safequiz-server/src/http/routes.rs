@@ -4,7 +4,7 @@ use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::error::ApiError;
-use super::{attempts, campaigns, health, leaderboards, live, participants};
+use super::{attempts, campaigns, health, leaderboards, live, pages, participants};
 
 /// Registers every route, the extractor error handlers and the JSON 404 fallback.
 pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) {
@@ -24,6 +24,11 @@ pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) 
             .route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz))
             .route("/metrics", web::get().to(health::metrics))
+            .route("/", web::get().to(pages::shell))
+            .route("/c/{cid}", web::get().to(pages::shell))
+            .route("/c/{cid}/", web::get().to(pages::shell))
+            .route("/static/app.js", web::get().to(pages::script))
+            .route("/static/app.css", web::get().to(pages::style))
             .service(
                 web::scope("/api/v1")
                     .route("/campaigns", web::get().to(campaigns::list))

@@ -2,11 +2,13 @@
 #![cfg(test)]
 
 mod attempts;
+mod browser;
 mod errors;
 mod flusher;
 mod health;
 mod leaderboards;
 mod live;
+mod pages;
 mod record;
 mod register;
 mod sweeper;

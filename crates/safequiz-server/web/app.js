@@ -1,0 +1,676 @@
+// safequiz participant pages: landing, registration, the timed attempt, the result, rankings and
+// a big-screen board. Plain ES2017 without a build step, so it runs in WeChat's built-in browser
+// on old Android phones; no external requests. The server's clock decides every deadline: the
+// countdown is `deadline - (local now + offset)`, the offset re-measured on every response.
+(function () {
+  'use strict';
+
+  var app = document.getElementById('app');
+  var S = {
+    cid: null,
+    campaign: null,
+    offset: 0, // server time minus local time, ms
+    timer: null,
+    streams: [],
+  };
+
+  // ---------------------------------------------------------------- helpers
+
+  function h(tag, attrs, children) {
+    var el = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (k) {
+        var v = attrs[k];
+        if (v === null || v === undefined || v === false) return;
+        if (k === 'text') el.textContent = v;
+        else if (k === 'class') el.className = v;
+        else if (k.slice(0, 2) === 'on') el.addEventListener(k.slice(2), v);
+        else el.setAttribute(k, v === true ? '' : v);
+      });
+    }
+    (children || []).forEach(function (c) {
+      if (c === null || c === undefined) return;
+      el.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
+    });
+    return el;
+  }
+
+  function show(nodes) {
+    stopTimer();
+    closeStreams();
+    document.body.classList.remove('screen');
+    app.textContent = '';
+    nodes.forEach(function (n) { if (n) app.appendChild(n); });
+    window.scrollTo(0, 0);
+  }
+
+  function go(hash) {
+    if (location.hash === hash) route();
+    else location.hash = hash;
+  }
+
+  function storageKey() { return 'safequiz:' + S.cid; }
+  function me() {
+    try { return JSON.parse(localStorage.getItem(storageKey()) || 'null'); } catch (e) { return null; }
+  }
+  function saveMe(value) {
+    if (value) localStorage.setItem(storageKey(), JSON.stringify(value));
+    else localStorage.removeItem(storageKey());
+  }
+
+  function now() { return Date.now() + S.offset; }
+
+  function syncClock(serverTime, sentAt) {
+    var server = Date.parse(serverTime);
+    if (!isNaN(server)) S.offset = server - (sentAt + Date.now()) / 2;
+  }
+
+  // fetch with the participant's token; resolves {status, body}; rejects only on network failure.
+  function api(method, path, body) {
+    var headers = { 'Accept': 'application/json' };
+    var who = me();
+    if (who && who.token) headers['Authorization'] = 'Bearer ' + who.token;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    var sentAt = Date.now();
+    return fetch('/api/v1' + path, {
+      method: method,
+      headers: headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: 'no-store',
+    }).then(function (response) {
+      return response.text().then(function (text) {
+        var data = null;
+        try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+        if (data && data.server_time) syncClock(data.server_time, sentAt);
+        return { status: response.status, body: data };
+      });
+    });
+  }
+
+  function localTime(iso) {
+    var d = new Date(iso);
+    var zone = (S.campaign && S.campaign.time_zone) || 'Asia/Shanghai';
+    try {
+      return new Intl.DateTimeFormat('zh-CN', {
+        timeZone: zone, year: 'numeric', month: 'long', day: 'numeric',
+        hour: '2-digit', minute: '2-digit', hour12: false,
+      }).format(d);
+    } catch (e) {
+      return d.toLocaleString('zh-CN');
+    }
+  }
+
+  function duration(ms) {
+    var s = Math.round(ms / 1000);
+    var m = Math.floor(s / 60);
+    return m > 0 ? m + ' 分 ' + (s % 60) + ' 秒' : s + ' 秒';
+  }
+
+  function clock(ms) {
+    var s = Math.max(0, Math.ceil(ms / 1000));
+    var m = Math.floor(s / 60);
+    s = s % 60;
+    return (m < 10 ? '0' : '') + m + ':' + (s < 10 ? '0' : '') + s;
+  }
+
+  function kindName(kind) {
+    return { single: '单选题', multiple: '多选题', true_false: '判断题' }[kind] || '';
+  }
+
+  function failure(message, actions) {
+    show([h('div', { class: 'card' }, [h('p', { class: 'notice', role: 'alert', text: message })].concat(actions || []))]);
+  }
+
+  function homeButton() {
+    return h('a', { class: 'btn secondary', href: '#/', text: '返回首页' });
+  }
+
+  function stopTimer() {
+    if (S.timer) { clearInterval(S.timer); S.timer = null; }
+  }
+
+  function closeStreams() {
+    S.streams.forEach(function (s) { s.close(); });
+    S.streams = [];
+  }
+
+  // ---------------------------------------------------------------- landing
+
+  function landing() {
+    var c = S.campaign;
+    var who = me();
+    var rules = h('ul', { class: 'rules' }, [
+      h('li', { text: '每人每天可答题 ' + c.attempts_per_day + ' 次。' }),
+      h('li', { text: '每次随机抽取 ' + c.questions_per_attempt + ' 道题，每题 ' + c.points_per_question + ' 分，满分 ' + c.max_score + ' 分。' }),
+      h('li', { text: '每次答题限时 ' + c.time_limit_secs + ' 秒，时间到系统自动交卷；交卷前可返回修改答案。' }),
+      h('li', { text: '成绩计入您所在的地区（省、市、县）或中央企业。' }),
+    ]);
+    var actions;
+    if (who && who.token) {
+      actions = [
+        h('p', { text: '欢迎回来，' + (who.nameMasked || '') + '。' }),
+        h('a', { class: 'btn', href: '#/attempt', text: '开始今日答题' }),
+        h('a', { class: 'btn secondary', href: '#/rank', text: '我的成绩与排名' }),
+        h('button', { class: 'btn ghost', type: 'button', text: '不是本人？重新报名', onclick: function () { saveMe(null); landing(); } }),
+      ];
+    } else {
+      actions = c.entries.map(function (entry, i) {
+        return h('a', { class: i === 0 ? 'btn' : 'btn secondary', href: '#/register/' + entry.id, text: entry.name + '参赛' });
+      });
+      actions.push(h('a', { class: 'btn ghost', href: '#/rank', text: '查看实时排名' }));
+    }
+    show([
+      h('h1', { text: c.title }),
+      h('div', { class: 'card' }, [
+        h('h2', { text: '竞赛规则' }),
+        rules,
+        h('p', { class: 'muted', text: '竞赛时间：' + localTime(c.opens_at) + ' 至 ' + localTime(c.closes_at) + '（北京时间）' }),
+      ]),
+      h('div', { class: 'card' }, actions),
+    ]);
+  }
+
+  // ---------------------------------------------------------------- registration
+
+  function register(entryId) {
+    var entry = S.campaign.entries.filter(function (e) { return e.id === entryId; })[0];
+    if (!entry) return go('#/');
+    var levels = entryId === 'region'
+      ? ['省（自治区、直辖市）', '市（地、州、盟）', '县（市、区）', '下级单位']
+      : ['单位', '下级单位', '下级单位', '下级单位'];
+    var chosen = null;
+    var selects = h('div', {});
+    var unitError = h('p', { class: 'error', id: 'unit-error', role: 'alert' });
+
+    function addLevel(depth, units) {
+      var id = 'unit-' + depth;
+      var select = h('select', { id: id, 'aria-describedby': 'unit-error' },
+        [h('option', { value: '', text: '请选择' })].concat(units.map(function (u) {
+          return h('option', { value: u.id, 'data-children': u.has_children ? '1' : '', text: u.name });
+        })));
+      var wrap = h('div', { 'data-depth': depth }, [h('label', { for: id, text: levels[Math.min(depth, levels.length - 1)] }), select]);
+      select.addEventListener('change', function () {
+        while (selects.lastChild && selects.lastChild !== wrap) selects.removeChild(selects.lastChild);
+        chosen = null;
+        unitError.textContent = '';
+        var option = select.options[select.selectedIndex];
+        if (!option || !option.value) return;
+        if (option.getAttribute('data-children')) {
+          api('GET', '/campaigns/' + S.cid + '/units?parent=' + encodeURIComponent(option.value)).then(function (r) {
+            if (r.status === 200) addLevel(depth + 1, r.body.items);
+          });
+        } else {
+          chosen = option.value;
+        }
+      });
+      selects.appendChild(wrap);
+    }
+
+    var name = h('input', { id: 'name', name: 'name', autocomplete: 'name', maxlength: '30', 'aria-describedby': 'name-error' });
+    var nameError = h('p', { class: 'error', id: 'name-error', role: 'alert' });
+    var phone = h('input', { id: 'phone', name: 'phone', type: 'tel', inputmode: 'numeric', autocomplete: 'tel', maxlength: '16', 'aria-describedby': 'phone-error' });
+    var phoneError = h('p', { class: 'error', id: 'phone-error', role: 'alert' });
+    var submit = h('button', { class: 'btn', type: 'submit', text: '报名并开始答题' });
+    var form = h('form', { class: 'card', novalidate: true }, [
+      selects, unitError,
+      h('label', { for: 'name', text: '姓名' }), name, nameError,
+      h('label', { for: 'phone', text: '手机号' }), phone, phoneError,
+      h('p', { class: 'muted', text: '手机号仅用于识别本人，加密保存，不会公开显示。' }),
+      submit,
+    ]);
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      var ok = true;
+      nameError.textContent = phoneError.textContent = unitError.textContent = '';
+      if (!chosen) { unitError.textContent = '请选择到最后一级单位'; ok = false; }
+      var nameValue = name.value.trim();
+      if (!nameValue || nameValue.length > 30 || /[0-9<>]/.test(nameValue)) { nameError.textContent = '请填写真实姓名（1 至 30 个字）'; ok = false; }
+      var digits = phone.value.replace(/[\s-]/g, '').replace(/^(\+86|0086)/, '');
+      if (!/^1[3-9]\d{9}$/.test(digits)) { phoneError.textContent = '请填写 11 位手机号码'; ok = false; }
+      if (!ok) return;
+      submit.disabled = true;
+      api('POST', '/campaigns/' + S.cid + '/participants', { name: nameValue, phone: digits, unit_id: chosen }).then(function (r) {
+        submit.disabled = false;
+        if (r.status === 200 || r.status === 201) {
+          var masked = nameValue.length <= 1 ? nameValue : nameValue.charAt(0) + (nameValue.length === 2 ? '*' : new Array(nameValue.length - 1).join('*') + nameValue.charAt(nameValue.length - 1));
+          saveMe({ token: r.body.token, pid: r.body.participant_id, unit: r.body.unit_id, nameMasked: masked });
+          go('#/attempt');
+          return;
+        }
+        var code = r.body && r.body.error;
+        var message = (r.body && r.body.message) || '报名失败，请稍后重试';
+        if (code === 'invalid_name') nameError.textContent = message;
+        else if (code === 'invalid_phone' || code === 'phone_taken') phoneError.textContent = message;
+        else unitError.textContent = message;
+      }, function () {
+        submit.disabled = false;
+        unitError.textContent = '网络连接失败，请检查网络后重试';
+      });
+    });
+    show([h('h1', { text: entry.name + '参赛报名' }), form]);
+    api('GET', '/campaigns/' + S.cid + '/units?entry=' + encodeURIComponent(entryId)).then(function (r) {
+      if (r.status === 200) addLevel(0, r.body.items);
+    });
+  }
+
+  // ---------------------------------------------------------------- the attempt
+
+  function attemptPage() {
+    if (!(me() && me().token)) return go('#/');
+    show([h('p', { class: 'loading', text: '正在准备试题…' })]);
+    api('POST', '/campaigns/' + S.cid + '/attempts').then(function (r) {
+      if (r.status === 200 || r.status === 201) return runAttempt(r.body);
+      var code = r.body && r.body.error;
+      if (code === 'unauthorized') { saveMe(null); return failure('登录已失效，请重新报名。', [homeButton()]); }
+      if (code === 'daily_limit_reached') {
+        return failure('今日答题次数已用完，请于 ' + localTime(r.body.next_attempt_at) + ' 后再来。',
+          [h('a', { class: 'btn', href: '#/rank', text: '查看成绩与排名' }), homeButton()]);
+      }
+      failure((r.body && r.body.message) || '暂时无法开始答题，请稍后重试。', [homeButton()]);
+    }, function () {
+      failure('网络连接失败，请检查网络后重试。', [h('button', { class: 'btn', type: 'button', text: '重试', onclick: attemptPage }), homeButton()]);
+    });
+  }
+
+  function runAttempt(attempt) {
+    var id = attempt.attempt_id;
+    var questions = attempt.questions;
+    var deadline = Date.parse(attempt.deadline);
+    var answers = {};
+    Object.keys(attempt.answers || {}).forEach(function (k) { answers[k] = attempt.answers[k].slice(); });
+    var unsaved = {}; // index -> true while a save is not confirmed
+    var current = 0;
+    var finished = false;
+    var warned = false;
+    var advance = null; // the pending move to the next question after a single answer
+
+    var clockEl = h('span', { class: 'clock', role: 'timer', 'aria-label': '剩余时间' });
+    var status = h('span', { class: 'status', 'aria-live': 'polite' });
+    var timerBar = h('div', { class: 'timer' }, [clockEl, status]);
+    var alertEl = h('p', { class: 'sr', role: 'alert' });
+    var dots = h('div', { class: 'dots', role: 'tablist', 'aria-label': '题目导航' });
+    var card = h('div', { class: 'card' });
+    var prev = h('button', { class: 'btn secondary', type: 'button', text: '上一题', onclick: function () { move(current - 1); } });
+    var next = h('button', { class: 'btn secondary', type: 'button', text: '下一题', onclick: function () { move(current + 1); } });
+    var submitButton = h('button', { class: 'btn', type: 'button', text: '交卷', onclick: function () { confirmSubmit(); } });
+    var footer = h('div', { class: 'footer' }, [h('div', { class: 'row' }, [prev, next, submitButton])]);
+
+    function remaining() { return deadline - now(); }
+
+    function renderStatus() {
+      var pending = Object.keys(unsaved).length;
+      status.textContent = pending ? '保存中…' : '已保存';
+    }
+
+    function renderDots() {
+      dots.textContent = '';
+      questions.forEach(function (q, i) {
+        var answered = answers[i] && answers[i].length > 0;
+        dots.appendChild(h('button', {
+          type: 'button', role: 'tab', 'aria-selected': i === current ? 'true' : 'false',
+          class: 'dot' + (answered ? ' answered' : '') + (i === current ? ' current' : ''),
+          'aria-label': '第 ' + (i + 1) + ' 题' + (answered ? '，已作答' : '，未作答'),
+          text: String(i + 1), onclick: function () { move(i); },
+        }));
+      });
+    }
+
+    function renderQuestion() {
+      var q = questions[current];
+      var chosen = answers[current] || [];
+      var multiple = q.kind === 'multiple';
+      card.textContent = '';
+      card.appendChild(h('span', { class: 'kind', text: kindName(q.kind) }));
+      card.appendChild(h('p', { class: 'muted', text: '第 ' + (current + 1) + ' / ' + questions.length + ' 题' + (multiple ? '（可选多项）' : '') }));
+      card.appendChild(h('p', { class: 'stem', id: 'stem', text: q.stem }));
+      var group = h('div', { role: multiple ? 'group' : 'radiogroup', 'aria-labelledby': 'stem' });
+      q.options.forEach(function (option) {
+        var selected = chosen.indexOf(option.key) >= 0;
+        group.appendChild(h('button', {
+          type: 'button', class: 'option', role: multiple ? 'checkbox' : 'radio',
+          'aria-checked': selected ? 'true' : 'false', 'data-key': option.key,
+          onclick: function () { choose(option.key); },
+        }, [h('span', { class: 'key', 'aria-hidden': 'true', text: option.key === 'T' ? '✓' : option.key === 'F' ? '✗' : option.key }), h('span', { text: option.text })]));
+      });
+      card.appendChild(group);
+      prev.disabled = current === 0;
+      next.disabled = current === questions.length - 1;
+      renderDots();
+    }
+
+    function move(i) {
+      // Any navigation of the participant's own cancels a pending automatic move.
+      if (advance) { clearTimeout(advance); advance = null; }
+      if (i < 0 || i >= questions.length) return;
+      current = i;
+      renderQuestion();
+    }
+
+    function choose(key) {
+      if (finished) return;
+      var q = questions[current];
+      var chosen = (answers[current] || []).slice();
+      var at = chosen.indexOf(key);
+      if (q.kind === 'multiple') {
+        if (at >= 0) chosen.splice(at, 1); else chosen.push(key);
+        chosen.sort();
+      } else {
+        chosen = [key];
+      }
+      answers[current] = chosen;
+      save(current);
+      renderQuestion();
+      // A single answer moves on by itself, as on paper; the participant can always go back.
+      if (advance) { clearTimeout(advance); advance = null; }
+      if (q.kind !== 'multiple' && current < questions.length - 1) {
+        var from = current;
+        advance = setTimeout(function () {
+          advance = null;
+          if (!finished && current === from) move(from + 1);
+        }, 300);
+      }
+    }
+
+    // Saves question i's answer now, and again after a failure until it is confirmed or the
+    // attempt is over; the latest choice always wins because it is what is sent each time.
+    function save(i, delay) {
+      unsaved[i] = true;
+      renderStatus();
+      setTimeout(function () {
+        if (finished) return;
+        var sent = (answers[i] || []).slice();
+        api('PUT', '/attempts/' + id + '/answers/' + i, { choices: sent }).then(function (r) {
+          if (r.status === 204) {
+            if ((answers[i] || []).join() === sent.join()) delete unsaved[i];
+            renderStatus();
+          } else if (r.status === 409) {
+            finish();
+          } else if (r.status >= 500) {
+            save(i, 1000);
+          } else {
+            delete unsaved[i];
+            renderStatus();
+          }
+        }, function () {
+          status.textContent = '网络不稳定，正在重试…';
+          save(i, Math.min((delay || 500) * 2, 4000));
+        });
+      }, delay || 0);
+    }
+
+    function confirmSubmit() {
+      var missing = questions.filter(function (q, i) { return !(answers[i] && answers[i].length); }).length;
+      var text = missing ? '还有 ' + missing + ' 道题未作答，确定交卷吗？' : '确定交卷吗？交卷后不能修改。';
+      if (window.confirm(text)) submit();
+    }
+
+    function submit() {
+      if (finished) return;
+      submitButton.disabled = true;
+      var body = { answers: {} };
+      Object.keys(answers).forEach(function (k) { body.answers[k] = answers[k]; });
+      api('POST', '/attempts/' + id + '/submit', body).then(function (r) {
+        if (r.status === 200) { finished = true; stopTimer(); go('#/result/' + id); }
+        else if (r.status === 409) finish();
+        else { submitButton.disabled = false; status.textContent = (r.body && r.body.message) || '交卷失败，请重试'; }
+      }, function () {
+        status.textContent = '网络不稳定，正在重新交卷…';
+        setTimeout(function () { submitButton.disabled = false; submit(); }, 1500);
+      });
+    }
+
+    // Time is up (or the server says the attempt is closed): the server has the final word.
+    function finish() {
+      if (finished) return;
+      finished = true;
+      stopTimer();
+      show([h('p', { class: 'loading', text: '正在交卷…' })]);
+      var tries = 0;
+      (function fetchResult() {
+        api('GET', '/attempts/' + id).then(function (r) {
+          if (r.status === 200 && r.body.status === 'final') go('#/result/' + id);
+          else if (tries++ < 20) setTimeout(fetchResult, 1000);
+          else failure('暂时无法获取成绩，请稍后在“我的成绩”中查看。', [homeButton()]);
+        }, function () { setTimeout(fetchResult, 2000); });
+      })();
+    }
+
+    function tick() {
+      var left = remaining();
+      clockEl.textContent = '剩余 ' + clock(left);
+      if (left <= 30000 && !warned) {
+        warned = true;
+        timerBar.classList.add('warn');
+        alertEl.textContent = '答题时间仅剩 30 秒，请尽快交卷';
+      }
+      if (left <= 0) {
+        // Send what is on screen with the submit: it arrives within the server's grace.
+        stopTimer();
+        var body = { answers: {} };
+        Object.keys(answers).forEach(function (k) { body.answers[k] = answers[k]; });
+        api('POST', '/attempts/' + id + '/submit', body).then(function () { finish(); }, function () { finish(); });
+      }
+    }
+
+    show([timerBar, alertEl, dots, card, footer]);
+    renderStatus();
+    renderQuestion();
+    tick();
+    S.timer = setInterval(tick, 250);
+    // Background tabs throttle timers; coming back re-checks the time at once.
+    document.addEventListener('visibilitychange', function () { if (!document.hidden && !finished) tick(); });
+  }
+
+  // ---------------------------------------------------------------- the result
+
+  function resultPage(id) {
+    show([h('p', { class: 'loading', text: '正在加载成绩…' })]);
+    Promise.all([api('GET', '/attempts/' + id), api('GET', '/campaigns/' + S.cid + '/me')]).then(function (rs) {
+      var r = rs[0];
+      var mine = rs[1].status === 200 ? rs[1].body : null;
+      if (r.status !== 200 || r.body.status !== 'final') return failure('未找到该次答题成绩。', [homeButton()]);
+      var a = r.body;
+      var review = a.review.map(function (item) {
+        var options = item.options.map(function (o) {
+          var isRight = item.correct_choices.indexOf(o.key) >= 0;
+          var isChosen = item.choices.indexOf(o.key) >= 0;
+          return h('div', { class: 'option' + (isRight ? ' right' : isChosen ? ' wrong' : '') }, [
+            h('span', { class: 'key', text: o.key === 'T' ? '✓' : o.key === 'F' ? '✗' : o.key }),
+            h('span', { text: o.text + (isChosen ? '（你的选择）' : '') }),
+          ]);
+        });
+        return h('div', { class: 'card review' }, [
+          h('span', { class: 'kind', text: kindName(item.kind) }),
+          h('p', { class: 'verdict ' + (item.correct ? 'ok' : 'bad'), text: '第 ' + (item.index + 1) + ' 题 ' + (item.correct ? '回答正确' : '回答错误') }),
+          h('p', { class: 'stem', text: item.stem }),
+        ].concat(options).concat([
+          h('p', { text: '正确答案：' + item.correct_choices.map(label).join('、') + '；你的答案：' + (item.choices.length ? item.choices.map(label).join('、') : '未作答') }),
+          h('div', { class: 'explain' }, [h('p', { text: '解析：' + item.explanation }), h('p', { class: 'muted', text: '出处：' + item.source })]),
+        ]));
+      });
+      var next = mine && mine.today && mine.today.next_attempt_at
+        ? h('p', { class: 'notice', text: '今天的答题已完成，欢迎 ' + localTime(mine.today.next_attempt_at) + ' 后再来！' })
+        : null;
+      show([
+        h('div', { class: 'card' }, [
+          h('h1', { text: '本次得分' }),
+          h('p', { class: 'score', id: 'score', text: a.score + ' / ' + a.max_score + ' 分' }),
+          h('p', { class: 'muted', text: '用时 ' + duration(a.time_used_ms) + (a.auto_submitted ? '（时间到，系统已自动交卷）' : '') }),
+          next,
+          h('a', { class: 'btn', href: '#/rank', text: '查看排名' }),
+          homeButton(),
+        ]),
+        h('h2', { text: '答题解析' }),
+      ].concat(review));
+    }, function () { failure('网络连接失败，请稍后重试。', [homeButton()]); });
+  }
+
+  function label(key) { return key === 'T' ? '正确' : key === 'F' ? '错误' : key; }
+
+  // ---------------------------------------------------------------- rankings
+
+  function unitTable(board, onDrill) {
+    var rows = board.items.map(function (item) {
+      var attrs = { 'data-unit': item.unit_id };
+      if (item.has_children && onDrill) {
+        attrs.class = 'drill';
+        attrs.tabindex = '0';
+        attrs.onclick = function () { onDrill(item); };
+      }
+      return h('tr', attrs, [
+        h('td', { text: String(item.rank) }), h('td', { text: item.name }),
+        h('td', { class: 'points', text: String(item.points) }), h('td', { text: String(item.participants) }),
+        h('td', { text: String(item.attempts) }),
+      ]);
+    });
+    return h('table', { 'aria-label': board.parent_name + '排名' }, [
+      h('thead', {}, [h('tr', {}, [h('th', { text: '名次' }), h('th', { text: '单位' }), h('th', { text: '积分' }), h('th', { text: '人数' }), h('th', { text: '人次' })])]),
+      h('tbody', {}, rows),
+    ]);
+  }
+
+  function peopleTable(board) {
+    return h('table', { 'aria-label': '个人排名' }, [
+      h('thead', {}, [h('tr', {}, [h('th', { text: '名次' }), h('th', { text: '姓名' }), h('th', { text: '积分' }), h('th', { text: '用时' })])]),
+      h('tbody', {}, board.items.map(function (p) {
+        return h('tr', {}, [h('td', { text: String(p.rank) }), h('td', { text: p.name_masked + ' · ' + p.unit_name }), h('td', { text: String(p.points) }), h('td', { text: duration(p.time_used_ms) })]);
+      })),
+    ]);
+  }
+
+  // Follows one board over SSE; `render` gets every new board.
+  function live(query, render, stamp) {
+    var source = new EventSource('/api/v1/campaigns/' + S.cid + '/leaderboards/stream?' + query);
+    source.addEventListener('board', function (event) {
+      try { render(JSON.parse(event.data)); } catch (e) { return; }
+      if (stamp) stamp.textContent = '实时更新 · ' + new Date().toLocaleTimeString('zh-CN', { hour12: false });
+    });
+    S.streams.push(source);
+    return source;
+  }
+
+  function rankPage() {
+    var who = me();
+    var mineCard = h('div', { class: 'card', id: 'mine' });
+    var tabs = h('div', { class: 'tabs', role: 'tablist' });
+    var crumbs = h('div', { class: 'crumbs' });
+    var stamp = h('span', { class: 'live', 'aria-live': 'off' });
+    var board = h('div', { id: 'board' });
+    var people = h('div', { id: 'people' });
+    var path = [];
+    var stream = null;
+    var peopleStream = null;
+    var entries = S.campaign.entries;
+    var tab = entries[0].id;
+
+    function renderTabs() {
+      tabs.textContent = '';
+      entries.forEach(function (entry) {
+        tabs.appendChild(h('button', {
+          type: 'button', role: 'tab', 'aria-selected': tab === entry.id ? 'true' : 'false',
+          text: entry.name + '排名', onclick: function () { tab = entry.id; path = []; follow(); },
+        }));
+      });
+    }
+
+    function follow() {
+      renderTabs();
+      if (stream) stream.close();
+      if (peopleStream) peopleStream.close();
+      var parent = path.length ? path[path.length - 1].id : tab;
+      crumbs.textContent = '';
+      crumbs.appendChild(h('button', { type: 'button', text: tab === 'region' ? '全国' : '全部', onclick: function () { path = []; follow(); } }));
+      path.forEach(function (p, i) {
+        crumbs.appendChild(document.createTextNode(' › '));
+        crumbs.appendChild(h('button', { type: 'button', text: p.name, onclick: function () { path = path.slice(0, i + 1); follow(); } }));
+      });
+      stream = live('board=units&parent=' + encodeURIComponent(parent), function (b) {
+        board.textContent = '';
+        board.appendChild(unitTable(b, function (item) { path.push({ id: item.unit_id, name: item.name }); follow(); }));
+      }, stamp);
+      var unitQuery = path.length ? '&unit=' + encodeURIComponent(parent) : '';
+      peopleStream = live('board=participants&limit=20' + unitQuery, function (b) {
+        people.textContent = '';
+        people.appendChild(b.items.length ? peopleTable(b) : h('p', { class: 'muted', text: '暂无成绩' }));
+      });
+    }
+
+    show([
+      h('h1', { text: '实时排名' }), mineCard, tabs, crumbs, stamp, h('div', { class: 'card' }, [board]),
+      h('h2', { text: '个人排名（前 20 名）' }), h('div', { class: 'card' }, [people]),
+      h('a', { class: 'btn secondary', href: '#/screen', text: '大屏展示' }), homeButton(),
+    ]);
+    follow();
+    if (who && who.token) {
+      api('GET', '/campaigns/' + S.cid + '/me').then(function (r) {
+        if (r.status !== 200) return;
+        var m = r.body;
+        mineCard.appendChild(h('h2', { text: '我的成绩' }));
+        mineCard.appendChild(h('p', { id: 'my-points', text: '累计积分 ' + m.points + ' 分，答题 ' + m.attempts + ' 次，用时 ' + duration(m.time_used_ms) }));
+        mineCard.appendChild(h('ul', { class: 'ranks' }, m.ranks.map(function (rank) {
+          return h('li', {}, [h('span', { text: rank.name }), h('span', { text: rank.rank ? '第 ' + rank.rank + ' 名' : '暂无排名' })]);
+        })));
+        if (m.today.next_attempt_at) mineCard.appendChild(h('p', { class: 'muted', text: '下次可答题时间：' + localTime(m.today.next_attempt_at) }));
+        else mineCard.appendChild(h('a', { class: 'btn', href: '#/attempt', text: '开始今日答题' }));
+      });
+    } else {
+      mineCard.appendChild(h('a', { class: 'btn', href: '#/', text: '报名参赛' }));
+    }
+  }
+
+  // A projector view: the top units of an entry and the top participants, live.
+  function screenPage(parent) {
+    parent = parent || S.campaign.entries[0].id;
+    var board = h('div', {});
+    var people = h('div', {});
+    var totals = h('p', { class: 'big' });
+    var stamp = h('p', { class: 'live' });
+    show([
+      h('h1', { text: S.campaign.title }),
+      totals,
+      h('div', { class: 'grid' }, [h('div', { class: 'card' }, [board]), h('div', { class: 'card' }, [people])]),
+      stamp,
+    ]);
+    document.body.classList.add('screen');
+    live('board=units&parent=' + encodeURIComponent(parent), function (b) {
+      totals.textContent = '参赛 ' + b.totals.participants + ' 人 · 答题 ' + b.totals.attempts + ' 人次 · 满分 ' + b.totals.full_marks + ' 人次';
+      board.textContent = '';
+      board.appendChild(unitTable(b, null));
+    }, stamp);
+    live('board=participants&limit=10', function (b) {
+      people.textContent = '';
+      people.appendChild(peopleTable(b));
+    });
+  }
+
+  // ---------------------------------------------------------------- routing
+
+  function route() {
+    var parts = (location.hash || '#/').slice(2).split('/');
+    switch (parts[0]) {
+      case 'register': return register(parts[1]);
+      case 'attempt': return attemptPage();
+      case 'result': return resultPage(parts[1]);
+      case 'rank': return rankPage();
+      case 'screen': return screenPage(parts[1]);
+      default: return landing();
+    }
+  }
+
+  function start() {
+    var match = /^\/c\/([a-z0-9-]+)/.exec(location.pathname);
+    api('GET', '/campaigns').then(function (r) {
+      var items = (r.body && r.body.items) || [];
+      S.campaign = items.filter(function (c) { return match && c.id === match[1]; })[0] || items[0];
+      if (!S.campaign) return failure('当前没有进行中的竞赛。');
+      S.cid = S.campaign.id;
+      document.title = S.campaign.title;
+      window.addEventListener('hashchange', route);
+      route();
+    }, function () {
+      failure('网络连接失败，请检查网络后刷新页面。', [h('button', { class: 'btn', type: 'button', text: '重试', onclick: start })]);
+    });
+  }
+
+  start();
+})();
