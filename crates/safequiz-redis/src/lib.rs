@@ -21,11 +21,14 @@ pub mod restore;
 mod scripts;
 pub mod streams;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use deadpool_redis::{Config, Pool, Runtime};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use tokio::sync::OnceCell;
 
 /// How to reach Redis; the `[redis]` section of the service configuration.
 #[derive(Clone, Debug, Deserialize)]
@@ -33,16 +36,16 @@ use serde::Deserialize;
 pub struct RedisSettings {
     /// `redis://host:port/db`; may carry a password, so it is kept secret and never logged.
     pub url: SecretString,
-    /// Connections in the pool of each server process.
+    /// Multiplexed connections per process; each carries many requests at once.
     #[serde(default = "default_pool_size")]
     pub pool_size: usize,
-    /// Seconds to wait for a free connection before a request fails.
+    /// Seconds a connection attempt or a reply may take before the request fails.
     #[serde(default = "default_wait_secs")]
     pub wait_secs: u64,
 }
 
 fn default_pool_size() -> usize {
-    32
+    4
 }
 
 fn default_wait_secs() -> u64 {
@@ -52,13 +55,10 @@ fn default_wait_secs() -> u64 {
 /// Why Redis could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum RedisError {
-    /// The URL or pool settings are unusable.
-    #[error("cannot create the Redis pool: {0}")]
-    Pool(#[from] deadpool_redis::CreatePoolError),
-    /// No connection could be had from the pool.
-    #[error("no Redis connection available: {0}")]
-    Connection(#[from] deadpool_redis::PoolError),
-    /// Redis answered with an error, or the connection broke.
+    /// The URL is unusable.
+    #[error("invalid Redis URL: {0}")]
+    Url(redis::RedisError),
+    /// Redis answered with an error, or the connection broke or timed out.
     #[error("Redis command failed: {0}")]
     Command(#[from] redis::RedisError),
     /// A script answered something this version does not understand.
@@ -66,37 +66,81 @@ pub enum RedisError {
     Reply(String),
 }
 
+impl RedisError {
+    /// Whether Redis is unreachable (refused, dropped, timed out) rather than misused: the
+    /// request may succeed when retried.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            RedisError::Command(error) => {
+                error.is_io_error()
+                    || error.is_connection_dropped()
+                    || error.is_connection_refusal()
+                    || error.is_timeout()
+            }
+            RedisError::Url(_) | RedisError::Reply(_) => false,
+        }
+    }
+}
+
 /// The handle to hot state that every request and worker shares; cheap to clone.
 ///
-/// Its pooled connections keep redis-rs's default response timeout (500 ms), which suits the
-/// hot path. Blocking stream reads (`XREADGROUP ... BLOCK`) must use a dedicated connection
-/// without that timeout, or every idle read fails.
+/// It holds a few multiplexed connections (`redis.pool_size`), each opened on first use and
+/// re-established by itself after a failure, and hands them out in turn. A multiplexed
+/// connection carries many concurrent requests, so a request never waits for a free one and
+/// never pays a health-check round trip (a classic pool's `PING` on checkout would double the
+/// round trips of the hot path). Blocking reads are not used (the flusher polls), so the reply
+/// timeout suits every caller.
 #[derive(Clone)]
 pub struct HotState {
-    pool: Pool,
+    inner: Arc<Connections>,
+}
+
+struct Connections {
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    slots: Vec<OnceCell<ConnectionManager>>,
+    next: AtomicUsize,
 }
 
 impl HotState {
-    /// Builds the connection pool; connections are opened lazily, so this succeeds while Redis is
-    /// down and requests fail until it is back.
+    /// Prepares the connections; they are opened lazily, so this succeeds while Redis is down
+    /// and requests fail until it is back.
     pub fn connect(settings: &RedisSettings) -> Result<HotState, RedisError> {
-        let mut config = Config::from_url(settings.url.expose_secret());
-        let mut pool_config = deadpool_redis::PoolConfig::new(settings.pool_size);
-        pool_config.timeouts.wait = Some(Duration::from_secs(settings.wait_secs));
-        config.pool = Some(pool_config);
-        let pool = config.create_pool(Some(Runtime::Tokio1))?;
-        Ok(HotState { pool })
+        let client = redis::Client::open(settings.url.expose_secret()).map_err(RedisError::Url)?;
+        let timeout = Duration::from_secs(settings.wait_secs.max(1));
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(1);
+        let slots = (0..settings.pool_size.max(1))
+            .map(|_| OnceCell::new())
+            .collect();
+        Ok(HotState {
+            inner: Arc::new(Connections {
+                client,
+                config,
+                slots,
+                next: AtomicUsize::new(0),
+            }),
+        })
     }
 
-    /// A pooled connection.
-    pub(crate) async fn connection(&self) -> Result<deadpool_redis::Connection, RedisError> {
-        Ok(self.pool.get().await?)
+    /// The next connection in turn, opening it on first use.
+    pub(crate) async fn connection(&self) -> Result<ConnectionManager, RedisError> {
+        let inner = &*self.inner;
+        let slot = &inner.slots[inner.next.fetch_add(1, Ordering::Relaxed) % inner.slots.len()];
+        let manager = slot
+            .get_or_try_init(|| {
+                ConnectionManager::new_with_config(inner.client.clone(), inner.config.clone())
+            })
+            .await?;
+        Ok(manager.clone())
     }
 
     /// Checks that Redis answers: one `PING` round trip.
     #[tracing::instrument(skip_all)]
     pub async fn ping(&self) -> Result<(), RedisError> {
-        let mut connection = self.pool.get().await?;
+        let mut connection = self.connection().await?;
         let _: String = redis::cmd("PING").query_async(&mut connection).await?;
         Ok(())
     }

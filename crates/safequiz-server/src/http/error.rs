@@ -128,13 +128,12 @@ impl From<TokenError> for ApiError {
 
 impl From<safequiz_redis::RedisError> for ApiError {
     fn from(error: safequiz_redis::RedisError) -> ApiError {
-        match error {
-            // Redis down or the pool exhausted: the request may be retried.
-            safequiz_redis::RedisError::Connection(_) => {
-                tracing::warn!(error = %error, "Redis is not reachable");
-                ApiError::NotReady("服务繁忙，请稍后重试".to_owned())
-            }
-            other => ApiError::Internal(other.to_string()),
+        if error.is_unavailable() {
+            // Redis down or too slow: the request may be retried.
+            tracing::warn!(error = %error, "Redis is not reachable");
+            ApiError::NotReady("服务繁忙，请稍后重试".to_owned())
+        } else {
+            ApiError::Internal(error.to_string())
         }
     }
 }

@@ -88,6 +88,18 @@ async fn a_flusher_killed_mid_run_loses_and_duplicates_nothing(database: Databas
         },
     )
     .await;
+    // Stopped only once it has acknowledged everything, so that reconcile finds no backlog.
+    eventually(
+        "every entry is acknowledged",
+        Duration::from_secs(30),
+        || async {
+            let lag = safequiz_server::http::health::flush_lag(&app.state)
+                .await
+                .ok()?;
+            (lag.pending + lag.undelivered == 0).then_some(())
+        },
+    )
+    .await;
     second.kill().expect("stop");
     let _ = second.wait();
 
