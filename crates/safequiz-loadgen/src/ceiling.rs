@@ -1,0 +1,379 @@
+//! The ceiling run: register participants, hold some attempts open to weigh them, then play
+//! attempts back to back on every connection and measure CPU per unit of work.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bytes::Bytes;
+use hyper::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::client::Connection;
+use crate::measure::{RedisProbe, percentile, process_cpu_micros, process_rss_bytes};
+
+/// Arguments of `ceiling`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The service, `127.0.0.1:8080`.
+    #[arg(long)]
+    addr: SocketAddr,
+    /// The campaign.
+    #[arg(long, default_value = "safety-month")]
+    campaign: String,
+    /// Participants to register (each plays at most one attempt).
+    #[arg(long, default_value_t = 20_000)]
+    participants: usize,
+    /// Concurrent keep-alive connections.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// Longest measured phase, seconds.
+    #[arg(long, default_value_t = 20)]
+    duration_secs: u64,
+    /// Attempts held open (started, not submitted) to weigh an open attempt; played afterwards.
+    #[arg(long, default_value_t = 2_000)]
+    open_attempts: usize,
+    /// First phone number's serial (phones are 13 followed by 9 digits).
+    #[arg(long, default_value_t = 0)]
+    first_phone: u64,
+    /// Leaf units participants register in, round robin.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "110101,130102,440106,510104,660100,CE001"
+    )]
+    units: Vec<String>,
+    /// The service's process id, to measure its CPU and memory.
+    #[arg(long)]
+    service_pid: Option<u32>,
+    /// A separate `safequiz flush` process, to measure its CPU.
+    #[arg(long)]
+    flusher_pid: Option<u32>,
+    /// Redis, to measure its CPU, memory and per-script costs.
+    #[arg(long)]
+    redis_url: Option<String>,
+    /// Where to write `attempt_id score` of every submit that answered 200.
+    #[arg(long)]
+    results: PathBuf,
+    /// Where to write the summary (JSON).
+    #[arg(long)]
+    summary: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+struct Registered {
+    token: String,
+}
+
+#[derive(Deserialize)]
+struct Started {
+    attempt_id: String,
+    questions: Vec<StartedQuestion>,
+}
+
+#[derive(Deserialize)]
+struct StartedQuestion {
+    options: Vec<StartedOption>,
+}
+
+#[derive(Deserialize)]
+struct StartedOption {
+    key: String,
+}
+
+#[derive(Deserialize)]
+struct Submitted {
+    attempt_id: String,
+    score: u32,
+}
+
+/// Latencies (µs) and outcomes of one connection.
+#[derive(Default)]
+struct Tally {
+    start: Vec<u32>,
+    save: Vec<u32>,
+    submit: Vec<u32>,
+    errors: usize,
+    results: Vec<(String, u32)>,
+}
+
+/// CPU and memory counters at an instant.
+struct Snapshot {
+    at: Instant,
+    own_cpu: u64,
+    service_cpu: u64,
+    flusher_cpu: u64,
+    redis_cpu: u64,
+}
+
+fn snapshot(args: &Args, redis: &mut Option<RedisProbe>) -> anyhow::Result<Snapshot> {
+    Ok(Snapshot {
+        at: Instant::now(),
+        own_cpu: process_cpu_micros(std::process::id())?,
+        service_cpu: args
+            .service_pid
+            .map(process_cpu_micros)
+            .transpose()?
+            .unwrap_or(0),
+        flusher_cpu: args
+            .flusher_pid
+            .map(process_cpu_micros)
+            .transpose()?
+            .unwrap_or(0),
+        redis_cpu: redis
+            .as_mut()
+            .map(RedisProbe::cpu_micros)
+            .transpose()?
+            .unwrap_or(0),
+    })
+}
+
+/// Runs the ceiling: prints a summary and exits 1 on any failed request.
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut redis = args
+        .redis_url
+        .as_deref()
+        .map(RedisProbe::connect)
+        .transpose()?;
+    let args = Arc::new(args);
+
+    // Phase 1: registrations (not part of the attempt figures).
+    let memory_before = redis.as_mut().map(RedisProbe::used_memory).transpose()?;
+    let registered = Instant::now();
+    let tokens = register_all(&args).await?;
+    let registration_secs = registered.elapsed().as_secs_f64();
+    let memory_registered = redis.as_mut().map(RedisProbe::used_memory).transpose()?;
+
+    // Phase 2: open attempts, to weigh one in Redis and in the service.
+    let open = args.open_attempts.min(tokens.len());
+    let rss_before = args.service_pid.map(process_rss_bytes).transpose()?;
+    let opened = start_many(&args, &tokens[..open]).await?;
+    let memory_open = redis.as_mut().map(RedisProbe::used_memory).transpose()?;
+    let rss_open = args.service_pid.map(process_rss_bytes).transpose()?;
+
+    // Phase 3: the measured run. The open attempts are resumed and played first.
+    if let Some(redis) = redis.as_mut() {
+        redis.reset_stats()?;
+    }
+    let before = snapshot(&args, &mut redis)?;
+    let next = Arc::new(AtomicUsize::new(0));
+    let tokens = Arc::new(tokens);
+    let deadline = Instant::now() + Duration::from_secs(args.duration_secs);
+    let mut tasks = Vec::new();
+    for _ in 0..args.connections {
+        let (args, next, tokens) = (args.clone(), next.clone(), tokens.clone());
+        tasks.push(tokio::spawn(async move {
+            play(&args, &tokens, &next, deadline).await
+        }));
+    }
+    let mut tally = Tally::default();
+    for task in tasks {
+        let part = task.await??;
+        tally.start.extend(part.start);
+        tally.save.extend(part.save);
+        tally.submit.extend(part.submit);
+        tally.errors += part.errors;
+        tally.results.extend(part.results);
+    }
+    let after = snapshot(&args, &mut redis)?;
+    let stats = redis.as_mut().map(RedisProbe::command_stats).transpose()?;
+
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&args.results)?);
+    for (attempt, score) in &tally.results {
+        writeln!(file, "{attempt} {score}")?;
+    }
+    file.flush()?;
+
+    let secs = (after.at - before.at).as_secs_f64();
+    let attempts = tally.results.len();
+    let requests = tally.start.len() + tally.save.len() + tally.submit.len();
+    let per = |micros: u64, count: usize| micros as f64 / count.max(1) as f64;
+    let latency = |values: &mut Vec<u32>| {
+        values.sort_unstable();
+        json!({
+            "count": values.len(),
+            "p50_ms": f64::from(percentile(values, 50.0)) / 1000.0,
+            "p90_ms": f64::from(percentile(values, 90.0)) / 1000.0,
+            "p99_ms": f64::from(percentile(values, 99.0)) / 1000.0,
+            "max_ms": f64::from(values.last().copied().unwrap_or(0)) / 1000.0,
+        })
+    };
+    let scripts: Vec<_> = stats
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, calls, _)| *calls > 0)
+        .map(|(name, calls, micros)| json!({"command": name, "calls": calls, "usec_per_call": micros}))
+        .collect();
+    let summary = json!({
+        "connections": args.connections,
+        "seconds": secs,
+        "attempts": attempts,
+        "attempts_per_sec": attempts as f64 / secs,
+        "requests": requests,
+        "requests_per_sec": requests as f64 / secs,
+        "errors": tally.errors,
+        "latency": {
+            "start": latency(&mut tally.start),
+            "save": latency(&mut tally.save),
+            "submit": latency(&mut tally.submit),
+        },
+        "cpu_us": {
+            "service_per_request": per(after.service_cpu - before.service_cpu, requests),
+            "service_per_attempt": per(after.service_cpu - before.service_cpu, attempts),
+            "redis_per_request": per(after.redis_cpu - before.redis_cpu, requests),
+            "redis_per_attempt": per(after.redis_cpu - before.redis_cpu, attempts),
+            "generator_per_request": per(after.own_cpu - before.own_cpu, requests),
+            "flusher_per_attempt": per(after.flusher_cpu - before.flusher_cpu, attempts),
+        },
+        "redis_commands": scripts,
+        "memory": {
+            "redis_bytes_per_participant": match (memory_before, memory_registered) {
+                (Some(a), Some(b)) => json!(b.saturating_sub(a) as f64 / tokens.len().max(1) as f64),
+                _ => json!(null),
+            },
+            "redis_bytes_per_open_attempt": match (memory_registered, memory_open) {
+                (Some(a), Some(b)) => json!(b.saturating_sub(a) as f64 / opened.max(1) as f64),
+                _ => json!(null),
+            },
+            "service_rss_bytes": rss_open,
+            "service_bytes_per_open_attempt": match (rss_before, rss_open) {
+                (Some(a), Some(b)) => json!(b.saturating_sub(a) as f64 / opened.max(1) as f64),
+                _ => json!(null),
+            },
+        },
+        "registration": {
+            "participants": tokens.len(),
+            "per_sec": tokens.len() as f64 / registration_secs,
+        },
+    });
+    let text = serde_json::to_string_pretty(&summary)?;
+    if let Some(path) = &args.summary {
+        std::fs::write(path, &text)?;
+    }
+    println!("{text}");
+    Ok(if tally.errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn register_all(args: &Arc<Args>) -> anyhow::Result<Vec<String>> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..args.connections.min(64) {
+        let (args, next) = (args.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut connection = Connection::new(args.addr);
+            let mut tokens = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= args.participants {
+                    return Ok::<_, anyhow::Error>(tokens);
+                }
+                let body = json!({
+                    "name": "压测者",
+                    "phone": format!("13{:09}", args.first_phone + i as u64),
+                    "unit_id": args.units[i % args.units.len()],
+                });
+                let (status, body) = connection
+                    .send(
+                        Method::POST,
+                        &format!("/api/v1/campaigns/{}/participants", args.campaign),
+                        None,
+                        Some(Bytes::from(body.to_string())),
+                    )
+                    .await?;
+                anyhow::ensure!(
+                    status.is_success(),
+                    "registration answered {status}: {body:?}"
+                );
+                let registered: Registered = serde_json::from_slice(&body)?;
+                tokens.push((i, registered.token));
+            }
+        }));
+    }
+    let mut tokens = Vec::with_capacity(args.participants);
+    for task in tasks {
+        tokens.extend(task.await??);
+    }
+    tokens.sort_unstable_by_key(|(i, _)| *i);
+    Ok(tokens.into_iter().map(|(_, token)| token).collect())
+}
+
+async fn start_many(args: &Arc<Args>, tokens: &[String]) -> anyhow::Result<usize> {
+    let mut connection = Connection::new(args.addr);
+    let path = format!("/api/v1/campaigns/{}/attempts", args.campaign);
+    for token in tokens {
+        let (status, body) = connection
+            .send(Method::POST, &path, Some(token), None)
+            .await?;
+        anyhow::ensure!(
+            status == StatusCode::CREATED,
+            "start answered {status}: {body:?}"
+        );
+    }
+    Ok(tokens.len())
+}
+
+/// Plays attempts on one connection until participants run out or time is up.
+async fn play(
+    args: &Args,
+    tokens: &[String],
+    next: &AtomicUsize,
+    deadline: Instant,
+) -> anyhow::Result<Tally> {
+    let mut connection = Connection::new(args.addr);
+    let mut tally = Tally::default();
+    let start_path = format!("/api/v1/campaigns/{}/attempts", args.campaign);
+    while Instant::now() < deadline {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(token) = tokens.get(i) else { break };
+        let token = Some(token.as_str());
+
+        let sent = Instant::now();
+        let (status, body) = connection
+            .send(Method::POST, &start_path, token, None)
+            .await?;
+        tally.start.push(micros(sent));
+        if !status.is_success() {
+            tally.errors += 1;
+            continue;
+        }
+        let started: Started = serde_json::from_slice(&body).context("a start's body")?;
+        for (index, question) in started.questions.iter().enumerate() {
+            let key = question.options.first().map_or("A", |o| o.key.as_str());
+            let body = Bytes::from(format!("{{\"choices\":[\"{key}\"]}}"));
+            let path = format!("/api/v1/attempts/{}/answers/{index}", started.attempt_id);
+            let sent = Instant::now();
+            let (status, _) = connection
+                .send(Method::PUT, &path, token, Some(body))
+                .await?;
+            tally.save.push(micros(sent));
+            if status != StatusCode::NO_CONTENT {
+                tally.errors += 1;
+            }
+        }
+        let path = format!("/api/v1/attempts/{}/submit", started.attempt_id);
+        let sent = Instant::now();
+        let (status, body) = connection.send(Method::POST, &path, token, None).await?;
+        tally.submit.push(micros(sent));
+        if status != StatusCode::OK {
+            tally.errors += 1;
+            continue;
+        }
+        let submitted: Submitted = serde_json::from_slice(&body).context("a submit's body")?;
+        tally.results.push((submitted.attempt_id, submitted.score));
+    }
+    Ok(tally)
+}
+
+fn micros(since: Instant) -> u32 {
+    u32::try_from(since.elapsed().as_micros()).unwrap_or(u32::MAX)
+}

@@ -1,0 +1,72 @@
+//! `safequiz-loadgen`: what `loadtest/run` uses where k6 is too costly.
+//!
+//! k6 spends about 60 µs of CPU per request on this machine, so on 2 shared cores it cannot push
+//! the service to its limit. This generator keeps one hyper HTTP/1.1 connection per task, with
+//! keep-alive, and plays whole attempts (start, 5 saves, submit) without think time. It measures
+//! its own CPU and, over exactly its measured window, the service's (`/proc/<pid>/stat`) and
+//! Redis's (`INFO cpu`, `INFO commandstats`), so every figure is CPU per unit of work.
+//!
+//! Subcommands: `ceiling` (the ceiling run), `hello` (an actix-web hello-world, the framework
+//! floor), `floor` (drives `hello` the same way), `verify` (zero loss: every submit that
+//! answered 200 is in SQL with the same score).
+//!
+//! Dependency rule: a tool beside the service; it depends on `safequiz-sql` only to read the
+//! record back, and on nothing else of safequiz.
+
+mod ceiling;
+mod client;
+mod hello;
+mod measure;
+mod verify;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Load generator and checks for safequiz's load tests.
+#[derive(Parser)]
+#[command(name = "safequiz-loadgen", about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Register participants, then play attempts back to back on keep-alive connections.
+    Ceiling(ceiling::Args),
+    /// Serve an actix-web hello-world (the framework floor).
+    Hello(hello::ServeArgs),
+    /// Drive the hello-world with the same connection model.
+    Floor(hello::FloorArgs),
+    /// Check that every recorded submit is in SQL with the same score.
+    Verify(verify::Args),
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Hello(args) => hello::serve(args),
+        command => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|runtime| {
+                runtime.block_on(async move {
+                    match command {
+                        Command::Ceiling(args) => ceiling::run(args).await,
+                        Command::Floor(args) => hello::floor(args).await,
+                        Command::Verify(args) => verify::run(args).await,
+                        Command::Hello(_) => unreachable!("served above"),
+                    }
+                })
+            }),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
