@@ -386,7 +386,9 @@ fn keys(kind: QuestionKind, choices: Choices) -> Vec<char> {
     choices.indices().map(|i| kind.option_key(i)).collect()
 }
 
-fn render_open(
+/// The response of an open attempt: its questions in display order and the saved answers, never
+/// the key. Public so that the hot-path benchmark measures exactly what a handler sends.
+pub fn render_open(
     campaign: &Campaign,
     record: &AttemptRecord,
     now: Timestamp,
@@ -417,7 +419,8 @@ fn render_open(
     }))
 }
 
-fn render_final(
+/// The response of a final attempt: the result and the review with the correct answers.
+pub fn render_final(
     campaign: &Campaign,
     record: &AttemptRecord,
     now: Timestamp,
