@@ -119,12 +119,16 @@ fn main() {
     let redis = RedisServer::start();
     let mut settings = loaded.settings.clone();
     settings.redis.url = SecretString::from(redis.url());
-    // The same runtime as `safequiz flush`: multi-threaded, one worker per core.
+    // The same runtime as `safequiz flush`, and like its flusher the measurement runs as a task
+    // on the runtime's workers rather than on the thread that blocks on it.
     let runtime = tokio::runtime::Runtime::new().expect("an async runtime");
-    runtime.block_on(measure(&options, settings, catalogue));
+    let measurement = runtime.spawn(measure(options, settings, catalogue));
+    runtime
+        .block_on(measurement)
+        .expect("the measurement finishes");
 }
 
-async fn measure(options: &Options, settings: Settings, catalogue: Arc<Catalogue>) {
+async fn measure(options: Options, settings: Settings, catalogue: Arc<Catalogue>) {
     let campaign = catalogue
         .campaign(CAMPAIGN)
         .expect("the shipped campaign")
