@@ -3,8 +3,13 @@
 //! The flusher hands a batch of rows decoded from the Redis streams; [`Store::insert_batch`]
 //! writes them in one transaction with `ON CONFLICT DO NOTHING`, so a batch delivered twice (a
 //! flusher that died before acknowledging, two flushers racing) changes nothing the second time.
+//!
+//! A batch is written with a few multi-row statements rather than one per row: every statement
+//! costs a round trip to the server (PostgreSQL) or to the connection's worker thread (SQLite),
+//! and per-row statements made up most of a flush on PostgreSQL. A row the database refuses
+//! still fails its whole batch, and the flusher then retries the rows one by one.
 
-use sqlx::{Postgres, Sqlite, Transaction};
+use sqlx::{Postgres, QueryBuilder, Sqlite, Transaction};
 
 use crate::{Store, StoreError};
 
@@ -87,21 +92,38 @@ impl Store {
     }
 
     /// Writes `rows` in one transaction; rows already present are left as they are.
+    ///
+    /// All or nothing: when the database refuses one row, no row of the batch is written.
     #[tracing::instrument(skip_all, fields(rows = rows.len()))]
     pub async fn insert_batch(&self, rows: &[RecordRow]) -> Result<Inserted, StoreError> {
+        let mut participants = Vec::new();
+        let mut attempts = Vec::new();
+        for row in rows {
+            match row {
+                RecordRow::Participant(p) => participants.push(p),
+                RecordRow::Attempt(a) => attempts.push(a),
+            }
+        }
         let mut inserted = Inserted::default();
         match self {
             Store::Sqlite(pool) => {
                 let mut tx = pool.begin().await?;
-                for row in rows {
-                    insert_sqlite(&mut tx, row, &mut inserted).await?;
+                for chunk in participants.chunks(SQLITE_ROWS_PER_STATEMENT) {
+                    inserted.participants += insert_sqlite_participants(&mut tx, chunk).await?;
+                }
+                for chunk in attempts.chunks(SQLITE_ROWS_PER_STATEMENT) {
+                    inserted.attempts += insert_sqlite_attempts(&mut tx, chunk).await?;
                 }
                 tx.commit().await?;
             }
             Store::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
-                for row in rows {
-                    insert_postgres(&mut tx, row, &mut inserted).await?;
+                if !participants.is_empty() {
+                    inserted.participants +=
+                        insert_postgres_participants(&mut tx, &participants).await?;
+                }
+                if !attempts.is_empty() {
+                    inserted.attempts += insert_postgres_attempts(&mut tx, &attempts).await?;
                 }
                 tx.commit().await?;
             }
@@ -235,104 +257,126 @@ impl Store {
     }
 }
 
-async fn insert_sqlite(
+/// Rows per SQLite `INSERT`. With 13 values an attempt row, a full statement binds 1,300
+/// values, far below SQLite's limit of 32,766; every full chunk has the same text, so it is
+/// prepared once per connection and then reused.
+const SQLITE_ROWS_PER_STATEMENT: usize = 100;
+
+async fn insert_sqlite_participants(
     tx: &mut Transaction<'_, Sqlite>,
-    row: &RecordRow,
-    inserted: &mut Inserted,
-) -> Result<(), StoreError> {
-    match row {
-        RecordRow::Participant(p) => {
-            let done = sqlx::query(
-                "INSERT INTO participants (campaign_id, participant_id, name, phone_masked, \
-                 phone_hash, unit_id, registered_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(&p.campaign_id)
-            .bind(p.participant_id)
-            .bind(&p.name)
-            .bind(&p.phone_masked)
-            .bind(&p.phone_hash)
-            .bind(&p.unit_id)
-            .bind(p.registered_at_ms)
-            .execute(&mut **tx)
-            .await?;
-            inserted.participants += done.rows_affected();
-        }
-        RecordRow::Attempt(a) => {
-            let done = sqlx::query(
-                "INSERT INTO attempts (campaign_id, attempt_id, participant_id, unit_id, day, \
-                 started_at_ms, deadline_ms, finished_at_ms, time_used_ms, points, correct, \
-                 auto_submitted, questions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(&a.campaign_id)
-            .bind(&a.attempt_id)
-            .bind(a.participant_id)
-            .bind(&a.unit_id)
-            .bind(a.day)
-            .bind(a.started_at_ms)
-            .bind(a.deadline_ms)
-            .bind(a.finished_at_ms)
-            .bind(a.time_used_ms)
-            .bind(a.points)
-            .bind(a.correct)
-            .bind(a.auto_submitted)
-            .bind(&a.questions)
-            .execute(&mut **tx)
-            .await?;
-            inserted.attempts += done.rows_affected();
-        }
-    }
-    Ok(())
+    rows: &[&ParticipantRow],
+) -> Result<u64, StoreError> {
+    let mut query = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO participants (campaign_id, participant_id, name, phone_masked, phone_hash, \
+         unit_id, registered_at_ms) ",
+    );
+    query.push_values(rows, |mut values, p| {
+        values
+            .push_bind(&p.campaign_id)
+            .push_bind(p.participant_id)
+            .push_bind(&p.name)
+            .push_bind(&p.phone_masked)
+            .push_bind(&p.phone_hash)
+            .push_bind(&p.unit_id)
+            .push_bind(p.registered_at_ms);
+    });
+    query.push(" ON CONFLICT DO NOTHING");
+    Ok(query.build().execute(&mut **tx).await?.rows_affected())
 }
 
-async fn insert_postgres(
+async fn insert_sqlite_attempts(
+    tx: &mut Transaction<'_, Sqlite>,
+    rows: &[&AttemptRow],
+) -> Result<u64, StoreError> {
+    let mut query = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO attempts (campaign_id, attempt_id, participant_id, unit_id, day, \
+         started_at_ms, deadline_ms, finished_at_ms, time_used_ms, points, correct, \
+         auto_submitted, questions) ",
+    );
+    query.push_values(rows, |mut values, a| {
+        values
+            .push_bind(&a.campaign_id)
+            .push_bind(&a.attempt_id)
+            .push_bind(a.participant_id)
+            .push_bind(&a.unit_id)
+            .push_bind(a.day)
+            .push_bind(a.started_at_ms)
+            .push_bind(a.deadline_ms)
+            .push_bind(a.finished_at_ms)
+            .push_bind(a.time_used_ms)
+            .push_bind(a.points)
+            .push_bind(a.correct)
+            .push_bind(a.auto_submitted)
+            .push_bind(&a.questions);
+    });
+    query.push(" ON CONFLICT DO NOTHING");
+    Ok(query.build().execute(&mut **tx).await?.rows_affected())
+}
+
+// PostgreSQL takes a whole batch in one statement: one array per column, turned back into rows
+// by `UNNEST`. The text never changes with the batch size, so it is prepared once per
+// connection, and there is no limit on the number of rows (binds are 7 or 13 arrays).
+// `ON CONFLICT DO NOTHING` also skips a row that appears twice in the same batch.
+
+async fn insert_postgres_participants(
     tx: &mut Transaction<'_, Postgres>,
-    row: &RecordRow,
-    inserted: &mut Inserted,
-) -> Result<(), StoreError> {
-    match row {
-        RecordRow::Participant(p) => {
-            let done = sqlx::query(
-                "INSERT INTO participants (campaign_id, participant_id, name, phone_masked, \
-                 phone_hash, unit_id, registered_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(&p.campaign_id)
-            .bind(p.participant_id)
-            .bind(&p.name)
-            .bind(&p.phone_masked)
-            .bind(&p.phone_hash)
-            .bind(&p.unit_id)
-            .bind(p.registered_at_ms)
-            .execute(&mut **tx)
-            .await?;
-            inserted.participants += done.rows_affected();
-        }
-        RecordRow::Attempt(a) => {
-            let done = sqlx::query(
-                "INSERT INTO attempts (campaign_id, attempt_id, participant_id, unit_id, day, \
-                 started_at_ms, deadline_ms, finished_at_ms, time_used_ms, points, correct, \
-                 auto_submitted, questions) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-                 $11, $12, $13::jsonb) ON CONFLICT DO NOTHING",
-            )
-            .bind(&a.campaign_id)
-            .bind(&a.attempt_id)
-            .bind(a.participant_id)
-            .bind(&a.unit_id)
-            .bind(a.day)
-            .bind(a.started_at_ms)
-            .bind(a.deadline_ms)
-            .bind(a.finished_at_ms)
-            .bind(a.time_used_ms)
-            .bind(a.points)
-            .bind(a.correct)
-            .bind(a.auto_submitted)
-            .bind(&a.questions)
-            .execute(&mut **tx)
-            .await?;
-            inserted.attempts += done.rows_affected();
-        }
-    }
-    Ok(())
+    rows: &[&ParticipantRow],
+) -> Result<u64, StoreError> {
+    let column = |f: fn(&ParticipantRow) -> &str| rows.iter().map(|p| f(p)).collect::<Vec<_>>();
+    let done = sqlx::query(
+        "INSERT INTO participants (campaign_id, participant_id, name, phone_masked, phone_hash, \
+         unit_id, registered_at_ms) \
+         SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], \
+         $6::text[], $7::int8[]) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(column(|p| &p.campaign_id))
+    .bind(rows.iter().map(|p| p.participant_id).collect::<Vec<_>>())
+    .bind(column(|p| &p.name))
+    .bind(column(|p| &p.phone_masked))
+    .bind(column(|p| &p.phone_hash))
+    .bind(column(|p| &p.unit_id))
+    .bind(rows.iter().map(|p| p.registered_at_ms).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+async fn insert_postgres_attempts(
+    tx: &mut Transaction<'_, Postgres>,
+    rows: &[&AttemptRow],
+) -> Result<u64, StoreError> {
+    let text = |f: fn(&AttemptRow) -> &str| rows.iter().map(|a| f(a)).collect::<Vec<_>>();
+    let int8 = |f: fn(&AttemptRow) -> i64| rows.iter().map(|a| f(a)).collect::<Vec<_>>();
+    let int4 = |f: fn(&AttemptRow) -> i32| rows.iter().map(|a| f(a)).collect::<Vec<_>>();
+    let done = sqlx::query(
+        "INSERT INTO attempts (campaign_id, attempt_id, participant_id, unit_id, day, \
+         started_at_ms, deadline_ms, finished_at_ms, time_used_ms, points, correct, \
+         auto_submitted, questions) \
+         SELECT campaign_id, attempt_id, participant_id, unit_id, day, started_at_ms, \
+         deadline_ms, finished_at_ms, time_used_ms, points, correct, auto_submitted, \
+         questions::jsonb \
+         FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], $5::int4[], $6::int8[], \
+         $7::int8[], $8::int8[], $9::int8[], $10::int4[], $11::int4[], $12::bool[], \
+         $13::text[]) \
+         AS batch (campaign_id, attempt_id, participant_id, unit_id, day, started_at_ms, \
+         deadline_ms, finished_at_ms, time_used_ms, points, correct, auto_submitted, questions) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(text(|a| &a.campaign_id))
+    .bind(text(|a| &a.attempt_id))
+    .bind(int8(|a| a.participant_id))
+    .bind(text(|a| &a.unit_id))
+    .bind(int4(|a| a.day))
+    .bind(int8(|a| a.started_at_ms))
+    .bind(int8(|a| a.deadline_ms))
+    .bind(int8(|a| a.finished_at_ms))
+    .bind(int8(|a| a.time_used_ms))
+    .bind(int4(|a| a.points))
+    .bind(int4(|a| a.correct))
+    .bind(rows.iter().map(|a| a.auto_submitted).collect::<Vec<_>>())
+    .bind(text(|a| &a.questions))
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected())
 }

@@ -1,4 +1,4 @@
-//! Integration tests of the SQL record against a real SQLite file.
+//! Integration tests of the SQL record against a real SQLite file and a real PostgreSQL.
 #![cfg(test)]
 
 mod record;
