@@ -24,9 +24,18 @@
 --   n:v  kind and option count per question, two characters each: "s4", "m5", "t2"
 --   n:a  the saved answers, encoded like n:k; "0" is unanswered
 --   n:r  once final: "points,correct,finished,time_used,auto"
--- and the participant's own fields are: seq (attempts started), open (the open attempt's n),
--- day and dn (day of the last start and starts on that day), pts, ms, att (totals of final
--- attempts) and last (when the last final attempt finished).
+-- and the participant's own fields are: seq (attempts started), open (the open attempt's n, "0"
+-- when none), day and dn (day of the last start and starts on that day), pts, ms, att (totals
+-- of final attempts) and last (when the last final attempt finished).
+--
+-- Unit totals pack two counters into one integer field, high * 2^32 + low, so that a finalize
+-- increments one field per unit, or two: "<unit>:pa" is attempts and points, "<unit>:nf"
+-- participants and full-mark attempts. Each low counter stays far below 2^32 within one shard
+-- (points: 2^32 / 10 points is 429 million attempts of one unit in one shard).
+--
+-- Cost: every redis.call, and above all every write (which is also appended to the AOF), is
+-- the bulk of a script's CPU, so each script reads the participant's hash once and writes it
+-- once; finalize works on the fields its caller read.
 --
 -- Invariant: an attempt is finalized exactly once, because finalize returns early when n:r
 -- exists; totals, boards and the stream change only inside that one branch.
@@ -43,10 +52,13 @@ local REST = 5 + M
 -- finish (13 digits) then the participant id (12 digits), so equal scores fall back to the earlier
 -- last finish, then the smaller id: one total order, exact in Redis.
 local POINT_WEIGHT = 10000000000
+local WORD = 4294967296
 
--- Attempt n's times, result and answers in one read: {t, r, a, v}.
+-- Attempt n and the participant's totals in one read:
+-- {t, r, a, v, k, q, open, att, last, pts, ms}.
 local function load(n)
-  return redis.call('HMGET', P, n .. ':t', n .. ':r', n .. ':a', n .. ':v')
+  return redis.call('HMGET', P, n .. ':t', n .. ':r', n .. ':a', n .. ':v', n .. ':k', n .. ':q',
+    'open', 'att', 'last', 'pts', 'ms')
 end
 
 -- The accepts-until instant (ms) of a times field "day,started,deadline,accepts".
@@ -58,24 +70,22 @@ local function board_member(last, pid)
   return string.format('%013d%012d', last, tonumber(pid))
 end
 
--- The stored record of attempt n, as every script returns it: status, n, times, questions,
--- answers, kinds, key and result. The key is returned only once the attempt is final.
-local function record(status, n)
-  local f = redis.call('HMGET', P, n .. ':t', n .. ':q', n .. ':a', n .. ':v', n .. ':k', n .. ':r')
+-- The record of attempt n from the fields `load` read, as every script returns it: status, n,
+-- times, questions, answers, kinds, key and result. The key is returned only once it is final.
+local function record(status, n, f)
   local key, result = '', ''
-  if f[6] then key, result = f[5], f[6] end
-  return {status, tostring(n), f[1], f[2], f[3], f[4], key, result}
+  if f[2] then key, result = f[5], f[2] end
+  return {status, tostring(n), f[1], f[6], f[3], f[4], key, result}
 end
 
--- Finalizes attempt n with its saved answers; `auto` is 1 when the server's clock closed it
--- (the client never submitted in time), 0 for a submit within deadline + grace.
-local function finalize(n, auto)
-  local f = redis.call('HMGET', P, n .. ':t', n .. ':k', n .. ':a', n .. ':r', n .. ':q',
-    'open', 'att', 'last', 'pts', 'ms')
-  if f[4] then return end
+-- Finalizes attempt n, whose fields `load` read into f, with the answers `answers` (f[3], or
+-- the answers a submit brought); updates f to the final state. `auto` is 1 when the server's
+-- clock closed it (the client never submitted in time), 0 for a submit within deadline + grace.
+local function finalize(n, auto, f, answers)
+  if f[2] then return end
   local day, started, deadline = string.match(f[1], '^(%-?%d+),(%d+),(%d+),')
   started, deadline = tonumber(started), tonumber(deadline)
-  local key, answers = f[2], f[3]
+  local key = f[5]
   local correct = 0
   for i = 1, #key do
     local chosen = string.byte(answers, i)
@@ -90,26 +100,31 @@ local function finalize(n, auto)
   else
     finished, used = NOW, math.min(NOW, deadline) - started
   end
-  local first = not f[7]
-  local attempts = tonumber(f[7] or 0) + 1
-  local previous_last = tonumber(f[8] or 0)
+  local first = not f[8]
+  local attempts = tonumber(f[8] or 0) + 1
+  local previous_last = tonumber(f[9] or 0)
   local last = math.max(previous_last, finished)
-  local pts = tonumber(f[9] or 0) + points
-  local ms = tonumber(f[10] or 0) + used
+  local pts = tonumber(f[10] or 0) + points
+  local ms = tonumber(f[11] or 0) + used
   local result = string.format('%d,%d,%d,%d,%d', points, correct, finished, used, auto)
-  redis.call('HSET', P, n .. ':r', result, 'att', string.format('%d', attempts),
-    'pts', string.format('%d', pts), 'ms', string.format('%d', ms),
-    'last', string.format('%d', last))
-  if f[6] == tostring(n) then redis.call('HDEL', P, 'open') end
+  local open = f[7]
+  if open == tostring(n) then open = '0' end
+  redis.call('HSET', P, n .. ':r', result, n .. ':a', answers,
+    'att', string.format('%d', attempts), 'pts', string.format('%d', pts),
+    'ms', string.format('%d', ms), 'last', string.format('%d', last), 'open', open or '0')
+  f[2], f[3], f[7] = result, answers, open
   redis.call('ZREM', DEADLINES, PID .. '-' .. n .. ' ' .. UNIT)
 
+  local pa = string.format('%d', WORD + points)
+  local nf = 0
+  if first then nf = WORD end
+  if full then nf = nf + 1 end
+  nf = string.format('%d', nf)
   for i = 0, M do
     local unit = '*'
     if i > 0 then unit = ARGV[4 + i] end
-    redis.call('HINCRBY', TOTALS, unit .. ':p', points)
-    redis.call('HINCRBY', TOTALS, unit .. ':a', 1)
-    if full then redis.call('HINCRBY', TOTALS, unit .. ':f', 1) end
-    if first then redis.call('HINCRBY', TOTALS, unit .. ':n', 1) end
+    redis.call('HINCRBY', TOTALS, unit .. ':pa', pa)
+    if nf ~= '0' then redis.call('HINCRBY', TOTALS, unit .. ':nf', nf) end
   end
 
   local score = string.format('%d', ms - pts * POINT_WEIGHT)
@@ -127,7 +142,7 @@ local function finalize(n, auto)
     'deadline', string.format('%d', deadline), 'finished', string.format('%d', finished),
     'time_used', string.format('%d', used), 'points', string.format('%d', points),
     'correct', string.format('%d', correct), 'auto', string.format('%d', auto),
-    'questions', f[5], 'key', key, 'answers', answers,
+    'questions', f[6], 'key', key, 'answers', answers,
     'attempts', string.format('%d', attempts))
 end
 

@@ -9,7 +9,7 @@
 local n = ARGV[REST]
 local f = load(n)
 if not f[1] then return {'missing'} end
-if f[2] then return record('final', n) end
-if NOW <= accepts_until(f[1]) then return record('open', n) end
-finalize(n, 1)
-return record('final', n)
+if f[2] then return record('final', n, f) end
+if NOW <= accepts_until(f[1]) then return record('open', n, f) end
+finalize(n, 1, f, f[3])
+return record('final', n, f)

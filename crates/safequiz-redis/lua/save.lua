@@ -8,11 +8,12 @@
 -- Invariant: nothing is written unless the answer is valid and in time. One read, one write.
 
 local n = ARGV[REST]
-local f = load(n)
+local f = redis.call('HMGET', P, n .. ':t', n .. ':r', n .. ':a', n .. ':v')
 if not f[1] then return {'missing'} end
 if f[2] then return {'closed'} end
 if NOW > accepts_until(f[1]) then
-  finalize(n, 1)
+  local all = load(n)
+  finalize(n, 1, all, all[3])
   return {'closed'}
 end
 local i = tonumber(ARGV[REST + 1]) + 1

@@ -8,12 +8,12 @@
 -- Invariant: one open attempt per participant. An open attempt whose time (with grace) has run
 -- out is finalized here first, so a start never waits for the sweeper.
 
-local last = redis.call('HMGET', P, 'open', 'day', 'dn')
+local last = redis.call('HMGET', P, 'open', 'day', 'dn', 'seq')
 local open = last[1]
-if open then
-  local t = redis.call('HGET', P, open .. ':t')
-  if NOW <= accepts_until(t) then return record('resumed', open) end
-  finalize(open, 1)
+if open and open ~= '0' then
+  local f = load(open)
+  if NOW <= accepts_until(f[1]) then return record('resumed', open, f) end
+  finalize(open, 1, f, f[3])
 end
 
 local day = ARGV[REST]
@@ -22,13 +22,13 @@ local used = 0
 if last[2] == day then used = tonumber(last[3]) end
 if used >= per_day then return {'limit'} end
 
-local n = tostring(redis.call('HINCRBY', P, 'seq', 1))
+local n = string.format('%d', tonumber(last[4] or 0) + 1)
 local key = ARGV[REST + 6]
 local t = day .. ',' .. ARGV[REST + 2] .. ',' .. ARGV[REST + 3] .. ',' .. ARGV[REST + 4]
 local answers = string.rep('0', #key)
 redis.call('HSET', P,
   n .. ':t', t, n .. ':q', ARGV[REST + 5], n .. ':k', key, n .. ':v', ARGV[REST + 7],
-  n .. ':a', answers, 'open', n, 'day', day, 'dn', used + 1)
+  n .. ':a', answers, 'seq', n, 'open', n, 'day', day, 'dn', used + 1)
 redis.call('ZADD', DEADLINES, ARGV[REST + 4], PID .. '-' .. n .. ' ' .. UNIT)
 -- The same shape as `record`, without reading back what was just written.
 return {'created', n, t, ARGV[REST + 5], answers, ARGV[REST + 7], '', ''}

@@ -7,14 +7,14 @@
 -- {"bad_index", i} or {"bad_choice", i} naming the first invalid answer.
 --
 -- Invariants: idempotent (a final attempt returns its result unchanged); all answers are checked
--- before any is written, so an invalid one changes nothing.
+-- before any is written, so an invalid one changes nothing. One read, and finalize's writes.
 
 local n = ARGV[REST]
 local f = load(n)
 if not f[1] then return {'missing'} end
-if f[2] then return record('final', n) end
+if f[2] then return record('final', n, f) end
 if NOW > accepts_until(f[1]) then
-  finalize(n, 1)
+  finalize(n, 1, f, f[3])
   return {'closed'}
 end
 local answers = f[3]
@@ -27,6 +27,5 @@ for j = 0, count - 1 do
   if not bits then return {'bad_choice', ARGV[at]} end
   answers = with_answer(answers, i, bits)
 end
-if count > 0 then redis.call('HSET', P, n .. ':a', answers) end
-finalize(n, 0)
-return record('final', n)
+finalize(n, 0, f, answers)
+return record('final', n, f)

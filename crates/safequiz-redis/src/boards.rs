@@ -13,6 +13,19 @@ use crate::{HotState, RedisError};
 /// Board scores weigh one point as this many milliseconds (see the prelude).
 const POINT_WEIGHT: i64 = 10_000_000_000;
 
+/// Unit totals pack two counters into one field as `high << 32 | low` (see the prelude):
+/// `<unit>:pa` holds attempts and points, `<unit>:nf` participants and full-mark attempts.
+pub(crate) const PACKED_FIELDS: [&str; 2] = ["pa", "nf"];
+
+/// One packed counter field from two counters.
+pub(crate) fn pack(high: u64, low: u64) -> u64 {
+    (high << 32) | low
+}
+
+fn unpack(packed: u64) -> (u64, u64) {
+    (packed >> 32, packed & 0xFFFF_FFFF)
+}
+
 /// A unit's figures, rolled up from its whole subtree.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct UnitTotals {
@@ -91,7 +104,7 @@ impl HotState {
                 .cmd("HMGET")
                 .arg(ShardKeys::new(campaign, shard).totals());
             for unit in units {
-                for field in ["p", "a", "n", "f"] {
+                for field in PACKED_FIELDS {
                     command.arg(format!("{unit}:{field}"));
                 }
             }
@@ -99,14 +112,16 @@ impl HotState {
         let mut connection = self.connection().await?;
         let replies: Vec<Vec<Option<u64>>> = pipeline.query_async(&mut connection).await?;
         for reply in replies {
-            for (unit, figures) in totals.iter_mut().zip(reply.chunks(4)) {
-                let [points, attempts, participants, full_marks] = figures else {
+            for (unit, figures) in totals.iter_mut().zip(reply.chunks(2)) {
+                let [attempts_points, participants_full] = figures else {
                     continue;
                 };
-                unit.points += points.unwrap_or(0);
-                unit.attempts += attempts.unwrap_or(0);
-                unit.participants += participants.unwrap_or(0);
-                unit.full_marks += full_marks.unwrap_or(0);
+                let (attempts, points) = unpack(attempts_points.unwrap_or(0));
+                let (participants, full_marks) = unpack(participants_full.unwrap_or(0));
+                unit.points += points;
+                unit.attempts += attempts;
+                unit.participants += participants;
+                unit.full_marks += full_marks;
             }
         }
         Ok(totals)
@@ -203,7 +218,8 @@ impl HotState {
             time_used_ms: field(1).unwrap_or(0),
             attempts: field(2).unwrap_or(0) as u32,
             last_finished_ms: field(3).unwrap_or(0),
-            open: field(4).map(|n| n as u32),
+            // "0" once the open attempt is final.
+            open: field(4).filter(|n| *n > 0).map(|n| n as u32),
             last_start_day: field(5).map(|day| day as i32),
             starts_that_day: field(6).unwrap_or(0) as u32,
         })

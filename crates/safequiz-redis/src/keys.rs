@@ -13,7 +13,8 @@
 //! - `{c:s}:deadlines`: open attempts by the instant their grace ends (the sweeper's index);
 //! - `{c:s}:stream`: finalized attempts and registrations, for the SQL flusher;
 //! - `{c:s}:dead`: stream entries the flusher could not use, with the reason;
-//! - `{c:s}:totals`: the shard's part of every unit's roll-up;
+//! - `{c:s}:totals`: the shard's part of every unit's roll-up (`<unit>:pa`, `<unit>:nf`: two
+//!   counters packed per field, see `boards`);
 //! - `{c:s}:board:*` and `{c:s}:board:<unit>`: the shard's part of the individual boards.
 
 use std::fmt;

@@ -13,6 +13,7 @@ use redis::AsyncCommands;
 use safequiz_domain::bank::Choices;
 
 use crate::attempts::{AttemptResult, NewAttempt};
+use crate::boards::{PACKED_FIELDS, pack};
 use crate::keys::{Shard, ShardKeys};
 use crate::{HotState, RedisError};
 
@@ -76,10 +77,10 @@ pub struct Restored {
 
 #[derive(Default)]
 struct Totals {
-    points: i64,
-    attempts: i64,
-    participants: i64,
-    full_marks: i64,
+    points: u64,
+    attempts: u64,
+    participants: u64,
+    full_marks: u64,
 }
 
 impl HotState {
@@ -212,9 +213,9 @@ impl HotState {
                 units.extend(participant.path.iter().cloned());
                 for unit in units {
                     let unit_totals = totals.entry((shard, unit)).or_default();
-                    unit_totals.points += i64::from(result.points);
+                    unit_totals.points += u64::from(result.points);
                     unit_totals.attempts += 1;
-                    unit_totals.full_marks += i64::from(full);
+                    unit_totals.full_marks += u64::from(full);
                 }
                 attempts_written += 1;
             }
@@ -274,10 +275,14 @@ impl HotState {
                 .hset_multiple(
                     key,
                     &[
-                        (format!("{unit}:p"), unit_totals.points),
-                        (format!("{unit}:a"), unit_totals.attempts),
-                        (format!("{unit}:n"), unit_totals.participants),
-                        (format!("{unit}:f"), unit_totals.full_marks),
+                        (
+                            format!("{unit}:{}", PACKED_FIELDS[0]),
+                            pack(unit_totals.attempts, unit_totals.points),
+                        ),
+                        (
+                            format!("{unit}:{}", PACKED_FIELDS[1]),
+                            pack(unit_totals.participants, unit_totals.full_marks),
+                        ),
                     ],
                 )
                 .ignore();

@@ -308,10 +308,10 @@ async fn a_rebuild_after_redis_is_emptied_restores_every_board(database: Databas
         .expect("reconcile");
     assert_eq!(differences, Vec::<String>::new());
 
-    // Reconcile is not vacuous: a drifted total is reported.
+    // Reconcile is not vacuous: a drifted total (3 more points, the low word of `pa`) is reported.
     let () = redis::cmd("HINCRBY")
         .arg(format!("{{{CAMPAIGN}:0}}:totals"))
-        .arg("110000:p")
+        .arg("110000:pa")
         .arg(3)
         .query_async(&mut connection)
         .await
