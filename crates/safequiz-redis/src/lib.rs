@@ -36,16 +36,17 @@ use tokio::sync::OnceCell;
 pub struct RedisSettings {
     /// `redis://host:port/db`; may carry a password, so it is kept secret and never logged.
     pub url: SecretString,
-    /// Multiplexed connections per process; each carries many requests at once.
-    #[serde(default = "default_pool_size")]
-    pub pool_size: usize,
+    /// Multiplexed connections per handle, that is per thread serving requests (see
+    /// [`HotState::with_own_connections`]); each carries many requests at once.
+    #[serde(default = "default_connections")]
+    pub connections: usize,
     /// Seconds a connection attempt or a reply may take before the request fails.
     #[serde(default = "default_wait_secs")]
     pub wait_secs: u64,
 }
 
-fn default_pool_size() -> usize {
-    4
+fn default_connections() -> usize {
+    1
 }
 
 fn default_wait_secs() -> u64 {
@@ -82,24 +83,43 @@ impl RedisError {
     }
 }
 
-/// The handle to hot state that every request and worker shares; cheap to clone.
+/// The handle to hot state; cheap to clone, and clones share their connections.
 ///
-/// It holds a few multiplexed connections (`redis.pool_size`), each opened on first use and
+/// It holds a few multiplexed connections (`redis.connections`), each opened on first use and
 /// re-established by itself after a failure, and hands them out in turn. A multiplexed
 /// connection carries many concurrent requests, so a request never waits for a free one and
 /// never pays a health-check round trip (a classic pool's `PING` on checkout would double the
 /// round trips of the hot path). Blocking reads are not used (the flusher polls), so the reply
 /// timeout suits every caller.
+///
+/// A connection's I/O runs as a task on the runtime that opened it. A request on another
+/// thread would hand its command over and be woken from there, a cross-thread wake-up that
+/// costs more CPU than the rest of the Redis call; so each thread that serves requests (each
+/// actix-web worker) takes its own handle with [`HotState::with_own_connections`].
 #[derive(Clone)]
 pub struct HotState {
-    inner: Arc<Connections>,
+    settings: Arc<ConnectSettings>,
+    connections: Arc<Connections>,
+}
+
+struct ConnectSettings {
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    per_handle: usize,
 }
 
 struct Connections {
-    client: redis::Client,
-    config: ConnectionManagerConfig,
     slots: Vec<OnceCell<ConnectionManager>>,
     next: AtomicUsize,
+}
+
+impl Connections {
+    fn new(count: usize) -> Arc<Connections> {
+        Arc::new(Connections {
+            slots: (0..count.max(1)).map(|_| OnceCell::new()).collect(),
+            next: AtomicUsize::new(0),
+        })
+    }
 }
 
 impl HotState {
@@ -112,26 +132,33 @@ impl HotState {
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(1);
-        let slots = (0..settings.pool_size.max(1))
-            .map(|_| OnceCell::new())
-            .collect();
         Ok(HotState {
-            inner: Arc::new(Connections {
+            settings: Arc::new(ConnectSettings {
                 client,
                 config,
-                slots,
-                next: AtomicUsize::new(0),
+                per_handle: settings.connections,
             }),
+            connections: Connections::new(settings.connections),
         })
+    }
+
+    /// A handle to the same Redis with connections of its own, opened on first use by the
+    /// thread that uses it: one per request-serving thread.
+    pub fn with_own_connections(&self) -> HotState {
+        HotState {
+            settings: Arc::clone(&self.settings),
+            connections: Connections::new(self.settings.per_handle),
+        }
     }
 
     /// The next connection in turn, opening it on first use.
     pub(crate) async fn connection(&self) -> Result<ConnectionManager, RedisError> {
-        let inner = &*self.inner;
-        let slot = &inner.slots[inner.next.fetch_add(1, Ordering::Relaxed) % inner.slots.len()];
+        let Connections { slots, next } = &*self.connections;
+        let slot = &slots[next.fetch_add(1, Ordering::Relaxed) % slots.len()];
+        let settings = &*self.settings;
         let manager = slot
             .get_or_try_init(|| {
-                ConnectionManager::new_with_config(inner.client.clone(), inner.config.clone())
+                ConnectionManager::new_with_config(settings.client.clone(), settings.config.clone())
             })
             .await?;
         Ok(manager.clone())

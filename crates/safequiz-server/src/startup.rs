@@ -72,11 +72,16 @@ impl Application {
                 source,
             })?
             .port();
-        let data = web::Data::new(state.clone());
         let max_body_bytes = settings.http.max_body_bytes;
+        let shared = state.clone();
+        // Runs once on each worker thread: each worker gets Redis connections of its own.
         let mut server = HttpServer::new(move || {
+            let worker = AppState {
+                hot: shared.hot.with_own_connections(),
+                ..shared.clone()
+            };
             App::new()
-                .app_data(data.clone())
+                .app_data(web::Data::new(worker))
                 .configure(routes::configure(max_body_bytes))
         })
         .disable_signals()

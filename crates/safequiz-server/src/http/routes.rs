@@ -21,6 +21,37 @@ pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) 
             .app_data(
                 web::QueryConfig::default().error_handler(|error, _req| query_error(error).into()),
             )
+            // The API first and the participant's hot routes first within it: the router tries
+            // routes in order, and every pattern with a {placeholder} is a regex match.
+            .service(
+                web::scope("/api/v1")
+                    .service(
+                        web::scope("/attempts")
+                            .route("/{aid}/answers/{index}", web::put().to(attempts::save))
+                            .route("/{aid}/submit", web::post().to(attempts::submit))
+                            .route("/{aid}", web::get().to(attempts::read)),
+                    )
+                    .service(
+                        web::scope("/campaigns")
+                            .route("", web::get().to(campaigns::list))
+                            .route("/{cid}/attempts", web::post().to(attempts::start))
+                            .route(
+                                "/{cid}/participants",
+                                web::post().to(participants::register),
+                            )
+                            .route("/{cid}/me", web::get().to(participants::me))
+                            .route("/{cid}/units", web::get().to(campaigns::units))
+                            .route(
+                                "/{cid}/leaderboards/units",
+                                web::get().to(leaderboards::units),
+                            )
+                            .route(
+                                "/{cid}/leaderboards/participants",
+                                web::get().to(leaderboards::participants),
+                            )
+                            .route("/{cid}/leaderboards/stream", web::get().to(live::stream)),
+                    ),
+            )
             .route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz))
             .route("/metrics", web::get().to(health::metrics))
@@ -29,35 +60,6 @@ pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) 
             .route("/c/{cid}/", web::get().to(pages::shell))
             .route("/static/app.js", web::get().to(pages::script))
             .route("/static/app.css", web::get().to(pages::style))
-            .service(
-                web::scope("/api/v1")
-                    .route("/campaigns", web::get().to(campaigns::list))
-                    .route("/campaigns/{cid}/units", web::get().to(campaigns::units))
-                    .route(
-                        "/campaigns/{cid}/participants",
-                        web::post().to(participants::register),
-                    )
-                    .route("/campaigns/{cid}/me", web::get().to(participants::me))
-                    .route("/campaigns/{cid}/attempts", web::post().to(attempts::start))
-                    .route(
-                        "/campaigns/{cid}/leaderboards/units",
-                        web::get().to(leaderboards::units),
-                    )
-                    .route(
-                        "/campaigns/{cid}/leaderboards/participants",
-                        web::get().to(leaderboards::participants),
-                    )
-                    .route(
-                        "/campaigns/{cid}/leaderboards/stream",
-                        web::get().to(live::stream),
-                    )
-                    .route("/attempts/{aid}", web::get().to(attempts::read))
-                    .route(
-                        "/attempts/{aid}/answers/{index}",
-                        web::put().to(attempts::save),
-                    )
-                    .route("/attempts/{aid}/submit", web::post().to(attempts::submit)),
-            )
             .default_service(web::to(not_found));
     }
 }
