@@ -39,6 +39,9 @@ pub struct Args {
     /// Attempts held open (started, not submitted) to weigh an open attempt; played afterwards.
     #[arg(long, default_value_t = 2_000)]
     open_attempts: usize,
+    /// Participants kept apart for the per-script phase after the measured run.
+    #[arg(long, default_value_t = 3_000)]
+    script_participants: usize,
     /// First phone number's serial (phones are 13 followed by 9 digits).
     #[arg(long, default_value_t = 0)]
     first_phone: u64,
@@ -144,17 +147,27 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let args = Arc::new(args);
 
     // Phase 1: registrations (not part of the attempt figures).
-    let memory_before = redis.as_mut().map(RedisProbe::used_memory).transpose()?;
+    let memory_before = redis
+        .as_mut()
+        .map(RedisProbe::used_memory_outside_streams)
+        .transpose()?;
     let registered = Instant::now();
-    let tokens = register_all(&args).await?;
+    let mut tokens = register_all(&args).await?;
+    let apart = tokens.split_off(tokens.len().saturating_sub(args.script_participants));
     let registration_secs = registered.elapsed().as_secs_f64();
-    let memory_registered = redis.as_mut().map(RedisProbe::used_memory).transpose()?;
+    let memory_registered = redis
+        .as_mut()
+        .map(RedisProbe::used_memory_outside_streams)
+        .transpose()?;
 
     // Phase 2: open attempts, to weigh one in Redis and in the service.
     let open = args.open_attempts.min(tokens.len());
     let rss_before = args.service_pid.map(process_rss_bytes).transpose()?;
     let opened = start_many(&args, &tokens[..open]).await?;
-    let memory_open = redis.as_mut().map(RedisProbe::used_memory).transpose()?;
+    let memory_open = redis
+        .as_mut()
+        .map(RedisProbe::used_memory_outside_streams)
+        .transpose()?;
     let rss_open = args.service_pid.map(process_rss_bytes).transpose()?;
 
     // Phase 3: the measured run. The open attempts are resumed and played first.
@@ -183,15 +196,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let after = snapshot(&args, &mut redis)?;
     let stats = redis.as_mut().map(RedisProbe::command_stats).transpose()?;
-
-    let mut file = std::io::BufWriter::new(std::fs::File::create(&args.results)?);
-    for (attempt, score) in &tally.results {
-        writeln!(file, "{attempt} {score}")?;
-    }
-    file.flush()?;
+    let attempts_measured = tally.results.len();
+    let per_script = match redis.as_mut() {
+        Some(redis) => json!(per_script(&args, &apart, redis, &mut tally.results).await?),
+        None => json!(null),
+    };
 
     let secs = (after.at - before.at).as_secs_f64();
-    let attempts = tally.results.len();
+    let attempts = attempts_measured;
     let requests = tally.start.len() + tally.save.len() + tally.submit.len();
     let per = |micros: u64, count: usize| micros as f64 / count.max(1) as f64;
     let latency = |values: &mut Vec<u32>| {
@@ -232,6 +244,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             "flusher_per_attempt": per(after.flusher_cpu - before.flusher_cpu, attempts),
         },
         "redis_commands": scripts,
+        "redis_per_script": per_script,
         "memory": {
             "redis_bytes_per_participant": match (memory_before, memory_registered) {
                 (Some(a), Some(b)) => json!(b.saturating_sub(a) as f64 / tokens.len().max(1) as f64),
@@ -252,6 +265,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             "per_sec": tokens.len() as f64 / registration_secs,
         },
     });
+    // Every submit that answered 200, the per-script phase's too, for the zero-loss check.
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&args.results)?);
+    for (attempt, score) in &tally.results {
+        writeln!(file, "{attempt} {score}")?;
+    }
+    file.flush()?;
     let text = serde_json::to_string_pretty(&summary)?;
     if let Some(path) = &args.summary {
         std::fs::write(path, &text)?;
@@ -305,6 +324,117 @@ async fn register_all(args: &Arc<Args>) -> anyhow::Result<Vec<String>> {
     }
     tokens.sort_unstable_by_key(|(i, _)| *i);
     Ok(tokens.into_iter().map(|(_, token)| token).collect())
+}
+
+/// Each script's cost, one kind of request at a time over all connections: `INFO commandstats`
+/// lumps every script under `evalsha`, so the phases are run apart (all starts, then all saves,
+/// then all submits) and each is read on its own. Returns, per script: calls, EVALSHA µs per
+/// call, and Redis CPU µs per request (the script plus reading, parsing and answering).
+async fn per_script(
+    args: &Arc<Args>,
+    tokens: &[String],
+    redis: &mut RedisProbe,
+    results: &mut Vec<(String, u32)>,
+) -> anyhow::Result<serde_json::Value> {
+    let path = Arc::new(format!("/api/v1/campaigns/{}/attempts", args.campaign));
+    let tokens: Arc<Vec<String>> = Arc::new(tokens.to_vec());
+    let mut figures = serde_json::Map::new();
+
+    // One phase: `requests(token_index)` lists the requests of one participant in this phase.
+    let started: Arc<std::sync::Mutex<Vec<Option<Started>>>> = Arc::new(std::sync::Mutex::new(
+        (0..tokens.len()).map(|_| None).collect(),
+    ));
+    for phase in ["start", "save", "submit"] {
+        redis.reset_stats()?;
+        let cpu_before = redis.cpu_micros()?;
+        let next = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..args.connections {
+            let (args, next, tokens, started, path) = (
+                args.clone(),
+                next.clone(),
+                tokens.clone(),
+                started.clone(),
+                path.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                let mut connection = Connection::new(args.addr);
+                let mut requests = 0usize;
+                let mut submitted = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(token) = tokens.get(i) else {
+                        return Ok::<_, anyhow::Error>((requests, submitted));
+                    };
+                    let token = Some(token.as_str());
+                    match phase {
+                        "start" => {
+                            let (status, body) =
+                                connection.send(Method::POST, &path, token, None).await?;
+                            anyhow::ensure!(status.is_success(), "start answered {status}");
+                            let attempt: Started = serde_json::from_slice(&body)?;
+                            started.lock().expect("not poisoned")[i] = Some(attempt);
+                            requests += 1;
+                        }
+                        _ => {
+                            let Some(attempt) = started.lock().expect("not poisoned")[i].take()
+                            else {
+                                continue;
+                            };
+                            if phase == "save" {
+                                for (index, question) in attempt.questions.iter().enumerate() {
+                                    let key =
+                                        question.options.first().map_or("A", |o| o.key.as_str());
+                                    let body = Bytes::from(format!("{{\"choices\":[\"{key}\"]}}"));
+                                    let path = format!(
+                                        "/api/v1/attempts/{}/answers/{index}",
+                                        attempt.attempt_id
+                                    );
+                                    let (status, _) = connection
+                                        .send(Method::PUT, &path, token, Some(body))
+                                        .await?;
+                                    anyhow::ensure!(status.is_success(), "save answered {status}");
+                                    requests += 1;
+                                }
+                                started.lock().expect("not poisoned")[i] = Some(attempt);
+                            } else {
+                                let path =
+                                    format!("/api/v1/attempts/{}/submit", attempt.attempt_id);
+                                let (status, body) =
+                                    connection.send(Method::POST, &path, token, None).await?;
+                                anyhow::ensure!(status.is_success(), "submit answered {status}");
+                                let result: Submitted = serde_json::from_slice(&body)?;
+                                submitted.push((result.attempt_id, result.score));
+                                requests += 1;
+                            }
+                        }
+                    }
+                }
+            }));
+        }
+        let mut requests = 0;
+        for task in tasks {
+            let (count, submitted) = task.await??;
+            requests += count;
+            results.extend(submitted);
+        }
+        let cpu = redis.cpu_micros()? - cpu_before;
+        let stats = redis.command_stats()?;
+        let (calls, micros) = stats
+            .iter()
+            .find(|(name, _, _)| name == "evalsha")
+            .map_or((0, 0.0), |(_, calls, micros)| (*calls, *micros));
+        figures.insert(
+            phase.to_owned(),
+            json!({
+                "requests": requests,
+                "evalsha_calls": calls,
+                "evalsha_usec_per_call": micros,
+                "redis_cpu_usec_per_request": cpu as f64 / requests.max(1) as f64,
+            }),
+        );
+    }
+    Ok(serde_json::Value::Object(figures))
 }
 
 async fn start_many(args: &Arc<Args>, tokens: &[String]) -> anyhow::Result<usize> {

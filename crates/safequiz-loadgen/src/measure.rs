@@ -66,10 +66,25 @@ impl RedisProbe {
         Ok((seconds * 1e6) as u64)
     }
 
-    /// `used_memory`, bytes.
-    pub fn used_memory(&mut self) -> anyhow::Result<u64> {
+    /// `used_memory` less the streams, bytes: the streams grow and are trimmed by the flusher
+    /// while we weigh, so they are left out of the hot state's weight.
+    pub fn used_memory_outside_streams(&mut self) -> anyhow::Result<u64> {
         let info = self.info("memory")?;
-        Ok(Self::field(&info, "used_memory") as u64)
+        let used = Self::field(&info, "used_memory") as u64;
+        let streams: Vec<String> = redis::cmd("KEYS")
+            .arg("*:stream")
+            .query(&mut self.connection)?;
+        let mut in_streams = 0u64;
+        for key in streams {
+            let bytes: Option<u64> = redis::cmd("MEMORY")
+                .arg("USAGE")
+                .arg(&key)
+                .arg("SAMPLES")
+                .arg(0)
+                .query(&mut self.connection)?;
+            in_streams += bytes.unwrap_or(0);
+        }
+        Ok(used.saturating_sub(in_streams))
     }
 
     /// Zeroes `INFO commandstats`.
