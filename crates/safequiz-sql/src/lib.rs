@@ -10,7 +10,20 @@
 //! Types to read first: [`DatabaseSettings`] and [`Store`].
 
 pub mod record;
+pub mod reports;
 pub mod units;
+
+/// Runs `$body` with `$pool` bound to the store's pool, whichever database it is: for
+/// statements written once in the SQL both databases accept (`$1` parameters).
+#[macro_export]
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            $crate::Store::Sqlite($pool) => $body,
+            $crate::Store::Postgres($pool) => $body,
+        }
+    };
+}
 
 use std::str::FromStr;
 use std::time::Duration;
