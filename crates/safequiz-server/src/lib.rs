@@ -15,6 +15,7 @@ pub mod auth;
 pub mod catalogue;
 pub mod clock;
 pub mod config;
+pub mod export;
 pub mod http;
 pub mod recovery;
 pub mod startup;

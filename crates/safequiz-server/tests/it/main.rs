@@ -4,6 +4,7 @@
 mod attempts;
 mod browser;
 mod errors;
+mod export;
 mod flusher;
 mod health;
 mod leaderboards;
