@@ -16,6 +16,10 @@
 //! - `{c:s}:totals`: the shard's part of every unit's roll-up (`<unit>:pa`, `<unit>:nf`: two
 //!   counters packed per field, see `boards`);
 //! - `{c:s}:board:*` and `{c:s}:board:<unit>`: the shard's part of the individual boards.
+//!
+//! Keys outside the shards, all in the one slot `{login}` (a few, small and short-lived):
+//! - `{login}:fail:<kind>:<who>`: failed organizer logins of one username or one client address
+//!   in the current window (see [`login_failures`]).
 
 use std::fmt;
 
@@ -110,4 +114,9 @@ impl<'a> ShardKeys<'a> {
     pub fn board(&self, unit: Option<&str>) -> String {
         self.key(format_args!("board:{}", unit.unwrap_or("*")))
     }
+}
+
+/// The counter of failed organizer logins of `who` (a username or a client address, by `kind`).
+pub fn login_failures(kind: &str, who: &str) -> String {
+    format!("{{login}}:fail:{kind}:{who}")
 }

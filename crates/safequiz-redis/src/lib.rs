@@ -16,6 +16,7 @@
 pub mod attempts;
 pub mod boards;
 pub mod keys;
+pub mod limits;
 pub mod participants;
 pub mod restore;
 mod scripts;

@@ -1,12 +1,17 @@
-//! Signed participant tokens and keyed phone hashes.
+//! Signed participant tokens, organizer session tokens and keyed phone hashes.
 //!
 //! A token is readable text and an HMAC-SHA256 over it:
 //! `1.<campaign>.<participant>.<unit>.<expires, Unix s>.<MAC, base64url>`. Verifying needs the
 //! secret and nothing else (DESIGN §2.1: no lookup, any replica). Campaign ids and unit codes
 //! never contain a dot, so the fields split unambiguously.
 //!
-//! Two keys are derived from `auth.secret`, one per purpose, so a token MAC can never be
-//! replayed as a phone hash or the reverse. Changing the secret logs everybody out and makes
+//! An organizer session token is `o1.<organizer id>.<session epoch>.<expires, Unix s>.<MAC>`.
+//! Unlike a participant's, it is checked against the account on every request (organizer
+//! requests are few and not the hot path): the epoch must still be the account's, so logout and
+//! a password change end it at once on every replica.
+//!
+//! Three keys are derived from `auth.secret`, one per purpose, so a MAC made for one purpose
+//! can never be replayed for another. Changing the secret logs everybody out and makes
 //! registered phones unrecognizable: never change it during a campaign.
 
 use base64::Engine;
@@ -19,6 +24,18 @@ use secrecy::{ExposeSecret, SecretString};
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
 const TOKEN_VERSION: &str = "1";
+const SESSION_VERSION: &str = "o1";
+
+/// What a verified organizer session token says; the account still has to confirm the epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionClaims {
+    /// The organizer account.
+    pub organizer: i64,
+    /// The account's session epoch when the token was issued.
+    pub epoch: i64,
+    /// When the token stops being accepted.
+    pub expires_at: Timestamp,
+}
 
 /// What a verified participant token says.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,6 +66,7 @@ pub enum TokenError {
 pub struct AuthKeys {
     token: HmacSha256,
     phone: HmacSha256,
+    session: HmacSha256,
 }
 
 impl AuthKeys {
@@ -62,38 +80,25 @@ impl AuthKeys {
         AuthKeys {
             token: derive(b"safequiz token key v1"),
             phone: derive(b"safequiz phone key v1"),
+            session: derive(b"safequiz organizer session key v1"),
         }
     }
 
     /// Signs a token carrying `claims`.
     pub fn sign(&self, claims: &ParticipantClaims) -> String {
-        let mut token = format!(
+        let token = format!(
             "{TOKEN_VERSION}.{}.{}.{}.{}",
             claims.campaign,
             claims.participant,
             claims.unit,
             claims.expires_at.as_second()
         );
-        let mut mac = self.token.clone();
-        mac.update(token.as_bytes());
-        token.push('.');
-        URL_SAFE_NO_PAD.encode_string(mac.finalize().into_bytes(), &mut token);
-        token
+        signed_text(&self.token, token)
     }
 
     /// Verifies `token` at instant `now`.
     pub fn verify(&self, token: &str, now: Timestamp) -> Result<ParticipantClaims, TokenError> {
-        let (signed, signature) = token.rsplit_once('.').ok_or(TokenError::Invalid)?;
-        let mut expected = [0u8; 32];
-        match URL_SAFE_NO_PAD.decode_slice(signature, &mut expected) {
-            Ok(32) => {}
-            _ => return Err(TokenError::Invalid),
-        }
-        let mut mac = self.token.clone();
-        mac.update(signed.as_bytes());
-        // Constant-time comparison: a timing difference must not reveal a valid prefix.
-        mac.verify_slice(&expected)
-            .map_err(|_| TokenError::Invalid)?;
+        let signed = verified_text(&self.token, token)?;
         let mut fields = signed.split('.');
         let (
             Some(TOKEN_VERSION),
@@ -130,6 +135,41 @@ impl AuthKeys {
         })
     }
 
+    /// Signs an organizer session token carrying `claims`.
+    pub fn sign_session(&self, claims: &SessionClaims) -> String {
+        let token = format!(
+            "{SESSION_VERSION}.{}.{}.{}",
+            claims.organizer,
+            claims.epoch,
+            claims.expires_at.as_second()
+        );
+        signed_text(&self.session, token)
+    }
+
+    /// Verifies an organizer session token at instant `now` (signature and expiry only).
+    pub fn verify_session(&self, token: &str, now: Timestamp) -> Result<SessionClaims, TokenError> {
+        let signed = verified_text(&self.session, token)?;
+        let fields: Vec<&str> = signed.split('.').collect();
+        let [SESSION_VERSION, organizer, epoch, expires] = fields[..] else {
+            return Err(TokenError::Invalid);
+        };
+        let organizer = organizer.parse().map_err(|_| TokenError::Invalid)?;
+        let epoch = epoch.parse().map_err(|_| TokenError::Invalid)?;
+        let expires_at = expires
+            .parse::<i64>()
+            .ok()
+            .and_then(|seconds| Timestamp::from_second(seconds).ok())
+            .ok_or(TokenError::Invalid)?;
+        if now >= expires_at {
+            return Err(TokenError::Expired);
+        }
+        Ok(SessionClaims {
+            organizer,
+            epoch,
+            expires_at,
+        })
+    }
+
     /// The keyed hash of a phone number within a campaign: 16 bytes of HMAC-SHA256.
     ///
     /// Keyed, so a stolen database cannot be turned back into numbers by hashing all 10^10
@@ -144,6 +184,31 @@ impl AuthKeys {
         hash.copy_from_slice(&digest[..16]);
         hash
     }
+}
+
+/// `text.<MAC of text under key>`.
+fn signed_text(key: &HmacSha256, mut text: String) -> String {
+    let mut mac = key.clone();
+    mac.update(text.as_bytes());
+    text.push('.');
+    URL_SAFE_NO_PAD.encode_string(mac.finalize().into_bytes(), &mut text);
+    text
+}
+
+/// The signed text of `token` when its MAC under `key` is right.
+fn verified_text<'t>(key: &HmacSha256, token: &'t str) -> Result<&'t str, TokenError> {
+    let (signed, signature) = token.rsplit_once('.').ok_or(TokenError::Invalid)?;
+    let mut expected = [0u8; 32];
+    match URL_SAFE_NO_PAD.decode_slice(signature, &mut expected) {
+        Ok(32) => {}
+        _ => return Err(TokenError::Invalid),
+    }
+    let mut mac = key.clone();
+    mac.update(signed.as_bytes());
+    // Constant-time comparison: a timing difference must not reveal a valid prefix.
+    mac.verify_slice(&expected)
+        .map_err(|_| TokenError::Invalid)?;
+    Ok(signed)
 }
 
 fn keyed(key: &[u8]) -> HmacSha256 {

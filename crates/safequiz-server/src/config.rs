@@ -105,6 +105,8 @@ pub struct AuthSettings {
     pub secret: SecretString,
     /// Hours a participant token stays valid.
     pub participant_token_ttl_hours: u32,
+    /// Hours an organizer session lasts before logging in again.
+    pub organizer_session_hours: u32,
 }
 
 impl AuthSettings {
@@ -313,6 +315,12 @@ fn validate(settings: &Settings, environment: Environment, figment: &Figment) ->
         report(
             "auth.participant_token_ttl_hours",
             "must be at least 1".to_owned(),
+        );
+    }
+    if !(1..=72).contains(&settings.auth.organizer_session_hours) {
+        report(
+            "auth.organizer_session_hours",
+            "must be between 1 and 72".to_owned(),
         );
     }
     let secret = settings.auth.secret.expose_secret();

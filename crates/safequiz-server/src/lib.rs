@@ -11,6 +11,7 @@
 //! [`startup::Application`] (build, bind, run until shutdown), and `http/routes.rs` (the whole API
 //! in one table).
 
+pub mod accounts;
 pub mod auth;
 pub mod catalogue;
 pub mod clock;

@@ -131,13 +131,20 @@ impl Application {
                 workers_stopped.clone(),
             ))
         });
-        let flusher = self.flusher.clone().map(|options| {
-            tokio::spawn(workers::flusher::run(
+        let flusher = match self.flusher.clone() {
+            Some(options) => tokio::spawn(workers::flusher::run(
                 self.state.clone(),
                 options,
                 workers_stopped.clone(),
-            ))
-        });
+            )),
+            // Without a flusher, the record is still migrated for the organizer pages.
+            None => {
+                let (state, mut stopped) = (self.state.clone(), workers_stopped.clone());
+                tokio::spawn(async move {
+                    workers::flusher::prepare_until_done(&state, &mut stopped).await;
+                })
+            }
+        };
         let handle = self.server.handle();
         let server = self.server;
         tokio::pin!(server);
@@ -153,7 +160,7 @@ impl Application {
         // Receivers see the change even if they are mid-pass; a send error only means every
         // worker has already gone.
         let _ = stop_workers.send(true);
-        for (name, task) in [("sweeper", sweeper), ("flusher", flusher)] {
+        for (name, task) in [("sweeper", sweeper), ("flusher", Some(flusher))] {
             if let Some(task) = task
                 && let Err(error) = task.await
             {
@@ -179,6 +186,7 @@ pub fn build_state(
         auth: AuthKeys::derive(&settings.auth.secret),
         shards: settings.hot.shards,
         token_ttl: SignedDuration::from_hours(i64::from(settings.auth.participant_token_ttl_hours)),
+        session_ttl: SignedDuration::from_hours(i64::from(settings.auth.organizer_session_hours)),
         max_body_bytes: settings.http.max_body_bytes,
         broadcaster: Arc::new(workers::broadcaster::Broadcaster::new(Duration::from_secs(
             1,

@@ -9,6 +9,7 @@
 //!
 //! Types to read first: [`DatabaseSettings`] and [`Store`].
 
+pub mod organizers;
 pub mod record;
 pub mod reports;
 pub mod units;

@@ -83,9 +83,27 @@ pub struct Inserted {
 
 impl Store {
     /// Brings the schema up to date (`migrations/sqlite` or `migrations/postgres`).
+    ///
+    /// Several processes may migrate at once (every `serve` and `flush` does at start).
+    /// PostgreSQL serializes them with sqlx's advisory lock. SQLite has no such lock: two
+    /// migrators both read the list of applied migrations, and the second to take the write
+    /// lock fails on a table the first just made. Each migration commits with its record, so
+    /// running again then finds it applied; SQLite retries a few times.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Store::Sqlite(pool) => {
+                let mut tries = 0;
+                loop {
+                    match sqlx::migrate!("./migrations/sqlite").run(pool).await {
+                        Ok(()) => break,
+                        Err(_) if tries < 5 => {
+                            tries += 1;
+                            tokio::time::sleep(std::time::Duration::from_millis(50 * tries)).await;
+                        }
+                        Err(error) => return Err(error.into()),
+                    }
+                }
+            }
             Store::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         Ok(())

@@ -372,6 +372,67 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Creates an organizer account for `unit` of the shipped campaign with a one-time
+    /// password, as `safequiz organizer add` does; returns that password.
+    pub async fn add_organizer(&self, unit: &str, username: &str) -> String {
+        // The service migrates its record in the background at start; wait for that.
+        crate::eventually(
+            "the record is migrated",
+            std::time::Duration::from_secs(30),
+            || async { self.state.store.organizers(CAMPAIGN).await.ok() },
+        )
+        .await;
+        let password = safequiz_server::accounts::one_time_password();
+        let hash = safequiz_server::accounts::hash_password(&password).expect("a hash");
+        self.state
+            .store
+            .add_organizer(&safequiz_sql::organizers::NewOrganizer {
+                campaign_id: CAMPAIGN,
+                unit_id: unit,
+                username,
+                password_hash: &hash,
+                created_at_ms: self.clock.now().as_millisecond(),
+            })
+            .await
+            .expect("the account is added");
+        password
+    }
+
+    /// Logs in; returns the status and body.
+    pub async fn organizer_login(&self, username: &str, password: &str) -> (u16, Value) {
+        let response = self
+            .request(
+                reqwest::Method::POST,
+                "/api/v1/organizer/login",
+                None,
+                Some(&json!({"username": username, "password": password})),
+            )
+            .await;
+        status_and_json(response).await
+    }
+
+    /// An organizer of `unit` who has logged in and replaced the one-time password: the
+    /// session token every figure endpoint accepts.
+    pub async fn organizer(&self, unit: &str, username: &str) -> String {
+        let one_time = self.add_organizer(unit, username).await;
+        let (status, body) = self.organizer_login(username, &one_time).await;
+        assert_eq!(status, 200, "{body}");
+        let token = body["token"].as_str().expect("a token").to_owned();
+        let response = self
+            .request(
+                reqwest::Method::PUT,
+                "/api/v1/organizer/password",
+                Some(&token),
+                Some(&json!({"current_password": one_time, "new_password": "anquan2026yue"})),
+            )
+            .await;
+        let (status, body) = status_and_json(response).await;
+        assert_eq!(status, 200, "{body}");
+        body["token"].as_str().expect("a new token").to_owned()
+    }
+}
+
 /// The campaign the shipped configuration serves.
 pub const CAMPAIGN: &str = "safety-month";
 

@@ -43,6 +43,9 @@ enum Command {
     Leaderboards(cmd::leaderboards::Command),
     /// Compare Redis with the SQL record; print every difference, exit 1 on any.
     Reconcile(cmd::reconcile::Args),
+    /// Organizer accounts: add (prints a one-time password), reset-password, list.
+    #[command(subcommand)]
+    Organizer(cmd::organizer::Command),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         Command::Config(command) => cmd::config::run(command),
         Command::Leaderboards(command) => cmd::leaderboards::run(command),
         Command::Reconcile(args) => cmd::reconcile::run(args),
+        Command::Organizer(command) => cmd::organizer::run(command),
     };
     match result {
         Ok(code) => code,

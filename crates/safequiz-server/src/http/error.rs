@@ -54,6 +54,21 @@ pub enum ApiError {
     /// The attempt is final, or its time (with grace) has run out.
     #[error("本次答题已结束（已提交或已超过答题时间），答案未再保存")]
     AttemptClosed,
+    /// Authenticated, but not allowed: `out_of_scope` (another unit's subtree) or
+    /// `password_change_required` (the one-time password must be replaced first).
+    #[error("{message}")]
+    Forbidden {
+        /// `out_of_scope` or `password_change_required`.
+        code: &'static str,
+        /// What is refused, for the organizer.
+        message: String,
+    },
+    /// Too many failed logins; try again after `retry_after_secs`.
+    #[error("登录失败次数过多，请 {} 分钟后再试", retry_after_secs.div_ceil(60))]
+    TooManyAttempts {
+        /// Seconds until the window ends (also sent as `Retry-After`).
+        retry_after_secs: u64,
+    },
     /// A dependency (Redis, SQL) is not reachable.
     #[error("{0}")]
     NotReady(String),
@@ -76,7 +91,7 @@ pub struct ErrorBody<'a> {
 
 impl ApiError {
     /// Every code any error response carries.
-    pub const CODES: [&'static str; 15] = [
+    pub const CODES: [&'static str; 18] = [
         "not_found",
         "bad_request",
         "unauthorized",
@@ -90,6 +105,9 @@ impl ApiError {
         "daily_limit_reached",
         "campaign_closed",
         "attempt_closed",
+        "out_of_scope",
+        "password_change_required",
+        "too_many_attempts",
         "not_ready",
         "internal",
     ];
@@ -114,8 +132,21 @@ impl ApiError {
             ApiError::DailyLimitReached { .. } => "daily_limit_reached",
             ApiError::CampaignClosed(_) => "campaign_closed",
             ApiError::AttemptClosed => "attempt_closed",
+            ApiError::Forbidden { code, .. } => code,
+            ApiError::TooManyAttempts { .. } => "too_many_attempts",
             ApiError::NotReady(_) => "not_ready",
             ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<safequiz_sql::StoreError> for ApiError {
+    fn from(error: safequiz_sql::StoreError) -> ApiError {
+        if error.is_data_error() {
+            ApiError::Internal(error.to_string())
+        } else {
+            tracing::warn!(error = %error, "the database is not reachable");
+            ApiError::NotReady("数据库暂不可用，请稍后重试".to_owned())
         }
     }
 }
@@ -150,6 +181,8 @@ impl ResponseError for ApiError {
             | ApiError::DailyLimitReached { .. }
             | ApiError::CampaignClosed(_)
             | ApiError::AttemptClosed => StatusCode::CONFLICT,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -168,6 +201,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         if matches!(self, ApiError::Unauthorized(_)) {
             response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        if let ApiError::TooManyAttempts { retry_after_secs } = self {
+            response.insert_header(("Retry-After", retry_after_secs.to_string()));
         }
         response.json(ErrorBody {
             error: self.code(),

@@ -21,7 +21,7 @@ use super::error::ApiError;
 pub const MAX_BOARD_LIMIT: usize = 100;
 
 /// Which figure orders a unit board.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum UnitSort {
     /// Total points (the competition's result).
@@ -42,13 +42,14 @@ pub struct UnitBoardQuery {
     pub(crate) sort: UnitSort,
 }
 
+/// A unit's figures as every board and the organizer pages show them.
 #[derive(Serialize)]
-struct Figures {
-    points: u64,
-    participants: u64,
-    attempts: u64,
-    full_marks: u64,
-    avg_score: f64,
+pub(crate) struct Figures {
+    pub(crate) points: u64,
+    pub(crate) participants: u64,
+    pub(crate) attempts: u64,
+    pub(crate) full_marks: u64,
+    pub(crate) avg_score: f64,
 }
 
 impl From<UnitTotals> for Figures {

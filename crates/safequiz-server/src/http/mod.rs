@@ -10,6 +10,7 @@ pub mod extract;
 pub mod health;
 pub mod leaderboards;
 pub mod live;
+pub mod organizer;
 pub mod pages;
 pub mod participants;
 pub mod routes;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub shards: u16,
     /// How long a participant token stays valid.
     pub token_ttl: SignedDuration,
+    /// How long an organizer session lasts.
+    pub session_ttl: SignedDuration,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Live boards shared by their viewers.

@@ -4,7 +4,7 @@ use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::error::ApiError;
-use super::{attempts, campaigns, health, leaderboards, live, pages, participants};
+use super::{attempts, campaigns, health, leaderboards, live, organizer, pages, participants};
 
 /// Registers every route, the extractor error handlers and the JSON 404 fallback.
 pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) {
@@ -50,6 +50,14 @@ pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) 
                                 web::get().to(leaderboards::participants),
                             )
                             .route("/{cid}/leaderboards/stream", web::get().to(live::stream)),
+                    )
+                    .service(
+                        web::scope("/organizer")
+                            .route("/login", web::post().to(organizer::login))
+                            .route("/logout", web::post().to(organizer::logout))
+                            .route("/me", web::get().to(organizer::me))
+                            .route("/password", web::put().to(organizer::change_password))
+                            .route("/progress", web::get().to(organizer::progress)),
                     ),
             )
             .route("/healthz", web::get().to(health::healthz))

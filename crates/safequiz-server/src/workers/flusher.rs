@@ -76,19 +76,28 @@ pub async fn prepare_record(state: &AppState) -> Result<(), safequiz_sql::StoreE
     Ok(())
 }
 
-/// Prepares the record (retrying while SQL is down), then flushes until `shutdown` turns true.
-pub async fn run(state: AppState, options: FlusherOptions, mut shutdown: watch::Receiver<bool>) {
+/// Prepares the record, retrying every second while SQL is down; false when `shutdown` came
+/// first. Every `serve` runs it (with or without its flusher), so the organizer tables exist
+/// wherever organizers are served.
+pub async fn prepare_until_done(state: &AppState, shutdown: &mut watch::Receiver<bool>) -> bool {
     loop {
-        match prepare_record(&state).await {
-            Ok(()) => break,
+        match prepare_record(state).await {
+            Ok(()) => return true,
             Err(error) => {
                 tracing::warn!(error = %error, "cannot prepare the database yet; retrying");
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    _ = shutdown.changed() => return,
+                    _ = shutdown.changed() => return false,
                 }
             }
         }
+    }
+}
+
+/// Prepares the record (retrying while SQL is down), then flushes until `shutdown` turns true.
+pub async fn run(state: AppState, options: FlusherOptions, mut shutdown: watch::Receiver<bool>) {
+    if !prepare_until_done(&state, &mut shutdown).await {
+        return;
     }
     loop {
         let wait = match flush_once(&state, &options).await {

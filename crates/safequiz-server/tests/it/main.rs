@@ -9,6 +9,7 @@ mod flusher;
 mod health;
 mod leaderboards;
 mod live;
+mod organizer;
 mod pages;
 mod record;
 mod register;

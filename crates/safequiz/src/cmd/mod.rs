@@ -4,6 +4,7 @@ pub mod bank;
 pub mod config;
 pub mod flush;
 pub mod leaderboards;
+pub mod organizer;
 pub mod reconcile;
 pub mod serve;
 pub mod units;

@@ -3,6 +3,7 @@
 
 mod bank;
 mod config;
+mod organizer;
 mod record;
 mod serve;
 mod units;

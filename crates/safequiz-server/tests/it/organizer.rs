@@ -1,0 +1,283 @@
+//! The organizer back office: accounts, sessions, login limits and subtree scope.
+
+use reqwest::Method;
+use safequiz_testkit::{TestApp, status_and_json};
+use serde_json::{Value, json};
+
+async fn get_as(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
+    status_and_json(app.request(Method::GET, path, Some(token), None).await).await
+}
+
+#[tokio::test]
+async fn a_one_time_password_must_be_replaced_before_any_figure() {
+    let app = TestApp::spawn().await;
+    let one_time = app.add_organizer("130102", "changan").await;
+    let (status, body) = app.organizer_login("changan", &one_time).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["must_change_password"], true);
+    assert_eq!(body["organizer"]["unit_name"], "长安区");
+    let token = body["token"].as_str().expect("a token");
+
+    let (status, body) = get_as(&app, token, "/api/v1/organizer/progress").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("password_change_required"))
+    );
+    let (status, body) = get_as(&app, token, "/api/v1/organizer/me").await;
+    assert_eq!(
+        (status, body["must_change_password"].as_bool()),
+        (200, Some(true))
+    );
+
+    // A weak password changes nothing; a good one ends the old session and issues a new one.
+    let change = |new: &str| json!({"current_password": one_time, "new_password": new});
+    let (status, body) = status_and_json(
+        app.request(
+            Method::PUT,
+            "/api/v1/organizer/password",
+            Some(token),
+            Some(&change("short")),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (422, Some("invalid_password"))
+    );
+    let (status, body) = status_and_json(
+        app.request(
+            Method::PUT,
+            "/api/v1/organizer/password",
+            Some(token),
+            Some(&change("changan2026anquan")),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let fresh = body["token"].as_str().expect("a new token");
+    let (status, _) = get_as(&app, token, "/api/v1/organizer/me").await;
+    assert_eq!(status, 401, "the session before the change has ended");
+    let (status, body) = get_as(&app, fresh, "/api/v1/organizer/progress").await;
+    assert_eq!((status, body["unit_id"].as_str()), (200, Some("130102")));
+
+    // The one-time password no longer logs in; the new one does.
+    assert_eq!(app.organizer_login("changan", &one_time).await.0, 401);
+    assert_eq!(
+        app.organizer_login("changan", "changan2026anquan").await.0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_county_organizer_reads_its_county_and_nothing_around_it() {
+    let app = TestApp::spawn().await;
+    let county = app.organizer("130102", "changan").await;
+    let path = |unit: &str| format!("/api/v1/organizer/progress?unit={unit}");
+
+    let (status, body) = get_as(&app, &county, &path("130102")).await;
+    assert_eq!(status, 200, "{body}");
+    for (unit, why) in [
+        ("130104", "the neighbour county"),
+        ("130100", "its own city"),
+        ("130000", "its province"),
+        ("110101", "another province's county"),
+        ("*", "the whole campaign"),
+    ] {
+        let (status, body) = get_as(&app, &county, &path(unit)).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (403, Some("out_of_scope")),
+            "{why}: {body}"
+        );
+    }
+    let (status, body) = get_as(&app, &county, &path("999999")).await;
+    assert_eq!((status, body["error"].as_str()), (404, Some("not_found")));
+
+    // A province organizer reaches down to the county, and a national one everywhere.
+    let province = app.organizer("130000", "hebei").await;
+    assert_eq!(get_as(&app, &province, &path("130102")).await.0, 200);
+    assert_eq!(get_as(&app, &province, &path("110101")).await.0, 403);
+    let national = app.organizer("*", "quanguo").await;
+    let (status, body) = get_as(&app, &national, "/api/v1/organizer/progress").await;
+    assert_eq!((status, body["unit_id"].as_str()), (200, Some("*")));
+}
+
+#[tokio::test]
+async fn progress_follows_attempts_in_the_subtree_as_they_finish() {
+    let app = TestApp::spawn().await;
+    let city = app.organizer("130100", "shijiazhuang").await;
+    let path = "/api/v1/organizer/progress?unit=130100&sort=attempts";
+    let (_, before) = get_as(&app, &city, path).await;
+    assert_eq!(before["totals"]["attempts"], 0);
+    assert!(
+        before["not_started"]
+            .as_array()
+            .expect("a list")
+            .contains(&json!("长安区"))
+    );
+
+    // Two attempts in 长安区, one in 桥西区, one outside the city.
+    let results = app
+        .play(7_000, 4, &["130102", "130104", "130102", "110101"], 4)
+        .await;
+    let points_inside: i64 = results[..3]
+        .iter()
+        .map(|r| r["score"].as_i64().expect("a score"))
+        .sum();
+    let (status, after) = get_as(&app, &city, path).await;
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(after["totals"]["attempts"], 3, "{after}");
+    assert_eq!(after["totals"]["participants"], 3);
+    assert_eq!(after["totals"]["points"], points_inside);
+    let items = after["items"].as_array().expect("children");
+    assert_eq!(items[0]["unit_id"], "130102", "sorted by attempts: {after}");
+    assert_eq!(items[0]["attempts"], 2);
+    assert_eq!(items[1]["unit_id"], "130104");
+    assert_eq!(items[1]["attempts"], 1);
+    let not_started = after["not_started"].as_array().expect("a list");
+    assert!(!not_started.contains(&json!("长安区")));
+    assert!(not_started.contains(&json!("新华区")), "{after}");
+}
+
+#[tokio::test]
+async fn forged_expired_and_ended_sessions_are_refused() {
+    let app = TestApp::builder()
+        .clock_at("2026-06-10T09:00:00+08:00".parse().expect("an instant"))
+        .spawn()
+        .await;
+    let token = app.organizer("130102", "changan").await;
+    let me = "/api/v1/organizer/me";
+    assert_eq!(get_as(&app, &token, me).await.0, 200);
+
+    // Altered: another account id under the same MAC.
+    let forged = token.replacen("o1.1.", "o1.2.", 1);
+    assert_ne!(forged, token);
+    assert_eq!(get_as(&app, &forged, me).await.0, 401);
+    // A participant token is not a session.
+    let participant = app.register("张三", "13800000001", "130102").await;
+    assert_eq!(get_as(&app, &participant.token, me).await.0, 401);
+    // No token at all.
+    assert_eq!(status_and_json(app.get(me).await).await.0, 401);
+
+    // Past its lifetime (12 hours by default).
+    app.clock.advance(jiff::SignedDuration::from_hours(13));
+    let (status, body) = get_as(&app, &token, me).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("unauthorized"))
+    );
+
+    // Logout ends every session of the account at once.
+    let (_, body) = app.organizer_login("changan", "anquan2026yue").await;
+    let first = body["token"].as_str().expect("a token").to_owned();
+    let (_, body) = app.organizer_login("changan", "anquan2026yue").await;
+    let second = body["token"].as_str().expect("a token").to_owned();
+    let response = app
+        .request(Method::POST, "/api/v1/organizer/logout", Some(&first), None)
+        .await;
+    assert_eq!(response.status(), 204);
+    assert_eq!(get_as(&app, &first, me).await.0, 401);
+    assert_eq!(get_as(&app, &second, me).await.0, 401);
+}
+
+#[tokio::test]
+async fn logins_are_limited_per_username_whatever_the_password() {
+    let app = TestApp::spawn().await;
+    let password = app.add_organizer("130102", "changan").await;
+    for _ in 0..5 {
+        let (status, body) = app.organizer_login("changan", "guessing-123").await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("unauthorized"))
+        );
+    }
+    let response = app
+        .request(
+            Method::POST,
+            "/api/v1/organizer/login",
+            None,
+            Some(&json!({"username": "changan", "password": password})),
+        )
+        .await;
+    assert_eq!(response.status(), 429);
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("900")
+    );
+    let (_, body) = status_and_json(response).await;
+    assert_eq!(body["error"], "too_many_attempts");
+    // Another account is not locked out by it.
+    let other = app.add_organizer("130104", "qiaoxi").await;
+    assert_eq!(app.organizer_login("qiaoxi", &other).await.0, 200);
+    // An unknown username answers like a wrong password.
+    let (status, body) = app.organizer_login("nobody", "whatever-123").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("unauthorized"))
+    );
+}
+
+#[tokio::test]
+async fn the_session_cookie_authenticates_reads_and_guarded_changes() {
+    let app = TestApp::spawn().await;
+    app.organizer("130102", "changan").await;
+    let response = app
+        .request(
+            Method::POST,
+            "/api/v1/organizer/login",
+            None,
+            Some(&json!({"username": "changan", "password": "anquan2026yue"})),
+        )
+        .await;
+    let set_cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("a session cookie")
+        .to_owned();
+    assert!(set_cookie.starts_with("sq_org="), "{set_cookie}");
+    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+    assert!(set_cookie.contains("SameSite=Strict"), "{set_cookie}");
+    let cookie = set_cookie.split(';').next().expect("name=value").to_owned();
+
+    let url = |path: &str| format!("{}{path}", app.address);
+    let me = app
+        .client
+        .get(url("/api/v1/organizer/me"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(me.status(), 200);
+    // A change by cookie alone (what a cross-site form could send) is refused, and ends nothing.
+    let bare = app
+        .client
+        .post(url("/api/v1/organizer/logout"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(bare.status(), 400);
+    let guarded = app
+        .client
+        .post(url("/api/v1/organizer/logout"))
+        .header("cookie", &cookie)
+        .header("x-requested-with", "safequiz")
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(guarded.status(), 204);
+    let after = app
+        .client
+        .get(url("/api/v1/organizer/me"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(after.status(), 401);
+}
