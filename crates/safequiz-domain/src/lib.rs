@@ -17,6 +17,7 @@ pub mod bank;
 pub mod calendar;
 pub mod campaign;
 pub mod draw;
+pub mod encoding;
 pub mod participant;
 pub mod score;
 pub mod units;

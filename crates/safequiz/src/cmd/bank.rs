@@ -13,6 +13,7 @@ use anyhow::{Context, bail};
 use calamine::{Reader, open_workbook_auto};
 use safequiz_domain::bank::import::spreadsheet_to_bank;
 use safequiz_domain::bank::parse_categories;
+use safequiz_domain::encoding::decode_csv;
 use safequiz_server::catalogue::read_banks;
 
 /// Subcommands of `safequiz bank`.
@@ -171,7 +172,7 @@ fn read_rows(file: &Path) -> anyhow::Result<Vec<Vec<String>>> {
         Some("csv") => {
             let bytes =
                 std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-            let text = decode(&bytes);
+            let text = decode_csv(&bytes);
             let mut reader = csv::ReaderBuilder::new()
                 .has_headers(false)
                 .flexible(true)
@@ -204,15 +205,5 @@ fn read_rows(file: &Path) -> anyhow::Result<Vec<Vec<String>>> {
             "{}: only .csv and .xlsx spreadsheets can be imported",
             file.display()
         ),
-    }
-}
-
-/// CSV bytes as text: UTF-8 (BOM removed) when valid, else GB18030, which is what Excel on a
-/// Chinese Windows writes for "CSV (逗号分隔)".
-fn decode(bytes: &[u8]) -> String {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    match std::str::from_utf8(bytes) {
-        Ok(text) => text.to_owned(),
-        Err(_) => encoding_rs::GB18030.decode(bytes).0.into_owned(),
     }
 }
