@@ -295,15 +295,7 @@ pub async fn login(
         expires_at,
     });
     let campaign = state.catalogue.campaign(&account.campaign_id).map(|c| &**c);
-    let cookie = Cookie::build(SESSION_COOKIE, token.clone())
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(request.connection_info().scheme() == "https")
-        .max_age(actix_web::cookie::time::Duration::seconds(
-            state.session_ttl.as_secs(),
-        ))
-        .finish();
+    let cookie = session_cookie(&request, &state, token.clone());
     tracing::info!(organizer = account.organizer_id, "organizer logged in");
     Ok(HttpResponse::Ok().cookie(cookie).json(LoginAnswer {
         token,
@@ -311,6 +303,19 @@ pub async fn login(
         must_change_password: account.must_change_password,
         organizer: account_view(&account, campaign),
     }))
+}
+
+/// The session cookie carrying `token`: `HttpOnly`, `SameSite=Strict`, `Secure` over HTTPS.
+fn session_cookie(request: &HttpRequest, state: &AppState, token: String) -> Cookie<'static> {
+    Cookie::build(SESSION_COOKIE, token)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(request.connection_info().scheme() == "https")
+        .max_age(actix_web::cookie::time::Duration::seconds(
+            state.session_ttl.as_secs(),
+        ))
+        .finish()
 }
 
 fn expired_cookie() -> Cookie<'static> {
@@ -397,15 +402,7 @@ pub async fn change_password(
         epoch,
         expires_at,
     });
-    let cookie = Cookie::build(SESSION_COOKIE, token.clone())
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(request.connection_info().scheme() == "https")
-        .max_age(actix_web::cookie::time::Duration::seconds(
-            state.session_ttl.as_secs(),
-        ))
-        .finish();
+    let cookie = session_cookie(&request, &state, token.clone());
     tracing::info!(
         organizer = account.organizer_id,
         "organizer changed password"
