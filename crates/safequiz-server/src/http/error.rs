@@ -2,9 +2,9 @@
 //!
 //! Every 4xx and 5xx leaves as `{"error": "<stable code>", "message": "<human text>"}`, plus
 //! `next_attempt_at` for `daily_limit_reached`. The codes are a public contract: clients branch
-//! on them, so they never change meaning. [`ApiError::CODES`] lists them all, and this file's
-//! one `match` maps each to its status. Unexpected errors answer 500 with a generic message and
-//! their cause is logged once, here.
+//! on them, so they never change meaning. [`ApiError::CODES`] lists them all (a test keeps
+//! `docs/api.md`'s table equal to it), and this file's one `match` maps each to its status.
+//! Unexpected errors answer 500 with a generic message and their cause is logged once, here.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
@@ -31,8 +31,8 @@ pub enum ApiError {
     /// Well-formed, but a value is not acceptable; `code` names which.
     #[error("{message}")]
     Invalid {
-        /// `invalid_name`, `invalid_phone`, `invalid_unit`, `invalid_index` or
-        /// `invalid_choice`.
+        /// `invalid_name`, `invalid_phone`, `invalid_unit`, `invalid_index`,
+        /// `invalid_choice` or `invalid_password`.
         code: &'static str,
         /// What is wrong, for the person who typed it.
         message: String,
@@ -91,7 +91,7 @@ pub struct ErrorBody<'a> {
 
 impl ApiError {
     /// Every code any error response carries.
-    pub const CODES: [&'static str; 18] = [
+    pub const CODES: [&'static str; 19] = [
         "not_found",
         "bad_request",
         "unauthorized",
@@ -101,6 +101,7 @@ impl ApiError {
         "invalid_unit",
         "invalid_index",
         "invalid_choice",
+        "invalid_password",
         "phone_taken",
         "daily_limit_reached",
         "campaign_closed",

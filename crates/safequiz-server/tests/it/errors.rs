@@ -232,3 +232,40 @@ async fn malformed_and_oversized_requests_get_json_4xx_and_change_nothing() {
     );
     assert_eq!(read["answers"], serde_json::json!({}), "or saved an answer");
 }
+
+/// The codes in the first table of `docs/api.md`'s "Errors" section.
+fn documented_codes() -> std::collections::BTreeSet<String> {
+    let api = std::fs::read_to_string(safequiz_testkit::repo_root().join("docs/api.md"))
+        .expect("docs/api.md is readable");
+    let section = api
+        .split("\n## Errors\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("docs/api.md has an Errors section");
+    section
+        .lines()
+        .filter(|line| line.starts_with("| 4") || line.starts_with("| 5"))
+        .filter_map(|line| line.split('|').nth(2))
+        .flat_map(|codes| {
+            codes
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn every_error_code_is_documented_and_every_documented_code_exists() {
+    let documented = documented_codes();
+    let codes: std::collections::BTreeSet<String> = safequiz_server::http::error::ApiError::CODES
+        .iter()
+        .map(|&code| code.to_owned())
+        .collect();
+    assert_eq!(
+        documented, codes,
+        "ApiError::CODES and the table in docs/api.md differ"
+    );
+}
