@@ -1,10 +1,11 @@
 //! The one error type of the HTTP layer and the JSON shape of every error response.
 //!
 //! Every 4xx and 5xx leaves as `{"error": "<stable code>", "message": "<human text>"}`, plus
-//! `next_attempt_at` for `daily_limit_reached`. The codes are a public contract: clients branch
-//! on them, so they never change meaning. [`ApiError::CODES`] lists them all (a test keeps
-//! `docs/api.md`'s table equal to it), and this file's one `match` maps each to its status.
-//! Unexpected errors answer 500 with a generic message and their cause is logged once, here.
+//! `next_attempt_at` for `daily_limit_reached` and `rows` for a refused upload. The codes are a
+//! public contract: clients branch on them, so they never change meaning. [`ApiError::CODES`]
+//! lists them all (a test keeps `docs/api.md`'s table equal to it), and this file's one `match`
+//! maps each to its status. Unexpected errors answer 500 with a generic message and their cause
+//! is logged once, here.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
@@ -32,10 +33,20 @@ pub enum ApiError {
     #[error("{message}")]
     Invalid {
         /// `invalid_name`, `invalid_phone`, `invalid_unit`, `invalid_index`,
-        /// `invalid_choice` or `invalid_password`.
+        /// `invalid_choice`, `invalid_password` or `invalid_headcount`.
         code: &'static str,
         /// What is wrong, for the person who typed it.
         message: String,
+    },
+    /// An uploaded table has bad rows; nothing of it was written.
+    #[error("{message}")]
+    InvalidRows {
+        /// `invalid_headcount`.
+        code: &'static str,
+        /// A summary naming the rows, for the organizer.
+        message: String,
+        /// Each bad row with what is wrong in it.
+        rows: Vec<RowProblem>,
     },
     /// The phone number is registered under another name.
     #[error("该手机号已由其他姓名报名；请核对姓名，或换用本人手机号")]
@@ -77,6 +88,15 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// What is wrong with one row of an uploaded table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RowProblem {
+    /// The row's number as a spreadsheet shows it (the first line is 1).
+    pub row: usize,
+    /// What is wrong, for the organizer.
+    pub message: String,
+}
+
 /// The JSON body of every error response.
 #[derive(Debug, Serialize)]
 pub struct ErrorBody<'a> {
@@ -87,11 +107,14 @@ pub struct ErrorBody<'a> {
     /// For `daily_limit_reached`: when the next attempt may start.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<Timestamp>,
+    /// For a refused upload: every bad row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows: Option<&'a [RowProblem]>,
 }
 
 impl ApiError {
     /// Every code any error response carries.
-    pub const CODES: [&'static str; 19] = [
+    pub const CODES: [&'static str; 20] = [
         "not_found",
         "bad_request",
         "unauthorized",
@@ -102,6 +125,7 @@ impl ApiError {
         "invalid_index",
         "invalid_choice",
         "invalid_password",
+        "invalid_headcount",
         "phone_taken",
         "daily_limit_reached",
         "campaign_closed",
@@ -128,7 +152,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
-            ApiError::Invalid { code, .. } => code,
+            ApiError::Invalid { code, .. } | ApiError::InvalidRows { code, .. } => code,
             ApiError::PhoneTaken => "phone_taken",
             ApiError::DailyLimitReached { .. } => "daily_limit_reached",
             ApiError::CampaignClosed(_) => "campaign_closed",
@@ -148,6 +172,28 @@ impl From<safequiz_sql::StoreError> for ApiError {
         } else {
             tracing::warn!(error = %error, "the database is not reachable");
             ApiError::NotReady("数据库暂不可用，请稍后重试".to_owned())
+        }
+    }
+}
+
+impl From<safequiz_sql::reports::ReportError> for ApiError {
+    fn from(error: safequiz_sql::reports::ReportError) -> ApiError {
+        use safequiz_sql::reports::ReportError;
+        match error {
+            ReportError::DayRange { .. } => ApiError::BadRequest(format!(
+                "统计区间有误：开始日期不能晚于结束日期，且最长 {} 天",
+                safequiz_sql::reports::MAX_DAYS
+            )),
+            ReportError::UnknownUnits(units) => ApiError::invalid(
+                "invalid_headcount",
+                format!("这些单位不存在或不在管理范围内：{}", units.join("、")),
+            ),
+            ReportError::NegativeHeadcount(unit) => ApiError::invalid(
+                "invalid_headcount",
+                format!("单位 {unit} 的应参与人数不能为负数"),
+            ),
+            ReportError::Record { .. } => ApiError::Internal(error.to_string()),
+            ReportError::Store(error) => error.into(),
         }
     }
 }
@@ -177,7 +223,9 @@ impl ResponseError for ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Invalid { .. } | ApiError::InvalidRows { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::PhoneTaken
             | ApiError::DailyLimitReached { .. }
             | ApiError::CampaignClosed(_)
@@ -206,10 +254,15 @@ impl ResponseError for ApiError {
         if let ApiError::TooManyAttempts { retry_after_secs } = self {
             response.insert_header(("Retry-After", retry_after_secs.to_string()));
         }
+        let rows = match self {
+            ApiError::InvalidRows { rows, .. } => Some(rows.as_slice()),
+            _ => None,
+        };
         response.json(ErrorBody {
             error: self.code(),
             message: self.to_string(),
             next_attempt_at,
+            rows,
         })
     }
 }

@@ -11,6 +11,8 @@ pub mod health;
 pub mod leaderboards;
 pub mod live;
 pub mod organizer;
+pub mod organizer_headcounts;
+pub mod organizer_reports;
 pub mod pages;
 pub mod participants;
 pub mod routes;

@@ -4,7 +4,10 @@ use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::error::ApiError;
-use super::{attempts, campaigns, health, leaderboards, live, organizer, pages, participants};
+use super::{
+    attempts, campaigns, health, leaderboards, live, organizer, organizer_headcounts,
+    organizer_reports, pages, participants,
+};
 
 /// Registers every route, the extractor error handlers and the JSON 404 fallback.
 pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) {
@@ -57,7 +60,26 @@ pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) 
                             .route("/logout", web::post().to(organizer::logout))
                             .route("/me", web::get().to(organizer::me))
                             .route("/password", web::put().to(organizer::change_password))
-                            .route("/progress", web::get().to(organizer::progress)),
+                            .route("/progress", web::get().to(organizer::progress))
+                            .route(
+                                "/participants",
+                                web::get().to(organizer_reports::participants),
+                            )
+                            .route(
+                                "/participants/{pid}/attempts",
+                                web::get().to(organizer_reports::participant_attempts),
+                            )
+                            .route("/figures", web::get().to(organizer_reports::figures))
+                            .route("/daily", web::get().to(organizer_reports::daily))
+                            .route("/questions", web::get().to(organizer_reports::questions))
+                            .route(
+                                "/units/{unit}/headcount",
+                                web::put().to(organizer_headcounts::set_headcount),
+                            )
+                            .route(
+                                "/headcounts",
+                                web::post().to(organizer_headcounts::upload_headcounts),
+                            ),
                     ),
             )
             .route("/healthz", web::get().to(health::healthz))

@@ -10,6 +10,7 @@ mod health;
 mod leaderboards;
 mod live;
 mod organizer;
+mod organizer_reports;
 mod pages;
 mod record;
 mod register;
