@@ -13,6 +13,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::auth::TokenError;
+use crate::export::ExportError;
 
 /// Every error a handler or extractor can answer with.
 #[derive(Debug, thiserror::Error)]
@@ -194,6 +195,18 @@ impl From<safequiz_sql::reports::ReportError> for ApiError {
             ),
             ReportError::Record { .. } => ApiError::Internal(error.to_string()),
             ReportError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<ExportError> for ApiError {
+    fn from(error: ExportError) -> ApiError {
+        match error {
+            ExportError::Rows(cause) => match cause.downcast::<safequiz_sql::StoreError>() {
+                Ok(store) => (*store).into(),
+                Err(other) => ApiError::Internal(other.to_string()),
+            },
+            other => ApiError::Internal(other.to_string()),
         }
     }
 }

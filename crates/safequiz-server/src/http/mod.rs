@@ -11,6 +11,7 @@ pub mod health;
 pub mod leaderboards;
 pub mod live;
 pub mod organizer;
+pub mod organizer_exports;
 pub mod organizer_headcounts;
 pub mod organizer_reports;
 pub mod pages;

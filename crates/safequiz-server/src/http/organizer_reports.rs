@@ -6,7 +6,7 @@
 //! (`403 out_of_scope` outside the organizer's subtree, `404` for a unit the campaign does not
 //! have), and only then reads; the SQL reports also limit every statement to the scope they are
 //! given, so a row outside it cannot come back whatever the filters say. Everything here reads;
-//! headcounts are written in `organizer_headcounts`.
+//! headcounts are written in `organizer_headcounts` and files made in `organizer_exports`.
 //!
 //! Days are calendar days in the campaign's zone, given as `YYYY-MM-DD`: the day an attempt
 //! started on there, as the flusher records it. The record trails the hot state by the flush

@@ -5,8 +5,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::error::ApiError;
 use super::{
-    attempts, campaigns, health, leaderboards, live, organizer, organizer_headcounts,
-    organizer_reports, pages, participants,
+    attempts, campaigns, health, leaderboards, live, organizer, organizer_exports,
+    organizer_headcounts, organizer_reports, pages, participants,
 };
 
 /// Registers every route, the extractor error handlers and the JSON 404 fallback.
@@ -79,6 +79,18 @@ pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) 
                             .route(
                                 "/headcounts",
                                 web::post().to(organizer_headcounts::upload_headcounts),
+                            )
+                            .route(
+                                "/exports/participants.{format}",
+                                web::get().to(organizer_exports::participants),
+                            )
+                            .route(
+                                "/exports/units.{format}",
+                                web::get().to(organizer_exports::units),
+                            )
+                            .route(
+                                "/exports/daily.{format}",
+                                web::get().to(organizer_exports::daily),
                             ),
                     ),
             )

@@ -1,10 +1,13 @@
 //! The organizer reports over the SQL record: scope on every endpoint, participant search, an
-//! attempt's detail, figures, the question analysis and headcounts.
+//! attempt's detail, figures, the question analysis, headcounts and exports.
 
 use std::collections::HashMap;
+use std::io::Cursor;
 use std::time::Duration;
 
+use calamine::{Data, Reader, Xlsx};
 use reqwest::Method;
+use safequiz_server::export::{DAILY_SERIES, Layout, PARTICIPANTS, UNIT_FIGURES};
 use safequiz_sql::reports::{ParticipantFilter, WHOLE_CAMPAIGN};
 use safequiz_testkit::{CAMPAIGN, Participant, TestApp, eventually, status_and_json};
 use serde_json::{Value, json};
@@ -120,7 +123,7 @@ fn endpoints(unit: &str) -> Vec<Endpoint> {
         json: None,
         csv: None,
     };
-    vec![
+    let mut all = vec![
         get(format!("/participants?unit={unit}")),
         get(format!("/figures?unit={unit}")),
         get(format!("/daily?unit={unit}")),
@@ -137,7 +140,13 @@ fn endpoints(unit: &str) -> Vec<Endpoint> {
             json: None,
             csv: Some(format!("单位代码,应参与人数\n{unit},5\n").into_bytes()),
         },
-    ]
+    ];
+    for report in ["participants", "units", "daily"] {
+        for format in ["csv", "xlsx"] {
+            all.push(get(format!("/exports/{report}.{format}?unit={unit}")));
+        }
+    }
+    all
 }
 
 async fn send(app: &TestApp, token: &str, endpoint: &Endpoint) -> (u16, Value) {
@@ -717,4 +726,156 @@ async fn a_headcount_upload_writes_every_row_or_none() {
         headcounts().await,
         [("130102".to_owned(), 100), ("130104".to_owned(), 1500)]
     );
+}
+
+/// The value of `filename*=UTF-8''...` in a Content-Disposition, percent-decoded.
+fn utf8_filename(disposition: &str) -> String {
+    let encoded = disposition
+        .split("filename*=UTF-8''")
+        .nth(1)
+        .expect("a filename* parameter")
+        .split(';')
+        .next()
+        .expect("a value");
+    let mut bytes = Vec::new();
+    let mut rest = encoded.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        if byte == b'%' {
+            let hex = std::str::from_utf8(&tail[..2]).expect("hex digits");
+            bytes.push(u8::from_str_radix(hex, 16).expect("a byte"));
+            rest = &tail[2..];
+        } else {
+            bytes.push(byte);
+            rest = tail;
+        }
+    }
+    String::from_utf8(bytes).expect("UTF-8")
+}
+
+#[tokio::test]
+async fn exports_download_with_the_cookie_as_csv_and_xlsx_with_the_same_rows() {
+    let app = TestApp::builder()
+        .clock_at(super::at(super::DURING))
+        .spawn()
+        .await;
+    app.play(4_000, 3, &[COUNTY, COUNTY, NEIGHBOUR], 3).await;
+    wait_for_record(&app, 3, 3).await;
+    app.organizer(COUNTY, "changan").await;
+    let login = app
+        .request(
+            Method::POST,
+            &format!("{API}/login"),
+            None,
+            Some(&json!({"username": "changan", "password": "anquan2026yue"})),
+        )
+        .await;
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .expect("a cookie")
+        .split(';')
+        .next()
+        .expect("name=value")
+        .to_owned();
+
+    let download = |path: String| {
+        let cookie = cookie.clone();
+        let app = &app;
+        async move {
+            let response = app
+                .client
+                .get(format!("{}{API}{path}", app.address))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .expect("an answer");
+            assert_eq!(response.status(), 200, "{path}");
+            let headers = response.headers().clone();
+            let header = |name: &str| headers[name].to_str().expect("ASCII").to_owned();
+            let (disposition, content_type) =
+                (header("content-disposition"), header("content-type"));
+            assert_eq!(header("cache-control"), "no-store");
+            let body = response.bytes().await.expect("a body").to_vec();
+            (disposition, content_type, body)
+        }
+    };
+    let reports: [(&str, Layout, &str, &str, usize); 3] = [
+        (
+            "participants",
+            PARTICIPANTS,
+            "参与人员-长安区-2026-06-10",
+            "participants-130102-2026-06-10",
+            2,
+        ),
+        (
+            "units",
+            UNIT_FIGURES,
+            "单位统计-长安区-2026-01-01至2026-06-10",
+            "units-130102-2026-01-01_2026-06-10",
+            1,
+        ),
+        (
+            "daily",
+            DAILY_SERIES,
+            "每日统计-长安区-2026-06-10",
+            "daily-130102-2026-06-10",
+            1,
+        ),
+    ];
+    for (report, layout, title, ascii, rows) in reports {
+        let query = if report == "daily" {
+            "?from=2026-06-10&to=2026-06-10"
+        } else {
+            ""
+        };
+        let (disposition, content_type, csv) =
+            download(format!("/exports/{report}.csv{query}")).await;
+        assert!(disposition.starts_with("attachment"), "{disposition}");
+        assert_eq!(utf8_filename(&disposition), format!("{title}.csv"));
+        assert!(
+            disposition.contains(&format!("filename=\"{ascii}.csv\"")),
+            "{disposition}"
+        );
+        assert_eq!(content_type, "text/csv; charset=utf-8");
+        assert!(
+            csv.starts_with(b"\xEF\xBB\xBF"),
+            "{report}: the BOM Excel needs"
+        );
+        let text = std::str::from_utf8(&csv[3..]).expect("UTF-8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            layout.headers.join(","),
+            "{report}: the header in Chinese"
+        );
+        // The unit figures end with the county's total row (a county has no children).
+        assert_eq!(lines.len(), 1 + rows, "{report}: {text}");
+
+        let (disposition, content_type, xlsx) =
+            download(format!("/exports/{report}.xlsx{query}")).await;
+        assert_eq!(utf8_filename(&disposition), format!("{title}.xlsx"));
+        assert!(
+            content_type.starts_with("application/vnd.openxmlformats"),
+            "{content_type}"
+        );
+        let mut workbook: Xlsx<_> = Xlsx::new(Cursor::new(xlsx)).expect("an XLSX file");
+        let range = workbook.worksheet_range(layout.sheet).expect("the sheet");
+        let sheet: Vec<Vec<Data>> = range.rows().map(<[Data]>::to_vec).collect();
+        assert_eq!(
+            sheet.len(),
+            lines.len(),
+            "{report}: as many rows as the CSV"
+        );
+        let header: Vec<String> = sheet[0].iter().map(ToString::to_string).collect();
+        assert_eq!(header, layout.headers, "{report}");
+    }
+    let (status, body) = status_and_json(
+        app.client
+            .get(format!("{}{API}/exports/participants.pdf", app.address))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .expect("an answer"),
+    )
+    .await;
+    assert_eq!((status, body["error"].as_str()), (404, Some("not_found")));
 }

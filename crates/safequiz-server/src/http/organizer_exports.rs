@@ -1,0 +1,235 @@
+//! Organizer downloads: the participant list, the unit figures and the per-day series of a
+//! subtree, as CSV (UTF-8 with BOM, for Excel and WPS) or XLSX.
+//!
+//! Each handler checks the unit with [`Session::check_scope`](super::organizer::Session) before
+//! reading anything, then hands what it may export to [`crate::export`]. CSV is streamed as it
+//! is read, so a province's million participants never sit in memory; XLSX is written row by
+//! row into a temporary file (a zip archive cannot be sent before it is complete), then
+//! streamed. Plain `GET`s, so a link in the pages downloads with the session cookie.
+//!
+//! File names are Chinese (`参与人员-长安区-2026-06-10.csv`), sent as RFC 6266 `filename*` in
+//! UTF-8 with an ASCII `filename` for clients that cannot read it.
+
+use std::convert::Infallible;
+
+use actix_web::http::header::{
+    CacheControl, CacheDirective, Charset, ContentDisposition, DispositionParam, DispositionType,
+    ExtendedValue,
+};
+use actix_web::{HttpResponse, web};
+use futures_util::{Stream, StreamExt};
+use jiff::civil::Date;
+
+use super::AppState;
+use super::error::ApiError;
+use super::organizer::Organizer;
+use super::organizer_reports::{ParticipantQuery, PeriodQuery, Target, unit_figures};
+use crate::export::{
+    self, DAILY_SERIES, Layout, PARTICIPANTS, Row, UNIT_FIGURES, csv_chunks, file_chunks, xlsx_file,
+};
+
+/// The content type of an XLSX workbook.
+const XLSX_CONTENT_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// The two file formats of every export.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// `.csv`: UTF-8 with BOM, streamed.
+    Csv,
+    /// `.xlsx`.
+    Xlsx,
+}
+
+impl Format {
+    /// The format a path's extension names; any other extension is not a resource.
+    pub fn parse(extension: &str) -> Result<Format, ApiError> {
+        match extension {
+            "csv" => Ok(Format::Csv),
+            "xlsx" => Ok(Format::Xlsx),
+            _ => Err(ApiError::NotFound("exports are .csv or .xlsx")),
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Xlsx => "xlsx",
+        }
+    }
+}
+
+/// An export's file name: `title` in Chinese, `ascii` for the fallback, both without extension.
+struct FileName {
+    title: String,
+    ascii: String,
+}
+
+impl FileName {
+    /// `<zh>-<unit name>-<suffix>` and `<en>-<unit id>-<suffix>`.
+    fn new(zh: &str, en: &str, target: &Target<'_>, suffix: &str) -> FileName {
+        let id = if target.id == "*" { "all" } else { target.id };
+        let ascii: String = format!("{en}-{id}-{suffix}")
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        FileName {
+            title: format!("{zh}-{}-{suffix}", target.name),
+            ascii,
+        }
+    }
+
+    fn disposition(&self, format: Format) -> ContentDisposition {
+        let extension = format.extension();
+        ContentDisposition {
+            disposition: DispositionType::Attachment,
+            parameters: vec![
+                DispositionParam::Filename(format!("{}.{extension}", self.ascii)),
+                DispositionParam::FilenameExt(ExtendedValue {
+                    charset: Charset::Ext("UTF-8".to_owned()),
+                    language_tag: None,
+                    value: format!("{}.{extension}", self.title).into_bytes(),
+                }),
+            ],
+        }
+    }
+}
+
+/// A period as a file name part: `2026-06-01至2026-06-10`, or one date.
+fn period_suffix(from: Date, to: Date, between: &str) -> String {
+    if from == to {
+        from.to_string()
+    } else {
+        format!("{from}{between}{to}")
+    }
+}
+
+/// Answers `rows` as a download of `format`.
+async fn download<S, E>(
+    layout: Layout,
+    rows: S,
+    format: Format,
+    name: &FileName,
+) -> Result<HttpResponse, ApiError>
+where
+    S: Stream<Item = Result<Row, E>> + 'static,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    // A failure after the first byte cannot change the status any more: it is logged and the
+    // response is cut off, so the client sees a failed download, not a short file.
+    let rows = rows.map(|row| {
+        if let Err(error) = &row {
+            tracing::error!(error = %error, "an export stopped: reading its rows failed");
+        }
+        row
+    });
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header(name.disposition(format))
+        // Personal data: no shared cache keeps a copy.
+        .insert_header(CacheControl(vec![CacheDirective::NoStore]));
+    match format {
+        Format::Csv => Ok(response
+            .content_type("text/csv; charset=utf-8")
+            .streaming(csv_chunks(layout, rows))),
+        Format::Xlsx => {
+            let (file, _) = xlsx_file(layout, rows).await?;
+            let length = file
+                .metadata()
+                .map_err(|error| ApiError::Internal(error.to_string()))?
+                .len();
+            Ok(response
+                .content_type(XLSX_CONTENT_TYPE)
+                .no_chunking(length)
+                .streaming(file_chunks(file)))
+        }
+    }
+}
+
+/// `GET /api/v1/organizer/exports/participants.{csv|xlsx}` with the filters of the participant
+/// search: every participant it finds, best first, with their totals.
+#[tracing::instrument(skip_all)]
+pub async fn participants(
+    state: web::Data<AppState>,
+    Organizer(session): Organizer,
+    format: web::Path<String>,
+    query: web::Query<ParticipantQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let format = Format::parse(&format)?;
+    let campaign = session.campaign()?;
+    let target = Target::resolve(&session, campaign, query.unit())?;
+    let filter = query.filter(&session, &target)?;
+    let today = campaign.day_of(state.clock.now()).to_string();
+    let name = FileName::new("参与人员", "participants", &target, &today);
+    let rows = export::participant_rows(
+        state.store.clone(),
+        campaign.id.clone(),
+        session.account.unit_id.clone(),
+        filter,
+        campaign.time_zone.clone(),
+    );
+    tracing::info!(
+        organizer = session.account.organizer_id,
+        "organizer exported participants"
+    );
+    download(PARTICIPANTS, rows, format, &name).await
+}
+
+/// `GET /api/v1/organizer/exports/units.{csv|xlsx}?unit=&from=&to=&sort=`: the figures of a
+/// unit's children over a period, ranked, then the unit's total.
+#[tracing::instrument(skip_all)]
+pub async fn units(
+    state: web::Data<AppState>,
+    Organizer(session): Organizer,
+    format: web::Path<String>,
+    query: web::Query<PeriodQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let format = Format::parse(&format)?;
+    let campaign = session.campaign()?;
+    let target = Target::resolve(&session, campaign, query.unit.as_deref())?;
+    let period = query.period(campaign, state.clock.now())?;
+    let figures = unit_figures(&state, campaign, &target, period, query.sort).await?;
+    let rows = export::unit_figure_rows(&figures);
+    let name = FileName::new(
+        "单位统计",
+        "units",
+        &target,
+        &period_suffix(period.from, period.to, "至"),
+    );
+    let rows = futures_util::stream::iter(rows.into_iter().map(Ok::<_, Infallible>));
+    download(UNIT_FIGURES, rows, format, &name).await
+}
+
+/// `GET /api/v1/organizer/exports/daily.{csv|xlsx}?unit=&from=&to=`: a subtree's figures for
+/// every day of a period.
+#[tracing::instrument(skip_all)]
+pub async fn daily(
+    state: web::Data<AppState>,
+    Organizer(session): Organizer,
+    format: web::Path<String>,
+    query: web::Query<PeriodQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let format = Format::parse(&format)?;
+    let campaign = session.campaign()?;
+    let target = Target::resolve(&session, campaign, query.unit.as_deref())?;
+    let period = query.period(campaign, state.clock.now())?;
+    let (from, to) = period.days();
+    let series = state
+        .store
+        .daily_series(&campaign.id, target.id, from, to)
+        .await?;
+    let name = FileName::new(
+        "每日统计",
+        "daily",
+        &target,
+        &period_suffix(period.from, period.to, "至"),
+    );
+    let rows = export::daily_rows(&series);
+    let rows = futures_util::stream::iter(rows.into_iter().map(Ok::<_, Infallible>));
+    download(DAILY_SERIES, rows, format, &name).await
+}
