@@ -234,8 +234,10 @@ fn account_view<'a>(
 }
 
 fn client_address(request: &HttpRequest) -> String {
-    // The peer address; behind a proxy, actix's realip_remote_addr honours Forwarded headers
-    // only as the deployment documents (see README: run behind a proxy that sets them).
+    // actix takes the address from Forwarded / X-Forwarded-For when present, else the peer, so
+    // behind a reverse proxy each client is counted apart. A client can also set those headers
+    // and so vary its address: the per-address limit only slows spraying many usernames, and
+    // the per-username limit is the one that holds (a trusted-proxy setting would close this).
     request
         .connection_info()
         .realip_remote_addr()

@@ -245,39 +245,30 @@ async fn the_session_cookie_authenticates_reads_and_guarded_changes() {
     assert!(set_cookie.contains("SameSite=Strict"), "{set_cookie}");
     let cookie = set_cookie.split(';').next().expect("name=value").to_owned();
 
-    let url = |path: &str| format!("{}{path}", app.address);
-    let me = app
-        .client
-        .get(url("/api/v1/organizer/me"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .expect("an answer");
-    assert_eq!(me.status(), 200);
+    // A request carrying only the cookie, and `x-requested-with` when `guarded`.
+    let by_cookie = |method: Method, path: &str, guarded: bool| {
+        let mut request = app
+            .client
+            .request(method, format!("{}{path}", app.address))
+            .header("cookie", &cookie);
+        if guarded {
+            request = request.header("x-requested-with", "safequiz");
+        }
+        async move { request.send().await.expect("an answer").status() }
+    };
+    assert_eq!(
+        by_cookie(Method::GET, "/api/v1/organizer/me", false).await,
+        200
+    );
     // A change by cookie alone (what a cross-site form could send) is refused, and ends nothing.
-    let bare = app
-        .client
-        .post(url("/api/v1/organizer/logout"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .expect("an answer");
-    assert_eq!(bare.status(), 400);
-    let guarded = app
-        .client
-        .post(url("/api/v1/organizer/logout"))
-        .header("cookie", &cookie)
-        .header("x-requested-with", "safequiz")
-        .send()
-        .await
-        .expect("an answer");
-    assert_eq!(guarded.status(), 204);
-    let after = app
-        .client
-        .get(url("/api/v1/organizer/me"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .expect("an answer");
-    assert_eq!(after.status(), 401);
+    assert_eq!(
+        by_cookie(Method::POST, "/api/v1/organizer/logout", false).await,
+        400
+    );
+    assert_eq!(
+        by_cookie(Method::POST, "/api/v1/organizer/logout", true).await,
+        204
+    );
+    let after = by_cookie(Method::GET, "/api/v1/organizer/me", false).await;
+    assert_eq!(after, 401);
 }
