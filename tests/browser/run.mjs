@@ -2,18 +2,19 @@
 // (never a browser download), on a phone-sized viewport with WeChat's user agent, against the
 // real service with real Redis (started by the Rust test that runs this script).
 //
-//   node run.mjs <scenario> <base-url>      scenario: journey | reload | timeout
+//   node run.mjs <scenario> <base-url> [args]   scenario: journey | reload | timeout
+//   node run.mjs organizer <base-url> <username> <one-time password>
 //
 // Screenshots of every step go to tests/artifacts/browser/ (git-ignored). Exits 1 with the
 // reason on the first failed check.
 
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 
-const [scenario, base] = process.argv.slice(2);
+const [scenario, base, ...rest] = process.argv.slice(2);
 const here = dirname(fileURLToPath(import.meta.url));
 const artifacts = join(here, '..', 'artifacts', 'browser');
 mkdirSync(artifacts, { recursive: true });
@@ -39,8 +40,8 @@ const browser = await chromium.launch({
   ],
 });
 
-async function shot(page, name) {
-  await page.screenshot({ path: join(artifacts, `${scenario}-${name}.png`), fullPage: true });
+async function shot(page, name, fullPage = true) {
+  await page.screenshot({ path: join(artifacts, `${scenario}-${name}.png`), fullPage });
 }
 
 // Registers through the pages: 地区 → 北京市 → 东城区, then name and phone.
@@ -173,7 +174,179 @@ async function timeout() {
   await shot(page, 'submitted-at-deadline');
 }
 
-const scenarios = { journey, reload, timeout };
+
+// A participant of `unit` plays one attempt through the API (another phone, not this page):
+// registers, answers each question with its first option, submits. Returns the result.
+async function playThroughApi(name, number, unit) {
+  const call = async (method, path, token, body) => {
+    const response = await fetch(`${base}/api/v1${path}`, {
+      method,
+      headers: {
+        'content-type': 'application/json',
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = await response.json();
+    assert.ok(response.status < 300, `${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  const { token } = await call('POST', '/campaigns/safety-month/participants', null, { name, phone: number, unit_id: unit });
+  const attempt = await call('POST', '/campaigns/safety-month/attempts', token);
+  const answers = Object.fromEntries(attempt.questions.map((q) => [String(q.index), [q.options[0].key]]));
+  return call('POST', `/attempts/${attempt.attempt_id}/submit`, token, { answers });
+}
+
+// The text of a cell of the unit table's row of `unit`, e.g. cellOf(page, '130102', 'attempts').
+async function cellOf(page, unit, key) {
+  const cell = page.locator(`tr[data-unit="${unit}"] .${key}`);
+  await cell.waitFor();
+  return (await cell.textContent()).trim();
+}
+
+// Keeps doing `act` until `check` holds (the SQL record trails the live figures by the flush).
+async function retryUntil(what, act, check, ms = 15000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    await act();
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+}
+
+async function downloadOf(page, selector) {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.locator(selector).first().click()]);
+  const path = join(artifacts, `${scenario}-${download.suggestedFilename()}`);
+  await download.saveAs(path);
+  return { name: download.suggestedFilename(), bytes: readFileSync(path) };
+}
+
+async function organizer() {
+  const [username, oneTime] = rest;
+  const context = await browser.newContext({ ...phone, acceptDownloads: true });
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (error) => problems.push(error.message));
+  // Refused requests (a wrong password, another subtree) are expected; script errors are not.
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) problems.push(message.text());
+  });
+
+  // Login: a wrong password is refused in Chinese, the one-time password forces a new one.
+  await page.goto(`${base}/organizer/`);
+  await page.getByRole('heading', { name: '组织者登录' }).waitFor();
+  await page.getByLabel('用户名').fill(username);
+  await page.getByLabel('密码').fill('wrong-password-1');
+  await page.getByRole('button', { name: '登录' }).click();
+  await page.getByText('用户名或密码错误').waitFor();
+  await shot(page, '1-login-refused', false);
+  await page.getByLabel('密码').fill(oneTime);
+  await page.getByRole('button', { name: '登录' }).click();
+  await page.getByRole('heading', { name: '请先设置新密码' }).waitFor();
+  await page.getByLabel('初始密码').fill(oneTime);
+  await page.getByLabel('新密码', { exact: true }).fill('shijiazhuang2026');
+  await page.getByLabel('再次输入新密码').fill('shijiazhuang2027');
+  await page.getByRole('button', { name: '保存新密码' }).click();
+  await page.getByText('两次输入的新密码不一致').waitFor();
+  await page.getByLabel('再次输入新密码').fill('shijiazhuang2026');
+  await page.getByRole('button', { name: '保存新密码' }).click();
+  await shot(page, '2-password-changed', false);
+
+  // Live progress of the city and its counties.
+  await page.getByRole('heading', { level: 1, name: '石家庄市' }).waitFor();
+  await page.locator('#live', { hasText: '实时' }).waitFor();
+  const before = Number(await cellOf(page, '130102', 'attempts'));
+  const totalBefore = Number((await page.locator('#totals .attempts dd').textContent()).replace(/,/g, ''));
+  assert.match(await page.locator('#not-started').textContent(), /长安区/, '长安区 has not started yet');
+  await shot(page, '3-progress-before', false);
+
+  // Another phone finishes an attempt in 长安区; the page moves without a reload.
+  const result = await playThroughApi('赵六', '13900006666', '130102');
+  await page.waitForFunction(
+    ([points]) => Number(document.querySelector('tr[data-unit="130102"] .attempts')?.textContent) === points,
+    [before + 1],
+    { timeout: 15000 },
+  );
+  assert.equal(Number(await cellOf(page, '130102', 'participants')), 1);
+  assert.equal(Number(await cellOf(page, '130102', 'points')), result.score);
+  assert.equal(Number((await page.locator('#totals .attempts dd').textContent()).replace(/,/g, '')), totalBefore + 1);
+  assert.doesNotMatch(await page.locator('#not-started').textContent(), /长安区/, '长安区 has started');
+  await shot(page, '4-progress-live', false);
+
+  // Sorting by a column puts 长安区, the only county with an attempt, first.
+  await page.locator('th button[data-sort="attempts"]').click();
+  assert.equal(await page.locator('th[aria-sort]').getAttribute('aria-sort'), 'descending');
+  assert.equal(await page.locator('table.units tbody tr').first().getAttribute('data-unit'), '130102');
+
+  // Another subtree is refused.
+  await page.goto(`${base}/organizer/#/progress/110000`);
+  await page.getByRole('alert').waitFor();
+  assert.doesNotMatch(await page.locator('main').textContent(), /东城区/);
+  await shot(page, '5-out-of-scope', false);
+
+  // The participant appears in the search once the record has it; the attempt is there too.
+  await page.goto(`${base}/organizer/#/people/130100`);
+  await page.getByLabel('姓名').fill('赵');
+  await retryUntil(
+    'the participant in the search',
+    () => page.getByRole('button', { name: '查询' }).click(),
+    async () => (await page.locator('#total').textContent().catch(() => '')) === '共 1 人',
+  );
+  await page.locator('li[data-participant] .name', { hasText: '赵六' }).waitFor();
+  assert.match(await page.locator('li[data-participant]').textContent(), /139\*\*\*\*6666/);
+  await shot(page, '6-people', false);
+  await page.locator('li[data-participant] a').click();
+  await page.getByRole('heading', { name: '赵六 的答题记录' }).waitFor();
+  await page.locator('summary').first().click();
+  assert.equal(await page.locator('.attempt .review').count(), 5, 'the five questions as answered');
+  assert.match(await page.locator('.attempt h2').textContent(), new RegExp(`${result.score} 分`));
+  await shot(page, '7-attempts', false);
+
+  // The figures and the downloads: CSV with a BOM and codes kept as text, XLSX, Chinese names.
+  await page.getByRole('link', { name: '统计报表' }).click();
+  await page.locator('#period').waitFor();
+  assert.equal(await cellOf(page, '130102', 'participants'), '1');
+  await shot(page, '8-figures', false);
+  const csv = await downloadOf(page, 'a[data-export="units.csv"]');
+  assert.match(csv.name, /^单位统计-石家庄市-.*\.csv$/);
+  const text = csv.bytes.toString('utf8');
+  assert.equal(text.charCodeAt(0), 0xfeff, 'a UTF-8 BOM for Excel');
+  assert.match(text, /单位代码,单位,参与人数,参与人次/);
+  assert.match(text, /"=""130102""",长安区,1,1,/, "the code is kept as text");
+  const xlsx = await downloadOf(page, 'a[data-export="units.xlsx"]');
+  assert.match(xlsx.name, /^单位统计-石家庄市-.*\.xlsx$/);
+  assert.equal(xlsx.bytes.subarray(0, 2).toString('latin1'), 'PK', 'an XLSX (zip) file');
+  const people = await downloadOf(page, 'a[data-export="participants.csv"]');
+  assert.match(people.bytes.toString('utf8'), /赵六/);
+
+  // The question analysis lists the five questions drawn.
+  await page.getByRole('link', { name: '题目分析' }).click();
+  await page.locator('.question').first().waitFor();
+  assert.equal(await page.locator('.question').count(), 5);
+  const categories = readFileSync(join(here, '..', '..', 'question-banks', 'categories.toml'), 'utf8');
+  const category = (await page.locator('.question .muted').first().textContent()).split(' · ')[2];
+  assert.ok(categories.includes(`name = "${category}"`), `the category is named in Chinese (${category})`);
+  await shot(page, '9-questions', false);
+
+  // A headcount set on its page turns into a participation rate on the live page.
+  await page.getByRole('link', { name: '应参与人数' }).click();
+  await page.getByLabel('长安区应参与人数').fill('4');
+  await page.getByLabel('长安区应参与人数').blur();
+  await page.locator('tr[data-unit="130102"] .state', { hasText: '已保存' }).waitFor();
+  await shot(page, '10-headcounts', false);
+  await page.getByRole('link', { name: '实时进度' }).click();
+  await page.waitForFunction(() => document.querySelector('tr[data-unit="130102"] .rate')?.textContent === '25.0%');
+
+  // Logging out ends the session: the pages ask for a login again.
+  await page.getByRole('button', { name: '退出' }).click();
+  await page.getByRole('heading', { name: '组织者登录' }).waitFor();
+  await page.goto(`${base}/organizer/#/progress`);
+  await page.getByRole('heading', { name: '组织者登录' }).waitFor();
+  assert.deepEqual(problems, [], 'no script errors');
+}
+
+const scenarios = { journey, reload, timeout, organizer };
 try {
   if (!scenarios[scenario]) throw new Error(`unknown scenario ${scenario}`);
   await scenarios[scenario]();

@@ -16,24 +16,9 @@
 
   // ---------------------------------------------------------------- helpers
 
-  function h(tag, attrs, children) {
-    var el = document.createElement(tag);
-    if (attrs) {
-      Object.keys(attrs).forEach(function (k) {
-        var v = attrs[k];
-        if (v === null || v === undefined || v === false) return;
-        if (k === 'text') el.textContent = v;
-        else if (k === 'class') el.className = v;
-        else if (k.slice(0, 2) === 'on') el.addEventListener(k.slice(2), v);
-        else el.setAttribute(k, v === true ? '' : v);
-      });
-    }
-    (children || []).forEach(function (c) {
-      if (c === null || c === undefined) return;
-      el.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
-    });
-    return el;
-  }
+  var h = SQ.h;
+  var duration = SQ.duration;
+  var kindName = SQ.kindName;
 
   function show(nodes) {
     stopTimer();
@@ -88,22 +73,7 @@
   }
 
   function localTime(iso) {
-    var d = new Date(iso);
-    var zone = (S.campaign && S.campaign.time_zone) || 'Asia/Shanghai';
-    try {
-      return new Intl.DateTimeFormat('zh-CN', {
-        timeZone: zone, year: 'numeric', month: 'long', day: 'numeric',
-        hour: '2-digit', minute: '2-digit', hour12: false,
-      }).format(d);
-    } catch (e) {
-      return d.toLocaleString('zh-CN');
-    }
-  }
-
-  function duration(ms) {
-    var s = Math.round(ms / 1000);
-    var m = Math.floor(s / 60);
-    return m > 0 ? m + ' 分 ' + (s % 60) + ' 秒' : s + ' 秒';
+    return SQ.localTime(iso, S.campaign && S.campaign.time_zone);
   }
 
   function clock(ms) {
@@ -111,10 +81,6 @@
     var m = Math.floor(s / 60);
     s = s % 60;
     return (m < 10 ? '0' : '') + m + ':' + (s < 10 ? '0' : '') + s;
-  }
-
-  function kindName(kind) {
-    return { single: '单选题', multiple: '多选题', true_false: '判断题' }[kind] || '';
   }
 
   function failure(message, actions) {
@@ -471,22 +437,7 @@
       if (r.status !== 200 || r.body.status !== 'final') return failure('未找到该次答题成绩。', [homeButton()]);
       var a = r.body;
       var review = a.review.map(function (item) {
-        var options = item.options.map(function (o) {
-          var isRight = item.correct_choices.indexOf(o.key) >= 0;
-          var isChosen = item.choices.indexOf(o.key) >= 0;
-          return h('div', { class: 'option' + (isRight ? ' right' : isChosen ? ' wrong' : '') }, [
-            h('span', { class: 'key', text: o.key === 'T' ? '✓' : o.key === 'F' ? '✗' : o.key }),
-            h('span', { text: o.text + (isChosen ? '（你的选择）' : '') }),
-          ]);
-        });
-        return h('div', { class: 'card review' }, [
-          h('span', { class: 'kind', text: kindName(item.kind) }),
-          h('p', { class: 'verdict ' + (item.correct ? 'ok' : 'bad'), text: '第 ' + (item.index + 1) + ' 题 ' + (item.correct ? '回答正确' : '回答错误') }),
-          h('p', { class: 'stem', text: item.stem }),
-        ].concat(options).concat([
-          h('p', { text: '正确答案：' + item.correct_choices.map(label).join('、') + '；你的答案：' + (item.choices.length ? item.choices.map(label).join('、') : '未作答') }),
-          h('div', { class: 'explain' }, [h('p', { text: '解析：' + item.explanation }), h('p', { class: 'muted', text: '出处：' + item.source })]),
-        ]));
+        return SQ.reviewCard(item, { chosen: '（你的选择）', answer: '你的答案' });
       });
       var next = mine && mine.today && mine.today.next_attempt_at
         ? h('p', { class: 'notice', text: '今天的答题已完成，欢迎 ' + localTime(mine.today.next_attempt_at) + ' 后再来！' })
@@ -504,8 +455,6 @@
       ].concat(review));
     }, function () { failure('网络连接失败，请稍后重试。', [homeButton()]); });
   }
-
-  function label(key) { return key === 'T' ? '正确' : key === 'F' ? '错误' : key; }
 
   // ---------------------------------------------------------------- rankings
 

@@ -15,7 +15,7 @@
 use actix_web::{HttpResponse, web};
 use jiff::civil::Date;
 use jiff::{Timestamp, ToSpan};
-use safequiz_domain::bank::{Choices, Question, QuestionKind};
+use safequiz_domain::bank::{Categories, Choices, Question, QuestionKind};
 use safequiz_domain::calendar;
 use safequiz_domain::campaign::Campaign;
 use safequiz_domain::draw::OptionOrder;
@@ -702,6 +702,8 @@ struct QuestionAnalysis<'q> {
     in_bank: bool,
     kind: Option<&'static str>,
     category: Option<&'q str>,
+    /// The category's Chinese name, as organizers know it.
+    category_name: Option<&'q str>,
     stem: Option<&'q str>,
     options: Vec<AnalysisOption<'q>>,
     correct_choices: Vec<char>,
@@ -714,7 +716,11 @@ struct QuestionAnalysis<'q> {
 
 /// A question's tallies with its text; keys are the bank's option order (`A` is the bank's
 /// first option), since each participant saw the options shuffled.
-fn question_analysis(campaign: &Campaign, stat: QuestionStat) -> QuestionAnalysis<'_> {
+fn question_analysis<'q>(
+    campaign: &'q Campaign,
+    categories: &'q Categories,
+    stat: QuestionStat,
+) -> QuestionAnalysis<'q> {
     let question = campaign.pool.find(&stat.question_id);
     let kind = question.map_or(QuestionKind::Single, |q| q.kind);
     let text = |index: usize| {
@@ -726,6 +732,7 @@ fn question_analysis(campaign: &Campaign, stat: QuestionStat) -> QuestionAnalysi
         in_bank: question.is_some(),
         kind: question.map(|q| q.kind.as_str()),
         category: question.map(|q| q.category.as_str()),
+        category_name: question.and_then(|q| categories.name(&q.category)),
         stem: question.map(|q| q.stem.as_str()),
         options: stat
             .option_counts
@@ -781,7 +788,7 @@ pub async fn questions(
         .await?;
     let mut items: Vec<QuestionAnalysis<'_>> = stats
         .into_iter()
-        .map(|stat| question_analysis(campaign, stat))
+        .map(|stat| question_analysis(campaign, &state.catalogue.categories, stat))
         .collect();
     // The worst first; among equals the most drawn (the surest figure), then by id.
     items.sort_by(|a, b| {

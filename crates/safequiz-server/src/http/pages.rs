@@ -1,4 +1,5 @@
-//! The participant pages: one HTML shell, one script, one stylesheet, compiled into the binary.
+//! The web pages, participant's and organizer's: each one HTML shell, one script and one
+//! stylesheet, compiled into the binary.
 //!
 //! No build step and no external requests (the machine serving a county's competition may have
 //! no internet). Each asset is gzip-compressed once at start, so a page costs no CPU per request;
@@ -9,9 +10,11 @@ use std::io::Write;
 use std::sync::LazyLock;
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, web};
 use flate2::Compression;
 use flate2::write::GzEncoder;
+
+use super::error::ApiError;
 
 struct Asset {
     content_type: &'static str,
@@ -83,43 +86,102 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-const SCRIPT: &str = include_str!("../../web/app.js");
-const STYLE: &str = include_str!("../../web/app.css");
+const COMMON_SCRIPT: &str = include_str!("../../web/common.js");
+const BASE_STYLE: &str = include_str!("../../web/app.css");
 
-static SCRIPT_ASSET: LazyLock<Asset> = LazyLock::new(|| {
-    Asset::new(
-        "application/javascript; charset=utf-8",
-        SCRIPT.as_bytes().to_vec(),
-        true,
+/// One page: its HTML shell and its one script and one stylesheet, each put together from the
+/// shared parts (`common.js`, `app.css`) and the page's own at start.
+struct Page {
+    shell: Asset,
+    script: Asset,
+    style: Asset,
+}
+
+impl Page {
+    /// `shell` names its assets with `{{version}}`, a hash of both, so a release busts caches.
+    fn new(shell: &str, scripts: &[&str], styles: &[&str]) -> Page {
+        let script = scripts.concat();
+        let style = styles.concat();
+        let version = format!(
+            "{:08x}",
+            (fnv1a(script.as_bytes()) ^ fnv1a(style.as_bytes())) & 0xffff_ffff
+        );
+        let shell = shell.replace("{{version}}", &version);
+        Page {
+            shell: Asset::new("text/html; charset=utf-8", shell.into_bytes(), false),
+            script: Asset::new(
+                "application/javascript; charset=utf-8",
+                script.into_bytes(),
+                true,
+            ),
+            style: Asset::new("text/css; charset=utf-8", style.into_bytes(), true),
+        }
+    }
+}
+
+/// The participant's pages: landing, registration, attempt, result, rankings, big screen.
+static PARTICIPANT: LazyLock<Page> = LazyLock::new(|| {
+    Page::new(
+        include_str!("../../web/index.html"),
+        &[COMMON_SCRIPT, include_str!("../../web/app.js")],
+        &[BASE_STYLE],
     )
 });
-static STYLE_ASSET: LazyLock<Asset> =
-    LazyLock::new(|| Asset::new("text/css; charset=utf-8", STYLE.as_bytes().to_vec(), true));
-static SHELL_ASSET: LazyLock<Asset> = LazyLock::new(|| {
-    let version = format!(
-        "{:08x}",
-        (fnv1a(SCRIPT.as_bytes()) ^ fnv1a(STYLE.as_bytes())) & 0xffff_ffff
-    );
-    let shell = include_str!("../../web/index.html").replace("{{version}}", &version);
-    Asset::new("text/html; charset=utf-8", shell.into_bytes(), false)
+
+/// The organizer's pages: login, live progress, participants, reports, questions, headcounts.
+static ORGANIZER: LazyLock<Page> = LazyLock::new(|| {
+    Page::new(
+        include_str!("../../web/organizer.html"),
+        &[COMMON_SCRIPT, include_str!("../../web/organizer.js")],
+        &[BASE_STYLE, include_str!("../../web/organizer.css")],
+    )
 });
 
 /// `GET /`, `GET /c/{cid}`: the page shell; the script reads the campaign from the path.
 pub async fn shell(request: HttpRequest) -> HttpResponse {
-    SHELL_ASSET.respond(&request)
+    PARTICIPANT.shell.respond(&request)
 }
 
-/// `GET /static/app.js`.
-pub async fn script(request: HttpRequest) -> HttpResponse {
-    SCRIPT_ASSET.respond(&request)
+/// `GET /organizer/`: the organizer's page shell. It may not be framed by another site (a
+/// logged-in organizer's clicks must not be borrowed), and it loads nothing from elsewhere.
+pub async fn organizer_shell(request: HttpRequest) -> HttpResponse {
+    let mut response = ORGANIZER.shell.respond(&request);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
+             form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    headers.insert(
+        header::X_FRAME_OPTIONS,
+        header::HeaderValue::from_static("DENY"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("same-origin"),
+    );
+    response
 }
 
-/// `GET /static/app.css`.
-pub async fn style(request: HttpRequest) -> HttpResponse {
-    STYLE_ASSET.respond(&request)
+/// `GET /static/{file}`: the pages' scripts and stylesheets (any `?v=` is for caches only).
+pub async fn asset(
+    request: HttpRequest,
+    file: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let asset = match file.as_str() {
+        "app.js" => &PARTICIPANT.script,
+        "app.css" => &PARTICIPANT.style,
+        "organizer.js" => &ORGANIZER.script,
+        "organizer.css" => &ORGANIZER.style,
+        _ => return Err(ApiError::NotFound("no such resource")),
+    };
+    Ok(asset.respond(&request))
 }
 
-/// Bytes of the first page as a phone downloads it (gzip): shell, script and stylesheet.
+/// Bytes of the participant's first page as a phone downloads it (gzip): shell, script and
+/// stylesheet.
 pub fn first_page_bytes() -> usize {
-    SHELL_ASSET.gzip.len() + SCRIPT_ASSET.gzip.len() + STYLE_ASSET.gzip.len()
+    PARTICIPANT.shell.gzip.len() + PARTICIPANT.script.gzip.len() + PARTICIPANT.style.gzip.len()
 }

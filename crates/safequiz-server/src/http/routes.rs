@@ -100,8 +100,9 @@ pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) 
             .route("/", web::get().to(pages::shell))
             .route("/c/{cid}", web::get().to(pages::shell))
             .route("/c/{cid}/", web::get().to(pages::shell))
-            .route("/static/app.js", web::get().to(pages::script))
-            .route("/static/app.css", web::get().to(pages::style))
+            .route("/organizer", web::get().to(pages::organizer_shell))
+            .route("/organizer/", web::get().to(pages::organizer_shell))
+            .route("/static/{file}", web::get().to(pages::asset))
             .default_service(web::to(not_found));
     }
 }

@@ -5,6 +5,11 @@
 use safequiz_testkit::{TestApp, repo_root};
 
 async fn run_scenario(app: &TestApp, scenario: &str) {
+    run_scenario_with(app, scenario, &[]).await;
+}
+
+/// Runs `node run.mjs <scenario> <base-url> <args...>`; fails with the script's output.
+async fn run_scenario_with(app: &TestApp, scenario: &str, args: &[&str]) {
     let dir = repo_root().join("tests/browser");
     assert!(
         dir.join("node_modules/playwright-core").exists(),
@@ -15,6 +20,7 @@ async fn run_scenario(app: &TestApp, scenario: &str) {
         .arg(dir.join("run.mjs"))
         .arg(scenario)
         .arg(&app.address)
+        .args(args)
         .output()
         .await
         .expect("node runs (the README's test command installs it)");
@@ -46,4 +52,13 @@ async fn an_attempt_left_alone_is_submitted_at_the_deadline_and_shows_the_result
         .spawn()
         .await;
     run_scenario(&app, "timeout").await;
+}
+
+#[tokio::test]
+async fn an_organizer_logs_in_watches_the_subtree_move_live_and_downloads_spreadsheets() {
+    // The in-process flusher (on by default) copies finished attempts to SQL, where the
+    // reports and exports read them.
+    let app = TestApp::builder().shards(4).spawn().await;
+    let one_time = app.add_organizer("130100", "shijiazhuang").await;
+    run_scenario_with(&app, "organizer", &["shijiazhuang", &one_time]).await;
 }

@@ -1,4 +1,4 @@
-//! The participant pages are served by the binary itself: small, compressed, cacheable.
+//! The web pages are served by the binary itself: small, compressed, cacheable.
 
 use safequiz_testkit::TestApp;
 
@@ -59,4 +59,46 @@ async fn the_pages_are_served_compressed_cacheable_and_small() {
         bytes < 20 * 1024,
         "the first page (shell, script, stylesheet, gzip) is {bytes} bytes; keep it under 20 KiB for 2G networks"
     );
+}
+
+#[tokio::test]
+async fn the_organizer_pages_are_served_unframeable_with_their_own_script() {
+    let app = TestApp::spawn().await;
+    for path in ["/organizer", "/organizer/"] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let headers = response.headers().clone();
+        let policy = headers["content-security-policy"].to_str().expect("ascii");
+        assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+        assert!(policy.contains("default-src 'self'"), "{policy}");
+        assert_eq!(headers["x-frame-options"], "DENY");
+        let html = response.text().await.expect("text");
+        assert!(html.contains("lang=\"zh-CN\""));
+        assert!(html.contains("/static/organizer.js?v="));
+        assert!(!html.contains("{{version}}"));
+    }
+
+    // Each page's script starts with the shared part, so a page still loads one script.
+    let common = "var SQ = (function () {";
+    for (path, own) in [
+        ("/static/organizer.js", "safequiz organizer pages"),
+        ("/static/app.js", "safequiz participant pages"),
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let script = response.text().await.expect("text");
+        assert!(script.contains(common), "{path} carries common.js");
+        assert!(script.contains(own), "{path} carries its page's script");
+    }
+    let style = app.get("/static/organizer.css").await;
+    assert_eq!(style.status(), 200);
+    assert!(
+        style.text().await.expect("text").contains(".nav"),
+        "the organizer stylesheet adds to the shared one"
+    );
+
+    let unknown = app.get("/static/secrets.toml").await;
+    assert_eq!(unknown.status(), 404);
+    let body: serde_json::Value = unknown.json().await.expect("a JSON error");
+    assert_eq!(body["error"], "not_found");
 }

@@ -1,0 +1,948 @@
+// safequiz organizer pages: login and the forced password change, live progress of the
+// organizer's subtree (polled every few seconds), participants and their attempts, period
+// figures with the per-day series and the downloads, the question analysis, and headcounts.
+// Plain ES2017 without a build step, like the participant pages, so it runs in WeChat's built-in
+// browser; no external requests.
+//
+// The session is the HttpOnly cookie the login sets: the script never holds the token. Every
+// request carries `X-Requested-With`, which the server requires of cookie-authenticated
+// changes. Figures arrive as the API gives them; the one figure computed here is the live
+// participation rate, live participants (Redis) over the headcount (SQL, refreshed every 30 s).
+(function () {
+  'use strict';
+
+  var h = SQ.h;
+  var API = '/api/v1/organizer';
+  var POLL_MS = 5000;
+  var FIGURES_EVERY = 6; // polls between two refreshes of the SQL figures on the progress page
+  var app = document.getElementById('app');
+  var nav = document.getElementById('nav');
+  var account = document.getElementById('account');
+  var S = {
+    me: null, // the account, as `GET /organizer/me` gives it
+    zone: 'Asia/Shanghai',
+    path: [], // [{id, name}] from the organizer's own unit down to the current one
+    timers: [],
+    generation: 0, // bumped by every page shown: a page's late answers and timers see it moved
+    people: {}, // participant id → the search row last seen, for the attempts page's heading
+  };
+  // Rejection of a request the session answered (login page shown instead): nothing to report.
+  var HANDLED = { handled: true };
+
+  // ---------------------------------------------------------------- requests
+
+  // fetch with the session cookie; resolves {status, body, retryAfter}; rejects on network failure.
+  function api(method, path, body, contentType) {
+    var headers = { 'Accept': 'application/json', 'X-Requested-With': 'safequiz' };
+    var payload;
+    if (body !== undefined) {
+      headers['Content-Type'] = contentType || 'application/json';
+      payload = contentType ? body : JSON.stringify(body);
+    }
+    return fetch(path.indexOf('/api/') === 0 ? path : API + path, {
+      method: method, headers: headers, body: payload, credentials: 'same-origin', cache: 'no-store',
+    }).then(function (response) {
+      return response.text().then(function (text) {
+        var data = null;
+        try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+        return { status: response.status, body: data, retryAfter: response.headers.get('Retry-After') };
+      });
+    });
+  }
+
+  // A request of a logged-in page: an ended session shows the login, a one-time password the
+  // password change, and the promise rejects with HANDLED.
+  function call(method, path, body, contentType) {
+    return api(method, path, body, contentType).then(function (r) {
+      if (r.status === 401) {
+        S.me = null;
+        go('#/login');
+        throw HANDLED;
+      }
+      if (r.status === 403 && r.body && r.body.error === 'password_change_required') {
+        go('#/password');
+        throw HANDLED;
+      }
+      return r;
+    });
+  }
+
+  function get(path) { return call('GET', path); }
+
+  // "?a=1&b=2" from the non-empty values of `params`.
+  function query(params) {
+    var parts = [];
+    Object.keys(params).forEach(function (k) {
+      var v = params[k];
+      if (v !== undefined && v !== null && v !== '') parts.push(encodeURIComponent(k) + '=' + encodeURIComponent(v));
+    });
+    return parts.length ? '?' + parts.join('&') : '';
+  }
+
+  function messageOf(r, fallback) {
+    return (r.body && r.body.message) || fallback;
+  }
+
+  // ---------------------------------------------------------------- page frame
+
+  function stopTimers() {
+    S.timers.forEach(function (t) { clearTimeout(t); });
+    S.timers = [];
+  }
+
+  function show(nodes) {
+    stopTimers();
+    S.generation += 1;
+    app.textContent = '';
+    nodes.forEach(function (n) { if (n) app.appendChild(n); });
+    window.scrollTo(0, 0);
+  }
+
+  function go(hash) {
+    if (location.hash === hash) route();
+    else location.hash = hash;
+  }
+
+  // The page says what went wrong and offers to try again.
+  // A refusal (4xx) is not retried: only the way back to the organizer's own unit is offered.
+  function failed(retry) {
+    return function (error) {
+      if (error === HANDLED) return;
+      var refusal = error && error.status >= 400 && error.status < 500;
+      show([h('div', { class: 'card' }, [
+        h('p', { class: 'notice', role: 'alert', text: error && error.message && !(error instanceof TypeError) ? error.message : '网络连接失败，请检查网络后重试。' }),
+        refusal ? null : h('button', { class: 'btn', type: 'button', text: '重试', onclick: retry }),
+        S.me ? h('a', { class: 'btn secondary', href: '#/progress/' + encodeURIComponent(S.me.unit_id), text: '返回本单位' }) : null,
+      ])]);
+    };
+  }
+
+  // A refused request's message as an Error, for `failed`.
+  function refused(r) {
+    var error = new Error(r.status === 404 ? '未找到，或不在您管辖的范围内。' : messageOf(r, '请求失败（' + r.status + '），请稍后重试。'));
+    error.status = r.status;
+    return error;
+  }
+
+  function loading(text) { show([h('p', { class: 'loading', text: text || '正在加载…' })]); }
+
+  var TABS = [
+    { page: 'progress', name: '实时进度' },
+    { page: 'people', name: '参与人员' },
+    { page: 'figures', name: '统计报表' },
+    { page: 'questions', name: '题目分析' },
+    { page: 'headcounts', name: '应参与人数' },
+  ];
+
+  function frame(page) {
+    nav.hidden = false;
+    nav.textContent = '';
+    TABS.forEach(function (tab) {
+      nav.appendChild(h('a', {
+        href: '#/' + tab.page + '/' + encodeURIComponent(currentUnit().id),
+        'aria-current': tab.page === page ? 'page' : null,
+        text: tab.name,
+      }));
+    });
+    account.textContent = '';
+    account.appendChild(h('span', { class: 'who', text: S.me.username + ' · ' + S.me.unit_name }));
+    account.appendChild(h('a', { href: '#/password', text: '改密码' }));
+    account.appendChild(h('button', { type: 'button', text: '退出', onclick: logout }));
+  }
+
+  function bare() {
+    nav.hidden = true;
+    account.textContent = '';
+  }
+
+  function currentUnit() { return S.path[S.path.length - 1]; }
+
+  // Makes `id` the current unit: back up the path when it is on it, else step down to it.
+  function enter(id, name) {
+    for (var i = 0; i < S.path.length; i++) {
+      if (S.path[i].id === id) {
+        S.path = S.path.slice(0, i + 1);
+        if (name) S.path[i].name = name;
+        return;
+      }
+    }
+    S.path.push({ id: id, name: name || id });
+  }
+
+  function crumbs(page) {
+    if (S.path.length < 2) return null;
+    return h('nav', { class: 'crumbs', 'aria-label': '单位层级' }, S.path.map(function (unit, i) {
+      var last = i === S.path.length - 1;
+      return h('span', {}, [
+        last ? h('strong', { text: unit.name }) : h('a', { href: '#/' + page + '/' + encodeURIComponent(unit.id), text: unit.name }),
+        last ? null : h('span', { class: 'sep', 'aria-hidden': 'true', text: ' › ' }),
+      ]);
+    }));
+  }
+
+  // ---------------------------------------------------------------- formats
+
+  function num(n) { return n === null || n === undefined ? '—' : Number(n).toLocaleString('zh-CN'); }
+  function avg(n) { return n === null || n === undefined ? '—' : Number(n).toFixed(2); }
+  function rate(r) { return r === null || r === undefined ? '—' : (r * 100).toFixed(1) + '%'; }
+  function time(iso) { return iso ? SQ.localTime(iso, S.zone) : '—'; }
+
+  // A definition list of labelled figures: [[label, text, class]].
+  function figureList(pairs) {
+    return h('dl', { class: 'figures' }, pairs.map(function (p) {
+      return h('div', { class: p[2] || null }, [h('dt', { text: p[0] }), h('dd', { text: p[1] })]);
+    }));
+  }
+
+  // ---------------------------------------------------------------- unit tables
+
+  // A table of units sortable by any column: `columns` are {key, name, value(item), text(item)};
+  // `sort` ({key, desc}) is kept by the caller so that a live refresh keeps the order chosen.
+  // `previous` maps unit id → {key: value} of the last refresh: changed cells flash.
+  function unitTable(caption, items, columns, sort, onSort, linkOf, previous) {
+    var order = items.map(function (item, i) { return { item: item, i: i }; });
+    var column = columns.filter(function (c) { return c.key === sort.key; })[0] || columns[0];
+    order.sort(function (a, b) {
+      var x = column.value(a.item);
+      var y = column.value(b.item);
+      if (x === y || (x === null && y === null)) return a.i - b.i;
+      if (x === null) return 1; // no figure: last either way
+      if (y === null) return -1;
+      var d = typeof x === 'string' ? x.localeCompare(y, 'zh-CN') : x - y;
+      return (sort.desc ? -d : d) || a.i - b.i;
+    });
+    var head = h('tr', {}, columns.map(function (c) {
+      var active = c.key === column.key;
+      return h('th', { scope: 'col', 'aria-sort': active ? (sort.desc ? 'descending' : 'ascending') : null }, [
+        h('button', {
+          type: 'button',
+          'data-sort': c.key,
+          text: c.name + (active ? (sort.desc ? ' ↓' : ' ↑') : ''),
+          onclick: function () {
+            onSort({ key: c.key, desc: active ? !sort.desc : c.key !== 'name' });
+          },
+        }),
+      ]);
+    }));
+    var rows = order.map(function (o) {
+      var item = o.item;
+      var before = previous && previous[item.unit_id];
+      return h('tr', { 'data-unit': item.unit_id }, columns.map(function (c, ci) {
+        var changed = before && before[c.key] !== undefined && before[c.key] !== c.value(item);
+        var cls = c.key + (changed ? ' bump' : '');
+        if (ci === 0) {
+          var link = linkOf && linkOf(item);
+          return h('th', { scope: 'row', class: cls }, [link ? h('a', { href: link, text: c.text(item) }) : c.text(item)]);
+        }
+        return h('td', { class: cls, text: c.text(item) });
+      }));
+    });
+    return h('div', { class: 'scroll' }, [
+      h('table', { class: 'units' }, [h('caption', { class: 'sr', text: caption }), h('thead', {}, [head]), h('tbody', {}, rows)]),
+    ]);
+  }
+
+  function column(key, name, value, text) {
+    return { key: key, name: name, value: value, text: text || function (item) { return num(value(item)); } };
+  }
+
+  var NAME = column('name', '单位', function (u) { return u.name; }, function (u) { return u.name; });
+
+  // Values of `columns` per unit, for the next refresh's comparison.
+  function snapshot(items, columns) {
+    var map = {};
+    items.forEach(function (item) {
+      var values = {};
+      columns.forEach(function (c) { values[c.key] = c.value(item); });
+      map[item.unit_id] = values;
+    });
+    return map;
+  }
+
+  // ---------------------------------------------------------------- login and password
+
+  function login() {
+    bare();
+    var user = h('input', { id: 'username', name: 'username', autocomplete: 'username', autocapitalize: 'off', spellcheck: 'false', required: true });
+    var pass = h('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
+    var error = h('p', { class: 'error', role: 'alert' });
+    var button = h('button', { class: 'btn', type: 'submit', text: '登录' });
+    var form = h('form', { class: 'card narrow', novalidate: true }, [
+      h('h1', { text: '组织者登录' }),
+      h('p', { class: 'muted', text: '账号由上级组织单位开通。首次登录请使用发给您的初始密码，登录后需设置新密码。' }),
+      h('label', { for: 'username', text: '用户名' }), user,
+      h('label', { for: 'password', text: '密码' }), pass,
+      error, button,
+    ]);
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      if (!user.value.trim() || !pass.value) { error.textContent = '请输入用户名和密码'; return; }
+      button.disabled = true;
+      error.textContent = '';
+      api('POST', '/login', { username: user.value.trim(), password: pass.value }).then(function (r) {
+        button.disabled = false;
+        if (r.status === 200) {
+          S.me = r.body.organizer;
+          S.path = [];
+          go(r.body.must_change_password ? '#/password' : '#/progress');
+        } else if (r.status === 401) {
+          error.textContent = '用户名或密码错误';
+          pass.value = '';
+          pass.focus();
+        } else {
+          error.textContent = messageOf(r, '登录失败，请稍后重试');
+        }
+      }, function () {
+        button.disabled = false;
+        error.textContent = '网络连接失败，请检查网络后重试';
+      });
+    });
+    show([form]);
+    user.focus();
+  }
+
+  function password() {
+    var forced = S.me.must_change_password;
+    if (forced) bare();
+    else frame('password');
+    var current = h('input', { id: 'current', type: 'password', autocomplete: 'current-password', required: true });
+    var fresh = h('input', { id: 'new', type: 'password', autocomplete: 'new-password', required: true, minlength: '10' });
+    var again = h('input', { id: 'again', type: 'password', autocomplete: 'new-password', required: true });
+    var error = h('p', { class: 'error', role: 'alert' });
+    var button = h('button', { class: 'btn', type: 'submit', text: '保存新密码' });
+    var form = h('form', { class: 'card narrow', novalidate: true }, [
+      h('h1', { text: forced ? '请先设置新密码' : '修改密码' }),
+      forced ? h('p', { class: 'notice', text: '初始密码只能用于首次登录。设置新密码后才能查看统计数据。' }) : null,
+      h('label', { for: 'current', text: forced ? '初始密码' : '当前密码' }), current,
+      h('label', { for: 'new', text: '新密码' }), fresh,
+      h('p', { class: 'muted', text: '至少 10 个字符，须同时包含字母和数字，不能与用户名相同。修改后其他设备上的登录将失效。' }),
+      h('label', { for: 'again', text: '再次输入新密码' }), again,
+      error, button,
+      forced ? h('button', { class: 'btn ghost', type: 'button', text: '退出登录', onclick: logout }) : null,
+    ]);
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      if (!current.value || !fresh.value) { error.textContent = '请填写当前密码和新密码'; return; }
+      if (fresh.value !== again.value) { error.textContent = '两次输入的新密码不一致'; return; }
+      button.disabled = true;
+      error.textContent = '';
+      call('PUT', '/password', { current_password: current.value, new_password: fresh.value }).then(function (r) {
+        button.disabled = false;
+        if (r.status === 200) {
+          S.me.must_change_password = false;
+          go('#/progress');
+        } else {
+          error.textContent = messageOf(r, '修改失败，请稍后重试');
+        }
+      }, function (e) {
+        button.disabled = false;
+        if (e !== HANDLED) error.textContent = '网络连接失败，请检查网络后重试';
+      });
+    });
+    show([form]);
+    current.focus();
+  }
+
+  function logout() {
+    api('POST', '/logout').then(done, done);
+    function done() {
+      S.me = null;
+      S.path = [];
+      go('#/login');
+    }
+  }
+
+  // ---------------------------------------------------------------- live progress
+
+  var progressSort = { key: 'points', desc: true };
+
+  function progress(unitId) {
+    frame('progress');
+    var live = h('p', { class: 'live', id: 'live', role: 'status', text: '正在连接…' });
+    var heading = h('h1', { text: currentUnit().name });
+    var totals = h('div', { id: 'totals' });
+    var days = h('div', { class: 'card', id: 'today' }, [h('p', { class: 'muted', text: '今日与昨日：正在加载…' })]);
+    var children = h('div', { id: 'children' });
+    var idle = h('div', { id: 'not-started' });
+    show([crumbs('progress'), h('div', { class: 'card' }, [heading, live, totals]), days, children, idle]);
+    var generation = S.generation;
+
+    var figures = null; // the SQL figures: headcounts, today and yesterday
+    var last = null; // the last progress answer
+    var previous = null;
+    var polls = 0;
+    var failures = 0;
+    var columns = [
+      NAME,
+      column('participants', '参与人数', function (u) { return u.participants; }),
+      column('attempts', '参与人次', function (u) { return u.attempts; }),
+      column('points', '总积分', function (u) { return u.points; }),
+      column('full_marks', '满分人次', function (u) { return u.full_marks; }),
+      column('avg_score', '平均分', function (u) { return u.attempts ? u.avg_score : null; }, function (u) { return u.attempts ? avg(u.avg_score) : '—'; }),
+      column('rate', '参与率', function (u) { return liveRate(u.participants, headcountOf(u.unit_id)); }, function (u) { return rate(liveRate(u.participants, headcountOf(u.unit_id))); }),
+    ];
+
+    var headcounts = {}; // unit id → headcount, from the figures
+
+    function headcountOf(id) {
+      return headcounts[id] === undefined ? null : headcounts[id];
+    }
+
+    function liveRate(participants, headcount) {
+      return headcount ? participants / headcount : null;
+    }
+
+    function render() {
+      if (!last) return;
+      var p = last;
+      heading.textContent = p.name;
+      var t = p.totals;
+      totals.textContent = '';
+      totals.appendChild(figureList([
+        ['参与人数', num(t.participants), 'participants'],
+        ['参与人次', num(t.attempts), 'attempts'],
+        ['总积分', num(t.points), 'points'],
+        ['满分人次', num(t.full_marks), 'full_marks'],
+        ['平均分', t.attempts ? avg(t.avg_score) : '—', 'avg_score'],
+        ['参与率', rate(liveRate(t.participants, headcountOf(p.unit_id))), 'rate'],
+      ]));
+      children.textContent = '';
+      idle.textContent = '';
+      if (!p.items.length) {
+        children.appendChild(h('p', { class: 'card muted', text: '本单位没有下级单位。每位参与者的成绩见「参与人员」。' }));
+        return;
+      }
+      children.appendChild(h('h2', { text: '下级单位（' + p.items.length + ' 个）' }));
+      children.appendChild(unitTable(p.name + '下级单位实时进度', p.items, columns, progressSort, function (sort) {
+        progressSort = sort;
+        render();
+      }, function (item) {
+        return item.has_children ? '#/progress/' + encodeURIComponent(item.unit_id) : null;
+      }, previous));
+      idle.appendChild(h('div', { class: 'card' }, p.not_started.length ? [
+        h('h2', { text: '尚未开始答题的下级单位（' + p.not_started.length + ' 个）' }),
+        h('p', { class: 'idle', text: p.not_started.join('、') }),
+      ] : [h('p', { class: 'ok', text: '全部下级单位均已有人完成答题。' })]));
+    }
+
+    function renderDays() {
+      if (!figures) return;
+      days.textContent = '';
+      var rows = [['', '今日', '昨日']];
+      var today = figures.today;
+      var yesterday = figures.yesterday;
+      days.appendChild(h('h2', { text: '今日与昨日（' + today.date + '）' }));
+      days.appendChild(h('table', { class: 'compare' }, [
+        h('thead', {}, [h('tr', {}, rows[0].map(function (x) { return h('th', { scope: 'col', text: x }); }))]),
+        h('tbody', {}, [
+          ['参与人数', num(today.participants), num(yesterday.participants)],
+          ['参与人次', num(today.attempts), num(yesterday.attempts)],
+          ['满分人次', num(today.full_marks), num(yesterday.full_marks)],
+          ['平均分', today.attempts ? avg(today.avg_score) : '—', yesterday.attempts ? avg(yesterday.avg_score) : '—'],
+        ].map(function (row) {
+          return h('tr', {}, [h('th', { scope: 'row', text: row[0] }), h('td', { text: row[1] }), h('td', { text: row[2] })]);
+        })),
+      ]));
+      days.appendChild(h('p', { class: 'muted', text: '今日、昨日与参与率来自已入库的成绩，比实时数字晚几秒。' }));
+    }
+
+    function loadFigures() {
+      return get('/figures' + query({ unit: unitId })).then(function (r) {
+        if (r.status === 200) {
+          figures = r.body;
+          headcounts = {};
+          headcounts[figures.unit_id] = figures.total.headcount;
+          figures.children.forEach(function (c) { headcounts[c.unit_id] = c.headcount; });
+          renderDays();
+        }
+      }, function (e) { if (e === HANDLED) throw e; });
+    }
+
+    function poll() {
+      var figuresDue = polls % FIGURES_EVERY === 0;
+      polls += 1;
+      return Promise.all([
+        get('/progress' + query({ unit: unitId })),
+        figuresDue ? loadFigures() : null,
+      ]).then(function (rs) {
+        if (generation !== S.generation) return;
+        var r = rs[0];
+        if (r.status !== 200) throw refused(r);
+        failures = 0;
+        if (last) previous = snapshot(last.items, columns);
+        last = r.body;
+        enter(last.unit_id === '*' ? '*' : last.unit_id, last.name);
+        render();
+        live.className = 'live';
+        live.textContent = '● 实时 · 更新于 ' + SQ.clockTime(last.at, S.zone) + '，每 ' + POLL_MS / 1000 + ' 秒刷新';
+        schedule();
+      }).catch(function (error) {
+        if (error === HANDLED || generation !== S.generation) return;
+        if (!last) return failed(function () { progress(unitId); })(error);
+        failures += 1;
+        live.className = 'live warn';
+        live.textContent = '网络不稳定，显示的是 ' + SQ.clockTime(last.at, S.zone) + ' 的数据，正在重试…';
+        schedule();
+      });
+    }
+
+    // The next poll, later after failures (up to 30 s), none while the page is hidden.
+    function schedule() {
+      var wait = Math.min(30000, POLL_MS * Math.pow(2, failures));
+      S.timers.push(setTimeout(function () {
+        if (!document.hidden) return poll();
+        document.addEventListener('visibilitychange', function resume() {
+          document.removeEventListener('visibilitychange', resume);
+          if (generation === S.generation) poll();
+        });
+      }, wait));
+    }
+
+    poll();
+  }
+
+  // ---------------------------------------------------------------- figures, daily, downloads
+
+  // The period form of the figures and question pages: `from` and `to`, empty for the campaign.
+  function periodForm(page, unitId, params, extra) {
+    var from = h('input', { id: 'from', type: 'date', value: params.from || '' });
+    var to = h('input', { id: 'to', type: 'date', value: params.to || '' });
+    var form = h('form', { class: 'card filters' }, [
+      h('div', {}, [h('label', { for: 'from', text: '开始日期' }), from]),
+      h('div', {}, [h('label', { for: 'to', text: '结束日期' }), to]),
+      h('div', { class: 'actions' }, [
+        h('button', { class: 'btn', type: 'submit', text: '查询' }),
+        h('a', { class: 'btn ghost', href: '#/' + page + '/' + encodeURIComponent(unitId), text: '整个竞赛期间' }),
+      ]),
+      extra || null,
+    ]);
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      go('#/' + page + '/' + encodeURIComponent(unitId) + query({ from: from.value, to: to.value }));
+    });
+    return form;
+  }
+
+  function download(kind, params, what) {
+    var base = API + '/exports/' + kind;
+    var q = query(params);
+    return h('div', { class: 'download' }, [
+      h('span', { text: what }),
+      h('a', { class: 'btn secondary', href: base + '.xlsx' + q, download: '', 'data-export': kind + '.xlsx', text: 'Excel' }),
+      h('a', { class: 'btn secondary', href: base + '.csv' + q, download: '', 'data-export': kind + '.csv', text: 'CSV' }),
+    ]);
+  }
+
+  function downloadHint() {
+    var wechat = /MicroMessenger/i.test(navigator.userAgent);
+    return h('p', { class: wechat ? 'notice' : 'muted', text: wechat
+      ? '微信内可能无法直接下载文件：请点右上角「…」，选择「在浏览器打开」后再下载。'
+      : 'Excel 与 WPS 均可直接打开；CSV 为 UTF-8 编码，中文和单位代码不会乱码或变形。' });
+  }
+
+  var figureSort = { key: 'points', desc: true };
+
+  function figuresPage(unitId, params) {
+    frame('figures');
+    loading('正在统计…');
+    var period = { unit: unitId, from: params.from, to: params.to };
+    Promise.all([get('/figures' + query(period)), get('/daily' + query(period))]).then(function (rs) {
+      var r = rs[0];
+      var d = rs[1];
+      if (r.status !== 200) throw refused(r);
+      if (d.status !== 200) throw refused(d);
+      var f = r.body;
+      enter(f.unit_id, f.name);
+      var t = f.total;
+      var columns = [
+        NAME,
+        column('participants', '参与人数', function (u) { return u.participants; }),
+        column('attempts', '参与人次', function (u) { return u.attempts; }),
+        column('points', '总积分', function (u) { return u.points; }),
+        column('full_marks', '满分人次', function (u) { return u.full_marks; }),
+        column('avg_score', '平均分', function (u) { return u.attempts ? u.avg_score : null; }, function (u) { return u.attempts ? avg(u.avg_score) : '—'; }),
+        column('headcount', '应参与人数', function (u) { return u.headcount; }),
+        column('participation_rate', '参与率', function (u) { return u.participation_rate; }, function (u) { return rate(u.participation_rate); }),
+      ];
+      var table = h('div', {});
+      function renderTable() {
+        table.textContent = '';
+        if (!f.children.length) return;
+        table.appendChild(h('h2', { text: '下级单位' }));
+        table.appendChild(unitTable(f.name + '下级单位统计', f.children, columns, figureSort, function (sort) {
+          figureSort = sort;
+          renderTable();
+        }, null, null));
+      }
+      renderTable();
+      var exportPeriod = { unit: unitId, from: f.from, to: f.to };
+      show([
+        crumbs('figures'),
+        periodForm('figures', unitId, params),
+        h('div', { class: 'card' }, [
+          h('h1', { text: f.name }),
+          h('p', { class: 'muted', id: 'period', text: '统计期间：' + f.from + ' 至 ' + f.to + '（按答题开始的日期计）' }),
+          figureList([
+            ['参与人数', num(t.participants)],
+            ['参与人次', num(t.attempts)],
+            ['总积分', num(t.points)],
+            ['满分人次', num(t.full_marks)],
+            ['平均分', t.attempts ? avg(t.avg_score) : '—'],
+            ['应参与人数', num(t.headcount)],
+            ['参与率', rate(t.participation_rate)],
+          ]),
+        ]),
+        table,
+        f.not_started.length ? h('div', { class: 'card' }, [
+          h('h2', { text: '期间内无人答题的下级单位（' + f.not_started.length + ' 个）' }),
+          h('p', { class: 'idle', text: f.not_started.join('、') }),
+        ]) : null,
+        dailyCard(d.body.days),
+        h('div', { class: 'card', id: 'downloads' }, [
+          h('h2', { text: '下载报表' }),
+          download('units', exportPeriod, '单位统计'),
+          download('daily', exportPeriod, '每日统计'),
+          download('participants', { unit: unitId }, '参与人员名单'),
+          downloadHint(),
+        ]),
+      ]);
+    }).catch(failed(function () { figuresPage(unitId, params); }));
+  }
+
+  var SHOWN_DAYS = 31;
+
+  // The per-day series as bars of attempts, with participants and attempts written out; the
+  // last month of the period first (a whole year's window would be a long scroll on a phone).
+  function dailyCard(days) {
+    var most = days.reduce(function (m, day) { return Math.max(m, day.attempts); }, 0);
+    var list = h('ol', { class: 'daily' });
+    var card = h('div', { class: 'card' }, [h('h2', { text: '每日参与情况' }), list]);
+    function render(count) {
+      list.textContent = '';
+      days.slice(Math.max(0, days.length - count)).forEach(function (day) { list.appendChild(dayRow(day, most)); });
+      if (days.length > count) {
+        var more = h('button', { class: 'btn ghost', type: 'button', text: '显示全部 ' + days.length + ' 天', onclick: function () { card.removeChild(more); render(days.length); } });
+        card.appendChild(more);
+      }
+    }
+    render(SHOWN_DAYS);
+    return card;
+  }
+
+  function dayRow(day, most) {
+    var bar = h('span', { class: 'meter-fill' });
+    bar.style.width = most ? Math.max(day.attempts ? 2 : 0, Math.round(day.attempts / most * 100)) + '%' : '0';
+    return h('li', { 'data-date': day.date }, [
+      h('span', { class: 'date', text: day.date.slice(5) }),
+      h('span', { class: 'meter', 'aria-hidden': 'true' }, [bar]),
+      h('span', { class: 'nums', text: num(day.participants) + ' 人 / ' + num(day.attempts) + ' 人次' }),
+    ]);
+  }
+
+  // ---------------------------------------------------------------- participants
+
+  var PER_PAGE = 20;
+
+  function peoplePage(unitId, params) {
+    frame('people');
+    var fields = {
+      name: h('input', { id: 'q-name', value: params.name || '', maxlength: '30', autocomplete: 'off' }),
+      phone: h('input', { id: 'q-phone', value: params.phone || '', inputmode: 'numeric', maxlength: '4', pattern: '[0-9]{1,4}', autocomplete: 'off' }),
+      day: h('input', { id: 'q-day', type: 'date', value: params.day || '' }),
+      min_points: h('input', { id: 'q-min', type: 'number', min: '0', inputmode: 'numeric', value: params.min_points || '' }),
+      max_points: h('input', { id: 'q-max', type: 'number', min: '0', inputmode: 'numeric', value: params.max_points || '' }),
+    };
+    var error = h('p', { class: 'error', role: 'alert' });
+    var form = h('form', { class: 'card filters', role: 'search' }, [
+      h('div', {}, [h('label', { for: 'q-name', text: '姓名' }), fields.name]),
+      h('div', {}, [h('label', { for: 'q-phone', text: '手机尾号（1-4 位）' }), fields.phone]),
+      h('div', {}, [h('label', { for: 'q-day', text: '答题日期' }), fields.day]),
+      h('div', {}, [h('label', { for: 'q-min', text: '最低积分' }), fields.min_points]),
+      h('div', {}, [h('label', { for: 'q-max', text: '最高积分' }), fields.max_points]),
+      h('div', { class: 'actions' }, [
+        h('button', { class: 'btn', type: 'submit', text: '查询' }),
+        h('a', { class: 'btn ghost', href: '#/people/' + encodeURIComponent(unitId), text: '清空条件' }),
+      ]),
+      error,
+    ]);
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      var next = {};
+      Object.keys(fields).forEach(function (k) { next[k] = fields[k].value.trim(); });
+      if (next.phone && !/^[0-9]{1,4}$/.test(next.phone)) { error.textContent = '手机尾号请填写 1 到 4 位数字'; return; }
+      if (next.min_points && next.max_points && Number(next.min_points) > Number(next.max_points)) { error.textContent = '最低积分不能大于最高积分'; return; }
+      go('#/people/' + encodeURIComponent(unitId) + query(next));
+    });
+    var results = h('div', { id: 'people' }, [h('p', { class: 'loading', text: '正在查询…' })]);
+    show([crumbs('people'), form, results]);
+
+    var filters = { unit: unitId, name: params.name, phone: params.phone, day: params.day, min_points: params.min_points, max_points: params.max_points };
+    var page = Number(params.page) || 1;
+    get('/participants' + query(Object.assign({ page: page, per_page: PER_PAGE }, filters))).then(function (r) {
+      if (r.status !== 200) throw refused(r);
+      var b = r.body;
+      results.textContent = '';
+      var pages = Math.max(1, Math.ceil(b.total / b.per_page));
+      results.appendChild(h('p', { class: 'count', id: 'total', text: '共 ' + num(b.total) + ' 人' + (params.day ? '（' + params.day + ' 有答题）' : '') }));
+      if (!b.items.length) {
+        results.appendChild(h('p', { class: 'card muted', text: '没有符合条件的参与人员。' }));
+      } else {
+        results.appendChild(h('ul', { class: 'people' }, b.items.map(function (p) {
+          S.people[p.participant_id] = p;
+          return h('li', { 'data-participant': String(p.participant_id) }, [
+            h('a', { href: '#/person/' + p.participant_id }, [
+              h('span', { class: 'name', text: p.name }),
+              h('span', { class: 'phone', text: p.phone_masked }),
+              h('span', { class: 'unit', text: p.unit_path.map(function (u) { return u.name; }).join(' / ') }),
+              h('span', { class: 'stats', text: '积分 ' + num(p.points) + ' · 答题 ' + num(p.attempts) + ' 次 · 满分 ' + num(p.full_marks) + ' 次 · 用时 ' + SQ.duration(p.time_used_ms) }),
+            ]),
+          ]);
+        })));
+      }
+      var link = function (n) { return '#/people/' + encodeURIComponent(unitId) + query(Object.assign({}, params, { page: n })); };
+      if (pages > 1) {
+        results.appendChild(h('div', { class: 'pager' }, [
+          page > 1 ? h('a', { class: 'btn secondary', href: link(page - 1), text: '上一页' }) : h('span', {}),
+          h('span', { text: '第 ' + page + ' / ' + pages + ' 页' }),
+          page < pages ? h('a', { class: 'btn secondary', href: link(page + 1), text: '下一页' }) : h('span', {}),
+        ]));
+      }
+      results.appendChild(h('div', { class: 'card' }, [
+        h('h2', { text: '下载名单' }),
+        download('participants', filters, '按当前条件（全部 ' + num(b.total) + ' 人）'),
+        downloadHint(),
+      ]));
+    }).catch(function (e) {
+      if (e === HANDLED) return;
+      results.textContent = '';
+      results.appendChild(h('p', { class: 'notice', role: 'alert', text: e instanceof TypeError ? '网络连接失败，请稍后重试。' : e.message }));
+    });
+  }
+
+  function personPage(pid) {
+    frame('people');
+    loading();
+    get('/participants/' + encodeURIComponent(pid) + '/attempts').then(function (r) {
+      if (r.status !== 200) throw refused(r);
+      var seen = S.people[pid];
+      var attempts = r.body.attempts;
+      var words = { chosen: '（所选）', answer: '作答' };
+      show([
+        h('div', { class: 'card' }, [
+          h('h1', { text: seen ? seen.name + ' 的答题记录' : '参与者 ' + pid + ' 的答题记录' }),
+          seen ? h('p', { class: 'muted', text: seen.phone_masked + ' · ' + seen.unit_path.map(function (u) { return u.name; }).join(' / ') }) : null,
+          seen ? h('p', { text: '累计积分 ' + num(seen.points) + ' 分，答题 ' + num(seen.attempts) + ' 次，用时 ' + SQ.duration(seen.time_used_ms) }) : null,
+          h('button', { class: 'btn ghost', type: 'button', text: '返回名单', onclick: function () { history.back(); } }),
+        ]),
+        attempts.length ? null : h('p', { class: 'card muted', text: '尚未完成答题。' }),
+      ].concat(attempts.map(function (a) {
+        return h('div', { class: 'card attempt' }, [
+          h('h2', { text: a.date + ' · ' + a.score + ' 分（答对 ' + a.correct_count + ' 题）' }),
+          h('p', { class: 'muted', text: '开始 ' + time(a.started_at) + '，用时 ' + SQ.duration(a.time_used_ms) + (a.auto_submitted ? '，时间到由系统自动交卷' : '') }),
+          h('details', {}, [h('summary', { text: '查看每题作答' })].concat(a.questions.map(function (q) { return SQ.reviewCard(q, words); }))),
+        ]);
+      })));
+    }).catch(failed(function () { personPage(pid); }));
+  }
+
+  // ---------------------------------------------------------------- question analysis
+
+  var SHOWN_QUESTIONS = 30;
+
+  function questionsPage(unitId, params) {
+    frame('questions');
+    loading('正在分析…');
+    get('/questions' + query({ unit: unitId, from: params.from, to: params.to })).then(function (r) {
+      if (r.status !== 200) throw refused(r);
+      var b = r.body;
+      enter(b.unit_id, b.name);
+      var list = h('div', { id: 'questions' });
+      function render(count) {
+        list.textContent = '';
+        b.items.slice(0, count).forEach(function (q) { list.appendChild(questionCard(q)); });
+        if (b.items.length > count) {
+          list.appendChild(h('button', { class: 'btn secondary', type: 'button', text: '显示全部 ' + b.items.length + ' 题', onclick: function () { render(b.items.length); } }));
+        }
+      }
+      render(SHOWN_QUESTIONS);
+      show([
+        crumbs('questions'),
+        periodForm('questions', unitId, params),
+        h('div', { class: 'card' }, [
+          h('h1', { text: b.name + ' · 题目分析' }),
+          h('p', { class: 'muted', text: b.from + ' 至 ' + b.to + '，共抽到 ' + b.items.length + ' 道题。正确率低的排在前面：正确率异常低、或某个错误选项特别集中的题，可能题意不清或答案有误，请反馈命题人员核查。' }),
+        ]),
+        b.items.length ? list : h('p', { class: 'card muted', text: '期间内还没有完成的答题。' }),
+      ]);
+    }).catch(failed(function () { questionsPage(unitId, params); }));
+  }
+
+  function questionCard(q) {
+    var share = q.share_correct;
+    var meter = h('span', { class: 'meter-fill' });
+    meter.style.width = Math.round(share * 100) + '%';
+    var wrong = q.most_chosen_wrong;
+    return h('div', { class: 'card question', 'data-question': q.question_id }, [
+      h('p', { class: 'muted', text: [q.question_id, SQ.kindName(q.kind), q.category_name].filter(Boolean).join(' · ') + (q.in_bank ? '' : ' · 题库中已无此题') }),
+      h('p', { class: 'stem', text: q.stem || '（题库中已无此题）' }),
+      h('p', { class: 'share' + (share < 0.5 ? ' low' : '') }, [
+        h('span', { class: 'meter', 'aria-hidden': 'true' }, [meter]),
+        '正确率 ' + rate(share) + '（抽到 ' + num(q.drawn) + ' 次，作答 ' + num(q.answered) + ' 次，答对 ' + num(q.correct) + ' 次）',
+      ]),
+      h('ul', { class: 'choices' }, q.options.map(function (o) {
+        var right = q.correct_choices.indexOf(o.key) >= 0;
+        return h('li', { class: right ? 'right' : null }, [
+          h('span', { class: 'key', text: SQ.choiceLabel(o.key) }),
+          h('span', { text: (o.text || '') + (right ? '（正确答案）' : '') }),
+          h('span', { class: 'chosen', text: num(o.chosen) + ' 次' }),
+        ]);
+      })),
+      wrong ? h('p', { class: 'wrong-most', text: '最常见的错误答案：' + wrong.choices.map(SQ.choiceLabel).join('、') + '（' + num(wrong.count) + ' 次）' }) : null,
+    ]);
+  }
+
+  // ---------------------------------------------------------------- headcounts
+
+  function headcountsPage(unitId) {
+    frame('headcounts');
+    loading();
+    get('/figures' + query({ unit: unitId, sort: 'unit' })).then(function (r) {
+      if (r.status !== 200) throw refused(r);
+      var f = r.body;
+      enter(f.unit_id, f.name);
+      var rows = f.children.map(function (u) {
+        var input = h('input', { type: 'number', min: '0', max: '1000000000', step: '1', inputmode: 'numeric', value: u.headcount === null ? '' : String(u.headcount), 'aria-label': u.name + '应参与人数' });
+        var state = h('span', { class: 'state', role: 'status' });
+        input.addEventListener('change', function () {
+          var text = input.value.trim();
+          if (text !== '' && !/^[0-9]+$/.test(text)) { state.textContent = '请填写整数'; return; }
+          state.textContent = '保存中…';
+          call('PUT', '/units/' + encodeURIComponent(u.unit_id) + '/headcount', { headcount: text === '' ? null : Number(text) }).then(function (res) {
+            state.textContent = res.status === 200 ? '已保存' : messageOf(res, '保存失败');
+          }, function (e) { if (e !== HANDLED) state.textContent = '网络错误，未保存'; });
+        });
+        return h('tr', { 'data-unit': u.unit_id }, [
+          h('th', { scope: 'row' }, [u.name, h('span', { class: 'code', text: u.unit_id })]),
+          h('td', {}, [input, state]),
+        ]);
+      });
+      var file = h('input', { id: 'upload', type: 'file', accept: '.csv,text/csv' });
+      var result = h('div', { id: 'upload-result', role: 'status' });
+      file.addEventListener('change', function () {
+        if (!file.files || !file.files[0]) return;
+        upload(file.files[0], result, function () { headcountsPage(unitId); });
+      });
+      show([
+        crumbs('headcounts'),
+        h('div', { class: 'card' }, [
+          h('h1', { text: f.name + ' · 应参与人数' }),
+          h('p', { class: 'muted', text: '应参与人数用于计算参与率（参与人数 ÷ 应参与人数）。您可以设置下级单位的应参与人数；本单位的应参与人数由上级设置' + (f.total.headcount === null ? '，目前尚未设置。' : '，目前为 ' + num(f.total.headcount) + ' 人。') }),
+        ]),
+        rows.length ? h('div', { class: 'card' }, [
+          h('h2', { text: '逐个填写' }),
+          h('p', { class: 'muted', text: '填写后离开输入框即保存；清空表示不设置。' }),
+          h('div', { class: 'scroll' }, [h('table', { class: 'headcounts' }, [
+            h('thead', {}, [h('tr', {}, ['单位', '应参与人数'].map(function (x) { return h('th', { scope: 'col', text: x }); }))]),
+            h('tbody', {}, rows),
+          ])]),
+        ]) : h('p', { class: 'card muted', text: '本单位没有下级单位。' }),
+        rows.length ? h('div', { class: 'card' }, [
+          h('h2', { text: '用表格批量导入' }),
+          h('p', { class: 'muted', text: '第一列为单位代码，第二列为应参与人数，其余列不读取；可用 Excel 或 WPS 另存为 CSV（UTF-8 或 GBK 均可）。有任何一行出错时不会导入任何数据。' }),
+          templateLink(f),
+          h('label', { for: 'upload', text: '选择 CSV 文件' }), file,
+          result,
+        ]) : null,
+      ]);
+    }).catch(failed(function () { headcountsPage(unitId); }));
+  }
+
+  // A CSV of the children with their current headcounts, to fill in and upload again.
+  function templateLink(f) {
+    var lines = ['单位代码,应参与人数,单位名称'].concat(f.children.map(function (u) {
+      return '="' + u.unit_id + '",' + (u.headcount === null ? '' : u.headcount) + ',' + u.name.replace(/[",]/g, ' ');
+    }));
+    var blob = new Blob(['\ufeff' + lines.join('\r\n') + '\r\n'], { type: 'text/csv;charset=utf-8' });
+    return h('a', { class: 'btn secondary', href: URL.createObjectURL(blob), download: '应参与人数-' + f.name + '.csv', text: '下载填写模板（含下级单位）' });
+  }
+
+  function upload(chosen, result, done) {
+    result.textContent = '正在导入…';
+    if (chosen.size > 1024 * 1024) { result.textContent = '文件超过 1 MB，请只保留单位代码和人数两列。'; return; }
+    var reader = new FileReader();
+    reader.onload = function () {
+      call('POST', '/headcounts', reader.result, 'text/csv').then(function (r) {
+        result.textContent = '';
+        if (r.status === 200) {
+          result.appendChild(h('p', { class: 'ok', text: '已导入 ' + r.body.updated + ' 个单位的应参与人数。' + (r.body.skipped.length ? '人数为空未修改的行：第 ' + r.body.skipped.join('、') + ' 行。' : '') }));
+          result.appendChild(h('button', { class: 'btn secondary', type: 'button', text: '刷新列表', onclick: done }));
+          return;
+        }
+        result.appendChild(h('p', { class: 'notice', role: 'alert', text: messageOf(r, '导入失败') + '。未导入任何数据。' }));
+        if (r.body && r.body.rows) {
+          result.appendChild(h('ul', { class: 'problems' }, r.body.rows.map(function (p) {
+            return h('li', { text: '第 ' + p.row + ' 行：' + p.message });
+          })));
+        }
+      }, function (e) { if (e !== HANDLED) result.textContent = '网络错误，未导入。'; });
+    };
+    reader.onerror = function () { result.textContent = '无法读取该文件。'; };
+    reader.readAsArrayBuffer(chosen);
+  }
+
+  // ---------------------------------------------------------------- routing
+
+  function parseHash() {
+    var hash = (location.hash || '#/').slice(2);
+    var q = hash.indexOf('?');
+    var params = {};
+    if (q >= 0) {
+      hash.slice(q + 1).split('&').forEach(function (pair) {
+        var kv = pair.split('=');
+        if (kv[0]) params[decodeURIComponent(kv[0])] = decodeURIComponent((kv[1] || '').replace(/\+/g, ' '));
+      });
+      hash = hash.slice(0, q);
+    }
+    var parts = hash.split('/');
+    return { page: parts[0] || 'progress', arg: parts[1] ? decodeURIComponent(parts[1]) : '', params: params };
+  }
+
+  function route() {
+    stopTimers();
+    var at = parseHash();
+    if (at.page === 'login') return login();
+    if (!S.me) return whoAmI();
+    if (!S.path.length) S.path = [{ id: S.me.unit_id, name: S.me.unit_name }];
+    if (at.page === 'password') return password();
+    if (S.me.must_change_password) return go('#/password');
+    if (at.page === 'person') return personPage(at.arg);
+    var unitId = at.arg || currentUnit().id;
+    enter(unitId, null);
+    switch (at.page) {
+      case 'people': return peoplePage(unitId, at.params);
+      case 'figures': return figuresPage(unitId, at.params);
+      case 'questions': return questionsPage(unitId, at.params);
+      case 'headcounts': return headcountsPage(unitId);
+      default: return progress(unitId);
+    }
+  }
+
+  // Asks who is logged in (the cookie may still hold a session), then routes.
+  function whoAmI() {
+    loading();
+    api('GET', '/me').then(function (r) {
+      if (r.status !== 200) return go('#/login');
+      S.me = r.body;
+      S.path = [];
+      return api('GET', '/api/v1/campaigns').then(function (c) {
+        var campaign = ((c.body && c.body.items) || []).filter(function (x) { return x.id === S.me.campaign_id; })[0];
+        if (campaign) S.zone = campaign.time_zone;
+        document.title = S.me.campaign_title + ' · 组织者后台';
+        route();
+      });
+    }).catch(failed(whoAmI));
+  }
+
+  window.addEventListener('hashchange', route);
+  route();
+})();
