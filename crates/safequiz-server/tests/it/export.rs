@@ -555,22 +555,6 @@ fn a_participant_row_has_a_cell_per_header() {
     assert_eq!(row[9], Cell::Empty, "no attempt, no last finish");
 }
 
-macro_rules! on_both {
-    ($body:ident) => {
-        mod $body {
-            #[tokio::test]
-            async fn on_sqlite() {
-                super::$body(safequiz_testkit::Database::Sqlite).await;
-            }
-
-            #[tokio::test]
-            async fn on_postgres() {
-                super::$body(safequiz_testkit::Database::Postgres).await;
-            }
-        }
-    };
-}
-
 on_both!(the_participant_csv_matches_the_record_cell_by_cell);
 on_both!(the_participant_xlsx_matches_the_record_cell_by_cell);
 on_both!(a_county_exports_only_its_own_participants);

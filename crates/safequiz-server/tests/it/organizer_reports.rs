@@ -1,5 +1,7 @@
 //! The organizer reports over the SQL record: scope on every endpoint, participant search, an
-//! attempt's detail, figures, the question analysis, headcounts and exports.
+//! attempt's detail, figures, the question analysis, headcounts and exports. Every test whose
+//! answer comes from SQL runs on SQLite and on PostgreSQL; the scope and session checks, decided
+//! before any SQL (the store's own scope tests cover both databases), run on SQLite only.
 
 use std::collections::HashMap;
 use std::io::Cursor;
@@ -9,7 +11,7 @@ use calamine::{Data, Reader, Xlsx};
 use reqwest::Method;
 use safequiz_server::export::{DAILY_SERIES, Layout, PARTICIPANTS, UNIT_FIGURES};
 use safequiz_sql::reports::{ParticipantFilter, WHOLE_CAMPAIGN};
-use safequiz_testkit::{CAMPAIGN, Participant, TestApp, eventually, status_and_json};
+use safequiz_testkit::{CAMPAIGN, Database, Participant, TestApp, eventually, status_and_json};
 use serde_json::{Value, json};
 
 const API: &str = "/api/v1/organizer";
@@ -260,9 +262,9 @@ async fn forged_and_expired_sessions_are_refused_by_every_report() {
     }
 }
 
-#[tokio::test]
-async fn participants_are_found_by_name_phone_unit_day_and_points() {
+async fn participants_are_found_by_name_phone_unit_day_and_points(database: Database) {
     let app = TestApp::builder()
+        .database(database)
         .clock_at(super::at(super::DURING))
         .spawn()
         .await;
@@ -358,9 +360,8 @@ async fn participants_are_found_by_name_phone_unit_day_and_points() {
     }
 }
 
-#[tokio::test]
-async fn an_attempt_shows_each_question_as_the_participant_saw_it() {
-    let app = TestApp::spawn().await;
+async fn an_attempt_shows_each_question_as_the_participant_saw_it(database: Database) {
+    let app = TestApp::builder().database(database).spawn().await;
     let county = app.organizer(COUNTY, "changan").await;
     let (me, result) = play_as(&app, "张三", "13800001111", COUNTY, 3).await;
     wait_for_record(&app, 1, 1).await;
@@ -398,9 +399,9 @@ async fn an_attempt_shows_each_question_as_the_participant_saw_it() {
     }
 }
 
-#[tokio::test]
-async fn figures_count_what_was_played_with_today_beside_yesterday() {
+async fn figures_count_what_was_played_with_today_beside_yesterday(database: Database) {
     let app = TestApp::builder()
+        .database(database)
         .clock_at(super::at(super::DURING))
         .spawn()
         .await;
@@ -500,9 +501,10 @@ async fn figures_count_what_was_played_with_today_beside_yesterday() {
     }
 }
 
-#[tokio::test]
-async fn question_analysis_counts_draws_right_answers_and_the_most_chosen_wrong_option() {
-    let app = TestApp::spawn().await;
+async fn question_analysis_counts_draws_right_answers_and_the_most_chosen_wrong_option(
+    database: Database,
+) {
+    let app = TestApp::builder().database(database).spawn().await;
     let county = app.organizer(COUNTY, "changan").await;
     let mut reviews = Vec::new();
     for (i, right) in [4, 2, 0].into_iter().enumerate() {
@@ -595,9 +597,8 @@ async fn question_analysis_counts_draws_right_answers_and_the_most_chosen_wrong_
     }
 }
 
-#[tokio::test]
-async fn a_headcount_set_by_the_city_gives_its_county_a_participation_rate() {
-    let app = TestApp::spawn().await;
+async fn a_headcount_set_by_the_city_gives_its_county_a_participation_rate(database: Database) {
+    let app = TestApp::builder().database(database).spawn().await;
     let city = app.organizer(CITY, "shijiazhuang").await;
     let (status, body) = put_headcount(&app, &city, COUNTY, json!({"headcount": 4})).await;
     assert_eq!(status, 200, "{body}");
@@ -662,9 +663,8 @@ async fn a_headcount_set_by_the_city_gives_its_county_a_participation_rate() {
     );
 }
 
-#[tokio::test]
-async fn a_headcount_upload_writes_every_row_or_none() {
-    let app = TestApp::spawn().await;
+async fn a_headcount_upload_writes_every_row_or_none(database: Database) {
+    let app = TestApp::builder().database(database).spawn().await;
     let city = app.organizer(CITY, "shijiazhuang").await;
     let headcounts = || async {
         let (_, body) = get_as(&app, &city, &format!("{API}/figures")).await;
@@ -752,9 +752,9 @@ fn utf8_filename(disposition: &str) -> String {
     String::from_utf8(bytes).expect("UTF-8")
 }
 
-#[tokio::test]
-async fn exports_download_with_the_cookie_as_csv_and_xlsx_with_the_same_rows() {
+async fn exports_download_with_the_cookie_as_csv_and_xlsx_with_the_same_rows(database: Database) {
     let app = TestApp::builder()
+        .database(database)
         .clock_at(super::at(super::DURING))
         .spawn()
         .await;
@@ -879,3 +879,11 @@ async fn exports_download_with_the_cookie_as_csv_and_xlsx_with_the_same_rows() {
     .await;
     assert_eq!((status, body["error"].as_str()), (404, Some("not_found")));
 }
+
+on_both!(participants_are_found_by_name_phone_unit_day_and_points);
+on_both!(an_attempt_shows_each_question_as_the_participant_saw_it);
+on_both!(figures_count_what_was_played_with_today_beside_yesterday);
+on_both!(question_analysis_counts_draws_right_answers_and_the_most_chosen_wrong_option);
+on_both!(a_headcount_set_by_the_city_gives_its_county_a_participation_rate);
+on_both!(a_headcount_upload_writes_every_row_or_none);
+on_both!(exports_download_with_the_cookie_as_csv_and_xlsx_with_the_same_rows);
