@@ -245,34 +245,40 @@ async function organizer() {
   await page.getByRole('button', { name: '登录' }).click();
   await page.getByRole('heading', { name: '请先设置新密码' }).waitFor();
   await page.getByLabel('初始密码').fill(oneTime);
-  await page.getByLabel('新密码', { exact: true }).fill('shijiazhuang2026');
-  await page.getByLabel('再次输入新密码').fill('shijiazhuang2027');
+  await page.getByLabel('新密码', { exact: true }).fill('hebei2026anquan');
+  await page.getByLabel('再次输入新密码').fill('hebei2027anquan');
   await page.getByRole('button', { name: '保存新密码' }).click();
   await page.getByText('两次输入的新密码不一致').waitFor();
-  await page.getByLabel('再次输入新密码').fill('shijiazhuang2026');
+  await page.getByLabel('再次输入新密码').fill('hebei2026anquan');
   await page.getByRole('button', { name: '保存新密码' }).click();
   await shot(page, '2-password-changed', false);
 
-  // Live progress of the city and its counties.
-  await page.getByRole('heading', { level: 1, name: '石家庄市' }).waitFor();
+  // Live progress of the province and its cities.
+  await page.getByRole('heading', { level: 1, name: '河北省' }).waitFor();
   await page.locator('#live', { hasText: '实时' }).waitFor();
-  const before = Number(await cellOf(page, '130102', 'attempts'));
+  const before = Number(await cellOf(page, '130100', 'attempts'));
   const totalBefore = Number((await page.locator('#totals .attempts dd').textContent()).replace(/,/g, ''));
-  assert.match(await page.locator('#not-started').textContent(), /长安区/, '长安区 has not started yet');
+  assert.match(await page.locator('#not-started').textContent(), /石家庄市/, '石家庄市 has not started yet');
   await shot(page, '3-progress-before', false);
 
-  // Another phone finishes an attempt in 长安区; the page moves without a reload.
+  // Another phone finishes an attempt in 长安区 of 石家庄市; the page moves without a reload.
   const result = await playThroughApi('赵六', '13900006666', '130102');
   await page.waitForFunction(
-    ([points]) => Number(document.querySelector('tr[data-unit="130102"] .attempts')?.textContent) === points,
+    ([attempts]) => Number(document.querySelector('tr[data-unit="130100"] .attempts')?.textContent) === attempts,
     [before + 1],
     { timeout: 15000 },
   );
-  assert.equal(Number(await cellOf(page, '130102', 'participants')), 1);
-  assert.equal(Number(await cellOf(page, '130102', 'points')), result.score);
+  assert.equal(Number(await cellOf(page, '130100', 'participants')), 1);
+  assert.equal(Number(await cellOf(page, '130100', 'points')), result.score);
   assert.equal(Number((await page.locator('#totals .attempts dd').textContent()).replace(/,/g, '')), totalBefore + 1);
-  assert.doesNotMatch(await page.locator('#not-started').textContent(), /长安区/, '长安区 has started');
+  assert.doesNotMatch(await page.locator('#not-started').textContent(), /石家庄市/, '石家庄市 has started');
   await shot(page, '4-progress-live', false);
+
+  // Down to the city: its counties, with the way back up.
+  await page.locator('tr[data-unit="130100"] a').click();
+  await page.getByRole('heading', { level: 1, name: '石家庄市' }).waitFor();
+  assert.equal(Number(await cellOf(page, '130102', 'attempts')), 1);
+  assert.ok(await page.locator('.crumbs a', { hasText: '河北省' }).isVisible(), 'the path back to the province');
 
   // Sorting by a column puts 长安区, the only county with an attempt, first.
   await page.locator('th button[data-sort="attempts"]').click();
@@ -335,6 +341,17 @@ async function organizer() {
   await page.getByLabel('长安区应参与人数').blur();
   await page.locator('tr[data-unit="130102"] .state', { hasText: '已保存' }).waitFor();
   await shot(page, '10-headcounts', false);
+  // A CSV upload: one bad row refuses the whole file, a good file updates its rows.
+  await page.locator('#upload').setInputFiles({
+    name: 'headcounts.csv', mimeType: 'text/csv', buffer: Buffer.from('\ufeff单位代码,应参与人数\r\n130104,12\r\n130105,-3\r\n'),
+  });
+  await page.locator('#upload-result .problems li', { hasText: '第 3 行' }).waitFor();
+  await page.locator('#upload').setInputFiles({
+    name: 'headcounts.csv', mimeType: 'text/csv', buffer: Buffer.from('\ufeff单位代码,应参与人数\r\n130104,12\r\n130105,30\r\n'),
+  });
+  await page.locator('#upload-result', { hasText: '已导入 2 个单位' }).waitFor();
+  await page.getByRole('button', { name: '刷新列表' }).click();
+  await page.waitForFunction(() => document.querySelector('input[aria-label="新华区应参与人数"]')?.value === '30');
   await page.getByRole('link', { name: '实时进度' }).click();
   await page.waitForFunction(() => document.querySelector('tr[data-unit="130102"] .rate')?.textContent === '25.0%');
 
