@@ -21,6 +21,8 @@ use safequiz_sql::{Backend, DatabaseSettings};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::http::client_address::ProxyNetwork;
+
 /// The secret `base.toml` ships with; fine on a laptop, refused in production.
 pub const DEFAULT_SECRET: &str = "local-development-secret-not-for-production";
 
@@ -95,6 +97,10 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
     /// Worker threads of the HTTP server; 0 means one per core.
     pub workers: usize,
+    /// Reverse proxies (addresses or CIDR networks) whose `X-Forwarded-For` / `Forwarded`
+    /// headers name the client; from anyone else those headers are ignored. Parsed at start
+    /// into [`crate::http::client_address::TrustedProxies`].
+    pub trusted_proxies: Vec<String>,
 }
 
 /// The `[auth]` section.
@@ -210,9 +216,11 @@ impl Loaded {
     pub fn redacted_summary(&self) -> String {
         let s = &self.settings;
         format!(
-            "environment={} http.addr={} redis.url={} database.url={} hot.shards={}",
+            "environment={} http.addr={} http.trusted_proxies=[{}] redis.url={} database.url={} \
+             hot.shards={}",
             self.environment.as_str(),
             s.http.addr,
+            s.http.trusted_proxies.join(","),
             redact_url(s.redis.url.expose_secret()),
             redact_url(s.database.url.expose_secret()),
             s.hot.shards,
@@ -288,6 +296,11 @@ fn validate(settings: &Settings, environment: Environment, figment: &Figment) ->
             "must be between 1024 and 16777216".to_owned(),
         );
     }
+    for (index, entry) in settings.http.trusted_proxies.iter().enumerate() {
+        if let Err(error) = ProxyNetwork::parse(entry) {
+            report(&format!("http.trusted_proxies[{index}]"), error.to_string());
+        }
+    }
     if !settings.redis.url.expose_secret().starts_with("redis://")
         && !settings.redis.url.expose_secret().starts_with("rediss://")
     {
@@ -362,8 +375,10 @@ fn validate(settings: &Settings, environment: Environment, figment: &Figment) ->
     problems
 }
 
-/// Where the value of `key` came from: a file path or an environment variable.
+/// Where the value of `key` came from: a file path or an environment variable. A list item
+/// (`key[2]`) comes from wherever its list was set.
 fn origin(figment: &Figment, key: &str) -> String {
+    let key = key.split_once('[').map_or(key, |(list, _)| list);
     match figment.find_metadata(key) {
         Some(metadata) => match &metadata.source {
             Some(figment::Source::File(path)) => path.display().to_string(),

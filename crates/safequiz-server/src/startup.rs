@@ -20,6 +20,7 @@ use crate::auth::AuthKeys;
 use crate::catalogue::Catalogue;
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::http::client_address::{InvalidProxy, TrustedProxies};
 use crate::http::{AppState, routes};
 use crate::workers;
 
@@ -40,6 +41,10 @@ pub enum StartupError {
     /// The database pool could not be created.
     #[error(transparent)]
     Store(#[from] safequiz_sql::StoreError),
+    /// An entry of `http.trusted_proxies` is not an address or network (configuration
+    /// validation reports it first; settings changed in code after validation reach this).
+    #[error("key `http.trusted_proxies`: {0}")]
+    TrustedProxies(#[from] InvalidProxy),
 }
 
 /// A bound, not yet running service.
@@ -188,6 +193,7 @@ pub fn build_state(
         token_ttl: SignedDuration::from_hours(i64::from(settings.auth.participant_token_ttl_hours)),
         session_ttl: SignedDuration::from_hours(i64::from(settings.auth.organizer_session_hours)),
         max_body_bytes: settings.http.max_body_bytes,
+        trusted_proxies: TrustedProxies::parse(&settings.http.trusted_proxies)?,
         broadcaster: Arc::new(workers::broadcaster::Broadcaster::new(Duration::from_secs(
             1,
         ))),

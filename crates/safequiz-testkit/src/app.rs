@@ -24,6 +24,7 @@ pub struct TestAppBuilder {
     flusher: Option<bool>,
     database: Database,
     time_limit_secs: Option<u32>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 /// Which SQL database a [`TestApp`] records into.
@@ -69,6 +70,13 @@ impl TestAppBuilder {
         self
     }
 
+    /// Believes the forwarding headers of requests from `proxies` (`http.trusted_proxies`;
+    /// none, as shipped, by default). Requests from the tests come from `127.0.0.1`.
+    pub fn trusted_proxies(mut self, proxies: &[&str]) -> TestAppBuilder {
+        self.trusted_proxies = Some(proxies.iter().map(|proxy| (*proxy).to_owned()).collect());
+        self
+    }
+
     /// Records into `database` (SQLite by default).
     pub fn database(mut self, database: Database) -> TestAppBuilder {
         self.database = database;
@@ -111,6 +119,9 @@ impl TestAppBuilder {
         }
         if let Some(enabled) = self.flusher {
             settings.flusher.enabled = enabled;
+        }
+        if let Some(proxies) = self.trusted_proxies {
+            settings.http.trusted_proxies = proxies;
         }
         // Flush promptly and claim a stopped flusher's entries after a second, so tests of
         // the record wait for fractions of a second, not for production's patience.

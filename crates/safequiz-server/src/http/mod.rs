@@ -5,6 +5,7 @@
 
 pub mod attempts;
 pub mod campaigns;
+pub mod client_address;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -27,6 +28,7 @@ use safequiz_sql::Store;
 use crate::auth::AuthKeys;
 use crate::catalogue::Catalogue;
 use crate::clock::Clock;
+use crate::http::client_address::TrustedProxies;
 use crate::workers::broadcaster::Broadcaster;
 
 /// What every handler receives: shared, read-only or internally synchronised.
@@ -50,6 +52,8 @@ pub struct AppState {
     pub session_ttl: SignedDuration,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Peers whose forwarding headers name the client (`http.trusted_proxies`).
+    pub trusted_proxies: TrustedProxies,
     /// Live boards shared by their viewers.
     pub broadcaster: Arc<Broadcaster>,
 }

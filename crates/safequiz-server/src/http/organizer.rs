@@ -13,7 +13,8 @@
 //! replica at once.
 //!
 //! Logins are rate-limited across replicas in Redis: after [`MAX_FAILURES_PER_USER`] failures of
-//! one username, or [`MAX_FAILURES_PER_ADDRESS`] from one client address, within
+//! one username, or [`MAX_FAILURES_PER_ADDRESS`] from one client address (the TCP peer, or
+//! behind one of `http.trusted_proxies` the client it forwards for), within
 //! [`FAILURE_WINDOW_SECS`], login answers `429 too_many_attempts` until the window ends,
 //! whether or not the password is right. A one-time password must be changed before anything
 //! but `me`, `password` and `logout` answers (`403 password_change_required`).
@@ -24,6 +25,7 @@ use std::pin::Pin;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
 use actix_web::http::Method;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use jiff::Timestamp;
 use safequiz_domain::campaign::Campaign;
@@ -33,6 +35,7 @@ use safequiz_sql::organizers::OrganizerRecord;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use super::client_address;
 use super::error::ApiError;
 use super::leaderboards::{Figures, UnitSort};
 use crate::accounts;
@@ -233,16 +236,25 @@ fn account_view<'a>(
     }
 }
 
-fn client_address(request: &HttpRequest) -> String {
-    // actix takes the address from Forwarded / X-Forwarded-For when present, else the peer, so
-    // behind a reverse proxy each client is counted apart. A client can also set those headers
-    // and so vary its address: the per-address limit only slows spraying many usernames, and
-    // the per-username limit is the one that holds (a trusted-proxy setting would close this).
-    request
-        .connection_info()
-        .realip_remote_addr()
-        .unwrap_or("unknown")
-        .to_owned()
+/// The address the per-address login limit counts a request under: the TCP peer, or behind a
+/// trusted proxy the client its forwarding headers name (see [`client_address`]).
+fn login_address(request: &HttpRequest, state: &AppState) -> String {
+    let Some(peer) = request.peer_addr() else {
+        // Only requests built in tests have no peer.
+        return "unknown".to_owned();
+    };
+    let headers = request.headers();
+    client_address::client_address(
+        peer.ip(),
+        &state.trusted_proxies,
+        headers
+            .get_all(header::X_FORWARDED_FOR)
+            .map(HeaderValue::as_bytes),
+        headers
+            .get_all(header::FORWARDED)
+            .map(HeaderValue::as_bytes),
+    )
+    .to_string()
 }
 
 /// `POST /api/v1/organizer/login` `{username, password}`: a session token (and cookie).
@@ -259,7 +271,7 @@ pub async fn login(
     }
     let keys = [
         login_failures("user", &username),
-        login_failures("addr", &client_address(&request)),
+        login_failures("addr", &login_address(&request, &state)),
     ];
     let counts = state.hot.failures(&keys).await?;
     if counts[0] >= MAX_FAILURES_PER_USER || counts[1] >= MAX_FAILURES_PER_ADDRESS {

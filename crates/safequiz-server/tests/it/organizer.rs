@@ -222,6 +222,95 @@ async fn logins_are_limited_per_username_whatever_the_password() {
     );
 }
 
+/// Logs in as `username` with a wrong password, claiming to come from `x_forwarded_for` when
+/// given; the status and body.
+async fn wrong_login(app: &TestApp, username: &str, x_forwarded_for: Option<&str>) -> (u16, Value) {
+    let mut request = app
+        .client
+        .post(format!("{}/api/v1/organizer/login", app.address))
+        .json(&json!({"username": username, "password": "guessing-123"}));
+    if let Some(address) = x_forwarded_for {
+        request = request.header("x-forwarded-for", address);
+    }
+    status_and_json(request.send().await.expect("an answer")).await
+}
+
+/// Fails `MAX_FAILURES_PER_ADDRESS` (30) logins at once, each with its own username (so the
+/// per-username limit never applies) and the forwarded address `x_forwarded_for(i)`.
+async fn fail_thirty_logins(app: &TestApp, x_forwarded_for: impl Fn(usize) -> String) {
+    let logins = (0..30).map(|i| {
+        let address = x_forwarded_for(i);
+        async move { wrong_login(app, &format!("guesser{i}"), Some(&address)).await }
+    });
+    for (status, body) in futures_util::future::join_all(logins).await {
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("unauthorized"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_forged_forwarded_for_does_not_escape_the_per_address_limit() {
+    let app = TestApp::spawn().await;
+    let password = app.add_organizer("130102", "changan").await;
+    fail_thirty_logins(&app, |i| format!("198.51.100.{i}")).await;
+
+    // No proxy is trusted, so every login above counted under the peer, 127.0.0.1.
+    let (status, body) = wrong_login(&app, "guesser30", Some("198.51.100.30")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (429, Some("too_many_attempts"))
+    );
+    let (status, _) = wrong_login(&app, "guesser31", None).await;
+    assert_eq!(status, 429, "without the header too");
+    assert_eq!(
+        app.organizer_login("changan", &password).await.0,
+        429,
+        "the address is refused whatever the password"
+    );
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_is_counted_apart() {
+    let app = TestApp::builder()
+        .trusted_proxies(&["127.0.0.1"])
+        .spawn()
+        .await;
+    let password = app.add_organizer("130102", "changan").await;
+    // Every request comes from 127.0.0.1, the trusted proxy; these name one client.
+    fail_thirty_logins(&app, |_| "203.0.113.7".to_owned()).await;
+
+    let (status, body) = wrong_login(&app, "guesser30", Some("203.0.113.7")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (429, Some("too_many_attempts"))
+    );
+    let (status, _) = wrong_login(&app, "guesser31", Some("198.51.100.1, 203.0.113.7")).await;
+    assert_eq!(
+        status, 429,
+        "an address written left of the client's own changes nothing"
+    );
+    let (status, _) = wrong_login(&app, "guesser32", Some("203.0.113.8")).await;
+    assert_eq!(
+        status, 401,
+        "another client behind the proxy is counted apart"
+    );
+    let (status, _) = wrong_login(&app, "guesser33", None).await;
+    assert_eq!(status, 401, "nor the proxy itself");
+    let (status, _) = status_and_json(
+        app.client
+            .post(format!("{}/api/v1/organizer/login", app.address))
+            .header("forwarded", "for=203.0.113.9")
+            .json(&json!({"username": "changan", "password": password}))
+            .send()
+            .await
+            .expect("an answer"),
+    )
+    .await;
+    assert_eq!(status, 200, "a client named by Forwarded logs in");
+}
+
 #[tokio::test]
 async fn the_session_cookie_authenticates_reads_and_guarded_changes() {
     let app = TestApp::spawn().await;

@@ -42,6 +42,37 @@ fn environment_shortcuts_override_the_files() {
 }
 
 #[test]
+fn trusted_proxies_are_summarized_and_each_bad_entry_is_named() {
+    let var = "SAFEQUIZ__HTTP__TRUSTED_PROXIES";
+    let accepted = safequiz(&["config", "check"], &[(var, r#"["10.0.0.0/8", "::1"]"#)]);
+    let (stdout, stderr) = texts(&accepted);
+    assert!(accepted.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("http.trusted_proxies=[10.0.0.0/8,::1]"),
+        "{stdout}"
+    );
+
+    let refused = safequiz(
+        &["config", "check"],
+        &[(var, r#"["10.0.0.0/8", "localhost", "10.0.0.1/8"]"#)],
+    );
+    let (_, stderr) = texts(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    for expected in [
+        "key `http.trusted_proxies[1]` (set in `SAFEQUIZ__` environment variable(s)): \
+         `localhost` is not an IP address or a network",
+        "key `http.trusted_proxies[2]` (set in `SAFEQUIZ__` environment variable(s)): \
+         `10.0.0.1/8` has bits set after its /8 prefix; write 10.0.0.0/8",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "expected {expected:?} in {stderr}"
+        );
+    }
+    assert!(!stderr.contains("[0]"), "a good entry is not reported");
+}
+
+#[test]
 fn production_refuses_the_default_secret_and_accepts_a_long_one() {
     let refused = safequiz(&["config", "check"], &[("SAFEQUIZ_ENV", "production")]);
     let (_, stderr) = texts(&refused);
