@@ -355,6 +355,14 @@ async function organizer() {
   await page.getByRole('link', { name: '实时进度' }).click();
   await page.waitForFunction(() => document.querySelector('tr[data-unit="130102"] .rate')?.textContent === '25.0%');
 
+  // On a desk: the same pages, wider.
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await shot(page, '11-desk-progress', false);
+  await page.getByRole('link', { name: '统计报表' }).click();
+  await page.locator('#period').waitFor();
+  await shot(page, '12-desk-figures', false);
+  await page.setViewportSize(phone.viewport);
+
   // Logging out ends the session: the pages ask for a login again.
   await page.getByRole('button', { name: '退出' }).click();
   await page.getByRole('heading', { name: '组织者登录' }).waitFor();
