@@ -7,6 +7,7 @@
 use std::future::Future;
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use actix_web::dev::Server;
@@ -197,6 +198,7 @@ pub fn build_state(
         broadcaster: Arc::new(workers::broadcaster::Broadcaster::new(Duration::from_secs(
             1,
         ))),
+        record_ready: Arc::new(AtomicBool::new(false)),
     })
 }
 

@@ -149,6 +149,19 @@ impl TestAppBuilder {
         tokio::spawn(app.run_until(async move {
             let _ = stopped.await;
         }));
+        // As a load balancer waits for `/readyz`: the record's tables (organizers, units with
+        // their headcounts) exist before a test uses them.
+        crate::eventually(
+            "the service has prepared its record",
+            std::time::Duration::from_secs(30),
+            || async {
+                state
+                    .record_ready
+                    .load(std::sync::atomic::Ordering::Acquire)
+                    .then_some(())
+            },
+        )
+        .await;
         TestApp {
             address: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::new(),
@@ -387,13 +400,6 @@ impl TestApp {
     /// Creates an organizer account for `unit` of the shipped campaign with a one-time
     /// password, as `safequiz organizer add` does; returns that password.
     pub async fn add_organizer(&self, unit: &str, username: &str) -> String {
-        // The service migrates its record in the background at start; wait for that.
-        crate::eventually(
-            "the record is migrated",
-            std::time::Duration::from_secs(30),
-            || async { self.state.store.organizers(CAMPAIGN).await.ok() },
-        )
-        .await;
         let password = safequiz_server::accounts::one_time_password();
         let hash = safequiz_server::accounts::hash_password(&password).expect("a hash");
         self.state

@@ -1,5 +1,7 @@
 //! Liveness and readiness probes for load balancers and orchestrators.
 
+use std::sync::atomic::Ordering;
+
 use actix_web::{HttpResponse, web};
 use safequiz_redis::keys::Shard;
 use safequiz_redis::streams::FlushLag;
@@ -64,6 +66,11 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     if let Err(error) = database {
         tracing::warn!(error = %error, "readiness: the database does not answer");
         down.push("the database");
+    }
+    if down.is_empty() && !state.record_ready.load(Ordering::Acquire) {
+        return Err(ApiError::NotReady(
+            "not ready: the database's tables are being prepared (migrations, units)".to_owned(),
+        ));
     }
     if down.is_empty() {
         let lag = flush_lag(&state).await?;

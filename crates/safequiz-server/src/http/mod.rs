@@ -20,6 +20,7 @@ pub mod participants;
 pub mod routes;
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use jiff::SignedDuration;
 use safequiz_redis::HotState;
@@ -56,4 +57,8 @@ pub struct AppState {
     pub trusted_proxies: TrustedProxies,
     /// Live boards shared by their viewers.
     pub broadcaster: Arc<Broadcaster>,
+    /// Set once this process has migrated the record and synced the unit tables
+    /// (`workers::flusher::prepare_record`); until then `/readyz` answers 503, since organizer
+    /// accounts and headcounts need those tables.
+    pub record_ready: Arc<AtomicBool>,
 }

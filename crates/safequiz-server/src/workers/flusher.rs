@@ -14,6 +14,7 @@
 //! stream with the reason, logged, never dropped. An entry that does not decode moves there at
 //! once.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use safequiz_domain::campaign::Campaign;
@@ -73,6 +74,7 @@ pub async fn prepare_record(state: &AppState) -> Result<(), safequiz_sql::StoreE
             .collect();
         state.store.sync_units(&campaign.id, &units).await?;
     }
+    state.record_ready.store(true, Ordering::Release);
     Ok(())
 }
 

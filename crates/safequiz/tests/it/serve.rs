@@ -40,12 +40,20 @@ async fn serve_answers_healthz_and_readyz_then_stops_on_sigterm() {
     .await;
     let body: serde_json::Value = health.json().await.expect("JSON");
     assert_eq!(body["status"], "ok");
-    let ready = client
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(ready.status(), 200, "Redis and SQLite are reachable");
+    // Ready once Redis and SQLite answer and the record is migrated, a moment after start.
+    eventually(
+        "readyz answers 200 (Redis and SQLite reachable, the record prepared)",
+        Duration::from_secs(20),
+        || async {
+            client
+                .get(format!("{base}/readyz"))
+                .send()
+                .await
+                .ok()
+                .filter(|r| r.status() == 200)
+        },
+    )
+    .await;
     assert!(
         data.path().join("quiz.sqlite").exists(),
         "the SQLite file is created"
