@@ -222,8 +222,23 @@ async function downloadOf(page, selector) {
   return { name: download.suggestedFilename(), bytes: readFileSync(path) };
 }
 
+// Logs in with a one-time password and replaces it, on a fresh phone.
+async function organizerPhone(username, oneTime, password) {
+  const page = await (await browser.newContext({ ...phone, acceptDownloads: true })).newPage();
+  await page.goto(`${base}/organizer/`);
+  await page.getByLabel('用户名').fill(username);
+  await page.getByLabel('密码').fill(oneTime);
+  await page.getByRole('button', { name: '登录' }).click();
+  await page.getByLabel('初始密码').fill(oneTime);
+  await page.getByLabel('新密码', { exact: true }).fill(password);
+  await page.getByLabel('再次输入新密码').fill(password);
+  await page.getByRole('button', { name: '保存新密码' }).click();
+  await page.locator('#live', { hasText: '实时' }).waitFor();
+  return page;
+}
+
 async function organizer() {
-  const [username, oneTime] = rest;
+  const [username, oneTime, countyUsername, countyOneTime] = rest;
   const context = await browser.newContext({ ...phone, acceptDownloads: true });
   const page = await context.newPage();
   const problems = [];
@@ -261,7 +276,13 @@ async function organizer() {
   assert.match(await page.locator('#not-started').textContent(), /石家庄市/, '石家庄市 has not started yet');
   await shot(page, '3-progress-before', false);
 
-  // Another phone finishes an attempt in 长安区 of 石家庄市; the page moves without a reload.
+  // 长安区's own organizer watches the county's totals on another phone.
+  const county = await organizerPhone(countyUsername, countyOneTime, 'changan2026anquan');
+  await county.getByRole('heading', { level: 1, name: '长安区' }).waitFor();
+  assert.equal(await county.locator('#totals .attempts dd').textContent(), '0');
+  assert.match(await county.locator('#children').textContent(), /没有下级单位/);
+
+  // Another phone finishes an attempt in 长安区 of 石家庄市; both pages move without a reload.
   const result = await playThroughApi('赵六', '13900006666', '130102');
   await page.waitForFunction(
     ([attempts]) => Number(document.querySelector('tr[data-unit="130100"] .attempts')?.textContent) === attempts,
@@ -273,6 +294,19 @@ async function organizer() {
   assert.equal(Number((await page.locator('#totals .attempts dd').textContent()).replace(/,/g, '')), totalBefore + 1);
   assert.doesNotMatch(await page.locator('#not-started').textContent(), /石家庄市/, '石家庄市 has started');
   await shot(page, '4-progress-live', false);
+  await county.waitForFunction(() => document.querySelector('#totals .attempts dd')?.textContent === '1', null, { timeout: 15000 });
+  assert.equal(await county.locator('#totals .points dd').textContent(), String(result.score));
+  // Today's figures come from SQL and follow within a few polls once the live ones moved
+  // (today's or, if midnight passed since the attempt started, yesterday's).
+  await county.waitForFunction(
+    () => ['today', 'yesterday']
+      .map((day) => Number(document.querySelector(`#today tr[data-figure="attempts"] .${day}`)?.textContent))
+      .reduce((a, b) => a + b) === 1,
+    null,
+    { timeout: 20000 },
+  );
+  await shot(county, '4-county-live', false);
+  await county.context().close();
 
   // Down to the city: its counties, with the way back up.
   await page.locator('tr[data-unit="130100"] a').click();

@@ -14,7 +14,10 @@
   var h = SQ.h;
   var API = '/api/v1/organizer';
   var POLL_MS = 5000;
-  var FIGURES_EVERY = 6; // polls between two refreshes of the SQL figures on the progress page
+  // The progress page refreshes its SQL figures (headcounts, today and yesterday) every 30 s, or
+  // after 10 s when the live figures moved, so that "today" follows without a query per poll.
+  var FIGURES_MAX_AGE_MS = 30000;
+  var FIGURES_MOVED_AGE_MS = 10000;
   var app = document.getElementById('app');
   var nav = document.getElementById('nav');
   var account = document.getElementById('account');
@@ -382,7 +385,8 @@
     var figures = null; // the SQL figures: headcounts, today and yesterday
     var last = null; // the last progress answer
     var previous = null;
-    var polls = 0;
+    var figuresAt = 0; // when the SQL figures were last asked for (local clock)
+    var moved = false; // the live figures changed since then
     var failures = 0;
     var columns = [
       NAME,
@@ -447,12 +451,16 @@
       days.appendChild(h('table', { class: 'compare' }, [
         h('thead', {}, [h('tr', {}, rows[0].map(function (x) { return h('th', { scope: 'col', text: x }); }))]),
         h('tbody', {}, [
-          ['参与人数', num(today.participants), num(yesterday.participants)],
-          ['参与人次', num(today.attempts), num(yesterday.attempts)],
-          ['满分人次', num(today.full_marks), num(yesterday.full_marks)],
-          ['平均分', today.attempts ? avg(today.avg_score) : '—', yesterday.attempts ? avg(yesterday.avg_score) : '—'],
+          ['participants', '参与人数', num(today.participants), num(yesterday.participants)],
+          ['attempts', '参与人次', num(today.attempts), num(yesterday.attempts)],
+          ['full_marks', '满分人次', num(today.full_marks), num(yesterday.full_marks)],
+          ['avg_score', '平均分', today.attempts ? avg(today.avg_score) : '—', yesterday.attempts ? avg(yesterday.avg_score) : '—'],
         ].map(function (row) {
-          return h('tr', {}, [h('th', { scope: 'row', text: row[0] }), h('td', { text: row[1] }), h('td', { text: row[2] })]);
+          return h('tr', { 'data-figure': row[0] }, [
+            h('th', { scope: 'row', text: row[1] }),
+            h('td', { class: 'today', text: row[2] }),
+            h('td', { class: 'yesterday', text: row[3] }),
+          ]);
         })),
       ]));
       days.appendChild(h('p', { class: 'muted', text: '今日、昨日与参与率来自已入库的成绩，比实时数字晚几秒。' }));
@@ -474,8 +482,12 @@
     }
 
     function poll() {
-      var figuresDue = polls % FIGURES_EVERY === 0;
-      polls += 1;
+      var age = Date.now() - figuresAt;
+      var figuresDue = age >= FIGURES_MAX_AGE_MS || (moved && age >= FIGURES_MOVED_AGE_MS);
+      if (figuresDue) {
+        figuresAt = Date.now();
+        moved = false;
+      }
       return Promise.all([
         get('/progress' + query({ unit: unitId })),
         figuresDue ? loadFigures() : null,
@@ -485,6 +497,7 @@
         if (r.status !== 200) throw refused(r);
         failures = 0;
         if (last) previous = snapshot(last.items, columns);
+        if (last && last.totals.attempts !== r.body.totals.attempts) moved = true;
         last = r.body;
         enter(last.unit_id === '*' ? '*' : last.unit_id, last.name);
         render();

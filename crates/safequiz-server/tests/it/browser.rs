@@ -59,6 +59,7 @@ async fn an_organizer_logs_in_watches_the_subtree_move_live_and_downloads_spread
     // The in-process flusher (on by default) copies finished attempts to SQL, where the
     // reports and exports read them.
     let app = TestApp::builder().shards(4).spawn().await;
-    let one_time = app.add_organizer("130000", "hebei").await;
-    run_scenario_with(&app, "organizer", &["hebei", &one_time]).await;
+    let province = app.add_organizer("130000", "hebei").await;
+    let county = app.add_organizer("130102", "changan").await;
+    run_scenario_with(&app, "organizer", &["hebei", &province, "changan", &county]).await;
 }
