@@ -325,11 +325,25 @@ fn session_cookie(request: &HttpRequest, state: &AppState, token: String) -> Coo
         .path("/")
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(request.connection_info().scheme() == "https")
+        .secure(over_https(request, state))
         .max_age(actix_web::cookie::time::Duration::seconds(
             state.session_ttl.as_secs(),
         ))
         .finish()
+}
+
+/// Whether the browser reached us over HTTPS: the listener's own scheme, or, from a trusted
+/// proxy (`http.trusted_proxies`), the scheme its `X-Forwarded-Proto` or `Forwarded: proto=`
+/// reports. Anyone else's forwarding headers are not believed, as for the client address.
+fn over_https(request: &HttpRequest, state: &AppState) -> bool {
+    let from_trusted_proxy = request
+        .peer_addr()
+        .is_some_and(|peer| state.trusted_proxies.contains(peer.ip()));
+    if from_trusted_proxy {
+        request.connection_info().scheme() == "https"
+    } else {
+        request.app_config().secure()
+    }
 }
 
 fn expired_cookie() -> Cookie<'static> {

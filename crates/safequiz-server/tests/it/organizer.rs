@@ -311,6 +311,44 @@ async fn behind_a_trusted_proxy_each_forwarded_client_is_counted_apart() {
     assert_eq!(status, 200, "a client named by Forwarded logs in");
 }
 
+/// Logs `changan` in with `x-forwarded-proto: https`; whether the cookie came back `Secure`.
+async fn cookie_is_secure(app: &TestApp) -> bool {
+    let response = app
+        .client
+        .post(format!("{}/api/v1/organizer/login", app.address))
+        .header("x-forwarded-proto", "https")
+        .json(&json!({"username": "changan", "password": "anquan2026yue"}))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(response.status(), 200);
+    response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("a session cookie")
+        .contains("Secure")
+}
+
+#[tokio::test]
+async fn the_cookie_is_secure_when_a_trusted_proxy_says_https_and_only_then() {
+    let direct = TestApp::spawn().await;
+    direct.organizer("130102", "changan").await;
+    assert!(
+        !cookie_is_secure(&direct).await,
+        "a client's own X-Forwarded-Proto is not believed"
+    );
+    let proxied = TestApp::builder()
+        .trusted_proxies(&["127.0.0.1"])
+        .spawn()
+        .await;
+    proxied.organizer("130102", "changan").await;
+    assert!(
+        cookie_is_secure(&proxied).await,
+        "behind a trusted TLS-terminating proxy the cookie is Secure"
+    );
+}
+
 #[tokio::test]
 async fn the_session_cookie_authenticates_reads_and_guarded_changes() {
     let app = TestApp::spawn().await;
