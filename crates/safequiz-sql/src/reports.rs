@@ -368,6 +368,12 @@ macro_rules! run {
 /// the whole campaign.
 ///
 /// `picked` is seeded only when `unit` lies within the scope, so a unit outside it sees nothing.
+///
+/// Every recursive step here is written `FROM <cte> t CROSS JOIN units u`: SQLite keeps a
+/// `CROSS JOIN`'s order, so each queued unit looks its children up by `units_by_parent`.
+/// Written as `units u JOIN <cte> t`, SQLite 3.51 walked every unit of the campaign for each
+/// queued one: the national figures took 1.7 s over the 3,452 shipped units, 30 ms now.
+/// PostgreSQL plans both forms alike.
 fn visible_units(
     statement: &mut Statement,
     scope: &str,
@@ -382,8 +388,8 @@ fn visible_units(
             )
             .bind(Bind::Text(scope.to_owned()))
             .push(
-                " UNION ALL SELECT u.unit_id FROM units u JOIN subtree t \
-                 ON u.parent_id = t.unit_id WHERE u.campaign_id = $1)",
+                " UNION ALL SELECT u.unit_id FROM subtree t CROSS JOIN units u \
+                 WHERE u.campaign_id = $1 AND u.parent_id = t.unit_id)",
             );
         visible = Some("subtree");
     }
@@ -398,8 +404,8 @@ fn visible_units(
             statement.push(" AND unit_id IN (SELECT unit_id FROM subtree)");
         }
         statement.push(
-            " UNION ALL SELECT u.unit_id FROM units u JOIN picked t ON u.parent_id = t.unit_id \
-             WHERE u.campaign_id = $1)",
+            " UNION ALL SELECT u.unit_id FROM picked t CROSS JOIN units u \
+             WHERE u.campaign_id = $1 AND u.parent_id = t.unit_id)",
         );
         visible = Some("picked");
     }
@@ -799,8 +805,8 @@ impl Store {
                 .bind(Bind::Text(scope.to_owned()));
         }
         st.push(
-            " UNION ALL SELECT t.child, u.unit_id FROM units u JOIN tree t \
-             ON u.parent_id = t.unit_id WHERE u.campaign_id = $1)",
+            " UNION ALL SELECT t.child, u.unit_id FROM tree t CROSS JOIN units u \
+             WHERE u.campaign_id = $1 AND u.parent_id = t.unit_id)",
         )
         .end_ctes()
         .push(&format!(
