@@ -29,7 +29,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use jiff::Timestamp;
 use safequiz_domain::campaign::Campaign;
-use safequiz_domain::units::UnitIx;
+use safequiz_domain::units::{UnitIx, UnitTree};
 use safequiz_redis::keys::login_failures;
 use safequiz_sql::organizers::OrganizerRecord;
 use serde::{Deserialize, Serialize};
@@ -461,15 +461,56 @@ struct ProgressItem<'a> {
     figures: Figures,
 }
 
+/// One step of the way from the organizer's own unit down to the unit shown.
+#[derive(Serialize)]
+struct PathStep<'a> {
+    unit_id: &'a str,
+    name: &'a str,
+}
+
 #[derive(Serialize)]
 struct Progress<'a> {
     unit_id: &'a str,
     name: &'a str,
+    /// From the organizer's own unit (`*` for a national account) down to this one, for the
+    /// pages' breadcrumbs.
+    path: Vec<PathStep<'a>>,
     at: Timestamp,
     totals: Figures,
     sort: UnitSort,
     items: Vec<ProgressItem<'a>>,
     not_started: Vec<&'a str>,
+}
+
+/// The units from the session's own unit down to `target` (`None`: the whole campaign).
+fn path_from_own_unit<'t>(
+    session: &Session,
+    tree: &'t UnitTree,
+    target: Option<UnitIx>,
+) -> Vec<PathStep<'t>> {
+    let mut path = Vec::new();
+    if session.sees_everything() {
+        path.push(PathStep {
+            unit_id: "*",
+            name: "全部单位",
+        });
+    }
+    let own = tree.find(&session.account.unit_id);
+    if let Some(target) = target {
+        path.extend(
+            tree.path(target)
+                .into_iter()
+                .skip_while(|&unit| !session.sees_everything() && Some(unit) != own)
+                .map(|ix| {
+                    let unit = tree.get(ix);
+                    PathStep {
+                        unit_id: &unit.id,
+                        name: &unit.name,
+                    }
+                }),
+        );
+    }
+    path
 }
 
 /// `GET /api/v1/organizer/progress?unit=ID&sort=points|participants|attempts`: live figures
@@ -538,6 +579,7 @@ pub async fn progress(
     Ok(HttpResponse::Ok().json(Progress {
         unit_id,
         name,
+        path: path_from_own_unit(session, tree, target),
         at: state.clock.now(),
         totals: own.into(),
         sort: query.sort,

@@ -76,8 +76,8 @@ async fn a_county_organizer_reads_its_county_and_nothing_around_it() {
     let county = app.organizer("130102", "changan").await;
     let path = |unit: &str| format!("/api/v1/organizer/progress?unit={unit}");
 
-    let (status, body) = get_as(&app, &county, &path("130102")).await;
-    assert_eq!(status, 200, "{body}");
+    let (status, own) = get_as(&app, &county, &path("130102")).await;
+    assert_eq!(status, 200, "{own}");
     for (unit, why) in [
         ("130104", "the neighbour county"),
         ("130100", "its own city"),
@@ -96,12 +96,28 @@ async fn a_county_organizer_reads_its_county_and_nothing_around_it() {
     assert_eq!((status, body["error"].as_str()), (404, Some("not_found")));
 
     // A province organizer reaches down to the county, and a national one everywhere.
+    // The path runs from the organizer's own unit down, for the pages' breadcrumbs.
+    let steps = |body: &serde_json::Value| -> Vec<String> {
+        body["path"]
+            .as_array()
+            .expect("a path")
+            .iter()
+            .map(|step| step["unit_id"].as_str().expect("an id").to_owned())
+            .collect()
+    };
+    assert_eq!(steps(&own), ["130102"]);
     let province = app.organizer("130000", "hebei").await;
-    assert_eq!(get_as(&app, &province, &path("130102")).await.0, 200);
+    let (status, body) = get_as(&app, &province, &path("130102")).await;
+    assert_eq!(status, 200);
+    assert_eq!(steps(&body), ["130000", "130100", "130102"]);
+    assert_eq!(body["path"][1]["name"], "石家庄市");
     assert_eq!(get_as(&app, &province, &path("110101")).await.0, 403);
     let national = app.organizer("*", "quanguo").await;
     let (status, body) = get_as(&app, &national, "/api/v1/organizer/progress").await;
     assert_eq!((status, body["unit_id"].as_str()), (200, Some("*")));
+    assert_eq!(steps(&body), ["*"]);
+    let (_, body) = get_as(&app, &national, &path("130100")).await;
+    assert_eq!(steps(&body), ["*", "130000", "130100"]);
 }
 
 #[tokio::test]
