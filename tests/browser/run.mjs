@@ -313,6 +313,18 @@ async function organizer() {
   await page.getByRole('heading', { level: 1, name: '石家庄市' }).waitFor();
   assert.equal(Number(await cellOf(page, '130102', 'attempts')), 1);
   assert.ok(await page.locator('.crumbs a', { hasText: '河北省' }).isVisible(), 'the path back to the province');
+  // A reload (or a shared link) keeps the path: the server names it.
+  await page.reload();
+  await page.locator('.crumbs a', { hasText: '河北省' }).waitFor();
+  // The live refresh keeps the table where it was scrolled to sideways.
+  const scrolled = await page.locator('#children .scroll').evaluate((el) => {
+    el.scrollLeft = 60;
+    return el.scrollLeft;
+  });
+  assert.ok(scrolled > 0, 'the table is wider than the phone');
+  const stamp = await page.locator('#live').textContent();
+  await page.waitForFunction((before) => document.querySelector('#live').textContent !== before, stamp, { timeout: 15000 });
+  assert.equal(await page.locator('#children .scroll').evaluate((el) => el.scrollLeft), scrolled, 'still scrolled after a refresh');
 
   // Sorting by a column puts 长安区, the only county with an attempt, first.
   await page.locator('th button[data-sort="attempts"]').click();
@@ -360,9 +372,22 @@ async function organizer() {
   const people = await downloadOf(page, 'a[data-export="participants.csv"]');
   assert.match(people.bytes.toString('utf8'), /赵六/);
 
-  // The question analysis lists the five questions drawn.
+  // The question analysis lists the five questions drawn. The figures page, left while its
+  // answer is slow, does not take the page back when the answer comes.
+  await page.getByRole('link', { name: '参与人员' }).click();
+  await page.locator('#total').waitFor();
+  await page.route('**/api/v1/organizer/figures?unit=130100', async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await route.continue();
+  });
+  const slow = page.waitForResponse((r) => r.url().endsWith('/api/v1/organizer/figures?unit=130100'));
+  await page.getByRole('link', { name: '统计报表' }).click();
   await page.getByRole('link', { name: '题目分析' }).click();
   await page.locator('.question').first().waitFor();
+  await (await slow).finished();
+  await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 0)));
+  await page.unroute('**/api/v1/organizer/figures?unit=130100');
+  assert.equal(await page.locator('#period').count(), 0, 'the late figures did not replace the page');
   assert.equal(await page.locator('.question').count(), 5);
   const categories = readFileSync(join(here, '..', '..', 'question-banks', 'categories.toml'), 'utf8');
   const category = (await page.locator('.question .muted').first().textContent()).split(' · ')[2];
@@ -386,6 +411,17 @@ async function organizer() {
   await page.locator('#upload-result', { hasText: '已导入 2 个单位' }).waitFor();
   await page.getByRole('button', { name: '刷新列表' }).click();
   await page.waitForFunction(() => document.querySelector('input[aria-label="新华区应参与人数"]')?.value === '30');
+  // Typed the way people type: "1,200" is saved as 1200; "120人" is refused, not read as empty.
+  const mine = page.getByLabel('井陉矿区应参与人数');
+  await mine.fill('1,200');
+  await mine.blur();
+  await page.locator('tr[data-unit="130107"] .state', { hasText: '已保存' }).waitFor();
+  await mine.fill('120人');
+  await mine.blur();
+  await page.locator('tr[data-unit="130107"] .state', { hasText: '请填写整数' }).waitFor();
+  await page.getByRole('link', { name: '应参与人数' }).click();
+  await page.reload();
+  await page.waitForFunction(() => document.querySelector('input[aria-label="井陉矿区应参与人数"]')?.value === '1200');
   await page.getByRole('link', { name: '实时进度' }).click();
   await page.waitForFunction(() => document.querySelector('tr[data-unit="130102"] .rate')?.textContent === '25.0%');
 

@@ -28,13 +28,20 @@
     timers: [],
     generation: 0, // bumped by every page shown: a page's late answers and timers see it moved
     people: {}, // participant id → the search row last seen, for the attempts page's heading
+    wanted: null, // the page asked for before a login got in the way
+    period: {}, // {from, to} last chosen on the figures or questions page; their tabs keep it
   };
   // Rejection of a request the session answered (login page shown instead): nothing to report.
   var HANDLED = { handled: true };
 
   // ---------------------------------------------------------------- requests
 
-  // fetch with the session cookie; resolves {status, body, retryAfter}; rejects on network failure.
+  // A request that has not answered in this long counts as a network failure: on a weak phone
+  // connection a fetch can hang for minutes, which would stall the live page without a word.
+  var TIMEOUT_MS = 20000;
+
+  // fetch with the session cookie; resolves {status, body, retryAfter}; rejects on network failure
+  // or after TIMEOUT_MS.
   function api(method, path, body, contentType) {
     var headers = { 'Accept': 'application/json', 'X-Requested-With': 'safequiz' };
     var payload;
@@ -42,8 +49,10 @@
       headers['Content-Type'] = contentType || 'application/json';
       payload = contentType ? body : JSON.stringify(body);
     }
-    return fetch(path.indexOf('/api/') === 0 ? path : API + path, {
+    var abort = typeof AbortController === 'function' ? new AbortController() : null;
+    var request = fetch(path.indexOf('/api/') === 0 ? path : API + path, {
       method: method, headers: headers, body: payload, credentials: 'same-origin', cache: 'no-store',
+      signal: abort ? abort.signal : undefined,
     }).then(function (response) {
       return response.text().then(function (text) {
         var data = null;
@@ -51,6 +60,28 @@
         return { status: response.status, body: data, retryAfter: response.headers.get('Retry-After') };
       });
     });
+    var timer;
+    var timeout = new Promise(function (resolve, reject) {
+      timer = setTimeout(function () {
+        if (abort) abort.abort();
+        reject(new TypeError('timeout'));
+      }, TIMEOUT_MS);
+    });
+    return Promise.race([request, timeout]).then(function (r) {
+      clearTimeout(timer);
+      return r;
+    }, function (e) {
+      clearTimeout(timer);
+      throw e;
+    });
+  }
+
+  // Shows the login, and afterwards the page that was asked for.
+  function toLogin() {
+    var at = location.hash;
+    if (at && at.indexOf('#/login') !== 0 && at.indexOf('#/password') !== 0) S.wanted = at;
+    S.me = null;
+    go('#/login');
   }
 
   // A request of a logged-in page: an ended session shows the login, a one-time password the
@@ -58,8 +89,7 @@
   function call(method, path, body, contentType) {
     return api(method, path, body, contentType).then(function (r) {
       if (r.status === 401) {
-        S.me = null;
-        go('#/login');
+        toLogin();
         throw HANDLED;
       }
       if (r.status === 403 && r.body && r.body.error === 'password_change_required') {
@@ -101,6 +131,17 @@
     window.scrollTo(0, 0);
   }
 
+  // Wraps a page's callbacks so that they do nothing once another page is shown: a slow answer
+  // must not replace the page the organizer has moved on to. Take it right after `show`.
+  function whileShown() {
+    var generation = S.generation;
+    return function (callback) {
+      return function (value) {
+        if (generation === S.generation) return callback(value);
+      };
+    };
+  }
+
   function go(hash) {
     if (location.hash === hash) route();
     else location.hash = hash;
@@ -108,13 +149,17 @@
 
   // The page says what went wrong and offers to try again.
   // A refusal (4xx) is not retried: only the way back to the organizer's own unit is offered.
-  function failed(retry) {
+  // `back` ({href, text}) offers a way back besides the organizer's own unit.
+  function failed(retry, back) {
     return function (error) {
       if (error === HANDLED) return;
       var refusal = error && error.status >= 400 && error.status < 500;
+      var text = error && error.status ? error.message
+        : error instanceof TypeError ? '网络连接失败，请检查网络后重试。' : '页面出错了，请刷新后重试。';
       show([h('div', { class: 'card' }, [
-        h('p', { class: 'notice', role: 'alert', text: error && error.message && !(error instanceof TypeError) ? error.message : '网络连接失败，请检查网络后重试。' }),
+        h('p', { class: 'notice', role: 'alert', text: text }),
         refusal ? null : h('button', { class: 'btn', type: 'button', text: '重试', onclick: retry }),
+        back ? h('a', { class: 'btn secondary', href: back.href, text: back.text }) : null,
         S.me ? h('a', { class: 'btn secondary', href: '#/progress/' + encodeURIComponent(S.me.unit_id), text: '返回本单位' }) : null,
       ])]);
     };
@@ -137,19 +182,27 @@
     { page: 'headcounts', name: '应参与人数' },
   ];
 
-  function frame(page) {
+  // The header and tabs of a logged-in page about `unitId`; the period pages' tabs keep the
+  // period last chosen.
+  function frame(page, unitId) {
     nav.hidden = false;
     nav.textContent = '';
+    var active = null;
     TABS.forEach(function (tab) {
-      nav.appendChild(h('a', {
-        href: '#/' + tab.page + '/' + encodeURIComponent(currentUnit().id),
+      var period = tab.page === 'figures' || tab.page === 'questions' ? query(S.period) : '';
+      var link = h('a', {
+        href: '#/' + tab.page + '/' + encodeURIComponent(unitId) + period,
         'aria-current': tab.page === page ? 'page' : null,
         text: tab.name,
-      }));
+      });
+      if (tab.page === page) active = link;
+      nav.appendChild(link);
     });
+    // On a narrow phone the last tabs are off screen: bring the current one into view.
+    if (active) nav.scrollLeft = Math.max(0, active.offsetLeft - 24);
     account.textContent = '';
     account.appendChild(h('span', { class: 'who', text: S.me.username + ' · ' + S.me.unit_name }));
-    account.appendChild(h('a', { href: '#/password', text: '改密码' }));
+    account.appendChild(h('a', { href: '#/password', text: '修改密码' }));
     account.appendChild(h('button', { type: 'button', text: '退出', onclick: logout }));
   }
 
@@ -160,16 +213,40 @@
 
   function currentUnit() { return S.path[S.path.length - 1]; }
 
-  // Makes `id` the current unit: back up the path when it is on it, else step down to it.
+  // Makes `id` (just answered by the server, so within reach) the current unit: back up the
+  // path when it is on it, else step down to it. Kept for the tab, so a reload keeps it.
   function enter(id, name) {
-    for (var i = 0; i < S.path.length; i++) {
+    var found = false;
+    for (var i = 0; i < S.path.length && !found; i++) {
       if (S.path[i].id === id) {
         S.path = S.path.slice(0, i + 1);
         if (name) S.path[i].name = name;
-        return;
+        found = true;
       }
     }
-    S.path.push({ id: id, name: name || id });
+    if (!found) S.path.push({ id: id, name: name || id });
+    keepPath();
+  }
+
+  // The whole path as the server gives it (`/organizer/progress`): right after a shared link too.
+  function setPath(steps) {
+    S.path = steps.map(function (step) { return { id: step.unit_id, name: step.name }; });
+    keepPath();
+  }
+
+  function keepPath() {
+    try { sessionStorage.setItem('safequiz:organizer-path', JSON.stringify(S.path)); } catch (e) { return; }
+  }
+
+  // The path kept for this tab, when it starts at the organizer's own unit.
+  function keptPath() {
+    try {
+      var path = JSON.parse(sessionStorage.getItem('safequiz:organizer-path') || '[]');
+      if (path.length && path[0].id === S.me.unit_id) return path;
+    } catch (e) {
+      return [];
+    }
+    return [];
   }
 
   function crumbs(page) {
@@ -298,8 +375,10 @@
         button.disabled = false;
         if (r.status === 200) {
           S.me = r.body.organizer;
-          S.path = [];
-          go(r.body.must_change_password ? '#/password' : '#/progress');
+          S.path = keptPath();
+          var wanted = S.wanted || '#/progress';
+          S.wanted = null;
+          go(r.body.must_change_password ? '#/password' : wanted);
         } else if (r.status === 401) {
           error.textContent = '用户名或密码错误';
           pass.value = '';
@@ -319,7 +398,7 @@
   function password() {
     var forced = S.me.must_change_password;
     if (forced) bare();
-    else frame('password');
+    else frame('password', currentUnit().id);
     var current = h('input', { id: 'current', type: 'password', autocomplete: 'current-password', required: true });
     var fresh = h('input', { id: 'new', type: 'password', autocomplete: 'new-password', required: true, minlength: '10' });
     var again = h('input', { id: 'again', type: 'password', autocomplete: 'new-password', required: true });
@@ -345,7 +424,9 @@
         button.disabled = false;
         if (r.status === 200) {
           S.me.must_change_password = false;
-          go('#/progress');
+          var wanted = S.wanted || '#/progress';
+          S.wanted = null;
+          go(wanted);
         } else {
           error.textContent = messageOf(r, '修改失败，请稍后重试');
         }
@@ -363,6 +444,8 @@
     function done() {
       S.me = null;
       S.path = [];
+      S.wanted = null;
+      keepPath();
       go('#/login');
     }
   }
@@ -372,14 +455,15 @@
   var progressSort = { key: 'points', desc: true };
 
   function progress(unitId) {
-    frame('progress');
+    frame('progress', unitId);
     var live = h('p', { class: 'live', id: 'live', role: 'status', text: '正在连接…' });
-    var heading = h('h1', { text: currentUnit().name });
+    var heading = h('h1', { text: currentUnit().id === unitId ? currentUnit().name : '' });
+    var path = h('div', {});
     var totals = h('div', { id: 'totals' });
     var days = h('div', { class: 'card', id: 'today' }, [h('p', { class: 'muted', text: '今日与昨日：正在加载…' })]);
     var children = h('div', { id: 'children' });
     var idle = h('div', { id: 'not-started' });
-    show([crumbs('progress'), h('div', { class: 'card' }, [heading, live, totals]), days, children, idle]);
+    show([path, h('div', { class: 'card' }, [heading, live, totals]), days, children, idle]);
     var generation = S.generation;
 
     var figures = null; // the SQL figures: headcounts, today and yesterday
@@ -392,8 +476,8 @@
       NAME,
       column('participants', '参与人数', function (u) { return u.participants; }),
       column('attempts', '参与人次', function (u) { return u.attempts; }),
-      column('points', '总积分', function (u) { return u.points; }),
-      column('full_marks', '满分人次', function (u) { return u.full_marks; }),
+      column('points', '总分', function (u) { return u.points; }),
+      column('full_marks', '满分次数', function (u) { return u.full_marks; }),
       column('avg_score', '平均分', function (u) { return u.attempts ? u.avg_score : null; }, function (u) { return u.attempts ? avg(u.avg_score) : '—'; }),
       column('rate', '参与率', function (u) { return liveRate(u.participants, headcountOf(u.unit_id)); }, function (u) { return rate(liveRate(u.participants, headcountOf(u.unit_id))); }),
     ];
@@ -417,11 +501,17 @@
       totals.appendChild(figureList([
         ['参与人数', num(t.participants), 'participants'],
         ['参与人次', num(t.attempts), 'attempts'],
-        ['总积分', num(t.points), 'points'],
-        ['满分人次', num(t.full_marks), 'full_marks'],
+        ['总分', num(t.points), 'points'],
+        ['满分次数', num(t.full_marks), 'full_marks'],
         ['平均分', t.attempts ? avg(t.avg_score) : '—', 'avg_score'],
         ['参与率', rate(liveRate(t.participants, headcountOf(p.unit_id))), 'rate'],
       ]));
+      // The table is built anew: keep where it was scrolled to sideways and the focused
+      // sort button, or a phone would jump back every 5 s.
+      var scrolled = children.querySelector('.scroll');
+      var scrollLeft = scrolled ? scrolled.scrollLeft : 0;
+      var focused = document.activeElement && children.contains(document.activeElement)
+        ? document.activeElement.getAttribute('data-sort') : null;
       children.textContent = '';
       idle.textContent = '';
       if (!p.items.length) {
@@ -435,6 +525,10 @@
       }, function (item) {
         return item.has_children ? '#/progress/' + encodeURIComponent(item.unit_id) : null;
       }, previous));
+      var table = children.querySelector('.scroll');
+      if (table) table.scrollLeft = scrollLeft;
+      var sortButton = focused && children.querySelector('button[data-sort="' + focused + '"]');
+      if (sortButton) sortButton.focus();
       idle.appendChild(h('div', { class: 'card' }, p.not_started.length ? [
         h('h2', { text: '尚未开始答题的下级单位（' + p.not_started.length + ' 个）' }),
         h('p', { class: 'idle', text: p.not_started.join('、') }),
@@ -453,7 +547,7 @@
         h('tbody', {}, [
           ['participants', '参与人数', num(today.participants), num(yesterday.participants)],
           ['attempts', '参与人次', num(today.attempts), num(yesterday.attempts)],
-          ['full_marks', '满分人次', num(today.full_marks), num(yesterday.full_marks)],
+          ['full_marks', '满分次数', num(today.full_marks), num(yesterday.full_marks)],
           ['avg_score', '平均分', today.attempts ? avg(today.avg_score) : '—', yesterday.attempts ? avg(yesterday.avg_score) : '—'],
         ].map(function (row) {
           return h('tr', { 'data-figure': row[0] }, [
@@ -463,22 +557,27 @@
           ]);
         })),
       ]));
-      days.appendChild(h('p', { class: 'muted', text: '今日、昨日与参与率来自已入库的成绩，比实时数字晚几秒。' }));
+      days.appendChild(h('p', { class: 'muted', text: '今日、昨日的数字来自已保存的成绩，比上方的实时数字晚几秒。参与率 = 实时参与人数 ÷ 应参与人数。' }));
     }
 
     // Only the headcounts and today/yesterday are wanted here, which every period carries: a
     // one-day period keeps this refresh an index range scan, not the whole campaign's attempts.
     function loadFigures() {
       var today = dayIn(S.zone);
-      return get('/figures' + query({ unit: unitId, from: today, to: today })).then(function (r) {
+      get('/figures' + query({ unit: unitId, from: today, to: today })).then(function (r) {
+        if (generation !== S.generation) return;
         if (r.status === 200) {
           figures = r.body;
           headcounts = {};
           headcounts[figures.unit_id] = figures.total.headcount;
           figures.children.forEach(function (c) { headcounts[c.unit_id] = c.headcount; });
           renderDays();
+          render();
         }
-      }, function (e) { if (e === HANDLED) throw e; });
+      }, function () {
+        // A missed refresh of these slower figures is retried on the next due poll.
+        figuresAt = 0;
+      });
     }
 
     function poll() {
@@ -487,26 +586,27 @@
       if (figuresDue) {
         figuresAt = Date.now();
         moved = false;
+        loadFigures();
       }
-      return Promise.all([
-        get('/progress' + query({ unit: unitId })),
-        figuresDue ? loadFigures() : null,
-      ]).then(function (rs) {
+      get('/progress' + query({ unit: unitId })).then(function (r) {
         if (generation !== S.generation) return;
-        var r = rs[0];
         if (r.status !== 200) throw refused(r);
         failures = 0;
         if (last) previous = snapshot(last.items, columns);
         if (last && last.totals.attempts !== r.body.totals.attempts) moved = true;
+        if (!last) {
+          setPath(r.body.path);
+          path.appendChild(crumbs('progress') || h('span', {}));
+        }
         last = r.body;
-        enter(last.unit_id === '*' ? '*' : last.unit_id, last.name);
         render();
         live.className = 'live';
         live.textContent = '● 实时 · 更新于 ' + SQ.clockTime(last.at, S.zone) + '，每 ' + POLL_MS / 1000 + ' 秒刷新';
         schedule();
       }).catch(function (error) {
         if (error === HANDLED || generation !== S.generation) return;
-        if (!last) return failed(function () { progress(unitId); })(error);
+        // A refusal (the unit is out of reach, the account ended) is not a network hiccup.
+        if (!last || (error && error.status)) return failed(function () { progress(unitId); })(error);
         failures += 1;
         live.className = 'live warn';
         live.textContent = '网络不稳定，显示的是 ' + SQ.clockTime(last.at, S.zone) + ' 的数据，正在重试…';
@@ -533,8 +633,9 @@
 
   // The period form of the figures and question pages: `from` and `to`, empty for the campaign.
   function periodForm(page, unitId, params, extra) {
-    var from = h('input', { id: 'from', type: 'date', value: params.from || '' });
-    var to = h('input', { id: 'to', type: 'date', value: params.to || '' });
+    var from = h('input', { id: 'from', type: 'date', value: params.from || '', placeholder: '2026-06-01' });
+    var to = h('input', { id: 'to', type: 'date', value: params.to || '', placeholder: '2026-06-30' });
+    var error = h('p', { class: 'error', role: 'alert' });
     var form = h('form', { class: 'card filters' }, [
       h('div', {}, [h('label', { for: 'from', text: '开始日期' }), from]),
       h('div', {}, [h('label', { for: 'to', text: '结束日期' }), to]),
@@ -542,11 +643,18 @@
         h('button', { class: 'btn', type: 'submit', text: '查询' }),
         h('a', { class: 'btn ghost', href: '#/' + page + '/' + encodeURIComponent(unitId), text: '整个竞赛期间' }),
       ]),
+      error,
       extra || null,
     ]);
     form.addEventListener('submit', function (event) {
       event.preventDefault();
-      go('#/' + page + '/' + encodeURIComponent(unitId) + query({ from: from.value, to: to.value }));
+      // A browser without a date picker takes typed text: check it here, not at the server.
+      var day = /^\d{4}-\d{2}-\d{2}$/;
+      var a = from.value.trim();
+      var b = to.value.trim();
+      if ((a && !day.test(a)) || (b && !day.test(b))) { error.textContent = '日期请按 2026-06-01 的格式填写'; return; }
+      if (a && b && a > b) { error.textContent = '开始日期不能晚于结束日期'; return; }
+      go('#/' + page + '/' + encodeURIComponent(unitId) + query({ from: a, to: b }));
     });
     return form;
   }
@@ -556,25 +664,27 @@
     var q = query(params);
     return h('div', { class: 'download' }, [
       h('span', { text: what }),
-      h('a', { class: 'btn secondary', href: base + '.xlsx' + q, download: '', 'data-export': kind + '.xlsx', text: 'Excel' }),
-      h('a', { class: 'btn secondary', href: base + '.csv' + q, download: '', 'data-export': kind + '.csv', text: 'CSV' }),
+      h('a', { class: 'btn secondary', href: base + '.xlsx' + q, download: '', 'data-export': kind + '.xlsx', text: 'Excel 表格' }),
+      h('a', { class: 'btn secondary', href: base + '.csv' + q, download: '', 'data-export': kind + '.csv', text: 'CSV 文件' }),
     ]);
   }
 
   function downloadHint() {
     var wechat = /MicroMessenger/i.test(navigator.userAgent);
     return h('p', { class: wechat ? 'notice' : 'muted', text: wechat
-      ? '微信内可能无法直接下载文件：请点右上角「…」，选择「在浏览器打开」后再下载。'
+      ? '微信内可能无法直接下载文件：请点右上角「…」，选择「在浏览器打开」（苹果手机为「在 Safari 中打开」），在浏览器中重新登录后即回到本页，再点下载。'
       : 'Excel 与 WPS 均可直接打开；CSV 为 UTF-8 编码，中文和单位代码不会乱码或变形。' });
   }
 
   var figureSort = { key: 'points', desc: true };
 
   function figuresPage(unitId, params) {
-    frame('figures');
+    S.period = { from: params.from, to: params.to };
+    frame('figures', unitId);
     loading('正在统计…');
+    var shown = whileShown();
     var period = { unit: unitId, from: params.from, to: params.to };
-    Promise.all([get('/figures' + query(period)), get('/daily' + query(period))]).then(function (rs) {
+    Promise.all([get('/figures' + query(period)), get('/daily' + query(period))]).then(shown(function (rs) {
       var r = rs[0];
       var d = rs[1];
       if (r.status !== 200) throw refused(r);
@@ -586,8 +696,8 @@
         NAME,
         column('participants', '参与人数', function (u) { return u.participants; }),
         column('attempts', '参与人次', function (u) { return u.attempts; }),
-        column('points', '总积分', function (u) { return u.points; }),
-        column('full_marks', '满分人次', function (u) { return u.full_marks; }),
+        column('points', '总分', function (u) { return u.points; }),
+        column('full_marks', '满分次数', function (u) { return u.full_marks; }),
         column('avg_score', '平均分', function (u) { return u.attempts ? u.avg_score : null; }, function (u) { return u.attempts ? avg(u.avg_score) : '—'; }),
         column('headcount', '应参与人数', function (u) { return u.headcount; }),
         column('participation_rate', '参与率', function (u) { return u.participation_rate; }, function (u) { return rate(u.participation_rate); }),
@@ -600,7 +710,9 @@
         table.appendChild(unitTable(f.name + '下级单位统计', f.children, columns, figureSort, function (sort) {
           figureSort = sort;
           renderTable();
-        }, null, null));
+        }, function (item) {
+          return '#/figures/' + encodeURIComponent(item.unit_id) + query(S.period);
+        }, null));
       }
       renderTable();
       var exportPeriod = { unit: unitId, from: f.from, to: f.to };
@@ -613,8 +725,8 @@
           figureList([
             ['参与人数', num(t.participants)],
             ['参与人次', num(t.attempts)],
-            ['总积分', num(t.points)],
-            ['满分人次', num(t.full_marks)],
+            ['总分', num(t.points)],
+            ['满分次数', num(t.full_marks)],
             ['平均分', t.attempts ? avg(t.avg_score) : '—'],
             ['应参与人数', num(t.headcount)],
             ['参与率', rate(t.participation_rate)],
@@ -634,7 +746,9 @@
           downloadHint(),
         ]),
       ]);
-    }).catch(failed(function () { figuresPage(unitId, params); }));
+    })).catch(shown(failed(function () { figuresPage(unitId, params); }, {
+      href: '#/figures/' + encodeURIComponent(unitId), text: '查看整个竞赛期间',
+    })));
   }
 
   var SHOWN_DAYS = 31;
@@ -672,21 +786,21 @@
   var PER_PAGE = 20;
 
   function peoplePage(unitId, params) {
-    frame('people');
+    frame('people', unitId);
     var fields = {
       name: h('input', { id: 'q-name', value: params.name || '', maxlength: '30', autocomplete: 'off' }),
       phone: h('input', { id: 'q-phone', value: params.phone || '', inputmode: 'numeric', maxlength: '4', pattern: '[0-9]{1,4}', autocomplete: 'off' }),
       day: h('input', { id: 'q-day', type: 'date', value: params.day || '' }),
-      min_points: h('input', { id: 'q-min', type: 'number', min: '0', inputmode: 'numeric', value: params.min_points || '' }),
-      max_points: h('input', { id: 'q-max', type: 'number', min: '0', inputmode: 'numeric', value: params.max_points || '' }),
+      min_points: h('input', { id: 'q-min', inputmode: 'numeric', maxlength: '6', value: params.min_points || '', autocomplete: 'off' }),
+      max_points: h('input', { id: 'q-max', inputmode: 'numeric', maxlength: '6', value: params.max_points || '', autocomplete: 'off' }),
     };
     var error = h('p', { class: 'error', role: 'alert' });
     var form = h('form', { class: 'card filters', role: 'search' }, [
       h('div', {}, [h('label', { for: 'q-name', text: '姓名' }), fields.name]),
       h('div', {}, [h('label', { for: 'q-phone', text: '手机尾号（1-4 位）' }), fields.phone]),
       h('div', {}, [h('label', { for: 'q-day', text: '答题日期' }), fields.day]),
-      h('div', {}, [h('label', { for: 'q-min', text: '最低积分' }), fields.min_points]),
-      h('div', {}, [h('label', { for: 'q-max', text: '最高积分' }), fields.max_points]),
+      h('div', {}, [h('label', { for: 'q-min', text: '最低总分' }), fields.min_points]),
+      h('div', {}, [h('label', { for: 'q-max', text: '最高总分' }), fields.max_points]),
       h('div', { class: 'actions' }, [
         h('button', { class: 'btn', type: 'submit', text: '查询' }),
         h('a', { class: 'btn ghost', href: '#/people/' + encodeURIComponent(unitId), text: '清空条件' }),
@@ -696,22 +810,27 @@
     form.addEventListener('submit', function (event) {
       event.preventDefault();
       var next = {};
-      Object.keys(fields).forEach(function (k) { next[k] = fields[k].value.trim(); });
+      Object.keys(fields).forEach(function (k) { next[k] = digitsOf(fields[k].value.trim()); });
       if (next.phone && !/^[0-9]{1,4}$/.test(next.phone)) { error.textContent = '手机尾号请填写 1 到 4 位数字'; return; }
-      if (next.min_points && next.max_points && Number(next.min_points) > Number(next.max_points)) { error.textContent = '最低积分不能大于最高积分'; return; }
+      if ((next.min_points && !/^[0-9]+$/.test(next.min_points)) || (next.max_points && !/^[0-9]+$/.test(next.max_points))) { error.textContent = '总分请填写整数'; return; }
+      if (next.min_points && next.max_points && Number(next.min_points) > Number(next.max_points)) { error.textContent = '最低总分不能大于最高总分'; return; }
       go('#/people/' + encodeURIComponent(unitId) + query(next));
     });
     var results = h('div', { id: 'people' }, [h('p', { class: 'loading', text: '正在查询…' })]);
-    show([crumbs('people'), form, results]);
+    var path = h('div', {});
+    show([path, form, results]);
+    var shown = whileShown();
 
     var filters = { unit: unitId, name: params.name, phone: params.phone, day: params.day, min_points: params.min_points, max_points: params.max_points };
     var page = Number(params.page) || 1;
-    get('/participants' + query(Object.assign({ page: page, per_page: PER_PAGE }, filters))).then(function (r) {
+    get('/participants' + query(Object.assign({ page: page, per_page: PER_PAGE }, filters))).then(shown(function (r) {
       if (r.status !== 200) throw refused(r);
       var b = r.body;
+      enter(b.unit_id, null);
+      path.appendChild(crumbs('people') || h('span', {}));
       results.textContent = '';
       var pages = Math.max(1, Math.ceil(b.total / b.per_page));
-      results.appendChild(h('p', { class: 'count', id: 'total', text: '共 ' + num(b.total) + ' 人' + (params.day ? '（' + params.day + ' 有答题）' : '') }));
+      results.appendChild(h('p', { class: 'count', id: 'total', text: '共 ' + num(b.total) + ' 人' + (params.day ? '（' + params.day + ' 当日参与答题）' : '') }));
       if (!b.items.length) {
         results.appendChild(h('p', { class: 'card muted', text: '没有符合条件的参与人员。' }));
       } else {
@@ -722,7 +841,7 @@
               h('span', { class: 'name', text: p.name }),
               h('span', { class: 'phone', text: p.phone_masked }),
               h('span', { class: 'unit', text: p.unit_path.map(function (u) { return u.name; }).join(' / ') }),
-              h('span', { class: 'stats', text: '积分 ' + num(p.points) + ' · 答题 ' + num(p.attempts) + ' 次 · 满分 ' + num(p.full_marks) + ' 次 · 用时 ' + SQ.duration(p.time_used_ms) }),
+              h('span', { class: 'stats', text: '总分 ' + num(p.points) + ' · 参与 ' + num(p.attempts) + ' 次 · 满分 ' + num(p.full_marks) + ' 次 · 用时 ' + SQ.duration(p.time_used_ms) }),
             ]),
           ]);
         })));
@@ -740,17 +859,27 @@
         download('participants', filters, '按当前条件（全部 ' + num(b.total) + ' 人）'),
         downloadHint(),
       ]));
-    }).catch(function (e) {
+    })).catch(shown(function (e) {
       if (e === HANDLED) return;
       results.textContent = '';
-      results.appendChild(h('p', { class: 'notice', role: 'alert', text: e instanceof TypeError ? '网络连接失败，请稍后重试。' : e.message }));
-    });
+      results.appendChild(h('p', { class: 'notice', role: 'alert', text: e && e.status ? e.message
+        : e instanceof TypeError ? '网络连接失败，请稍后重试。' : '页面出错了，请刷新后重试。' }));
+    }));
+  }
+
+  // Full-width digits (１２０, as some Chinese keyboards type them) as ASCII; commas and spaces
+  // inside a number ("1,200") dropped.
+  function digitsOf(text) {
+    var ascii = text.replace(/[\uff10-\uff19]/g, function (c) { return String.fromCharCode(c.charCodeAt(0) - 0xfee0); });
+    return /^[0-9][0-9, ]*$/.test(ascii) ? ascii.replace(/[, ]/g, '') : text;
   }
 
   function personPage(pid) {
-    frame('people');
+    var unitId = currentUnit().id;
+    frame('people', unitId);
     loading();
-    get('/participants/' + encodeURIComponent(pid) + '/attempts').then(function (r) {
+    var shown = whileShown();
+    get('/participants/' + encodeURIComponent(pid) + '/attempts').then(shown(function (r) {
       if (r.status !== 200) throw refused(r);
       var seen = S.people[pid];
       var attempts = r.body.attempts;
@@ -759,8 +888,8 @@
         h('div', { class: 'card' }, [
           h('h1', { text: seen ? seen.name + ' 的答题记录' : '参与者 ' + pid + ' 的答题记录' }),
           seen ? h('p', { class: 'muted', text: seen.phone_masked + ' · ' + seen.unit_path.map(function (u) { return u.name; }).join(' / ') }) : null,
-          seen ? h('p', { text: '累计积分 ' + num(seen.points) + ' 分，答题 ' + num(seen.attempts) + ' 次，用时 ' + SQ.duration(seen.time_used_ms) }) : null,
-          h('button', { class: 'btn ghost', type: 'button', text: '返回名单', onclick: function () { history.back(); } }),
+          seen ? h('p', { text: '累计总分 ' + num(seen.points) + ' 分，参与 ' + num(seen.attempts) + ' 次，用时 ' + SQ.duration(seen.time_used_ms) }) : null,
+          h('a', { class: 'btn ghost', href: '#/people/' + encodeURIComponent(unitId), text: '返回名单' }),
         ]),
         attempts.length ? null : h('p', { class: 'card muted', text: '尚未完成答题。' }),
       ].concat(attempts.map(function (a) {
@@ -770,7 +899,7 @@
           h('details', {}, [h('summary', { text: '查看每题作答' })].concat(a.questions.map(function (q) { return SQ.reviewCard(q, words); }))),
         ]);
       })));
-    }).catch(failed(function () { personPage(pid); }));
+    })).catch(shown(failed(function () { personPage(pid); })));
   }
 
   // ---------------------------------------------------------------- question analysis
@@ -778,9 +907,11 @@
   var SHOWN_QUESTIONS = 30;
 
   function questionsPage(unitId, params) {
-    frame('questions');
+    S.period = { from: params.from, to: params.to };
+    frame('questions', unitId);
     loading('正在分析…');
-    get('/questions' + query({ unit: unitId, from: params.from, to: params.to })).then(function (r) {
+    var shown = whileShown();
+    get('/questions' + query({ unit: unitId, from: params.from, to: params.to })).then(shown(function (r) {
       if (r.status !== 200) throw refused(r);
       var b = r.body;
       enter(b.unit_id, b.name);
@@ -798,11 +929,13 @@
         periodForm('questions', unitId, params),
         h('div', { class: 'card' }, [
           h('h1', { text: b.name + ' · 题目分析' }),
-          h('p', { class: 'muted', text: b.from + ' 至 ' + b.to + '，共抽到 ' + b.items.length + ' 道题。正确率低的排在前面：正确率异常低、或某个错误选项特别集中的题，可能题意不清或答案有误，请反馈命题人员核查。' }),
+          h('p', { class: 'muted', text: b.from + ' 至 ' + b.to + '，共抽到 ' + b.items.length + ' 道题。正确率低的排在前面：正确率异常低、或某个错误选项特别集中的题，可能题意不清或答案有误，请反馈给命题人员核查。' }),
         ]),
         b.items.length ? list : h('p', { class: 'card muted', text: '期间内还没有完成的答题。' }),
       ]);
-    }).catch(failed(function () { questionsPage(unitId, params); }));
+    })).catch(shown(failed(function () { questionsPage(unitId, params); }, {
+      href: '#/questions/' + encodeURIComponent(unitId), text: '查看整个竞赛期间',
+    })));
   }
 
   function questionCard(q) {
@@ -832,18 +965,21 @@
   // ---------------------------------------------------------------- headcounts
 
   function headcountsPage(unitId) {
-    frame('headcounts');
+    frame('headcounts', unitId);
     loading();
-    get('/figures' + query({ unit: unitId, sort: 'unit' })).then(function (r) {
+    var shown = whileShown();
+    get('/figures' + query({ unit: unitId, sort: 'unit' })).then(shown(function (r) {
       if (r.status !== 200) throw refused(r);
       var f = r.body;
       enter(f.unit_id, f.name);
       var rows = f.children.map(function (u) {
-        var input = h('input', { type: 'number', min: '0', max: '1000000000', step: '1', inputmode: 'numeric', value: u.headcount === null ? '' : String(u.headcount), 'aria-label': u.name + '应参与人数' });
+        // Text, not type=number: a number input reads "1,200" or "120人" as empty, which would
+        // clear the saved headcount instead of saying what is wrong.
+        var input = h('input', { inputmode: 'numeric', maxlength: '13', autocomplete: 'off', value: u.headcount === null ? '' : String(u.headcount), 'aria-label': u.name + '应参与人数' });
         var state = h('span', { class: 'state', role: 'status' });
         input.addEventListener('change', function () {
-          var text = input.value.trim();
-          if (text !== '' && !/^[0-9]+$/.test(text)) { state.textContent = '请填写整数'; return; }
+          var text = digitsOf(input.value.trim());
+          if (text !== '' && !/^[0-9]+$/.test(text)) { state.textContent = '请填写整数，如 1200；未保存'; return; }
           state.textContent = '保存中…';
           call('PUT', '/units/' + encodeURIComponent(u.unit_id) + '/headcount', { headcount: text === '' ? null : Number(text) }).then(function (res) {
             state.textContent = res.status === 200 ? '已保存' : messageOf(res, '保存失败');
@@ -859,12 +995,16 @@
       file.addEventListener('change', function () {
         if (!file.files || !file.files[0]) return;
         upload(file.files[0], result, function () { headcountsPage(unitId); });
+        // Choosing the same file again (fixed in WPS, saved under the same name) must upload again.
+        file.value = '';
       });
       show([
         crumbs('headcounts'),
         h('div', { class: 'card' }, [
           h('h1', { text: f.name + ' · 应参与人数' }),
-          h('p', { class: 'muted', text: '应参与人数用于计算参与率（参与人数 ÷ 应参与人数）。您可以设置下级单位的应参与人数；本单位的应参与人数由上级设置' + (f.total.headcount === null ? '，目前尚未设置。' : '，目前为 ' + num(f.total.headcount) + ' 人。') }),
+          h('p', { class: 'muted', text: '应参与人数用于计算参与率（参与人数 ÷ 应参与人数）。' + (f.unit_id === '*'
+            ? '全部单位的应参与人数是各下级单位之和' + (f.total.headcount === null ? '，需每个下级单位都设置后才有。' : '，目前为 ' + num(f.total.headcount) + ' 人。')
+            : '您可以设置下级单位的应参与人数；本单位的应参与人数由上级设置' + (f.total.headcount === null ? '，目前尚未设置。' : '，目前为 ' + num(f.total.headcount) + ' 人。')) }),
         ]),
         rows.length ? h('div', { class: 'card' }, [
           h('h2', { text: '逐个填写' }),
@@ -878,11 +1018,12 @@
           h('h2', { text: '用表格批量导入' }),
           h('p', { class: 'muted', text: '第一列为单位代码，第二列为应参与人数，其余列不读取；可用 Excel 或 WPS 另存为 CSV（UTF-8 或 GBK 均可）。有任何一行出错时不会导入任何数据。' }),
           templateLink(f),
+          downloadHint(),
           h('label', { for: 'upload', text: '选择 CSV 文件' }), file,
           result,
         ]) : null,
       ]);
-    }).catch(failed(function () { headcountsPage(unitId); }));
+    })).catch(shown(failed(function () { headcountsPage(unitId); })));
   }
 
   // A CSV of the children with their current headcounts, to fill in and upload again.
@@ -906,7 +1047,7 @@
           result.appendChild(h('button', { class: 'btn secondary', type: 'button', text: '刷新列表', onclick: done }));
           return;
         }
-        result.appendChild(h('p', { class: 'notice', role: 'alert', text: messageOf(r, '导入失败') + '。未导入任何数据。' }));
+        result.appendChild(h('p', { class: 'notice', role: 'alert', text: messageOf(r, '导入失败，未导入任何数据') }));
         if (r.body && r.body.rows) {
           result.appendChild(h('ul', { class: 'problems' }, r.body.rows.map(function (p) {
             return h('li', { text: '第 ' + p.row + ' 行：' + p.message });
@@ -927,12 +1068,17 @@
     if (q >= 0) {
       hash.slice(q + 1).split('&').forEach(function (pair) {
         var kv = pair.split('=');
-        if (kv[0]) params[decodeURIComponent(kv[0])] = decodeURIComponent((kv[1] || '').replace(/\+/g, ' '));
+        if (kv[0]) params[decoded(kv[0])] = decoded((kv[1] || '').replace(/\+/g, ' '));
       });
       hash = hash.slice(0, q);
     }
     var parts = hash.split('/');
-    return { page: parts[0] || 'progress', arg: parts[1] ? decodeURIComponent(parts[1]) : '', params: params };
+    return { page: parts[0] || 'progress', arg: parts[1] ? decoded(parts[1]) : '', params: params };
+  }
+
+  // A link mangled on its way (a bare `%` from a chat app) reads as empty, not as an exception.
+  function decoded(text) {
+    try { return decodeURIComponent(text); } catch (e) { return ''; }
   }
 
   function route() {
@@ -944,8 +1090,8 @@
     if (at.page === 'password') return password();
     if (S.me.must_change_password) return go('#/password');
     if (at.page === 'person') return personPage(at.arg);
+    // The unit joins the breadcrumbs once the server has answered for it.
     var unitId = at.arg || currentUnit().id;
-    enter(unitId, null);
     switch (at.page) {
       case 'people': return peoplePage(unitId, at.params);
       case 'figures': return figuresPage(unitId, at.params);
@@ -959,9 +1105,10 @@
   function whoAmI() {
     loading();
     api('GET', '/me').then(function (r) {
-      if (r.status !== 200) return go('#/login');
+      if (r.status === 401) return toLogin();
+      if (r.status !== 200) throw refused(r);
       S.me = r.body;
-      S.path = [];
+      S.path = keptPath();
       return api('GET', '/api/v1/campaigns').then(function (c) {
         var campaign = ((c.body && c.body.items) || []).filter(function (x) { return x.id === S.me.campaign_id; })[0];
         if (campaign) S.zone = campaign.time_zone;
@@ -971,6 +1118,11 @@
     }).catch(failed(whoAmI));
   }
 
+  if (!window.fetch || !window.Promise || !Object.assign) {
+    app.textContent = '';
+    app.appendChild(h('p', { class: 'notice', role: 'alert', text: '当前浏览器版本过旧，无法使用组织者后台。请切换到浏览器的「极速模式」，或使用新版 Chrome、Edge、360、QQ 浏览器或手机微信打开。' }));
+    return;
+  }
   window.addEventListener('hashchange', route);
   route();
 })();

@@ -21,11 +21,10 @@ struct Asset {
     plain: Vec<u8>,
     gzip: Vec<u8>,
     etag: String,
-    immutable: bool,
 }
 
 impl Asset {
-    fn new(content_type: &'static str, plain: Vec<u8>, immutable: bool) -> Asset {
+    fn new(content_type: &'static str, plain: Vec<u8>) -> Asset {
         let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
         // Writing to a Vec cannot fail.
         let gzip = encoder
@@ -38,11 +37,12 @@ impl Asset {
             plain,
             gzip,
             etag,
-            immutable,
         }
     }
 
-    fn respond(&self, request: &HttpRequest) -> HttpResponse {
+    /// The asset, cached by browsers for good when `immutable` (its URL names its content), else
+    /// revalidated on every use.
+    fn respond(&self, request: &HttpRequest, immutable: bool) -> HttpResponse {
         let headers = request.headers();
         if headers
             .get(header::IF_NONE_MATCH)
@@ -63,7 +63,7 @@ impl Asset {
             .insert_header((header::VARY, "Accept-Encoding"))
             .insert_header((
                 header::CACHE_CONTROL,
-                if self.immutable {
+                if immutable {
                     "public, max-age=31536000, immutable"
                 } else {
                     "no-cache"
@@ -95,6 +95,8 @@ struct Page {
     shell: Asset,
     script: Asset,
     style: Asset,
+    /// The hash of script and stylesheet that the shell puts in their URLs (`?v=`).
+    version: String,
 }
 
 impl Page {
@@ -108,13 +110,10 @@ impl Page {
         );
         let shell = shell.replace("{{version}}", &version);
         Page {
-            shell: Asset::new("text/html; charset=utf-8", shell.into_bytes(), false),
-            script: Asset::new(
-                "application/javascript; charset=utf-8",
-                script.into_bytes(),
-                true,
-            ),
-            style: Asset::new("text/css; charset=utf-8", style.into_bytes(), true),
+            shell: Asset::new("text/html; charset=utf-8", shell.into_bytes()),
+            script: Asset::new("application/javascript; charset=utf-8", script.into_bytes()),
+            style: Asset::new("text/css; charset=utf-8", style.into_bytes()),
+            version,
         }
     }
 }
@@ -139,13 +138,13 @@ static ORGANIZER: LazyLock<Page> = LazyLock::new(|| {
 
 /// `GET /`, `GET /c/{cid}`: the page shell; the script reads the campaign from the path.
 pub async fn shell(request: HttpRequest) -> HttpResponse {
-    PARTICIPANT.shell.respond(&request)
+    PARTICIPANT.shell.respond(&request, false)
 }
 
 /// `GET /organizer/`: the organizer's page shell. It may not be framed by another site (a
 /// logged-in organizer's clicks must not be borrowed), and it loads nothing from elsewhere.
 pub async fn organizer_shell(request: HttpRequest) -> HttpResponse {
-    let mut response = ORGANIZER.shell.respond(&request);
+    let mut response = ORGANIZER.shell.respond(&request, false);
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -165,19 +164,25 @@ pub async fn organizer_shell(request: HttpRequest) -> HttpResponse {
     response
 }
 
-/// `GET /static/{file}`: the pages' scripts and stylesheets (any `?v=` is for caches only).
+/// `GET /static/{file}?v=`: the pages' scripts and stylesheets. Cached for good only when `v`
+/// is this release's version: during a rolling deploy a new shell may reach an old replica,
+/// whose older script must not be kept a year under the new version's URL.
 pub async fn asset(
     request: HttpRequest,
     file: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let asset = match file.as_str() {
-        "app.js" => &PARTICIPANT.script,
-        "app.css" => &PARTICIPANT.style,
-        "organizer.js" => &ORGANIZER.script,
-        "organizer.css" => &ORGANIZER.style,
+    let (page, asset) = match file.as_str() {
+        "app.js" => (&*PARTICIPANT, &PARTICIPANT.script),
+        "app.css" => (&*PARTICIPANT, &PARTICIPANT.style),
+        "organizer.js" => (&*ORGANIZER, &ORGANIZER.script),
+        "organizer.css" => (&*ORGANIZER, &ORGANIZER.style),
         _ => return Err(ApiError::NotFound("no such resource")),
     };
-    Ok(asset.respond(&request))
+    let current = request
+        .query_string()
+        .split('&')
+        .any(|pair| pair.strip_prefix("v=") == Some(page.version.as_str()));
+    Ok(asset.respond(&request, current))
 }
 
 /// Bytes of the participant's first page as a phone downloads it (gzip): shell, script and

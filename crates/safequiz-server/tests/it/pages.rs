@@ -26,9 +26,19 @@ async fn the_pages_are_served_compressed_cacheable_and_small() {
         );
     }
 
+    // The shell names its script with the release's version; under that URL it is cached for
+    // good, under any other it is revalidated.
+    let shell = app.get("/").await.text().await.expect("text");
+    let url = shell
+        .split('"')
+        .find(|part| part.starts_with("/static/app.js?v="))
+        .expect("the script's URL")
+        .to_owned();
+    let stale = app.get("/static/app.js?v=00000000").await;
+    assert_eq!(stale.headers()["cache-control"], "no-cache");
     let script = app
         .client
-        .get(format!("{}/static/app.js", app.address))
+        .get(format!("{}{url}", app.address))
         .header("accept-encoding", "gzip")
         .send()
         .await
