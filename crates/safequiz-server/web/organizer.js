@@ -340,6 +340,18 @@
 
   var NAME = column('name', '单位', function (u) { return u.name; }, function (u) { return u.name; });
 
+  // The columns every unit table has, as the exported files name them.
+  function figureColumns() {
+    return [
+      NAME,
+      column('participants', '参与人数', function (u) { return u.participants; }),
+      column('attempts', '参与人次', function (u) { return u.attempts; }),
+      column('points', '总分', function (u) { return u.points; }),
+      column('full_marks', '满分次数', function (u) { return u.full_marks; }),
+      column('avg_score', '平均分', function (u) { return u.attempts ? u.avg_score : null; }, function (u) { return u.attempts ? avg(u.avg_score) : '—'; }),
+    ];
+  }
+
   // Values of `columns` per unit, for the next refresh's comparison.
   function snapshot(items, columns) {
     var map = {};
@@ -472,15 +484,9 @@
     var figuresAt = 0; // when the SQL figures were last asked for (local clock)
     var moved = false; // the live figures changed since then
     var failures = 0;
-    var columns = [
-      NAME,
-      column('participants', '参与人数', function (u) { return u.participants; }),
-      column('attempts', '参与人次', function (u) { return u.attempts; }),
-      column('points', '总分', function (u) { return u.points; }),
-      column('full_marks', '满分次数', function (u) { return u.full_marks; }),
-      column('avg_score', '平均分', function (u) { return u.attempts ? u.avg_score : null; }, function (u) { return u.attempts ? avg(u.avg_score) : '—'; }),
+    var columns = figureColumns().concat([
       column('rate', '参与率', function (u) { return liveRate(u.participants, headcountOf(u.unit_id)); }, function (u) { return rate(liveRate(u.participants, headcountOf(u.unit_id))); }),
-    ];
+    ]);
 
     var headcounts = {}; // unit id → headcount, from the figures
 
@@ -692,16 +698,10 @@
       var f = r.body;
       enter(f.unit_id, f.name);
       var t = f.total;
-      var columns = [
-        NAME,
-        column('participants', '参与人数', function (u) { return u.participants; }),
-        column('attempts', '参与人次', function (u) { return u.attempts; }),
-        column('points', '总分', function (u) { return u.points; }),
-        column('full_marks', '满分次数', function (u) { return u.full_marks; }),
-        column('avg_score', '平均分', function (u) { return u.attempts ? u.avg_score : null; }, function (u) { return u.attempts ? avg(u.avg_score) : '—'; }),
+      var columns = figureColumns().concat([
         column('headcount', '应参与人数', function (u) { return u.headcount; }),
         column('participation_rate', '参与率', function (u) { return u.participation_rate; }, function (u) { return rate(u.participation_rate); }),
-      ];
+      ]);
       var table = h('div', {});
       function renderTable() {
         table.textContent = '';

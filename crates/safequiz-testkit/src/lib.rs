@@ -21,6 +21,26 @@ pub use postgres::PostgresCluster;
 pub use proxy::TcpProxy;
 pub use redis_server::RedisServer;
 
+/// Turns `async fn $body(database: Database)` into two tests, `$body::on_sqlite` and
+/// `$body::on_postgres`, so that one body checks both databases (`use
+/// safequiz_testkit::on_both;`).
+#[macro_export]
+macro_rules! on_both {
+    ($body:ident) => {
+        mod $body {
+            #[tokio::test]
+            async fn on_sqlite() {
+                super::$body($crate::Database::Sqlite).await;
+            }
+
+            #[tokio::test]
+            async fn on_postgres() {
+                super::$body($crate::Database::Postgres).await;
+            }
+        }
+    };
+}
+
 /// The repository's root folder.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -15,7 +15,7 @@ use safequiz_sql::record::{AttemptRow, ParticipantRow, RecordRow};
 use safequiz_sql::reports::{ParticipantFilter, WHOLE_CAMPAIGN};
 use safequiz_sql::units::UnitRecord;
 use safequiz_sql::{DatabaseSettings, Store};
-use safequiz_testkit::{Database, PostgresCluster};
+use safequiz_testkit::{Database, PostgresCluster, on_both};
 use secrecy::SecretString;
 use tempfile::TempDir;
 

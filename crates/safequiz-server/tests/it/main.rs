@@ -2,25 +2,6 @@
 //! PostgreSQL database.
 #![cfg(test)]
 
-/// Turns `async fn $body(database: Database)` into two tests, `$body::on_sqlite` and
-/// `$body::on_postgres`, so that one body checks both databases. Defined before the modules so
-/// that each of them can use it.
-macro_rules! on_both {
-    ($body:ident) => {
-        mod $body {
-            #[tokio::test]
-            async fn on_sqlite() {
-                super::$body(safequiz_testkit::Database::Sqlite).await;
-            }
-
-            #[tokio::test]
-            async fn on_postgres() {
-                super::$body(safequiz_testkit::Database::Postgres).await;
-            }
-        }
-    };
-}
-
 mod attempts;
 mod browser;
 mod errors;

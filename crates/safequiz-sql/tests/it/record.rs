@@ -3,15 +3,9 @@
 
 use safequiz_sql::record::{AttemptRow, Inserted, ParticipantRow, RecordRow};
 use safequiz_sql::{DatabaseSettings, Store};
-use safequiz_testkit::PostgresCluster;
+use safequiz_testkit::{Database, PostgresCluster};
 use secrecy::SecretString;
 use tempfile::TempDir;
-
-#[derive(Clone, Copy)]
-enum Database {
-    Sqlite,
-    Postgres,
-}
 
 /// A migrated, empty store; the folder holds the SQLite file and must live as long as it.
 async fn fresh_store(database: Database) -> (Store, TempDir) {

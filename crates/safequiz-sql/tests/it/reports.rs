@@ -24,32 +24,9 @@ use safequiz_sql::reports::{
 };
 use safequiz_sql::units::UnitRecord;
 use safequiz_sql::{DatabaseSettings, Store};
-use safequiz_testkit::PostgresCluster;
+use safequiz_testkit::{Database, PostgresCluster, on_both};
 use secrecy::SecretString;
 use tempfile::TempDir;
-
-#[derive(Clone, Copy)]
-enum Database {
-    Sqlite,
-    Postgres,
-}
-
-/// Runs one test body on both databases.
-macro_rules! on_both {
-    ($body:ident) => {
-        mod $body {
-            #[tokio::test]
-            async fn on_sqlite() {
-                super::$body(super::Database::Sqlite).await;
-            }
-
-            #[tokio::test]
-            async fn on_postgres() {
-                super::$body(super::Database::Postgres).await;
-            }
-        }
-    };
-}
 
 const C: &str = "c1";
 const D0: i32 = 20_614;
