@@ -12,6 +12,7 @@ mod poll;
 mod postgres;
 mod proxy;
 mod redis_server;
+mod store;
 
 use std::path::PathBuf;
 
@@ -20,6 +21,7 @@ pub use poll::eventually;
 pub use postgres::PostgresCluster;
 pub use proxy::TcpProxy;
 pub use redis_server::RedisServer;
+pub use store::fresh_store;
 
 /// Turns `async fn $body(database: Database)` into two tests, `$body::on_sqlite` and
 /// `$body::on_postgres`, so that one body checks both databases (`use

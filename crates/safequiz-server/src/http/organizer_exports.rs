@@ -190,9 +190,7 @@ pub async fn units(
     query: web::Query<PeriodQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let format = Format::parse(&format)?;
-    let campaign = session.campaign()?;
-    let target = Target::resolve(&session, campaign, query.unit.as_deref())?;
-    let period = query.period(campaign, state.clock.now())?;
+    let (campaign, target, period) = query.resolve(&session, state.clock.now())?;
     let figures = unit_figures(&state, campaign, &target, period, query.sort).await?;
     let rows = export::unit_figure_rows(&figures);
     let name = FileName::new(
@@ -215,9 +213,7 @@ pub async fn daily(
     query: web::Query<PeriodQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let format = Format::parse(&format)?;
-    let campaign = session.campaign()?;
-    let target = Target::resolve(&session, campaign, query.unit.as_deref())?;
-    let period = query.period(campaign, state.clock.now())?;
+    let (campaign, target, period) = query.resolve(&session, state.clock.now())?;
     let (from, to) = period.days();
     let series = state
         .store

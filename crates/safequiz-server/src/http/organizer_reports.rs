@@ -564,9 +564,17 @@ pub struct PeriodQuery {
 }
 
 impl PeriodQuery {
-    /// The period asked for, defaults filled in.
-    pub(crate) fn period(&self, campaign: &Campaign, now: Timestamp) -> Result<Period, ApiError> {
-        Period::parse(campaign, now, self.from.as_deref(), self.to.as_deref())
+    /// The session's campaign, the unit asked for (checked against the session's scope) and
+    /// the period asked for, defaults filled in: what every period report starts from.
+    pub(crate) fn resolve<'s>(
+        &self,
+        session: &'s Session,
+        now: Timestamp,
+    ) -> Result<(&'s Campaign, Target<'s>, Period), ApiError> {
+        let campaign = session.campaign()?;
+        let target = Target::resolve(session, campaign, self.unit.as_deref())?;
+        let period = Period::parse(campaign, now, self.from.as_deref(), self.to.as_deref())?;
+        Ok((campaign, target, period))
     }
 }
 
@@ -614,10 +622,8 @@ pub async fn figures(
     Organizer(session): Organizer,
     query: web::Query<PeriodQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let campaign = session.campaign()?;
-    let target = Target::resolve(&session, campaign, query.unit.as_deref())?;
     let now = state.clock.now();
-    let period = query.period(campaign, now)?;
+    let (campaign, target, period) = query.resolve(&session, now)?;
     let figures = unit_figures(&state, campaign, &target, period, query.sort).await?;
     let today = calendar::day_number(campaign.day_of(now));
     let mut days = state
@@ -665,9 +671,7 @@ pub async fn daily(
     Organizer(session): Organizer,
     query: web::Query<PeriodQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let campaign = session.campaign()?;
-    let target = Target::resolve(&session, campaign, query.unit.as_deref())?;
-    let period = query.period(campaign, state.clock.now())?;
+    let (campaign, target, period) = query.resolve(&session, state.clock.now())?;
     let (from, to) = period.days();
     let series = state
         .store
@@ -778,9 +782,7 @@ pub async fn questions(
     Organizer(session): Organizer,
     query: web::Query<PeriodQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let campaign = session.campaign()?;
-    let target = Target::resolve(&session, campaign, query.unit.as_deref())?;
-    let period = query.period(campaign, state.clock.now())?;
+    let (campaign, target, period) = query.resolve(&session, state.clock.now())?;
     let (from, to) = period.days();
     let stats = state
         .store

@@ -11,12 +11,11 @@ use jiff::Timestamp;
 use jiff::civil::{DateTime, date};
 use jiff::tz::TimeZone;
 use safequiz_server::export::{self, Cell, DAILY_SERIES, Layout, PARTICIPANTS, Row, UNIT_FIGURES};
+use safequiz_sql::Store;
 use safequiz_sql::record::{AttemptRow, ParticipantRow, RecordRow};
 use safequiz_sql::reports::{ParticipantFilter, WHOLE_CAMPAIGN};
 use safequiz_sql::units::UnitRecord;
-use safequiz_sql::{DatabaseSettings, Store};
-use safequiz_testkit::{Database, PostgresCluster, on_both};
-use secrecy::SecretString;
+use safequiz_testkit::{Database, on_both};
 use tempfile::TempDir;
 
 const C: &str = "c1";
@@ -35,17 +34,7 @@ fn shanghai() -> TimeZone {
 }
 
 async fn store_with_record(database: Database) -> (Store, TempDir) {
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let url = match database {
-        Database::Sqlite => format!("sqlite://{}", dir.path().join("r.sqlite").display()),
-        Database::Postgres => PostgresCluster::get().fresh_database().await,
-    };
-    let store = Store::connect_lazy(&DatabaseSettings {
-        url: SecretString::from(url),
-        max_connections: 2,
-    })
-    .expect("a store");
-    store.migrate().await.expect("migrations run");
+    let (store, dir) = safequiz_testkit::fresh_store(database).await;
     let unit = |id: &str, parent: Option<&str>, name: &str, entry: &str, depth| UnitRecord {
         unit_id: id.to_owned(),
         parent_id: parent.map(str::to_owned),

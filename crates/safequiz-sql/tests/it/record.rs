@@ -2,26 +2,7 @@
 //! leaves the record as written once, and a row the database refuses writes nothing of its batch.
 
 use safequiz_sql::record::{AttemptRow, Inserted, ParticipantRow, RecordRow};
-use safequiz_sql::{DatabaseSettings, Store};
-use safequiz_testkit::{Database, PostgresCluster};
-use secrecy::SecretString;
-use tempfile::TempDir;
-
-/// A migrated, empty store; the folder holds the SQLite file and must live as long as it.
-async fn fresh_store(database: Database) -> (Store, TempDir) {
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let url = match database {
-        Database::Sqlite => format!("sqlite://{}", dir.path().join("r.sqlite").display()),
-        Database::Postgres => PostgresCluster::get().fresh_database().await,
-    };
-    let store = Store::connect_lazy(&DatabaseSettings {
-        url: SecretString::from(url),
-        max_connections: 2,
-    })
-    .expect("a store");
-    store.migrate().await.expect("migrations run");
-    (store, dir)
-}
+use safequiz_testkit::{Database, fresh_store};
 
 fn participant(id: i64) -> ParticipantRow {
     ParticipantRow {

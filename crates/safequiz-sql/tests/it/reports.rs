@@ -17,15 +17,14 @@
 
 use futures_util::TryStreamExt;
 use safequiz_domain::bank::Choices;
+use safequiz_sql::Store;
 use safequiz_sql::record::{AttemptRow, ParticipantRow, RecordRow};
 use safequiz_sql::reports::{
     DayFigures, ParticipantFilter, ParticipantSummary, ReportError, UnitFigure, WHOLE_CAMPAIGN,
     WrongAnswer,
 };
 use safequiz_sql::units::UnitRecord;
-use safequiz_sql::{DatabaseSettings, Store};
-use safequiz_testkit::{Database, PostgresCluster, on_both};
-use secrecy::SecretString;
+use safequiz_testkit::{Database, on_both};
 use tempfile::TempDir;
 
 const C: &str = "c1";
@@ -35,17 +34,7 @@ const D2: i32 = D0 + 2;
 
 /// A migrated store holding the record above; the folder holds the SQLite file.
 async fn store_with_record(database: Database) -> (Store, TempDir) {
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let url = match database {
-        Database::Sqlite => format!("sqlite://{}", dir.path().join("r.sqlite").display()),
-        Database::Postgres => PostgresCluster::get().fresh_database().await,
-    };
-    let store = Store::connect_lazy(&DatabaseSettings {
-        url: SecretString::from(url),
-        max_connections: 2,
-    })
-    .expect("a store");
-    store.migrate().await.expect("migrations run");
+    let (store, dir) = safequiz_testkit::fresh_store(database).await;
     store.sync_units(C, &units()).await.expect("units");
     // Another campaign with the same units and a participant, which no report of c1 may see.
     store.sync_units("c2", &units()).await.expect("units");

@@ -14,6 +14,19 @@ fn safequiz(app: &TestApp, args: &[&str]) -> std::process::Output {
     )
 }
 
+/// The one-time password a successful `add` or `reset-password` printed, alone on stdout.
+fn printed_password(output: std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("UTF-8")
+        .trim()
+        .to_owned()
+}
+
 #[tokio::test]
 async fn an_account_added_on_the_command_line_logs_in_once_with_its_password() {
     let app = TestApp::spawn().await;
@@ -32,15 +45,7 @@ async fn an_account_added_on_the_command_line_logs_in_once_with_its_password() {
             "config",
         ],
     );
-    assert!(
-        added.status.success(),
-        "{}",
-        String::from_utf8_lossy(&added.stderr)
-    );
-    let password = String::from_utf8(added.stdout)
-        .expect("UTF-8")
-        .trim()
-        .to_owned();
+    let password = printed_password(added);
     assert_eq!(
         password.chars().count(),
         14,
@@ -101,15 +106,7 @@ async fn an_account_added_on_the_command_line_logs_in_once_with_its_password() {
             "config",
         ],
     );
-    assert!(
-        reset.status.success(),
-        "{}",
-        String::from_utf8_lossy(&reset.stderr)
-    );
-    let fresh = String::from_utf8(reset.stdout)
-        .expect("UTF-8")
-        .trim()
-        .to_owned();
+    let fresh = printed_password(reset);
     let me = app
         .request(
             reqwest::Method::GET,
