@@ -36,7 +36,7 @@ use safequiz_server::startup::{build_state, flusher_options};
 use safequiz_server::workers::flusher::{flush_once, prepare_record};
 use safequiz_sql::record::RecordRow;
 use safequiz_sql::{DatabaseSettings, Store};
-use safequiz_testkit::{CAMPAIGN, PostgresCluster, RedisServer};
+use safequiz_testapp::{CAMPAIGN, PostgresCluster, RedisServer};
 use secrecy::SecretString;
 use tempfile::TempDir;
 
@@ -107,7 +107,7 @@ fn options() -> Options {
 
 fn main() {
     let options = options();
-    let loaded = config::load(&safequiz_testkit::config_dir()).expect("the shipped settings load");
+    let loaded = config::load(&safequiz_testapp::config_dir()).expect("the shipped settings load");
     let catalogue = Arc::new(
         Catalogue::load(&loaded.dir, &loaded.banks_dir(), &loaded.campaigns_dir())
             .expect("the shipped banks and campaigns load"),

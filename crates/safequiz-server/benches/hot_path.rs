@@ -29,7 +29,7 @@ use safequiz_server::auth::{AuthKeys, ParticipantClaims};
 use safequiz_server::catalogue::Catalogue;
 use safequiz_server::config;
 use safequiz_server::http::attempts::{render_final, render_open, unit_path};
-use safequiz_testkit::{CAMPAIGN, RedisServer};
+use safequiz_testapp::{CAMPAIGN, RedisServer};
 use secrecy::SecretString;
 
 /// A county of the shipped region tree (three levels deep, like most participants).
@@ -51,7 +51,7 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let loaded = config::load(&safequiz_testkit::config_dir()).expect("the shipped settings load");
+    let loaded = config::load(&safequiz_testapp::config_dir()).expect("the shipped settings load");
     let catalogue = Catalogue::load(&loaded.dir, &loaded.banks_dir(), &loaded.campaigns_dir())
         .expect("the shipped banks and campaigns load");
     let campaign = catalogue

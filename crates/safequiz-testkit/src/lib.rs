@@ -1,27 +1,40 @@
-//! Test helpers that start real servers: redis-server on a free loopback port, a fresh SQLite
-//! file, and the whole safequiz service through [`TestApp`].
+//! Test helpers that start real servers: redis-server on a free loopback port, a throwaway
+//! PostgreSQL cluster, a TCP proxy that can cut a connection, and (feature `sql`) a fresh,
+//! migrated SQL store.
 //!
 //! Nothing here mocks Redis or SQL. Every helper owns what it starts and stops it on drop, so a
 //! failing test leaves no process behind. Waiting is done by polling a condition with a deadline
 //! ([`eventually`]), never by sleeping a fixed time.
 //!
-//! Dependency rule: dev-only; depends on `safequiz-server` and may be used by any crate's tests.
+//! Dependency rule: dev-only, and below every safequiz crate but `safequiz-sql` (only with the
+//! `sql` feature), so that `safequiz-redis` and `safequiz-sql` test against real servers without
+//! compiling the service. The whole service in a test is `safequiz-testapp`'s `TestApp`.
 
-mod app;
 mod poll;
 mod postgres;
 mod proxy;
 mod redis_server;
+#[cfg(feature = "sql")]
 mod store;
 
 use std::path::PathBuf;
 
-pub use app::{CAMPAIGN, Database, Participant, TestApp, TestAppBuilder, status_and_json};
 pub use poll::eventually;
 pub use postgres::PostgresCluster;
 pub use proxy::TcpProxy;
 pub use redis_server::RedisServer;
+#[cfg(feature = "sql")]
 pub use store::fresh_store;
+
+/// Which SQL database a test records into.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Database {
+    /// A fresh SQLite file in a temporary folder.
+    #[default]
+    Sqlite,
+    /// A fresh database on the process's throwaway PostgreSQL cluster.
+    Postgres,
+}
 
 /// Turns `async fn $body(database: Database)` into two tests, `$body::on_sqlite` and
 /// `$body::on_postgres`, so that one body checks both databases (`use

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use jiff::SignedDuration;
-use safequiz_testkit::{CAMPAIGN, Participant, TestApp};
+use safequiz_testapp::{CAMPAIGN, Participant, TestApp};
 use serde_json::{Value, json};
 
 use super::{DURING, at};

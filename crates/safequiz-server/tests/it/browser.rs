@@ -2,7 +2,7 @@
 //! (`tests/browser/run.mjs`) against this real service and Redis. Screenshots land in
 //! `tests/artifacts/browser/`.
 
-use safequiz_testkit::{TestApp, repo_root};
+use safequiz_testapp::{TestApp, repo_root};
 
 async fn run_scenario(app: &TestApp, scenario: &str) {
     run_scenario_with(app, scenario, &[]).await;

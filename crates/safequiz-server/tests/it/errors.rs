@@ -1,6 +1,6 @@
 //! Every error leaves as JSON `{"error", "message"}`, never as plain text.
 
-use safequiz_testkit::TestApp;
+use safequiz_testapp::TestApp;
 
 #[tokio::test]
 async fn unknown_paths_and_methods_answer_json_404() {
@@ -235,7 +235,7 @@ async fn malformed_and_oversized_requests_get_json_4xx_and_change_nothing() {
 
 /// The codes in the first table of `docs/api.md`'s "Errors" section.
 fn documented_codes() -> std::collections::BTreeSet<String> {
-    let api = std::fs::read_to_string(safequiz_testkit::repo_root().join("docs/api.md"))
+    let api = std::fs::read_to_string(safequiz_testapp::repo_root().join("docs/api.md"))
         .expect("docs/api.md is readable");
     let section = api
         .split("\n## Errors\n")

@@ -15,7 +15,7 @@ use safequiz_sql::Store;
 use safequiz_sql::record::{AttemptRow, ParticipantRow, RecordRow};
 use safequiz_sql::reports::{ParticipantFilter, WHOLE_CAMPAIGN};
 use safequiz_sql::units::UnitRecord;
-use safequiz_testkit::{Database, on_both};
+use safequiz_testapp::{Database, on_both};
 use tempfile::TempDir;
 
 const C: &str = "c1";
@@ -34,7 +34,7 @@ fn shanghai() -> TimeZone {
 }
 
 async fn store_with_record(database: Database) -> (Store, TempDir) {
-    let (store, dir) = safequiz_testkit::fresh_store(database).await;
+    let (store, dir) = safequiz_testapp::fresh_store(database).await;
     let unit = |id: &str, parent: Option<&str>, name: &str, entry: &str, depth| UnitRecord {
         unit_id: id.to_owned(),
         parent_id: parent.map(str::to_owned),

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use safequiz_testkit::{CAMPAIGN, TestApp, eventually};
+use safequiz_testapp::{CAMPAIGN, TestApp, eventually};
 use serde_json::Value;
 
 #[tokio::test]

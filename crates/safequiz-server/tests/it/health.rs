@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use safequiz_testkit::{TestApp, eventually};
+use safequiz_testapp::{TestApp, eventually};
 
 #[tokio::test]
 async fn healthz_answers_ok_with_the_server_time() {

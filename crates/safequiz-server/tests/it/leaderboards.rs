@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use safequiz_testkit::{CAMPAIGN, Participant, TestApp};
+use safequiz_testapp::{CAMPAIGN, Participant, TestApp};
 use serde_json::{Value, json};
 
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]

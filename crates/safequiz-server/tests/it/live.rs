@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use safequiz_testkit::{CAMPAIGN, TestApp};
+use safequiz_testapp::{CAMPAIGN, TestApp};
 use serde_json::Value;
 
 /// Reads `event: board` messages from an SSE response until `accept` takes one.

@@ -1,7 +1,7 @@
 //! The organizer back office: accounts, sessions, login limits and subtree scope.
 
 use reqwest::Method;
-use safequiz_testkit::{TestApp, status_and_json};
+use safequiz_testapp::{TestApp, status_and_json};
 use serde_json::{Value, json};
 
 async fn get_as(app: &TestApp, token: &str, path: &str) -> (u16, Value) {

@@ -11,7 +11,7 @@ use calamine::{Data, Reader, Xlsx};
 use reqwest::Method;
 use safequiz_server::export::{DAILY_SERIES, Layout, PARTICIPANTS, UNIT_FIGURES};
 use safequiz_sql::reports::{ParticipantFilter, WHOLE_CAMPAIGN};
-use safequiz_testkit::{
+use safequiz_testapp::{
     CAMPAIGN, Database, Participant, TestApp, eventually, on_both, status_and_json,
 };
 use serde_json::{Value, json};

@@ -1,6 +1,6 @@
 //! The web pages are served by the binary itself: small, compressed, cacheable.
 
-use safequiz_testkit::TestApp;
+use safequiz_testapp::TestApp;
 
 #[tokio::test]
 async fn the_pages_are_served_compressed_cacheable_and_small() {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use safequiz_server::recovery;
 use safequiz_server::workers::flusher::{FlusherOptions, flush_once};
-use safequiz_testkit::{CAMPAIGN, Database, TestApp, eventually};
+use safequiz_testapp::{CAMPAIGN, Database, TestApp, eventually};
 use serde_json::Value;
 use sqlx::Connection;
 
@@ -213,7 +213,7 @@ async fn two_flushers_on_postgres_write_every_row_once() {
 }
 
 /// Everything a participant or the public can read about the campaign, minus the clock.
-async fn snapshot(app: &TestApp, people: &[safequiz_testkit::Participant]) -> Vec<Value> {
+async fn snapshot(app: &TestApp, people: &[safequiz_testapp::Participant]) -> Vec<Value> {
     let mut views = Vec::new();
     for parent in [
         "region",

@@ -1,7 +1,7 @@
 //! Registration: one participant per phone, found again by phone and name, input checked.
 
 use redis::AsyncCommands;
-use safequiz_testkit::{CAMPAIGN, TestApp};
+use safequiz_testapp::{CAMPAIGN, TestApp};
 use serde_json::json;
 
 use super::{DURING, at};
@@ -15,7 +15,7 @@ async fn register(app: &TestApp, name: &str, phone: &str, unit: &str) -> (u16, s
             Some(&json!({"name": name, "phone": phone, "unit_id": unit})),
         )
         .await;
-    safequiz_testkit::status_and_json(response).await
+    safequiz_testapp::status_and_json(response).await
 }
 
 #[tokio::test]

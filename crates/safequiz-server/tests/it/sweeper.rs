@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use jiff::SignedDuration;
-use safequiz_testkit::{CAMPAIGN, TestApp, eventually};
+use safequiz_testapp::{CAMPAIGN, TestApp, eventually};
 use serde_json::Value;
 
 use super::{DURING, at};

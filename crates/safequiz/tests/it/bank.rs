@@ -35,7 +35,7 @@ fn the_shipped_banks_pass_the_check_with_at_least_300_questions() {
 fn a_broken_bank_fails_with_one_precise_line_per_problem() {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::copy(
-        safequiz_testkit::repo_root().join("question-banks/categories.toml"),
+        safequiz_testapp::repo_root().join("question-banks/categories.toml"),
         dir.path().join("categories.toml"),
     )
     .expect("copy categories");
@@ -97,7 +97,7 @@ fn the_template_csv_imports_into_a_bank_that_passes_the_check() {
     );
 
     std::fs::copy(
-        safequiz_testkit::repo_root().join("question-banks/categories.toml"),
+        safequiz_testapp::repo_root().join("question-banks/categories.toml"),
         dir.path().join("categories.toml"),
     )
     .expect("copy");
@@ -188,7 +188,7 @@ fn an_xlsx_sheet_imports_with_answers_in_organizers_notation() {
 fn a_gb18030_csv_from_chinese_excel_is_decoded() {
     let dir = tempfile::tempdir().expect("temp dir");
     let template =
-        std::fs::read_to_string(safequiz_testkit::repo_root().join("question-banks/template.csv"))
+        std::fs::read_to_string(safequiz_testapp::repo_root().join("question-banks/template.csv"))
             .expect("read");
     let (encoded, _, unmappable) =
         encoding_rs::GB18030.encode(template.trim_start_matches('\u{feff}'));

@@ -181,7 +181,7 @@ fn a_bad_configuration_names_the_file_the_key_and_the_problem() {
 
 #[test]
 fn the_shipped_unit_trees_have_the_documented_shape() {
-    let root = safequiz_testkit::repo_root();
+    let root = safequiz_testapp::repo_root();
     let regions = parse_unit_file(
         &std::fs::read_to_string(root.join("config/units/regions.tsv")).expect("read"),
     )

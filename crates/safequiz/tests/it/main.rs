@@ -17,7 +17,7 @@ pub fn safequiz(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_safequiz"));
     command
         .args(args)
-        .current_dir(safequiz_testkit::repo_root());
+        .current_dir(safequiz_testapp::repo_root());
     for (key, _) in std::env::vars() {
         if key.starts_with("SAFEQUIZ") {
             command.env_remove(key);
@@ -39,7 +39,7 @@ pub fn texts(output: &Output) -> (String, String) {
 
 /// Copies the shipped configuration folder (and banks) into `dir`, for tests that break it.
 pub fn copy_config(dir: &Path) {
-    let root = safequiz_testkit::repo_root();
+    let root = safequiz_testapp::repo_root();
     copy_dir(&root.join("config"), &dir.join("config"));
     copy_dir(&root.join("question-banks"), &dir.join("question-banks"));
 }

@@ -1,6 +1,6 @@
 //! `safequiz organizer`: accounts made on the command line log in to the running service.
 
-use safequiz_testkit::TestApp;
+use safequiz_testapp::TestApp;
 
 fn safequiz(app: &TestApp, args: &[&str]) -> std::process::Output {
     let redis = app.redis.url();

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use safequiz_testkit::{CAMPAIGN, Database, TestApp, eventually};
+use safequiz_testapp::{CAMPAIGN, Database, TestApp, eventually};
 
 use super::{safequiz, texts};
 
@@ -28,7 +28,7 @@ fn start_flusher(app: &TestApp) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_safequiz"));
     command
         .args(["flush", "--config", "config"])
-        .current_dir(safequiz_testkit::repo_root())
+        .current_dir(safequiz_testapp::repo_root())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     for (key, _) in std::env::vars() {

@@ -3,7 +3,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use safequiz_testkit::{RedisServer, eventually, free_port};
+use safequiz_testapp::{RedisServer, eventually, free_port};
 
 #[tokio::test]
 async fn serve_answers_healthz_and_readyz_then_stops_on_sigterm() {
@@ -13,7 +13,7 @@ async fn serve_answers_healthz_and_readyz_then_stops_on_sigterm() {
     let database_url = format!("sqlite://{}", data.path().join("quiz.sqlite").display());
     let mut child = Command::new(env!("CARGO_BIN_EXE_safequiz"))
         .args(["serve", "--config", "config"])
-        .current_dir(safequiz_testkit::repo_root())
+        .current_dir(safequiz_testapp::repo_root())
         .env("SAFEQUIZ_HTTP_ADDR", format!("127.0.0.1:{port}"))
         .env("SAFEQUIZ_REDIS_URL", redis.url())
         .env("SAFEQUIZ_DATABASE_URL", &database_url)

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
-use crate::RedisServer;
+use safequiz_testkit::{Database, PostgresCluster, RedisServer, TcpProxy, config_dir, eventually};
 
 /// Options for [`TestApp::spawn`]; every test starts from the shipped configuration.
 #[derive(Default)]
@@ -25,16 +25,6 @@ pub struct TestAppBuilder {
     database: Database,
     time_limit_secs: Option<u32>,
     trusted_proxies: Option<Vec<String>>,
-}
-
-/// Which SQL database a [`TestApp`] records into.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Database {
-    /// A fresh SQLite file in a temporary folder.
-    #[default]
-    Sqlite,
-    /// A fresh database on the process's throwaway PostgreSQL cluster.
-    Postgres,
 }
 
 impl TestAppBuilder {
@@ -88,7 +78,7 @@ impl TestAppBuilder {
         let redis = RedisServer::start();
         let data = tempfile::tempdir().expect("a temporary folder can be created");
         let mut loaded =
-            config::load(&crate::config_dir()).expect("the shipped configuration loads");
+            config::load(&config_dir()).expect("the shipped configuration loads");
         let settings = &mut loaded.settings;
         settings.http.addr = "127.0.0.1:0".to_owned();
         settings.http.workers = 2;
@@ -99,9 +89,9 @@ impl TestAppBuilder {
                 format!("sqlite://{}", data.path().join("safequiz.sqlite").display())
             }
             Database::Postgres => {
-                let cluster = crate::PostgresCluster::get();
+                let cluster = PostgresCluster::get();
                 let url = cluster.fresh_database().await;
-                let proxy = crate::TcpProxy::start(cluster.port()).await;
+                let proxy = TcpProxy::start(cluster.port()).await;
                 let url = url.replace(
                     &format!(":{}/", cluster.port()),
                     &format!(":{}/", proxy.port()),
@@ -151,7 +141,7 @@ impl TestAppBuilder {
         }));
         // As a load balancer waits for `/readyz`: the record's tables (organizers, units with
         // their headcounts) exist before a test uses them.
-        crate::eventually(
+        eventually(
             "the service has prepared its record",
             std::time::Duration::from_secs(30),
             || async {
@@ -194,7 +184,7 @@ pub struct TestApp {
     /// The URL of its SQL database.
     pub database_url: String,
     /// For PostgreSQL, the proxy the service reaches it through, to cut it.
-    pub sql_proxy: Option<crate::TcpProxy>,
+    pub sql_proxy: Option<TcpProxy>,
     _data: TempDir,
     _stop: oneshot::Sender<()>,
 }
