@@ -13,6 +13,7 @@
 mod poll;
 mod postgres;
 mod proxy;
+mod redis_cluster;
 mod redis_server;
 #[cfg(feature = "sql")]
 mod store;
@@ -22,6 +23,7 @@ use std::path::PathBuf;
 pub use poll::eventually;
 pub use postgres::PostgresCluster;
 pub use proxy::TcpProxy;
+pub use redis_cluster::RedisCluster;
 pub use redis_server::RedisServer;
 #[cfg(feature = "sql")]
 pub use store::fresh_store;

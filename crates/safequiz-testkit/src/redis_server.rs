@@ -2,6 +2,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -23,26 +24,7 @@ impl RedisServer {
         for _ in 0..5 {
             let port = crate::free_port();
             let dir = tempfile::tempdir().expect("a temporary folder can be created");
-            let child = Command::new("redis-server")
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                ])
-                .args(["--appendonly", "yes", "--appendfsync", "everysec"])
-                .arg("--dir")
-                .arg(dir.path())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap_or_else(|error| {
-                    panic!(
-                        "cannot run redis-server ({error}); the README's test command installs it"
-                    )
-                });
+            let child = spawn(port, dir.path(), &[]);
             let mut server = RedisServer {
                 port,
                 child,
@@ -74,18 +56,50 @@ impl RedisServer {
     }
 
     fn wait_until_ready(&mut self, within: Duration) -> bool {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return false;
-            }
-            if ping(self.port) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        false
+        wait_until_ready(&mut self.child, self.port, within)
     }
+}
+
+/// Starts redis-server on `port` with its data in `dir`, AOF on (`appendfsync everysec`, as in
+/// production), no RDB snapshots, and the `extra` arguments.
+///
+/// Panics with the fix when `redis-server` is not installed.
+pub(crate) fn spawn(port: u16, dir: &Path, extra: &[&str]) -> Child {
+    Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args(["--appendonly", "yes", "--appendfsync", "everysec"])
+        .arg("--dir")
+        .arg(dir)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|error| {
+            panic!("cannot run redis-server ({error}); the README's test command installs it")
+        })
+}
+
+/// Waits until the server on `port` answers `PING`; false when it exited or `within` passed.
+pub(crate) fn wait_until_ready(child: &mut Child, port: u16, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return false;
+        }
+        if ping(port) {
+            return true;
+        }
+        // A process start, not a condition another task signals: polled every 10 ms.
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
 }
 
 /// Whether a Redis server on `port` answers `PING` with `+PONG`.
