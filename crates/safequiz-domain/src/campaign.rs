@@ -13,7 +13,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 
-use crate::bank::Bank;
+use crate::bank::{Bank, Question};
 use crate::calendar;
 use crate::draw::{DrawPlan, QuestionPool};
 use crate::units::{UnitFile, UnitTree};
@@ -189,207 +189,44 @@ impl Campaign {
         unit_files: &[UnitFile],
         banks: &[Bank],
     ) -> Result<Campaign, Vec<ConfigProblem>> {
-        let mut problems = Vec::new();
-        let mut report = |key: &str, message: String| {
-            problems.push(ConfigProblem {
-                key: key.to_owned(),
-                message,
-            })
-        };
-
-        if file.id.is_empty()
-            || file.id.len() > 32
-            || !file
-                .id
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        {
-            report(
-                "id",
-                format!(
-                    "`{}` must be 1 to 32 lowercase letters, digits or `-`",
-                    file.id
-                ),
-            );
-        }
-        if file.title.trim().is_empty() {
-            report("title", "must not be empty".to_owned());
-        }
-        let opens_at = parse_instant("opens_at", &file.opens_at, &mut report);
-        let closes_at = parse_instant("closes_at", &file.closes_at, &mut report);
-        if let (Some(opens), Some(closes)) = (opens_at, closes_at)
-            && opens >= closes
-        {
-            report(
-                "closes_at",
-                format!("{closes} is not after opens_at {opens}"),
-            );
-        }
-        let time_zone = TimeZone::get(&file.time_zone).map_err(|_| {
-            report(
-                "time_zone",
-                format!(
-                    "`{}` is not a known IANA time zone (e.g. Asia/Shanghai)",
-                    file.time_zone
-                ),
-            );
-        });
-        let time_limit_secs = in_range(
-            "time_limit_secs",
-            file.time_limit_secs,
-            10,
-            3600,
-            &mut report,
-        );
-        let grace_secs = in_range("grace_secs", file.grace_secs, 0, 30, &mut report);
-        let questions_per_attempt = in_range(
-            "questions_per_attempt",
-            file.questions_per_attempt,
-            1,
-            50,
-            &mut report,
-        );
-        let attempts_per_day = in_range(
-            "attempts_per_day",
-            file.attempts_per_day,
-            1,
-            100,
-            &mut report,
-        );
-        let points_per_question = in_range(
-            "points_per_question",
-            file.points_per_question,
-            1,
-            100,
-            &mut report,
-        );
-
-        let mut questions = Vec::new();
-        if file.banks.is_empty() {
-            report("banks", "must name at least one bank".to_owned());
-        }
-        for (index, bank_id) in file.banks.iter().enumerate() {
-            match banks.iter().find(|bank| bank.id == *bank_id) {
-                Some(bank) if !file.banks[..index].contains(bank_id) => {
-                    questions.extend(bank.questions.iter().cloned())
-                }
-                Some(_) => report("banks", format!("bank `{bank_id}` is listed twice")),
-                None => {
-                    let known: Vec<&str> = banks.iter().map(|bank| bank.id.as_str()).collect();
-                    report(
-                        "banks",
-                        format!("no bank has id `{bank_id}` (loaded: {})", known.join(", ")),
-                    );
-                }
-            }
-        }
-        let mut quotas = Vec::new();
-        for (category, count) in &file.draw.quotas {
-            let key = format!("draw.quotas.{category}");
-            let Some(count) = in_range(&key, *count, 1, 50, &mut report) else {
-                continue;
-            };
-            if !questions
-                .iter()
-                .any(|question| question.category == *category)
-            {
-                report(
-                    &key,
-                    format!("the campaign's banks have no question of category `{category}`"),
-                );
-            }
-            quotas.push((category.clone(), count as usize));
-        }
-
-        if file.entries.is_empty() {
-            report(
-                "entries",
-                "must list at least one entry (e.g. 地区)".to_owned(),
-            );
-        }
-        if unit_files.len() != file.entries.len() {
-            report(
-                "entries",
-                format!(
-                    "{} entries but {} unit files were loaded",
-                    file.entries.len(),
-                    unit_files.len()
-                ),
-            );
-        }
-        let mut entries = Vec::new();
-        for (index, entry) in file.entries.iter().enumerate() {
-            if entry.id.is_empty() || !entry.id.chars().all(|c| c.is_ascii_lowercase() || c == '-')
-            {
-                report(
-                    &format!("entries[{index}].id"),
-                    format!("`{}` must be lowercase letters or `-`", entry.id),
-                );
-            } else if file.entries[..index]
-                .iter()
-                .any(|earlier| earlier.id == entry.id)
-            {
-                report(
-                    &format!("entries[{index}].id"),
-                    format!("`{}` is used by two entries", entry.id),
-                );
-            }
-            if entry.name.trim().is_empty() {
-                report(
-                    &format!("entries[{index}].name"),
-                    "must not be empty".to_owned(),
-                );
-            }
-            if unit_files
-                .get(index)
-                .is_some_and(|units| units.rows.is_empty())
-            {
-                report(
-                    &format!("entries[{index}].units"),
-                    format!("{} lists no units", entry.units),
-                );
-            }
-            entries.push(Entry {
-                id: entry.id.clone(),
-                name: entry.name.trim().to_owned(),
-            });
-        }
-        let unit_refs: Vec<&UnitFile> = unit_files.iter().collect();
-        let units = UnitTree::build(&unit_refs).map_err(|error| report("entries", error.message));
-
+        let mut problems = Problems::default();
+        check_id(&file.id, &mut problems);
+        check_title(&file.title, &mut problems);
+        let window = check_window(&file.opens_at, &file.closes_at, &mut problems);
+        let time_zone = check_time_zone(&file.time_zone, &mut problems);
+        let limits = Limits::check(&file, &mut problems);
+        let questions = collect_questions(&file.banks, banks, &mut problems);
+        let quotas = check_quotas(&file.draw.quotas, &questions, &mut problems);
+        let entries = check_entries(&file.entries, unit_files, &mut problems);
+        let units = build_units(unit_files, &mut problems);
+        // An invalid size was reported above; one question still lets the pool check quotas.
         let plan = DrawPlan {
-            questions_per_attempt: questions_per_attempt.unwrap_or(1) as usize,
+            questions_per_attempt: limits.questions_per_attempt.unwrap_or(1) as usize,
             quotas,
         };
-        let pool = if questions.is_empty() {
-            Err(())
-        } else {
-            QuestionPool::new(questions, &plan).map_err(|error| report("draw", error.to_string()))
-        };
+        let pool = build_pool(questions, &plan, &mut problems);
 
         match (
-            opens_at,
-            closes_at,
+            window,
             time_zone,
-            time_limit_secs,
-            grace_secs,
-            questions_per_attempt,
-            attempts_per_day,
-            points_per_question,
+            limits.time_limit_secs,
+            limits.grace_secs,
+            limits.questions_per_attempt,
+            limits.attempts_per_day,
+            limits.points_per_question,
             units,
             pool,
         ) {
             (
-                Some(opens_at),
-                Some(closes_at),
-                Ok(time_zone),
+                Some((opens_at, closes_at)),
+                Some(time_zone),
                 Some(time_limit_secs),
                 Some(grace_secs),
                 Some(_),
                 Some(attempts_per_day),
                 Some(points_per_question),
-                Ok(units),
-                Ok(pool),
+                Some(units),
+                Some(pool),
             ) if problems.is_empty() => Ok(Campaign {
                 id: file.id,
                 title: file.title.trim().to_owned(),
@@ -407,7 +244,7 @@ impl Campaign {
                 entries,
                 units,
             }),
-            _ => Err(problems),
+            _ => Err(problems.into_vec()),
         }
     }
 
@@ -452,15 +289,267 @@ impl Campaign {
     }
 }
 
-fn parse_instant(
-    key: &str,
-    text: &str,
-    report: &mut impl FnMut(&str, String),
-) -> Option<Timestamp> {
+/// The problems found while building a campaign, in the order the keys are checked.
+#[derive(Default)]
+struct Problems(Vec<ConfigProblem>);
+
+impl Problems {
+    /// Records that `key` is wrong, and why.
+    fn report(&mut self, key: &str, message: String) {
+        self.0.push(ConfigProblem {
+            key: key.to_owned(),
+            message,
+        });
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn into_vec(self) -> Vec<ConfigProblem> {
+        self.0
+    }
+}
+
+/// The numeric settings of a campaign file, each `None` when out of its range.
+struct Limits {
+    time_limit_secs: Option<u32>,
+    grace_secs: Option<u32>,
+    questions_per_attempt: Option<u32>,
+    attempts_per_day: Option<u32>,
+    points_per_question: Option<u32>,
+}
+
+impl Limits {
+    /// Checks each setting against its range, reporting every one outside it.
+    fn check(file: &CampaignFile, problems: &mut Problems) -> Limits {
+        Limits {
+            time_limit_secs: in_range("time_limit_secs", file.time_limit_secs, 10, 3600, problems),
+            grace_secs: in_range("grace_secs", file.grace_secs, 0, 30, problems),
+            questions_per_attempt: in_range(
+                "questions_per_attempt",
+                file.questions_per_attempt,
+                1,
+                50,
+                problems,
+            ),
+            attempts_per_day: in_range("attempts_per_day", file.attempts_per_day, 1, 100, problems),
+            points_per_question: in_range(
+                "points_per_question",
+                file.points_per_question,
+                1,
+                100,
+                problems,
+            ),
+        }
+    }
+}
+
+/// The id appears in URLs and Redis keys, so it is short and plain.
+fn check_id(id: &str, problems: &mut Problems) {
+    if id.is_empty()
+        || id.len() > 32
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        problems.report(
+            "id",
+            format!("`{id}` must be 1 to 32 lowercase letters, digits or `-`"),
+        );
+    }
+}
+
+fn check_title(title: &str, problems: &mut Problems) {
+    if title.trim().is_empty() {
+        problems.report("title", "must not be empty".to_owned());
+    }
+}
+
+/// The opening and closing instants, when both parse; a window that closes before it opens is
+/// reported.
+fn check_window(
+    opens_at: &str,
+    closes_at: &str,
+    problems: &mut Problems,
+) -> Option<(Timestamp, Timestamp)> {
+    let opens = parse_instant("opens_at", opens_at, problems);
+    let closes = parse_instant("closes_at", closes_at, problems);
+    let (opens, closes) = (opens?, closes?);
+    if opens >= closes {
+        problems.report(
+            "closes_at",
+            format!("{closes} is not after opens_at {opens}"),
+        );
+    }
+    Some((opens, closes))
+}
+
+fn check_time_zone(name: &str, problems: &mut Problems) -> Option<TimeZone> {
+    match TimeZone::get(name) {
+        Ok(zone) => Some(zone),
+        Err(_) => {
+            problems.report(
+                "time_zone",
+                format!("`{name}` is not a known IANA time zone (e.g. Asia/Shanghai)"),
+            );
+            None
+        }
+    }
+}
+
+/// The questions of the listed banks, each bank once; unknown and repeated banks are reported.
+fn collect_questions(
+    bank_ids: &[String],
+    banks: &[Bank],
+    problems: &mut Problems,
+) -> Vec<Question> {
+    let mut questions = Vec::new();
+    if bank_ids.is_empty() {
+        problems.report("banks", "must name at least one bank".to_owned());
+    }
+    for (index, bank_id) in bank_ids.iter().enumerate() {
+        match banks.iter().find(|bank| bank.id == *bank_id) {
+            Some(bank) if !bank_ids[..index].contains(bank_id) => {
+                questions.extend(bank.questions.iter().cloned())
+            }
+            Some(_) => problems.report("banks", format!("bank `{bank_id}` is listed twice")),
+            None => {
+                let known: Vec<&str> = banks.iter().map(|bank| bank.id.as_str()).collect();
+                problems.report(
+                    "banks",
+                    format!("no bank has id `{bank_id}` (loaded: {})", known.join(", ")),
+                );
+            }
+        }
+    }
+    questions
+}
+
+/// The draw plan's quotas in range; a quota for a category no question has is reported but
+/// kept, so that the pool reports nothing more about it.
+fn check_quotas(
+    quotas: &BTreeMap<String, i64>,
+    questions: &[Question],
+    problems: &mut Problems,
+) -> Vec<(String, usize)> {
+    let mut checked = Vec::new();
+    for (category, count) in quotas {
+        let key = format!("draw.quotas.{category}");
+        let Some(count) = in_range(&key, *count, 1, 50, problems) else {
+            continue;
+        };
+        if !questions
+            .iter()
+            .any(|question| question.category == *category)
+        {
+            problems.report(
+                &key,
+                format!("the campaign's banks have no question of category `{category}`"),
+            );
+        }
+        checked.push((category.clone(), count as usize));
+    }
+    checked
+}
+
+/// The entries in file order: one unit file each, distinct plain ids, a name, some units.
+fn check_entries(
+    sections: &[EntrySection],
+    unit_files: &[UnitFile],
+    problems: &mut Problems,
+) -> Vec<Entry> {
+    if sections.is_empty() {
+        problems.report(
+            "entries",
+            "must list at least one entry (e.g. 地区)".to_owned(),
+        );
+    }
+    if unit_files.len() != sections.len() {
+        problems.report(
+            "entries",
+            format!(
+                "{} entries but {} unit files were loaded",
+                sections.len(),
+                unit_files.len()
+            ),
+        );
+    }
+    let mut entries = Vec::new();
+    for (index, entry) in sections.iter().enumerate() {
+        if entry.id.is_empty() || !entry.id.chars().all(|c| c.is_ascii_lowercase() || c == '-') {
+            problems.report(
+                &format!("entries[{index}].id"),
+                format!("`{}` must be lowercase letters or `-`", entry.id),
+            );
+        } else if sections[..index]
+            .iter()
+            .any(|earlier| earlier.id == entry.id)
+        {
+            problems.report(
+                &format!("entries[{index}].id"),
+                format!("`{}` is used by two entries", entry.id),
+            );
+        }
+        if entry.name.trim().is_empty() {
+            problems.report(
+                &format!("entries[{index}].name"),
+                "must not be empty".to_owned(),
+            );
+        }
+        if unit_files
+            .get(index)
+            .is_some_and(|units| units.rows.is_empty())
+        {
+            problems.report(
+                &format!("entries[{index}].units"),
+                format!("{} lists no units", entry.units),
+            );
+        }
+        entries.push(Entry {
+            id: entry.id.clone(),
+            name: entry.name.trim().to_owned(),
+        });
+    }
+    entries
+}
+
+/// One tree over every entry's units; unit ids must be unique across the entries.
+fn build_units(unit_files: &[UnitFile], problems: &mut Problems) -> Option<UnitTree> {
+    let unit_refs: Vec<&UnitFile> = unit_files.iter().collect();
+    match UnitTree::build(&unit_refs) {
+        Ok(units) => Some(units),
+        Err(error) => {
+            problems.report("entries", error.message);
+            None
+        }
+    }
+}
+
+/// The pool the draws come from. Without questions there is none; the missing banks were
+/// reported already.
+fn build_pool(
+    questions: Vec<Question>,
+    plan: &DrawPlan,
+    problems: &mut Problems,
+) -> Option<QuestionPool> {
+    if questions.is_empty() {
+        return None;
+    }
+    match QuestionPool::new(questions, plan) {
+        Ok(pool) => Some(pool),
+        Err(error) => {
+            problems.report("draw", error.to_string());
+            None
+        }
+    }
+}
+
+fn parse_instant(key: &str, text: &str, problems: &mut Problems) -> Option<Timestamp> {
     match text.parse::<Timestamp>() {
         Ok(instant) => Some(instant),
         Err(_) => {
-            report(
+            problems.report(
                 key,
                 format!(
                     "`{text}` is not an instant with an offset, e.g. 2026-06-01T00:00:00+08:00"
@@ -471,17 +560,11 @@ fn parse_instant(
     }
 }
 
-fn in_range(
-    key: &str,
-    value: i64,
-    min: i64,
-    max: i64,
-    report: &mut impl FnMut(&str, String),
-) -> Option<u32> {
+fn in_range(key: &str, value: i64, min: i64, max: i64, problems: &mut Problems) -> Option<u32> {
     if (min..=max).contains(&value) {
         Some(value as u32)
     } else {
-        report(
+        problems.report(
             key,
             format!("{value} is out of range; it must be between {min} and {max}"),
         );

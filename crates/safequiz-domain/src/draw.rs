@@ -1,10 +1,10 @@
 //! The random draw of an attempt's questions and the shuffle of their options.
 //!
-//! Rules (DESIGN §3): no question twice in one attempt; per-category quotas of the campaign's draw
-//! plan are met exactly, and the remaining places are drawn from the categories the plan does not
-//! name; question order and each question's option order are shuffled per attempt. True/false
-//! options keep their order (正确 before 错误), as people expect. The caller passes the random
-//! number generator, so tests replay draws from a seed.
+//! Rules (docs/design.md §3.5): no question twice in one attempt; per-category quotas of the
+//! campaign's draw plan are met exactly, and the remaining places are drawn from the categories the
+//! plan does not name; question order and each question's option order are shuffled per attempt.
+//! True/false options keep their order (正确 before 错误), as people expect. The caller passes the
+//! random number generator, so tests replay draws from a seed.
 
 use std::collections::HashMap;
 

@@ -1,7 +1,7 @@
 //! Who a participant is: a name and a mobile phone number, checked and masked.
 //!
-//! The phone number identifies a participant within a campaign (DESIGN §5): it is stored only as
-//! a keyed hash (computed by the caller, who holds the key) and in the masked form
+//! The phone number identifies a participant within a campaign (docs/design.md §5.3): it is stored
+//! only as a keyed hash (computed by the caller, who holds the key) and in the masked form
 //! [`Phone::masked`]. Names are shown on public boards only masked ([`PersonName::masked`]).
 
 use std::fmt;

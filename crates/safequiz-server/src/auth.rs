@@ -2,8 +2,8 @@
 //!
 //! A token is readable text and an HMAC-SHA256 over it:
 //! `1.<campaign>.<participant>.<unit>.<expires, Unix s>.<MAC, base64url>`. Verifying needs the
-//! secret and nothing else (DESIGN §2.1: no lookup, any replica). Campaign ids and unit codes
-//! never contain a dot, so the fields split unambiguously.
+//! secret and nothing else (docs/design.md §2.1: no lookup, any replica). Campaign ids and unit
+//! codes never contain a dot, so the fields split unambiguously.
 //!
 //! An organizer session token is `o1.<organizer id>.<session epoch>.<expires, Unix s>.<MAC>`.
 //! Unlike a participant's, it is checked against the account on every request (organizer

@@ -1,7 +1,7 @@
 //! The one clock of the service.
 //!
-//! The server's clock decides every deadline (DESIGN §2.2). Handlers and workers read time only
-//! through a [`Clock`] held in the application state, so tests can move time (day boundaries,
+//! The server's clock decides every deadline (docs/design.md §2.2). Handlers and workers read time
+//! only through a [`Clock`] held in the application state, so tests can move time (day boundaries,
 //! deadlines) without sleeping.
 
 use std::sync::Arc;

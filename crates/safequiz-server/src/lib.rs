@@ -2,7 +2,7 @@
 //!
 //! Only this crate knows HTTP. Handlers parse input into domain types, ask `safequiz-domain` for
 //! the decision, then make one call into `safequiz-redis` (hot state) or `safequiz-sql` (record).
-//! The service keeps no state about a participant between requests (DESIGN §2).
+//! The service keeps no state about a participant between requests (docs/design.md §2.1).
 //!
 //! Dependency rule: depends on `safequiz-domain`, `safequiz-redis` and `safequiz-sql`; only the
 //! `safequiz` binary and the testkit depend on it.

@@ -1,8 +1,10 @@
 //! Building and running the service: bind, serve, stop when the shutdown future fires.
 //!
-//! `safequiz serve` and the testkit's `TestApp` both go through [`Application::build`], so tests
-//! run exactly the server operators run. One shutdown future is given to [`Application::run_until`];
-//! background workers added later receive the same signal and finish their batch before exit.
+//! `safequiz serve` and the test app's `TestApp` both go through [`Application::build`], so tests
+//! run exactly the server operators run. One shutdown future is given to
+//! [`Application::run_until`]: HTTP stops gracefully first, then the sweeper and the flusher (or,
+//! without a flusher, the preparation of the record) are told through one `watch` channel, finish
+//! their pass and are awaited before it returns.
 
 use std::future::Future;
 use std::net::TcpListener;

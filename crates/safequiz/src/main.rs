@@ -1,4 +1,5 @@
-//! The one safequiz binary: `serve`, `bank`, `units`, `config` and later commands.
+//! The one safequiz binary: `serve`, `flush`, `bank`, `units`, `config`, `leaderboards`,
+//! `reconcile` and `organizer`.
 //!
 //! Each subcommand lives in its own module under `cmd/`; this file only parses the command line
 //! and dispatches. Errors from commands are reported once, here, with their cause chain.

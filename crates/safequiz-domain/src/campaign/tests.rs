@@ -187,3 +187,62 @@ fn several_problems_are_reported_together() {
     let problems = build(&text).expect_err("two bad keys");
     assert_eq!(problems.len(), 2, "{problems:?}");
 }
+
+#[test]
+fn a_wholly_wrong_file_reports_every_key_once_in_file_order() {
+    let text = r#"
+id = "June 2026"
+title = "  "
+opens_at = "2026-06-01T00:00:00+08:00"
+closes_at = "2026-05-01T00:00:00+08:00"
+time_zone = "Mars/Olympus"
+time_limit_secs = 5
+grace_secs = 31
+questions_per_attempt = 0
+attempts_per_day = 0
+points_per_question = 0
+banks = ["nope", "main", "main"]
+
+[draw.quotas]
+chemistry = 1
+evacuation = 0
+
+[[entries]]
+id = "region"
+name = "地区"
+units = "units/regions.tsv"
+
+[[entries]]
+id = "region"
+name = " "
+units = "units/regions.tsv"
+"#;
+    let problems = build(text).expect_err("every key is wrong");
+    let keys: Vec<&str> = problems
+        .iter()
+        .map(|problem| problem.split(':').next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "key `id`",
+            "key `title`",
+            "key `closes_at`",
+            "key `time_zone`",
+            "key `time_limit_secs`",
+            "key `grace_secs`",
+            "key `questions_per_attempt`",
+            "key `attempts_per_day`",
+            "key `points_per_question`",
+            "key `banks`",
+            "key `banks`",
+            "key `draw.quotas.chemistry`",
+            "key `draw.quotas.evacuation`",
+            "key `entries[1].id`",
+            "key `entries[1].name`",
+            "key `entries`",
+            "key `draw`",
+        ],
+        "{problems:#?}"
+    );
+}

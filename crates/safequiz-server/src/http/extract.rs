@@ -12,7 +12,7 @@ use super::error::ApiError;
 use crate::auth::ParticipantClaims;
 
 /// The participant a request's `Authorization: Bearer <token>` names, verified by signature
-/// alone: no Redis or SQL lookup (DESIGN §2.1).
+/// alone: no Redis or SQL lookup (docs/design.md §2.1).
 #[derive(Clone, Debug)]
 pub struct Participant(pub ParticipantClaims);
 

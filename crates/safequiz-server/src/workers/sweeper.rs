@@ -1,6 +1,6 @@
 //! The sweeper: submits the attempts whose client vanished, within seconds of deadline + grace.
 //!
-//! Every replica runs one (DESIGN §2.6). Each pass reads every shard's deadline index for
+//! Every replica runs one (docs/design.md §2.6). Each pass reads every shard's deadline index for
 //! attempts whose grace has ended and finalizes each with the read script, which is idempotent:
 //! replicas sweeping the same attempt at once finalize it once, and a participant's own late
 //! request that got there first leaves nothing to do.
@@ -63,6 +63,7 @@ async fn sweep_shard(
             .hot
             .due_attempts(&campaign.id, shard, now_ms, BATCH)
             .await?;
+        let mut batch_finalized = 0;
         for attempt in &due {
             let Some(unit) = campaign.units.find(&attempt.unit) else {
                 // The unit left the configuration mid-campaign; the attempt stays indexed and
@@ -86,11 +87,14 @@ async fn sweep_shard(
             };
             if let ReadOutcome::Final(_) = state.hot.read(&actor, attempt.id.number, now_ms).await?
             {
-                finalized += 1;
+                batch_finalized += 1;
             }
         }
-        // A full batch may hide more; a batch of only unservable entries would repeat forever.
-        if due.len() < BATCH || finalized == 0 {
+        finalized += batch_finalized;
+        // A full batch may hide more behind it. A batch that finalized nothing left every entry
+        // where it was, so the next one would read the same entries again: stop, or a full batch
+        // of unservable entries would repeat forever and hold up shutdown.
+        if due.len() < BATCH || batch_finalized == 0 {
             return Ok(finalized);
         }
     }
