@@ -5,7 +5,7 @@
 //! The service keeps no state about a participant between requests (docs/design.md §2.1).
 //!
 //! Dependency rule: depends on `safequiz-domain`, `safequiz-redis` and `safequiz-sql`; only the
-//! `safequiz` binary and the testkit depend on it.
+//! `safequiz` binary and the test app (`safequiz-testapp`) depend on it.
 //!
 //! Types to read first: [`config::Settings`] and [`catalogue::Catalogue`] (what a start loads),
 //! [`startup::Application`] (build, bind, run until shutdown), and `http/routes.rs` (the whole API
