@@ -1,0 +1,5 @@
+-- A start alone (no saves, no submit), for the checks before the measured runs (loadtest/sql/run):
+-- on a later day it must resume an open attempt, and once that attempt's time has run out, it
+-- must finalize it automatically and open the day's.
+-- @include pick.sql
+-- @include start.sql
