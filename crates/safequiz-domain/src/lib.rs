@@ -11,13 +11,18 @@
 //! - [`bank::Question`] and [`bank::Choices`]: the question model and a set of chosen options.
 //! - [`draw::draw`]: the random draw of an attempt's questions.
 //! - [`units::UnitTree`]: regions and enterprises, with cheap ancestor walks for roll-ups.
+//! - [`score`] and [`board`]: how an attempt scores, and how totals place a participant on the
+//!   boards (the order and its encoding for Redis).
+//! - [`scope::Scope`]: the whole campaign or one unit's subtree, as organizers and reports see it.
 //! - [`calendar`]: which calendar day an instant falls on in the campaign's time zone.
 
 pub mod bank;
+pub mod board;
 pub mod calendar;
 pub mod campaign;
 pub mod draw;
 pub mod encoding;
 pub mod participant;
+pub mod scope;
 pub mod score;
 pub mod units;

@@ -1,8 +1,15 @@
-//! Scoring: all-or-nothing per question, points per correct answer.
+//! Scoring: all-or-nothing per question, points per correct answer, and full marks.
 //!
 //! A single-choice or true/false question is correct when exactly its one key is chosen; a
 //! multiple-choice question only when the chosen set equals the correct set (a missing or an extra
-//! option scores nothing). An unanswered question is wrong.
+//! option scores nothing). An unanswered question is wrong. An attempt has full marks when it has
+//! questions and every one is correct.
+//!
+//! This module is the one home of these rules. The hot path runs the same rules in Lua
+//! (`finalize` in `crates/safequiz-redis/lua/attempt_prelude.lua`) for speed; a property test in
+//! `crates/safequiz-redis/tests/it/` drives the scripts and these functions over the same
+//! generated attempts and requires equal results. Recovery, the flusher (the record's
+//! `full_marks`) and the reports call these functions.
 
 use crate::bank::Choices;
 
@@ -25,10 +32,27 @@ pub struct Score {
 }
 
 impl Score {
+    /// The score of an attempt of `questions` questions with `correct` of them answered
+    /// correctly.
+    pub fn new(points_per_question: u32, correct: u32, questions: u32) -> Score {
+        Score {
+            correct,
+            questions,
+            points: correct * points_per_question,
+            max_points: questions * points_per_question,
+        }
+    }
+
     /// Whether every question was answered correctly.
     pub fn is_full_marks(&self) -> bool {
-        self.questions > 0 && self.correct == self.questions
+        is_full_marks(self.correct, self.questions)
     }
+}
+
+/// Whether an attempt of `questions` questions with `correct` correct answers has full marks:
+/// it has questions and every one is correct (an empty attempt never has).
+pub fn is_full_marks(correct: u32, questions: u32) -> bool {
+    questions > 0 && correct == questions
 }
 
 /// Scores an attempt from `(correct answer, chosen)` pairs, one per question.
@@ -36,14 +60,12 @@ pub fn score(
     points_per_question: u32,
     answers: impl IntoIterator<Item = (Choices, Choices)>,
 ) -> Score {
-    let mut score = Score::default();
+    let (mut correct, mut questions) = (0, 0);
     for (answer, chosen) in answers {
-        score.questions += 1;
-        score.correct += u32::from(is_correct(answer, chosen));
+        questions += 1;
+        correct += u32::from(is_correct(answer, chosen));
     }
-    score.points = score.correct * points_per_question;
-    score.max_points = score.questions * points_per_question;
-    score
+    Score::new(points_per_question, correct, questions)
 }
 
 #[cfg(test)]

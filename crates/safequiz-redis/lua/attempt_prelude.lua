@@ -1,12 +1,13 @@
--- Shared prelude of the attempt scripts (start, save, submit, read); the Rust wrapper puts it in
--- front of each of them, so every script sees the same argument layout and the same finalize.
+-- Shared prelude of the attempt scripts (start, save, submit, read); the Rust wrapper
+-- (src/scripts.rs) puts it in front of each of them, so every script sees the same argument
+-- layout and the same finalize.
 --
 -- KEYS, all carrying the participant's shard hash tag {campaign:shard}:
 --   KEYS[1]      the participant's hash (totals, day counter, every attempt's fields)
 --   KEYS[2]      the shard's deadline index (sorted set: accepts-until ms -> "pid-n unit")
 --   KEYS[3]      the shard's stream (finalized attempts and registrations, for the SQL flusher)
---   KEYS[4]      the shard's unit totals (hash: "unit:p|a|n|f" -> points, attempts,
---                participants, full-mark attempts; unit "*" is the whole campaign)
+--   KEYS[4]      the shard's unit totals (hash: "<unit>:pa" and "<unit>:nf", two packed
+--                counters each, see below; unit "*" is the whole campaign)
 --   KEYS[5]      the shard's campaign-wide individual board
 --   KEYS[6..5+M] the shard's individual boards of the participant's units, root first
 -- ARGV:
@@ -15,9 +16,11 @@
 --   ARGV[3]      the participant id
 --   ARGV[4]      M, the number of units on the participant's path
 --   ARGV[5..4+M] the unit ids, root first; the last is the participant's own unit
---   ARGV[5+M..]  the script's own arguments
+--   ARGV[5+M..]  the script's own arguments (REST is their first index)
+-- Return: each script's own (see its header); an attempt's record is `record` below.
 --
--- Attempt n of a participant lives in fields of KEYS[1]:
+-- Attempt n of a participant lives in fields of KEYS[1] (src/attempts/encoding.rs reads and
+-- writes the same text in Rust):
 --   n:t  "day,started,deadline,accepts_until" (day number; instants in ms)
 --   n:q  the drawn questions in display order, "id/option-order" joined by ","
 --   n:k  the correct options per question, one character each: "0" + bit set over display order
@@ -25,13 +28,21 @@
 --   n:a  the saved answers, encoded like n:k; "0" is unanswered
 --   n:r  once final: "points,correct,finished,time_used,auto"
 -- and the participant's own fields are: seq (attempts started), open (the open attempt's n, "0"
--- when none), day and dn (day of the last start and starts on that day), pts, ms, att (totals
--- of final attempts) and last (when the last final attempt finished).
+-- when none), day and dn (day of the last start and starts on that day), and the totals of
+-- final attempts: pts (points), ms (time used), att (attempts) and last (when the last one
+-- finished).
 --
 -- Unit totals pack two counters into one integer field, high * 2^32 + low, so that a finalize
--- increments one field per unit, or two: "<unit>:pa" is attempts and points, "<unit>:nf"
--- participants and full-mark attempts. Each low counter stays far below 2^32 within one shard
--- (points: 2^32 / 10 points is 429 million attempts of one unit in one shard).
+-- increments one field per unit, or two: "<unit>:pa" is attempts (high) and points (low),
+-- "<unit>:nf" participants (high) and full-mark attempts (low). Each low counter stays far
+-- below 2^32 within one shard (points: 2^32 / 10 points is 429 million attempts of one unit in
+-- one shard). src/boards.rs unpacks them.
+--
+-- The rules finalize runs are written once in Rust and mirrored here for speed: scoring and
+-- full marks are safequiz_domain::score's, the time counted, the totals and the board order
+-- (score and member) safequiz_domain::board's; crates/safequiz-redis/tests/it/ drives these
+-- scripts and those functions over the same generated attempts and requires equal results.
+-- The stream entry finalize appends is documented once, in src/streams.rs.
 --
 -- Cost: every redis.call, and above all every write (which is also appended to the AOF), is
 -- the bulk of a script's CPU, so each script reads the participant's hash once and writes it
@@ -47,10 +58,11 @@ local PID = ARGV[3]
 local M = tonumber(ARGV[4])
 local UNIT = ARGV[4 + M]
 local REST = 5 + M
--- Individual boards order participants ascending by score, then by member; the score is
--- time_used_ms - points * 1e10 (more points first, then less time) and the member is the last
--- finish (13 digits) then the participant id (12 digits), so equal scores fall back to the earlier
--- last finish, then the smaller id: one total order, exact in Redis.
+-- Individual boards order participants ascending by score, then by member, which is the
+-- published order (safequiz_domain::board): the score is time_used_ms - points * 1e10 (more
+-- points first, then less time) and the member is the last finish (13 digits) then the
+-- participant id (12 digits), so equal scores fall back to the earlier last finish, then the
+-- smaller id.
 local POINT_WEIGHT = 10000000000
 local WORD = 4294967296
 
@@ -66,6 +78,7 @@ local function accepts_until(t)
   return tonumber(string.match(t, ',(%d+)$'))
 end
 
+-- BoardMember::encode.
 local function board_member(last, pid)
   return string.format('%013d%012d', last, tonumber(pid))
 end
@@ -86,16 +99,19 @@ local function finalize(n, auto, f, answers)
   local day, started, deadline = string.match(f[1], '^(%-?%d+),(%d+),(%d+),')
   started, deadline = tonumber(started), tonumber(deadline)
   local key = f[5]
+  -- score::is_correct: an answer counts when it is not empty and equals the key.
   local correct = 0
   for i = 1, #key do
     local chosen = string.byte(answers, i)
     if chosen ~= 48 and chosen == string.byte(key, i) then correct = correct + 1 end
   end
   local points = correct * PPQ
-  local full = correct == #key
+  -- score::is_full_marks: questions, every one correct.
+  local full = #key > 0 and correct == #key
+  -- board::Finish: automatic submissions finish at the deadline, whenever the sweep happened to
+  -- run; a submit's time counts up to the deadline at most.
   local finished, used
   if auto == 1 then
-    -- Submitted by the rules at the deadline, whenever the sweep happened to run.
     finished, used = deadline, deadline - started
   else
     finished, used = NOW, math.min(NOW, deadline) - started
@@ -121,12 +137,14 @@ local function finalize(n, auto, f, answers)
   if full then nf = nf + 1 end
   nf = string.format('%d', nf)
   for i = 0, M do
+    -- "*" is the whole campaign's key in the unit totals (the whole-campaign scope).
     local unit = '*'
     if i > 0 then unit = ARGV[4 + i] end
     redis.call('HINCRBY', TOTALS, unit .. ':pa', pa)
     if nf ~= '0' then redis.call('HINCRBY', TOTALS, unit .. ':nf', nf) end
   end
 
+  -- BoardScore::to_redis_score.
   local score = string.format('%d', ms - pts * POINT_WEIGHT)
   local member = board_member(last, PID)
   local old = nil
@@ -136,6 +154,7 @@ local function finalize(n, auto, f, answers)
     redis.call('ZADD', KEYS[i], score, member)
   end
 
+  -- The attempt entry; its fields are documented in src/streams.rs (AttemptEntry).
   redis.call('XADD', STREAM, '*',
     'type', 'attempt', 'attempt', PID .. '-' .. n, 'participant', PID, 'unit', UNIT,
     'day', day, 'started', string.format('%d', started),

@@ -1,5 +1,6 @@
 -- read: returns an attempt, finalizing it first when its time (with grace) has run out.
 --
+-- KEYS and ARGV[1..REST-1]: the prelude's (attempt_prelude.lua).
 -- ARGV[REST]: attempt number n.
 -- Returns the record with status "open" or "final", or {"missing"}.
 --

@@ -3,8 +3,8 @@
 -- KEYS[1] the shard's phone index (hash: keyed phone hash -> participant id)
 -- KEYS[2] the shard's people (hash: participant id -> "name\tmasked phone\tunit\tregistered ms")
 -- KEYS[3] the shard's participant counter
--- KEYS[4] the shard's stream
--- ARGV: keyed phone hash, name, masked phone, unit id, now (ms), shard count, shard.
+-- KEYS[4] the shard's stream (the participant entry's fields are documented in src/streams.rs)
+-- ARGV: keyed phone hash (hex), name, masked phone, unit id, now (ms), shard count, shard.
 -- Returns {"created", id, unit}, {"existing", id, unit} for the same phone and name, or
 -- {"taken"} when the phone belongs to someone with another name.
 --

@@ -1,5 +1,6 @@
 -- save: saves the answer to one question of an open attempt.
 --
+-- KEYS and ARGV[1..REST-1]: the prelude's (attempt_prelude.lua).
 -- ARGV[REST..]: attempt number n, question index (0-based), the option set as letters and as
 -- true/false (see `choice` in the prelude).
 -- Returns {"saved"}, {"missing"} (no such attempt), {"closed"} (final, or past deadline + grace:

@@ -1,12 +1,14 @@
 -- start: starts today's attempt, or returns the open one (resume).
 --
+-- KEYS and ARGV[1..REST-1]: the prelude's (attempt_prelude.lua).
 -- ARGV[REST..]: day number, attempts per day, started, deadline, accepts-until (ms), then the
--- drawn questions, their key and their kinds (see the prelude for the encodings).
+-- drawn questions, their key and their kinds (n:q, n:k and n:v in the prelude's encodings).
 -- Returns the record of the attempt with status "created" or "resumed", or {"limit"} when the
 -- day's attempts are used up.
 --
--- Invariant: one open attempt per participant. An open attempt whose time (with grace) has run
--- out is finalized here first, so a start never waits for the sweeper.
+-- Invariants: one open attempt per participant, and at most the day's allowance of starts
+-- (day and dn count them). An open attempt whose time (with grace) has run out is finalized
+-- here first, so a start never waits for the sweeper.
 
 local last = redis.call('HMGET', P, 'open', 'day', 'dn', 'seq')
 local open = last[1]

@@ -1,5 +1,6 @@
 -- submit: saves the answers sent with the submit, then finalizes the attempt.
 --
+-- KEYS and ARGV[1..REST-1]: the prelude's (attempt_prelude.lua).
 -- ARGV[REST..]: attempt number n, the count c of answers sent, then c triples (question index
 -- 0-based, letters set, true/false set).
 -- Returns the record with status "final"; {"missing"}; {"closed"} when the attempt was still

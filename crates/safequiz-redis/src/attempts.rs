@@ -4,6 +4,9 @@
 //! Each call is one Lua script (see `lua/`), so concurrent requests from any replica serialize in
 //! Redis: 24 simultaneous starts make one attempt, 8 simultaneous submits count once. The
 //! server's clock is passed in (`now_ms`); Redis's own clock is never used.
+//!
+//! How an attempt is spelled in the participant's hash (and in its stream entry) is `encoding`'s:
+//! the start's arguments are encoded there and records and entries decoded there.
 
 use std::fmt;
 
@@ -15,6 +18,11 @@ use safequiz_domain::draw::OptionOrder;
 use crate::keys::{Shard, ShardKeys};
 use crate::scripts::{READ, SAVE, START, SUBMIT};
 use crate::{HotState, RedisError};
+
+mod encoding;
+
+pub use encoding::{EncodedQuestions, FinalQuestion, StoredQuestion};
+pub(crate) use encoding::{Times, encode_answers};
 
 /// An attempt's public id: `<participant>-<n>`, its participant's n-th attempt.
 ///
@@ -125,26 +133,21 @@ impl NewAttempt {
     /// Appends a question in display position `self.len()`: its id, the display order of its
     /// options and its correct options as a set over display positions.
     pub fn push(&mut self, id: &str, kind: QuestionKind, order: OptionOrder, key: Choices) {
-        if !self.questions.is_empty() {
-            self.questions.push(',');
-        }
-        self.questions.push_str(id);
-        self.questions.push('/');
-        for &original in order.as_slice() {
-            self.questions.push(char::from(b'0' + original));
-        }
-        self.key.push(encode_choices(key));
-        self.kinds.push(match kind {
-            QuestionKind::Single => 's',
-            QuestionKind::Multiple => 'm',
-            QuestionKind::TrueFalse => 't',
-        });
-        self.kinds
-            .push(char::from(b'0' + order.as_slice().len() as u8));
+        encoding::push_question(&mut self.questions, id, order);
+        self.key.push(encoding::encode_choices(key));
+        encoding::push_kind(&mut self.kinds, kind, order.as_slice().len());
     }
-}
 
-impl NewAttempt {
+    /// The times as stored.
+    pub(crate) fn times(&self) -> Times {
+        Times {
+            day: self.day,
+            started_ms: self.started_ms,
+            deadline_ms: self.deadline_ms,
+            accepts_until_ms: self.accepts_until_ms,
+        }
+    }
+
     /// The questions as stored: `id/order` joined by `,`.
     pub fn encoded_questions(&self) -> &str {
         &self.questions
@@ -159,14 +162,6 @@ impl NewAttempt {
     pub fn encoded_kinds(&self) -> &str {
         &self.kinds
     }
-}
-
-fn encode_choices(choices: Choices) -> char {
-    char::from(b'0' + choices.bits())
-}
-
-fn decode_choices(byte: u8) -> Choices {
-    Choices::from_bits(byte.wrapping_sub(b'0'))
 }
 
 /// How a finalized attempt ended.
@@ -205,45 +200,11 @@ pub struct AttemptRecord {
     pub result: Option<AttemptResult>,
 }
 
-/// One drawn question of a stored attempt.
-#[derive(Clone, Copy, Debug)]
-pub struct StoredQuestion<'a> {
-    /// The question's id in the banks.
-    pub id: &'a str,
-    /// The display order of its options.
-    pub order: OptionOrder,
-    /// What the participant chose, over display positions.
-    pub answer: Choices,
-    /// The correct options over display positions; `None` until the attempt is final.
-    pub key: Option<Choices>,
-}
-
 impl AttemptRecord {
     /// The drawn questions in display order; `None` for an entry that does not decode (a record
     /// written by another version).
     pub fn questions(&self) -> impl Iterator<Item = Option<StoredQuestion<'_>>> + '_ {
-        let answers = self.answers.as_bytes();
-        let key = self.key.as_bytes();
-        self.questions
-            .split(',')
-            .enumerate()
-            .map(move |(index, entry)| {
-                let (id, order) = entry.split_once('/')?;
-                let mut digits = [0u8; safequiz_domain::bank::MAX_OPTIONS];
-                let order = order.as_bytes();
-                if order.len() > digits.len() {
-                    return None;
-                }
-                for (slot, byte) in digits.iter_mut().zip(order) {
-                    *slot = byte.wrapping_sub(b'0');
-                }
-                Some(StoredQuestion {
-                    id,
-                    order: OptionOrder::from_slice(&digits[..order.len()])?,
-                    answer: decode_choices(*answers.get(index)?),
-                    key: key.get(index).map(|&byte| decode_choices(byte)),
-                })
-            })
+        EncodedQuestions::new(&self.questions, &self.key, &self.answers).decode()
     }
 
     /// How many questions the attempt has.
@@ -261,41 +222,21 @@ impl AttemptRecord {
         let [_, number, times, questions, answers, _kinds, key, result] = reply else {
             return Err(malformed());
         };
-        let mut times = times.split(',');
-        let mut next = || times.next().and_then(|t| t.parse::<i64>().ok());
-        let (Some(day), Some(started_ms), Some(deadline_ms), Some(accepts_until_ms)) =
-            (next(), next(), next(), next())
-        else {
-            return Err(malformed());
-        };
+        let times = Times::parse(times).ok_or_else(malformed)?;
         let result = if result.is_empty() {
             None
         } else {
-            let fields: Vec<i64> = result
-                .split(',')
-                .map(str::parse)
-                .collect::<Result<_, _>>()
-                .map_err(|_| malformed())?;
-            let [points, correct, finished_ms, time_used_ms, auto] = fields[..] else {
-                return Err(malformed());
-            };
-            Some(AttemptResult {
-                points: points as u32,
-                correct: correct as u32,
-                finished_ms,
-                time_used_ms,
-                auto_submitted: auto == 1,
-            })
+            Some(AttemptResult::parse(result).ok_or_else(malformed)?)
         };
         Ok(AttemptRecord {
             id: AttemptId {
                 participant,
                 number: number.parse().map_err(|_| malformed())?,
             },
-            day: day as i32,
-            started_ms,
-            deadline_ms,
-            accepts_until_ms,
+            day: times.day,
+            started_ms: times.started_ms,
+            deadline_ms: times.deadline_ms,
+            accepts_until_ms: times.accepts_until_ms,
             questions: questions.clone(),
             answers: answers.clone(),
             key: key.clone(),

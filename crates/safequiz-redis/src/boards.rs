@@ -3,15 +3,15 @@
 //! Finalize (in `lua/attempt_prelude.lua`) adds each attempt to its shard's totals of every unit
 //! on the participant's path and to its shard's individual boards. A read asks every shard in
 //! one pipeline and merges: totals by addition (exact), individual boards by merging each
-//! shard's best `limit` in the board order (exact, because the order is total: more points,
-//! less time used, earlier last finish, smaller participant id).
+//! shard's best `limit` in the board order (exact, because the order is total). The order, and
+//! the score and member that spell it in Redis, are `safequiz_domain::board`'s.
+
+pub use safequiz_domain::board::UnitTotals;
+use safequiz_domain::board::{BoardMember, BoardScore};
 
 use crate::keys::{Shard, ShardKeys};
 use crate::scripts::{RANK, query_pipeline};
 use crate::{HotState, RedisError};
-
-/// Board scores weigh one point as this many milliseconds (see the prelude).
-const POINT_WEIGHT: i64 = 10_000_000_000;
 
 /// Unit totals pack two counters into one field as `high << 32 | low` (see the prelude):
 /// `<unit>:pa` holds attempts and points, `<unit>:nf` participants and full-mark attempts.
@@ -24,19 +24,6 @@ pub(crate) fn pack(high: u64, low: u64) -> u64 {
 
 fn unpack(packed: u64) -> (u64, u64) {
     (packed >> 32, packed & 0xFFFF_FFFF)
-}
-
-/// A unit's figures, rolled up from its whole subtree.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct UnitTotals {
-    /// Points of all final attempts.
-    pub points: u64,
-    /// Final attempts.
-    pub attempts: u64,
-    /// Participants with at least one final attempt.
-    pub participants: u64,
-    /// Final attempts with every answer correct.
-    pub full_marks: u64,
 }
 
 /// One participant on an individual board.
@@ -76,17 +63,18 @@ pub struct Standing {
 }
 
 impl Standing {
-    fn score(&self) -> i64 {
-        self.time_used_ms - self.points * POINT_WEIGHT
+    /// The score these totals have on every board of the participant.
+    fn score(&self) -> BoardScore {
+        BoardScore {
+            points: self.points,
+            time_used_ms: self.time_used_ms,
+        }
     }
 }
 
-fn board_member(last_finished_ms: i64, participant: u64) -> String {
-    format!("{last_finished_ms:013}{participant:012}")
-}
-
 impl HotState {
-    /// The totals of each of `units` (and of the whole campaign for `"*"`), summed over shards.
+    /// The totals of each of `units` (the whole campaign's for
+    /// `safequiz_domain::scope::WHOLE_CAMPAIGN`), summed over shards.
     #[tracing::instrument(skip_all, fields(units = units.len()))]
     pub async fn unit_totals(
         &self,
@@ -118,10 +106,12 @@ impl HotState {
                 };
                 let (attempts, points) = unpack(attempts_points.unwrap_or(0));
                 let (participants, full_marks) = unpack(participants_full.unwrap_or(0));
-                unit.points += points;
-                unit.attempts += attempts;
-                unit.participants += participants;
-                unit.full_marks += full_marks;
+                *unit = unit.merge(UnitTotals {
+                    points,
+                    attempts,
+                    participants,
+                    full_marks,
+                });
             }
         }
         Ok(totals)
@@ -162,14 +152,13 @@ impl HotState {
         let mut entries: Vec<BoardEntry> = merged
             .iter()
             .filter_map(|(score, member)| {
-                let (last, participant) = member.split_at_checked(13)?;
-                let negated = -score;
-                let points = (negated + POINT_WEIGHT - 1).div_euclid(POINT_WEIGHT);
+                let member = BoardMember::parse(member)?;
+                let score = BoardScore::from_redis_score(*score);
                 Some(BoardEntry {
-                    participant: participant.parse().ok()?,
-                    points,
-                    time_used_ms: points * POINT_WEIGHT - negated,
-                    last_finished_ms: last.parse().ok()?,
+                    participant: member.participant,
+                    points: score.points,
+                    time_used_ms: score.time_used_ms,
+                    last_finished_ms: member.last_finished_ms,
                     name: String::new(),
                     unit: String::new(),
                 })
@@ -236,8 +225,12 @@ impl HotState {
         standing: &Standing,
         boards: &[Option<&str>],
     ) -> Result<Vec<u64>, RedisError> {
-        let score = standing.score();
-        let member = board_member(standing.last_finished_ms, participant);
+        let score = standing.score().to_redis_score();
+        let member = BoardMember {
+            last_finished_ms: standing.last_finished_ms,
+            participant,
+        }
+        .encode();
         let mut pipeline = redis::pipe();
         let invocations: Vec<_> = boards
             .iter()
@@ -262,21 +255,5 @@ impl HotState {
             .chunks(per_board)
             .map(|counts| counts.iter().sum::<u64>() + 1)
             .collect())
-    }
-
-    /// Every entry of one shard's stream, oldest first (tests and the reconcile command).
-    pub async fn stream_entries(
-        &self,
-        campaign: &str,
-        shard: Shard,
-    ) -> Result<Vec<Vec<(String, String)>>, RedisError> {
-        let mut connection = self.connection().await?;
-        let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
-            .arg(ShardKeys::new(campaign, shard).stream())
-            .arg("-")
-            .arg("+")
-            .query_async(&mut connection)
-            .await?;
-        Ok(entries.into_iter().map(|(_, fields)| fields).collect())
     }
 }

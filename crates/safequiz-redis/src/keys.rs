@@ -3,7 +3,7 @@
 //! This module is the only place that spells keys. All keys of one shard of one campaign carry
 //! the hash tag `{campaign:shard}` (e.g. `{safety-month:3}`), so a script touching one
 //! participant touches one Redis Cluster hash slot, and shards spread over the primaries
-//! (DESIGN §2.4). With `shards = 1` everything lives in one slot.
+//! (docs/design.md §2.4). With `shards = 1` everything lives in one slot.
 //!
 //! Keys of shard `s` of campaign `c`:
 //! - `{c:s}:p:<participant>`: the participant's hash (totals, day counter, attempts);
@@ -112,7 +112,10 @@ impl<'a> ShardKeys<'a> {
 
     /// This shard's part of the individual board of `unit`, or of the whole campaign (`None`).
     pub fn board(&self, unit: Option<&str>) -> String {
-        self.key(format_args!("board:{}", unit.unwrap_or("*")))
+        self.key(format_args!(
+            "board:{}",
+            unit.unwrap_or(safequiz_domain::scope::WHOLE_CAMPAIGN)
+        ))
     }
 }
 

@@ -1,11 +1,18 @@
 //! All hot state of safequiz lives behind this crate.
 //!
-//! Only this crate talks to Redis and builds Redis keys ([`keys`]). The participant hot path is
-//! one Lua script per state change ([`attempts`]: start, save, submit, read; [`participants`]:
-//! register), with every key of one participant carrying the hash tag of that participant's
-//! shard, so the same code runs on one Redis and on Redis Cluster (DESIGN §2). Finalize updates
+//! Only this crate talks to Redis and builds Redis keys ([`keys`]). The participant hot path is one
+//! Lua script per state change ([`attempts`]: start, save, submit, read; [`participants`]:
+//! register), with every key of one participant carrying the hash tag of that participant's shard,
+//! so the same code runs on one Redis and on Redis Cluster (docs/design.md §2.4). Finalize updates
 //! the participant's totals, the shard's unit roll-ups and individual boards, and appends to the
 //! shard's stream in the same script; [`boards`] merges the shards' partials on read.
+//!
+//! Each wire format here has one home: the attempt's fields in the participant's hash in
+//! `attempts/encoding.rs` ([`attempts::EncodedQuestions`] and the encoders `NewAttempt` uses), the
+//! stream entries in [`streams`] ([`streams::decode`] into a [`streams::StreamRecord`]), the keys in
+//! [`keys`]. The rules the scripts apply are `safequiz_domain`'s (`score` for scoring and full
+//! marks, `board` for the time counted, the totals and the board order); the Lua mirrors them for
+//! speed, and `tests/it/finalize.rs` requires both to agree over generated attempts.
 //!
 //! Dependency rule: depends on `safequiz-domain` only among safequiz crates; never on
 //! `safequiz-sql` or the server.

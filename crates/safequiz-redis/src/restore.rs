@@ -6,19 +6,25 @@
 //! totals and individual boards), so the service continues as if Redis had never been lost:
 //! reviews, day counters, totals, ranks. Attempts that were open when Redis was lost are gone
 //! (they never reached SQL); with AOF `everysec`, that is at most about a second of starts.
+//!
+//! A restore runs in named steps, one per thing it writes: `restore_people` (people and phone
+//! indexes), `raise_sequences` (participant counters), `restore_participant` (a participant's
+//! hash and board entries) and `restore_unit_totals`. The encodings are not spelled here: the
+//! attempt fields are `attempts`' and the board order is `safequiz_domain::board`'s.
 
 use std::collections::{BTreeMap, HashMap};
 
 use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
 use safequiz_domain::bank::Choices;
+use safequiz_domain::board::{BoardMember, Finish, ParticipantTotals, UnitTotals};
+use safequiz_domain::scope::WHOLE_CAMPAIGN;
+use safequiz_domain::score::is_full_marks;
 
-use crate::attempts::{AttemptResult, NewAttempt};
+use crate::attempts::{AttemptResult, NewAttempt, encode_answers};
 use crate::boards::{PACKED_FIELDS, pack};
 use crate::keys::{Shard, ShardKeys};
 use crate::{HotState, RedisError};
-
-/// Board scores weigh one point as this many milliseconds (see the prelude).
-const POINT_WEIGHT: i64 = 10_000_000_000;
 
 /// Commands per pipeline while restoring.
 const CHUNK: usize = 2_000;
@@ -75,12 +81,127 @@ pub struct Restored {
     pub attempts: usize,
 }
 
-#[derive(Default)]
-struct Totals {
-    points: u64,
-    attempts: u64,
-    participants: u64,
-    full_marks: u64,
+/// Each shard's part of every unit's totals, as the restore adds them up.
+type ShardTotals = BTreeMap<(Shard, String), UnitTotals>;
+
+/// Commands queued on one connection and sent a chunk at a time, so a restore of millions of
+/// fields neither holds them all in memory nor pays a round trip per command.
+struct Batch {
+    connection: ConnectionManager,
+    commands: redis::Pipeline,
+    queued: usize,
+}
+
+impl Batch {
+    fn new(connection: ConnectionManager) -> Batch {
+        Batch {
+            connection,
+            commands: redis::pipe(),
+            queued: 0,
+        }
+    }
+
+    /// Counts `commands` more queued commands, and sends the pipeline once a chunk is full.
+    async fn queued(&mut self, commands: usize) -> Result<(), RedisError> {
+        self.queued += commands;
+        if self.queued >= CHUNK {
+            self.send().await?;
+        }
+        Ok(())
+    }
+
+    /// Sends whatever is queued.
+    async fn send(&mut self) -> Result<(), RedisError> {
+        if self.queued > 0 {
+            self.commands
+                .query_async::<()>(&mut self.connection)
+                .await?;
+            self.commands.clear();
+            self.queued = 0;
+        }
+        Ok(())
+    }
+}
+
+/// What a participant's hash gets from their final attempts.
+struct ParticipantHash {
+    /// Every attempt's fields and the totals, as `HSET` pairs.
+    fields: Vec<(String, String)>,
+    /// The totals that place them on their boards.
+    totals: ParticipantTotals,
+    /// The highest attempt number.
+    sequence: u32,
+    /// The day of the latest start, and the starts on that day.
+    last_day: Option<(i32, u32)>,
+}
+
+impl ParticipantHash {
+    /// The fields of each final attempt exactly as the start script and finalize wrote them,
+    /// and the participant's totals; attempts in ascending number.
+    fn of(attempts: &[RestoredAttempt]) -> ParticipantHash {
+        let mut fields = Vec::with_capacity(6 * attempts.len() + 4);
+        let mut totals = ParticipantTotals::default();
+        let mut sequence = 0;
+        let mut last_day: Option<(i32, u32)> = None;
+        for restored in attempts {
+            let n = restored.number;
+            let attempt = &restored.attempt;
+            let result = restored.result;
+            fields.extend([
+                (format!("{n}:t"), attempt.times().encode()),
+                (format!("{n}:q"), attempt.encoded_questions().to_owned()),
+                (format!("{n}:k"), attempt.encoded_key().to_owned()),
+                (format!("{n}:v"), attempt.encoded_kinds().to_owned()),
+                (format!("{n}:a"), encode_answers(&restored.answers)),
+                (format!("{n}:r"), result.encode()),
+            ]);
+            totals.add(
+                result.points,
+                Finish {
+                    finished_ms: result.finished_ms,
+                    time_used_ms: result.time_used_ms,
+                },
+            );
+            sequence = sequence.max(n);
+            last_day = match last_day {
+                Some((day, starts)) if day == attempt.day => Some((day, starts + 1)),
+                Some((day, starts)) if day > attempt.day => Some((day, starts)),
+                _ => Some((attempt.day, 1)),
+            };
+        }
+        fields.extend([
+            ("pts".to_owned(), totals.points.to_string()),
+            ("ms".to_owned(), totals.time_used_ms.to_string()),
+            ("att".to_owned(), totals.attempts.to_string()),
+            ("last".to_owned(), totals.last_finished_ms.to_string()),
+        ]);
+        ParticipantHash {
+            fields,
+            totals,
+            sequence,
+            last_day,
+        }
+    }
+}
+
+/// Adds a participant's final attempts to their shard's totals of the whole campaign and of
+/// every unit on their path, as finalize does one attempt at a time.
+fn count_in_units(totals: &mut ShardTotals, shard: Shard, participant: &RestoredParticipant) {
+    if participant.attempts.is_empty() {
+        return;
+    }
+    let units = std::iter::once(WHOLE_CAMPAIGN).chain(participant.path.iter().map(String::as_str));
+    for unit in units {
+        let unit_totals = totals.entry((shard, unit.to_owned())).or_default();
+        for (index, restored) in participant.attempts.iter().enumerate() {
+            let questions = u32::try_from(restored.answers.len()).unwrap_or(u32::MAX);
+            unit_totals.add_attempt(
+                restored.result.points,
+                is_full_marks(restored.result.correct, questions),
+                index == 0,
+            );
+        }
+    }
 }
 
 impl HotState {
@@ -114,195 +235,24 @@ impl HotState {
         people: &[RestoredPerson],
         participants: &[RestoredParticipant],
     ) -> Result<Restored, RedisError> {
-        let mut connection = self.connection().await?;
-        let mut commands = redis::pipe();
-        let mut queued = 0;
-        let mut sequences: HashMap<Shard, u64> = HashMap::new();
-        for person in people {
-            let shard = Shard::of_participant(person.participant, shards);
-            let keys = ShardKeys::new(campaign, shard);
-            commands
-                .hset(keys.phones(), &person.phone_hash, person.participant)
-                .ignore()
-                .hset(
-                    keys.people(),
-                    person.participant,
-                    format!(
-                        "{}\t{}\t{}\t{}",
-                        person.name, person.phone_masked, person.unit, person.registered_ms
-                    ),
-                )
-                .ignore();
-            let sequence = sequences.entry(shard).or_default();
-            *sequence = (*sequence).max(person.participant / u64::from(shards.max(1)));
-            queued += 2;
-            if queued >= CHUNK {
-                commands.query_async::<()>(&mut connection).await?;
-                commands.clear();
-                queued = 0;
-            }
-        }
-        for (shard, sequence) in &sequences {
-            let key = ShardKeys::new(campaign, *shard).sequence();
-            let current: Option<u64> = connection.get(&key).await?;
-            if current.is_none_or(|current| current < *sequence) {
-                let _: () = connection.set(&key, sequence).await?;
-            }
-        }
-
-        let mut totals: BTreeMap<(Shard, String), Totals> = BTreeMap::new();
-        let mut attempts_written = 0;
+        let mut batch = Batch::new(self.connection().await?);
+        restore_people(&mut batch, campaign, shards, people).await?;
+        raise_sequences(&mut batch.connection, campaign, shards, people).await?;
+        let mut totals = ShardTotals::new();
         for participant in participants {
+            restore_participant(&mut batch, campaign, shards, participant).await?;
             let shard = Shard::of_participant(participant.participant, shards);
-            let keys = ShardKeys::new(campaign, shard);
-            let key = keys.participant(participant.participant);
-            let mut fields: Vec<(String, String)> = Vec::new();
-            let (mut points, mut time_used, mut last, mut sequence) = (0i64, 0i64, 0i64, 0u32);
-            let mut last_day = None;
-            let mut starts_that_day = 0;
-            for restored in &participant.attempts {
-                let n = restored.number;
-                let attempt = &restored.attempt;
-                let result = restored.result;
-                fields.push((
-                    format!("{n}:t"),
-                    format!(
-                        "{},{},{},{}",
-                        attempt.day,
-                        attempt.started_ms,
-                        attempt.deadline_ms,
-                        attempt.accepts_until_ms
-                    ),
-                ));
-                fields.push((format!("{n}:q"), attempt.encoded_questions().to_owned()));
-                fields.push((format!("{n}:k"), attempt.encoded_key().to_owned()));
-                fields.push((format!("{n}:v"), attempt.encoded_kinds().to_owned()));
-                fields.push((
-                    format!("{n}:a"),
-                    restored
-                        .answers
-                        .iter()
-                        .map(|choices| char::from(b'0' + choices.bits()))
-                        .collect(),
-                ));
-                fields.push((
-                    format!("{n}:r"),
-                    format!(
-                        "{},{},{},{},{}",
-                        result.points,
-                        result.correct,
-                        result.finished_ms,
-                        result.time_used_ms,
-                        u8::from(result.auto_submitted)
-                    ),
-                ));
-                points += i64::from(result.points);
-                time_used += result.time_used_ms;
-                last = last.max(result.finished_ms);
-                sequence = sequence.max(n);
-                match last_day {
-                    Some(day) if day == attempt.day => starts_that_day += 1,
-                    Some(day) if day > attempt.day => {}
-                    _ => {
-                        last_day = Some(attempt.day);
-                        starts_that_day = 1;
-                    }
-                }
-                let full = result.correct as usize == restored.answers.len();
-                let mut units = vec!["*".to_owned()];
-                units.extend(participant.path.iter().cloned());
-                for unit in units {
-                    let unit_totals = totals.entry((shard, unit)).or_default();
-                    unit_totals.points += u64::from(result.points);
-                    unit_totals.attempts += 1;
-                    unit_totals.full_marks += u64::from(full);
-                }
-                attempts_written += 1;
-            }
-            if participant.attempts.is_empty() {
-                continue;
-            }
-            let mut units = vec!["*".to_owned()];
-            units.extend(participant.path.iter().cloned());
-            for unit in &units {
-                totals
-                    .entry((shard, unit.clone()))
-                    .or_default()
-                    .participants += 1;
-            }
-            let attempts = participant.attempts.len();
-            fields.extend([
-                ("pts".to_owned(), points.to_string()),
-                ("ms".to_owned(), time_used.to_string()),
-                ("att".to_owned(), attempts.to_string()),
-                ("last".to_owned(), last.to_string()),
-            ]);
-            // Counters of starts are never lowered: Redis may hold later starts than SQL.
-            let existing: (Option<u32>, Option<i32>) = redis::cmd("HMGET")
-                .arg(&key)
-                .arg("seq")
-                .arg("day")
-                .query_async::<(Option<u32>, Option<i32>)>(&mut connection)
-                .await?;
-            if existing.0.is_none_or(|seq| seq < sequence) {
-                fields.push(("seq".to_owned(), sequence.to_string()));
-            }
-            if let Some(day) = last_day
-                && existing.1.is_none_or(|existing| existing < day)
-            {
-                fields.push(("day".to_owned(), day.to_string()));
-                fields.push(("dn".to_owned(), starts_that_day.to_string()));
-            }
-            commands.hset_multiple(&key, &fields).ignore();
-            let score = time_used - points * POINT_WEIGHT;
-            let member = format!("{last:013}{:012}", participant.participant);
-            commands.zadd(keys.board(None), &member, score).ignore();
-            for unit in &participant.path {
-                commands
-                    .zadd(keys.board(Some(unit)), &member, score)
-                    .ignore();
-            }
-            queued += 2 + participant.path.len();
-            if queued >= CHUNK {
-                commands.query_async::<()>(&mut connection).await?;
-                commands.clear();
-                queued = 0;
-            }
+            count_in_units(&mut totals, shard, participant);
         }
-        for ((shard, unit), unit_totals) in &totals {
-            let key = ShardKeys::new(campaign, *shard).totals();
-            commands
-                .hset_multiple(
-                    key,
-                    &[
-                        (
-                            format!("{unit}:{}", PACKED_FIELDS[0]),
-                            pack(unit_totals.attempts, unit_totals.points),
-                        ),
-                        (
-                            format!("{unit}:{}", PACKED_FIELDS[1]),
-                            pack(unit_totals.participants, unit_totals.full_marks),
-                        ),
-                    ],
-                )
-                .ignore();
-            queued += 1;
-            if queued >= CHUNK {
-                commands.query_async::<()>(&mut connection).await?;
-                commands.clear();
-                queued = 0;
-            }
-        }
-        if queued > 0 {
-            commands.query_async::<()>(&mut connection).await?;
-        }
+        restore_unit_totals(&mut batch, campaign, &totals).await?;
+        batch.send().await?;
         Ok(Restored {
             people: people.len(),
             participants: participants
                 .iter()
                 .filter(|p| !p.attempts.is_empty())
                 .count(),
-            attempts: attempts_written,
+            attempts: participants.iter().map(|p| p.attempts.len()).sum(),
         })
     }
 
@@ -330,7 +280,11 @@ impl HotState {
             let mut pipeline = redis::pipe();
             for (participant, last) in chunk {
                 let keys = ShardKeys::new(campaign, Shard::of_participant(*participant, shards));
-                pipeline.zscore(keys.board(None), format!("{last:013}{participant:012}"));
+                let member = BoardMember {
+                    last_finished_ms: *last,
+                    participant: *participant,
+                };
+                pipeline.zscore(keys.board(None), member.encode());
             }
             let replies: Vec<Option<f64>> = pipeline.query_async(&mut connection).await?;
             // Scores are integers below 2^53, exact in f64.
@@ -339,13 +293,13 @@ impl HotState {
         Ok(scores)
     }
 
-    /// Every participant's standing, pipelined (reconcile).
+    /// Every participant's totals as their hash holds them, pipelined (reconcile).
     pub async fn standings(
         &self,
         campaign: &str,
         shards: u16,
         participants: &[u64],
-    ) -> Result<Vec<(i64, i64, u32, i64)>, RedisError> {
+    ) -> Result<Vec<ParticipantTotals>, RedisError> {
         let mut connection = self.connection().await?;
         let mut standings = Vec::with_capacity(participants.len());
         for chunk in participants.chunks(CHUNK) {
@@ -359,15 +313,147 @@ impl HotState {
             }
             type Fields = (Option<i64>, Option<i64>, Option<u32>, Option<i64>);
             let replies: Vec<Fields> = pipeline.query_async(&mut connection).await?;
-            standings.extend(replies.into_iter().map(|(p, m, a, l)| {
-                (
-                    p.unwrap_or(0),
-                    m.unwrap_or(0),
-                    a.unwrap_or(0),
-                    l.unwrap_or(0),
-                )
+            standings.extend(replies.into_iter().map(|(p, m, a, l)| ParticipantTotals {
+                points: p.unwrap_or(0),
+                time_used_ms: m.unwrap_or(0),
+                attempts: a.unwrap_or(0),
+                last_finished_ms: l.unwrap_or(0),
             }));
         }
         Ok(standings)
     }
+}
+
+/// The people index and the phone index: what registration finds a returning phone by.
+async fn restore_people(
+    batch: &mut Batch,
+    campaign: &str,
+    shards: u16,
+    people: &[RestoredPerson],
+) -> Result<(), RedisError> {
+    for person in people {
+        let keys = ShardKeys::new(campaign, Shard::of_participant(person.participant, shards));
+        batch
+            .commands
+            .hset(keys.phones(), &person.phone_hash, person.participant)
+            .ignore()
+            .hset(
+                keys.people(),
+                person.participant,
+                format!(
+                    "{}\t{}\t{}\t{}",
+                    person.name, person.phone_masked, person.unit, person.registered_ms
+                ),
+            )
+            .ignore();
+        batch.queued(2).await?;
+    }
+    Ok(())
+}
+
+/// Raises each shard's participant counter to the highest id restored, so registration never
+/// hands out an id again. A counter is never lowered: Redis may know later registrations.
+async fn raise_sequences(
+    connection: &mut ConnectionManager,
+    campaign: &str,
+    shards: u16,
+    people: &[RestoredPerson],
+) -> Result<(), RedisError> {
+    let mut sequences: HashMap<Shard, u64> = HashMap::new();
+    for person in people {
+        let shard = Shard::of_participant(person.participant, shards);
+        let sequence = sequences.entry(shard).or_default();
+        // Ids are `n × shards + shard` (see `register.lua`).
+        *sequence = (*sequence).max(person.participant / u64::from(shards.max(1)));
+    }
+    for (shard, sequence) in &sequences {
+        let key = ShardKeys::new(campaign, *shard).sequence();
+        let current: Option<u64> = connection.get(&key).await?;
+        if current.is_none_or(|current| current < *sequence) {
+            let _: () = connection.set(&key, sequence).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A participant's hash (every final attempt, the totals, the day counter) and their entries
+/// on the campaign's board and their units' boards.
+async fn restore_participant(
+    batch: &mut Batch,
+    campaign: &str,
+    shards: u16,
+    participant: &RestoredParticipant,
+) -> Result<(), RedisError> {
+    if participant.attempts.is_empty() {
+        return Ok(());
+    }
+    let keys = ShardKeys::new(
+        campaign,
+        Shard::of_participant(participant.participant, shards),
+    );
+    let key = keys.participant(participant.participant);
+    let ParticipantHash {
+        mut fields,
+        totals,
+        sequence,
+        last_day,
+    } = ParticipantHash::of(&participant.attempts);
+    // Counters of starts are never lowered: Redis may hold later starts than SQL.
+    let (existing_sequence, existing_day): (Option<u32>, Option<i32>) = redis::cmd("HMGET")
+        .arg(&key)
+        .arg("seq")
+        .arg("day")
+        .query_async(&mut batch.connection)
+        .await?;
+    if existing_sequence.is_none_or(|existing| existing < sequence) {
+        fields.push(("seq".to_owned(), sequence.to_string()));
+    }
+    if let Some((day, starts)) = last_day
+        && existing_day.is_none_or(|existing| existing < day)
+    {
+        fields.push(("day".to_owned(), day.to_string()));
+        fields.push(("dn".to_owned(), starts.to_string()));
+    }
+    batch.commands.hset_multiple(&key, &fields).ignore();
+    let score = totals.score().to_redis_score();
+    let member = totals.member(participant.participant).encode();
+    batch
+        .commands
+        .zadd(keys.board(None), &member, score)
+        .ignore();
+    for unit in &participant.path {
+        batch
+            .commands
+            .zadd(keys.board(Some(unit)), &member, score)
+            .ignore();
+    }
+    batch.queued(2 + participant.path.len()).await
+}
+
+/// Each shard's unit totals, written whole in the packed fields finalize increments.
+async fn restore_unit_totals(
+    batch: &mut Batch,
+    campaign: &str,
+    totals: &ShardTotals,
+) -> Result<(), RedisError> {
+    for ((shard, unit), unit_totals) in totals {
+        batch
+            .commands
+            .hset_multiple(
+                ShardKeys::new(campaign, *shard).totals(),
+                &[
+                    (
+                        format!("{unit}:{}", PACKED_FIELDS[0]),
+                        pack(unit_totals.attempts, unit_totals.points),
+                    ),
+                    (
+                        format!("{unit}:{}", PACKED_FIELDS[1]),
+                        pack(unit_totals.participants, unit_totals.full_marks),
+                    ),
+                ],
+            )
+            .ignore();
+        batch.queued(1).await?;
+    }
+    Ok(())
 }

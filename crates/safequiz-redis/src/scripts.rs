@@ -1,9 +1,9 @@
 //! The Lua scripts of `lua/`, compiled into the binary, and how they are called.
 //!
-//! Each attempt script is the shared prelude (`attempt_prelude.lua`: argument layout and
-//! finalize) followed by its own body, so every state change of an attempt is one script, one
-//! round trip, atomic (DESIGN §2.3). redis-rs sends `EVALSHA` and loads a script on `NOSCRIPT`,
-//! so a restarted or emptied Redis needs nothing from us.
+//! Each attempt script is the shared prelude (`attempt_prelude.lua`: argument layout and finalize)
+//! followed by its own body, so every state change of an attempt is one script, one round trip,
+//! atomic (docs/design.md §2.3). redis-rs sends `EVALSHA` and loads a script on `NOSCRIPT`, so a
+//! restarted or emptied Redis needs nothing from us.
 
 use std::sync::LazyLock;
 

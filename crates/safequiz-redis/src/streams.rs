@@ -1,9 +1,28 @@
-//! The shard streams as the flusher reads them: one consumer group, `flusher`, per stream.
+//! The shard streams as the flusher reads them: one consumer group, `flusher`, per stream, and
+//! the one definition of what an entry holds ([`decode`] into a [`StreamRecord`]).
 //!
 //! Entries are written by the scripts (`register.lua`, finalize in `attempt_prelude.lua`) and read
 //! here with `XREADGROUP` without blocking, so pooled connections (with their response timeout)
 //! serve; the flusher polls every few hundred milliseconds. An entry is acknowledged only after
 //! its row is committed to SQL, so a flusher that dies leaves it pending, to be read again.
+//!
+//! # Entry format
+//!
+//! Every entry has a `type` field; the other fields are plain text, numbers in decimal, instants
+//! in Unix ms. Readers look fields up by name, so the order written does not matter and a field
+//! added later is ignored by older readers.
+//!
+//! `type=participant`, written by `register.lua` when a participant is created:
+//! `participant` (the id), `name`, `phone_masked` (`138****5678`), `phone_hash` (hex of the keyed
+//! phone hash), `unit` (the unit registered with), `registered` (instant).
+//!
+//! `type=attempt`, written by finalize in `attempt_prelude.lua` in the same script that updates
+//! the totals and boards: `attempt` (`<participant>-<n>`), `participant`, `unit` (the
+//! participant's), `day` (calendar day number of the start), `started`, `deadline`, `finished`
+//! (for an automatic submission, the deadline), `time_used` (ms), `points`, `correct`, `auto`
+//! (`1` when the server submitted it, else `0`), `questions`, `key` and `answers` (encoded as in
+//! the attempt's hash, see [`crate::attempts::EncodedQuestions`]), and `attempts` (the
+//! participant's final attempts including this one).
 
 use redis::streams::{
     StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamInfoGroupsReply,
@@ -11,6 +30,9 @@ use redis::streams::{
 };
 use redis::{AsyncCommands, Value};
 
+use safequiz_domain::board::Finish;
+
+use crate::attempts::{AttemptId, EncodedQuestions, FinalQuestion};
 use crate::keys::{Shard, ShardKeys};
 use crate::{HotState, RedisError};
 
@@ -33,6 +55,126 @@ impl StreamEntry {
             .iter()
             .find(|(name, _)| name == field)
             .map(|(_, value)| value.as_str())
+    }
+
+    fn field(&self, field: &'static str) -> Result<&str, EntryError> {
+        self.get(field).ok_or(EntryError::Missing(field))
+    }
+
+    fn number<T: std::str::FromStr>(&self, field: &'static str) -> Result<T, EntryError> {
+        self.field(field)?
+            .parse()
+            .map_err(|_| EntryError::Malformed(field))
+    }
+}
+
+/// What one stream entry records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StreamRecord<'a> {
+    /// A participant was created.
+    Participant(ParticipantEntry<'a>),
+    /// An attempt was finalized.
+    Attempt(AttemptEntry<'a>),
+}
+
+/// A `type=participant` entry: a registration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParticipantEntry<'a> {
+    /// The participant id.
+    pub participant: u64,
+    /// The name as registered.
+    pub name: &'a str,
+    /// The masked phone.
+    pub phone_masked: &'a str,
+    /// Hex of the keyed phone hash.
+    pub phone_hash: &'a str,
+    /// The unit registered with.
+    pub unit: &'a str,
+    /// When, Unix ms.
+    pub registered_ms: i64,
+}
+
+/// A `type=attempt` entry: a finalized attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttemptEntry<'a> {
+    /// The attempt.
+    pub attempt: AttemptId,
+    /// Its participant.
+    pub participant: u64,
+    /// The participant's unit.
+    pub unit: &'a str,
+    /// Calendar day number of the start.
+    pub day: i32,
+    /// Start, Unix ms.
+    pub started_ms: i64,
+    /// Deadline, Unix ms.
+    pub deadline_ms: i64,
+    /// When it finished and the time it counts.
+    pub finish: Finish,
+    /// Points earned.
+    pub points: u32,
+    /// Questions answered correctly.
+    pub correct: u32,
+    /// Whether the server submitted it because time ran out.
+    pub auto_submitted: bool,
+    /// The questions in display order, with key and choice.
+    pub questions: Vec<FinalQuestion<'a>>,
+    /// The participant's final attempts, this one included.
+    pub attempts: u32,
+}
+
+/// Why a stream entry does not decode; the flusher moves such an entry to the dead letters.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EntryError {
+    /// A field the entry's type needs is absent.
+    #[error("the field {0} is missing")]
+    Missing(&'static str),
+    /// A field that must be a number, or an attempt id, is not.
+    #[error("the field {0} is malformed")]
+    Malformed(&'static str),
+    /// The questions, key and answers do not decode together.
+    #[error("the questions, key and answers do not decode")]
+    Questions,
+    /// The `type` is not one this version knows.
+    #[error("unknown entry type {0:?}")]
+    UnknownType(String),
+}
+
+/// What a stream entry records, read by the format above.
+pub fn decode(entry: &StreamEntry) -> Result<StreamRecord<'_>, EntryError> {
+    let text = |field| entry.field(field);
+    match text("type")? {
+        "participant" => Ok(StreamRecord::Participant(ParticipantEntry {
+            participant: entry.number("participant")?,
+            name: text("name")?,
+            phone_masked: text("phone_masked")?,
+            phone_hash: text("phone_hash")?,
+            unit: text("unit")?,
+            registered_ms: entry.number("registered")?,
+        })),
+        "attempt" => {
+            let questions =
+                EncodedQuestions::new(text("questions")?, text("key")?, text("answers")?);
+            Ok(StreamRecord::Attempt(AttemptEntry {
+                attempt: AttemptId::parse(text("attempt")?)
+                    .ok_or(EntryError::Malformed("attempt"))?,
+                participant: entry.number("participant")?,
+                unit: text("unit")?,
+                day: entry.number("day")?,
+                started_ms: entry.number("started")?,
+                deadline_ms: entry.number("deadline")?,
+                finish: Finish {
+                    finished_ms: entry.number("finished")?,
+                    time_used_ms: entry.number("time_used")?,
+                },
+                points: entry.number("points")?,
+                correct: entry.number("correct")?,
+                auto_submitted: entry.number::<u8>("auto")? == 1,
+                questions: questions.decode_final().ok_or(EntryError::Questions)?,
+                attempts: entry.number("attempts")?,
+            }))
+        }
+        other => Err(EntryError::UnknownType(other.to_owned())),
     }
 }
 
@@ -255,6 +397,22 @@ impl HotState {
                 .and_then(|id| id.split('-').next().and_then(|ms| ms.parse::<i64>().ok()))
                 .map(|ms| (now_ms - ms).max(0)),
         })
+    }
+
+    /// Every entry of one shard's stream, oldest first (tests and the reconcile command).
+    pub async fn stream_entries(
+        &self,
+        campaign: &str,
+        shard: Shard,
+    ) -> Result<Vec<Vec<(String, String)>>, RedisError> {
+        let mut connection = self.connection().await?;
+        let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+            .arg(ShardKeys::new(campaign, shard).stream())
+            .arg("-")
+            .arg("+")
+            .query_async(&mut connection)
+            .await?;
+        Ok(entries.into_iter().map(|(_, fields)| fields).collect())
     }
 
     /// Acknowledges `ids` on a shard's stream: their rows are committed.

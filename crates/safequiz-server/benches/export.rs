@@ -22,9 +22,10 @@ use std::time::Instant;
 
 use futures_util::StreamExt;
 use jiff::tz::TimeZone;
+use safequiz_domain::scope::Scope;
 use safequiz_server::export::{self, PARTICIPANTS};
 use safequiz_sql::record::{AttemptRow, ParticipantRow, RecordRow};
-use safequiz_sql::reports::{ParticipantFilter, WHOLE_CAMPAIGN};
+use safequiz_sql::reports::ParticipantFilter;
 use safequiz_sql::units::UnitRecord;
 use safequiz_sql::{DatabaseSettings, Store};
 use secrecy::SecretString;
@@ -135,6 +136,7 @@ async fn fill(store: &Store, participants: usize) {
                 points: correct.min(5),
                 correct: correct.min(5),
                 auto_submitted: used >= 150_000,
+                full_marks: correct >= 5,
                 questions: questions.to_owned(),
             }));
         }
@@ -152,7 +154,7 @@ fn rows(
     export::participant_rows(
         store.clone(),
         CAMPAIGN.to_owned(),
-        WHOLE_CAMPAIGN.to_owned(),
+        Scope::WholeCampaign,
         ParticipantFilter::default(),
         TimeZone::get("Asia/Shanghai").expect("the zone"),
     )

@@ -38,6 +38,7 @@ use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use rust_xlsxwriter::{ExcelDateTime, Format, IgnoreError, Workbook, XlsxError};
+use safequiz_domain::scope::Scope;
 use safequiz_sql::reports::{
     DayFigures, ParticipantFilter, ParticipantSummary, UnitFigure, UnitFigures,
 };
@@ -252,7 +253,7 @@ pub fn daily_rows(series: &[DayFigures]) -> Vec<Row> {
 pub fn participant_rows(
     store: Store,
     campaign_id: String,
-    scope: String,
+    scope: Scope,
     filter: ParticipantFilter,
     tz: TimeZone,
 ) -> impl Stream<Item = Result<Row, StoreError>> + Send + 'static {

@@ -3,16 +3,23 @@
 //! `safequiz leaderboards rebuild` and `safequiz reconcile` call these. Both read the whole
 //! campaign from SQL into memory: fine for hundreds of thousands of attempts; a national
 //! campaign's full history would want a streaming read, which these functions can grow into.
+//!
+//! No rule is spelled here: full marks are `safequiz_domain::score`'s, totals and the board
+//! order `safequiz_domain::board`'s, the questions column `safequiz_sql::record::StoredQuestion`'s
+//! and the hot state's encodings `safequiz_redis::restore`'s.
 
 use std::collections::{BTreeMap, HashMap};
 
 use safequiz_domain::bank::{Choices, QuestionKind};
+use safequiz_domain::board::{Finish, ParticipantTotals, UnitTotals};
 use safequiz_domain::campaign::Campaign;
 use safequiz_domain::draw::OptionOrder;
+use safequiz_domain::scope::WHOLE_CAMPAIGN;
+use safequiz_domain::score::is_full_marks;
 use safequiz_domain::units::UnitIx;
 use safequiz_redis::attempts::{AttemptId, AttemptResult, NewAttempt};
 use safequiz_redis::restore::{Restored, RestoredAttempt, RestoredParticipant, RestoredPerson};
-use safequiz_sql::record::AttemptRow;
+use safequiz_sql::record::{AttemptRow, StoredQuestion};
 
 use crate::http::AppState;
 use crate::http::health::flush_lag;
@@ -105,23 +112,17 @@ pub async fn rebuild(state: &AppState, campaign: &Campaign) -> Result<Restored, 
         .await?)
 }
 
-#[derive(serde::Deserialize)]
-struct StoredQuestion {
-    id: String,
-    order: Vec<u8>,
-    key: u8,
-    chosen: u8,
-}
-
 fn restored_attempt(
     campaign: &Campaign,
     row: &AttemptRow,
 ) -> Result<RestoredAttempt, RecoveryError> {
     let bad = |what: &str| RecoveryError::Record(format!("attempt {}: {what}", row.attempt_id));
     let id = AttemptId::parse(&row.attempt_id).ok_or_else(|| bad("the id is malformed"))?;
-    let questions: Vec<StoredQuestion> = serde_json::from_str(&row.questions)
+    let questions = StoredQuestion::decode_all(&row.questions)
         .map_err(|_| bad("the questions are not valid JSON"))?;
-    let accepts_until_ms = row.deadline_ms + i64::from(campaign.grace_secs) * 1000;
+    let deadline = jiff::Timestamp::from_millisecond(row.deadline_ms)
+        .map_err(|_| bad("the deadline is out of range"))?;
+    let accepts_until_ms = campaign.accepts_until(deadline).as_millisecond();
     let mut attempt = NewAttempt::new(
         row.day,
         row.started_at_ms,
@@ -180,15 +181,6 @@ pub async fn reconcile(
         ));
     }
 
-    #[derive(Default, Clone, Copy)]
-    struct Sums {
-        points: i64,
-        time_used: i64,
-        attempts: u32,
-        last: i64,
-        full_marks: u32,
-        unit: Option<UnitIx>,
-    }
     let attempts = state.store.attempts(&campaign.id).await?;
     let mut per_participant: BTreeMap<u64, Sums> = BTreeMap::new();
     for row in &attempts {
@@ -199,58 +191,97 @@ pub async fn reconcile(
             ));
             continue;
         };
-        let questions =
-            serde_json::from_str::<Vec<serde_json::Value>>(&row.questions).map_or(0, |q| q.len());
         let sums = per_participant
             .entry(row.participant_id as u64)
             .or_default();
-        sums.points += i64::from(row.points);
-        sums.time_used += row.time_used_ms;
-        sums.attempts += 1;
-        sums.last = sums.last.max(row.finished_at_ms);
-        sums.full_marks += u32::from(row.correct as usize == questions && questions > 0);
+        sums.add(row);
         sums.unit = Some(unit);
     }
-    let mut units: HashMap<String, [u64; 4]> = HashMap::new();
+    differences.extend(unit_differences(state, campaign, &per_participant).await?);
+    differences.extend(participant_differences(state, campaign, &per_participant).await?);
+    Ok(differences)
+}
+
+/// What the record says one participant's final attempts add up to.
+#[derive(Default, Clone, Copy)]
+struct Sums {
+    /// The totals that place them on the boards.
+    totals: ParticipantTotals,
+    /// What they add to each unit on their path.
+    units: UnitTotals,
+    /// Their unit (of their last row read).
+    unit: Option<UnitIx>,
+}
+
+impl Sums {
+    fn add(&mut self, row: &AttemptRow) {
+        let questions = StoredQuestion::decode_all(&row.questions).map_or(0, |q| q.len());
+        let points = row.points as u32;
+        self.units.add_attempt(
+            points,
+            is_full_marks(
+                row.correct as u32,
+                u32::try_from(questions).unwrap_or(u32::MAX),
+            ),
+            self.totals.attempts == 0,
+        );
+        self.totals.add(
+            points,
+            Finish {
+                finished_ms: row.finished_at_ms,
+                time_used_ms: row.time_used_ms,
+            },
+        );
+    }
+}
+
+/// Every unit's totals in Redis against the sums of the record.
+async fn unit_differences(
+    state: &AppState,
+    campaign: &Campaign,
+    per_participant: &BTreeMap<u64, Sums>,
+) -> Result<Vec<String>, RecoveryError> {
+    let mut units: HashMap<String, UnitTotals> = HashMap::new();
     for sums in per_participant.values() {
         let path = sums
             .unit
             .map(|ix| campaign.units.path(ix))
             .unwrap_or_default();
-        let mut ids: Vec<String> = vec!["*".to_owned()];
+        let mut ids: Vec<String> = vec![WHOLE_CAMPAIGN.to_owned()];
         ids.extend(path.into_iter().map(|u| campaign.units.get(u).id.clone()));
         for id in ids {
             let figures = units.entry(id).or_default();
-            figures[0] += sums.points as u64;
-            figures[1] += u64::from(sums.attempts);
-            figures[2] += 1;
-            figures[3] += u64::from(sums.full_marks);
+            *figures = figures.merge(sums.units);
         }
     }
-    let mut ids: Vec<&str> = vec!["*"];
+    let mut ids: Vec<&str> = vec![WHOLE_CAMPAIGN];
     ids.extend(campaign.units.units().iter().map(|u| u.id.as_str()));
     let redis_totals = state
         .hot
         .unit_totals(&campaign.id, state.shards, &ids)
         .await?;
-    for (id, totals) in ids.iter().zip(redis_totals) {
+    let mut differences = Vec::new();
+    for (id, redis) in ids.iter().zip(redis_totals) {
         let sql = units.get(*id).copied().unwrap_or_default();
-        let redis = [
-            totals.points,
-            totals.attempts,
-            totals.participants,
-            totals.full_marks,
-        ];
+        let figures = |t: UnitTotals| [t.points, t.attempts, t.participants, t.full_marks];
         for (name, (r, s)) in ["points", "attempts", "participants", "full_marks"]
             .iter()
-            .zip(redis.iter().zip(sql))
+            .zip(figures(redis).into_iter().zip(figures(sql)))
         {
-            if *r != s {
+            if r != s {
                 differences.push(format!("unit {id}: {name} redis={r} sql={s}"));
             }
         }
     }
+    Ok(differences)
+}
 
+/// Every participant's totals and campaign board score in Redis against the record.
+async fn participant_differences(
+    state: &AppState,
+    campaign: &Campaign,
+    per_participant: &BTreeMap<u64, Sums>,
+) -> Result<Vec<String>, RecoveryError> {
     let ids: Vec<u64> = per_participant.keys().copied().collect();
     let standings = state
         .hot
@@ -258,20 +289,23 @@ pub async fn reconcile(
         .await?;
     let members: Vec<(u64, i64)> = per_participant
         .iter()
-        .map(|(id, s)| (*id, s.last))
+        .map(|(id, sums)| (*id, sums.totals.last_finished_ms))
         .collect();
     let scores = state
         .hot
         .board_scores(&campaign.id, state.shards, &members)
         .await?;
+    let shown = |t: &ParticipantTotals| (t.points, t.time_used_ms, t.attempts, t.last_finished_ms);
+    let mut differences = Vec::new();
     for (((id, sums), standing), score) in per_participant.iter().zip(standings).zip(scores) {
-        let sql = (sums.points, sums.time_used, sums.attempts, sums.last);
-        if standing != sql {
+        if standing != sums.totals {
             differences.push(format!(
-                "participant {id}: (points, time used ms, attempts, last finish) redis={standing:?} sql={sql:?}"
+                "participant {id}: (points, time used ms, attempts, last finish) redis={:?} sql={:?}",
+                shown(&standing),
+                shown(&sums.totals)
             ));
         }
-        let expected = sums.time_used - sums.points * 10_000_000_000;
+        let expected = sums.totals.score().to_redis_score();
         if score != Some(expected) {
             differences.push(format!(
                 "participant {id}: campaign board score redis={score:?} sql={expected}"

@@ -7,16 +7,12 @@
 //! Dependency rule: depends on `safequiz-domain` only among safequiz crates; never on
 //! `safequiz-redis` or the server.
 //!
-//! Types to read first: [`DatabaseSettings`] and [`Store`].
+//! Types to read first: [`DatabaseSettings`] and [`Store`]; `statement` for how every query
+//! runs on either database, and [`record::StoredQuestion`] for the record's question JSON.
 
-pub mod organizers;
-pub mod record;
-pub mod reports;
-pub mod units;
-
-/// Runs `$body` with `$pool` bound to the store's pool, whichever database it is: for
-/// statements written once in the SQL both databases accept (`$1` parameters).
-#[macro_export]
+/// Runs `$body` with `$pool` bound to the store's pool, whichever database it is; the body is
+/// written once and compiled for each. Statements go through [`statement::Statement`], which
+/// uses this; a transaction (`$pool.begin()`) is opened inside it.
 macro_rules! on_pool {
     ($store:expr, $pool:ident => $body:expr) => {
         match $store {
@@ -25,6 +21,13 @@ macro_rules! on_pool {
         }
     };
 }
+
+pub mod organizers;
+pub mod record;
+pub mod reports;
+pub mod units;
+
+mod statement;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -160,10 +163,7 @@ impl Store {
     /// Checks that the database answers a trivial query.
     #[tracing::instrument(skip_all)]
     pub async fn ping(&self) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop)?,
-            Store::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop)?,
-        }
+        statement::Statement::new("SELECT 1").execute(self).await?;
         Ok(())
     }
 }

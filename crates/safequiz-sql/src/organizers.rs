@@ -1,19 +1,23 @@
 //! Organizer accounts: who may read which subtree of a campaign.
 //!
-//! Queries are written once: both SQLite and PostgreSQL take `$1`-style parameters, and
-//! [`on_pool!`](crate::on_pool) runs the same statement on whichever pool the store has.
+//! An account's scope is stored in `organizers.unit_id` in its wire form (a unit id, or `*` for
+//! the whole campaign) and read back as a [`Scope`].
 
-use crate::{Store, StoreError, on_pool};
+use safequiz_domain::scope::Scope;
+
+use crate::statement::Statement;
+use crate::{Store, StoreError};
 
 /// An organizer account as the record keeps it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct OrganizerRecord {
     /// The account's id.
     pub organizer_id: i64,
     /// The campaign it belongs to.
     pub campaign_id: String,
-    /// The unit whose subtree it sees; `*` is the whole campaign.
-    pub unit_id: String,
+    /// What it sees: one unit's subtree, or the whole campaign.
+    #[sqlx(rename = "unit_id", try_from = "String")]
+    pub scope: Scope,
     /// The login name.
     pub username: String,
     /// The argon2id hash of the password (PHC string).
@@ -31,8 +35,8 @@ pub struct OrganizerRecord {
 pub struct NewOrganizer<'a> {
     /// The campaign.
     pub campaign_id: &'a str,
-    /// The unit whose subtree it sees (`*`: the whole campaign).
-    pub unit_id: &'a str,
+    /// What it sees.
+    pub scope: &'a Scope,
     /// The login name, unique over all campaigns.
     pub username: &'a str,
     /// The argon2id hash of its one-time password.
@@ -41,31 +45,15 @@ pub struct NewOrganizer<'a> {
     pub created_at_ms: i64,
 }
 
-type Row = (i64, String, String, String, String, i64, i64, i64);
-
-/// The selected columns, in [`Row`] order, as a literal so statements stay `&'static str`.
-macro_rules! select_organizers {
-    ($rest:literal) => {
-        concat!(
-            "SELECT organizer_id, campaign_id, unit_id, username, password_hash, ",
-            "CAST(must_change_password AS BIGINT), CAST(session_epoch AS BIGINT), ",
-            "created_at_ms FROM organizers ",
-            $rest
-        )
-    };
-}
-
-fn record(row: Row) -> OrganizerRecord {
-    OrganizerRecord {
-        organizer_id: row.0,
-        campaign_id: row.1,
-        unit_id: row.2,
-        username: row.3,
-        password_hash: row.4,
-        must_change_password: row.5 != 0,
-        session_epoch: row.6,
-        created_at_ms: row.7,
-    }
+/// The accounts `condition` selects (its parameters bound by the caller), in
+/// [`OrganizerRecord`]'s columns.
+fn select_organizers(condition: &str) -> Statement {
+    Statement::new(&format!(
+        "SELECT organizer_id, campaign_id, unit_id, username, password_hash, \
+         must_change_password <> 0 AS must_change_password, \
+         CAST(session_epoch AS BIGINT) AS session_epoch, created_at_ms FROM organizers \
+         {condition}"
+    ))
 }
 
 /// Why an account could not be added.
@@ -82,21 +70,20 @@ pub enum AddOrganizerError {
 impl Store {
     /// Adds an account that must change its password at first login; returns its id.
     pub async fn add_organizer(&self, new: &NewOrganizer<'_>) -> Result<i64, AddOrganizerError> {
-        let sql = "INSERT INTO organizers \
-            (campaign_id, unit_id, username, password_hash, must_change_password, created_at_ms) \
-            VALUES ($1, $2, $3, $4, 1, $5) RETURNING organizer_id";
-        let inserted: Result<(i64,), sqlx::Error> = on_pool!(self, pool => {
-            sqlx::query_as(sql)
-                .bind(new.campaign_id)
-                .bind(new.unit_id)
-                .bind(new.username)
-                .bind(new.password_hash)
-                .bind(new.created_at_ms)
-                .fetch_one(pool)
-                .await
-        });
+        let inserted: Result<i64, sqlx::Error> = Statement::new(
+            "INSERT INTO organizers \
+             (campaign_id, unit_id, username, password_hash, must_change_password, created_at_ms) \
+             VALUES ($1, $2, $3, $4, 1, $5) RETURNING organizer_id",
+        )
+        .bind(new.campaign_id)
+        .bind(new.scope.as_str())
+        .bind(new.username)
+        .bind(new.password_hash)
+        .bind(new.created_at_ms)
+        .fetch_scalar(self)
+        .await;
         match inserted {
-            Ok((id,)) => Ok(id),
+            Ok(id) => Ok(id),
             Err(error) => {
                 let error = StoreError::from(error);
                 if error.is_data_error() {
@@ -113,11 +100,10 @@ impl Store {
         &self,
         username: &str,
     ) -> Result<Option<OrganizerRecord>, StoreError> {
-        let sql = select_organizers!("WHERE username = $1");
-        let row: Option<Row> = on_pool!(self, pool => {
-            sqlx::query_as(sql).bind(username).fetch_optional(pool).await?
-        });
-        Ok(row.map(record))
+        Ok(select_organizers("WHERE username = $1")
+            .bind(username)
+            .fetch_optional(self)
+            .await?)
     }
 
     /// The account with this id.
@@ -125,20 +111,20 @@ impl Store {
         &self,
         organizer_id: i64,
     ) -> Result<Option<OrganizerRecord>, StoreError> {
-        let sql = select_organizers!("WHERE organizer_id = $1");
-        let row: Option<Row> = on_pool!(self, pool => {
-            sqlx::query_as(sql).bind(organizer_id).fetch_optional(pool).await?
-        });
-        Ok(row.map(record))
+        Ok(select_organizers("WHERE organizer_id = $1")
+            .bind(organizer_id)
+            .fetch_optional(self)
+            .await?)
     }
 
     /// Every account of a campaign, by username.
     pub async fn organizers(&self, campaign_id: &str) -> Result<Vec<OrganizerRecord>, StoreError> {
-        let sql = select_organizers!("WHERE campaign_id = $1 ORDER BY username");
-        let rows: Vec<Row> = on_pool!(self, pool => {
-            sqlx::query_as(sql).bind(campaign_id).fetch_all(pool).await?
-        });
-        Ok(rows.into_iter().map(record).collect())
+        Ok(
+            select_organizers("WHERE campaign_id = $1 ORDER BY username")
+                .bind(campaign_id)
+                .fetch_all(self)
+                .await?,
+        )
     }
 
     /// Replaces the password hash and ends every session; `must_change` marks a password the
@@ -150,26 +136,27 @@ impl Store {
         password_hash: &str,
         must_change: bool,
     ) -> Result<Option<i64>, StoreError> {
-        let sql = "UPDATE organizers SET password_hash = $1, must_change_password = $2, \
-            session_epoch = session_epoch + 1 WHERE organizer_id = $3 \
-            RETURNING CAST(session_epoch AS BIGINT)";
-        let row: Option<(i64,)> = on_pool!(self, pool => {
-            sqlx::query_as(sql)
-                .bind(password_hash)
-                .bind(i32::from(must_change))
-                .bind(organizer_id)
-                .fetch_optional(pool)
-                .await?
-        });
-        Ok(row.map(|(epoch,)| epoch))
+        let epoch: Option<(i64,)> = Statement::new(
+            "UPDATE organizers SET password_hash = $1, must_change_password = $2, \
+             session_epoch = session_epoch + 1 WHERE organizer_id = $3 \
+             RETURNING CAST(session_epoch AS BIGINT)",
+        )
+        .bind(password_hash)
+        .bind(i32::from(must_change))
+        .bind(organizer_id)
+        .fetch_optional(self)
+        .await?;
+        Ok(epoch.map(|(epoch,)| epoch))
     }
 
     /// Ends every session of the account (logout). Returns whether the account exists.
     pub async fn end_organizer_sessions(&self, organizer_id: i64) -> Result<bool, StoreError> {
-        let sql = "UPDATE organizers SET session_epoch = session_epoch + 1 WHERE organizer_id = $1";
-        let done = on_pool!(self, pool => {
-            sqlx::query(sql).bind(organizer_id).execute(pool).await?.rows_affected()
-        });
-        Ok(done == 1)
+        let ended = Statement::new(
+            "UPDATE organizers SET session_epoch = session_epoch + 1 WHERE organizer_id = $1",
+        )
+        .bind(organizer_id)
+        .execute(self)
+        .await?;
+        Ok(ended == 1)
     }
 }

@@ -9,12 +9,66 @@
 //! and per-row statements made up most of a flush on PostgreSQL. A row the database refuses
 //! still fails its whole batch, and the flusher then retries the rows one by one.
 
+use serde::{Deserialize, Serialize};
 use sqlx::{Postgres, QueryBuilder, Sqlite, Transaction};
 
+use crate::statement::Statement;
 use crate::{Store, StoreError};
 
+#[cfg(test)]
+mod tests;
+
+/// One question of a finalized attempt, as the `attempts.questions` JSON column keeps it: this
+/// type is the one owner of that column's format, which the flusher writes and the reports and
+/// recovery read.
+///
+/// `order` is the bank's option indices in display order (`order[shown] = original`); `key` and
+/// `chosen` are bit sets over display positions, bit 0 is the option shown first (`chosen` 0: not
+/// answered).
+///
+/// The fields are declared in the order the JSON text has always spelled them (alphabetical, as
+/// `serde_json::json!` wrote them before this type existed), so rows written before and after it
+/// read alike on SQLite, which keeps the text as written. PostgreSQL keeps `jsonb` in its own
+/// key order either way.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredQuestion {
+    /// Bit set of the options chosen, over display positions; 0 when not answered.
+    pub chosen: u8,
+    /// The question's id in the banks.
+    pub id: String,
+    /// Bit set of the correct options, over display positions.
+    pub key: u8,
+    /// The bank's option indices in display order.
+    pub order: Vec<u8>,
+}
+
+impl StoredQuestion {
+    /// The JSON text of an attempt's questions, in display order: `[{"chosen", "id", "key",
+    /// "order"}]`.
+    pub fn encode_all(questions: &[StoredQuestion]) -> String {
+        serde_json::to_string(questions)
+            .expect("a list of plain structs of strings and integers always serializes")
+    }
+
+    /// The questions of an attempt from the column's JSON text (keys in any order, as
+    /// PostgreSQL's `jsonb` prints them).
+    pub fn decode_all(json: &str) -> Result<Vec<StoredQuestion>, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+}
+
+/// The JSON text of an attempt's questions; see [`StoredQuestion`].
+pub fn encode_all(questions: &[StoredQuestion]) -> String {
+    StoredQuestion::encode_all(questions)
+}
+
+/// The questions of an attempt from the column's JSON text; see [`StoredQuestion`].
+pub fn decode_all(json: &str) -> Result<Vec<StoredQuestion>, serde_json::Error> {
+    StoredQuestion::decode_all(json)
+}
+
 /// A registration, as the record keeps it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct ParticipantRow {
     /// The campaign.
     pub campaign_id: String,
@@ -33,7 +87,7 @@ pub struct ParticipantRow {
 }
 
 /// A finalized attempt, as the record keeps it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct AttemptRow {
     /// The campaign.
     pub campaign_id: String,
@@ -59,7 +113,11 @@ pub struct AttemptRow {
     pub correct: i32,
     /// Submitted by the server when time ran out.
     pub auto_submitted: bool,
-    /// JSON: the questions in display order with their option order, key and choice.
+    /// Every question answered correctly, by the domain's rule
+    /// (`safequiz_domain::score::is_full_marks`); reports count these.
+    pub full_marks: bool,
+    /// JSON: the questions in display order with their option order, key and choice (see
+    /// [`StoredQuestion`]).
     pub questions: String,
 }
 
@@ -151,131 +209,43 @@ impl Store {
 
     /// Every attempt of a campaign, by attempt id (tests, reconcile).
     pub async fn attempts(&self, campaign_id: &str) -> Result<Vec<AttemptRow>, StoreError> {
-        type Raw = (
-            String,
-            String,
-            i64,
-            String,
-            i32,
-            i64,
-            i64,
-            i64,
-            i64,
-            i32,
-            i32,
-            bool,
-            String,
-        );
-        macro_rules! columns {
-            () => {
-                "campaign_id, attempt_id, participant_id, unit_id, day, started_at_ms, \
-                 deadline_ms, finished_at_ms, time_used_ms, points, correct, auto_submitted"
-            };
-        }
-        let raw: Vec<Raw> = match self {
-            Store::Sqlite(pool) => {
-                sqlx::query_as(concat!(
-                    "SELECT ",
-                    columns!(),
-                    ", questions FROM attempts WHERE campaign_id = ? ORDER BY attempt_id"
-                ))
-                .bind(campaign_id)
-                .fetch_all(pool)
-                .await?
-            }
-            Store::Postgres(pool) => {
-                sqlx::query_as(concat!(
-                    "SELECT ",
-                    columns!(),
-                    ", questions::text FROM attempts WHERE campaign_id = $1 ORDER BY attempt_id"
-                ))
-                .bind(campaign_id)
-                .fetch_all(pool)
-                .await?
-            }
-        };
-        Ok(raw
-            .into_iter()
-            .map(|r| AttemptRow {
-                campaign_id: r.0,
-                attempt_id: r.1,
-                participant_id: r.2,
-                unit_id: r.3,
-                day: r.4,
-                started_at_ms: r.5,
-                deadline_ms: r.6,
-                finished_at_ms: r.7,
-                time_used_ms: r.8,
-                points: r.9,
-                correct: r.10,
-                auto_submitted: r.11,
-                questions: r.12,
-            })
-            .collect())
+        let rows = Statement::new(
+            "SELECT campaign_id, attempt_id, participant_id, unit_id, day, started_at_ms, \
+             deadline_ms, finished_at_ms, time_used_ms, points, correct, auto_submitted, \
+             full_marks, CAST(questions AS TEXT) AS questions \
+             FROM attempts WHERE campaign_id = $1 ORDER BY attempt_id",
+        )
+        .bind(campaign_id)
+        .fetch_all(self)
+        .await?;
+        Ok(rows)
     }
 
     /// Every participant of a campaign, by id (rebuild, reconcile).
     pub async fn participants(&self, campaign_id: &str) -> Result<Vec<ParticipantRow>, StoreError> {
-        type Raw = (String, i64, String, String, String, String, i64);
-        macro_rules! select {
-            ($placeholder:literal) => {
-                concat!(
-                    "SELECT campaign_id, participant_id, name, phone_masked, phone_hash, unit_id, \
-                     registered_at_ms FROM participants WHERE campaign_id = ",
-                    $placeholder,
-                    " ORDER BY participant_id"
-                )
-            };
-        }
-        let raw: Vec<Raw> = match self {
-            Store::Sqlite(pool) => {
-                sqlx::query_as(select!("?"))
-                    .bind(campaign_id)
-                    .fetch_all(pool)
-                    .await?
-            }
-            Store::Postgres(pool) => {
-                sqlx::query_as(select!("$1"))
-                    .bind(campaign_id)
-                    .fetch_all(pool)
-                    .await?
-            }
-        };
-        Ok(raw
-            .into_iter()
-            .map(|r| ParticipantRow {
-                campaign_id: r.0,
-                participant_id: r.1,
-                name: r.2,
-                phone_masked: r.3,
-                phone_hash: r.4,
-                unit_id: r.5,
-                registered_at_ms: r.6,
-            })
-            .collect())
+        let rows = Statement::new(
+            "SELECT campaign_id, participant_id, name, phone_masked, phone_hash, unit_id, \
+             registered_at_ms FROM participants WHERE campaign_id = $1 ORDER BY participant_id",
+        )
+        .bind(campaign_id)
+        .fetch_all(self)
+        .await?;
+        Ok(rows)
     }
 
     /// How many participants of a campaign the record holds.
     pub async fn participant_count(&self, campaign_id: &str) -> Result<i64, StoreError> {
-        let (count,): (i64,) = match self {
-            Store::Sqlite(pool) => {
-                sqlx::query_as("SELECT COUNT(*) FROM participants WHERE campaign_id = ?")
-                    .bind(campaign_id)
-                    .fetch_one(pool)
-                    .await?
-            }
-            Store::Postgres(pool) => {
-                sqlx::query_as("SELECT COUNT(*) FROM participants WHERE campaign_id = $1")
-                    .bind(campaign_id)
-                    .fetch_one(pool)
-                    .await?
-            }
-        };
+        let count = Statement::new(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM participants WHERE campaign_id = $1",
+        )
+        .bind(campaign_id)
+        .fetch_scalar(self)
+        .await?;
         Ok(count)
     }
 }
 
-/// Rows per SQLite `INSERT`. With 13 values an attempt row, a full statement binds 1,300
+/// Rows per SQLite `INSERT`. With 14 values an attempt row, a full statement binds 1,400
 /// values, far below SQLite's limit of 32,766; every full chunk has the same text, so it is
 /// prepared once per connection and then reused.
 const SQLITE_ROWS_PER_STATEMENT: usize = 100;
@@ -309,7 +279,7 @@ async fn insert_sqlite_attempts(
     let mut query = QueryBuilder::<Sqlite>::new(
         "INSERT INTO attempts (campaign_id, attempt_id, participant_id, unit_id, day, \
          started_at_ms, deadline_ms, finished_at_ms, time_used_ms, points, correct, \
-         auto_submitted, questions) ",
+         auto_submitted, full_marks, questions) ",
     );
     query.push_values(rows, |mut values, a| {
         values
@@ -325,6 +295,7 @@ async fn insert_sqlite_attempts(
             .push_bind(a.points)
             .push_bind(a.correct)
             .push_bind(a.auto_submitted)
+            .push_bind(a.full_marks)
             .push_bind(&a.questions);
     });
     query.push(" ON CONFLICT DO NOTHING");
@@ -333,7 +304,7 @@ async fn insert_sqlite_attempts(
 
 // PostgreSQL takes a whole batch in one statement: one array per column, turned back into rows
 // by `UNNEST`. The text never changes with the batch size, so it is prepared once per
-// connection, and there is no limit on the number of rows (binds are 7 or 13 arrays).
+// connection, and there is no limit on the number of rows (binds are 7 or 14 arrays).
 // `ON CONFLICT DO NOTHING` also skips a row that appears twice in the same batch.
 
 async fn insert_postgres_participants(
@@ -367,18 +338,20 @@ async fn insert_postgres_attempts(
     let text = |f: fn(&AttemptRow) -> &str| rows.iter().map(|a| f(a)).collect::<Vec<_>>();
     let int8 = |f: fn(&AttemptRow) -> i64| rows.iter().map(|a| f(a)).collect::<Vec<_>>();
     let int4 = |f: fn(&AttemptRow) -> i32| rows.iter().map(|a| f(a)).collect::<Vec<_>>();
+    let flag = |f: fn(&AttemptRow) -> bool| rows.iter().map(|a| f(a)).collect::<Vec<_>>();
     let done = sqlx::query(
         "INSERT INTO attempts (campaign_id, attempt_id, participant_id, unit_id, day, \
          started_at_ms, deadline_ms, finished_at_ms, time_used_ms, points, correct, \
-         auto_submitted, questions) \
+         auto_submitted, full_marks, questions) \
          SELECT campaign_id, attempt_id, participant_id, unit_id, day, started_at_ms, \
          deadline_ms, finished_at_ms, time_used_ms, points, correct, auto_submitted, \
-         questions::jsonb \
+         full_marks, questions::jsonb \
          FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], $5::int4[], $6::int8[], \
          $7::int8[], $8::int8[], $9::int8[], $10::int4[], $11::int4[], $12::bool[], \
-         $13::text[]) \
+         $13::bool[], $14::text[]) \
          AS batch (campaign_id, attempt_id, participant_id, unit_id, day, started_at_ms, \
-         deadline_ms, finished_at_ms, time_used_ms, points, correct, auto_submitted, questions) \
+         deadline_ms, finished_at_ms, time_used_ms, points, correct, auto_submitted, \
+         full_marks, questions) \
          ON CONFLICT DO NOTHING",
     )
     .bind(text(|a| &a.campaign_id))
@@ -392,7 +365,8 @@ async fn insert_postgres_attempts(
     .bind(int8(|a| a.time_used_ms))
     .bind(int4(|a| a.points))
     .bind(int4(|a| a.correct))
-    .bind(rows.iter().map(|a| a.auto_submitted).collect::<Vec<_>>())
+    .bind(flag(|a| a.auto_submitted))
+    .bind(flag(|a| a.full_marks))
     .bind(text(|a| &a.questions))
     .execute(&mut **tx)
     .await?;

@@ -1,9 +1,10 @@
 //! The units table: every campaign's unit tree, synced from configuration at start.
 
+use crate::statement::Statement;
 use crate::{Store, StoreError};
 
 /// One unit as the record keeps it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct UnitRecord {
     /// The unit's id (its code).
     pub unit_id: String,
@@ -19,8 +20,38 @@ pub struct UnitRecord {
     pub depth: i32,
 }
 
-/// Rows per multi-row insert.
+/// Units per multi-row insert (7 values each: 2,800 parameters, within both databases' limits).
 const CHUNK: usize = 400;
+
+/// One insert-or-update of `units` (at most [`CHUNK`]), keeping headcounts.
+fn upsert(campaign_id: &str, units: &[UnitRecord]) -> Statement {
+    let mut st = Statement::new(
+        "INSERT INTO units (campaign_id, unit_id, parent_id, name, kind, entry_id, depth) VALUES ",
+    );
+    for (n, unit) in units.iter().enumerate() {
+        st.push(if n == 0 { "(" } else { ", (" })
+            .push_bind(campaign_id)
+            .push(", ")
+            .push_bind(unit.unit_id.as_str())
+            .push(", ")
+            .push_bind(unit.parent_id.as_deref())
+            .push(", ")
+            .push_bind(unit.name.as_str())
+            .push(", ")
+            .push_bind(unit.kind.as_str())
+            .push(", ")
+            .push_bind(unit.entry_id.as_str())
+            .push(", ")
+            .push_bind(unit.depth)
+            .push(")");
+    }
+    st.push(
+        " ON CONFLICT (campaign_id, unit_id) DO UPDATE SET \
+         parent_id = excluded.parent_id, name = excluded.name, kind = excluded.kind, \
+         entry_id = excluded.entry_id, depth = excluded.depth",
+    );
+    st
+}
 
 impl Store {
     /// Inserts or updates `units` of `campaign_id` (name, parent, kind, entry, depth), leaving
@@ -30,85 +61,24 @@ impl Store {
         campaign_id: &str,
         units: &[UnitRecord],
     ) -> Result<(), StoreError> {
-        const UPSERT: &str = " ON CONFLICT (campaign_id, unit_id) DO UPDATE SET \
-            parent_id = excluded.parent_id, name = excluded.name, kind = excluded.kind, \
-            entry_id = excluded.entry_id, depth = excluded.depth";
-        const INSERT: &str = "INSERT INTO units \
-            (campaign_id, unit_id, parent_id, name, kind, entry_id, depth) ";
-        match self {
-            Store::Sqlite(pool) => {
-                let mut tx = pool.begin().await?;
-                for chunk in units.chunks(CHUNK) {
-                    let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(INSERT);
-                    query.push_values(chunk, |mut row, unit| {
-                        row.push_bind(campaign_id)
-                            .push_bind(&unit.unit_id)
-                            .push_bind(&unit.parent_id)
-                            .push_bind(&unit.name)
-                            .push_bind(&unit.kind)
-                            .push_bind(&unit.entry_id)
-                            .push_bind(unit.depth);
-                    });
-                    query.push(UPSERT);
-                    query.build().execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for chunk in units.chunks(CHUNK) {
+                upsert(campaign_id, chunk).query()?.execute(&mut *tx).await?;
             }
-            Store::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                for chunk in units.chunks(CHUNK) {
-                    let mut query = sqlx::QueryBuilder::<sqlx::Postgres>::new(INSERT);
-                    query.push_values(chunk, |mut row, unit| {
-                        row.push_bind(campaign_id)
-                            .push_bind(&unit.unit_id)
-                            .push_bind(&unit.parent_id)
-                            .push_bind(&unit.name)
-                            .push_bind(&unit.kind)
-                            .push_bind(&unit.entry_id)
-                            .push_bind(unit.depth);
-                    });
-                    query.push(UPSERT);
-                    query.build().execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
-            }
-        }
+            tx.commit().await?;
+        });
         Ok(())
     }
 
     /// Every unit of a campaign, by id.
     pub async fn units(&self, campaign_id: &str) -> Result<Vec<UnitRecord>, StoreError> {
-        type Raw = (String, Option<String>, String, String, String, i32);
-        let raw: Vec<Raw> = match self {
-            Store::Sqlite(pool) => {
-                sqlx::query_as(
-                    "SELECT unit_id, parent_id, name, kind, entry_id, depth FROM units \
-                     WHERE campaign_id = ? ORDER BY unit_id",
-                )
-                .bind(campaign_id)
-                .fetch_all(pool)
-                .await?
-            }
-            Store::Postgres(pool) => {
-                sqlx::query_as(
-                    "SELECT unit_id, parent_id, name, kind, entry_id, depth FROM units \
-                     WHERE campaign_id = $1 ORDER BY unit_id",
-                )
-                .bind(campaign_id)
-                .fetch_all(pool)
-                .await?
-            }
-        };
-        Ok(raw
-            .into_iter()
-            .map(|r| UnitRecord {
-                unit_id: r.0,
-                parent_id: r.1,
-                name: r.2,
-                kind: r.3,
-                entry_id: r.4,
-                depth: r.5,
-            })
-            .collect())
+        Ok(Statement::new(
+            "SELECT unit_id, parent_id, name, kind, entry_id, depth FROM units \
+             WHERE campaign_id = $1 ORDER BY unit_id",
+        )
+        .bind(campaign_id)
+        .fetch_all(self)
+        .await?)
     }
 }

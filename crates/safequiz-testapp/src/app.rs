@@ -77,8 +77,7 @@ impl TestAppBuilder {
     pub async fn spawn(self) -> TestApp {
         let redis = RedisServer::start();
         let data = tempfile::tempdir().expect("a temporary folder can be created");
-        let mut loaded =
-            config::load(&config_dir()).expect("the shipped configuration loads");
+        let mut loaded = config::load(&config_dir()).expect("the shipped configuration loads");
         let settings = &mut loaded.settings;
         settings.http.addr = "127.0.0.1:0".to_owned();
         settings.http.workers = 2;
@@ -396,7 +395,7 @@ impl TestApp {
             .store
             .add_organizer(&safequiz_sql::organizers::NewOrganizer {
                 campaign_id: CAMPAIGN,
-                unit_id: unit,
+                scope: &unit.parse().expect("a unit id or the whole campaign"),
                 username,
                 password_hash: &hash,
                 created_at_ms: self.clock.now().as_millisecond(),

@@ -1,3 +1,5 @@
+//! Scoring and full marks, table-driven.
+
 use super::{is_correct, score};
 use crate::bank::{Choices, QuestionKind};
 
@@ -59,5 +61,33 @@ fn an_attempt_scores_points_per_correct_answer() {
     assert!(
         !score(1, []).is_full_marks(),
         "an empty attempt is not full marks"
+    );
+}
+
+#[test]
+fn full_marks_need_questions_and_every_one_correct() {
+    use super::{Score, is_full_marks};
+    let cases = [
+        (5, 5, true, "every question correct"),
+        (4, 5, false, "one wrong"),
+        (0, 5, false, "none correct"),
+        (0, 0, false, "an empty attempt"),
+    ];
+    for (correct, questions, expected, why) in cases {
+        assert_eq!(is_full_marks(correct, questions), expected, "{why}");
+        assert_eq!(
+            Score::new(2, correct, questions).is_full_marks(),
+            expected,
+            "{why}"
+        );
+    }
+    assert_eq!(
+        Score::new(2, 4, 5),
+        Score {
+            correct: 4,
+            questions: 5,
+            points: 8,
+            max_points: 10
+        }
     );
 }

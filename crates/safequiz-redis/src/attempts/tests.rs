@@ -1,4 +1,5 @@
-//! Attempt ids and choice arguments, the parts of this module that need no Redis.
+//! Attempt ids, choice arguments and the stored encodings: the parts of this module that need no
+//! Redis.
 
 use super::*;
 
@@ -51,4 +52,123 @@ fn choices_are_read_both_as_letters_and_as_true_false() {
             .map(|choice| (choice.letters, choice.true_false));
         assert_eq!(parsed, expected, "{why}");
     }
+}
+
+#[test]
+fn times_and_results_read_back_as_they_were_written() {
+    let times = Times {
+        day: 20_613,
+        started_ms: 1_781_000_000_000,
+        deadline_ms: 1_781_000_150_000,
+        accepts_until_ms: 1_781_000_152_000,
+    };
+    assert_eq!(
+        times.encode(),
+        "20613,1781000000000,1781000150000,1781000152000"
+    );
+    assert_eq!(Times::parse(&times.encode()), Some(times));
+    let result = AttemptResult {
+        points: 4,
+        correct: 4,
+        finished_ms: 1_781_000_090_000,
+        time_used_ms: 90_000,
+        auto_submitted: true,
+    };
+    assert_eq!(result.encode(), "4,4,1781000090000,90000,1");
+    assert_eq!(AttemptResult::parse(&result.encode()), Some(result));
+    for bad in ["", "1,2,3", "1,2,3,4,x", "1,2,3,4,1,6", "-1,0,0,0,0"] {
+        assert_eq!(AttemptResult::parse(bad), None, "{bad:?}");
+    }
+    for bad in ["", "1,2,3", "x,1,2,3"] {
+        assert_eq!(Times::parse(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn encoded_questions_decode_what_a_new_attempt_encodes() {
+    let order = |digits: &[u8]| OptionOrder::from_slice(digits).expect("a permutation");
+    let mut attempt = NewAttempt::new(1, 0, 150_000, 152_000);
+    attempt.push(
+        "s-1",
+        QuestionKind::Single,
+        order(&[2, 0, 1, 3]),
+        Choices::from_bits(0b10),
+    );
+    attempt.push(
+        "m-2",
+        QuestionKind::Multiple,
+        order(&[0, 1, 2, 3, 4, 5]),
+        Choices::from_bits(0b10_0101),
+    );
+    attempt.push(
+        "t-3",
+        QuestionKind::TrueFalse,
+        order(&[0, 1]),
+        Choices::from_bits(0b01),
+    );
+    assert_eq!(attempt.encoded_questions(), "s-1/2013,m-2/012345,t-3/01");
+    assert_eq!(attempt.encoded_key(), "2U1");
+    assert_eq!(attempt.encoded_kinds(), "s4m6t2");
+    let answers = encode_answers(&[
+        Choices::from_bits(0b10),
+        Choices::NONE,
+        Choices::from_bits(0b10),
+    ]);
+    assert_eq!(answers, "202");
+
+    let open: Vec<_> = EncodedQuestions::new(attempt.encoded_questions(), "", &answers)
+        .decode()
+        .collect();
+    let shut = EncodedQuestions::new(attempt.encoded_questions(), attempt.encoded_key(), &answers)
+        .decode_final()
+        .expect("a final attempt decodes");
+
+    assert_eq!(
+        open,
+        vec![
+            Some(StoredQuestion {
+                id: "s-1",
+                order: order(&[2, 0, 1, 3]),
+                answer: Choices::from_bits(0b10),
+                key: None,
+            }),
+            Some(StoredQuestion {
+                id: "m-2",
+                order: order(&[0, 1, 2, 3, 4, 5]),
+                answer: Choices::NONE,
+                key: None,
+            }),
+            Some(StoredQuestion {
+                id: "t-3",
+                order: order(&[0, 1]),
+                answer: Choices::from_bits(0b10),
+                key: None,
+            }),
+        ]
+    );
+    let keys: Vec<u8> = shut.iter().map(|question| question.key.bits()).collect();
+    assert_eq!(keys, [0b10, 0b10_0101, 0b01]);
+    let chosen: Vec<u8> = shut.iter().map(|question| question.chosen.bits()).collect();
+    assert_eq!(chosen, [0b10, 0, 0b10]);
+}
+
+#[test]
+fn questions_that_do_not_decode_are_refused() {
+    let cases = [
+        ("q/01", "", "", "no answer character"),
+        ("q01", "1", "0", "no order"),
+        ("q/011", "1", "0", "an order that repeats an option"),
+        ("q/3", "1", "0", "an order naming a missing option"),
+        ("q/0123456", "1", "0", "seven options"),
+    ];
+    for (questions, key, answers, why) in cases {
+        let encoded = EncodedQuestions::new(questions, key, answers);
+        assert_eq!(encoded.decode().collect::<Vec<_>>(), vec![None], "{why}");
+        assert_eq!(encoded.decode_final(), None, "{why}");
+    }
+    assert_eq!(
+        EncodedQuestions::new("a/01,b/10", "1", "00").decode_final(),
+        None,
+        "a key shorter than the questions is not final"
+    );
 }

@@ -64,35 +64,36 @@ fn token_campaign<'s>(
         .map_err(|_| ApiError::Unauthorized("凭证所属的竞赛已不存在".to_owned()))
 }
 
-/// `POST /api/v1/campaigns/{cid}/attempts`: starts today's attempt (`201`) or returns the open
-/// one with its saved answers and unchanged deadline (`200`).
-#[tracing::instrument(skip_all, fields(participant = claims.participant))]
-pub async fn start(
-    state: web::Data<AppState>,
-    campaign: web::Path<String>,
-    Participant(claims): Participant,
-) -> Result<HttpResponse, ApiError> {
-    let campaign = find_campaign(&state, &campaign)?;
+/// The campaign the path names (`{cid}`), when the token was issued for it.
+pub(crate) fn campaign_of_path<'s>(
+    state: &'s AppState,
+    campaign: &str,
+    claims: &ParticipantClaims,
+) -> Result<&'s Campaign, ApiError> {
+    let campaign = find_campaign(state, campaign)?;
     if claims.campaign != campaign.id {
         return Err(ApiError::Unauthorized("凭证不属于该竞赛".to_owned()));
     }
-    let path = unit_path(campaign, &claims.unit)?;
-    let now = state.clock.now();
+    Ok(campaign)
+}
+
+/// `409 campaign_closed` outside the campaign's window.
+fn check_open(campaign: &Campaign, now: Timestamp) -> Result<(), ApiError> {
     match campaign.window(now) {
-        Window::Open => {}
-        Window::NotYetOpen => {
-            return Err(ApiError::CampaignClosed(format!(
-                "竞赛尚未开始，开始时间：{}",
-                local_time(campaign, campaign.opens_at)
-            )));
-        }
-        Window::Closed => {
-            return Err(ApiError::CampaignClosed(format!(
-                "竞赛已于 {} 结束",
-                local_time(campaign, campaign.closes_at)
-            )));
-        }
+        Window::Open => Ok(()),
+        Window::NotYetOpen => Err(ApiError::CampaignClosed(format!(
+            "竞赛尚未开始，开始时间：{}",
+            local_time(campaign, campaign.opens_at)
+        ))),
+        Window::Closed => Err(ApiError::CampaignClosed(format!(
+            "竞赛已于 {} 结束",
+            local_time(campaign, campaign.closes_at)
+        ))),
     }
+}
+
+/// A new attempt started `now`: its day, deadline and questions drawn from the campaign's pool.
+fn new_attempt(campaign: &Campaign, now: Timestamp) -> Result<NewAttempt, ApiError> {
     let deadline = campaign.deadline(now);
     let mut attempt = NewAttempt::new(
         calendar::day_number(campaign.day_of(now)),
@@ -112,6 +113,22 @@ pub async fn start(
             drawn.options.shown(question.answer),
         );
     }
+    Ok(attempt)
+}
+
+/// `POST /api/v1/campaigns/{cid}/attempts`: starts today's attempt (`201`) or returns the open
+/// one with its saved answers and unchanged deadline (`200`).
+#[tracing::instrument(skip_all, fields(participant = claims.participant))]
+pub async fn start(
+    state: web::Data<AppState>,
+    campaign: web::Path<String>,
+    Participant(claims): Participant,
+) -> Result<HttpResponse, ApiError> {
+    let campaign = campaign_of_path(&state, &campaign, &claims)?;
+    let path = unit_path(campaign, &claims.unit)?;
+    let now = state.clock.now();
+    check_open(campaign, now)?;
+    let attempt = new_attempt(campaign, now)?;
     let actor = actor(&state, campaign, &claims, &path);
     match state
         .hot

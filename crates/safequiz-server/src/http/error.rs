@@ -10,6 +10,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use jiff::Timestamp;
+use safequiz_domain::scope::ScopeError;
 use serde::Serialize;
 
 use crate::auth::TokenError;
@@ -207,6 +208,25 @@ impl From<ExportError> for ApiError {
                 Err(other) => ApiError::Internal(other.to_string()),
             },
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<ScopeError> for ApiError {
+    fn from(error: ScopeError) -> ApiError {
+        match error {
+            ScopeError::Empty | ScopeError::UnknownUnit(_) => {
+                ApiError::NotFound("the campaign has no unit with this id")
+            }
+            ScopeError::OutOfScope(_) => ApiError::Forbidden {
+                code: "out_of_scope",
+                message: "该单位不在您的管理范围内".to_owned(),
+            },
+            // Only a change asks for a unit below the organizer's own: a headcount.
+            ScopeError::OwnUnit(_) => ApiError::Forbidden {
+                code: "out_of_scope",
+                message: "本单位的应参与人数由上级单位设置".to_owned(),
+            },
         }
     }
 }

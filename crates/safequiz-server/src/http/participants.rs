@@ -1,13 +1,18 @@
 //! Registration and a participant's own standing.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use jiff::Timestamp;
 use safequiz_domain::calendar;
+use safequiz_domain::campaign::Campaign;
 use safequiz_domain::participant::{IdentityError, PersonName, Phone};
+use safequiz_domain::units::Unit;
+use safequiz_redis::boards::Standing;
 use safequiz_redis::participants::{RegisterOutcome, Registration};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use super::attempts::campaign_of_path;
 use super::campaigns::find_campaign;
 use super::error::ApiError;
 use super::extract::Participant;
@@ -30,20 +35,11 @@ struct Registered {
     expires_at: Timestamp,
 }
 
-/// `POST /api/v1/campaigns/{cid}/participants`: registers, or finds again the participant with
-/// the same phone and name (`200`, a fresh token for a new device).
-#[tracing::instrument(skip_all, fields(campaign = %campaign))]
-pub async fn register(
-    state: web::Data<AppState>,
-    campaign: web::Path<String>,
-    body: web::Json<RegisterBody>,
-) -> Result<HttpResponse, ApiError> {
-    let campaign = find_campaign(&state, &campaign)?;
-    let name = PersonName::parse(&body.name).map_err(|e| identity_error("invalid_name", e))?;
-    let phone = Phone::parse(&body.phone).map_err(|e| identity_error("invalid_phone", e))?;
+/// The unit a participant registers with: a leaf of `campaign` (`422 invalid_unit` otherwise).
+fn registration_unit<'c>(campaign: &'c Campaign, unit_id: &str) -> Result<&'c Unit, ApiError> {
     let unit = campaign
         .units
-        .find(body.unit_id.trim())
+        .find(unit_id.trim())
         .map(|ix| campaign.units.get(ix))
         .ok_or_else(|| ApiError::invalid("invalid_unit", "所选单位不存在，请重新选择"))?;
     // Points roll up along one unambiguous path, so a participant belongs to a leaf: a county
@@ -54,27 +50,20 @@ pub async fn register(
             format!("请继续选择“{}”的下级单位", unit.name),
         ));
     }
-    let now = state.clock.now();
-    let phone_hash = state.auth.phone_hash(&campaign.id, &phone);
-    let outcome = state
-        .hot
-        .register(&Registration {
-            campaign: &campaign.id,
-            shards: state.shards,
-            phone_hash: &phone_hash,
-            name: name.as_str(),
-            phone_masked: &phone.masked(),
-            unit: &unit.id,
-            now_ms: now.as_millisecond(),
-        })
-        .await?;
+    Ok(unit)
+}
+
+/// The answer to a registration: `201` for a new participant, `200` for one found again, each
+/// with a fresh token.
+fn registered(
+    state: &AppState,
+    campaign: &Campaign,
+    outcome: RegisterOutcome,
+    now: Timestamp,
+) -> Result<HttpResponse, ApiError> {
     let (status, participant, unit) = match outcome {
-        RegisterOutcome::Created { participant, unit } => {
-            (actix_web::http::StatusCode::CREATED, participant, unit)
-        }
-        RegisterOutcome::Existing { participant, unit } => {
-            (actix_web::http::StatusCode::OK, participant, unit)
-        }
+        RegisterOutcome::Created { participant, unit } => (StatusCode::CREATED, participant, unit),
+        RegisterOutcome::Existing { participant, unit } => (StatusCode::OK, participant, unit),
         RegisterOutcome::PhoneTaken => return Err(ApiError::PhoneTaken),
     };
     let expires_at = now
@@ -92,6 +81,35 @@ pub async fn register(
         unit_id: unit,
         expires_at,
     }))
+}
+
+/// `POST /api/v1/campaigns/{cid}/participants`: registers, or finds again the participant with
+/// the same phone and name (`200`, a fresh token for a new device).
+#[tracing::instrument(skip_all, fields(campaign = %campaign))]
+pub async fn register(
+    state: web::Data<AppState>,
+    campaign: web::Path<String>,
+    body: web::Json<RegisterBody>,
+) -> Result<HttpResponse, ApiError> {
+    let campaign = find_campaign(&state, &campaign)?;
+    let name = PersonName::parse(&body.name).map_err(|e| identity_error("invalid_name", e))?;
+    let phone = Phone::parse(&body.phone).map_err(|e| identity_error("invalid_phone", e))?;
+    let unit = registration_unit(campaign, &body.unit_id)?;
+    let now = state.clock.now();
+    let phone_hash = state.auth.phone_hash(&campaign.id, &phone);
+    let outcome = state
+        .hot
+        .register(&Registration {
+            campaign: &campaign.id,
+            shards: state.shards,
+            phone_hash: &phone_hash,
+            name: name.as_str(),
+            phone_masked: &phone.masked(),
+            unit: &unit.id,
+            now_ms: now.as_millisecond(),
+        })
+        .await?;
+    registered(&state, campaign, outcome, now)
 }
 
 fn identity_error(code: &'static str, error: IdentityError) -> ApiError {
@@ -136,6 +154,79 @@ struct Rank<'a> {
     rank: Option<u64>,
 }
 
+/// The participant's rank on the campaign's board and on each board of `path` (the unit ids
+/// from the entry's root down to their own), `None` everywhere before a final attempt.
+async fn ranks(
+    state: &AppState,
+    campaign: &Campaign,
+    claims: &ParticipantClaims,
+    standing: &Standing,
+    path: &[&str],
+) -> Result<Vec<Option<u64>>, ApiError> {
+    let mut boards: Vec<Option<&str>> = vec![None];
+    boards.extend(path.iter().map(|id| Some(*id)));
+    if standing.attempts == 0 {
+        return Ok(vec![None; boards.len()]);
+    }
+    let ranks = state
+        .hot
+        .ranks(
+            &campaign.id,
+            state.shards,
+            claims.participant,
+            standing,
+            &boards,
+        )
+        .await?;
+    Ok(ranks.into_iter().map(Some).collect())
+}
+
+/// Today's attempts: allowed, started, the open one, and when the next may start once today's
+/// are used up.
+fn today(
+    campaign: &Campaign,
+    claims: &ParticipantClaims,
+    standing: &Standing,
+    now: Timestamp,
+) -> Today {
+    let date = campaign.day_of(now);
+    let started = if standing.last_start_day == Some(calendar::day_number(date)) {
+        standing.starts_that_day
+    } else {
+        0
+    };
+    Today {
+        date,
+        attempts_allowed: campaign.attempts_per_day,
+        attempts_started: started,
+        open_attempt_id: standing
+            .open
+            .map(|number| format!("{}-{number}", claims.participant)),
+        next_attempt_at: (started >= campaign.attempts_per_day)
+            .then(|| calendar::start_of_next_day(now, &campaign.time_zone)),
+    }
+}
+
+/// The national rank, then one rank per unit of the path, each named by its level.
+fn rank_views<'c>(units: &[&'c Unit], ranks: &[Option<u64>]) -> Vec<Rank<'c>> {
+    let national = Rank {
+        level: "national",
+        unit_id: None,
+        name: "全国",
+        rank: ranks.first().copied().flatten(),
+    };
+    let by_unit = units
+        .iter()
+        .zip(ranks.iter().skip(1))
+        .map(|(unit, rank)| Rank {
+            level: unit.kind.as_str(),
+            unit_id: Some(&unit.id),
+            name: &unit.name,
+            rank: *rank,
+        });
+    std::iter::once(national).chain(by_unit).collect()
+}
+
 /// `GET /api/v1/campaigns/{cid}/me`: my unit path, totals, today's attempts and my rank at
 /// every level of my unit path, from the campaign down to my own unit.
 #[tracing::instrument(skip_all, fields(campaign = %campaign))]
@@ -144,59 +235,18 @@ pub async fn me(
     campaign: web::Path<String>,
     Participant(claims): Participant,
 ) -> Result<HttpResponse, ApiError> {
-    let campaign = find_campaign(&state, &campaign)?;
-    if claims.campaign != campaign.id {
-        return Err(ApiError::Unauthorized("凭证不属于该竞赛".to_owned()));
-    }
+    let campaign = campaign_of_path(&state, &campaign, &claims)?;
     let path = super::attempts::unit_path(campaign, &claims.unit)?;
     let now = state.clock.now();
     let standing = state
         .hot
         .standing(&campaign.id, state.shards, claims.participant)
         .await?;
-    let mut boards: Vec<Option<&str>> = vec![None];
-    boards.extend(path.iter().map(|id| Some(*id)));
-    let ranks = if standing.attempts > 0 {
-        state
-            .hot
-            .ranks(
-                &campaign.id,
-                state.shards,
-                claims.participant,
-                &standing,
-                &boards,
-            )
-            .await?
-            .into_iter()
-            .map(Some)
-            .collect()
-    } else {
-        vec![None; boards.len()]
-    };
-    let today = campaign.day_of(now);
-    let started = if standing.last_start_day == Some(calendar::day_number(today)) {
-        standing.starts_that_day
-    } else {
-        0
-    };
-    let units: Vec<_> = path
+    let ranks = ranks(&state, campaign, &claims, &standing, &path).await?;
+    let units: Vec<&Unit> = path
         .iter()
         .filter_map(|id| campaign.units.find(id).map(|ix| campaign.units.get(ix)))
         .collect();
-    let mut rank_views = vec![Rank {
-        level: "national",
-        unit_id: None,
-        name: "全国",
-        rank: ranks[0],
-    }];
-    for (unit, rank) in units.iter().zip(&ranks[1..]) {
-        rank_views.push(Rank {
-            level: unit.kind.as_str(),
-            unit_id: Some(&unit.id),
-            name: &unit.name,
-            rank: *rank,
-        });
-    }
     Ok(HttpResponse::Ok().json(Me {
         participant_id: claims.participant,
         unit_path: units
@@ -210,17 +260,8 @@ pub async fn me(
         points: standing.points,
         attempts: standing.attempts,
         time_used_ms: standing.time_used_ms,
-        today: Today {
-            date: today,
-            attempts_allowed: campaign.attempts_per_day,
-            attempts_started: started,
-            open_attempt_id: standing
-                .open
-                .map(|number| format!("{}-{number}", claims.participant)),
-            next_attempt_at: (started >= campaign.attempts_per_day)
-                .then(|| calendar::start_of_next_day(now, &campaign.time_zone)),
-        },
-        ranks: rank_views,
+        today: today(campaign, &claims, &standing, now),
+        ranks: rank_views(&units, &ranks),
         server_time: now,
     }))
 }

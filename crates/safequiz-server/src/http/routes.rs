@@ -4,10 +4,11 @@ use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::error::ApiError;
-use super::{
-    attempts, campaigns, health, leaderboards, live, organizer, organizer_exports,
-    organizer_headcounts, organizer_reports, pages, participants,
+use super::organizer::{
+    account, exports, figures, headcounts, participants as organizer_participants, progress,
+    questions,
 };
+use super::{attempts, campaigns, health, leaderboards, live, pages, participants};
 
 /// Registers every route, the extractor error handlers and the JSON 404 fallback.
 pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) {
@@ -56,42 +57,33 @@ pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) 
                     )
                     .service(
                         web::scope("/organizer")
-                            .route("/login", web::post().to(organizer::login))
-                            .route("/logout", web::post().to(organizer::logout))
-                            .route("/me", web::get().to(organizer::me))
-                            .route("/password", web::put().to(organizer::change_password))
-                            .route("/progress", web::get().to(organizer::progress))
+                            .route("/login", web::post().to(account::login))
+                            .route("/logout", web::post().to(account::logout))
+                            .route("/me", web::get().to(account::me))
+                            .route("/password", web::put().to(account::change_password))
+                            .route("/progress", web::get().to(progress::progress))
                             .route(
                                 "/participants",
-                                web::get().to(organizer_reports::participants),
+                                web::get().to(organizer_participants::participants),
                             )
                             .route(
                                 "/participants/{pid}/attempts",
-                                web::get().to(organizer_reports::participant_attempts),
+                                web::get().to(organizer_participants::participant_attempts),
                             )
-                            .route("/figures", web::get().to(organizer_reports::figures))
-                            .route("/daily", web::get().to(organizer_reports::daily))
-                            .route("/questions", web::get().to(organizer_reports::questions))
+                            .route("/figures", web::get().to(figures::figures))
+                            .route("/daily", web::get().to(figures::daily))
+                            .route("/questions", web::get().to(questions::questions))
                             .route(
                                 "/units/{unit}/headcount",
-                                web::put().to(organizer_headcounts::set_headcount),
+                                web::put().to(headcounts::set_headcount),
                             )
-                            .route(
-                                "/headcounts",
-                                web::post().to(organizer_headcounts::upload_headcounts),
-                            )
+                            .route("/headcounts", web::post().to(headcounts::upload_headcounts))
                             .route(
                                 "/exports/participants.{format}",
-                                web::get().to(organizer_exports::participants),
+                                web::get().to(exports::participants),
                             )
-                            .route(
-                                "/exports/units.{format}",
-                                web::get().to(organizer_exports::units),
-                            )
-                            .route(
-                                "/exports/daily.{format}",
-                                web::get().to(organizer_exports::daily),
-                            ),
+                            .route("/exports/units.{format}", web::get().to(exports::units))
+                            .route("/exports/daily.{format}", web::get().to(exports::daily)),
                     ),
             )
             .route("/healthz", web::get().to(health::healthz))

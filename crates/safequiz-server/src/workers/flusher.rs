@@ -8,9 +8,13 @@
 //! transaction (idempotent: attempt and participant ids are primary keys), and only then
 //! acknowledges; then it trims the stream below what every flusher is done with.
 //!
+//! It parses nothing itself: an entry's format is `safequiz_redis::streams`' ([`decode`] gives a
+//! typed [`StreamRecord`]), the `attempts.questions` column's is `safequiz_sql::record`'s
+//! ([`StoredQuestion`]); this module maps one onto the other.
+//!
 //! SQL unavailable: nothing is acknowledged, the entries wait in Redis and are written when SQL
-//! returns; the hot path never waits for SQL (DESIGN §2.5). A row SQL refuses for its data is
-//! retried alone; once delivered `max_deliveries` times it moves to the shard's dead-letter
+//! returns; the hot path never waits for SQL (docs/design.md §2.5). A row SQL refuses for its data
+//! is retried alone; once delivered `max_deliveries` times it moves to the shard's dead-letter
 //! stream with the reason, logged, never dropped. An entry that does not decode moves there at
 //! once.
 
@@ -18,9 +22,12 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use safequiz_domain::campaign::Campaign;
+use safequiz_domain::score::is_full_marks;
 use safequiz_redis::keys::Shard;
-use safequiz_redis::streams::StreamEntry;
-use safequiz_sql::record::{AttemptRow, ParticipantRow, RecordRow};
+use safequiz_redis::streams::{
+    AttemptEntry, EntryError, ParticipantEntry, StreamEntry, StreamRecord, decode,
+};
+use safequiz_sql::record::{AttemptRow, ParticipantRow, RecordRow, StoredQuestion};
 use safequiz_sql::units::UnitRecord;
 use tokio::sync::watch;
 
@@ -167,15 +174,16 @@ async fn flush_shard(
     let mut rows = Vec::with_capacity(entries.len());
     let mut ids = Vec::with_capacity(entries.len());
     for entry in &entries {
-        match decode(campaign, entry) {
+        match record_row(campaign, entry) {
             Ok(row) => {
                 rows.push(row);
                 ids.push(entry.id.clone());
             }
             Err(reason) => {
-                tracing::error!(stream.id = %entry.id, reason,
+                tracing::error!(stream.id = %entry.id, reason = %reason,
                     "moving an unreadable stream entry to the dead-letter stream");
-                hot.dead_letter(id, shard, entry, reason).await?;
+                hot.dead_letter(id, shard, entry, &reason.to_string())
+                    .await?;
             }
         }
     }
@@ -233,60 +241,60 @@ async fn insert_one_by_one(
 }
 
 /// The record row a stream entry stands for.
-fn decode(campaign: &Campaign, entry: &StreamEntry) -> Result<RecordRow, &'static str> {
-    let text = |field: &str| entry.get(field).ok_or("a field is missing");
-    let number = |field: &str| -> Result<i64, &'static str> {
-        text(field)?
-            .parse()
-            .map_err(|_| "a number field is not a number")
-    };
-    match text("type")? {
-        "participant" => Ok(RecordRow::Participant(ParticipantRow {
-            campaign_id: campaign.id.clone(),
-            participant_id: number("participant")?,
-            name: text("name")?.to_owned(),
-            phone_masked: text("phone_masked")?.to_owned(),
-            phone_hash: text("phone_hash")?.to_owned(),
-            unit_id: text("unit")?.to_owned(),
-            registered_at_ms: number("registered")?,
-        })),
-        "attempt" => Ok(RecordRow::Attempt(AttemptRow {
-            campaign_id: campaign.id.clone(),
-            attempt_id: text("attempt")?.to_owned(),
-            participant_id: number("participant")?,
-            unit_id: text("unit")?.to_owned(),
-            day: number("day")? as i32,
-            started_at_ms: number("started")?,
-            deadline_ms: number("deadline")?,
-            finished_at_ms: number("finished")?,
-            time_used_ms: number("time_used")?,
-            points: number("points")? as i32,
-            correct: number("correct")? as i32,
-            auto_submitted: number("auto")? == 1,
-            questions: questions_json(text("questions")?, text("key")?, text("answers")?)?,
-        })),
-        _ => Err("unknown entry type"),
-    }
+fn record_row(campaign: &Campaign, entry: &StreamEntry) -> Result<RecordRow, EntryError> {
+    Ok(match decode(entry)? {
+        StreamRecord::Participant(participant) => {
+            RecordRow::Participant(participant_row(campaign, &participant)?)
+        }
+        StreamRecord::Attempt(attempt) => RecordRow::Attempt(attempt_row(campaign, &attempt)?),
+    })
 }
 
-/// The attempt's questions as JSON: `[{"id", "order", "key", "chosen"}]` in display order,
-/// `order` the bank's option indices in display order, `key` and `chosen` bit sets over display
-/// positions (bit 0 is the option shown first).
-fn questions_json(questions: &str, key: &str, answers: &str) -> Result<String, &'static str> {
-    let (key, answers) = (key.as_bytes(), answers.as_bytes());
-    let mut items = Vec::new();
-    for (index, entry) in questions.split(',').enumerate() {
-        let (id, order) = entry
-            .split_once('/')
-            .ok_or("a question entry has no order")?;
-        let order: Vec<u8> = order.bytes().map(|b| b.wrapping_sub(b'0')).collect();
-        let bits = |set: &[u8]| set.get(index).map(|b| b.wrapping_sub(b'0'));
-        items.push(serde_json::json!({
-            "id": id,
-            "order": order,
-            "key": bits(key).ok_or("the key is shorter than the questions")?,
-            "chosen": bits(answers).ok_or("the answers are shorter than the questions")?,
-        }));
-    }
-    Ok(serde_json::Value::Array(items).to_string())
+fn participant_row(
+    campaign: &Campaign,
+    entry: &ParticipantEntry<'_>,
+) -> Result<ParticipantRow, EntryError> {
+    Ok(ParticipantRow {
+        campaign_id: campaign.id.clone(),
+        participant_id: i64::try_from(entry.participant)
+            .map_err(|_| EntryError::Malformed("participant"))?,
+        name: entry.name.to_owned(),
+        phone_masked: entry.phone_masked.to_owned(),
+        phone_hash: entry.phone_hash.to_owned(),
+        unit_id: entry.unit.to_owned(),
+        registered_at_ms: entry.registered_ms,
+    })
+}
+
+fn attempt_row(campaign: &Campaign, entry: &AttemptEntry<'_>) -> Result<AttemptRow, EntryError> {
+    let questions: Vec<StoredQuestion> = entry
+        .questions
+        .iter()
+        .map(|question| StoredQuestion {
+            id: question.id.to_owned(),
+            order: question.order.as_slice().to_vec(),
+            key: question.key.bits(),
+            chosen: question.chosen.bits(),
+        })
+        .collect();
+    Ok(AttemptRow {
+        campaign_id: campaign.id.clone(),
+        attempt_id: entry.attempt.to_string(),
+        participant_id: i64::try_from(entry.participant)
+            .map_err(|_| EntryError::Malformed("participant"))?,
+        unit_id: entry.unit.to_owned(),
+        day: entry.day,
+        started_at_ms: entry.started_ms,
+        deadline_ms: entry.deadline_ms,
+        finished_at_ms: entry.finish.finished_ms,
+        time_used_ms: entry.finish.time_used_ms,
+        points: i32::try_from(entry.points).map_err(|_| EntryError::Malformed("points"))?,
+        correct: i32::try_from(entry.correct).map_err(|_| EntryError::Malformed("correct"))?,
+        auto_submitted: entry.auto_submitted,
+        full_marks: is_full_marks(
+            entry.correct,
+            u32::try_from(questions.len()).map_err(|_| EntryError::Questions)?,
+        ),
+        questions: StoredQuestion::encode_all(&questions),
+    })
 }

@@ -10,10 +10,12 @@ use futures_util::StreamExt;
 use jiff::Timestamp;
 use jiff::civil::{DateTime, date};
 use jiff::tz::TimeZone;
+use safequiz_domain::scope::{Scope, WHOLE_CAMPAIGN};
+use safequiz_domain::score::is_full_marks;
 use safequiz_server::export::{self, Cell, DAILY_SERIES, Layout, PARTICIPANTS, Row, UNIT_FIGURES};
 use safequiz_sql::Store;
 use safequiz_sql::record::{AttemptRow, ParticipantRow, RecordRow};
-use safequiz_sql::reports::{ParticipantFilter, WHOLE_CAMPAIGN};
+use safequiz_sql::reports::ParticipantFilter;
 use safequiz_sql::units::UnitRecord;
 use safequiz_testapp::{Database, on_both};
 use tempfile::TempDir;
@@ -57,7 +59,7 @@ async fn store_with_record(database: Database) -> (Store, TempDir) {
     store
         .set_headcounts(
             C,
-            WHOLE_CAMPAIGN,
+            &Scope::WholeCampaign,
             &[(PROVINCE, Some(8)), (CREDIT_CODE, Some(3))],
         )
         .await
@@ -89,6 +91,8 @@ async fn store_with_record(database: Database) -> (Store, TempDir) {
             points: correct,
             correct,
             auto_submitted: false,
+            // Both questions below.
+            full_marks: is_full_marks(correct as u32, 2),
             questions: concat!(
                 r#"[{"id": "q1", "order": [0, 1], "key": 1, "chosen": 1}, "#,
                 r#"{"id": "q2", "order": [1, 0], "key": 2, "chosen": 2}]"#
@@ -284,7 +288,7 @@ fn participant_rows(
     export::participant_rows(
         store.clone(),
         C.to_owned(),
-        scope.to_owned(),
+        scope.parse().expect("a scope"),
         ParticipantFilter::default(),
         shanghai(),
     )
@@ -418,11 +422,11 @@ async fn a_county_exports_only_its_own_participants(database: Database) {
 async fn unit_figures_and_the_daily_series_export_their_figures(database: Database) {
     let (store, _dir) = store_with_record(database).await;
     let figures = store
-        .unit_figures(C, WHOLE_CAMPAIGN, D0, D0 + 1)
+        .unit_figures(C, &Scope::WholeCampaign, D0, D0 + 1)
         .await
         .expect("figures");
     let series = store
-        .daily_series(C, WHOLE_CAMPAIGN, D0, D0 + 2)
+        .daily_series(C, &Scope::WholeCampaign, D0, D0 + 2)
         .await
         .expect("series");
     let ok =

@@ -14,6 +14,7 @@ mod organizer;
 mod organizer_reports;
 mod pages;
 mod record;
+mod recovery;
 mod register;
 mod sweeper;
 

@@ -1,6 +1,7 @@
 //! The organizer back office: accounts, sessions, login limits and subtree scope.
 
 use reqwest::Method;
+use safequiz_domain::scope::WHOLE_CAMPAIGN;
 use safequiz_testapp::{TestApp, status_and_json};
 use serde_json::{Value, json};
 
@@ -83,7 +84,7 @@ async fn a_county_organizer_reads_its_county_and_nothing_around_it() {
         ("130100", "its own city"),
         ("130000", "its province"),
         ("110101", "another province's county"),
-        ("*", "the whole campaign"),
+        (WHOLE_CAMPAIGN, "the whole campaign"),
     ] {
         let (status, body) = get_as(&app, &county, &path(unit)).await;
         assert_eq!(
@@ -112,12 +113,15 @@ async fn a_county_organizer_reads_its_county_and_nothing_around_it() {
     assert_eq!(steps(&body), ["130000", "130100", "130102"]);
     assert_eq!(body["path"][1]["name"], "石家庄市");
     assert_eq!(get_as(&app, &province, &path("110101")).await.0, 403);
-    let national = app.organizer("*", "quanguo").await;
+    let national = app.organizer(WHOLE_CAMPAIGN, "quanguo").await;
     let (status, body) = get_as(&app, &national, "/api/v1/organizer/progress").await;
-    assert_eq!((status, body["unit_id"].as_str()), (200, Some("*")));
-    assert_eq!(steps(&body), ["*"]);
+    assert_eq!(
+        (status, body["unit_id"].as_str()),
+        (200, Some(WHOLE_CAMPAIGN))
+    );
+    assert_eq!(steps(&body), [WHOLE_CAMPAIGN]);
     let (_, body) = get_as(&app, &national, &path("130100")).await;
-    assert_eq!(steps(&body), ["*", "130000", "130100"]);
+    assert_eq!(steps(&body), [WHOLE_CAMPAIGN, "130000", "130100"]);
 }
 
 #[tokio::test]

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use calamine::{Data, Reader, Xlsx};
 use reqwest::Method;
+use safequiz_domain::scope::{Scope, WHOLE_CAMPAIGN};
 use safequiz_server::export::{DAILY_SERIES, Layout, PARTICIPANTS, UNIT_FIGURES};
-use safequiz_sql::reports::{ParticipantFilter, WHOLE_CAMPAIGN};
+use safequiz_sql::reports::ParticipantFilter;
 use safequiz_testapp::{
     CAMPAIGN, Database, Participant, TestApp, eventually, on_both, status_and_json,
 };
@@ -95,7 +96,7 @@ async fn wait_for_record(app: &TestApp, participants: i64, attempts: i64) {
             let (total, rows) = app
                 .state
                 .store
-                .participants_page(CAMPAIGN, WHOLE_CAMPAIGN, &filter, 1000, 0)
+                .participants_page(CAMPAIGN, &Scope::WholeCampaign, &filter, 1000, 0)
                 .await
                 .ok()?;
             let written: i64 = rows.iter().map(|row| row.attempts).sum();
@@ -183,7 +184,7 @@ async fn a_county_organizer_is_refused_every_report_outside_its_county() {
     for (unit, why) in [
         (NEIGHBOUR, "the neighbour county"),
         (CITY, "its own city"),
-        ("*", "the whole campaign"),
+        (WHOLE_CAMPAIGN, "the whole campaign"),
     ] {
         for endpoint in endpoints(unit) {
             let (status, body) = send(&app, &county, &endpoint).await;

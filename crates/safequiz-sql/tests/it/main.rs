@@ -1,5 +1,7 @@
 //! Integration tests of the SQL record against a real SQLite file and a real PostgreSQL.
 #![cfg(test)]
 
+mod organizers;
 mod record;
 mod reports;
+mod units;

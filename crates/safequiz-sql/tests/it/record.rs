@@ -1,8 +1,16 @@
 //! Inserts are idempotent and all or nothing, on SQLite and on PostgreSQL: a batch written twice
 //! leaves the record as written once, and a row the database refuses writes nothing of its batch.
+//! Attempts recorded before a column existed get it from its migration.
 
-use safequiz_sql::record::{AttemptRow, Inserted, ParticipantRow, RecordRow};
-use safequiz_testkit::{Database, fresh_store};
+use std::path::Path;
+
+use safequiz_domain::score::is_full_marks;
+use safequiz_sql::record::{AttemptRow, Inserted, ParticipantRow, RecordRow, StoredQuestion};
+use safequiz_sql::{DatabaseSettings, Store};
+use safequiz_testkit::{Database, PostgresCluster, fresh_store, on_both};
+use secrecy::SecretString;
+use sqlx::migrate::Migrator;
+use tempfile::TempDir;
 
 fn participant(id: i64) -> ParticipantRow {
     ParticipantRow {
@@ -30,6 +38,7 @@ fn attempt(participant: i64) -> AttemptRow {
         points: 4,
         correct: 4,
         auto_submitted: participant % 2 == 0,
+        full_marks: participant % 3 == 0,
         // Spelled as PostgreSQL prints `jsonb`, so both databases read back the same text.
         questions: r#"[{"id": "ap-001", "key": 2, "order": [1, 0, 2, 3], "chosen": 2}]"#.to_owned(),
     }
@@ -145,3 +154,98 @@ async fn a_row_postgres_refuses_fails_its_whole_batch_as_a_data_error() {
         }
     );
 }
+
+/// Migrates a new, empty database up to and including `version` only.
+async fn store_migrated_to(database: Database, version: i64) -> (Store, TempDir) {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let (url, folder) = match database {
+        Database::Sqlite => (
+            format!("sqlite://{}", dir.path().join("r.sqlite").display()),
+            "sqlite",
+        ),
+        Database::Postgres => (PostgresCluster::get().fresh_database().await, "postgres"),
+    };
+    let store = Store::connect_lazy(&DatabaseSettings {
+        url: SecretString::from(url),
+        max_connections: 2,
+    })
+    .expect("a store");
+    let migrations = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(folder);
+    let migrator = Migrator::new(migrations).await.expect("the migrations");
+    match &store {
+        Store::Sqlite(pool) => migrator.run_to(version, pool).await,
+        Store::Postgres(pool) => migrator.run_to(version, pool).await,
+    }
+    .expect("the early migrations run");
+    (store, dir)
+}
+
+async fn attempts_recorded_before_full_marks_existed_are_backfilled_by_the_rule(
+    database: Database,
+) {
+    let (store, _dir) = store_migrated_to(database, 3).await;
+    let two = r#"[{"id": "a", "key": 1, "order": [0, 1], "chosen": 1}, {"id": "b", "key": 2, "order": [1, 0], "chosen": 1}]"#;
+    // Attempt id, correct answers, questions; and whether the domain's rule gives full marks.
+    let cases = [
+        ("1-1", 2_i32, two, true, "every question correct"),
+        ("1-2", 1, two, false, "one of two correct"),
+        ("1-3", 0, two, false, "none correct"),
+        ("1-4", 0, "[]", false, "no questions is never full marks"),
+    ];
+    macro_rules! insert {
+        ($questions:literal) => {
+            concat!(
+                "INSERT INTO attempts (campaign_id, attempt_id, participant_id, unit_id, day, ",
+                "started_at_ms, deadline_ms, finished_at_ms, time_used_ms, points, correct, ",
+                "auto_submitted, questions) VALUES ($1, $2, 1, 'u', 1, 0, 0, 0, 0, 0, $3, $4, ",
+                $questions,
+                ")"
+            )
+        };
+    }
+    for (attempt_id, correct, questions, _, _) in cases {
+        match &store {
+            Store::Sqlite(pool) => sqlx::query(insert!("$5"))
+                .bind("c1")
+                .bind(attempt_id)
+                .bind(correct)
+                .bind(false)
+                .bind(questions)
+                .execute(pool)
+                .await
+                .map(drop),
+            Store::Postgres(pool) => sqlx::query(insert!("$5::jsonb"))
+                .bind("c1")
+                .bind(attempt_id)
+                .bind(correct)
+                .bind(false)
+                .bind(questions)
+                .execute(pool)
+                .await
+                .map(drop),
+        }
+        .expect("an attempt of the old schema");
+    }
+
+    store
+        .migrate()
+        .await
+        .expect("the full_marks migration runs");
+
+    let recorded = store.attempts("c1").await.expect("read");
+    assert_eq!(recorded.len(), cases.len());
+    for ((attempt_id, correct, questions, full, why), row) in cases.into_iter().zip(recorded) {
+        assert_eq!(row.attempt_id, attempt_id);
+        let count = StoredQuestion::decode_all(questions).expect("JSON").len() as u32;
+        assert_eq!(
+            full,
+            is_full_marks(correct as u32, count),
+            "the case agrees with the rule: {why}"
+        );
+        assert_eq!(row.full_marks, full, "{why}");
+    }
+}
+
+on_both!(attempts_recorded_before_full_marks_existed_are_backfilled_by_the_rule);

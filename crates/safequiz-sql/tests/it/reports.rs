@@ -17,11 +17,12 @@
 
 use futures_util::TryStreamExt;
 use safequiz_domain::bank::Choices;
+use safequiz_domain::scope::{Scope, WHOLE_CAMPAIGN};
+use safequiz_domain::score::is_full_marks;
 use safequiz_sql::Store;
 use safequiz_sql::record::{AttemptRow, ParticipantRow, RecordRow};
 use safequiz_sql::reports::{
-    DayFigures, ParticipantFilter, ParticipantSummary, ReportError, UnitFigure, WHOLE_CAMPAIGN,
-    WrongAnswer,
+    DayFigures, ParticipantFilter, ParticipantSummary, ReportError, UnitFigure, WrongAnswer,
 };
 use safequiz_sql::units::UnitRecord;
 use safequiz_testkit::{Database, on_both};
@@ -31,6 +32,11 @@ const C: &str = "c1";
 const D0: i32 = 20_614;
 const D1: i32 = D0 + 1;
 const D2: i32 = D0 + 2;
+
+/// The scope `text` names.
+fn named(text: &str) -> Scope {
+    Scope::parse(text).expect("a scope")
+}
 
 /// A migrated store holding the record above; the folder holds the SQLite file.
 async fn store_with_record(database: Database) -> (Store, TempDir) {
@@ -174,6 +180,7 @@ fn attempt(
         points: correct,
         correct,
         auto_submitted: used_ms == 150_000,
+        full_marks: is_full_marks(correct as u32, questions.len() as u32),
         questions: format!("[{}]", json.join(", ")),
     }
 }
@@ -294,7 +301,7 @@ fn attempts() -> Vec<AttemptRow> {
 
 async fn ids(store: &Store, scope: &str, filter: &ParticipantFilter) -> Vec<i64> {
     let (total, rows) = store
-        .participants_page(C, scope, filter, 100, 0)
+        .participants_page(C, &named(scope), filter, 100, 0)
         .await
         .expect("a page");
     assert_eq!(total, rows.len() as i64, "the count matches the rows");
@@ -305,7 +312,13 @@ async fn participants_are_listed_best_first_with_their_totals(database: Database
     let (store, _dir) = store_with_record(database).await;
 
     let (total, rows) = store
-        .participants_page(C, WHOLE_CAMPAIGN, &ParticipantFilter::default(), 100, 0)
+        .participants_page(
+            C,
+            &named(WHOLE_CAMPAIGN),
+            &ParticipantFilter::default(),
+            100,
+            0,
+        )
         .await
         .expect("a page");
 
@@ -391,25 +404,25 @@ async fn filters_narrow_the_list(database: Database) {
 
     let cases: Vec<(&str, ParticipantFilter, Vec<i64>, &str)> = vec![
         (
-            "*",
+            WHOLE_CAMPAIGN,
             filter(|f| f.name = Some("张".into())),
             vec![1],
             "a part of the name",
         ),
         (
-            "*",
+            WHOLE_CAMPAIGN,
             filter(|f| f.name = Some("_".into())),
             vec![8],
             "an underscore is literal",
         ),
         (
-            "*",
+            WHOLE_CAMPAIGN,
             filter(|f| f.name = Some("%".into())),
             vec![],
             "a percent sign is literal",
         ),
         (
-            "*",
+            WHOLE_CAMPAIGN,
             filter(|f| f.phone_suffix = Some("1234".into())),
             vec![1, 3],
             "phone suffix",
@@ -427,7 +440,7 @@ async fn filters_narrow_the_list(database: Database) {
             "suffix, other scope",
         ),
         (
-            "*",
+            WHOLE_CAMPAIGN,
             filter(|f| f.phone_suffix = Some("138".into())),
             vec![],
             "only the end of the phone",
@@ -439,7 +452,7 @@ async fn filters_narrow_the_list(database: Database) {
             "a unit's subtree",
         ),
         (
-            "*",
+            WHOLE_CAMPAIGN,
             filter(|f| f.unit_id = Some("130104".into())),
             vec![3, 8],
             "a county of the campaign",
@@ -457,19 +470,19 @@ async fn filters_narrow_the_list(database: Database) {
             "a unit of a neighbour",
         ),
         (
-            "*",
+            WHOLE_CAMPAIGN,
             filter(|f| f.min_points = Some(2)),
             vec![1, 4, 5, 2, 3],
             "at least 2 points",
         ),
         (
-            "*",
+            WHOLE_CAMPAIGN,
             filter(|f| f.max_points = Some(1)),
             vec![8, 7, 6],
             "at most 1 point",
         ),
         (
-            "*",
+            WHOLE_CAMPAIGN,
             filter(|f| {
                 f.min_points = Some(1);
                 f.max_points = Some(2)
@@ -478,7 +491,7 @@ async fn filters_narrow_the_list(database: Database) {
             "between",
         ),
         (
-            "*",
+            WHOLE_CAMPAIGN,
             filter(|f| f.day = Some(D0)),
             vec![1, 5, 2, 3],
             "those who answered on day D0",
@@ -490,7 +503,7 @@ async fn filters_narrow_the_list(database: Database) {
             "day D0 within the city",
         ),
         (
-            "*",
+            WHOLE_CAMPAIGN,
             filter(|f| {
                 f.day = Some(D1);
                 f.min_points = Some(2)
@@ -499,7 +512,7 @@ async fn filters_narrow_the_list(database: Database) {
             "day D1 with 2 points that day",
         ),
         (
-            "*",
+            WHOLE_CAMPAIGN,
             filter(|f| f.day = Some(D2 + 1)),
             vec![],
             "a day without attempts",
@@ -519,7 +532,7 @@ async fn a_day_filter_counts_that_days_attempts_only(database: Database) {
     };
 
     let (_, rows) = store
-        .participants_page(C, WHOLE_CAMPAIGN, &filter, 100, 0)
+        .participants_page(C, &named(WHOLE_CAMPAIGN), &filter, 100, 0)
         .await
         .expect("a page");
 
@@ -538,11 +551,11 @@ async fn pages_cut_the_same_order(database: Database) {
     let all = ParticipantFilter::default();
 
     let (total, page) = store
-        .participants_page(C, WHOLE_CAMPAIGN, &all, 3, 2)
+        .participants_page(C, &named(WHOLE_CAMPAIGN), &all, 3, 2)
         .await
         .expect("a page");
     let (past_total, past) = store
-        .participants_page(C, WHOLE_CAMPAIGN, &all, 3, 9)
+        .participants_page(C, &named(WHOLE_CAMPAIGN), &all, 3, 9)
         .await
         .expect("a page past the end");
 
@@ -573,12 +586,12 @@ async fn the_stream_yields_the_same_rows_as_the_pages(database: Database) {
         ),
     ] {
         let (_, page) = store
-            .participants_page(C, scope, &filter, 1_000, 0)
+            .participants_page(C, &named(scope), &filter, 1_000, 0)
             .await
             .expect("a page");
 
         let streamed: Vec<ParticipantSummary> = store
-            .participant_stream(C, scope, &filter)
+            .participant_stream(C, &named(scope), &filter)
             .try_collect()
             .await
             .expect("the stream");
@@ -593,7 +606,7 @@ async fn a_participants_attempts_show_answers_in_the_banks_order(database: Datab
     let set = |options: &[usize]| options.iter().fold(Choices::NONE, |s, &o| s.with(o));
 
     let attempts = store
-        .participant_attempts(C, "130100", 1)
+        .participant_attempts(C, &named("130100"), 1)
         .await
         .expect("attempts")
         .expect("p1 is within the city");
@@ -632,7 +645,7 @@ async fn a_participants_attempts_show_answers_in_the_banks_order(database: Datab
     );
 
     let p3 = store
-        .participant_attempts(C, WHOLE_CAMPAIGN, 3)
+        .participant_attempts(C, &named(WHOLE_CAMPAIGN), 3)
         .await
         .expect("attempts")
         .expect("p3");
@@ -646,13 +659,13 @@ async fn a_participants_attempts_show_answers_in_the_banks_order(database: Datab
         (WHOLE_CAMPAIGN, 99, "no such participant"),
     ] {
         let found = store
-            .participant_attempts(C, scope, participant)
+            .participant_attempts(C, &named(scope), participant)
             .await
             .expect("a lookup");
         assert_eq!(found, None, "{why}");
     }
     let none = store
-        .participant_attempts(C, "130102", 7)
+        .participant_attempts(C, &named("130102"), 7)
         .await
         .expect("a lookup");
     assert_eq!(none, Some(vec![]), "registered without attempts");
@@ -673,15 +686,15 @@ async fn the_daily_series_has_every_day_of_the_range(database: Database) {
     let (store, _dir) = store_with_record(database).await;
 
     let campaign = store
-        .daily_series(C, WHOLE_CAMPAIGN, D0 - 1, D2 + 1)
+        .daily_series(C, &named(WHOLE_CAMPAIGN), D0 - 1, D2 + 1)
         .await
         .expect("a series");
     let city = store
-        .daily_series(C, "130100", D0 - 1, D2 + 1)
+        .daily_series(C, &named("130100"), D0 - 1, D2 + 1)
         .await
         .expect("a series");
     let one_day = store
-        .daily_series(C, "130000", D1, D1)
+        .daily_series(C, &named("130000"), D1, D1)
         .await
         .expect("a series");
 
@@ -712,9 +725,9 @@ on_both!(the_daily_series_has_every_day_of_the_range);
 async fn day_ranges_must_be_ordered_and_bounded(database: Database) {
     let (store, _dir) = store_with_record(database).await;
 
-    let backwards = store.daily_series(C, WHOLE_CAMPAIGN, D1, D0).await;
-    let too_long = store.unit_figures(C, WHOLE_CAMPAIGN, 0, 366).await;
-    let longest = store.daily_series(C, WHOLE_CAMPAIGN, 0, 365).await;
+    let backwards = store.daily_series(C, &named(WHOLE_CAMPAIGN), D1, D0).await;
+    let too_long = store.unit_figures(C, &named(WHOLE_CAMPAIGN), 0, 366).await;
+    let longest = store.daily_series(C, &named(WHOLE_CAMPAIGN), 0, 365).await;
 
     assert!(matches!(backwards, Err(ReportError::DayRange { .. })));
     assert!(matches!(too_long, Err(ReportError::DayRange { .. })));
@@ -752,24 +765,28 @@ fn kindless(mut figure: UnitFigure) -> UnitFigure {
 async fn unit_figures_roll_children_up_over_their_subtrees(database: Database) {
     let (store, _dir) = store_with_record(database).await;
     store
-        .set_headcounts(C, "130000", &[("130100", Some(10)), ("130000", Some(100))])
+        .set_headcounts(
+            C,
+            &named("130000"),
+            &[("130100", Some(10)), ("130000", Some(100))],
+        )
         .await
         .expect("headcounts");
 
     let province = store
-        .unit_figures(C, "130000", D0, D2)
+        .unit_figures(C, &named("130000"), D0, D2)
         .await
         .expect("figures");
     let campaign = store
-        .unit_figures(C, WHOLE_CAMPAIGN, D0, D2)
+        .unit_figures(C, &named(WHOLE_CAMPAIGN), D0, D2)
         .await
         .expect("figures");
     let county = store
-        .unit_figures(C, "130104", D0, D2)
+        .unit_figures(C, &named("130104"), D0, D2)
         .await
         .expect("figures");
     let last_day = store
-        .unit_figures(C, "130000", D2, D2)
+        .unit_figures(C, &named("130000"), D2, D2)
         .await
         .expect("figures");
 
@@ -792,7 +809,7 @@ async fn unit_figures_roll_children_up_over_their_subtrees(database: Database) {
     );
     assert_eq!(
         kindless(campaign.total.clone()),
-        figure("*", "", None, 7, 9, 10, 4),
+        figure(WHOLE_CAMPAIGN, "", None, 7, 9, 10, 4),
         "no headcount for the campaign unless every root has one"
     );
     assert_eq!(
@@ -846,7 +863,7 @@ async fn headcounts_are_set_all_or_nothing_within_the_scope(database: Database) 
         let store = store.clone();
         async move {
             store
-                .headcounts(C, scope)
+                .headcounts(C, &named(scope))
                 .await
                 .expect("headcounts")
                 .into_iter()
@@ -857,7 +874,7 @@ async fn headcounts_are_set_all_or_nothing_within_the_scope(database: Database) 
     store
         .set_headcounts(
             C,
-            "130100",
+            &named("130100"),
             &[
                 ("130102".to_owned(), Some(40)),
                 ("130104".to_owned(), Some(60)),
@@ -869,7 +886,7 @@ async fn headcounts_are_set_all_or_nothing_within_the_scope(database: Database) 
     let outside = store
         .set_headcounts(
             C,
-            "130100",
+            &named("130100"),
             &[
                 ("130102", Some(1)),
                 ("130203", Some(5)),
@@ -878,7 +895,7 @@ async fn headcounts_are_set_all_or_nothing_within_the_scope(database: Database) 
         )
         .await;
     let negative = store
-        .set_headcounts(C, "130100", &[("130102", Some(-1))])
+        .set_headcounts(C, &named("130100"), &[("130102", Some(-1))])
         .await;
 
     assert!(
@@ -897,7 +914,11 @@ async fn headcounts_are_set_all_or_nothing_within_the_scope(database: Database) 
     );
 
     store
-        .set_headcounts(C, WHOLE_CAMPAIGN, &[("130104", None), ("CE001", Some(7))])
+        .set_headcounts(
+            C,
+            &named(WHOLE_CAMPAIGN),
+            &[("130104", None), ("CE001", Some(7))],
+        )
         .await
         .expect("the whole campaign may set any unit");
     store
@@ -921,11 +942,11 @@ async fn question_stats_report_wrong_answers_in_the_banks_order(database: Databa
     let set = |options: &[usize]| options.iter().fold(Choices::NONE, |s, &o| s.with(o));
 
     let stats = store
-        .question_stats(C, WHOLE_CAMPAIGN, D0, D2)
+        .question_stats(C, &named(WHOLE_CAMPAIGN), D0, D2)
         .await
         .expect("stats");
     let city = store
-        .question_stats(C, "130100", D0, D0)
+        .question_stats(C, &named("130100"), D0, D0)
         .await
         .expect("stats");
 
@@ -982,3 +1003,53 @@ async fn question_stats_report_wrong_answers_in_the_banks_order(database: Databa
     );
 }
 on_both!(question_stats_report_wrong_answers_in_the_banks_order);
+
+async fn full_marks_are_counted_as_the_record_marks_them(database: Database) {
+    let (store, _dir) = safequiz_testkit::fresh_store(database).await;
+    store.sync_units(C, &units()).await.expect("units");
+    let (a, b) = (QA, QB);
+    let questions = [
+        q(a.0, &[0, 1, 2, 3], a.1, &[0]),
+        q(b.0, &[0, 1, 2, 3], b.1, &[0, 2]),
+    ];
+    // The column, written by the flusher from the domain's rule, is what reports count: here it
+    // is set against what the answers say, so a report deciding the rule again would disagree.
+    let mut marked = attempt(1, 1, "130102", D0, 30_000, &questions[..1]);
+    marked.correct = 0;
+    marked.full_marks = true;
+    let mut unmarked = attempt(1, 2, "130102", D0, 30_000, &questions);
+    unmarked.full_marks = false;
+    store
+        .insert_batch(&[
+            RecordRow::Participant(participant(1, "张三", "138****1234", "130102")),
+            RecordRow::Attempt(marked),
+            RecordRow::Attempt(unmarked),
+        ])
+        .await
+        .expect("insert");
+    let everything = named(WHOLE_CAMPAIGN);
+
+    let daily = store
+        .daily_series(C, &everything, D0, D0)
+        .await
+        .expect("series");
+    let figures = store
+        .unit_figures(C, &everything, D0, D0)
+        .await
+        .expect("figures");
+    let (_, page) = store
+        .participants_page(C, &everything, &ParticipantFilter::default(), 10, 0)
+        .await
+        .expect("page");
+
+    assert_eq!(daily[0].full_marks, 1, "the daily series");
+    assert_eq!(figures.total.full_marks, 1, "the scope's total");
+    let hebei = figures
+        .children
+        .iter()
+        .find(|c| c.unit_id == "130000")
+        .expect("a root");
+    assert_eq!(hebei.full_marks, 1, "a child's figures");
+    assert_eq!(page[0].full_marks, 1, "a participant's totals");
+}
+on_both!(full_marks_are_counted_as_the_record_marks_them);

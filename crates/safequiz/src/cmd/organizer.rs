@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use safequiz_domain::scope::Scope;
 use safequiz_server::accounts;
 use safequiz_sql::organizers::{AddOrganizerError, NewOrganizer};
 
@@ -87,9 +88,10 @@ fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
         "the username must be 3 to 64 letters, digits, '.', '_' or '-'"
     );
     with_campaign(&args.config, &args.campaign, |state, campaign| async move {
-        if args.unit != "*" && campaign.units.find(&args.unit).is_none() {
-            anyhow::bail!("campaign {} has no unit `{}`", campaign.id, args.unit);
-        }
+        let scope = Scope::parse(&args.unit)
+            .ok()
+            .filter(|scope| scope.resolve(&campaign.units).is_ok())
+            .with_context(|| format!("campaign {} has no unit `{}`", campaign.id, args.unit))?;
         state.store.migrate().await?;
         let password = accounts::one_time_password();
         let hash = accounts::hash_password(&password).map_err(anyhow::Error::msg)?;
@@ -98,7 +100,7 @@ fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
             .store
             .add_organizer(&NewOrganizer {
                 campaign_id: &campaign.id,
-                unit_id: &args.unit,
+                scope: &scope,
                 username: &args.username,
                 password_hash: &hash,
                 created_at_ms: now,
@@ -106,15 +108,11 @@ fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
             .await;
         match added {
             Ok(id) => {
-                let unit = campaign
-                    .units
-                    .find(&args.unit)
-                    .map_or("全部单位".to_owned(), |ix| {
-                        campaign.units.get(ix).name.clone()
-                    });
                 eprintln!(
-                    "organizer {} (id {id}) sees {} ({unit}) of campaign {}; one-time password:",
-                    args.username, args.unit, campaign.id
+                    "organizer {} (id {id}) sees {scope} ({}) of campaign {}; one-time password:",
+                    args.username,
+                    scope.name(&campaign.units),
+                    campaign.id
                 );
                 println!("{password}");
                 Ok(ExitCode::SUCCESS)
@@ -165,7 +163,7 @@ fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
             } else {
                 ""
             };
-            println!("{}\t{}{pending}", account.username, account.unit_id);
+            println!("{}\t{}{pending}", account.username, account.scope);
         }
         Ok(ExitCode::SUCCESS)
     })

@@ -4,7 +4,7 @@
 //!
 //! Who may set a headcount: an organizer sets those of the units below their own, never their
 //! own unit's (its participation rate is what the level above judges them by, so the level
-//! above sets it); a national account (`*`) sets any. A unit outside that answers `403
+//! above sets it); a national account (the whole campaign) sets any (`Scope::check_below`). A unit outside that answers `403
 //! out_of_scope` and nothing is written.
 //!
 //! An upload is all or nothing: the whole table is parsed and checked first, and either every
@@ -18,12 +18,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use safequiz_domain::campaign::Campaign;
 use safequiz_domain::encoding::decode_csv;
+use safequiz_domain::scope::{Scope, ScopeError};
 use safequiz_domain::units::UnitIx;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::AppState;
-use super::error::{ApiError, RowProblem};
-use super::organizer::{Organizer, Session};
+use super::{Organizer, Session};
+use crate::http::AppState;
+use crate::http::error::{ApiError, RowProblem};
 
 /// The largest headcount accepted (more than any unit's population).
 pub const MAX_HEADCOUNT: i64 = 1_000_000_000;
@@ -32,20 +33,14 @@ pub const MAX_HEADCOUNT: i64 = 1_000_000_000;
 /// 100 KiB.
 pub const MAX_UPLOAD_BYTES: usize = 1024 * 1024;
 
-/// The unit `unit` names, when this organizer may set its headcount: `404` for a unit the
-/// campaign does not have (and for `*`), `403 out_of_scope` outside the subtree and for the
-/// organizer's own unit.
-fn settable(session: &Session, campaign: &Campaign, unit: &str) -> Result<UnitIx, ApiError> {
-    let ix = session
-        .check_scope(unit)?
-        .ok_or(ApiError::NotFound("the campaign has no unit with this id"))?;
-    if !session.sees_everything() && campaign.units.find(&session.account.unit_id) == Some(ix) {
-        return Err(ApiError::Forbidden {
-            code: "out_of_scope",
-            message: "本单位的应参与人数由上级单位设置".to_owned(),
-        });
-    }
-    Ok(ix)
+/// The unit `unit` names, when this organizer may set its headcount: a unit below the
+/// organizer's own (any unit for the whole campaign). [`ScopeError::UnknownUnit`] for a unit
+/// the campaign does not have (and for the whole campaign), [`ScopeError::OutOfScope`] outside
+/// the subtree and [`ScopeError::OwnUnit`] for the organizer's own unit.
+fn settable(session: &Session, campaign: &Campaign, unit: &str) -> Result<UnitIx, ScopeError> {
+    session
+        .scope()
+        .check_below(&campaign.units, &Scope::parse(unit)?)
 }
 
 /// The body of `PUT /organizer/units/{unit}/headcount`.
@@ -97,7 +92,7 @@ pub async fn set_headcount(
         .store
         .set_headcounts(
             &campaign.id,
-            &session.account.unit_id,
+            session.scope(),
             &[(unit.id.as_str(), headcount)],
         )
         .await?;
@@ -289,15 +284,8 @@ struct UploadAnswer {
     skipped: Vec<usize>,
 }
 
-/// `POST /api/v1/organizer/headcounts` with a CSV body (UTF-8 with or without BOM, or GB18030;
-/// columns unit id, headcount): sets every headcount it lists, or none.
-#[tracing::instrument(skip_all)]
-pub async fn upload_headcounts(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-    Organizer(session): Organizer,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
+/// Refuses a body that is not the CSV file itself (a form upload, JSON).
+fn check_csv_body(request: &HttpRequest) -> Result<(), ApiError> {
     let content_type = request
         .headers()
         .get(CONTENT_TYPE)
@@ -308,23 +296,31 @@ pub async fn upload_headcounts(
             "the body must be the CSV file itself (Content-Type: text/csv)".to_owned(),
         ));
     }
-    let campaign = session.campaign()?;
-    let bytes = read_body(payload).await?;
-    let table = parse_headcount_csv(&decode_csv(&bytes)).map_err(invalid_rows)?;
+    Ok(())
+}
 
-    // Authorization before validation: a table reaching outside the organizer's units is
-    // refused as a whole, whatever else is wrong with it.
+/// Checks that this organizer may set every row's headcount: `403 out_of_scope` naming the
+/// rows outside their reach, else `422` naming the rows of units the campaign does not have.
+///
+/// Authorization before validation: a table reaching outside the organizer's units is refused
+/// as a whole, whatever else is wrong with it.
+fn check_rows(
+    session: &Session,
+    campaign: &Campaign,
+    table: &HeadcountTable,
+) -> Result<(), ApiError> {
     let mut unknown = Vec::new();
     let mut outside = Vec::new();
     for row in &table.rows {
-        match settable(&session, campaign, &row.unit_id) {
+        match settable(session, campaign, &row.unit_id) {
             Ok(_) => {}
-            Err(ApiError::NotFound(_)) => unknown.push(RowProblem {
+            Err(ScopeError::Empty | ScopeError::UnknownUnit(_)) => unknown.push(RowProblem {
                 row: row.row,
                 message: format!("单位代码 {} 不存在", row.unit_id),
             }),
-            Err(ApiError::Forbidden { .. }) => outside.push(row.row.to_string()),
-            Err(other) => return Err(other),
+            Err(ScopeError::OutOfScope(_) | ScopeError::OwnUnit(_)) => {
+                outside.push(row.row.to_string());
+            }
         }
     }
     if !outside.is_empty() {
@@ -339,6 +335,23 @@ pub async fn upload_headcounts(
     if !unknown.is_empty() {
         return Err(invalid_rows(unknown));
     }
+    Ok(())
+}
+
+/// `POST /api/v1/organizer/headcounts` with a CSV body (UTF-8 with or without BOM, or GB18030;
+/// columns unit id, headcount): sets every headcount it lists, or none.
+#[tracing::instrument(skip_all)]
+pub async fn upload_headcounts(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    Organizer(session): Organizer,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    check_csv_body(&request)?;
+    let campaign = session.campaign()?;
+    let bytes = read_body(payload).await?;
+    let table = parse_headcount_csv(&decode_csv(&bytes)).map_err(invalid_rows)?;
+    check_rows(&session, campaign, &table)?;
     let headcounts: Vec<(&str, Option<i64>)> = table
         .rows
         .iter()
@@ -346,7 +359,7 @@ pub async fn upload_headcounts(
         .collect();
     state
         .store
-        .set_headcounts(&campaign.id, &session.account.unit_id, &headcounts)
+        .set_headcounts(&campaign.id, session.scope(), &headcounts)
         .await?;
     tracing::info!(
         organizer = session.account.organizer_id,

@@ -1,8 +1,8 @@
 //! Organizer downloads: the participant list, the unit figures and the per-day series of a
 //! subtree, as CSV (UTF-8 with BOM, for Excel and WPS) or XLSX.
 //!
-//! Each handler checks the unit with [`Session::check_scope`](super::organizer::Session) before
-//! reading anything, then hands what it may export to [`crate::export`]. CSV is streamed as it
+//! Each handler checks the unit with [`Session::check_scope`](super::Session) before reading
+//! anything, then hands what it may export to [`crate::export`]. CSV is streamed as it
 //! is read, so a province's million participants never sit in memory; XLSX is written row by
 //! row into a temporary file (a zip archive cannot be sent before it is complete), then
 //! streamed. Plain `GET`s, so a link in the pages downloads with the session cookie.
@@ -18,15 +18,16 @@ use actix_web::http::header::{
 };
 use actix_web::{HttpResponse, web};
 use futures_util::{Stream, StreamExt};
-use jiff::civil::Date;
 
-use super::AppState;
-use super::error::ApiError;
-use super::organizer::Organizer;
-use super::organizer_reports::{ParticipantQuery, PeriodQuery, Target, unit_figures};
+use super::figures::{daily_series, unit_figures};
+use super::participants::ParticipantQuery;
+use super::period::PeriodQuery;
+use super::{Organizer, Target};
 use crate::export::{
     self, DAILY_SERIES, Layout, PARTICIPANTS, Row, UNIT_FIGURES, csv_chunks, file_chunks, xlsx_file,
 };
+use crate::http::AppState;
+use crate::http::error::ApiError;
 
 /// The content type of an XLSX workbook.
 const XLSX_CONTENT_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
@@ -65,9 +66,10 @@ struct FileName {
 }
 
 impl FileName {
-    /// `<zh>-<unit name>-<suffix>` and `<en>-<unit id>-<suffix>`.
+    /// `<zh>-<unit name>-<suffix>` and `<en>-<unit id>-<suffix>` (`all` for the whole
+    /// campaign).
     fn new(zh: &str, en: &str, target: &Target<'_>, suffix: &str) -> FileName {
-        let id = if target.id == "*" { "all" } else { target.id };
+        let id = target.scope.unit_id().unwrap_or("all");
         let ascii: String = format!("{en}-{id}-{suffix}")
             .chars()
             .map(|c| {
@@ -97,15 +99,6 @@ impl FileName {
                 }),
             ],
         }
-    }
-}
-
-/// A period as a file name part: `2026-06-01至2026-06-10`, or one date.
-fn period_suffix(from: Date, to: Date, between: &str) -> String {
-    if from == to {
-        from.to_string()
-    } else {
-        format!("{from}{between}{to}")
     }
 }
 
@@ -169,7 +162,7 @@ pub async fn participants(
     let rows = export::participant_rows(
         state.store.clone(),
         campaign.id.clone(),
-        session.account.unit_id.clone(),
+        session.scope().clone(),
         filter,
         campaign.time_zone.clone(),
     );
@@ -193,12 +186,7 @@ pub async fn units(
     let (campaign, target, period) = query.resolve(&session, state.clock.now())?;
     let figures = unit_figures(&state, campaign, &target, period, query.sort).await?;
     let rows = export::unit_figure_rows(&figures);
-    let name = FileName::new(
-        "单位统计",
-        "units",
-        &target,
-        &period_suffix(period.from, period.to, "至"),
-    );
+    let name = FileName::new("单位统计", "units", &target, &period.file_suffix());
     let rows = futures_util::stream::iter(rows.into_iter().map(Ok::<_, Infallible>));
     download(UNIT_FIGURES, rows, format, &name).await
 }
@@ -214,17 +202,8 @@ pub async fn daily(
 ) -> Result<HttpResponse, ApiError> {
     let format = Format::parse(&format)?;
     let (campaign, target, period) = query.resolve(&session, state.clock.now())?;
-    let (from, to) = period.days();
-    let series = state
-        .store
-        .daily_series(&campaign.id, target.id, from, to)
-        .await?;
-    let name = FileName::new(
-        "每日统计",
-        "daily",
-        &target,
-        &period_suffix(period.from, period.to, "至"),
-    );
+    let series = daily_series(&state, campaign, &target, period).await?;
+    let name = FileName::new("每日统计", "daily", &target, &period.file_suffix());
     let rows = export::daily_rows(&series);
     let rows = futures_util::stream::iter(rows.into_iter().map(Ok::<_, Infallible>));
     download(DAILY_SERIES, rows, format, &name).await

@@ -1,0 +1,145 @@
+//! Integration tests of the hot state against a real redis-server: every Lua script through its
+//! Rust wrapper (start, save, submit, read, register, rank), the streams' entry format, and a
+//! property test that the scripts' finalize and the domain's rules give equal results.
+//!
+//! Each test starts its own redis-server (`safequiz-testkit`), so tests run in parallel and
+//! share nothing. Time is passed in, as the server's clock passes it: nothing here waits.
+#![cfg(test)]
+
+mod finalize;
+mod rank;
+mod read;
+mod register;
+mod save;
+mod start;
+mod streams;
+mod submit;
+
+use safequiz_domain::bank::{Choices, QuestionKind};
+use safequiz_domain::draw::OptionOrder;
+use safequiz_redis::attempts::{Actor, AttemptRecord, ChoiceArg, NewAttempt, StartOutcome};
+use safequiz_redis::{HotState, RedisSettings};
+use safequiz_testkit::RedisServer;
+use secrecy::SecretString;
+
+/// The campaign id of the tests that need one.
+const CAMPAIGN: &str = "hot-test";
+
+/// Shards of the campaign (hot-state tests use 4).
+const SHARDS: u16 = 4;
+
+/// An instant during the campaign, Unix ms (2026-06-09).
+const T0: i64 = 1_781_000_000_000;
+
+/// A day, ms.
+const DAY_MS: i64 = 86_400_000;
+
+/// The time limit of an attempt, ms.
+const LIMIT_MS: i64 = 150_000;
+
+/// The grace after the deadline, ms.
+const GRACE_MS: i64 = 10_000;
+
+/// Calendar day number of [`T0`].
+const DAY: i32 = 20_613;
+
+/// A unit path from a region down to a county.
+const PATH: [&str; 2] = ["110000", "110101"];
+
+/// A redis-server of the test's own and a handle to it.
+fn hot_state() -> (RedisServer, HotState) {
+    let redis = RedisServer::start();
+    let hot = HotState::connect(&RedisSettings {
+        url: SecretString::from(redis.url()),
+        connections: 1,
+        wait_secs: 2,
+    })
+    .expect("a Redis URL from the testkit parses");
+    (redis, hot)
+}
+
+/// A raw connection, for reading keys the wrappers do not expose.
+async fn raw(redis: &RedisServer) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(redis.url())
+        .expect("a Redis URL from the testkit parses")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("the test's redis-server answers")
+}
+
+/// Participant `participant` of the test campaign in `PATH`, one point per correct answer.
+fn actor(participant: u64) -> Actor<'static> {
+    Actor {
+        campaign: CAMPAIGN,
+        shards: SHARDS,
+        participant,
+        path: &PATH,
+        points_per_question: 1,
+    }
+}
+
+/// One drawn question as the start handler encodes it.
+#[derive(Clone, Debug)]
+struct Drawn {
+    id: String,
+    kind: QuestionKind,
+    order: OptionOrder,
+    key: Choices,
+}
+
+impl Drawn {
+    fn new(id: &str, kind: QuestionKind, order: &[u8], keys: &str) -> Drawn {
+        Drawn {
+            id: id.to_owned(),
+            kind,
+            order: OptionOrder::from_slice(order).expect("a permutation"),
+            key: Choices::parse_keys(keys, kind, order.len()).expect("valid keys"),
+        }
+    }
+}
+
+/// Five questions of every kind, shuffled; their keys over display positions are B, AC, T, D, F.
+fn five_questions() -> Vec<Drawn> {
+    use QuestionKind::{Multiple, Single, TrueFalse};
+    vec![
+        Drawn::new("s-001", Single, &[2, 0, 3, 1], "B"),
+        Drawn::new("m-002", Multiple, &[4, 1, 0, 3, 2], "AC"),
+        Drawn::new("t-003", TrueFalse, &[0, 1], "T"),
+        Drawn::new("s-004", Single, &[0, 1, 2, 3], "D"),
+        Drawn::new("t-005", TrueFalse, &[0, 1], "F"),
+    ]
+}
+
+/// An attempt started at `started_ms` on `day` with `questions`, with the test time limit and
+/// grace.
+fn new_attempt(day: i32, started_ms: i64, questions: &[Drawn]) -> NewAttempt {
+    let deadline = started_ms + LIMIT_MS;
+    let mut attempt = NewAttempt::new(day, started_ms, deadline, deadline + GRACE_MS);
+    for question in questions {
+        attempt.push(&question.id, question.kind, question.order, question.key);
+    }
+    attempt
+}
+
+/// The choice argument for option keys such as `"AC"` or `"T"`.
+fn choice(keys: &str) -> ChoiceArg {
+    let keys: Vec<String> = keys.chars().map(String::from).collect();
+    ChoiceArg::parse(keys.iter().map(String::as_str)).expect("no key repeats")
+}
+
+/// Starts an attempt that must be created, `per_day` attempts allowed a day.
+async fn start_new(
+    hot: &HotState,
+    actor: &Actor<'_>,
+    per_day: u32,
+    attempt: &NewAttempt,
+) -> AttemptRecord {
+    match hot
+        .start(actor, per_day, attempt)
+        .await
+        .expect("Redis runs the start script")
+    {
+        StartOutcome::Created(record) => record,
+        other => panic!("expected a new attempt, got {other:?}"),
+    }
+}

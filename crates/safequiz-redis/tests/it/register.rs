@@ -1,0 +1,103 @@
+//! `register.lua`: one participant per phone per campaign, in the shard the phone picks.
+
+use std::collections::HashSet;
+
+use safequiz_redis::keys::Shard;
+use safequiz_redis::participants::{RegisterOutcome, Registration};
+
+use crate::{CAMPAIGN, SHARDS, T0, hot_state};
+
+/// A keyed phone hash made from a number (the service derives it with an HMAC).
+fn phone_hash(n: u8) -> [u8; 16] {
+    let mut hash = [0u8; 16];
+    for (i, byte) in hash.iter_mut().enumerate() {
+        *byte = n.wrapping_mul(31).wrapping_add(i as u8 * 17);
+    }
+    hash
+}
+
+fn registration<'a>(hash: &'a [u8; 16], name: &'a str, unit: &'a str) -> Registration<'a> {
+    Registration {
+        campaign: CAMPAIGN,
+        shards: SHARDS,
+        phone_hash: hash,
+        name,
+        phone_masked: "138****5678",
+        unit,
+        now_ms: T0,
+    }
+}
+
+#[tokio::test]
+async fn the_same_phone_and_name_find_the_same_participant_in_their_first_unit() {
+    let (_redis, hot) = hot_state();
+    let hash = phone_hash(1);
+
+    let first = hot
+        .register(&registration(&hash, "张三", "110101"))
+        .await
+        .expect("Redis runs the register script");
+    let again = hot
+        .register(&registration(&hash, "张三", "130102"))
+        .await
+        .expect("Redis runs the register script");
+    let someone_else = hot
+        .register(&registration(&hash, "李四", "110101"))
+        .await
+        .expect("Redis runs the register script");
+
+    let RegisterOutcome::Created { participant, unit } = first else {
+        panic!("a new phone creates a participant, got {first:?}");
+    };
+    assert_eq!(unit, "110101");
+    assert_eq!(
+        again,
+        RegisterOutcome::Existing {
+            participant,
+            unit: "110101".to_owned()
+        },
+        "a returning participant keeps their id and their first unit"
+    );
+    assert_eq!(someone_else, RegisterOutcome::PhoneTaken);
+    assert_eq!(
+        hot.people_count(CAMPAIGN, SHARDS).await.expect("HLEN"),
+        1,
+        "one participant per phone"
+    );
+}
+
+#[tokio::test]
+async fn ids_are_distinct_and_fall_in_the_shard_their_phone_hash_picks() {
+    let (_redis, hot) = hot_state();
+    let mut ids = HashSet::new();
+
+    for n in 0..40 {
+        let hash = phone_hash(n);
+        let outcome = hot
+            .register(&registration(&hash, "测试者", "110101"))
+            .await
+            .expect("Redis runs the register script");
+        let RegisterOutcome::Created { participant, .. } = outcome else {
+            panic!("every phone is new, got {outcome:?}");
+        };
+
+        assert_eq!(
+            Shard::of_participant(participant, SHARDS),
+            Shard::of_phone_hash(&hash, SHARDS),
+            "participant {participant} lives in the shard its phone picks"
+        );
+        assert!(
+            ids.insert(participant),
+            "id {participant} was handed out twice"
+        );
+    }
+    let shards: HashSet<_> = ids
+        .iter()
+        .map(|&id| Shard::of_participant(id, SHARDS))
+        .collect();
+    assert_eq!(
+        shards.len(),
+        usize::from(SHARDS),
+        "the phones spread over every shard"
+    );
+}

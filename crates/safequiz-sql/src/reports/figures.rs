@@ -1,0 +1,176 @@
+//! Unit figures: a scope's children each over its whole subtree, and the scope's own total,
+//! for a period (what organizers report on the statistics forms).
+
+use safequiz_domain::scope::Scope;
+
+use super::{Counts, ReportError, between_days, check_days, counts_columns, for_campaign};
+use super::{visible_units, within};
+use crate::Store;
+use crate::statement::Statement;
+
+/// One unit's figures rolled up over its whole subtree within a day range.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct UnitFigure {
+    /// The unit (the whole campaign's wire form, `*`, for its total row).
+    pub unit_id: String,
+    /// Its name (empty for the whole campaign or a unit missing from the `units` table).
+    pub name: String,
+    /// Its kind (`province`, `county`, ...).
+    pub kind: String,
+    /// The people expected to take part, when an organizer set it.
+    pub headcount: Option<i64>,
+    /// Distinct participants of the subtree with an attempt in the range (参与人数).
+    pub participants: i64,
+    /// Attempts in the range (参与人次).
+    pub attempts: i64,
+    /// Their points.
+    pub points: i64,
+    /// Attempts with every question correct.
+    pub full_marks: i64,
+}
+
+impl UnitFigure {
+    /// Points per attempt; `None` without attempts.
+    pub fn average_points(&self) -> Option<f64> {
+        (self.attempts > 0).then(|| self.points as f64 / self.attempts as f64)
+    }
+
+    /// Participants per head of the headcount (may exceed 1 when more people than expected take
+    /// part); `None` when no positive headcount is known.
+    pub fn participation_rate(&self) -> Option<f64> {
+        self.headcount
+            .filter(|&headcount| headcount > 0)
+            .map(|headcount| self.participants as f64 / headcount as f64)
+    }
+}
+
+/// A scope's figures: its own total and one row per child unit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UnitFigures {
+    /// The scope unit over its whole subtree. For the whole campaign: `unit_id` `*`, and a
+    /// headcount only when every entry root has one (their sum).
+    pub total: UnitFigure,
+    /// The scope unit's children (for the whole campaign: the entries' roots), by unit id, each
+    /// over its own subtree; children without any attempt are listed with zeros.
+    pub children: Vec<UnitFigure>,
+}
+
+/// The scope unit's own row of the `units` table.
+#[derive(Default, sqlx::FromRow)]
+struct UnitLabel {
+    name: String,
+    kind: String,
+    headcount: Option<i64>,
+}
+
+impl Store {
+    /// The figures of `scope`'s children (for the whole campaign: the entries' roots), each over
+    /// its whole subtree, and of the scope itself, for attempts from `from_day` to `to_day`:
+    /// what organizers report on the statistics forms (参与人数, 参与人次) for their area and
+    /// period.
+    #[tracing::instrument(skip_all, fields(campaign.id = campaign_id, scope = %scope))]
+    pub async fn unit_figures(
+        &self,
+        campaign_id: &str,
+        scope: &Scope,
+        from_day: i32,
+        to_day: i32,
+    ) -> Result<UnitFigures, ReportError> {
+        check_days(from_day, to_day)?;
+        let children = self
+            .child_figures(campaign_id, scope, from_day, to_day)
+            .await?;
+        // The scope's own total: counted again rather than summed, since participants
+        // registered with the scope unit itself belong to no child.
+        let counts = self
+            .scope_counts(campaign_id, scope, from_day, to_day)
+            .await?;
+        let label = match scope.unit_id() {
+            None => UnitLabel {
+                headcount: children
+                    .iter()
+                    .map(|child| child.headcount)
+                    .sum::<Option<i64>>()
+                    .filter(|_| !children.is_empty()),
+                ..UnitLabel::default()
+            },
+            Some(unit) => Statement::new(
+                "SELECT name, kind, CAST(headcount AS BIGINT) AS headcount FROM units \
+                 WHERE campaign_id = $1 AND unit_id = $2",
+            )
+            .bind(campaign_id)
+            .bind(unit)
+            .fetch_optional(self)
+            .await?
+            .unwrap_or_default(),
+        };
+        Ok(UnitFigures {
+            total: UnitFigure {
+                unit_id: scope.as_str().to_owned(),
+                name: label.name,
+                kind: label.kind,
+                headcount: label.headcount,
+                participants: counts.participants,
+                attempts: counts.attempts,
+                points: counts.points,
+                full_marks: counts.full_marks,
+            },
+            children,
+        })
+    }
+
+    /// Each child of `scope` with the counts of its whole subtree, by unit id.
+    async fn child_figures(
+        &self,
+        campaign_id: &str,
+        scope: &Scope,
+        from_day: i32,
+        to_day: i32,
+    ) -> Result<Vec<UnitFigure>, ReportError> {
+        // Each child with every unit of its subtree, then the attempts of those units.
+        let mut st = for_campaign(campaign_id);
+        st.cte(
+            "tree(child, unit_id) AS (SELECT unit_id, unit_id FROM units WHERE campaign_id = $1",
+        );
+        match scope.unit_id() {
+            None => st.push(" AND parent_id IS NULL"),
+            Some(unit) => st.push(" AND parent_id = ").push_bind(unit),
+        };
+        st.push(
+            " UNION ALL SELECT t.child, u.unit_id FROM tree t CROSS JOIN units u \
+             WHERE u.campaign_id = $1 AND u.parent_id = t.unit_id)",
+        )
+        .end_ctes()
+        .push(&format!(
+            "SELECT c.unit_id AS unit_id, c.name AS name, c.kind AS kind, \
+             CAST(c.headcount AS BIGINT) AS headcount, {} \
+             FROM units c JOIN tree t ON t.child = c.unit_id \
+             LEFT JOIN attempts a ON a.campaign_id = $1 AND a.unit_id = t.unit_id",
+            counts_columns()
+        ));
+        between_days(&mut st, from_day, to_day).push(
+            " WHERE c.campaign_id = $1 GROUP BY c.unit_id, c.name, c.kind, c.headcount \
+             ORDER BY c.unit_id",
+        );
+        Ok(st.fetch_all(self).await?)
+    }
+
+    /// The counts of the attempts of `scope` from `from_day` to `to_day`.
+    async fn scope_counts(
+        &self,
+        campaign_id: &str,
+        scope: &Scope,
+        from_day: i32,
+        to_day: i32,
+    ) -> Result<Counts, ReportError> {
+        let mut st = for_campaign(campaign_id);
+        let visible = visible_units(&mut st, scope, None);
+        st.end_ctes().push(&format!(
+            "SELECT {} FROM attempts a WHERE a.campaign_id = $1",
+            counts_columns()
+        ));
+        within(&mut st, "a.unit_id", visible);
+        between_days(&mut st, from_day, to_day);
+        Ok(st.fetch_one(self).await?)
+    }
+}
