@@ -10,10 +10,14 @@
 
 use std::fmt;
 
+use jiff::Timestamp;
+use rand::Rng;
 use redis::aio::ConnectionLike;
 use redis::{Script, ScriptInvocation};
 use safequiz_domain::bank::{Choices, QuestionKind};
-use safequiz_domain::draw::OptionOrder;
+use safequiz_domain::calendar;
+use safequiz_domain::campaign::Campaign;
+use safequiz_domain::draw::{OptionOrder, draw};
 
 use crate::keys::{Shard, ShardKeys};
 use crate::scripts::{READ, SAVE, START, SUBMIT};
@@ -128,6 +132,32 @@ impl NewAttempt {
             key: String::with_capacity(8),
             kinds: String::with_capacity(16),
         }
+    }
+
+    /// The attempt a start at `now` draws: its calendar day, deadline and grace by the campaign's
+    /// rules, and the questions `rng` draws from the campaign's pool (docs/design.md §3). The
+    /// start handler and the benchmarks that play it call this, so a start is built one way.
+    pub fn draw<R: Rng + ?Sized>(campaign: &Campaign, now: Timestamp, rng: &mut R) -> NewAttempt {
+        let deadline = campaign.deadline(now);
+        let mut attempt = NewAttempt::new(
+            calendar::day_number(campaign.day_of(now)),
+            now.as_millisecond(),
+            deadline.as_millisecond(),
+            campaign.accepts_until(deadline).as_millisecond(),
+        );
+        for drawn in draw(&campaign.pool, &campaign.plan, rng) {
+            let question = campaign
+                .pool
+                .get(drawn.question)
+                .expect("draw yields indices into the pool it was given");
+            attempt.push(
+                &question.id,
+                question.kind,
+                drawn.options,
+                drawn.options.shown(question.answer),
+            );
+        }
+        attempt
     }
 
     /// Appends a question in display position `self.len()`: its id, the display order of its

@@ -22,9 +22,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use jiff::{SignedDuration, Timestamp};
-use safequiz_domain::calendar;
 use safequiz_domain::campaign::Campaign;
-use safequiz_domain::draw::draw;
 use safequiz_redis::HotState;
 use safequiz_redis::attempts::{Actor, ChoiceArg, NewAttempt, StartOutcome, SubmitOutcome};
 use safequiz_redis::keys::{Shard, ShardKeys};
@@ -235,32 +233,7 @@ async fn play(
         path,
         points_per_question: campaign.points_per_question,
     };
-    let deadline = campaign.deadline(now);
-    let mut attempt = NewAttempt::new(
-        calendar::day_number(campaign.day_of(now)),
-        now.as_millisecond(),
-        deadline.as_millisecond(),
-        campaign.accepts_until(deadline).as_millisecond(),
-    );
-    let mut answers = Vec::new();
-    for (index, drawn) in draw(&campaign.pool, &campaign.plan, &mut rand::rng())
-        .into_iter()
-        .enumerate()
-    {
-        let question = campaign
-            .pool
-            .get(drawn.question)
-            .expect("a drawn question is in its pool");
-        attempt.push(
-            &question.id,
-            question.kind,
-            drawn.options,
-            drawn.options.shown(question.answer),
-        );
-        let key = question.kind.option_key(0).to_string();
-        let choice = ChoiceArg::parse([key.as_str()]).expect("one key never repeats");
-        answers.push((index as u32, choice));
-    }
+    let attempt = NewAttempt::draw(campaign, now, &mut rand::rng());
     let StartOutcome::Created(record) = hot
         .start(&actor, campaign.attempts_per_day, &attempt)
         .await
@@ -268,6 +241,22 @@ async fn play(
     else {
         panic!("a fresh participant's first start creates an attempt");
     };
+    // Every question answered with the first option shown.
+    let answers: Vec<(u32, ChoiceArg)> = record
+        .questions()
+        .enumerate()
+        .map(|(index, question)| {
+            let question = question.expect("the start script stores what NewAttempt encoded");
+            let kind = campaign
+                .pool
+                .find(question.id)
+                .expect("a drawn question is in its pool")
+                .kind;
+            let key = kind.option_key(0).to_string();
+            let choice = ChoiceArg::parse([key.as_str()]).expect("one key never repeats");
+            (index as u32, choice)
+        })
+        .collect();
     let submitted = hot
         .submit(
             &actor,

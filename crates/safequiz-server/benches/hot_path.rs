@@ -15,8 +15,6 @@ use actix_web::body::MessageBody;
 use actix_web::http::StatusCode;
 use criterion::{Criterion, Throughput};
 use jiff::{SignedDuration, Timestamp};
-use rand::Rng;
-use safequiz_domain::calendar;
 use safequiz_domain::campaign::Campaign;
 use safequiz_domain::draw::{DrawPlan, QuestionPool, draw};
 use safequiz_domain::participant::Phone;
@@ -81,30 +79,6 @@ fn fixture() -> Fixture {
     }
 }
 
-/// What the start handler does before its script call: draw, then encode the attempt.
-fn new_attempt<R: Rng + ?Sized>(campaign: &Campaign, now: Timestamp, rng: &mut R) -> NewAttempt {
-    let deadline = campaign.deadline(now);
-    let mut attempt = NewAttempt::new(
-        calendar::day_number(campaign.day_of(now)),
-        now.as_millisecond(),
-        deadline.as_millisecond(),
-        campaign.accepts_until(deadline).as_millisecond(),
-    );
-    for drawn in draw(&campaign.pool, &campaign.plan, rng) {
-        let question = campaign
-            .pool
-            .get(drawn.question)
-            .expect("a drawn question is in its pool");
-        attempt.push(
-            &question.id,
-            question.kind,
-            drawn.options,
-            drawn.options.shown(question.answer),
-        );
-    }
-    attempt
-}
-
 /// Plays one attempt on a throwaway redis-server: start, save [`ANSWERED`] answers (each the
 /// first option shown), read it open, then submit it a minute later.
 async fn play_one(
@@ -125,7 +99,7 @@ async fn play_one(
         path: &path,
         points_per_question: campaign.points_per_question,
     };
-    let attempt = new_attempt(campaign, now, &mut rand::rng());
+    let attempt = NewAttempt::draw(campaign, now, &mut rand::rng());
     let now_ms = now.as_millisecond();
     let StartOutcome::Created(started) = hot
         .start(&actor, campaign.attempts_per_day, &attempt)
@@ -189,7 +163,7 @@ fn bench_draw(c: &mut Criterion, fixture: &Fixture) {
         |b| b.iter(|| draw(&quota_pool, &quota_plan, &mut rand::rng())),
     );
     group.bench_function("and_encode_for_the_start_script", |b| {
-        b.iter(|| new_attempt(campaign, black_box(fixture.now), &mut rand::rng()))
+        b.iter(|| NewAttempt::draw(campaign, black_box(fixture.now), &mut rand::rng()))
     });
     group.finish();
 }

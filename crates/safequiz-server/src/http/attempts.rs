@@ -12,7 +12,6 @@ use jiff::Timestamp;
 use safequiz_domain::bank::{Choices, Question, QuestionKind};
 use safequiz_domain::calendar;
 use safequiz_domain::campaign::{Campaign, Window};
-use safequiz_domain::draw::draw;
 use safequiz_redis::attempts::{
     Actor, AttemptId, AttemptRecord, ChoiceArg, NewAttempt, ReadOutcome, SaveOutcome, StartOutcome,
     StoredQuestion, SubmitOutcome,
@@ -92,30 +91,6 @@ fn check_open(campaign: &Campaign, now: Timestamp) -> Result<(), ApiError> {
     }
 }
 
-/// A new attempt started `now`: its day, deadline and questions drawn from the campaign's pool.
-fn new_attempt(campaign: &Campaign, now: Timestamp) -> Result<NewAttempt, ApiError> {
-    let deadline = campaign.deadline(now);
-    let mut attempt = NewAttempt::new(
-        calendar::day_number(campaign.day_of(now)),
-        now.as_millisecond(),
-        deadline.as_millisecond(),
-        campaign.accepts_until(deadline).as_millisecond(),
-    );
-    for drawn in draw(&campaign.pool, &campaign.plan, &mut rand::rng()) {
-        let question = campaign
-            .pool
-            .get(drawn.question)
-            .ok_or_else(|| ApiError::Internal("a drawn question is not in the pool".to_owned()))?;
-        attempt.push(
-            &question.id,
-            question.kind,
-            drawn.options,
-            drawn.options.shown(question.answer),
-        );
-    }
-    Ok(attempt)
-}
-
 /// `POST /api/v1/campaigns/{cid}/attempts`: starts today's attempt (`201`) or returns the open
 /// one with its saved answers and unchanged deadline (`200`).
 #[tracing::instrument(skip_all, fields(participant = claims.participant))]
@@ -128,7 +103,7 @@ pub async fn start(
     let path = unit_path(campaign, &claims.unit)?;
     let now = state.clock.now();
     check_open(campaign, now)?;
-    let attempt = new_attempt(campaign, now)?;
+    let attempt = NewAttempt::draw(campaign, now, &mut rand::rng());
     let actor = actor(&state, campaign, &claims, &path);
     match state
         .hot
