@@ -7,8 +7,8 @@
 //! Redis's (`INFO cpu`, `INFO commandstats`), so every figure is CPU per unit of work.
 //!
 //! Subcommands: `ceiling` (the ceiling run), `hello` (an actix-web hello-world, the framework
-//! floor), `floor` (drives `hello` the same way), `verify` (zero loss: every submit that
-//! answered 200 is in SQL with the same score).
+//! floor), `floor` (drives `hello`, or one GET path of the service, the same way), `verify`
+//! (zero loss: every submit that answered 200 is in SQL with the same score).
 //!
 //! Dependency rule: a tool beside the service; it depends on `safequiz-sql` only to read the
 //! record back, and on nothing else of safequiz.
@@ -37,7 +37,7 @@ enum Command {
     Ceiling(ceiling::Args),
     /// Serve an actix-web hello-world (the framework floor).
     Hello(hello::ServeArgs),
-    /// Drive the hello-world with the same connection model.
+    /// Drive the hello-world (or one GET path of the service) with the same connection model.
     Floor(hello::FloorArgs),
     /// Check that every recorded submit is in SQL with the same score.
     Verify(verify::Args),

@@ -12,15 +12,13 @@ use std::fmt;
 
 use jiff::Timestamp;
 use rand::Rng;
-use redis::aio::ConnectionLike;
-use redis::{Script, ScriptInvocation};
 use safequiz_domain::bank::{Choices, QuestionKind};
 use safequiz_domain::calendar;
 use safequiz_domain::campaign::Campaign;
 use safequiz_domain::draw::{OptionOrder, draw};
 
 use crate::keys::{Shard, ShardKeys};
-use crate::scripts::{READ, SAVE, START, SUBMIT};
+use crate::scripts::{Call, Lua, READ, SAVE, START, SUBMIT};
 use crate::{HotState, RedisError};
 
 mod encoding;
@@ -77,12 +75,12 @@ pub struct Actor<'a> {
 }
 
 impl Actor<'_> {
-    fn invocation<'s>(&self, script: &'s Script, now_ms: i64) -> ScriptInvocation<'s> {
+    fn invocation<'s>(&self, script: &'s Lua, now_ms: i64) -> Call<'s> {
         let keys = ShardKeys::new(
             self.campaign,
             Shard::of_participant(self.participant, self.shards),
         );
-        let mut invocation = script.prepare_invoke();
+        let mut invocation = script.call();
         invocation
             .key(keys.participant(self.participant))
             .key(keys.deadlines())
@@ -539,17 +537,10 @@ impl HotState {
             .collect())
     }
 
-    async fn invoke(&self, invocation: &ScriptInvocation<'_>) -> Result<Vec<String>, RedisError> {
+    async fn invoke(&self, invocation: &Call<'_>) -> Result<Vec<String>, RedisError> {
         let mut connection = self.connection().await?;
-        Ok(invoke_async(invocation, &mut connection).await?)
+        Ok(invocation.invoke(&mut connection).await?)
     }
-}
-
-async fn invoke_async(
-    invocation: &ScriptInvocation<'_>,
-    connection: &mut impl ConnectionLike,
-) -> redis::RedisResult<Vec<String>> {
-    invocation.invoke_async(connection).await
 }
 
 fn unexpected(script: &str, reply: &[String]) -> RedisError {

@@ -1,16 +1,17 @@
 //! Leaderboards: the shards' partial roll-ups and individual boards, merged on read.
 //!
 //! Finalize (in `lua/attempt_prelude.lua`) adds each attempt to its shard's totals of every unit
-//! on the participant's path and to its shard's individual boards. A read asks every shard in
-//! one pipeline and merges: totals by addition (exact), individual boards by merging each
+//! on the participant's path and to its shard's individual boards. A read asks every shard (one
+//! pipeline on a single node; on a cluster one per shard, concurrently) and merges: totals by addition (exact), individual boards by merging each
 //! shard's best `limit` in the board order (exact, because the order is total). The order, and
 //! the score and member that spell it in Redis, are `safequiz_domain::board`'s.
 
 pub use safequiz_domain::board::UnitTotals;
 use safequiz_domain::board::{BoardMember, BoardScore};
 
+use crate::connection::ShardPipelines;
 use crate::keys::{Shard, ShardKeys};
-use crate::scripts::{RANK, query_pipeline};
+use crate::scripts::{RANK, is_no_script};
 use crate::{HotState, RedisError};
 
 /// Unit totals pack two counters into one field as `high << 32 | low` (see the prelude):
@@ -86,19 +87,19 @@ impl HotState {
         if units.is_empty() {
             return Ok(totals);
         }
-        let mut pipeline = redis::pipe();
+        let mut pipelines = ShardPipelines::new();
         for shard in Shard::all(shards) {
-            let command = pipeline
-                .cmd("HMGET")
-                .arg(ShardKeys::new(campaign, shard).totals());
+            let mut command = redis::cmd("HMGET");
+            command.arg(ShardKeys::new(campaign, shard).totals());
             for unit in units {
                 for field in PACKED_FIELDS {
                     command.arg(format!("{unit}:{field}"));
                 }
             }
+            pipelines.add(shard, command);
         }
-        let mut connection = self.connection().await?;
-        let replies: Vec<Vec<Option<u64>>> = pipeline.query_async(&mut connection).await?;
+        let connection = self.connection().await?;
+        let replies: Vec<Vec<Option<u64>>> = pipelines.query(&connection).await?;
         for reply in replies {
             for (unit, figures) in totals.iter_mut().zip(reply.chunks(2)) {
                 let [attempts_points, participants_full] = figures else {
@@ -129,17 +130,18 @@ impl HotState {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut pipeline = redis::pipe();
+        let mut pipelines = ShardPipelines::new();
         for shard in Shard::all(shards) {
-            pipeline
-                .cmd("ZRANGE")
+            let mut command = redis::cmd("ZRANGE");
+            command
                 .arg(ShardKeys::new(campaign, shard).board(unit))
                 .arg(0)
                 .arg(limit - 1)
                 .arg("WITHSCORES");
+            pipelines.add(shard, command);
         }
-        let mut connection = self.connection().await?;
-        let replies: Vec<Vec<(String, f64)>> = pipeline.query_async(&mut connection).await?;
+        let connection = self.connection().await?;
+        let replies: Vec<Vec<(String, f64)>> = pipelines.query(&connection).await?;
         let mut merged: Vec<(i64, String)> = replies
             .into_iter()
             .flatten()
@@ -167,15 +169,16 @@ impl HotState {
         if entries.is_empty() {
             return Ok(entries);
         }
-        let mut pipeline = redis::pipe();
+        let mut pipelines = ShardPipelines::new();
         for entry in &entries {
             let shard = Shard::of_participant(entry.participant, shards);
-            pipeline
-                .cmd("HGET")
+            let mut command = redis::cmd("HGET");
+            command
                 .arg(ShardKeys::new(campaign, shard).people())
                 .arg(entry.participant);
+            pipelines.add(shard, command);
         }
-        let people: Vec<Option<String>> = pipeline.query_async(&mut connection).await?;
+        let people: Vec<Option<String>> = pipelines.query(&connection).await?;
         for (entry, person) in entries.iter_mut().zip(people) {
             let person = person.unwrap_or_default();
             let mut fields = person.split('\t');
@@ -231,25 +234,31 @@ impl HotState {
             participant,
         }
         .encode();
-        let mut pipeline = redis::pipe();
-        let invocations: Vec<_> = boards
+        let calls: Vec<_> = boards
             .iter()
             .flat_map(|board| {
                 Shard::all(shards).map(|shard| {
-                    let mut invocation = RANK.prepare_invoke();
-                    invocation
-                        .key(ShardKeys::new(campaign, shard).board(*board))
+                    let mut call = RANK.call();
+                    call.key(ShardKeys::new(campaign, shard).board(*board))
                         .arg(score)
                         .arg(&member);
-                    invocation
+                    (shard, call)
                 })
             })
             .collect();
-        for invocation in &invocations {
-            pipeline.invoke_script(invocation);
-        }
-        let mut connection = self.connection().await?;
-        let before: Vec<u64> = query_pipeline(&mut connection, &pipeline, &[&RANK]).await?;
+        let pipelines = |by_hash| {
+            let mut pipelines = ShardPipelines::new();
+            for (shard, call) in &calls {
+                pipelines.add(*shard, call.command(by_hash));
+            }
+            pipelines
+        };
+        let connection = self.connection().await?;
+        // By hash first; a node that does not know the script (see `scripts`) gets its text.
+        let before: Vec<u64> = match pipelines(true).query(&connection).await {
+            Err(error) if is_no_script(&error) => pipelines(false).query(&connection).await?,
+            other => other?,
+        };
         let per_board = usize::from(shards.max(1));
         Ok(before
             .chunks(per_board)

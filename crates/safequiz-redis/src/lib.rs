@@ -7,6 +7,12 @@
 //! the participant's totals, the shard's unit roll-ups and individual boards, and appends to the
 //! shard's stream in the same script; [`boards`] merges the shards' partials on read.
 //!
+//! One Redis or a Redis Cluster is a setting (`redis.cluster`), not a code path: `connection.rs`
+//! wraps redis-rs's single-node and cluster connections in one `ConnectionLike`, and sends a read
+//! or write over several shards as one pipeline per shard (a cluster pipeline stays in one slot).
+//! Scripts are sent by hash and, on `NOSCRIPT`, with their text (`scripts.rs`), so a promoted
+//! replica needs nothing loaded. [`placement`] says which primary holds each shard.
+//!
 //! Each wire format here has one home: the attempt's fields in the participant's hash in
 //! `attempts/encoding.rs` ([`attempts::EncodedQuestions`] and the encoders `NewAttempt` uses), the
 //! stream entries in [`streams`] ([`streams::decode`] into a [`streams::StreamRecord`]), the keys in
@@ -22,9 +28,11 @@
 
 pub mod attempts;
 pub mod boards;
+mod connection;
 pub mod keys;
 pub mod limits;
 pub mod participants;
+pub mod placement;
 pub mod restore;
 mod scripts;
 pub mod streams;
@@ -34,23 +42,95 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::sync::OnceCell;
+
+use crate::connection::Connection;
 
 /// How to reach Redis; the `[redis]` section of the service configuration.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisSettings {
-    /// `redis://host:port/db`; may carry a password, so it is kept secret and never logged.
+    /// `redis://host:port/db`, or with [`RedisSettings::cluster`] one or more seed nodes of a
+    /// Redis Cluster, comma-separated (`redis://10.0.0.5:6379,redis://10.0.0.6:6379`); may carry
+    /// a password, so it is kept secret and never logged.
     pub url: SecretString,
+    /// Whether `url` names a Redis Cluster (its seed nodes) rather than one Redis. Written
+    /// `true`/`false`, or as an environment variable also `1`/`0`, `yes`/`no`, `on`/`off`.
+    #[serde(default, deserialize_with = "switch")]
+    pub cluster: bool,
     /// Multiplexed connections per handle, that is per thread serving requests (see
-    /// [`HotState::with_own_connections`]); each carries many requests at once.
+    /// [`HotState::with_own_connections`]); each carries many requests at once. On a cluster,
+    /// each is a cluster connection holding one multiplexed connection per node.
     #[serde(default = "default_connections")]
     pub connections: usize,
-    /// Seconds a connection attempt or a reply may take before the request fails.
+    /// Seconds a connection attempt or a reply may take before the request fails. On a cluster
+    /// this bounds a whole request, its redirections and retries during a failover included.
     #[serde(default = "default_wait_secs")]
     pub wait_secs: u64,
+}
+
+impl RedisSettings {
+    /// The URLs in `url`: one for a single node, the seed nodes for a cluster.
+    pub fn urls(&self) -> Vec<&str> {
+        self.url
+            .expose_secret()
+            .split(',')
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .collect()
+    }
+}
+
+/// A switch as operators write it: a boolean, `1`/`0`, or `true`, `yes`, `on` and their
+/// opposites in any case (`SAFEQUIZ_REDIS_CLUSTER=1`).
+fn switch<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    struct Switch;
+
+    impl serde::de::Visitor<'_> for Switch {
+        type Value = bool;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("true or false (or 1/0, yes/no, on/off)")
+        }
+
+        fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<bool, E> {
+            Ok(value)
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<bool, E> {
+            match value {
+                0 => Ok(false),
+                1 => Ok(true),
+                _ => Err(E::invalid_value(
+                    serde::de::Unexpected::Unsigned(value),
+                    &self,
+                )),
+            }
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<bool, E> {
+            match u64::try_from(value) {
+                Ok(value) => self.visit_u64(value),
+                Err(_) => Err(E::invalid_value(
+                    serde::de::Unexpected::Signed(value),
+                    &self,
+                )),
+            }
+        }
+
+        fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<bool, E> {
+            match value.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => Ok(true),
+                "0" | "false" | "no" | "off" | "" => Ok(false),
+                _ => Err(E::invalid_value(serde::de::Unexpected::Str(value), &self)),
+            }
+        }
+    }
+
+    deserializer.deserialize_any(Switch)
 }
 
 fn default_connections() -> usize {
@@ -76,15 +156,32 @@ pub enum RedisError {
 }
 
 impl RedisError {
-    /// Whether Redis is unreachable (refused, dropped, timed out) rather than misused: the
-    /// request may succeed when retried.
+    /// Whether Redis is unreachable (refused, dropped, timed out) or a cluster is between two
+    /// topologies (a failover, slots moving) rather than misused: the request may succeed when
+    /// retried a moment later.
     pub fn is_unavailable(&self) -> bool {
+        use redis::{ErrorKind, ServerErrorKind};
         match self {
             RedisError::Command(error) => {
                 error.is_io_error()
                     || error.is_connection_dropped()
                     || error.is_connection_refusal()
                     || error.is_timeout()
+                    || matches!(
+                        error.kind(),
+                        // The cluster client follows redirections and waits out these replies
+                        // itself; one still reaching us means the switch outlasted its retries.
+                        ErrorKind::ClusterConnectionNotFound
+                            | ErrorKind::Server(
+                                ServerErrorKind::Moved
+                                    | ServerErrorKind::Ask
+                                    | ServerErrorKind::TryAgain
+                                    | ServerErrorKind::ClusterDown
+                                    | ServerErrorKind::MasterDown
+                                    | ServerErrorKind::ReadOnly
+                                    | ServerErrorKind::BusyLoading
+                            )
+                    )
             }
             RedisError::Url(_) | RedisError::Reply(_) => false,
         }
@@ -100,6 +197,11 @@ impl RedisError {
 /// round trips of the hot path). Blocking reads are not used (the flusher polls), so the reply
 /// timeout suits every caller.
 ///
+/// With `redis.cluster`, each connection is a Redis Cluster connection: redis-rs's cluster
+/// client holds one multiplexed connection per node, sends each command to the primary that
+/// owns its key's slot, follows `MOVED`/`ASK` and refreshes its slot map by itself after a
+/// failover. The scripts and keys are the same on both.
+///
 /// A connection's I/O runs as a task on the runtime that opened it. A request on another
 /// thread would hand its command over and be woken from there, a cross-thread wake-up that
 /// costs more CPU than the rest of the Redis call; so each thread that serves requests (each
@@ -111,13 +213,21 @@ pub struct HotState {
 }
 
 struct ConnectSettings {
-    client: redis::Client,
-    config: ConnectionManagerConfig,
+    target: Target,
     per_handle: usize,
 }
 
+/// What a connection is opened to.
+enum Target {
+    Single {
+        client: redis::Client,
+        config: ConnectionManagerConfig,
+    },
+    Cluster(ClusterClient),
+}
+
 struct Connections {
-    slots: Vec<OnceCell<ConnectionManager>>,
+    slots: Vec<OnceCell<Connection>>,
     next: AtomicUsize,
 }
 
@@ -130,20 +240,37 @@ impl Connections {
     }
 }
 
+/// Shortest and longest pause of the cluster client before it retries a request during a
+/// failover (redis-rs waits 1.28 s at least by default, most of a request's time budget).
+const CLUSTER_RETRY_WAIT_MS: (u64, u64) = (50, 400);
+
 impl HotState {
     /// Prepares the connections; they are opened lazily, so this succeeds while Redis is down
     /// and requests fail until it is back.
     pub fn connect(settings: &RedisSettings) -> Result<HotState, RedisError> {
-        let client = redis::Client::open(settings.url.expose_secret()).map_err(RedisError::Url)?;
         let timeout = Duration::from_secs(settings.wait_secs.max(1));
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(1);
+        let target = if settings.cluster {
+            let client = ClusterClient::builder(settings.urls())
+                .connection_timeout(timeout)
+                .response_timeout(timeout)
+                .overall_response_timeout(Some(timeout))
+                .min_retry_wait(CLUSTER_RETRY_WAIT_MS.0)
+                .max_retry_wait(CLUSTER_RETRY_WAIT_MS.1)
+                .build()
+                .map_err(RedisError::Url)?;
+            Target::Cluster(client)
+        } else {
+            let client =
+                redis::Client::open(settings.url.expose_secret()).map_err(RedisError::Url)?;
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(timeout))
+                .set_response_timeout(Some(timeout))
+                .set_number_of_retries(1);
+            Target::Single { client, config }
+        };
         Ok(HotState {
             settings: Arc::new(ConnectSettings {
-                client,
-                config,
+                target,
                 per_handle: settings.connections,
             }),
             connections: Connections::new(settings.connections),
@@ -159,20 +286,33 @@ impl HotState {
         }
     }
 
-    /// The next connection in turn, opening it on first use.
-    pub(crate) async fn connection(&self) -> Result<ConnectionManager, RedisError> {
-        let Connections { slots, next } = &*self.connections;
-        let slot = &slots[next.fetch_add(1, Ordering::Relaxed) % slots.len()];
-        let settings = &*self.settings;
-        let manager = slot
-            .get_or_try_init(|| {
-                ConnectionManager::new_with_config(settings.client.clone(), settings.config.clone())
-            })
-            .await?;
-        Ok(manager.clone())
+    /// Whether this handle reaches a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.settings.target, Target::Cluster(_))
     }
 
-    /// Checks that Redis answers: one `PING` round trip.
+    /// The next connection in turn, opening it on first use.
+    pub(crate) async fn connection(&self) -> Result<Connection, RedisError> {
+        let Connections { slots, next } = &*self.connections;
+        let slot = &slots[next.fetch_add(1, Ordering::Relaxed) % slots.len()];
+        let connection = slot
+            .get_or_try_init(|| async {
+                match &self.settings.target {
+                    Target::Single { client, config } => {
+                        ConnectionManager::new_with_config(client.clone(), config.clone())
+                            .await
+                            .map(Connection::Single)
+                    }
+                    Target::Cluster(client) => {
+                        client.get_async_connection().await.map(Connection::Cluster)
+                    }
+                }
+            })
+            .await?;
+        Ok(connection.clone())
+    }
+
+    /// Checks that Redis answers: one `PING` round trip (on a cluster, to every primary).
     #[tracing::instrument(skip_all)]
     pub async fn ping(&self) -> Result<(), RedisError> {
         let mut connection = self.connection().await?;
@@ -180,3 +320,6 @@ impl HotState {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -58,7 +58,7 @@ impl HotState {
         for byte in registration.phone_hash {
             hash.push_str(&format!("{byte:02x}"));
         }
-        let mut invocation = REGISTER.prepare_invoke();
+        let mut invocation = REGISTER.call();
         invocation
             .key(keys.phones())
             .key(keys.people())
@@ -72,7 +72,7 @@ impl HotState {
             .arg(registration.shards.max(1))
             .arg(shard.0);
         let mut connection = self.connection().await?;
-        let reply: Vec<String> = invocation.invoke_async(&mut connection).await?;
+        let reply: Vec<String> = invocation.invoke(&mut connection).await?;
         let participant = || {
             reply
                 .get(1)

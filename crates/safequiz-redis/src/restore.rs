@@ -14,8 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
+use redis::{AsyncCommands, Cmd};
 use safequiz_domain::bank::Choices;
 use safequiz_domain::board::{BoardMember, Finish, ParticipantTotals, UnitTotals};
 use safequiz_domain::scope::WHOLE_CAMPAIGN;
@@ -23,6 +22,7 @@ use safequiz_domain::score::is_full_marks;
 
 use crate::attempts::{AttemptResult, NewAttempt, encode_answers};
 use crate::boards::{PACKED_FIELDS, pack};
+use crate::connection::{Connection, ShardPipelines};
 use crate::keys::{Shard, ShardKeys};
 use crate::{HotState, RedisError};
 
@@ -85,26 +85,29 @@ pub struct Restored {
 type ShardTotals = BTreeMap<(Shard, String), UnitTotals>;
 
 /// Commands queued on one connection and sent a chunk at a time, so a restore of millions of
-/// fields neither holds them all in memory nor pays a round trip per command.
+/// fields neither holds them all in memory nor pays a round trip per command. Each command names
+/// its shard, so that on a cluster a chunk goes out as one pipeline per shard.
 struct Batch {
-    connection: ConnectionManager,
-    commands: redis::Pipeline,
-    queued: usize,
+    connection: Connection,
+    commands: ShardPipelines,
 }
 
 impl Batch {
-    fn new(connection: ConnectionManager) -> Batch {
+    fn new(connection: Connection) -> Batch {
         Batch {
             connection,
-            commands: redis::pipe(),
-            queued: 0,
+            commands: ShardPipelines::new(),
         }
     }
 
-    /// Counts `commands` more queued commands, and sends the pipeline once a chunk is full.
-    async fn queued(&mut self, commands: usize) -> Result<(), RedisError> {
-        self.queued += commands;
-        if self.queued >= CHUNK {
+    /// Queues `command`, whose keys are all `shard`'s.
+    fn add(&mut self, shard: Shard, command: Cmd) {
+        self.commands.add(shard, command);
+    }
+
+    /// Sends the pipeline once a chunk is full.
+    async fn queued(&mut self) -> Result<(), RedisError> {
+        if self.commands.len() >= CHUNK {
             self.send().await?;
         }
         Ok(())
@@ -112,13 +115,8 @@ impl Batch {
 
     /// Sends whatever is queued.
     async fn send(&mut self) -> Result<(), RedisError> {
-        if self.queued > 0 {
-            self.commands
-                .query_async::<()>(&mut self.connection)
-                .await?;
-            self.commands.clear();
-            self.queued = 0;
-        }
+        let commands = std::mem::take(&mut self.commands);
+        let _: Vec<redis::Value> = commands.query(&self.connection).await?;
         Ok(())
     }
 }
@@ -258,12 +256,12 @@ impl HotState {
 
     /// How many participants each shard's people index holds, summed.
     pub async fn people_count(&self, campaign: &str, shards: u16) -> Result<u64, RedisError> {
-        let mut pipeline = redis::pipe();
+        let mut pipelines = ShardPipelines::new();
         for shard in Shard::all(shards) {
-            pipeline.hlen(ShardKeys::new(campaign, shard).people());
+            pipelines.add(shard, Cmd::hlen(ShardKeys::new(campaign, shard).people()));
         }
-        let mut connection = self.connection().await?;
-        let counts: Vec<u64> = pipeline.query_async(&mut connection).await?;
+        let connection = self.connection().await?;
+        let counts: Vec<u64> = pipelines.query(&connection).await?;
         Ok(counts.iter().sum())
     }
 
@@ -274,19 +272,22 @@ impl HotState {
         shards: u16,
         members: &[(u64, i64)],
     ) -> Result<Vec<Option<i64>>, RedisError> {
-        let mut connection = self.connection().await?;
+        let connection = self.connection().await?;
         let mut scores = Vec::with_capacity(members.len());
         for chunk in members.chunks(CHUNK) {
-            let mut pipeline = redis::pipe();
+            let mut pipelines = ShardPipelines::new();
             for (participant, last) in chunk {
-                let keys = ShardKeys::new(campaign, Shard::of_participant(*participant, shards));
+                let shard = Shard::of_participant(*participant, shards);
                 let member = BoardMember {
                     last_finished_ms: *last,
                     participant: *participant,
                 };
-                pipeline.zscore(keys.board(None), member.encode());
+                pipelines.add(
+                    shard,
+                    Cmd::zscore(ShardKeys::new(campaign, shard).board(None), member.encode()),
+                );
             }
-            let replies: Vec<Option<f64>> = pipeline.query_async(&mut connection).await?;
+            let replies: Vec<Option<f64>> = pipelines.query(&connection).await?;
             // Scores are integers below 2^53, exact in f64.
             scores.extend(replies.into_iter().map(|score| score.map(|s| s as i64)));
         }
@@ -300,19 +301,20 @@ impl HotState {
         shards: u16,
         participants: &[u64],
     ) -> Result<Vec<ParticipantTotals>, RedisError> {
-        let mut connection = self.connection().await?;
+        let connection = self.connection().await?;
         let mut standings = Vec::with_capacity(participants.len());
         for chunk in participants.chunks(CHUNK) {
-            let mut pipeline = redis::pipe();
+            let mut pipelines = ShardPipelines::new();
             for participant in chunk {
-                let keys = ShardKeys::new(campaign, Shard::of_participant(*participant, shards));
-                pipeline
-                    .cmd("HMGET")
-                    .arg(keys.participant(*participant))
+                let shard = Shard::of_participant(*participant, shards);
+                let mut command = redis::cmd("HMGET");
+                command
+                    .arg(ShardKeys::new(campaign, shard).participant(*participant))
                     .arg(&["pts", "ms", "att", "last"]);
+                pipelines.add(shard, command);
             }
             type Fields = (Option<i64>, Option<i64>, Option<u32>, Option<i64>);
-            let replies: Vec<Fields> = pipeline.query_async(&mut connection).await?;
+            let replies: Vec<Fields> = pipelines.query(&connection).await?;
             standings.extend(replies.into_iter().map(|(p, m, a, l)| ParticipantTotals {
                 points: p.unwrap_or(0),
                 time_used_ms: m.unwrap_or(0),
@@ -332,21 +334,24 @@ async fn restore_people(
     people: &[RestoredPerson],
 ) -> Result<(), RedisError> {
     for person in people {
-        let keys = ShardKeys::new(campaign, Shard::of_participant(person.participant, shards));
-        batch
-            .commands
-            .hset(keys.phones(), &person.phone_hash, person.participant)
-            .ignore()
-            .hset(
+        let shard = Shard::of_participant(person.participant, shards);
+        let keys = ShardKeys::new(campaign, shard);
+        batch.add(
+            shard,
+            Cmd::hset(keys.phones(), &person.phone_hash, person.participant),
+        );
+        batch.add(
+            shard,
+            Cmd::hset(
                 keys.people(),
                 person.participant,
                 format!(
                     "{}\t{}\t{}\t{}",
                     person.name, person.phone_masked, person.unit, person.registered_ms
                 ),
-            )
-            .ignore();
-        batch.queued(2).await?;
+            ),
+        );
+        batch.queued().await?;
     }
     Ok(())
 }
@@ -354,7 +359,7 @@ async fn restore_people(
 /// Raises each shard's participant counter to the highest id restored, so registration never
 /// hands out an id again. A counter is never lowered: Redis may know later registrations.
 async fn raise_sequences(
-    connection: &mut ConnectionManager,
+    connection: &mut Connection,
     campaign: &str,
     shards: u16,
     people: &[RestoredPerson],
@@ -387,10 +392,8 @@ async fn restore_participant(
     if participant.attempts.is_empty() {
         return Ok(());
     }
-    let keys = ShardKeys::new(
-        campaign,
-        Shard::of_participant(participant.participant, shards),
-    );
+    let shard = Shard::of_participant(participant.participant, shards);
+    let keys = ShardKeys::new(campaign, shard);
     let key = keys.participant(participant.participant);
     let ParticipantHash {
         mut fields,
@@ -414,20 +417,14 @@ async fn restore_participant(
         fields.push(("day".to_owned(), day.to_string()));
         fields.push(("dn".to_owned(), starts.to_string()));
     }
-    batch.commands.hset_multiple(&key, &fields).ignore();
+    batch.add(shard, Cmd::hset_multiple(&key, &fields));
     let score = totals.score().to_redis_score();
     let member = totals.member(participant.participant).encode();
-    batch
-        .commands
-        .zadd(keys.board(None), &member, score)
-        .ignore();
+    batch.add(shard, Cmd::zadd(keys.board(None), &member, score));
     for unit in &participant.path {
-        batch
-            .commands
-            .zadd(keys.board(Some(unit)), &member, score)
-            .ignore();
+        batch.add(shard, Cmd::zadd(keys.board(Some(unit)), &member, score));
     }
-    batch.queued(2 + participant.path.len()).await
+    batch.queued().await
 }
 
 /// Each shard's unit totals, written whole in the packed fields finalize increments.
@@ -437,9 +434,9 @@ async fn restore_unit_totals(
     totals: &ShardTotals,
 ) -> Result<(), RedisError> {
     for ((shard, unit), unit_totals) in totals {
-        batch
-            .commands
-            .hset_multiple(
+        batch.add(
+            *shard,
+            Cmd::hset_multiple(
                 ShardKeys::new(campaign, *shard).totals(),
                 &[
                     (
@@ -451,9 +448,9 @@ async fn restore_unit_totals(
                         pack(unit_totals.participants, unit_totals.full_marks),
                     ),
                 ],
-            )
-            .ignore();
-        batch.queued(1).await?;
+            ),
+        );
+        batch.queued().await?;
     }
     Ok(())
 }

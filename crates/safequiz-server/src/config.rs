@@ -4,8 +4,8 @@
 //! 1. `base.toml` in the configuration folder: every setting, with safe local defaults;
 //! 2. `local.toml` or `production.toml`, chosen by `SAFEQUIZ_ENV` (default `local`);
 //! 3. `SAFEQUIZ__SECTION__KEY` environment variables (e.g. `SAFEQUIZ__HOT__SHARDS=8`);
-//! 4. the operators' shortcuts `SAFEQUIZ_HTTP_ADDR`, `SAFEQUIZ_REDIS_URL`, `SAFEQUIZ_DATABASE_URL`
-//!    and `SAFEQUIZ_SECRET`, which always win.
+//! 4. the operators' shortcuts `SAFEQUIZ_HTTP_ADDR`, `SAFEQUIZ_REDIS_URL`, `SAFEQUIZ_REDIS_CLUSTER`,
+//!    `SAFEQUIZ_DATABASE_URL` and `SAFEQUIZ_SECRET`, which always win.
 //!
 //! Everything is checked before the service starts and all problems are reported at once, each
 //! naming the file or variable that set the key. Production refuses the default secret.
@@ -30,9 +30,10 @@ pub const DEFAULT_SECRET: &str = "local-development-secret-not-for-production";
 pub const MIN_PRODUCTION_SECRET_BYTES: usize = 32;
 
 /// The operators' shortcut variables and the keys they set.
-pub const SHORTCUTS: [(&str, &str); 4] = [
+pub const SHORTCUTS: [(&str, &str); 5] = [
     ("SAFEQUIZ_HTTP_ADDR", "http.addr"),
     ("SAFEQUIZ_REDIS_URL", "redis.url"),
+    ("SAFEQUIZ_REDIS_CLUSTER", "redis.cluster"),
     ("SAFEQUIZ_DATABASE_URL", "database.url"),
     ("SAFEQUIZ_SECRET", "auth.secret"),
 ];
@@ -101,6 +102,9 @@ pub struct HttpSettings {
     /// headers name the client; from anyone else those headers are ignored. Parsed at start
     /// into [`crate::http::client_address::TrustedProxies`].
     pub trusted_proxies: Vec<String>,
+    /// Milliseconds a public board (unit or individual leaderboard) is served from one
+    /// computation before it is computed again; plain GETs and live streams share it.
+    pub board_snapshot_ms: u64,
 }
 
 /// The `[auth]` section.
@@ -216,12 +220,18 @@ impl Loaded {
     pub fn redacted_summary(&self) -> String {
         let s = &self.settings;
         format!(
-            "environment={} http.addr={} http.trusted_proxies=[{}] redis.url={} database.url={} \
-             hot.shards={}",
+            "environment={} http.addr={} http.trusted_proxies=[{}] redis.url={} redis.cluster={} \
+             database.url={} hot.shards={}",
             self.environment.as_str(),
             s.http.addr,
             s.http.trusted_proxies.join(","),
-            redact_url(s.redis.url.expose_secret()),
+            s.redis
+                .urls()
+                .into_iter()
+                .map(redact_url)
+                .collect::<Vec<_>>()
+                .join(","),
+            s.redis.cluster,
             redact_url(s.database.url.expose_secret()),
             s.hot.shards,
         )
@@ -296,17 +306,37 @@ fn validate(settings: &Settings, environment: Environment, figment: &Figment) ->
             "must be between 1024 and 16777216".to_owned(),
         );
     }
+    if !(10..=60_000).contains(&settings.http.board_snapshot_ms) {
+        report(
+            "http.board_snapshot_ms",
+            "must be between 10 and 60000".to_owned(),
+        );
+    }
     for (index, entry) in settings.http.trusted_proxies.iter().enumerate() {
         if let Err(error) = ProxyNetwork::parse(entry) {
             report(&format!("http.trusted_proxies[{index}]"), error.to_string());
         }
     }
-    if !settings.redis.url.expose_secret().starts_with("redis://")
-        && !settings.redis.url.expose_secret().starts_with("rediss://")
+    let redis_urls = settings.redis.urls();
+    if redis_urls.is_empty()
+        || redis_urls
+            .iter()
+            .any(|url| !url.starts_with("redis://") && !url.starts_with("rediss://"))
     {
         report(
             "redis.url",
-            "must start with redis:// or rediss://".to_owned(),
+            "must start with redis:// or rediss:// (with redis.cluster, each comma-separated \
+             seed node)"
+                .to_owned(),
+        );
+    } else if redis_urls.len() > 1 && !settings.redis.cluster {
+        report(
+            "redis.url",
+            format!(
+                "lists {} URLs; several seed nodes are a Redis Cluster: set redis.cluster = true \
+                 (SAFEQUIZ_REDIS_CLUSTER=1)",
+                redis_urls.len()
+            ),
         );
     }
     if Backend::of_url(settings.database.url.expose_secret()).is_none() {
@@ -404,7 +434,97 @@ fn redact_url(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use figment::Figment;
+    use figment::providers::{Format, Toml};
+
+    use super::{Environment, Settings, redact_url, validate};
+
+    /// The problems of the shipped `base.toml` with `redis.url` and `redis.cluster` set.
+    fn redis_problems(url: &str, cluster: impl serde::Serialize) -> Vec<String> {
+        let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/base.toml");
+        let figment = Figment::new()
+            .merge(Toml::file_exact(base))
+            .merge(("redis.url", url))
+            .merge(("redis.cluster", cluster));
+        let settings: Settings = figment.extract().expect("the shipped settings parse");
+        validate(&settings, Environment::Local, &figment)
+            .into_iter()
+            .filter(|problem| problem.contains("redis.url"))
+            .collect()
+    }
+
+    #[test]
+    fn the_cluster_switch_reads_as_operators_write_it() {
+        let seeds = "redis://10.0.0.5:7000,redis://10.0.0.6:7000";
+        for on in [
+            serde_json::json!(true),
+            serde_json::json!(1),
+            serde_json::json!("1"),
+            serde_json::json!("yes"),
+            serde_json::json!("ON"),
+        ] {
+            assert_eq!(redis_problems(seeds, &on), Vec::<String>::new(), "{on}");
+        }
+        for off in [
+            serde_json::json!(false),
+            serde_json::json!(0),
+            serde_json::json!("no"),
+        ] {
+            let problems = redis_problems(seeds, &off);
+            assert_eq!(
+                problems.len(),
+                1,
+                "{off} turns the cluster off: {problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_cluster_takes_several_seed_nodes_and_one_redis_takes_one_url() {
+        let cases = [
+            ("redis://127.0.0.1:6379/0", false, None, "one Redis"),
+            (
+                "redis://10.0.0.5:7000",
+                true,
+                None,
+                "a cluster from one seed",
+            ),
+            (
+                "redis://10.0.0.5:7000, redis://10.0.0.6:7000,rediss://10.0.0.7:7000",
+                true,
+                None,
+                "a cluster from several seeds",
+            ),
+            (
+                "redis://10.0.0.5:7000,redis://10.0.0.6:7000",
+                false,
+                Some("several seed nodes are a Redis Cluster: set redis.cluster = true"),
+                "a list without cluster",
+            ),
+            (
+                "redis://10.0.0.5:7000,http://10.0.0.6:7000",
+                true,
+                Some("must start with redis:// or rediss://"),
+                "one seed is not a Redis URL",
+            ),
+            (
+                ",",
+                true,
+                Some("must start with redis:// or rediss://"),
+                "no URL at all",
+            ),
+        ];
+        for (url, cluster, expected, why) in cases {
+            let problems = redis_problems(url, cluster);
+            match expected {
+                None => assert!(problems.is_empty(), "{why}: {problems:?}"),
+                Some(text) => assert!(
+                    problems.len() == 1 && problems[0].contains(text),
+                    "{why}: expected {text:?} in {problems:?}"
+                ),
+            }
+        }
+    }
 
     #[test]
     fn redact_url_hides_only_the_password() {

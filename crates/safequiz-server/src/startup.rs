@@ -3,8 +3,12 @@
 //! `safequiz serve` and the test app's `TestApp` both go through [`Application::build`], so tests
 //! run exactly the server operators run. One shutdown future is given to
 //! [`Application::run_until`]: HTTP stops gracefully first, then the sweeper and the flusher (or,
-//! without a flusher, the preparation of the record) are told through one `watch` channel, finish
-//! their pass and are awaited before it returns.
+//! without a flusher, the preparation of the record) and the placement check are told through one
+//! `watch` channel, finish their pass and are awaited before it returns.
+//!
+//! On a Redis Cluster the service checks at start, once Redis answers, that each campaign's
+//! shards land on more than one primary, and warns in the log when they do not (`/readyz` says
+//! so too); see docs/operations.md for choosing `hot.shards`.
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -24,6 +28,7 @@ use crate::catalogue::Catalogue;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::http::client_address::{InvalidProxy, TrustedProxies};
+use crate::http::snapshots::{MAX_BOARDS, Snapshots};
 use crate::http::{AppState, routes};
 use crate::workers;
 
@@ -153,6 +158,7 @@ impl Application {
                 })
             }
         };
+        let placement = tokio::spawn(log_placement(self.state.clone(), workers_stopped.clone()));
         let handle = self.server.handle();
         let server = self.server;
         tokio::pin!(server);
@@ -168,7 +174,11 @@ impl Application {
         // Receivers see the change even if they are mid-pass; a send error only means every
         // worker has already gone.
         let _ = stop_workers.send(true);
-        for (name, task) in [("sweeper", sweeper), ("flusher", Some(flusher))] {
+        for (name, task) in [
+            ("sweeper", sweeper),
+            ("flusher", Some(flusher)),
+            ("placement check", Some(placement)),
+        ] {
             if let Some(task) = task
                 && let Err(error) = task.await
             {
@@ -179,6 +189,51 @@ impl Application {
     }
 }
 
+/// On a Redis Cluster, logs where each campaign's shards live once Redis answers, with a warning
+/// for a campaign whose shards all live on one of several primaries; retries every second until
+/// Redis answers or the service stops. On a single Redis there is nothing to check.
+async fn log_placement(state: AppState, mut stopped: watch::Receiver<bool>) {
+    if !state.hot.is_cluster() {
+        return;
+    }
+    loop {
+        let mut placements = Vec::with_capacity(state.catalogue.campaigns.len());
+        let mut failed = None;
+        for campaign in &state.catalogue.campaigns {
+            match state.hot.placement(&campaign.id, state.shards).await {
+                Ok(placement) => placements.push((campaign.id.as_str(), placement)),
+                Err(error) => {
+                    failed = Some(error);
+                    break;
+                }
+            }
+        }
+        match failed {
+            None => {
+                for (campaign, placement) in placements {
+                    match placement.warning(campaign) {
+                        Some(warning) => tracing::warn!(campaign.id = campaign, "{warning}"),
+                        None => tracing::info!(
+                            campaign.id = campaign,
+                            redis.primaries = placement.primaries,
+                            shards.per_primary = ?placement.shards_per_primary(),
+                            "the campaign's shards spread over the cluster's primaries"
+                        ),
+                    }
+                }
+                return;
+            }
+            Some(error) => {
+                tracing::debug!(error = %error, "placement check: Redis does not answer yet");
+            }
+        }
+        tokio::select! {
+            _ = stopped.changed() => return,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
 /// The state handlers and workers share, with lazily connecting pools: `serve` builds it inside
 /// [`Application::build`]; `flush` and the recovery commands build it alone.
 pub fn build_state(
@@ -186,6 +241,10 @@ pub fn build_state(
     catalogue: Arc<Catalogue>,
     clock: Clock,
 ) -> Result<AppState, StartupError> {
+    let boards = Arc::new(Snapshots::new(
+        Duration::from_millis(settings.http.board_snapshot_ms),
+        MAX_BOARDS,
+    ));
     Ok(AppState {
         catalogue,
         hot: HotState::connect(&settings.redis)?,
@@ -197,9 +256,8 @@ pub fn build_state(
         session_ttl: SignedDuration::from_hours(i64::from(settings.auth.organizer_session_hours)),
         max_body_bytes: settings.http.max_body_bytes,
         trusted_proxies: TrustedProxies::parse(&settings.http.trusted_proxies)?,
-        broadcaster: Arc::new(workers::broadcaster::Broadcaster::new(Duration::from_secs(
-            1,
-        ))),
+        boards: Arc::clone(&boards),
+        broadcaster: Arc::new(workers::broadcaster::Broadcaster::new(boards)),
         record_ready: Arc::new(AtomicBool::new(false)),
     })
 }

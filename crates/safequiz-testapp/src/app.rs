@@ -1,4 +1,5 @@
-//! `TestApp`: the real service on port 0 with its own redis-server and SQLite file.
+//! `TestApp`: the real service on port 0 with its own redis-server (or Redis Cluster) and SQLite
+//! file or PostgreSQL database.
 
 use std::sync::Arc;
 
@@ -13,7 +14,9 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
-use safequiz_testkit::{Database, PostgresCluster, RedisServer, TcpProxy, config_dir, eventually};
+use safequiz_testkit::{Database, PostgresCluster, TcpProxy, config_dir, eventually};
+
+use crate::topology::{TestRedis, Topology};
 
 /// Options for [`TestApp::spawn`]; every test starts from the shipped configuration.
 #[derive(Default)]
@@ -23,6 +26,7 @@ pub struct TestAppBuilder {
     sweeper: Option<bool>,
     flusher: Option<bool>,
     database: Database,
+    topology: Topology,
     time_limit_secs: Option<u32>,
     trusted_proxies: Option<Vec<String>>,
 }
@@ -73,15 +77,23 @@ impl TestAppBuilder {
         self
     }
 
-    /// Starts redis-server, creates a fresh database and runs the service on a free port.
+    /// Runs on `topology`: one redis-server (the default) or a Redis Cluster of 3 primaries and
+    /// 3 replicas, reached by configuration alone (`redis.cluster`, seed nodes in `redis.url`).
+    pub fn topology(mut self, topology: Topology) -> TestAppBuilder {
+        self.topology = topology;
+        self
+    }
+
+    /// Starts Redis, creates a fresh database and runs the service on a free port.
     pub async fn spawn(self) -> TestApp {
-        let redis = RedisServer::start();
+        let redis = TestRedis::start(self.topology);
         let data = tempfile::tempdir().expect("a temporary folder can be created");
         let mut loaded = config::load(&config_dir()).expect("the shipped configuration loads");
         let settings = &mut loaded.settings;
         settings.http.addr = "127.0.0.1:0".to_owned();
         settings.http.workers = 2;
         settings.redis.url = SecretString::from(redis.url());
+        settings.redis.cluster = redis.is_cluster();
         let mut sql_proxy = None;
         let database_url = match self.database {
             Database::Sqlite => {
@@ -174,8 +186,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The service's clock (manual when built with `clock_at`).
     pub clock: Clock,
-    /// Its redis-server.
-    pub redis: RedisServer,
+    /// Its Redis: one redis-server, or a cluster.
+    pub redis: TestRedis,
     /// The banks and campaigns it serves (to look up correct answers).
     pub catalogue: Arc<Catalogue>,
     /// Its shared state, for calling workers directly (`sweep_once`).
@@ -314,41 +326,13 @@ impl TestApp {
     /// The display keys of the correct options of `question` (a question of an attempt as the
     /// API shows it), found from the bank by option text.
     pub fn correct_keys(&self, question: &Value) -> Vec<String> {
-        let id = question["id"].as_str().expect("a question id");
-        let campaign = self.catalogue.campaign(CAMPAIGN).expect("the campaign");
-        let bank = campaign.pool.find(id).expect("the question is in the pool");
-        question["options"]
-            .as_array()
-            .expect("options")
-            .iter()
-            .filter(|option| {
-                let text = option["text"].as_str().expect("option text");
-                let original = bank
-                    .options
-                    .iter()
-                    .position(|o| o == text)
-                    .expect("the option text is in the bank");
-                bank.answer.contains(original)
-            })
-            .map(|option| option["key"].as_str().expect("key").to_owned())
-            .collect()
+        correct_keys(&self.catalogue, question)
     }
 
     /// Some display keys that are wrong for `question`: another single option, or for multiple
     /// choice the correct set missing one.
     pub fn wrong_keys(&self, question: &Value) -> Vec<String> {
-        let correct = self.correct_keys(question);
-        if question["kind"] == "multiple" {
-            return correct[1..].to_vec();
-        }
-        let wrong = question["options"]
-            .as_array()
-            .expect("options")
-            .iter()
-            .map(|option| option["key"].as_str().expect("key").to_owned())
-            .find(|key| !correct.contains(key))
-            .expect("a question has a wrong option");
-        vec![wrong]
+        wrong_keys(&self.catalogue, question)
     }
 
     /// Registers `count` participants (phones from `first_phone` on) spread over `units`, and
@@ -441,6 +425,54 @@ impl TestApp {
 
 /// The campaign the shipped configuration serves.
 pub const CAMPAIGN: &str = "safety-month";
+
+/// The shipped banks and campaigns, as the service loads them (for tests of the built binary,
+/// which answer questions without a `TestApp`).
+pub fn shipped_catalogue() -> Catalogue {
+    let loaded = config::load(&config_dir()).expect("the shipped configuration loads");
+    Catalogue::load(&loaded.dir, &loaded.banks_dir(), &loaded.campaigns_dir())
+        .expect("the shipped banks and campaigns load")
+}
+
+/// The display keys of the correct options of `question` (a question of an attempt of the
+/// shipped campaign as the API shows it), found from the bank by option text.
+pub fn correct_keys(catalogue: &Catalogue, question: &Value) -> Vec<String> {
+    let id = question["id"].as_str().expect("a question id");
+    let campaign = catalogue.campaign(CAMPAIGN).expect("the campaign");
+    let bank = campaign.pool.find(id).expect("the question is in the pool");
+    question["options"]
+        .as_array()
+        .expect("options")
+        .iter()
+        .filter(|option| {
+            let text = option["text"].as_str().expect("option text");
+            let original = bank
+                .options
+                .iter()
+                .position(|o| o == text)
+                .expect("the option text is in the bank");
+            bank.answer.contains(original)
+        })
+        .map(|option| option["key"].as_str().expect("key").to_owned())
+        .collect()
+}
+
+/// Some display keys that are wrong for `question`: another single option, or for multiple
+/// choice the correct set missing one.
+pub fn wrong_keys(catalogue: &Catalogue, question: &Value) -> Vec<String> {
+    let correct = correct_keys(catalogue, question);
+    if question["kind"] == "multiple" {
+        return correct[1..].to_vec();
+    }
+    let wrong = question["options"]
+        .as_array()
+        .expect("options")
+        .iter()
+        .map(|option| option["key"].as_str().expect("key").to_owned())
+        .find(|key| !correct.contains(key))
+        .expect("a question has a wrong option");
+    vec![wrong]
+}
 
 /// A registered participant.
 #[derive(Clone, Debug)]

@@ -6,6 +6,7 @@
 //! clients' cluster support with [`RedisCluster::seed_urls`].
 
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
@@ -25,9 +26,10 @@ struct Node {
     child: Child,
 }
 
-/// A running 3-primary, 3-replica Redis Cluster owned by a test.
+/// A running 3-primary, 3-replica Redis Cluster owned by a test. Shared by reference: a test
+/// may kill a node while its service keeps using the cluster.
 pub struct RedisCluster {
-    nodes: Vec<Node>,
+    nodes: Mutex<Vec<Node>>,
     _dir: TempDir,
 }
 
@@ -53,10 +55,10 @@ impl RedisCluster {
                     "nodes.conf",
                     "--cluster-node-timeout",
                     &NODE_TIMEOUT_MS.to_string(),
-                    // A replica takes over however long ago it last heard its primary: with a
-                    // one-second node timeout the default factor (10) refuses the failover when
-                    // the kill comes soon after a (re)sync.
-                    "--cluster-replica-validity-factor",
+                    // A replica's first full sync starts at once: the default waits 5 s for
+                    // more replicas, and until it is done a replica holds nothing to fail over
+                    // with.
+                    "--repl-diskless-sync-delay",
                     "0",
                 ],
             );
@@ -68,12 +70,14 @@ impl RedisCluster {
                 let _ = child.wait();
             }
         }
-        let cluster = RedisCluster { nodes, _dir: dir };
-        let addresses: Vec<String> = cluster
-            .nodes
+        let addresses: Vec<String> = nodes
             .iter()
             .map(|node| format!("127.0.0.1:{}", node.port))
             .collect();
+        let cluster = RedisCluster {
+            nodes: Mutex::new(nodes),
+            _dir: dir,
+        };
         let created = Command::new("redis-cli")
             .args(["--cluster", "create"])
             .args(&addresses)
@@ -105,7 +109,14 @@ impl RedisCluster {
 
     /// The ports of every node still running.
     pub fn ports(&self) -> Vec<u16> {
-        self.nodes.iter().map(|node| node.port).collect()
+        self.nodes().iter().map(|node| node.port).collect()
+    }
+
+    fn nodes(&self) -> MutexGuard<'_, Vec<Node>> {
+        // A panic while holding the list leaves it whole (nothing is half-removed).
+        self.nodes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The ports of the nodes that are primaries now, as the cluster itself says.
@@ -117,24 +128,34 @@ impl RedisCluster {
     }
 
     /// Kills the node on `port` with SIGKILL, as a crash would, and forgets it.
-    pub fn kill(&mut self, port: u16) {
-        if let Some(ix) = self.nodes.iter().position(|node| node.port == port) {
-            let mut node = self.nodes.remove(ix);
+    pub fn kill(&self, port: u16) {
+        let node = {
+            let mut nodes = self.nodes();
+            let ix = nodes.iter().position(|node| node.port == port);
+            ix.map(|ix| nodes.remove(ix))
+        };
+        if let Some(mut node) = node {
             let _ = node.child.kill();
             let _ = node.child.wait();
         }
     }
 
-    /// Waits until three running nodes are primaries and every running node says
-    /// `cluster_state:ok` with all 16,384 slots served (after [`RedisCluster::kill`] of a
-    /// primary: until its replica took over), panicking after `within`.
+    /// Waits until three running nodes are primaries, every running node says
+    /// `cluster_state:ok` with all 16,384 slots served, and every running replica has finished
+    /// its sync with its primary (after [`RedisCluster::kill`] of a primary: until its replica
+    /// took over), panicking after `within`.
     pub fn wait_until_healthy(&self, within: Duration) {
         let deadline = Instant::now() + within;
         loop {
             let healthy = self.primaries().len() == PRIMARIES
-                && self.nodes.iter().all(|node| {
-                    let info = redis_cli(node.port, &["cluster", "info"]).unwrap_or_default();
-                    info.contains("cluster_state:ok") && info.contains("cluster_slots_ok:16384")
+                && self.ports().into_iter().all(|port| {
+                    let info = redis_cli(port, &["cluster", "info"]).unwrap_or_default();
+                    let replication = redis_cli(port, &["info", "replication"]).unwrap_or_default();
+                    info.contains("cluster_state:ok")
+                        && info.contains("cluster_slots_ok:16384")
+                        && (replication.contains("role:master")
+                            || (replication.contains("master_link_status:up")
+                                && replication.contains("master_sync_in_progress:0")))
                 });
             if healthy {
                 return;
@@ -150,9 +171,60 @@ impl RedisCluster {
     }
 }
 
+impl RedisCluster {
+    /// Waits until every replica has received everything its primary has written so far
+    /// (replication is asynchronous), panicking after `within`. A test that kills a primary to
+    /// check a failover, not the loss window, calls this first.
+    pub fn wait_until_replicated(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let replicated = self.primaries().into_iter().all(|port| {
+                let info = redis_cli(port, &["info", "replication"]).unwrap_or_default();
+                replicas_caught_up(&info)
+            });
+            if replicated {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the replicas of {:?} did not catch up within {within:?}",
+                self.primaries()
+            );
+            // Replication between processes, not a condition this process can await: polled.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Whether a primary's `INFO replication` shows at least one replica, each at the primary's
+/// offset (`slaveN:ip=…,port=…,state=online,offset=O,lag=…` against `master_repl_offset:O`).
+fn replicas_caught_up(info: &str) -> bool {
+    let field = |line: &str, name: &str| {
+        line.split(',')
+            .find_map(|pair| pair.strip_prefix(name))
+            .map(str::to_owned)
+    };
+    let Some(offset) = info
+        .lines()
+        .find_map(|line| line.strip_prefix("master_repl_offset:"))
+        .map(str::trim)
+    else {
+        return false;
+    };
+    let replicas: Vec<&str> = info
+        .lines()
+        .filter(|line| line.starts_with("slave") && line.contains(":ip="))
+        .collect();
+    !replicas.is_empty()
+        && replicas.iter().all(|line| {
+            field(line, "state=").as_deref() == Some("online")
+                && field(line, "offset=").as_deref() == Some(offset)
+        })
+}
+
 impl Drop for RedisCluster {
     fn drop(&mut self) {
-        for node in &mut self.nodes {
+        for node in self.nodes().iter_mut() {
             let _ = node.child.kill();
             let _ = node.child.wait();
         }

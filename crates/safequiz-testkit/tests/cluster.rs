@@ -6,7 +6,7 @@ use safequiz_testkit::RedisCluster;
 
 #[test]
 fn a_killed_primary_is_replaced_by_its_replica_and_every_slot_is_served_again() {
-    let mut cluster = RedisCluster::start();
+    let cluster = RedisCluster::start();
     let primaries = cluster.primaries();
     assert_eq!(primaries.len(), 3, "three primaries: {primaries:?}");
     assert_eq!(cluster.seed_urls().split(',').count(), 6);

@@ -1,11 +1,14 @@
 //! Integration tests of the hot state against a real redis-server: every Lua script through its
-//! Rust wrapper (start, save, submit, read, register, rank), the streams' entry format, and a
-//! property test that the scripts' finalize and the domain's rules give equal results.
+//! Rust wrapper (start, save, submit, read, register, rank), the streams' entry format, a
+//! property test that the scripts' finalize and the domain's rules give equal results, and the
+//! same calls on a real Redis Cluster, through a failover (`cluster`).
 //!
-//! Each test starts its own redis-server (`safequiz-testkit`), so tests run in parallel and
-//! share nothing. Time is passed in, as the server's clock passes it: nothing here waits.
+//! Each test starts its own redis-server or cluster (`safequiz-testkit`), so tests run in
+//! parallel and share nothing. Time is passed in, as the server's clock passes it: nothing here
+//! waits but the cluster's failover, polled.
 #![cfg(test)]
 
+mod cluster;
 mod finalize;
 mod rank;
 mod read;
@@ -49,13 +52,19 @@ const PATH: [&str; 2] = ["110000", "110101"];
 /// A redis-server of the test's own and a handle to it.
 fn hot_state() -> (RedisServer, HotState) {
     let redis = RedisServer::start();
-    let hot = HotState::connect(&RedisSettings {
-        url: SecretString::from(redis.url()),
+    let hot = hot_on(&redis.url(), false);
+    (redis, hot)
+}
+
+/// A handle to the Redis at `url`, or to the cluster whose seed nodes `url` lists.
+fn hot_on(url: &str, cluster: bool) -> HotState {
+    HotState::connect(&RedisSettings {
+        url: SecretString::from(url.to_owned()),
+        cluster,
         connections: 1,
         wait_secs: 2,
     })
-    .expect("a Redis URL from the testkit parses");
-    (redis, hot)
+    .expect("a Redis URL from the testkit parses")
 }
 
 /// A raw connection, for reading keys the wrappers do not expose.

@@ -82,7 +82,8 @@ pub enum ApiError {
         /// Seconds until the window ends (also sent as `Retry-After`).
         retry_after_secs: u64,
     },
-    /// A dependency (Redis, SQL) is not reachable.
+    /// A dependency (Redis, SQL) is not reachable, or a Redis Cluster is failing over; answered
+    /// with `Retry-After` ([`ApiError::RETRY_AFTER_SECS`]).
     #[error("{0}")]
     NotReady(String),
     /// Anything unexpected; the cause is logged, not sent.
@@ -115,6 +116,10 @@ pub struct ErrorBody<'a> {
 }
 
 impl ApiError {
+    /// Seconds a `503 not_ready` asks the client to wait (`Retry-After`): about what a Redis
+    /// Cluster failover takes (node timeout 1 s plus the election), or a dependency's restart.
+    pub const RETRY_AFTER_SECS: u64 = 2;
+
     /// Every code any error response carries.
     pub const CODES: [&'static str; 20] = [
         "not_found",
@@ -240,7 +245,8 @@ impl From<TokenError> for ApiError {
 impl From<safequiz_redis::RedisError> for ApiError {
     fn from(error: safequiz_redis::RedisError) -> ApiError {
         if error.is_unavailable() {
-            // Redis down or too slow: the request may be retried.
+            // Redis down or too slow, or a cluster between two topologies (a failover, slots
+            // moving): the request may be retried, so never a 500.
             tracing::warn!(error = %error, "Redis is not reachable");
             ApiError::NotReady("服务繁忙，请稍后重试".to_owned())
         } else {
@@ -284,8 +290,14 @@ impl ResponseError for ApiError {
         if matches!(self, ApiError::Unauthorized(_)) {
             response.insert_header(("WWW-Authenticate", "Bearer"));
         }
-        if let ApiError::TooManyAttempts { retry_after_secs } = self {
-            response.insert_header(("Retry-After", retry_after_secs.to_string()));
+        match self {
+            ApiError::TooManyAttempts { retry_after_secs } => {
+                response.insert_header(("Retry-After", retry_after_secs.to_string()));
+            }
+            ApiError::NotReady(_) => {
+                response.insert_header(("Retry-After", ApiError::RETRY_AFTER_SECS.to_string()));
+            }
+            _ => {}
         }
         let rows = match self {
             ApiError::InvalidRows { rows, .. } => Some(rows.as_slice()),

@@ -1,4 +1,8 @@
 //! Liveness and readiness probes for load balancers and orchestrators.
+//!
+//! `/readyz` also says (field `placement`) when a campaign's shards all live on one primary of
+//! a Redis Cluster that has several: still ready, but one node takes all of that campaign's
+//! writes (docs/operations.md).
 
 use std::sync::atomic::Ordering;
 
@@ -31,6 +35,9 @@ struct Ready {
     redis: &'static str,
     database: &'static str,
     flush: FlushView,
+    /// One warning per campaign whose shards do not spread over the cluster's primaries.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    placement: Vec<String>,
 }
 
 /// How far the SQL record is behind the hot state; informative, never a reason to refuse
@@ -54,6 +61,23 @@ pub async fn flush_lag(state: &AppState) -> Result<FlushLag, safequiz_redis::Red
     Ok(lag)
 }
 
+/// What is wrong with where the campaigns' shards live (see `HotState::placement`): one
+/// warning per campaign whose shards all live on one of several primaries. On a single Redis,
+/// nothing, without a round trip. A failed check is logged and left out: placement never makes
+/// the service unready.
+pub async fn placement_warnings(state: &AppState) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for campaign in &state.catalogue.campaigns {
+        match state.hot.placement(&campaign.id, state.shards).await {
+            Ok(placement) => warnings.extend(placement.warning(&campaign.id)),
+            Err(error) => {
+                tracing::warn!(error = %error, campaign = %campaign.id, "cannot read where the shards live");
+            }
+        }
+    }
+    warnings
+}
+
 /// `GET /readyz`: Redis and SQL both answer; `503 not_ready` naming the one that does not.
 #[tracing::instrument(skip_all)]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -74,6 +98,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     }
     if down.is_empty() {
         let lag = flush_lag(&state).await?;
+        let placement = placement_warnings(&state).await;
         Ok(HttpResponse::Ok().json(Ready {
             status: "ok",
             redis: "ok",
@@ -83,6 +108,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
                 undelivered: lag.undelivered,
                 oldest_unflushed_age_ms: lag.oldest_age_ms,
             },
+            placement,
         }))
     } else {
         Err(ApiError::NotReady(format!(

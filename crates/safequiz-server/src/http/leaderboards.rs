@@ -5,8 +5,15 @@
 //! earlier finish of the last attempt, then the smaller participant id. Unit order: the chosen
 //! figure, larger first; units with equal figures share a rank and are listed in the order of
 //! the unit file.
+//!
+//! Both boards are served from shared snapshots (`http::snapshots`): a query is normalized into
+//! a [`BoardKey`] (refusing unknown units and bad limits as before), the board of that key is
+//! computed at most once per `http.board_snapshot_ms` in this replica, and every viewer gets the
+//! same bytes with an `ETag`, `Cache-Control: public, max-age=..` and `304` on a matching
+//! `If-None-Match`. Live streams (`http::live`) follow the same snapshots.
 
-use actix_web::{HttpResponse, web};
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, web};
 use safequiz_domain::campaign::Campaign;
 use safequiz_domain::participant::mask_name;
 use safequiz_domain::units::UnitIx;
@@ -20,8 +27,11 @@ use super::error::ApiError;
 /// Most participants one board request returns.
 pub const MAX_BOARD_LIMIT: usize = 100;
 
+/// Participants an individual board returns without `limit`.
+const DEFAULT_BOARD_LIMIT: usize = 20;
+
 /// Which figure orders a unit board.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum UnitSort {
     /// Total points (the competition's result).
@@ -31,6 +41,17 @@ pub enum UnitSort {
     Participants,
     /// Final attempts.
     Attempts,
+}
+
+impl UnitSort {
+    /// The name the query and the board's JSON use.
+    fn as_str(self) -> &'static str {
+        match self {
+            UnitSort::Points => "points",
+            UnitSort::Participants => "participants",
+            UnitSort::Attempts => "attempts",
+        }
+    }
 }
 
 /// The query of the unit board.
@@ -88,6 +109,108 @@ struct UnitBoard<'a> {
     items: Vec<UnitItem<'a>>,
 }
 
+/// A public board, normalized: every spelling of the same query (parameter order, a default
+/// written out) gives the same key, and only boards that exist get one (an unknown campaign,
+/// parent or unit is a 404 and a bad limit a 400 before any key is made). So the snapshot cache
+/// holds at most the campaign's real boards, however clients vary their queries.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BoardKey {
+    campaign: String,
+    board: Board,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Board {
+    /// The children of `parent`, ordered by `sort`.
+    Units { parent: Parent, sort: UnitSort },
+    /// The best `limit` participants of `unit`'s subtree (of the campaign without `unit`).
+    Participants { unit: Option<UnitIx>, limit: u8 },
+}
+
+/// What a unit board lists the children of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Parent {
+    /// A unit: its children.
+    Unit(UnitIx),
+    /// An entry (`region`, `enterprise`), by index: its roots.
+    Entry(usize),
+}
+
+impl BoardKey {
+    /// The unit board of `query` in campaign `campaign`, or the 404 of an unknown campaign or
+    /// parent.
+    pub fn units(
+        state: &AppState,
+        campaign: &str,
+        query: &UnitBoardQuery,
+    ) -> Result<BoardKey, ApiError> {
+        let campaign = find_campaign(state, campaign)?;
+        let parent = match campaign.units.find(&query.parent) {
+            Some(ix) => Parent::Unit(ix),
+            None => Parent::Entry(entry_index(campaign, &query.parent)?),
+        };
+        Ok(BoardKey {
+            campaign: campaign.id.clone(),
+            board: Board::Units {
+                parent,
+                sort: query.sort,
+            },
+        })
+    }
+
+    /// The individual board of `query` in campaign `campaign`, or the 404 of an unknown campaign
+    /// or unit, or the 400 of a limit outside 1 to [`MAX_BOARD_LIMIT`].
+    pub fn participants(
+        state: &AppState,
+        campaign: &str,
+        query: &ParticipantBoardQuery,
+    ) -> Result<BoardKey, ApiError> {
+        let campaign = find_campaign(state, campaign)?;
+        let unit = match &query.unit {
+            Some(unit) => Some(
+                campaign
+                    .units
+                    .find(unit)
+                    .ok_or(ApiError::NotFound("no unit has this id in the campaign"))?,
+            ),
+            None => None,
+        };
+        let limit = query.limit.unwrap_or(DEFAULT_BOARD_LIMIT);
+        let limit = u8::try_from(limit)
+            .ok()
+            .filter(|&limit| limit > 0 && usize::from(limit) <= MAX_BOARD_LIMIT)
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!("limit must be between 1 and {MAX_BOARD_LIMIT}"))
+            })?;
+        Ok(BoardKey {
+            campaign: campaign.id.clone(),
+            board: Board::Participants { unit, limit },
+        })
+    }
+
+    /// Computes the board from Redis: its JSON body, exactly as served.
+    pub async fn compute(&self, state: &AppState) -> Result<Bytes, ApiError> {
+        let campaign = find_campaign(state, &self.campaign)?;
+        let body = match self.board {
+            Board::Units { parent, sort } => unit_board(state, campaign, parent, sort).await?,
+            Board::Participants { unit, limit } => {
+                participant_board(state, campaign, unit, usize::from(limit)).await?
+            }
+        };
+        Ok(Bytes::from(body))
+    }
+}
+
+/// The board of `key` from the shared snapshots, as a `200` or a `304`.
+async fn serve(
+    state: &AppState,
+    key: &BoardKey,
+    request: &HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let snapshot = state.boards.get(key, || key.compute(state)).await?;
+    Ok(state.boards.respond(&snapshot, request))
+}
+
 /// `GET /api/v1/campaigns/{cid}/leaderboards/units?parent=ID&sort=points|participants|attempts`:
 /// the children of a unit, or the roots of an entry when `parent` is an entry id (`region`,
 /// `enterprise`), each with figures rolled up from its whole subtree.
@@ -96,39 +219,36 @@ pub async fn units(
     state: web::Data<AppState>,
     campaign: web::Path<String>,
     query: web::Query<UnitBoardQuery>,
+    request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let campaign = find_campaign(&state, &campaign)?;
-    let board = unit_board(&state, campaign, &query).await?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .body(board))
+    let key = BoardKey::units(&state, &campaign, &query)?;
+    serve(&state, &key, &request).await
 }
 
-/// The unit board as JSON text (for the endpoint and for live streams).
-pub async fn unit_board(
+/// The unit board as JSON text.
+async fn unit_board(
     state: &AppState,
     campaign: &Campaign,
-    query: &UnitBoardQuery,
+    parent: Parent,
+    sort: UnitSort,
 ) -> Result<String, ApiError> {
     let tree = &campaign.units;
-    let (parent_id, parent_name, children): (&str, &str, Vec<UnitIx>) =
-        match tree.find(&query.parent) {
-            Some(ix) => {
-                let unit = tree.get(ix);
-                (&unit.id, &unit.name, unit.children.clone())
-            }
-            None => {
-                let entry = entry_index(campaign, &query.parent)?;
-                let entry_ref = &campaign.entries[entry];
-                (&entry_ref.id, &entry_ref.name, tree.roots(entry).to_vec())
-            }
-        };
+    let (parent_id, parent_name, children): (&str, &str, Vec<UnitIx>) = match parent {
+        Parent::Unit(ix) => {
+            let unit = tree.get(ix);
+            (&unit.id, &unit.name, unit.children.clone())
+        }
+        Parent::Entry(entry) => {
+            let entry_ref = &campaign.entries[entry];
+            (&entry_ref.id, &entry_ref.name, tree.roots(entry).to_vec())
+        }
+    };
     let mut ids: Vec<&str> = children
         .iter()
         .map(|&ix| tree.get(ix).id.as_str())
         .collect();
     // The parent's own totals come in the same round trip; an entry's are the sum of its roots.
-    let parent_is_unit = tree.find(parent_id).is_some();
+    let parent_is_unit = matches!(parent, Parent::Unit(_));
     if parent_is_unit {
         ids.push(parent_id);
     }
@@ -148,7 +268,7 @@ pub async fn unit_board(
                 full_marks: sum.full_marks + t.full_marks,
             })
     };
-    let figure = |totals: &UnitTotals| match query.sort {
+    let figure = |totals: &UnitTotals| match sort {
         UnitSort::Points => totals.points,
         UnitSort::Participants => totals.participants,
         UnitSort::Attempts => totals.attempts,
@@ -175,11 +295,7 @@ pub async fn unit_board(
         parent: parent_id,
         parent_name,
         totals: parent_totals.into(),
-        sort: match query.sort {
-            UnitSort::Points => "points",
-            UnitSort::Participants => "participants",
-            UnitSort::Attempts => "attempts",
-        },
+        sort: sort.as_str(),
         items,
     };
     serde_json::to_string(&board).map_err(|error| ApiError::Internal(error.to_string()))
@@ -210,34 +326,23 @@ pub async fn participants(
     state: web::Data<AppState>,
     campaign: web::Path<String>,
     query: web::Query<ParticipantBoardQuery>,
+    request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let campaign = find_campaign(&state, &campaign)?;
-    let board = participant_board(&state, campaign, &query).await?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .body(board))
+    let key = BoardKey::participants(&state, &campaign, &query)?;
+    serve(&state, &key, &request).await
 }
 
-/// The individual board as JSON text (for the endpoint and for live streams).
-pub async fn participant_board(
+/// The individual board as JSON text.
+async fn participant_board(
     state: &AppState,
     campaign: &Campaign,
-    query: &ParticipantBoardQuery,
+    unit: Option<UnitIx>,
+    limit: usize,
 ) -> Result<String, ApiError> {
-    if let Some(unit) = &query.unit
-        && campaign.units.find(unit).is_none()
-    {
-        return Err(ApiError::NotFound("no unit has this id in the campaign"));
-    }
-    let limit = query.limit.unwrap_or(20);
-    if limit == 0 || limit > MAX_BOARD_LIMIT {
-        return Err(ApiError::BadRequest(format!(
-            "limit must be between 1 and {MAX_BOARD_LIMIT}"
-        )));
-    }
+    let unit = unit.map(|ix| campaign.units.get(ix).id.as_str());
     let entries = state
         .hot
-        .top_participants(&campaign.id, state.shards, query.unit.as_deref(), limit)
+        .top_participants(&campaign.id, state.shards, unit, limit)
         .await?;
     let items: Vec<ParticipantItem<'_>> = entries
         .into_iter()
@@ -255,7 +360,7 @@ pub async fn participant_board(
         })
         .collect();
     Ok(serde_json::json!({
-        "unit": query.unit,
+        "unit": unit,
         "items": items,
     })
     .to_string())

@@ -2,24 +2,24 @@
 //!
 //! `GET /api/v1/campaigns/{cid}/leaderboards/stream?board=units&parent=ID[&sort=..]` or
 //! `?board=participants[&unit=ID][&limit=N]` answers `text/event-stream`: an `event: board` with
-//! the same JSON as the plain endpoint at once, then again whenever it changes (checked every
-//! second, shared by every viewer of the same board), and a comment every 15 s so that proxies
-//! keep the connection open. Browsers reconnect by themselves when it drops.
+//! the same JSON as the plain endpoint at once, then again whenever it changes, and a comment every
+//! 15 s so that proxies keep the connection open. Browsers reconnect by themselves when it drops.
+//!
+//! A stream reads the same shared snapshot as the plain GET of its board (`http::snapshots`,
+//! refreshed for streams by `workers::broadcaster`), so a board costs one computation per
+//! interval however many screens and pages watch it.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::web::Bytes;
+use actix_web::web::{Bytes, BytesMut};
 use actix_web::{HttpResponse, web};
 use futures_util::stream;
 use serde::Deserialize;
 
 use super::AppState;
-use super::campaigns::find_campaign;
 use super::error::ApiError;
-use super::leaderboards::{
-    ParticipantBoardQuery, UnitBoardQuery, UnitSort, participant_board, unit_board,
-};
+use super::leaderboards::{BoardKey, ParticipantBoardQuery, UnitBoardQuery, UnitSort};
+use super::snapshots::Snapshot;
 
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
@@ -42,25 +42,26 @@ enum BoardKind {
     Participants,
 }
 
-/// Which board a stream follows.
-enum StreamQuery {
-    Units(UnitBoardQuery),
-    Participants(ParticipantBoardQuery),
-}
-
-impl StreamQuery {
-    fn parse(params: StreamParams) -> Result<StreamQuery, ApiError> {
-        match params.board {
-            BoardKind::Units => Ok(StreamQuery::Units(UnitBoardQuery {
-                parent: params.parent.ok_or_else(|| {
-                    ApiError::BadRequest("a unit board stream needs `parent`".to_owned())
-                })?,
-                sort: params.sort,
-            })),
-            BoardKind::Participants => Ok(StreamQuery::Participants(ParticipantBoardQuery {
-                unit: params.unit,
-                limit: params.limit,
-            })),
+impl StreamParams {
+    /// The board the stream follows, refused as the plain endpoint refuses its query.
+    fn key(self, state: &AppState, campaign: &str) -> Result<BoardKey, ApiError> {
+        match self.board {
+            BoardKind::Units => {
+                let query = UnitBoardQuery {
+                    parent: self.parent.ok_or_else(|| {
+                        ApiError::BadRequest("a unit board stream needs `parent`".to_owned())
+                    })?,
+                    sort: self.sort,
+                };
+                BoardKey::units(state, campaign, &query)
+            }
+            BoardKind::Participants => {
+                let query = ParticipantBoardQuery {
+                    unit: self.unit,
+                    limit: self.limit,
+                };
+                BoardKey::participants(state, campaign, &query)
+            }
         }
     }
 }
@@ -71,56 +72,56 @@ pub async fn stream(
     state: web::Data<AppState>,
     campaign: web::Path<String>,
     params: web::Query<StreamParams>,
-    request: actix_web::HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let campaign = Arc::clone(
-        state
-            .catalogue
-            .campaign(find_campaign(&state, &campaign)?.id.as_str())
-            .ok_or(ApiError::NotFound("no campaign has this id"))?,
-    );
-    let query = StreamQuery::parse(params.into_inner())?;
-    // The first board is computed here, so a bad query is a 4xx before any stream starts.
-    let initial = match &query {
-        StreamQuery::Units(q) => unit_board(&state, &campaign, q).await?,
-        StreamQuery::Participants(q) => participant_board(&state, &campaign, q).await?,
-    };
-    let key = format!("{}?{}", campaign.id, request.query_string());
+    let key = params.into_inner().key(&state, &campaign)?;
+    // The first board is read here, so a failure is an error response before any stream starts.
+    let first = state.boards.get(&key, || key.compute(&state)).await?;
     let shared: AppState = (**state).clone();
-    let receiver = state.broadcaster.subscribe(key, initial, move || {
-        let state = shared.clone();
-        let campaign = Arc::clone(&campaign);
-        let query = match &query {
-            StreamQuery::Units(q) => StreamQuery::Units(q.clone()),
-            StreamQuery::Participants(q) => StreamQuery::Participants(q.clone()),
-        };
-        async move {
-            let board = match &query {
-                StreamQuery::Units(q) => unit_board(&state, &campaign, q).await,
-                StreamQuery::Participants(q) => participant_board(&state, &campaign, q).await,
-            };
-            board.ok()
-        }
+    let computed = key.clone();
+    let mut receiver = state.broadcaster.follow(key, move || {
+        let (state, key) = (shared.clone(), computed.clone());
+        async move { key.compute(&state).await }
     });
-    let events = stream::unfold((receiver, true), |(mut receiver, first)| async move {
-        if !first {
-            match tokio::time::timeout(KEEP_ALIVE, receiver.changed()).await {
-                Ok(Ok(())) => {}
-                // The poller stopped (shutdown): end the stream; the browser reconnects.
-                Ok(Err(_)) => return None,
-                Err(_) => {
-                    let ping = Bytes::from_static(b": keep-alive\n\n");
-                    return Some((Ok::<_, actix_web::Error>(ping), (receiver, false)));
+    // The receiver starts at the latest snapshot, which is at least as new as `first`.
+    let first = receiver.borrow_and_update().clone().unwrap_or(first);
+    let events = stream::unfold(
+        (receiver, Some(first)),
+        |(mut receiver, first)| async move {
+            if let Some(board) = first {
+                return Some((Ok::<_, actix_web::Error>(event(&board)), (receiver, None)));
+            }
+            loop {
+                match tokio::time::timeout(KEEP_ALIVE, receiver.changed()).await {
+                    Ok(Ok(())) => {}
+                    // The cache is gone (the service is stopping): end the stream; the browser
+                    // reconnects.
+                    Ok(Err(_)) => return None,
+                    Err(_) => {
+                        let ping = Bytes::from_static(b": keep-alive\n\n");
+                        return Some((Ok(ping), (receiver, None)));
+                    }
+                }
+                let board = receiver.borrow_and_update().clone();
+                if let Some(board) = board {
+                    return Some((Ok(event(&board)), (receiver, None)));
                 }
             }
-        }
-        let board = Arc::clone(&receiver.borrow_and_update());
-        let event = Bytes::from(format!("event: board\ndata: {board}\n\n"));
-        Some((Ok(event), (receiver, false)))
-    });
+        },
+    );
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-cache"))
         .insert_header(("X-Accel-Buffering", "no"))
         .streaming(events))
+}
+
+/// One `board` event carrying the snapshot's JSON.
+fn event(board: &Snapshot) -> Bytes {
+    const PREFIX: &[u8] = b"event: board\ndata: ";
+    const SUFFIX: &[u8] = b"\n\n";
+    let mut event = BytesMut::with_capacity(PREFIX.len() + board.body().len() + SUFFIX.len());
+    event.extend_from_slice(PREFIX);
+    event.extend_from_slice(board.body());
+    event.extend_from_slice(SUFFIX);
+    event.freeze()
 }

@@ -15,6 +15,7 @@ pub mod organizer;
 pub mod pages;
 pub mod participants;
 pub mod routes;
+pub mod snapshots;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -27,6 +28,8 @@ use crate::auth::AuthKeys;
 use crate::catalogue::Catalogue;
 use crate::clock::Clock;
 use crate::http::client_address::TrustedProxies;
+use crate::http::leaderboards::BoardKey;
+use crate::http::snapshots::Snapshots;
 use crate::workers::broadcaster::Broadcaster;
 
 /// What every handler receives: shared, read-only or internally synchronised.
@@ -52,8 +55,11 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Peers whose forwarding headers name the client (`http.trusted_proxies`).
     pub trusted_proxies: TrustedProxies,
-    /// Live boards shared by their viewers.
-    pub broadcaster: Arc<Broadcaster>,
+    /// Public boards, each computed at most once per `http.board_snapshot_ms` and shared by
+    /// every GET and stream of it.
+    pub boards: Arc<Snapshots<BoardKey>>,
+    /// The pollers refreshing the boards live streams watch (over `boards`).
+    pub broadcaster: Arc<Broadcaster<BoardKey>>,
     /// Set once this process has migrated the record and synced the unit tables
     /// (`workers::flusher::prepare_record`); until then `/readyz` answers 503, since organizer
     /// accounts and headcounts need those tables.

@@ -1,15 +1,21 @@
 //! The attempt over HTTP: start, resume, save, change, submit, idempotence, concurrency, time.
+//! Scoring, idempotence and concurrency run on one Redis and on a Redis Cluster.
 
 use std::collections::HashSet;
 
 use jiff::SignedDuration;
-use safequiz_testapp::{CAMPAIGN, Participant, TestApp};
+use safequiz_testapp::{CAMPAIGN, Participant, TestApp, Topology, on_both_topologies};
 use serde_json::{Value, json};
 
 use super::{DURING, at};
 
 async fn app() -> TestApp {
+    app_on(Topology::Single).await
+}
+
+async fn app_on(topology: Topology) -> TestApp {
     TestApp::builder()
+        .topology(topology)
         .shards(4)
         .clock_at(at(DURING))
         .sweeper(false)
@@ -129,9 +135,11 @@ fn answers_body(app: &TestApp, attempt: &Value, correct: usize) -> Value {
     json!({ "answers": answers })
 }
 
-#[tokio::test]
-async fn a_submit_scores_all_or_nothing_and_every_later_read_gives_the_same_result() {
-    let app = app().await;
+on_both_topologies!(a_submit_scores_all_or_nothing_and_every_later_read_gives_the_same_result);
+async fn a_submit_scores_all_or_nothing_and_every_later_read_gives_the_same_result(
+    topology: Topology,
+) {
+    let app = app_on(topology).await;
     let me = app.register("王五", "13900000001", "110101").await;
     let (_, attempt) = app.start_attempt(&me).await;
     let id = attempt_id(&attempt);
@@ -175,9 +183,9 @@ async fn a_submit_scores_all_or_nothing_and_every_later_read_gives_the_same_resu
     assert_eq!((status, &closed["error"]), (409, &json!("attempt_closed")));
 }
 
-#[tokio::test]
-async fn twenty_four_simultaneous_starts_make_one_attempt() {
-    let app = app().await;
+on_both_topologies!(twenty_four_simultaneous_starts_make_one_attempt);
+async fn twenty_four_simultaneous_starts_make_one_attempt(topology: Topology) {
+    let app = app_on(topology).await;
     let me = app.register("王五", "13900000001", "110101").await;
 
     let starts = (0..24).map(|_| app.start_attempt(&me));
@@ -190,9 +198,9 @@ async fn twenty_four_simultaneous_starts_make_one_attempt() {
     assert_eq!(ids.len(), 1, "every start names the same attempt");
 }
 
-#[tokio::test]
-async fn eight_simultaneous_submits_count_once() {
-    let app = app().await;
+on_both_topologies!(eight_simultaneous_submits_count_once);
+async fn eight_simultaneous_submits_count_once(topology: Topology) {
+    let app = app_on(topology).await;
     let me = app.register("王五", "13900000001", "110101").await;
     let (_, attempt) = app.start_attempt(&me).await;
     let id = attempt_id(&attempt);

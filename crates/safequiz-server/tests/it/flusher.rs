@@ -1,13 +1,20 @@
-//! The flusher copies every registration and finalized attempt to SQL, once.
+//! The flusher copies every registration and finalized attempt to SQL, once, from the streams of
+//! one Redis or of every primary of a Redis Cluster.
 
 use std::time::Duration;
 
-use safequiz_testapp::{CAMPAIGN, TestApp, eventually};
+use safequiz_testapp::{CAMPAIGN, TestApp, Topology, eventually, on_both_topologies};
 use serde_json::Value;
 
-#[tokio::test]
-async fn every_finalized_attempt_reaches_sql_once_with_the_score_the_api_returned() {
-    let app = TestApp::builder().shards(4).spawn().await;
+on_both_topologies!(every_finalized_attempt_reaches_sql_once_with_the_score_the_api_returned);
+async fn every_finalized_attempt_reaches_sql_once_with_the_score_the_api_returned(
+    topology: Topology,
+) {
+    let app = TestApp::builder()
+        .topology(topology)
+        .shards(4)
+        .spawn()
+        .await;
     let mut submitted = Vec::new();
     for n in 0..20u64 {
         let me = app

@@ -1,10 +1,13 @@
-//! Roll-ups and boards equal the sums and the order of what the API returned, at every level.
+//! Roll-ups and boards equal the sums and the order of what the API returned, at every level;
+//! boards are shared snapshots with caching headers, computed once per interval however many
+//! requests ask for them.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use safequiz_testapp::{CAMPAIGN, Participant, TestApp};
+use safequiz_testapp::{CAMPAIGN, Participant, TestApp, Topology, eventually, on_both_topologies};
 use serde_json::{Value, json};
 
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
@@ -47,9 +50,14 @@ fn leaves(app: &TestApp) -> Vec<String> {
     leaves
 }
 
-#[tokio::test]
-async fn roll_ups_and_boards_equal_the_sums_and_order_of_the_results() {
-    let app = TestApp::builder().shards(4).spawn().await;
+// On a Redis Cluster too: every read merges shards that live on different primaries.
+on_both_topologies!(roll_ups_and_boards_equal_the_sums_and_order_of_the_results);
+async fn roll_ups_and_boards_equal_the_sums_and_order_of_the_results(topology: Topology) {
+    let app = TestApp::builder()
+        .topology(topology)
+        .shards(4)
+        .spawn()
+        .await;
     let campaign = app.catalogue.campaign(CAMPAIGN).expect("campaign").clone();
     let tree = &campaign.units;
     let leaves = leaves(&app);
@@ -223,4 +231,172 @@ async fn roll_ups_and_boards_equal_the_sums_and_order_of_the_results() {
         }
     }
     let _: Value = Value::Null;
+}
+
+/// The value of the response header `name`.
+fn header(response: &reqwest::Response, name: &str) -> String {
+    response.headers()[name]
+        .to_str()
+        .expect("a text header")
+        .to_owned()
+}
+
+/// `GET path` with `If-None-Match: etag`: the status, the `ETag` and the body.
+async fn revalidate(app: &TestApp, path: &str, etag: &str) -> (u16, String, bytes::Bytes) {
+    let response = app
+        .client
+        .get(format!("{}{path}", app.address))
+        .header("If-None-Match", etag)
+        .send()
+        .await
+        .expect("the test server answers");
+    let (status, tag) = (response.status().as_u16(), header(&response, "etag"));
+    (status, tag, response.bytes().await.expect("a body"))
+}
+
+fn item_of<'a>(board: &'a Value, unit: &str) -> Option<&'a Value> {
+    board["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|item| item["unit_id"] == unit)
+}
+
+#[tokio::test]
+async fn boards_carry_a_tag_and_answer_304_until_they_change_then_200_with_a_new_tag() {
+    let app = TestApp::builder().shards(4).spawn().await;
+    let units = format!("/api/v1/campaigns/{CAMPAIGN}/leaderboards/units?parent=110000");
+    let people = format!("/api/v1/campaigns/{CAMPAIGN}/leaderboards/participants?unit=110000");
+    let mut tags = Vec::new();
+    for path in [&units, &people] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(header(&response, "cache-control"), "public, max-age=1");
+        let etag = header(&response, "etag");
+        assert!(
+            etag.len() > 2 && etag.starts_with('"') && etag.ends_with('"'),
+            "a strong tag: {etag}"
+        );
+        let (status, again, body) = revalidate(&app, path, &etag).await;
+        assert_eq!(status, 304, "{path}");
+        assert_eq!(again, etag, "a 304 names the snapshot");
+        assert!(body.is_empty(), "a 304 has no body");
+        tags.push(etag);
+    }
+
+    let results = app.play(81_000, 3, &["110101"], 3).await;
+    let points: u64 = results
+        .iter()
+        .map(|result| result["score"].as_u64().expect("score"))
+        .sum();
+
+    let (etag, board) = eventually(
+        "the unit board shows the finished attempts",
+        Duration::from_secs(10),
+        || async {
+            let (status, etag, body) = revalidate(&app, &units, &tags[0]).await;
+            (status == 200).then(|| {
+                let board: Value = serde_json::from_slice(&body).expect("JSON");
+                (etag, board)
+            })
+        },
+    )
+    .await;
+    assert_ne!(etag, tags[0]);
+    let dongcheng = item_of(&board, "110101").expect("东城区");
+    assert_eq!(dongcheng["attempts"], 3);
+    assert_eq!(dongcheng["points"], json!(points));
+    let (status, _, body) = revalidate(&app, &units, &etag).await;
+    assert_eq!((status, body.len()), (304, 0), "the new tag revalidates");
+
+    let (etag, board) = eventually(
+        "the individual board shows the finished attempts",
+        Duration::from_secs(10),
+        || async {
+            let (status, etag, body) = revalidate(&app, &people, &tags[1]).await;
+            (status == 200).then(|| {
+                let board: Value = serde_json::from_slice(&body).expect("JSON");
+                (etag, board)
+            })
+        },
+    )
+    .await;
+    assert_ne!(etag, tags[1]);
+    assert_eq!(board["items"].as_array().expect("items").len(), 3);
+}
+
+#[tokio::test]
+async fn concurrent_requests_for_a_cold_board_cause_one_computation_whatever_their_spelling() {
+    let app = TestApp::builder().shards(4).spawn().await;
+    app.play(82_000, 4, &["130102", "130104"], 4).await;
+    let interval = app.state.boards.interval();
+    let spellings = [
+        "units?parent=130000",
+        "units?parent=130000&sort=points",
+        "units?sort=points&parent=130000",
+    ];
+    let before = app.state.boards.computations();
+
+    let paths: Vec<String> = (0..48)
+        .map(|n| {
+            format!(
+                "/api/v1/campaigns/{CAMPAIGN}/leaderboards/{}",
+                spellings[n % spellings.len()]
+            )
+        })
+        .collect();
+
+    let started = Instant::now();
+    let requests = paths.iter().map(|path| app.get(path));
+    let responses = futures_util::future::join_all(requests).await;
+    let elapsed = started.elapsed();
+
+    let computations = app.state.boards.computations() - before;
+    // One computation per interval at most: exactly one when the requests took less than an
+    // interval, as they do unless the machine stalls.
+    let allowed = 1 + (elapsed.as_millis() / interval.as_millis()) as u64;
+    assert!(
+        computations >= 1 && computations <= allowed,
+        "{computations} computations for 48 requests in {elapsed:?}"
+    );
+    let mut bodies = Vec::new();
+    let mut tags = Vec::new();
+    for response in responses {
+        assert_eq!(response.status(), 200);
+        tags.push(header(&response, "etag"));
+        bodies.push(response.bytes().await.expect("a body"));
+    }
+    if computations == 1 {
+        assert!(tags.iter().all(|tag| *tag == tags[0]), "one snapshot");
+        assert!(
+            bodies.iter().all(|body| *body == bodies[0]),
+            "the same bytes"
+        );
+    }
+    let board: Value = serde_json::from_slice(&bodies[0]).expect("JSON");
+    assert_eq!(board["totals"]["attempts"], 4);
+
+    // Another sort is another board; a bad query is still refused and computes nothing.
+    let before = app.state.boards.computations();
+    let (status, board) = app
+        .get_json(&format!(
+            "/api/v1/campaigns/{CAMPAIGN}/leaderboards/units?parent=130000&sort=attempts"
+        ))
+        .await;
+    assert_eq!((status, board["sort"].as_str()), (200, Some("attempts")));
+    for (query, status) in [
+        ("units?parent=nowhere", 404),
+        ("units?parent=130000&sort=name", 400),
+        ("participants?limit=0", 400),
+        ("participants?limit=101", 400),
+        ("participants?unit=nowhere", 404),
+    ] {
+        let response = app
+            .get(&format!(
+                "/api/v1/campaigns/{CAMPAIGN}/leaderboards/{query}"
+            ))
+            .await;
+        assert_eq!(response.status().as_u16(), status, "{query}");
+    }
+    assert_eq!(app.state.boards.computations() - before, 1);
 }

@@ -1,9 +1,10 @@
-//! Live boards over Server-Sent Events: the first board at once, a new one when it changes.
+//! Live boards over Server-Sent Events: the first board at once, a new one when it changes,
+//! from the same snapshots as the plain GETs.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use safequiz_testapp::{CAMPAIGN, TestApp};
+use safequiz_testapp::{CAMPAIGN, TestApp, eventually};
 use serde_json::Value;
 
 /// Reads `event: board` messages from an SSE response until `accept` takes one.
@@ -117,4 +118,106 @@ async fn an_individual_board_stream_takes_the_plain_boards_query_and_refuses_bad
         let body: Value = response.json().await.expect("a JSON error");
         assert!(body["error"].is_string(), "{query}");
     }
+}
+
+#[tokio::test]
+async fn a_stream_and_the_plain_board_share_one_snapshot() {
+    let app = TestApp::builder().shards(4).spawn().await;
+    app.play(83_000, 2, &["110101", "130102"], 2).await;
+    let interval = app.state.boards.interval();
+    let before = app.state.boards.computations();
+
+    let started = Instant::now();
+    let stream = app
+        .get(&format!(
+            "/api/v1/campaigns/{CAMPAIGN}/leaderboards/stream?board=participants&limit=20"
+        ))
+        .await;
+    assert_eq!(stream.status(), 200);
+    let mut body = stream.bytes_stream();
+    let mut buffer = String::new();
+    let streamed = next_board(&mut body, &mut buffer, |_| true).await;
+    let (status, fetched) = app
+        .get_json(&format!(
+            "/api/v1/campaigns/{CAMPAIGN}/leaderboards/participants"
+        ))
+        .await;
+    let elapsed = started.elapsed();
+
+    assert_eq!(status, 200);
+    assert_eq!(fetched, streamed, "the same board");
+    assert_eq!(fetched["items"].as_array().expect("items").len(), 2);
+    let computations = app.state.boards.computations() - before;
+    // One computation for both, unless an interval passed between them.
+    let allowed = 1 + (elapsed.as_millis() / interval.as_millis()) as u64;
+    assert!(
+        computations >= 1 && computations <= allowed,
+        "{computations} computations in {elapsed:?}"
+    );
+    assert_eq!(app.state.broadcaster.live_boards(), 1);
+}
+
+#[tokio::test]
+async fn boards_streams_and_standing_reflect_finished_attempts_within_the_interval() {
+    let app = TestApp::builder().shards(4).spawn().await;
+    let board = format!("/api/v1/campaigns/{CAMPAIGN}/leaderboards/units?parent=130100");
+    let stream = app
+        .get(&format!(
+            "/api/v1/campaigns/{CAMPAIGN}/leaderboards/stream?board=units&parent=130100"
+        ))
+        .await;
+    let mut body = stream.bytes_stream();
+    let mut buffer = String::new();
+    let first = next_board(&mut body, &mut buffer, |_| true).await;
+    assert_eq!(first["totals"]["attempts"], 0);
+    let (_, cached) = app.get_json(&board).await;
+    assert_eq!(
+        cached["totals"]["attempts"], 0,
+        "the board is cached before the attempts"
+    );
+
+    let me = app.register("李四", "13800000001", "130102").await;
+    let (_, attempt) = app.start_attempt(&me).await;
+    let id = attempt["attempt_id"].as_str().expect("an id");
+    let right = app.correct_keys(&attempt["questions"][0]);
+    let (status, result) = app
+        .submit(
+            &me,
+            id,
+            Some(&serde_json::json!({ "answers": { "0": right } })),
+        )
+        .await;
+    assert_eq!(status, 200, "{result}");
+    let points = result["score"].as_u64().expect("score");
+    assert!(points > 0);
+
+    // Within the interval, with room for a busy machine.
+    let within = app.state.boards.interval() + Duration::from_secs(2);
+    let (_, standing) = app
+        .get_as(&me, &format!("/api/v1/campaigns/{CAMPAIGN}/me"))
+        .await;
+    assert_eq!(standing["points"], points, "my standing at once");
+    assert!(
+        standing["ranks"]
+            .as_array()
+            .expect("ranks")
+            .iter()
+            .all(|rank| rank["rank"] == 1),
+        "{standing}"
+    );
+    let fetched = eventually("the board shows the attempt", within, || async {
+        let (_, fetched) = app.get_json(&board).await;
+        (fetched["totals"]["attempts"] == 1).then_some(fetched)
+    })
+    .await;
+    assert_eq!(fetched["totals"]["points"], points);
+    let streamed = tokio::time::timeout(
+        within,
+        next_board(&mut body, &mut buffer, |board| {
+            board["totals"]["attempts"] == 1
+        }),
+    )
+    .await
+    .expect("the stream shows the attempt within the interval");
+    assert_eq!(streamed, fetched, "the stream and the board agree");
 }

@@ -1,11 +1,12 @@
-//! Integration tests of the service over HTTP, against a real redis-server and a SQLite file or
-//! PostgreSQL database.
+//! Integration tests of the service over HTTP, against a real redis-server (or a Redis Cluster)
+//! and a SQLite file or PostgreSQL database.
 #![cfg(test)]
 
 mod attempts;
 mod browser;
 mod errors;
 mod export;
+mod failover;
 mod flusher;
 mod health;
 mod leaderboards;

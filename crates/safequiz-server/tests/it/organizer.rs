@@ -1,8 +1,9 @@
-//! The organizer back office: accounts, sessions, login limits and subtree scope.
+//! The organizer back office: accounts, sessions, login limits and subtree scope; the live
+//! figures and the login limits on one Redis and on a Redis Cluster.
 
 use reqwest::Method;
 use safequiz_domain::scope::WHOLE_CAMPAIGN;
-use safequiz_testapp::{TestApp, status_and_json};
+use safequiz_testapp::{TestApp, Topology, on_both_topologies, status_and_json};
 use serde_json::{Value, json};
 
 async fn get_as(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
@@ -124,9 +125,9 @@ async fn a_county_organizer_reads_its_county_and_nothing_around_it() {
     assert_eq!(steps(&body), [WHOLE_CAMPAIGN, "130000", "130100"]);
 }
 
-#[tokio::test]
-async fn progress_follows_attempts_in_the_subtree_as_they_finish() {
-    let app = TestApp::spawn().await;
+on_both_topologies!(progress_follows_attempts_in_the_subtree_as_they_finish);
+async fn progress_follows_attempts_in_the_subtree_as_they_finish(topology: Topology) {
+    let app = TestApp::builder().topology(topology).spawn().await;
     let city = app.organizer("130100", "shijiazhuang").await;
     let path = "/api/v1/organizer/progress?unit=130100&sort=attempts";
     let (_, before) = get_as(&app, &city, path).await;
@@ -202,9 +203,9 @@ async fn forged_expired_and_ended_sessions_are_refused() {
     assert_eq!(get_as(&app, &second, me).await.0, 401);
 }
 
-#[tokio::test]
-async fn logins_are_limited_per_username_whatever_the_password() {
-    let app = TestApp::spawn().await;
+on_both_topologies!(logins_are_limited_per_username_whatever_the_password);
+async fn logins_are_limited_per_username_whatever_the_password(topology: Topology) {
+    let app = TestApp::builder().topology(topology).spawn().await;
     let password = app.add_organizer("130102", "changan").await;
     for _ in 0..5 {
         let (status, body) = app.organizer_login("changan", "guessing-123").await;

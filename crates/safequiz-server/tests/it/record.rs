@@ -1,12 +1,12 @@
-//! The SQL record under faults, on SQLite and on PostgreSQL: nothing submitted is missing, and
-//! nothing is there twice.
+//! The SQL record under faults, on SQLite and on PostgreSQL, and (on SQLite) with a Redis
+//! Cluster for hot state: nothing submitted is missing, and nothing is there twice.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use safequiz_server::recovery;
 use safequiz_server::workers::flusher::{FlusherOptions, flush_once};
-use safequiz_testapp::{CAMPAIGN, Database, TestApp, eventually};
+use safequiz_testapp::{CAMPAIGN, Database, TestApp, Topology, eventually, on_both_topologies};
 use serde_json::Value;
 use sqlx::Connection;
 
@@ -98,8 +98,12 @@ async fn restart_sql(app: &TestApp, outage: Outage) {
     }
 }
 
-async fn results_submitted_while_sql_is_down_are_all_recorded_when_it_returns(database: Database) {
+async fn results_submitted_while_sql_is_down_are_all_recorded_when_it_returns(
+    database: Database,
+    topology: Topology,
+) {
     let app = TestApp::builder()
+        .topology(topology)
         .shards(4)
         .database(database)
         .spawn()
@@ -145,12 +149,30 @@ async fn results_submitted_while_sql_is_down_are_all_recorded_when_it_returns(da
 
 #[tokio::test]
 async fn results_submitted_while_sqlite_is_down_are_all_recorded_when_it_returns() {
-    results_submitted_while_sql_is_down_are_all_recorded_when_it_returns(Database::Sqlite).await;
+    results_submitted_while_sql_is_down_are_all_recorded_when_it_returns(
+        Database::Sqlite,
+        Topology::Single,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn results_submitted_on_a_redis_cluster_while_sqlite_is_down_are_all_recorded_when_it_returns()
+ {
+    results_submitted_while_sql_is_down_are_all_recorded_when_it_returns(
+        Database::Sqlite,
+        Topology::Cluster,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn results_submitted_while_postgres_is_down_are_all_recorded_when_it_returns() {
-    results_submitted_while_sql_is_down_are_all_recorded_when_it_returns(Database::Postgres).await;
+    results_submitted_while_sql_is_down_are_all_recorded_when_it_returns(
+        Database::Postgres,
+        Topology::Single,
+    )
+    .await;
 }
 
 async fn two_flushers_write_every_row_once(database: Database) {
@@ -255,8 +277,12 @@ async fn snapshot(app: &TestApp, people: &[safequiz_testapp::Participant]) -> Ve
     views
 }
 
-async fn a_rebuild_after_redis_is_emptied_restores_every_board(database: Database) {
+async fn a_rebuild_after_redis_is_emptied_restores_every_board(
+    database: Database,
+    topology: Topology,
+) {
     let app = TestApp::builder()
+        .topology(topology)
         .shards(4)
         .database(database)
         .spawn()
@@ -283,11 +309,7 @@ async fn a_rebuild_after_redis_is_emptied_restores_every_board(database: Databas
     reconciled(&app).await;
     let before = snapshot(&app, &people).await;
 
-    let client = redis::Client::open(app.redis.url()).expect("URL");
-    let mut connection = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("Redis");
+    let mut connection = app.redis.connection().await;
     let () = redis::cmd("FLUSHALL")
         .query_async(&mut connection)
         .await
@@ -297,6 +319,9 @@ async fn a_rebuild_after_redis_is_emptied_restores_every_board(database: Databas
         .await
         .expect("rebuild");
     assert_eq!((restored.people, restored.attempts), (84, 84));
+    // Boards are shared snapshots for up to a second: drop them, so the views below are read
+    // from the rebuilt state, not from the snapshots taken before.
+    app.state.boards.forget_all();
 
     let after = snapshot(&app, &people).await;
     assert_eq!(after.len(), before.len());
@@ -337,17 +362,31 @@ async fn a_rebuild_after_redis_is_emptied_restores_every_board(database: Databas
 
 #[tokio::test]
 async fn a_rebuild_from_sqlite_after_redis_is_emptied_restores_every_board() {
-    a_rebuild_after_redis_is_emptied_restores_every_board(Database::Sqlite).await;
+    a_rebuild_after_redis_is_emptied_restores_every_board(Database::Sqlite, Topology::Single).await;
 }
 
 #[tokio::test]
 async fn a_rebuild_from_postgres_after_redis_is_emptied_restores_every_board() {
-    a_rebuild_after_redis_is_emptied_restores_every_board(Database::Postgres).await;
+    a_rebuild_after_redis_is_emptied_restores_every_board(Database::Postgres, Topology::Single)
+        .await;
 }
 
 #[tokio::test]
-async fn entries_a_dead_flusher_held_are_claimed_and_unreadable_ones_dead_lettered() {
-    let app = TestApp::builder().shards(1).flusher(false).spawn().await;
+async fn a_rebuild_from_sqlite_after_a_redis_cluster_is_emptied_restores_every_board() {
+    a_rebuild_after_redis_is_emptied_restores_every_board(Database::Sqlite, Topology::Cluster)
+        .await;
+}
+
+on_both_topologies!(entries_a_dead_flusher_held_are_claimed_and_unreadable_ones_dead_lettered);
+async fn entries_a_dead_flusher_held_are_claimed_and_unreadable_ones_dead_lettered(
+    topology: Topology,
+) {
+    let app = TestApp::builder()
+        .topology(topology)
+        .shards(1)
+        .flusher(false)
+        .spawn()
+        .await;
     app.state.store.migrate().await.expect("migrations");
     let results = app.play(60_000, 10, &UNITS, 5).await;
     let shard = safequiz_redis::keys::Shard(0);
@@ -365,11 +404,7 @@ async fn entries_a_dead_flusher_held_are_claimed_and_unreadable_ones_dead_letter
         .expect("XREADGROUP");
     assert_eq!(held.len(), 20);
     // An entry no version of the flusher can read.
-    let client = redis::Client::open(app.redis.url()).expect("URL");
-    let mut connection = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("Redis");
+    let mut connection = app.redis.connection().await;
     let _: String = redis::cmd("XADD")
         .arg(format!("{{{CAMPAIGN}:0}}:stream"))
         .arg("*")

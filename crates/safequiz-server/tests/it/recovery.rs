@@ -3,7 +3,7 @@
 //!
 //! `record.rs` checks what participants and the public see across a rebuild; this checks the
 //! Redis keys themselves, after attempts on two days, in several units and shards, submitted by
-//! participants, by a late read and by the sweeper.
+//! participants, by a late read and by the sweeper, on one Redis and on a Redis Cluster.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -12,7 +12,9 @@ use jiff::SignedDuration;
 use safequiz_server::recovery;
 use safequiz_server::workers::flusher::{FlusherOptions, flush_once};
 use safequiz_server::workers::sweeper::sweep_once;
-use safequiz_testapp::{CAMPAIGN, Participant, TestApp};
+use safequiz_testapp::{
+    CAMPAIGN, Participant, RawConnection, TestApp, Topology, on_both_topologies,
+};
 use serde_json::json;
 
 use super::{DURING, at};
@@ -83,12 +85,8 @@ async fn snapshot(app: &TestApp) -> BTreeMap<String, Stored> {
     snapshot
 }
 
-async fn connection(app: &TestApp) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(app.redis.url())
-        .expect("URL")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("Redis")
+async fn connection(app: &TestApp) -> RawConnection {
+    app.redis.connection().await
 }
 
 /// Sets the clock `offset` after `day`'s start.
@@ -143,9 +141,10 @@ async fn finish(app: &TestApp, players: &[(usize, &Participant, String)], day: j
     assert_eq!(swept, left, "the sweeper closes every attempt left open");
 }
 
-#[tokio::test]
-async fn a_rebuild_from_the_record_writes_every_key_the_scripts_wrote() {
+on_both_topologies!(a_rebuild_from_the_record_writes_every_key_the_scripts_wrote);
+async fn a_rebuild_from_the_record_writes_every_key_the_scripts_wrote(topology: Topology) {
     let app = TestApp::builder()
+        .topology(topology)
         .shards(4)
         .clock_at(at(DURING))
         .sweeper(false)

@@ -1,7 +1,8 @@
-//! Registration: one participant per phone, found again by phone and name, input checked.
+//! Registration: one participant per phone, found again by phone and name, input checked; the
+//! finding and the keys on one Redis and on a Redis Cluster.
 
 use redis::AsyncCommands;
-use safequiz_testapp::{CAMPAIGN, TestApp};
+use safequiz_testapp::{CAMPAIGN, TestApp, Topology, on_both_topologies};
 use serde_json::json;
 
 use super::{DURING, at};
@@ -18,9 +19,10 @@ async fn register(app: &TestApp, name: &str, phone: &str, unit: &str) -> (u16, s
     safequiz_testapp::status_and_json(response).await
 }
 
-#[tokio::test]
-async fn the_same_phone_and_name_find_the_same_participant_with_a_fresh_token() {
+on_both_topologies!(the_same_phone_and_name_find_the_same_participant_with_a_fresh_token);
+async fn the_same_phone_and_name_find_the_same_participant_with_a_fresh_token(topology: Topology) {
     let app = TestApp::builder()
+        .topology(topology)
         .shards(4)
         .clock_at(at(DURING))
         .spawn()
@@ -122,20 +124,17 @@ async fn invalid_names_phones_and_units_are_422_and_register_nothing() {
     );
 }
 
-#[tokio::test]
-async fn the_phone_number_never_reaches_redis_in_clear() {
+on_both_topologies!(the_phone_number_never_reaches_redis_in_clear);
+async fn the_phone_number_never_reaches_redis_in_clear(topology: Topology) {
     let app = TestApp::builder()
+        .topology(topology)
         .shards(4)
         .clock_at(at(DURING))
         .spawn()
         .await;
     register(&app, "张三", "13812345678", "110101").await;
 
-    let client = redis::Client::open(app.redis.url()).expect("a Redis URL");
-    let mut connection = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("Redis answers");
+    let mut connection = app.redis.connection().await;
     let keys: Vec<String> = connection.keys("*").await.expect("KEYS");
     assert!(!keys.is_empty());
     let mut dump = String::new();

@@ -1,16 +1,22 @@
-//! Automatic submission: the server's clock closes an attempt, not the client.
+//! Automatic submission: the server's clock closes an attempt, not the client (the sweeper on
+//! one Redis and on a Redis Cluster).
 
 use std::time::Duration;
 
 use jiff::SignedDuration;
-use safequiz_testapp::{CAMPAIGN, TestApp, eventually};
+use safequiz_testapp::{CAMPAIGN, TestApp, Topology, eventually, on_both_topologies};
 use serde_json::Value;
 
 use super::{DURING, at};
 
-#[tokio::test]
-async fn an_abandoned_attempt_is_submitted_with_its_saved_answers_without_any_client_call() {
+on_both_topologies!(
+    an_abandoned_attempt_is_submitted_with_its_saved_answers_without_any_client_call
+);
+async fn an_abandoned_attempt_is_submitted_with_its_saved_answers_without_any_client_call(
+    topology: Topology,
+) {
     let app = TestApp::builder()
+        .topology(topology)
         .shards(4)
         .clock_at(at(DURING))
         .spawn()

@@ -1,0 +1,145 @@
+//! The connection to Redis, one node or a Redis Cluster, and pipelines that keep to hash slots.
+//!
+//! [`Connection`] is either redis-rs's single-node `ConnectionManager` or its cluster connection
+//! (`cluster-async`: it follows `MOVED` and `ASK`, refreshes its slot map after a failover and
+//! reconnects by itself). Both are `ConnectionLike`, so every command and script call in this
+//! crate is written once for both. Nothing here routes a command to a node.
+//!
+//! A cluster pipeline must stay within one hash slot, and every key of one shard carries the
+//! shard's hash tag (see `keys`), so [`ShardPipelines`] groups a read or write that spans shards
+//! by shard: one pipeline on a single node (as before), one pipeline per shard sent concurrently
+//! on a cluster. It must not be used for keys outside the shards.
+
+use futures_util::future::try_join_all;
+use redis::aio::{ConnectionLike, ConnectionManager};
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, FromRedisValue, Pipeline, RedisFuture, RedisResult, Value};
+
+use crate::keys::Shard;
+
+/// One connection to hot state: a single Redis node, or a Redis Cluster. Cheap to clone; clones
+/// share the underlying connections.
+#[derive(Clone)]
+pub(crate) enum Connection {
+    /// A single node, through a manager that reconnects by itself.
+    Single(ConnectionManager),
+    /// A cluster, through redis-rs's cluster client.
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Connection::Single(connection) => connection.req_packed_command(cmd),
+            Connection::Cluster(connection) => connection.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Connection::Single(connection) => {
+                connection.req_packed_commands(pipeline, offset, count)
+            }
+            Connection::Cluster(connection) => {
+                connection.req_packed_commands(pipeline, offset, count)
+            }
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Connection::Single(connection) => connection.get_db(),
+            Connection::Cluster(connection) => connection.get_db(),
+        }
+    }
+}
+
+/// Commands over several shards, each naming the shard whose keys it touches, sent as few
+/// pipelines as the topology allows; replies come back in the order the commands were added.
+#[derive(Default)]
+pub(crate) struct ShardPipelines {
+    commands: Vec<(Shard, Cmd)>,
+}
+
+impl ShardPipelines {
+    /// No commands yet.
+    pub(crate) fn new() -> ShardPipelines {
+        ShardPipelines::default()
+    }
+
+    /// Adds `command`, whose keys are all keys of `shard`.
+    pub(crate) fn add(&mut self, shard: Shard, command: Cmd) -> &mut ShardPipelines {
+        self.commands.push((shard, command));
+        self
+    }
+
+    /// Commands added.
+    pub(crate) fn len(&self) -> usize {
+        self.commands.len()
+    }
+
+    /// Sends every command and returns each reply, converted, in the order they were added.
+    ///
+    /// On a single node this is one pipeline, one round trip. On a cluster each shard's commands
+    /// are one pipeline, and the pipelines run concurrently (one round trip to each primary in
+    /// parallel). A server error in any reply fails the whole call, as a pipeline does.
+    pub(crate) async fn query<T: FromRedisValue>(
+        self,
+        connection: &Connection,
+    ) -> RedisResult<Vec<T>> {
+        if self.commands.is_empty() {
+            return Ok(Vec::new());
+        }
+        let replies = match connection {
+            Connection::Single(_) => {
+                let mut pipeline = redis::pipe();
+                for (_, command) in self.commands {
+                    pipeline.add_command(command);
+                }
+                let replies: Vec<Value> = pipeline.query_async(&mut connection.clone()).await?;
+                replies
+            }
+            Connection::Cluster(_) => self.query_per_shard(connection).await?,
+        };
+        replies
+            .into_iter()
+            .map(|value| Ok(redis::from_redis_value(value)?))
+            .collect()
+    }
+
+    /// One pipeline per shard, concurrently; the replies put back in the order added.
+    async fn query_per_shard(self, connection: &Connection) -> RedisResult<Vec<Value>> {
+        let count = self.commands.len();
+        // Shards are few (at most 1,024), so a linear search keeps the groups in first-use order.
+        let mut groups: Vec<(Shard, Pipeline, Vec<usize>)> = Vec::new();
+        for (position, (shard, command)) in self.commands.into_iter().enumerate() {
+            let group = match groups.iter().position(|(s, _, _)| *s == shard) {
+                Some(group) => group,
+                None => {
+                    groups.push((shard, redis::pipe(), Vec::new()));
+                    groups.len() - 1
+                }
+            };
+            let (_, pipeline, positions) = &mut groups[group];
+            pipeline.add_command(command);
+            positions.push(position);
+        }
+        let sent = groups.iter().map(|(_, pipeline, _)| {
+            let mut connection = connection.clone();
+            async move { pipeline.query_async::<Vec<Value>>(&mut connection).await }
+        });
+        let answered = try_join_all(sent).await?;
+        let mut replies = vec![Value::Nil; count];
+        for ((_, _, positions), values) in groups.iter().zip(answered) {
+            for (position, value) in positions.iter().zip(values) {
+                replies[*position] = value;
+            }
+        }
+        Ok(replies)
+    }
+}
