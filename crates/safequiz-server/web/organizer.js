@@ -822,17 +822,21 @@
     var shown = whileShown();
 
     var filters = { unit: unitId, name: params.name, phone: params.phone, day: params.day, min_points: params.min_points, max_points: params.max_points };
-    var page = Number(params.page) || 1;
-    get('/participants' + query(Object.assign({ page: page, per_page: PER_PAGE }, filters))).then(shown(function (r) {
+    // Pages go by cursor: each answer names where the next page starts. The hash keeps the
+    // cursors of every page up to this one (`after=c2,c3,...`), so a reload, a shared link and
+    // 上一页 find the same page without the server counting what lies before it.
+    var trail = params.after ? String(params.after).split(',') : [];
+    var page = trail.length + 1;
+    get('/participants' + query(Object.assign({ after: trail[trail.length - 1], per_page: PER_PAGE }, filters))).then(shown(function (r) {
       if (r.status !== 200) throw refused(r);
       var b = r.body;
       enter(b.unit_id, null);
       path.appendChild(crumbs('people') || h('span', {}));
       results.textContent = '';
-      var pages = Math.max(1, Math.ceil(b.total / b.per_page));
-      results.appendChild(h('p', { class: 'count', id: 'total', text: '共 ' + num(b.total) + ' 人' + (params.day ? '（' + params.day + ' 当日参与答题）' : '') }));
+      var count = b.more_than_total ? '超过 ' + num(b.total) + ' 人' : '共 ' + num(b.total) + ' 人';
+      results.appendChild(h('p', { class: 'count', id: 'total', text: count + (params.day ? '（' + params.day + ' 当日参与答题）' : '') }));
       if (!b.items.length) {
-        results.appendChild(h('p', { class: 'card muted', text: '没有符合条件的参与人员。' }));
+        results.appendChild(h('p', { class: 'card muted', text: page > 1 ? '这一页没有参与人员了。' : '没有符合条件的参与人员。' }));
       } else {
         results.appendChild(h('ul', { class: 'people' }, b.items.map(function (p) {
           S.people[p.participant_id] = p;
@@ -846,17 +850,20 @@
           ]);
         })));
       }
-      var link = function (n) { return '#/people/' + encodeURIComponent(unitId) + query(Object.assign({}, params, { page: n })); };
-      if (pages > 1) {
+      var link = function (cursors) {
+        return '#/people/' + encodeURIComponent(unitId) + query(Object.assign({}, params, { after: cursors.length ? cursors.join(',') : undefined }));
+      };
+      if (page > 1 || b.next) {
+        var pages = b.more_than_total ? '' : ' / ' + Math.max(page, Math.ceil(b.total / b.per_page));
         results.appendChild(h('div', { class: 'pager' }, [
-          page > 1 ? h('a', { class: 'btn secondary', href: link(page - 1), text: '上一页' }) : h('span', {}),
-          h('span', { text: '第 ' + page + ' / ' + pages + ' 页' }),
-          page < pages ? h('a', { class: 'btn secondary', href: link(page + 1), text: '下一页' }) : h('span', {}),
+          page > 1 ? h('a', { class: 'btn secondary', href: link(trail.slice(0, -1)), text: '上一页' }) : h('span', {}),
+          h('span', { text: '第 ' + page + pages + ' 页' }),
+          b.next ? h('a', { class: 'btn secondary', href: link(trail.concat([b.next])), text: '下一页' }) : h('span', {}),
         ]));
       }
       results.appendChild(h('div', { class: 'card' }, [
         h('h2', { text: '下载名单' }),
-        download('participants', filters, '按当前条件（全部 ' + num(b.total) + ' 人）'),
+        download('participants', filters, '按当前条件（' + (b.more_than_total ? '超过 ' + num(b.total) : '全部 ' + num(b.total)) + ' 人）'),
         downloadHint(),
       ]));
     })).catch(shown(function (e) {

@@ -8,7 +8,8 @@
 //! `safequiz-redis` or the server.
 //!
 //! Types to read first: [`DatabaseSettings`] and [`Store`]; `statement` for how every query
-//! runs on either database, and [`record::StoredQuestion`] for the record's question JSON.
+//! runs on either database, [`record::StoredQuestion`] for the record's question JSON, and
+//! [`rollups`] for the figures the organizer reports read, written with the rows they count.
 
 /// Runs `$body` with `$pool` bound to the store's pool, whichever database it is; the body is
 /// written once and compiled for each. Statements go through [`statement::Statement`], which
@@ -22,12 +23,15 @@ macro_rules! on_pool {
     };
 }
 
+// First, so that its `on_tx!` is known to the modules below.
+#[macro_use]
+mod statement;
+
 pub mod organizers;
 pub mod record;
 pub mod reports;
+pub mod rollups;
 pub mod units;
-
-mod statement;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -88,6 +92,15 @@ pub enum StoreError {
     /// The schema could not be brought up to date.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// An attempt's row is not what the flusher writes (its questions do not decode), so its
+    /// roll-ups cannot be counted; retrying the same row can never succeed.
+    #[error("attempt {attempt_id} has malformed questions: {problem}")]
+    Record {
+        /// The attempt.
+        attempt_id: String,
+        /// What is wrong.
+        problem: String,
+    },
 }
 
 impl StoreError {
@@ -95,6 +108,9 @@ impl StoreError {
     /// so retrying the same row can never succeed; every other error (unreachable server,
     /// locked file, pool timeout) is about the database being unavailable and worth a retry.
     pub fn is_data_error(&self) -> bool {
+        if matches!(self, StoreError::Record { .. }) {
+            return true;
+        }
         let StoreError::Sql(sqlx::Error::Database(error)) = self else {
             return false;
         };

@@ -9,10 +9,13 @@
 //! and per-row statements made up most of a flush on PostgreSQL. A row the database refuses
 //! still fails its whole batch, and the flusher then retries the rows one by one.
 
-use serde::{Deserialize, Serialize};
-use sqlx::{Postgres, QueryBuilder, Sqlite, Transaction};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use crate::statement::Statement;
+use serde::{Deserialize, Serialize};
+use sqlx::{Postgres, QueryBuilder, Sqlite};
+
+use crate::rollups::{self, ATTEMPT_COLUMNS};
+use crate::statement::{Statement, Transaction};
 use crate::{Store, StoreError};
 
 #[cfg(test)]
@@ -147,6 +150,9 @@ impl Store {
     /// migrators both read the list of applied migrations, and the second to take the write
     /// lock fails on a table the first just made. Each migration commits with its record, so
     /// running again then finds it applied; SQLite retries a few times.
+    ///
+    /// Then builds the roll-ups of campaigns recorded before they existed (see `rollups`): a
+    /// one-time cost, proportional to the record, at the first start after the upgrade.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
             Store::Sqlite(pool) => {
@@ -164,10 +170,15 @@ impl Store {
             }
             Store::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
-        Ok(())
+        self.build_pending_rollups().await
     }
 
     /// Writes `rows` in one transaction; rows already present are left as they are.
+    ///
+    /// The attempts actually inserted (not those already present, nor a second copy in the
+    /// batch) are added to the roll-ups in the same transaction (see `rollups`), and every
+    /// registration to the participant totals, so the figures the reports read are exactly as
+    /// durable as the rows and count each attempt once.
     ///
     /// All or nothing: when the database refuses one row, no row of the batch is written.
     #[tracing::instrument(skip_all, fields(rows = rows.len()))]
@@ -181,40 +192,63 @@ impl Store {
             }
         }
         let mut inserted = Inserted::default();
-        match self {
-            Store::Sqlite(pool) => {
-                let mut tx = pool.begin().await?;
+        let mut tx = self.begin_write().await?;
+        let mut new_keys: HashSet<AttemptKey> = HashSet::new();
+        match &mut tx {
+            Transaction::Sqlite(tx) => {
                 for chunk in participants.chunks(SQLITE_ROWS_PER_STATEMENT) {
-                    inserted.participants += insert_sqlite_participants(&mut tx, chunk).await?;
+                    inserted.participants += insert_sqlite_participants(tx, chunk).await?;
                 }
                 for chunk in attempts.chunks(SQLITE_ROWS_PER_STATEMENT) {
-                    inserted.attempts += insert_sqlite_attempts(&mut tx, chunk).await?;
+                    new_keys.extend(insert_sqlite_attempts(tx, chunk).await?);
                 }
-                tx.commit().await?;
             }
-            Store::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
+            Transaction::Postgres(tx) => {
                 if !participants.is_empty() {
                     inserted.participants +=
-                        insert_postgres_participants(&mut tx, &participants).await?;
+                        insert_postgres_participants(tx, &participants).await?;
                 }
                 if !attempts.is_empty() {
-                    inserted.attempts += insert_postgres_attempts(&mut tx, &attempts).await?;
+                    new_keys.extend(insert_postgres_attempts(tx, &attempts).await?);
                 }
-                tx.commit().await?;
             }
         }
+        inserted.attempts = new_keys.len() as u64;
+        // Every campaign's roll-up lock before any roll-up row: a flusher holding a lock never
+        // waits for a row another flusher holds while waiting for that lock. In one order, so
+        // two batches of several campaigns do not wait for each other either.
+        let campaigns: BTreeSet<&str> = participants
+            .iter()
+            .map(|p| p.campaign_id.as_str())
+            .chain(attempts.iter().map(|a| a.campaign_id.as_str()))
+            .collect();
+        for campaign_id in campaigns {
+            rollups::lock_campaign(&mut tx, campaign_id).await?;
+        }
+        rollups::add_registrations(&mut tx, &participants).await?;
+        // The new attempts by campaign; a second copy of one in the batch is not new.
+        let mut new: BTreeMap<&str, Vec<&AttemptRow>> = BTreeMap::new();
+        for attempt in attempts {
+            let key = AttemptKey {
+                campaign_id: attempt.campaign_id.clone(),
+                attempt_id: attempt.attempt_id.clone(),
+            };
+            if new_keys.remove(&key) {
+                new.entry(&attempt.campaign_id).or_default().push(attempt);
+            }
+        }
+        for (campaign_id, attempts) in new {
+            rollups::add_attempts(&mut tx, campaign_id, &attempts).await?;
+        }
+        tx.commit().await?;
         Ok(inserted)
     }
 
     /// Every attempt of a campaign, by attempt id (tests, reconcile).
     pub async fn attempts(&self, campaign_id: &str) -> Result<Vec<AttemptRow>, StoreError> {
-        let rows = Statement::new(
-            "SELECT campaign_id, attempt_id, participant_id, unit_id, day, started_at_ms, \
-             deadline_ms, finished_at_ms, time_used_ms, points, correct, auto_submitted, \
-             full_marks, CAST(questions AS TEXT) AS questions \
-             FROM attempts WHERE campaign_id = $1 ORDER BY attempt_id",
-        )
+        let rows = Statement::new(&format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE campaign_id = $1 ORDER BY attempt_id"
+        ))
         .bind(campaign_id)
         .fetch_all(self)
         .await?;
@@ -250,8 +284,15 @@ impl Store {
 /// prepared once per connection and then reused.
 const SQLITE_ROWS_PER_STATEMENT: usize = 100;
 
+/// Which attempt a row is: what an insert returns for each row it wrote.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, sqlx::FromRow)]
+struct AttemptKey {
+    campaign_id: String,
+    attempt_id: String,
+}
+
 async fn insert_sqlite_participants(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut sqlx::Transaction<'static, Sqlite>,
     rows: &[&ParticipantRow],
 ) -> Result<u64, StoreError> {
     let mut query = QueryBuilder::<Sqlite>::new(
@@ -272,10 +313,11 @@ async fn insert_sqlite_participants(
     Ok(query.build().execute(&mut **tx).await?.rows_affected())
 }
 
+/// Inserts `rows`; the keys of those it wrote (not those already present).
 async fn insert_sqlite_attempts(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut sqlx::Transaction<'static, Sqlite>,
     rows: &[&AttemptRow],
-) -> Result<u64, StoreError> {
+) -> Result<Vec<AttemptKey>, StoreError> {
     let mut query = QueryBuilder::<Sqlite>::new(
         "INSERT INTO attempts (campaign_id, attempt_id, participant_id, unit_id, day, \
          started_at_ms, deadline_ms, finished_at_ms, time_used_ms, points, correct, \
@@ -298,8 +340,8 @@ async fn insert_sqlite_attempts(
             .push_bind(a.full_marks)
             .push_bind(&a.questions);
     });
-    query.push(" ON CONFLICT DO NOTHING");
-    Ok(query.build().execute(&mut **tx).await?.rows_affected())
+    query.push(" ON CONFLICT DO NOTHING RETURNING campaign_id, attempt_id");
+    Ok(query.build_query_as().fetch_all(&mut **tx).await?)
 }
 
 // PostgreSQL takes a whole batch in one statement: one array per column, turned back into rows
@@ -308,7 +350,7 @@ async fn insert_sqlite_attempts(
 // `ON CONFLICT DO NOTHING` also skips a row that appears twice in the same batch.
 
 async fn insert_postgres_participants(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut sqlx::Transaction<'static, Postgres>,
     rows: &[&ParticipantRow],
 ) -> Result<u64, StoreError> {
     let column = |f: fn(&ParticipantRow) -> &str| rows.iter().map(|p| f(p)).collect::<Vec<_>>();
@@ -331,15 +373,16 @@ async fn insert_postgres_participants(
     Ok(done.rows_affected())
 }
 
+/// Inserts `rows`; the keys of those it wrote (not those already present).
 async fn insert_postgres_attempts(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut sqlx::Transaction<'static, Postgres>,
     rows: &[&AttemptRow],
-) -> Result<u64, StoreError> {
+) -> Result<Vec<AttemptKey>, StoreError> {
     let text = |f: fn(&AttemptRow) -> &str| rows.iter().map(|a| f(a)).collect::<Vec<_>>();
     let int8 = |f: fn(&AttemptRow) -> i64| rows.iter().map(|a| f(a)).collect::<Vec<_>>();
     let int4 = |f: fn(&AttemptRow) -> i32| rows.iter().map(|a| f(a)).collect::<Vec<_>>();
     let flag = |f: fn(&AttemptRow) -> bool| rows.iter().map(|a| f(a)).collect::<Vec<_>>();
-    let done = sqlx::query(
+    let done = sqlx::query_as(
         "INSERT INTO attempts (campaign_id, attempt_id, participant_id, unit_id, day, \
          started_at_ms, deadline_ms, finished_at_ms, time_used_ms, points, correct, \
          auto_submitted, full_marks, questions) \
@@ -352,7 +395,7 @@ async fn insert_postgres_attempts(
          AS batch (campaign_id, attempt_id, participant_id, unit_id, day, started_at_ms, \
          deadline_ms, finished_at_ms, time_used_ms, points, correct, auto_submitted, \
          full_marks, questions) \
-         ON CONFLICT DO NOTHING",
+         ON CONFLICT DO NOTHING RETURNING campaign_id, attempt_id",
     )
     .bind(text(|a| &a.campaign_id))
     .bind(text(|a| &a.attempt_id))
@@ -368,7 +411,7 @@ async fn insert_postgres_attempts(
     .bind(flag(|a| a.auto_submitted))
     .bind(flag(|a| a.full_marks))
     .bind(text(|a| &a.questions))
-    .execute(&mut **tx)
+    .fetch_all(&mut **tx)
     .await?;
-    Ok(done.rows_affected())
+    Ok(done)
 }

@@ -8,16 +8,101 @@
 //! siblings build the query for that database.
 //!
 //! Only the multi-row inserts of the flush (`record`) spell SQL per database, because the two
-//! take a batch differently (`UNNEST` of arrays against multi-row `VALUES`).
+//! take a batch differently (`UNNEST` of arrays against multi-row `VALUES`). Statements that
+//! take many rows otherwise (the roll-ups) get them as one JSON parameter, which
+//! [`Statement::push_json_rows`] turns into a row source on either database.
+//!
+//! Work that spans several statements runs in a [`Transaction`] on either database, with the
+//! `*_in` methods.
 
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
 use sqlx::postgres::PgRow;
 use sqlx::query::{Query, QueryAs, QueryScalar};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Arguments, AssertSqlSafe, Database, FromRow, IntoArguments};
+use sqlx::{Arguments, AssertSqlSafe, Database, FromRow, IntoArguments, Postgres, Sqlite};
 
-use crate::Store;
+use crate::{Backend, Store};
+
+/// Runs `$body` with `$conn` bound to the transaction's connection, whichever database it is;
+/// the body is written once and compiled for each.
+macro_rules! on_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::statement::Transaction::Sqlite(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+            $crate::statement::Transaction::Postgres(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+        }
+    };
+}
+
+/// A transaction on whichever database the store has; dropped without [`Transaction::commit`],
+/// it rolls back.
+pub(crate) enum Transaction {
+    /// On SQLite.
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    /// On PostgreSQL.
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+impl Transaction {
+    /// Which database the transaction runs on.
+    pub(crate) fn backend(&self) -> Backend {
+        match self {
+            Transaction::Sqlite(_) => Backend::Sqlite,
+            Transaction::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Commits the transaction.
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Transaction::Sqlite(tx) => tx.commit().await,
+            Transaction::Postgres(tx) => tx.commit().await,
+        }
+    }
+}
+
+impl Store {
+    /// Begins a transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`, waiting up to the busy timeout): a transaction that read first and
+    /// wrote later would fail at its first write if another writer committed in between.
+    pub(crate) async fn begin_write(&self) -> Result<Transaction, sqlx::Error> {
+        Ok(match self {
+            Store::Sqlite(pool) => Transaction::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Store::Postgres(pool) => Transaction::Postgres(pool.begin().await?),
+        })
+    }
+}
+
+/// The SQL type of a column of rows given as JSON (see [`Statement::push_json_rows`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SqlType {
+    /// `TEXT`.
+    Text,
+    /// `INTEGER`.
+    Int4,
+    /// `BIGINT`.
+    Int8,
+    /// `BOOLEAN` (an integer on SQLite).
+    Bool,
+}
+
+impl SqlType {
+    fn postgres(self) -> &'static str {
+        match self {
+            SqlType::Text => "text",
+            SqlType::Int4 => "integer",
+            SqlType::Int8 => "bigint",
+            SqlType::Bool => "boolean",
+        }
+    }
+}
 
 /// One value bound to a parameter.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -114,7 +199,6 @@ binds!(sqlx::Sqlite, sqlx::Postgres);
 pub(crate) struct Statement {
     text: String,
     binds: Vec<Bind>,
-    ctes: usize,
 }
 
 impl Statement {
@@ -146,23 +230,38 @@ impl Statement {
         self
     }
 
-    /// Starts a common table expression: `WITH RECURSIVE` before the first, a comma after.
-    pub(crate) fn cte(&mut self, head: &str) -> &mut Statement {
-        self.text.push_str(if self.ctes == 0 {
-            "WITH RECURSIVE "
-        } else {
-            ", "
-        });
-        self.ctes += 1;
-        self.push(head)
-    }
-
-    /// Ends the list of common table expressions, if any.
-    pub(crate) fn end_ctes(&mut self) -> &mut Statement {
-        if self.ctes > 0 {
-            self.text.push(' ');
+    /// Appends a row source named `name` whose rows are the objects of the JSON array `json`,
+    /// one column per key of `columns`: `json_to_recordset` on PostgreSQL, `json_each` on
+    /// SQLite. One parameter carries any number of rows, so the text never changes with the
+    /// number of rows and is prepared once per connection.
+    pub(crate) fn push_json_rows(
+        &mut self,
+        backend: Backend,
+        name: &str,
+        columns: &[(&str, SqlType)],
+        json: String,
+    ) -> &mut Statement {
+        match backend {
+            Backend::Postgres => {
+                self.push("json_to_recordset(CAST(")
+                    .push_bind(json)
+                    .push(" AS json)) AS ");
+                let types: Vec<String> = columns
+                    .iter()
+                    .map(|(column, kind)| format!("{column} {}", kind.postgres()))
+                    .collect();
+                self.push(&format!("{name} ({})", types.join(", ")))
+            }
+            Backend::Sqlite => {
+                let values: Vec<String> = columns
+                    .iter()
+                    .map(|(column, _)| format!("json_extract(value, '$.{column}') AS {column}"))
+                    .collect();
+                self.push(&format!("(SELECT {} FROM json_each(", values.join(", ")))
+                    .push_bind(json)
+                    .push(&format!(")) AS {name}"))
+            }
         }
-        self
     }
 
     /// The text and its arguments for `DB`: the one place values are bound.
@@ -232,6 +331,31 @@ impl Statement {
         O: Send + Unpin,
     {
         on_pool!(store, pool => self.query_scalar()?.fetch_one(pool).await)
+    }
+
+    /// Runs the statement in `tx`; the number of rows it changed.
+    pub(crate) async fn execute_in(self, tx: &mut Transaction) -> Result<u64, sqlx::Error> {
+        Ok(on_tx!(tx, conn => self.query()?.execute(conn).await?.rows_affected()))
+    }
+
+    /// Every row the statement returns, in `tx`.
+    pub(crate) async fn fetch_all_in<R: Record>(
+        self,
+        tx: &mut Transaction,
+    ) -> Result<Vec<R>, sqlx::Error> {
+        on_tx!(tx, conn => self.query_as()?.fetch_all(conn).await)
+    }
+
+    /// The first column of every row the statement returns, in `tx`.
+    pub(crate) async fn fetch_scalars_in<O>(
+        self,
+        tx: &mut Transaction,
+    ) -> Result<Vec<O>, sqlx::Error>
+    where
+        (O,): Record,
+        O: Send + Unpin,
+    {
+        on_tx!(tx, conn => self.query_scalar()?.fetch_all(conn).await)
     }
 
     /// The rows as the database reads them, holding one pooled connection until the stream

@@ -1,5 +1,5 @@
 //! The one safequiz binary: `serve`, `flush`, `bank`, `units`, `config`, `leaderboards`,
-//! `reconcile` and `organizer`.
+//! `reconcile`, `organizer` and `seed`.
 //!
 //! Each subcommand lives in its own module under `cmd/`; this file only parses the command line
 //! and dispatches. Errors from commands are reported once, here, with their cause chain.
@@ -47,6 +47,9 @@ enum Command {
     /// Organizer accounts: add (prints a one-time password), reset-password, list.
     #[command(subcommand)]
     Organizer(cmd::organizer::Command),
+    /// Fill an empty campaign's record with synthetic participants and attempts, for
+    /// measurements; refused in production.
+    Seed(cmd::seed::Args),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::Leaderboards(command) => cmd::leaderboards::run(command),
         Command::Reconcile(args) => cmd::reconcile::run(args),
         Command::Organizer(command) => cmd::organizer::run(command),
+        Command::Seed(args) => cmd::seed::run(args),
     };
     match result {
         Ok(code) => code,

@@ -93,14 +93,14 @@ async fn wait_for_record(app: &TestApp, participants: i64, attempts: i64) {
         "the flusher has written the participants and attempts",
         Duration::from_secs(20),
         || async {
-            let (total, rows) = app
+            let page = app
                 .state
                 .store
-                .participants_page(CAMPAIGN, &Scope::WholeCampaign, &filter, 1000, 0)
+                .participants_page(CAMPAIGN, &Scope::WholeCampaign, &filter, 1000, None)
                 .await
                 .ok()?;
-            let written: i64 = rows.iter().map(|row| row.attempts).sum();
-            (total == participants && written == attempts).then_some(())
+            let written: i64 = page.items.iter().map(|row| row.attempts).sum();
+            (page.total == participants && written == attempts).then_some(())
         },
     )
     .await;
@@ -318,16 +318,27 @@ async fn participants_are_found_by_name_phone_unit_day_and_points(database: Data
         assert_eq!(body["total"], expected.len(), "{why}");
     }
 
+    let (_, first_two) = get_as(&app, &city, &format!("{API}/participants?per_page=2")).await;
+    assert_eq!(names(&first_two), ["张三", "李四"]);
+    let next = first_two["next"]
+        .as_str()
+        .expect("a cursor to the next page");
     let (_, page) = get_as(
         &app,
         &city,
-        &format!("{API}/participants?per_page=2&page=2"),
+        &format!("{API}/participants?per_page=2&after={next}"),
     )
     .await;
-    assert_eq!(names(&page), ["张四", "王五"]);
+    assert_eq!(names(&page), ["张四", "王五"], "the page after the cursor");
     assert_eq!(
-        (&page["total"], &page["page"], &page["per_page"]),
-        (&json!(4), &json!(2), &json!(2))
+        (
+            &page["total"],
+            &page["more_than_total"],
+            &page["per_page"],
+            &page["next"]
+        ),
+        (&json!(4), &json!(false), &json!(2), &json!(null)),
+        "the last page names no next page"
     );
     let (_, first) = get_as(&app, &city, &format!("{API}/participants?per_page=1")).await;
     let zhang = &first["items"][0];
@@ -348,7 +359,8 @@ async fn participants_are_found_by_name_phone_unit_day_and_points(database: Data
 
     for (bad, why) in [
         ("per_page=101", "more than 100 a page"),
-        ("page=0", "page 0"),
+        ("page=2", "pages are asked for by cursor"),
+        ("after=2.x.7", "a cursor that is not one"),
         ("day=6/10", "not a date"),
         ("phone=12345", "more than the 4 visible digits"),
         ("min_points=x", "not a number"),

@@ -1,9 +1,8 @@
-//! The per-day series: each calendar day's figures in a scope.
+//! The per-day series: each calendar day's figures in a scope, from the scope's roll-up rows.
 
 use safequiz_domain::scope::Scope;
 
-use super::{Counts, ReportError, between_days, check_days, counts_columns, for_campaign};
-use super::{visible_units, within};
+use super::{Counts, ReportError, check_days, for_campaign};
 use crate::Store;
 
 /// The figures of one calendar day.
@@ -41,14 +40,22 @@ impl Store {
         to_day: i32,
     ) -> Result<Vec<DayFigures>, ReportError> {
         check_days(from_day, to_day)?;
+        // A day's participants are those of all its rows, whatever their previous active day:
+        // every previous day is before the day itself.
         let mut st = for_campaign(campaign_id);
-        let visible = visible_units(&mut st, scope, None);
-        st.end_ctes().push(&format!(
-            "SELECT a.day AS day, {} FROM attempts a WHERE a.campaign_id = $1",
-            counts_columns()
-        ));
-        within(&mut st, "a.unit_id", visible);
-        between_days(&mut st, from_day, to_day).push(" GROUP BY a.day ORDER BY a.day");
+        st.push(
+            "SELECT r.day AS day, CAST(SUM(r.participants) AS BIGINT) AS participants, \
+             CAST(SUM(r.attempts) AS BIGINT) AS attempts, \
+             CAST(SUM(r.points) AS BIGINT) AS points, \
+             CAST(SUM(r.full_marks) AS BIGINT) AS full_marks \
+             FROM unit_days r WHERE r.campaign_id = $1 AND r.unit_id = ",
+        )
+        .push_bind(scope.as_str())
+        .push(" AND r.day >= ")
+        .push_bind(from_day)
+        .push(" AND r.day <= ")
+        .push_bind(to_day)
+        .push(" GROUP BY r.day ORDER BY r.day");
         let rows: Vec<DayRow> = st.fetch_all(self).await?;
         let mut series: Vec<DayFigures> = (from_day..=to_day)
             .map(|day| DayFigures {

@@ -1,10 +1,10 @@
 //! Unit figures: a scope's children each over its whole subtree, and the scope's own total,
-//! for a period (what organizers report on the statistics forms).
+//! for a period (what organizers report on the statistics forms), from the roll-ups: each
+//! unit's own `unit_days` rows already count its whole subtree.
 
 use safequiz_domain::scope::Scope;
 
-use super::{Counts, ReportError, between_days, check_days, counts_columns, for_campaign};
-use super::{visible_units, within};
+use super::{COUNTS_COLUMNS, Counts, ReportError, check_days, for_campaign, period};
 use crate::Store;
 use crate::statement::Statement;
 
@@ -80,8 +80,8 @@ impl Store {
         let children = self
             .child_figures(campaign_id, scope, from_day, to_day)
             .await?;
-        // The scope's own total: counted again rather than summed, since participants
-        // registered with the scope unit itself belong to no child.
+        // The scope's own total: its own roll-up rather than the children's sum, since
+        // participants registered with the scope unit itself belong to no child.
         let counts = self
             .scope_counts(campaign_id, scope, from_day, to_day)
             .await?;
@@ -127,35 +127,22 @@ impl Store {
         from_day: i32,
         to_day: i32,
     ) -> Result<Vec<UnitFigure>, ReportError> {
-        // Each child with every unit of its subtree, then the attempts of those units.
-        let mut st = for_campaign(campaign_id);
-        st.cte(
-            "tree(child, unit_id) AS (SELECT unit_id, unit_id FROM units WHERE campaign_id = $1",
-        );
-        match scope.unit_id() {
-            None => st.push(" AND parent_id IS NULL"),
-            Some(unit) => st.push(" AND parent_id = ").push_bind(unit),
-        };
-        st.push(
-            " UNION ALL SELECT t.child, u.unit_id FROM tree t CROSS JOIN units u \
-             WHERE u.campaign_id = $1 AND u.parent_id = t.unit_id)",
-        )
-        .end_ctes()
-        .push(&format!(
+        let mut st = period(for_campaign(campaign_id), from_day, to_day);
+        st.push(&format!(
             "SELECT c.unit_id AS unit_id, c.name AS name, c.kind AS kind, \
-             CAST(c.headcount AS BIGINT) AS headcount, {} \
-             FROM units c JOIN tree t ON t.child = c.unit_id \
-             LEFT JOIN attempts a ON a.campaign_id = $1 AND a.unit_id = t.unit_id",
-            counts_columns()
+             CAST(c.headcount AS BIGINT) AS headcount, {COUNTS_COLUMNS} \
+             FROM units c LEFT JOIN period r ON r.unit_id = c.unit_id \
+             WHERE c.campaign_id = $1"
         ));
-        between_days(&mut st, from_day, to_day).push(
-            " WHERE c.campaign_id = $1 GROUP BY c.unit_id, c.name, c.kind, c.headcount \
-             ORDER BY c.unit_id",
-        );
+        match scope.unit_id() {
+            None => st.push(" AND c.parent_id IS NULL"),
+            Some(unit) => st.push(" AND c.parent_id = ").push_bind(unit),
+        };
+        st.push(" GROUP BY c.unit_id, c.name, c.kind, c.headcount ORDER BY c.unit_id");
         Ok(st.fetch_all(self).await?)
     }
 
-    /// The counts of the attempts of `scope` from `from_day` to `to_day`.
+    /// The counts of `scope` (its own roll-up rows) from `from_day` to `to_day`.
     async fn scope_counts(
         &self,
         campaign_id: &str,
@@ -163,14 +150,11 @@ impl Store {
         from_day: i32,
         to_day: i32,
     ) -> Result<Counts, ReportError> {
-        let mut st = for_campaign(campaign_id);
-        let visible = visible_units(&mut st, scope, None);
-        st.end_ctes().push(&format!(
-            "SELECT {} FROM attempts a WHERE a.campaign_id = $1",
-            counts_columns()
-        ));
-        within(&mut st, "a.unit_id", visible);
-        between_days(&mut st, from_day, to_day);
+        let mut st = period(for_campaign(campaign_id), from_day, to_day);
+        st.push(&format!(
+            "SELECT {COUNTS_COLUMNS} FROM period r WHERE r.unit_id = "
+        ))
+        .push_bind(scope.as_str());
         Ok(st.fetch_one(self).await?)
     }
 }

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use safequiz_domain::scope::Scope;
 
-use super::{ReportError, for_campaign, visible_units, within};
+use super::{ReportError, for_campaign, within};
 use crate::statement::Statement;
 use crate::{Store, StoreError};
 
@@ -28,11 +28,10 @@ pub struct UnitHeadcount {
 /// The units of `scope`, selected from `units u` (the scope unit included).
 fn scope_units(campaign_id: &str, scope: &Scope, columns: &str) -> Statement {
     let mut st = for_campaign(campaign_id);
-    let visible = visible_units(&mut st, scope, None);
-    st.end_ctes().push(&format!(
+    st.push(&format!(
         "SELECT {columns} FROM units u WHERE u.campaign_id = $1"
     ));
-    within(&mut st, "u.unit_id", visible);
+    within(&mut st, "u.unit_id", scope);
     st
 }
 

@@ -1,23 +1,24 @@
 //! Organizer reports over the record: participants with their totals, per-day series, unit
 //! figures, headcounts and question analysis, always limited to one organizer's scope.
 //!
-//! A scope ([`Scope`]) is the whole campaign or a unit, whose whole subtree is visible. Every
-//! statement that reads participants or attempts walks the subtree with a recursive CTE over the
-//! `units` table (`WITH RECURSIVE subtree(unit_id) AS (...)`, see [`visible_units`]), so a row
-//! outside the scope can never be returned whatever the other filters say; the whole campaign
-//! needs no unit filter at all. Deciding whether an organizer may ask for a scope is the
-//! server's job (`Scope::check`); these functions trust the scope they are given.
+//! A scope ([`Scope`]) is the whole campaign or a unit, whose whole subtree is visible. The
+//! figures, the series and the question analysis read the roll-ups (`rollups`) of the scope's
+//! own key (its unit id, or the whole campaign's), which count the whole subtree: a few rows per
+//! day whatever the number of attempts. Participants are read from `participant_totals` and
+//! `participant_days`, limited to the units whose ancestors include the scope's unit
+//! (`unit_ancestors`), so a row outside the scope can never be returned whatever the other
+//! filters say. Deciding whether an organizer may ask for a scope is the server's job
+//! (`Scope::check`); these functions trust the scope they are given.
 //!
 //! Statements are written once for both databases (see `statement`), and full marks are the
 //! record's `full_marks` column, which the flusher writes by the domain's rule: no report
 //! decides a rule again in SQL.
 //!
-//! One module per report: `participants` (search, export stream, a participant's attempts),
-//! `daily` (the per-day series), `figures` (unit figures for the statistics forms),
-//! `headcounts` (read and set) and `questions` (the question analysis). Everything is read,
-//! nothing is written, except [`Store::set_headcounts`]. Nothing here holds a whole campaign in
-//! memory: exports stream ([`Store::participant_stream`]) and the question analysis keeps one
-//! entry per question.
+//! One module per report: `participants` (search pages by cursor, export stream, a
+//! participant's attempts), `daily` (the per-day series), `figures` (unit figures for the
+//! statistics forms), `headcounts` (read and set) and `questions` (the question analysis).
+//! Everything is read, nothing is written, except [`Store::set_headcounts`](crate::Store::set_headcounts). Nothing here holds
+//! a whole campaign in memory: exports stream ([`Store::participant_stream`](crate::Store::participant_stream)).
 
 mod daily;
 mod figures;
@@ -28,7 +29,10 @@ mod questions;
 pub use daily::DayFigures;
 pub use figures::{UnitFigure, UnitFigures};
 pub use headcounts::UnitHeadcount;
-pub use participants::{AnswerDetail, AttemptDetail, ParticipantFilter, ParticipantSummary};
+pub use participants::{
+    AnswerDetail, AttemptDetail, COUNT_LIMIT, ParticipantCursor, ParticipantFilter,
+    ParticipantPage, ParticipantSummary,
+};
 pub use questions::{QuestionStat, WrongAnswer};
 
 use safequiz_domain::draw::OptionOrder;
@@ -78,83 +82,25 @@ impl From<sqlx::Error> for ReportError {
     }
 }
 
-/// `1` when attempt `a` has full marks, else `0`: what reports sum. The rule itself is the
-/// domain's, applied when the attempt was recorded.
-const FULL_MARK: &str = "CASE WHEN a.full_marks THEN 1 ELSE 0 END";
-
 /// A statement whose `$1` is the campaign.
 fn for_campaign(campaign_id: &str) -> Statement {
     Statement::default().bind(campaign_id)
 }
 
-/// Appends the common table expressions naming the units visible in `scope`, narrowed to the
-/// subtree of `unit` when given; returns the name of the expression to filter by, `None` for
-/// the whole campaign.
-///
-/// `picked` is seeded only when `unit` lies within the scope, so a unit outside it sees nothing.
-///
-/// Every recursive step here is written `FROM <cte> t CROSS JOIN units u`: SQLite keeps a
-/// `CROSS JOIN`'s order, so each queued unit looks its children up by `units_by_parent`.
-/// Written as `units u JOIN <cte> t`, SQLite 3.51 walked every unit of the campaign for each
-/// queued one: the national figures took 1.7 s over the 3,452 shipped units, 30 ms now.
-/// PostgreSQL plans both forms alike.
-fn visible_units(
-    statement: &mut Statement,
-    scope: &Scope,
-    unit: Option<&str>,
-) -> Option<&'static str> {
-    let mut visible = None;
-    if let Some(scope) = scope.unit_id() {
+/// Restricts `column` to the units of `scope`'s subtree (nothing for the whole campaign): the
+/// units whose ancestors include the scope's unit. A unit missing from the `units` table has
+/// no subtree, so it sees nothing.
+fn within<'s>(statement: &'s mut Statement, column: &str, scope: &Scope) -> &'s mut Statement {
+    if let Some(unit) = scope.unit_id() {
         statement
-            .cte(
-                "subtree(unit_id) AS (SELECT unit_id FROM units \
-                 WHERE campaign_id = $1 AND unit_id = ",
-            )
-            .push_bind(scope)
-            .push(
-                " UNION ALL SELECT u.unit_id FROM subtree t CROSS JOIN units u \
-                 WHERE u.campaign_id = $1 AND u.parent_id = t.unit_id)",
-            );
-        visible = Some("subtree");
-    }
-    if let Some(unit) = unit {
-        statement
-            .cte(
-                "picked(unit_id) AS (SELECT unit_id FROM units \
-                 WHERE campaign_id = $1 AND unit_id = ",
-            )
-            .push_bind(unit);
-        if visible.is_some() {
-            statement.push(" AND unit_id IN (SELECT unit_id FROM subtree)");
-        }
-        statement.push(
-            " UNION ALL SELECT u.unit_id FROM picked t CROSS JOIN units u \
-             WHERE u.campaign_id = $1 AND u.parent_id = t.unit_id)",
-        );
-        visible = Some("picked");
-    }
-    visible
-}
-
-/// Restricts `column` to the units of `visible` (see [`visible_units`]).
-fn within<'s>(
-    statement: &'s mut Statement,
-    column: &str,
-    visible: Option<&str>,
-) -> &'s mut Statement {
-    if let Some(name) = visible {
-        statement.push(&format!(" AND {column} IN (SELECT unit_id FROM {name})"));
+            .push(&format!(
+                " AND {column} IN (SELECT s.unit_id FROM unit_ancestors s \
+                 WHERE s.campaign_id = $1 AND s.ancestor_id = "
+            ))
+            .push_bind(unit)
+            .push(")");
     }
     statement
-}
-
-/// Restricts attempts `a` to the days `from`..=`to`.
-fn between_days(statement: &mut Statement, from: i32, to: i32) -> &mut Statement {
-    statement
-        .push(" AND a.day >= ")
-        .push_bind(from)
-        .push(" AND a.day <= ")
-        .push_bind(to)
 }
 
 fn check_days(from: i32, to: i32) -> Result<(), ReportError> {
@@ -188,12 +134,22 @@ struct Counts {
     full_marks: i64,
 }
 
-/// The columns of [`Counts`] over attempts `a` (in a statement grouping them, or over all).
-fn counts_columns() -> String {
-    format!(
-        "CAST(COUNT(DISTINCT a.participant_id) AS BIGINT) AS participants, \
-         CAST(COUNT(a.attempt_id) AS BIGINT) AS attempts, \
-         CAST(COALESCE(SUM(a.points), 0) AS BIGINT) AS points, \
-         CAST(COALESCE(SUM({FULL_MARK}), 0) AS BIGINT) AS full_marks"
-    )
+/// The common table expression `period`: the `unit_days` rows of days `$2`..=`$3` (the
+/// statement's second and third parameters, bound here).
+fn period(statement: Statement, from: i32, to: i32) -> Statement {
+    let mut statement = statement.bind(from).bind(to);
+    statement.push(
+        "WITH period AS (SELECT unit_id, prev_day, participants, attempts, points, full_marks \
+         FROM unit_days WHERE campaign_id = $1 AND day >= $2 AND day <= $3) ",
+    );
+    statement
 }
+
+/// The columns of [`Counts`] over `period` rows `r` of days `$2`..: participants whose
+/// previous active day is before the period are those active in it, each counted once.
+const COUNTS_COLUMNS: &str = "\
+    CAST(COALESCE(SUM(CASE WHEN r.prev_day < $2 THEN r.participants ELSE 0 END), 0) AS BIGINT) \
+    AS participants, \
+    CAST(COALESCE(SUM(r.attempts), 0) AS BIGINT) AS attempts, \
+    CAST(COALESCE(SUM(r.points), 0) AS BIGINT) AS points, \
+    CAST(COALESCE(SUM(r.full_marks), 0) AS BIGINT) AS full_marks";

@@ -1,17 +1,13 @@
-//! The question analysis: how each question drawn in a scope and period fared, tallied while
-//! the attempts stream by.
+//! The question analysis: how each question drawn in a scope and period fared, from the
+//! scope's `question_days` roll-up rows (one per day, question and answer given).
 
 use std::collections::BTreeMap;
 
-use futures_util::TryStreamExt;
 use safequiz_domain::bank::{Choices, MAX_OPTIONS};
 use safequiz_domain::scope::Scope;
-use safequiz_domain::score;
 
-use super::{ReportError, between_days, check_days, for_campaign, option_order};
-use super::{stored_questions, visible_units, within};
+use super::{ReportError, check_days, for_campaign};
 use crate::Store;
-use crate::record::StoredQuestion;
 
 /// A wrong answer and how often it was given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,14 +48,18 @@ impl QuestionStat {
     }
 }
 
-/// An attempt's questions as the record keeps them.
+/// How often one answer was given to a question in the period.
 #[derive(sqlx::FromRow)]
-struct AttemptQuestions {
-    attempt_id: String,
-    questions: String,
+struct AnswerRow {
+    question_id: String,
+    /// The options chosen, over the bank's order; 0 when not answered.
+    chosen: i32,
+    correct: bool,
+    options: i32,
+    answers: i64,
 }
 
-/// A question's running totals while attempts stream by.
+/// A question's totals while its answers are added up.
 struct QuestionTally {
     drawn: u64,
     answered: u64,
@@ -82,27 +82,26 @@ impl QuestionTally {
         }
     }
 
-    /// Counts one draw of the question in attempt `attempt_id`.
-    fn add(&mut self, attempt_id: &str, question: &StoredQuestion) -> Result<(), ReportError> {
-        let order = option_order(attempt_id, question)?;
-        let key = Choices::from_bits(question.key);
-        let shown = Choices::from_bits(question.chosen);
-        self.drawn += 1;
-        self.options = self.options.max(question.order.len().min(MAX_OPTIONS));
-        if shown.is_empty() {
-            return Ok(());
+    /// Counts `row.answers` draws of the question answered as `row` says.
+    fn add(&mut self, row: &AnswerRow) {
+        let count = u64::try_from(row.answers).unwrap_or(0);
+        let chosen = Choices::from_bits(u8::try_from(row.chosen).unwrap_or(0));
+        self.drawn += count;
+        self.options = self
+            .options
+            .max(usize::try_from(row.options).unwrap_or(0).min(MAX_OPTIONS));
+        if chosen.is_empty() {
+            return;
         }
-        let chosen = order.original(shown);
-        self.answered += 1;
+        self.answered += count;
         for option in chosen.indices() {
-            self.option_counts[option] += 1;
+            self.option_counts[option] += count;
         }
-        if score::is_correct(key, shown) {
-            self.correct += 1;
+        if row.correct {
+            self.correct += count;
         } else {
-            self.wrong[usize::from(chosen.bits())] += 1;
+            self.wrong[usize::from(chosen.bits())] += count;
         }
-        Ok(())
     }
 
     fn stat(self, question_id: String) -> QuestionStat {
@@ -135,8 +134,8 @@ impl Store {
     /// correct answers, choices per option and the most frequent wrong answer, all over the
     /// bank's option order so they match the question as the bank spells it. By question id.
     ///
-    /// The attempts are streamed and tallied as they come: memory grows with the number of
-    /// distinct questions, not of attempts.
+    /// It reads one row per day, question and distinct answer of the scope: its size depends
+    /// on the questions and the days, not on the number of attempts.
     #[tracing::instrument(skip_all, fields(campaign.id = campaign_id, scope = %scope))]
     pub async fn question_stats(
         &self,
@@ -147,26 +146,27 @@ impl Store {
     ) -> Result<Vec<QuestionStat>, ReportError> {
         check_days(from_day, to_day)?;
         let mut st = for_campaign(campaign_id);
-        let visible = visible_units(&mut st, scope, None);
-        st.end_ctes().push(
-            "SELECT a.attempt_id AS attempt_id, CAST(a.questions AS TEXT) AS questions \
-             FROM attempts a WHERE a.campaign_id = $1",
-        );
-        within(&mut st, "a.unit_id", visible);
-        between_days(&mut st, from_day, to_day);
-        let mut rows = st.fetch::<AttemptQuestions>(self);
+        st.push(
+            "SELECT question_id, chosen, correct, CAST(MAX(options) AS INTEGER) AS options, \
+             CAST(SUM(answers) AS BIGINT) AS answers FROM question_days \
+             WHERE campaign_id = $1 AND unit_id = ",
+        )
+        .push_bind(scope.as_str())
+        .push(" AND day >= ")
+        .push_bind(from_day)
+        .push(" AND day <= ")
+        .push_bind(to_day)
+        .push(" GROUP BY question_id, chosen, correct");
+        let rows: Vec<AnswerRow> = st.fetch_all(self).await?;
         let mut tallies: BTreeMap<String, QuestionTally> = BTreeMap::new();
-        while let Some(row) = rows.try_next().await? {
-            for question in stored_questions(&row.attempt_id, &row.questions)? {
-                // Looked up by reference first: a question's id is copied once, not per draw.
-                if !tallies.contains_key(&question.id) {
-                    tallies.insert(question.id.clone(), QuestionTally::new());
-                }
-                tallies
-                    .get_mut(&question.id)
-                    .expect("the tally was inserted just above")
-                    .add(&row.attempt_id, &question)?;
+        for row in &rows {
+            if !tallies.contains_key(&row.question_id) {
+                tallies.insert(row.question_id.clone(), QuestionTally::new());
             }
+            tallies
+                .get_mut(&row.question_id)
+                .expect("the tally was inserted just above")
+                .add(row);
         }
         Ok(tallies
             .into_iter()

@@ -4,4 +4,5 @@
 mod organizers;
 mod record;
 mod reports;
+mod rollups;
 mod units;

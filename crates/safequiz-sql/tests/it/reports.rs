@@ -22,7 +22,8 @@ use safequiz_domain::score::is_full_marks;
 use safequiz_sql::Store;
 use safequiz_sql::record::{AttemptRow, ParticipantRow, RecordRow};
 use safequiz_sql::reports::{
-    DayFigures, ParticipantFilter, ParticipantSummary, ReportError, UnitFigure, WrongAnswer,
+    DayFigures, ParticipantCursor, ParticipantFilter, ParticipantSummary, ReportError, UnitFigure,
+    WrongAnswer,
 };
 use safequiz_sql::units::UnitRecord;
 use safequiz_testkit::{Database, on_both};
@@ -300,29 +301,38 @@ fn attempts() -> Vec<AttemptRow> {
 }
 
 async fn ids(store: &Store, scope: &str, filter: &ParticipantFilter) -> Vec<i64> {
-    let (total, rows) = store
-        .participants_page(C, &named(scope), filter, 100, 0)
+    let page = store
+        .participants_page(C, &named(scope), filter, 100, None)
         .await
         .expect("a page");
-    assert_eq!(total, rows.len() as i64, "the count matches the rows");
-    rows.iter().map(|p| p.participant_id).collect()
+    assert_eq!(
+        page.total,
+        page.items.len() as i64,
+        "the count matches the rows"
+    );
+    assert!(
+        !page.more_than_total && page.next.is_none(),
+        "one page holds them all"
+    );
+    page.items.iter().map(|p| p.participant_id).collect()
 }
 
 async fn participants_are_listed_best_first_with_their_totals(database: Database) {
     let (store, _dir) = store_with_record(database).await;
 
-    let (total, rows) = store
+    let page = store
         .participants_page(
             C,
             &named(WHOLE_CAMPAIGN),
             &ParticipantFilter::default(),
             100,
-            0,
+            None,
         )
         .await
         .expect("a page");
+    let rows = page.items;
 
-    assert_eq!(total, 8);
+    assert_eq!(page.total, 8);
     let order: Vec<i64> = rows.iter().map(|p| p.participant_id).collect();
     assert_eq!(order, [1, 4, 5, 2, 3, 8, 7, 6], "points desc, time asc, id");
     let p1 = &rows[0];
@@ -531,10 +541,11 @@ async fn a_day_filter_counts_that_days_attempts_only(database: Database) {
         ..ParticipantFilter::default()
     };
 
-    let (_, rows) = store
-        .participants_page(C, &named(WHOLE_CAMPAIGN), &filter, 100, 0)
+    let rows = store
+        .participants_page(C, &named(WHOLE_CAMPAIGN), &filter, 100, None)
         .await
-        .expect("a page");
+        .expect("a page")
+        .items;
 
     let p1 = &rows[0];
     assert_eq!(p1.participant_id, 1);
@@ -546,31 +557,68 @@ async fn a_day_filter_counts_that_days_attempts_only(database: Database) {
 }
 on_both!(a_day_filter_counts_that_days_attempts_only);
 
-async fn pages_cut_the_same_order(database: Database) {
+async fn pages_follow_each_other_by_cursor_in_the_same_order(database: Database) {
     let (store, _dir) = store_with_record(database).await;
     let all = ParticipantFilter::default();
+    for scope in [WHOLE_CAMPAIGN, "130000"] {
+        let everyone: Vec<i64> = ids(&store, scope, &all).await;
+        let mut seen = Vec::new();
+        let mut after = None;
+        let mut pages = 0;
 
-    let (total, page) = store
-        .participants_page(C, &named(WHOLE_CAMPAIGN), &all, 3, 2)
+        loop {
+            let page = store
+                .participants_page(C, &named(scope), &all, 3, after.as_ref())
+                .await
+                .expect("a page");
+            assert_eq!(
+                page.total,
+                everyone.len() as i64,
+                "every page counts them all"
+            );
+            seen.extend(page.items.iter().map(|p| p.participant_id));
+            pages += 1;
+            match page.next {
+                Some(next) => {
+                    assert_eq!(page.items.len(), 3, "a page before the last is full");
+                    assert_eq!(
+                        ParticipantCursor::parse(&next.encode()),
+                        Some(next),
+                        "the cursor's text form reads back"
+                    );
+                    after = Some(next);
+                }
+                None => break,
+            }
+        }
+
+        assert_eq!(seen, everyone, "scope {scope}: the pages cut the one order");
+        assert_eq!(pages, everyone.len().div_ceil(3), "scope {scope}");
+    }
+    let last = store
+        .participants_page(C, &named(WHOLE_CAMPAIGN), &all, 100, None)
         .await
-        .expect("a page");
-    let (past_total, past) = store
-        .participants_page(C, &named(WHOLE_CAMPAIGN), &all, 3, 9)
+        .expect("a page")
+        .items
+        .pop()
+        .expect("someone");
+    let past = store
+        .participants_page(
+            C,
+            &named(WHOLE_CAMPAIGN),
+            &all,
+            3,
+            Some(&ParticipantCursor::after(&last)),
+        )
         .await
         .expect("a page past the end");
-
-    assert_eq!(total, 8);
     assert_eq!(
-        page.iter().map(|p| p.participant_id).collect::<Vec<_>>(),
-        [5, 2, 3]
-    );
-    assert_eq!(
-        (past_total, past.len()),
-        (8, 0),
+        (past.items.len(), past.next),
+        (0, None),
         "a page past the end is empty"
     );
 }
-on_both!(pages_cut_the_same_order);
+on_both!(pages_follow_each_other_by_cursor_in_the_same_order);
 
 async fn the_stream_yields_the_same_rows_as_the_pages(database: Database) {
     let (store, _dir) = store_with_record(database).await;
@@ -585,10 +633,11 @@ async fn the_stream_yields_the_same_rows_as_the_pages(database: Database) {
             },
         ),
     ] {
-        let (_, page) = store
-            .participants_page(C, &named(scope), &filter, 1_000, 0)
+        let page = store
+            .participants_page(C, &named(scope), &filter, 1_000, None)
             .await
-            .expect("a page");
+            .expect("a page")
+            .items;
 
         let streamed: Vec<ParticipantSummary> = store
             .participant_stream(C, &named(scope), &filter)
@@ -1037,10 +1086,11 @@ async fn full_marks_are_counted_as_the_record_marks_them(database: Database) {
         .unit_figures(C, &everything, D0, D0)
         .await
         .expect("figures");
-    let (_, page) = store
-        .participants_page(C, &everything, &ParticipantFilter::default(), 10, 0)
+    let page = store
+        .participants_page(C, &everything, &ParticipantFilter::default(), 10, None)
         .await
-        .expect("page");
+        .expect("page")
+        .items;
 
     assert_eq!(daily[0].full_marks, 1, "the daily series");
     assert_eq!(figures.total.full_marks, 1, "the scope's total");

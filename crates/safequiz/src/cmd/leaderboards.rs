@@ -1,4 +1,5 @@
-//! `safequiz leaderboards rebuild`: rewrite a campaign's hot state from the SQL record.
+//! `safequiz leaderboards rebuild`: rewrite a campaign's hot state from the SQL record, and
+//! the report roll-ups from the record's raw rows; `rebuild-reports`: the roll-ups alone.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -16,8 +17,12 @@ use safequiz_server::{recovery, telemetry};
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Recompute every roll-up, individual board and participant total (and restore
-    /// registrations and reviews) from SQL, after Redis was lost. Stop the service first.
+    /// registrations and reviews) from SQL, after Redis was lost, then the organizer reports'
+    /// roll-ups in SQL from the raw rows. Stop the service first.
     Rebuild(Args),
+    /// Recompute only the organizer reports' roll-ups in SQL from the raw rows (after
+    /// `reconcile` found them different). Safe while the service runs: flushes wait meanwhile.
+    RebuildReports(Args),
 }
 
 /// Which campaign, and where the configuration is.
@@ -33,15 +38,34 @@ pub struct Args {
 
 /// Runs the subcommand.
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
-    let Command::Rebuild(args) = command;
-    with_campaign(&args.config, &args.campaign, |state, campaign| async move {
-        let restored = recovery::rebuild(&state, &campaign).await?;
-        println!(
-            "rebuilt campaign {}: {} participants registered, {} with totals, {} final attempts",
-            campaign.id, restored.people, restored.participants, restored.attempts
-        );
-        Ok(ExitCode::SUCCESS)
-    })
+    match command {
+        Command::Rebuild(args) => {
+            with_campaign(&args.config, &args.campaign, |state, campaign| async move {
+                let restored = recovery::rebuild(&state, &campaign).await?;
+                println!(
+                    "rebuilt campaign {}: {} participants registered, {} with totals, {} final \
+                     attempts",
+                    campaign.id, restored.people, restored.participants, restored.attempts
+                );
+                rebuild_reports(&state, &campaign).await
+            })
+        }
+        Command::RebuildReports(args) => {
+            with_campaign(&args.config, &args.campaign, |state, campaign| async move {
+                rebuild_reports(&state, &campaign).await
+            })
+        }
+    }
+}
+
+/// Recomputes the campaign's report roll-ups from the record's raw rows.
+async fn rebuild_reports(state: &AppState, campaign: &Campaign) -> anyhow::Result<ExitCode> {
+    let rebuilt = state.store.rebuild_rollups(&campaign.id).await?;
+    println!(
+        "rebuilt the report roll-ups of campaign {} from {} registrations and {} attempts",
+        campaign.id, rebuilt.participants, rebuilt.attempts
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Loads the configuration, builds the shared state and runs `work` for campaign `id`.

@@ -6,5 +6,6 @@ pub mod flush;
 pub mod leaderboards;
 pub mod organizer;
 pub mod reconcile;
+pub mod seed;
 pub mod serve;
 pub mod units;

@@ -1,8 +1,11 @@
 //! Participant search and a participant's attempts, from the SQL record.
 //!
 //! The search lists the participants of a subtree within the organizer's scope, best first,
-//! with their totals; the same query drives the participant export. A participant's attempts
-//! show every question as it was shown, the answer and the key.
+//! with their totals, a page at a time: each page names where the next starts (`next`, a
+//! cursor), so every page costs the same however far the organizer goes, and the total is
+//! counted up to `COUNT_LIMIT` ("more than" beyond). The same filters drive the participant
+//! export. A participant's attempts show every question as it was shown, the answer and the
+//! key.
 
 use actix_web::{HttpResponse, web};
 use jiff::Timestamp;
@@ -11,7 +14,9 @@ use safequiz_domain::bank::{Choices, Question, QuestionKind};
 use safequiz_domain::calendar;
 use safequiz_domain::campaign::Campaign;
 use safequiz_domain::draw::OptionOrder;
-use safequiz_sql::reports::{AnswerDetail, AttemptDetail, ParticipantFilter, ParticipantSummary};
+use safequiz_sql::reports::{
+    AnswerDetail, AttemptDetail, ParticipantCursor, ParticipantFilter, ParticipantSummary,
+};
 use serde::{Deserialize, Serialize};
 
 use super::period::{date_of, given, parse_date, parse_number};
@@ -63,7 +68,7 @@ pub struct ParticipantQuery {
     day: Option<String>,
     min_points: Option<String>,
     max_points: Option<String>,
-    page: Option<String>,
+    after: Option<String>,
     per_page: Option<String>,
 }
 
@@ -108,21 +113,23 @@ impl ParticipantQuery {
         })
     }
 
-    fn page(&self) -> Result<(u32, u32), ApiError> {
-        let page = parse_number("page", self.page.as_deref())?.unwrap_or(1);
+    /// The page asked for: where it starts (`None`: the first page) and how many it lists.
+    fn page(&self) -> Result<(Option<ParticipantCursor>, u32), ApiError> {
+        let after = match given(self.after.as_deref()) {
+            Some(text) => Some(ParticipantCursor::parse(text).ok_or_else(|| {
+                ApiError::BadRequest("after: 翻页位置无效，请从第一页重新查询".to_owned())
+            })?),
+            None => None,
+        };
         let per_page =
             parse_number("per_page", self.per_page.as_deref())?.unwrap_or(DEFAULT_PER_PAGE.into());
-        let page = u32::try_from(page)
-            .ok()
-            .filter(|&page| page >= 1)
-            .ok_or_else(|| ApiError::BadRequest("page: 应为正整数".to_owned()))?;
         let per_page = u32::try_from(per_page)
             .ok()
             .filter(|per_page| (1..=MAX_PER_PAGE).contains(per_page))
             .ok_or_else(|| {
                 ApiError::BadRequest(format!("per_page: 应在 1 到 {MAX_PER_PAGE} 之间"))
             })?;
-        Ok((page, per_page))
+        Ok((after, per_page))
     }
 }
 
@@ -164,14 +171,19 @@ fn participant_item(campaign: &Campaign, summary: ParticipantSummary) -> Partici
 #[derive(Serialize)]
 struct ParticipantPage<'c> {
     unit_id: &'c str,
+    /// Participants found, counted up to `COUNT_LIMIT`.
     total: i64,
-    page: u32,
+    /// Whether there are more than `total`.
+    more_than_total: bool,
     per_page: u32,
+    /// The `after` of the next page; `null` on the last.
+    next: Option<String>,
     items: Vec<ParticipantItem<'c>>,
 }
 
-/// `GET /api/v1/organizer/participants?unit=&name=&phone=&day=&min_points=&max_points=&page=&
-/// per_page=`: one page of the participants of a subtree, best first, with their totals.
+/// `GET /api/v1/organizer/participants?unit=&name=&phone=&day=&min_points=&max_points=&after=&
+/// per_page=`: one page of the participants of a subtree, best first, with their totals; the
+/// next page is asked for with the `next` of this one as `after`.
 #[tracing::instrument(skip_all)]
 pub async fn participants(
     state: web::Data<AppState>,
@@ -181,18 +193,25 @@ pub async fn participants(
     let campaign = session.campaign()?;
     let target = Target::resolve(&session, campaign, query.unit())?;
     let filter = query.filter(&session, &target)?;
-    let (page, per_page) = query.page()?;
-    let offset = u64::from(page - 1) * u64::from(per_page);
-    let (total, rows) = state
+    let (after, per_page) = query.page()?;
+    let page = state
         .store
-        .participants_page(&campaign.id, session.scope(), &filter, per_page, offset)
+        .participants_page(
+            &campaign.id,
+            session.scope(),
+            &filter,
+            per_page,
+            after.as_ref(),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(ParticipantPage {
         unit_id: target.scope.as_str(),
-        total,
-        page,
+        total: page.total,
+        more_than_total: page.more_than_total,
         per_page,
-        items: rows
+        next: page.next.map(|next| next.encode()),
+        items: page
+            .items
             .into_iter()
             .map(|row| participant_item(campaign, row))
             .collect(),

@@ -1,0 +1,74 @@
+//! Roll-ups: the organizer reports' figures kept as the record is written, so that a report
+//! reads a few rows per unit and day whatever the number of attempts (docs/design.md, "Reports
+//! at scale").
+//!
+//! Tables (migration `0005_rollups`): `unit_ancestors` (every unit with itself and its
+//! ancestors, kept by `sync_units`), `unit_days` (attempts, points, full marks and participants
+//! per unit at every level, the whole campaign included, and day, the participants counted by
+//! their previous active day so that any period's distinct participants are one sum),
+//! `question_days` (answers per unit, day and question), `participant_totals` and
+//! `participant_days` (each participant's totals, overall and per day, for the searches).
+//!
+//! [`Store::insert_batch`] adds the attempts it actually inserted (not the duplicates its
+//! `ON CONFLICT DO NOTHING` skipped) in the same transaction, so the roll-ups are exactly as
+//! durable as the rows and count each attempt once. [`Store::rebuild_rollups`] recomputes a
+//! campaign's from the raw rows (after a unit tree change, or an upgrade), and
+//! [`Store::check_rollups`] compares them with such a rebuild. The rule itself, what a batch
+//! adds, is the pure `increments` function, which all three run.
+//!
+//! This module writes roll-ups; the reports (`reports`) read them.
+
+mod increments;
+mod rebuild;
+mod write;
+
+#[cfg(test)]
+mod tests;
+
+pub use increments::NO_PREVIOUS_DAY;
+pub use rebuild::{Rebuilt, RollupDifference};
+
+pub(crate) use rebuild::{ATTEMPT_COLUMNS, rebuild_in};
+pub(crate) use write::{add_attempts, add_registrations, lock_campaign};
+
+use crate::statement::Statement;
+use crate::{Store, StoreError};
+
+impl Store {
+    /// Builds the roll-ups of every campaign a migration left without them (a record written
+    /// before roll-ups existed), one transaction each; called by [`Store::migrate`].
+    ///
+    /// Two processes migrating at once build each campaign once: the second finds it done.
+    pub(crate) async fn build_pending_rollups(&self) -> Result<(), StoreError> {
+        let pending: Vec<String> =
+            Statement::new("SELECT campaign_id FROM rollup_rebuilds ORDER BY campaign_id")
+                .fetch_all::<Pending>(self)
+                .await?
+                .into_iter()
+                .map(|row| row.campaign_id)
+                .collect();
+        for campaign_id in pending {
+            let mut tx = self.begin_write().await?;
+            let claimed = Statement::new("DELETE FROM rollup_rebuilds WHERE campaign_id = $1")
+                .bind(campaign_id.as_str())
+                .execute_in(&mut tx)
+                .await?;
+            if claimed == 1 {
+                let rebuilt = rebuild_in(&mut tx, &campaign_id).await?;
+                tx.commit().await?;
+                tracing::info!(
+                    campaign.id = campaign_id,
+                    attempts = rebuilt.attempts,
+                    "built the roll-ups of a campaign recorded before they existed"
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A campaign waiting for its roll-ups.
+#[derive(sqlx::FromRow)]
+struct Pending {
+    campaign_id: String,
+}

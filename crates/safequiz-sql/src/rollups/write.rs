@@ -1,0 +1,434 @@
+//! Adding to the roll-ups inside the transaction that writes the rows they count.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use safequiz_domain::scope::WHOLE_CAMPAIGN;
+use serde::Serialize;
+
+use super::increments::{Increments, increments};
+use crate::StoreError;
+use crate::record::{AttemptRow, ParticipantRow};
+use crate::statement::{SqlType, Statement, Transaction};
+
+/// Serializes rows for [`Statement::push_json_rows`].
+fn json<T: Serialize>(rows: &[T]) -> String {
+    serde_json::to_string(rows).expect("rows of strings, integers and booleans always serialize")
+}
+
+/// Makes the other writers of `campaign`'s roll-ups wait until this transaction ends: flushers
+/// take it after inserting their attempts, the rebuild before reading any. On PostgreSQL, a
+/// transaction-scoped advisory lock; SQLite has one writer at a time anyway.
+///
+/// It serializes little that was not serialized already: every batch adds to the whole
+/// campaign's rows, whose row locks would order the flushers the same way. What it adds is that
+/// reading a participant's active days and adding the new ones is atomic, so two flushers with
+/// attempts of one participant on different days count the days in one order.
+pub(crate) async fn lock_campaign(
+    tx: &mut Transaction,
+    campaign_id: &str,
+) -> Result<(), StoreError> {
+    if let Transaction::Postgres(_) = tx {
+        Statement::new(
+            "SELECT pg_advisory_xact_lock(hashtextextended('safequiz rollups ' || $1, 0))",
+        )
+        .bind(campaign_id)
+        .execute_in(tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A participant's active day.
+#[derive(sqlx::FromRow)]
+struct ActiveDay {
+    participant_id: i64,
+    day: i32,
+}
+
+/// A unit and one of its ancestors (or itself).
+#[derive(sqlx::FromRow)]
+struct Ancestor {
+    unit_id: String,
+    ancestor_id: String,
+}
+
+#[derive(Serialize)]
+struct IdRow {
+    i: i64,
+}
+
+#[derive(Serialize)]
+struct UnitRow<'a> {
+    u: &'a str,
+}
+
+/// Adds `attempts` (new to the record this transaction, all of `campaign_id`) to the roll-ups.
+pub(crate) async fn add_attempts(
+    tx: &mut Transaction,
+    campaign_id: &str,
+    attempts: &[&AttemptRow],
+) -> Result<(), StoreError> {
+    if attempts.is_empty() {
+        return Ok(());
+    }
+    lock_campaign(tx, campaign_id).await?;
+    let participants: BTreeSet<i64> = attempts.iter().map(|a| a.participant_id).collect();
+    let units: BTreeSet<&str> = attempts.iter().map(|a| a.unit_id.as_str()).collect();
+    let known = known_days(tx, campaign_id, &participants).await?;
+    let paths = unit_paths(tx, campaign_id, &units).await?;
+    let increments = increments(WHOLE_CAMPAIGN, attempts, &known, &paths)?;
+    write(tx, campaign_id, &increments).await
+}
+
+/// The active days of `participants` as the roll-ups have them.
+async fn known_days(
+    tx: &mut Transaction,
+    campaign_id: &str,
+    participants: &BTreeSet<i64>,
+) -> Result<HashMap<i64, BTreeSet<i32>>, StoreError> {
+    let ids: Vec<IdRow> = participants.iter().map(|&i| IdRow { i }).collect();
+    let mut st = Statement::new(
+        "SELECT participant_id, day FROM participant_days WHERE campaign_id = $1 \
+         AND participant_id IN (SELECT r.i FROM ",
+    )
+    .bind(campaign_id);
+    st.push_json_rows(tx.backend(), "r", &[("i", SqlType::Int8)], json(&ids))
+        .push(")");
+    let mut known: HashMap<i64, BTreeSet<i32>> = HashMap::new();
+    for row in st.fetch_all_in::<ActiveDay>(tx).await? {
+        known.entry(row.participant_id).or_default().insert(row.day);
+    }
+    Ok(known)
+}
+
+/// Each of `units` with itself and its ancestors, as `unit_ancestors` has them.
+async fn unit_paths(
+    tx: &mut Transaction,
+    campaign_id: &str,
+    units: &BTreeSet<&str>,
+) -> Result<HashMap<String, Vec<String>>, StoreError> {
+    let rows: Vec<UnitRow<'_>> = units.iter().map(|&u| UnitRow { u }).collect();
+    let mut st = Statement::new(
+        "SELECT unit_id, ancestor_id FROM unit_ancestors WHERE campaign_id = $1 \
+         AND unit_id IN (SELECT r.u FROM ",
+    )
+    .bind(campaign_id);
+    st.push_json_rows(tx.backend(), "r", &[("u", SqlType::Text)], json(&rows))
+        .push(")");
+    let mut paths: HashMap<String, Vec<String>> = HashMap::new();
+    for row in st.fetch_all_in::<Ancestor>(tx).await? {
+        paths.entry(row.unit_id).or_default().push(row.ancestor_id);
+    }
+    Ok(paths)
+}
+
+/// One column of the rows an upsert writes.
+enum Column {
+    Text(Vec<String>),
+    Int4(Vec<i32>),
+    Int8(Vec<i64>),
+    Bool(Vec<bool>),
+}
+
+impl Column {
+    fn sql_type(&self) -> SqlType {
+        match self {
+            Column::Text(_) => SqlType::Text,
+            Column::Int4(_) => SqlType::Int4,
+            Column::Int8(_) => SqlType::Int8,
+            Column::Bool(_) => SqlType::Bool,
+        }
+    }
+
+    fn json(&self, row: usize) -> serde_json::Value {
+        match self {
+            Column::Text(values) => values[row].clone().into(),
+            Column::Int4(values) => values[row].into(),
+            Column::Int8(values) => values[row].into(),
+            Column::Bool(values) => values[row].into(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Column::Text(values) => values.len(),
+            Column::Int4(values) => values.len(),
+            Column::Int8(values) => values.len(),
+            Column::Bool(values) => values.len(),
+        }
+    }
+}
+
+/// One statement writing many rows: `head` (ending in `FROM `, its `$1` the campaign), the rows
+/// as `r` with `columns`, and `tail` (the conflict clause).
+struct Upsert {
+    head: &'static str,
+    columns: &'static [&'static str],
+    tail: &'static str,
+}
+
+impl Upsert {
+    /// Runs the statement over `values` (one per column, of equal lengths). On PostgreSQL the
+    /// rows are arrays turned back into rows by `UNNEST`, which it reads faster than JSON; on
+    /// SQLite they are one JSON parameter.
+    async fn run(
+        &self,
+        tx: &mut Transaction,
+        campaign_id: &str,
+        values: Vec<Column>,
+    ) -> Result<(), StoreError> {
+        if values.first().is_none_or(|column| column.len() == 0) {
+            return Ok(());
+        }
+        match tx {
+            Transaction::Postgres(tx) => {
+                let arrays: Vec<String> = values
+                    .iter()
+                    .enumerate()
+                    .map(|(n, column)| {
+                        let kind = match column {
+                            Column::Text(_) => "text[]",
+                            Column::Int4(_) => "int4[]",
+                            Column::Int8(_) => "int8[]",
+                            Column::Bool(_) => "bool[]",
+                        };
+                        format!("${}::{kind}", n + 2)
+                    })
+                    .collect();
+                let text = format!(
+                    "{}UNNEST({}) AS r ({}){}",
+                    self.head,
+                    arrays.join(", "),
+                    self.columns.join(", "),
+                    self.tail
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(text)).bind(campaign_id);
+                for column in values {
+                    query = match column {
+                        Column::Text(values) => query.bind(values),
+                        Column::Int4(values) => query.bind(values),
+                        Column::Int8(values) => query.bind(values),
+                        Column::Bool(values) => query.bind(values),
+                    };
+                }
+                query.execute(&mut **tx).await?;
+            }
+            Transaction::Sqlite(_) => {
+                let rows: Vec<serde_json::Map<String, serde_json::Value>> = (0..values[0].len())
+                    .map(|row| {
+                        self.columns
+                            .iter()
+                            .zip(&values)
+                            .map(|(name, column)| ((*name).to_owned(), column.json(row)))
+                            .collect()
+                    })
+                    .collect();
+                let columns: Vec<(&str, SqlType)> = self
+                    .columns
+                    .iter()
+                    .zip(&values)
+                    .map(|(name, column)| (*name, column.sql_type()))
+                    .collect();
+                let mut st = Statement::new(self.head).bind(campaign_id);
+                st.push_json_rows(tx.backend(), "r", &columns, json(&rows))
+                    .push(self.tail);
+                st.execute_in(tx).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+const UNIT_DAYS: Upsert = Upsert {
+    head: "INSERT INTO unit_days (campaign_id, unit_id, day, prev_day, participants, attempts, \
+           points, full_marks) SELECT $1, r.u, r.d, r.p, r.np, r.na, r.pt, r.fm FROM ",
+    columns: &["u", "d", "p", "np", "na", "pt", "fm"],
+    // `WHERE true`: SQLite's grammar needs it between a SELECT and its upsert clause.
+    tail: " WHERE true ON CONFLICT (campaign_id, unit_id, day, prev_day) DO UPDATE SET \
+           participants = unit_days.participants + excluded.participants, \
+           attempts = unit_days.attempts + excluded.attempts, \
+           points = unit_days.points + excluded.points, \
+           full_marks = unit_days.full_marks + excluded.full_marks",
+};
+
+const QUESTION_DAYS: Upsert = Upsert {
+    head: "INSERT INTO question_days (campaign_id, unit_id, day, question_id, chosen, correct, \
+           options, answers) SELECT $1, r.u, r.d, r.q, r.ch, r.ok, r.o, r.n FROM ",
+    columns: &["u", "d", "q", "ch", "ok", "o", "n"],
+    tail: " WHERE true ON CONFLICT (campaign_id, unit_id, day, question_id, chosen, correct) \
+           DO UPDATE SET answers = question_days.answers + excluded.answers, \
+           options = CASE WHEN excluded.options > question_days.options \
+           THEN excluded.options ELSE question_days.options END",
+};
+
+const PARTICIPANT_DAYS: Upsert = Upsert {
+    head: "INSERT INTO participant_days (campaign_id, participant_id, day, unit_id, attempts, \
+           points, full_marks, time_used_ms, last_finished_at_ms) \
+           SELECT $1, r.i, r.d, r.u, r.na, r.pt, r.fm, r.t, r.l FROM ",
+    columns: &["i", "d", "u", "na", "pt", "fm", "t", "l"],
+    tail: " WHERE true ON CONFLICT (campaign_id, participant_id, day) DO UPDATE SET \
+           attempts = participant_days.attempts + excluded.attempts, \
+           points = participant_days.points + excluded.points, \
+           full_marks = participant_days.full_marks + excluded.full_marks, \
+           time_used_ms = participant_days.time_used_ms + excluded.time_used_ms, \
+           last_finished_at_ms = CASE \
+           WHEN excluded.last_finished_at_ms > participant_days.last_finished_at_ms \
+           THEN excluded.last_finished_at_ms ELSE participant_days.last_finished_at_ms END",
+};
+
+/// A participant whose registration is not recorded yet gets a row without it (not listed by
+/// searches), which the registration completes when it arrives.
+const PARTICIPANT_TOTALS: Upsert = Upsert {
+    head: "INSERT INTO participant_totals (campaign_id, participant_id, unit_id, name, \
+           phone_masked, registered_at_ms, registered, attempts, points, full_marks, \
+           time_used_ms, last_finished_at_ms) \
+           SELECT $1, r.i, r.u, '', '', 0, FALSE, r.na, r.pt, r.fm, r.t, r.l FROM ",
+    columns: &["i", "u", "na", "pt", "fm", "t", "l"],
+    tail: " WHERE true ON CONFLICT (campaign_id, participant_id) DO UPDATE SET \
+           attempts = participant_totals.attempts + excluded.attempts, \
+           points = participant_totals.points + excluded.points, \
+           full_marks = participant_totals.full_marks + excluded.full_marks, \
+           time_used_ms = participant_totals.time_used_ms + excluded.time_used_ms, \
+           last_finished_at_ms = CASE WHEN participant_totals.last_finished_at_ms IS NULL \
+           OR excluded.last_finished_at_ms > participant_totals.last_finished_at_ms \
+           THEN excluded.last_finished_at_ms ELSE participant_totals.last_finished_at_ms END",
+};
+
+/// Writes `increments`: four upserts, whatever the batch.
+async fn write(
+    tx: &mut Transaction,
+    campaign_id: &str,
+    increments: &Increments,
+) -> Result<(), StoreError> {
+    let rows = &increments.unit_days;
+    UNIT_DAYS
+        .run(
+            tx,
+            campaign_id,
+            vec![
+                Column::Text(rows.keys().map(|(u, _, _)| u.clone()).collect()),
+                Column::Int4(rows.keys().map(|(_, d, _)| *d).collect()),
+                Column::Int4(rows.keys().map(|(_, _, p)| *p).collect()),
+                Column::Int8(rows.values().map(|c| c.participants).collect()),
+                Column::Int8(rows.values().map(|c| c.attempts).collect()),
+                Column::Int8(rows.values().map(|c| c.points).collect()),
+                Column::Int8(rows.values().map(|c| c.full_marks).collect()),
+            ],
+        )
+        .await?;
+    let rows = &increments.question_days;
+    QUESTION_DAYS
+        .run(
+            tx,
+            campaign_id,
+            vec![
+                Column::Text(rows.keys().map(|k| k.0.clone()).collect()),
+                Column::Int4(rows.keys().map(|k| k.1).collect()),
+                Column::Text(rows.keys().map(|k| k.2.clone()).collect()),
+                Column::Int4(rows.keys().map(|k| i32::from(k.3)).collect()),
+                Column::Bool(rows.keys().map(|k| k.4).collect()),
+                Column::Int4(rows.values().map(|c| c.options).collect()),
+                Column::Int8(rows.values().map(|c| c.answers).collect()),
+            ],
+        )
+        .await?;
+    let rows = &increments.participant_days;
+    PARTICIPANT_DAYS
+        .run(
+            tx,
+            campaign_id,
+            vec![
+                Column::Int8(rows.keys().map(|(i, _)| *i).collect()),
+                Column::Int4(rows.keys().map(|(_, d)| *d).collect()),
+                Column::Text(rows.values().map(|c| c.unit_id.clone()).collect()),
+                Column::Int8(rows.values().map(|c| c.attempts).collect()),
+                Column::Int8(rows.values().map(|c| c.points).collect()),
+                Column::Int8(rows.values().map(|c| c.full_marks).collect()),
+                Column::Int8(rows.values().map(|c| c.time_used_ms).collect()),
+                Column::Int8(rows.values().map(|c| c.last_finished_at_ms).collect()),
+            ],
+        )
+        .await?;
+    let rows = &increments.participant_totals;
+    PARTICIPANT_TOTALS
+        .run(
+            tx,
+            campaign_id,
+            vec![
+                Column::Int8(rows.keys().copied().collect()),
+                Column::Text(rows.values().map(|c| c.unit_id.clone()).collect()),
+                Column::Int8(rows.values().map(|c| c.attempts).collect()),
+                Column::Int8(rows.values().map(|c| c.points).collect()),
+                Column::Int8(rows.values().map(|c| c.full_marks).collect()),
+                Column::Int8(rows.values().map(|c| c.time_used_ms).collect()),
+                Column::Int8(rows.values().map(|c| c.last_finished_at_ms).collect()),
+            ],
+        )
+        .await
+}
+
+#[derive(Serialize)]
+struct RegistrationRow<'a> {
+    c: &'a str,
+    i: i64,
+    u: &'a str,
+    n: &'a str,
+    ph: &'a str,
+    at: i64,
+}
+
+/// Puts `participants` (registrations of this batch) into `participant_totals`, with zero
+/// totals when they have no attempt yet. A registration already there is kept as it is, as
+/// the `participants` table keeps the first.
+pub(crate) async fn add_registrations(
+    tx: &mut Transaction,
+    participants: &[&ParticipantRow],
+) -> Result<(), StoreError> {
+    if participants.is_empty() {
+        return Ok(());
+    }
+    // One row per participant: an upsert may not touch a row twice.
+    let unique: BTreeMap<(&str, i64), &ParticipantRow> = participants
+        .iter()
+        .rev()
+        .map(|p| ((p.campaign_id.as_str(), p.participant_id), *p))
+        .collect();
+    let rows: Vec<RegistrationRow<'_>> = unique
+        .values()
+        .map(|p| RegistrationRow {
+            c: &p.campaign_id,
+            i: p.participant_id,
+            u: &p.unit_id,
+            n: &p.name,
+            ph: &p.phone_masked,
+            at: p.registered_at_ms,
+        })
+        .collect();
+    let mut st = Statement::new(
+        "INSERT INTO participant_totals (campaign_id, participant_id, unit_id, name, \
+         phone_masked, registered_at_ms, registered, attempts, points, full_marks, time_used_ms, \
+         last_finished_at_ms) \
+         SELECT r.c, r.i, r.u, r.n, r.ph, r.at, TRUE, 0, 0, 0, 0, CAST(NULL AS BIGINT) FROM ",
+    );
+    st.push_json_rows(
+        tx.backend(),
+        "r",
+        &[
+            ("c", SqlType::Text),
+            ("i", SqlType::Int8),
+            ("u", SqlType::Text),
+            ("n", SqlType::Text),
+            ("ph", SqlType::Text),
+            ("at", SqlType::Int8),
+        ],
+        json(&rows),
+    )
+    .push(
+        " WHERE true ON CONFLICT (campaign_id, participant_id) DO UPDATE SET \
+         unit_id = excluded.unit_id, name = excluded.name, \
+         phone_masked = excluded.phone_masked, registered_at_ms = excluded.registered_at_ms, \
+         registered = TRUE WHERE NOT participant_totals.registered",
+    );
+    st.execute_in(tx).await?;
+    Ok(())
+}

@@ -1,0 +1,827 @@
+//! Every report equals a brute-force recomputation from the raw rows, on SQLite and on
+//! PostgreSQL, over generated records: many participants over a unit tree (and a unit the
+//! tree does not have), several days, several attempts a day, questions answered every way,
+//! written in shuffled batches (days flushed out of order), with duplicates within and across
+//! batches, registrations after their attempts, and batches written concurrently. Then the
+//! roll-ups are checked and rebuilt, and a unit is moved to another parent.
+//!
+//! The brute force here is written from the rules, not from the store's code: distinct
+//! participants by set, sums by iteration, the question tally as the reports computed it from
+//! every attempt's JSON before there were roll-ups.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use safequiz_domain::bank::{Choices, MAX_OPTIONS};
+use safequiz_domain::draw::OptionOrder;
+use safequiz_domain::scope::Scope;
+use safequiz_domain::score::{self, is_full_marks};
+use safequiz_sql::Store;
+use safequiz_sql::record::{AttemptRow, ParticipantRow, RecordRow, StoredQuestion};
+use safequiz_sql::reports::{
+    COUNT_LIMIT, DayFigures, ParticipantCursor, ParticipantFilter, ParticipantSummary,
+    QuestionStat, UnitFigure, WrongAnswer,
+};
+use safequiz_sql::units::UnitRecord;
+use safequiz_testkit::{Database, on_both};
+
+const C: &str = "c1";
+const D0: i32 = 20_600;
+const DAYS: i32 = 6;
+
+/// A deterministic generator (SplitMix64): the record is the same on every run.
+struct Seeded(u64);
+
+impl Seeded {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = self.below(i + 1);
+            items.swap(i, j);
+        }
+    }
+}
+
+fn unit(id: &str, parent: Option<&str>, kind: &str, depth: i32) -> UnitRecord {
+    UnitRecord {
+        unit_id: id.to_owned(),
+        parent_id: parent.map(str::to_owned),
+        name: format!("单位{id}"),
+        kind: kind.to_owned(),
+        entry_id: if id.starts_with('E') {
+            "enterprise"
+        } else {
+            "region"
+        }
+        .to_owned(),
+        depth,
+    }
+}
+
+/// Two entries: a province with cities and counties, and an enterprise group.
+fn tree() -> Vec<UnitRecord> {
+    vec![
+        unit("R", None, "province", 0),
+        unit("R1", Some("R"), "city", 1),
+        unit("R11", Some("R1"), "county", 2),
+        unit("R12", Some("R1"), "county", 2),
+        unit("R2", Some("R"), "city", 1),
+        unit("R21", Some("R2"), "county", 2),
+        unit("R22", Some("R2"), "county", 2),
+        unit("E", None, "group", 0),
+        unit("E1", Some("E"), "enterprise", 1),
+        unit("E2", Some("E"), "enterprise", 1),
+    ]
+}
+
+/// Units participants register with: every leaf, a city, and a unit the table does not have.
+const HOMES: [&str; 8] = ["R11", "R12", "R21", "R22", "E1", "E2", "R2", "gone"];
+
+/// The bank: (question, options, key over the bank's order).
+const BANK: [(&str, usize, u8); 4] = [
+    ("qa", 4, 0b0001),
+    ("qb", 4, 0b0101),
+    ("qc", 2, 0b0010),
+    ("qd", 3, 0b0100),
+];
+
+struct Record {
+    units: Vec<UnitRecord>,
+    /// Every participant, registered or not.
+    participants: Vec<ParticipantRow>,
+    attempts: Vec<AttemptRow>,
+}
+
+/// Participants whose registration is never written (their attempts are): figures count
+/// them, searches do not list them.
+fn unregistered(participant: i64) -> bool {
+    participant % 29 == 0
+}
+
+fn generate(seed: u64) -> Record {
+    let mut rng = Seeded(seed);
+    let mut participants = Vec::new();
+    let mut attempts = Vec::new();
+    for id in 1..=90_i64 {
+        let home = HOMES[rng.below(HOMES.len())];
+        let name = ["张三", "李四", "王五", "赵六", "吴_十"][rng.below(5)];
+        participants.push(ParticipantRow {
+            campaign_id: C.to_owned(),
+            participant_id: id,
+            name: format!("{name}{id}"),
+            phone_masked: format!("13{}****{:04}", rng.below(10), rng.below(10_000)),
+            phone_hash: format!("{id:064x}"),
+            unit_id: home.to_owned(),
+            registered_at_ms: 1_780_000_000_000 + id,
+        });
+        // One in ten never answers; the rest answer on some days, up to three times a day.
+        if rng.below(10) == 0 {
+            continue;
+        }
+        let mut n = 0;
+        for day in D0..D0 + DAYS {
+            if rng.below(3) != 0 {
+                continue;
+            }
+            for _ in 0..=rng.below(3) {
+                n += 1;
+                attempts.push(play(&mut rng, id, n, home, day));
+            }
+        }
+    }
+    Record {
+        units: tree(),
+        participants,
+        attempts,
+    }
+}
+
+/// One attempt of three questions of the bank, shown shuffled, answered at random.
+fn play(rng: &mut Seeded, participant: i64, n: u32, unit: &str, day: i32) -> AttemptRow {
+    let mut picks: Vec<usize> = (0..BANK.len()).collect();
+    rng.shuffle(&mut picks);
+    let mut questions = Vec::new();
+    let mut correct = 0;
+    for &pick in &picks[..3] {
+        let (id, options, key) = BANK[pick];
+        let mut order: Vec<u8> = (0..options as u8).collect();
+        rng.shuffle(&mut order);
+        let order_type = OptionOrder::from_slice(&order).expect("a permutation");
+        let key_shown = order_type.shown(Choices::from_bits(key));
+        // Unanswered, the key, or any set.
+        let chosen_shown = match rng.below(4) {
+            0 => Choices::NONE,
+            1 => key_shown,
+            _ => Choices::from_bits((rng.next() % (1 << options)) as u8),
+        };
+        if score::is_correct(key_shown, chosen_shown) {
+            correct += 1;
+        }
+        questions.push(StoredQuestion {
+            chosen: chosen_shown.bits(),
+            id: id.to_owned(),
+            key: key_shown.bits(),
+            order,
+        });
+    }
+    let started_at_ms = i64::from(day) * 86_400_000 + participant * 1_000 + i64::from(n);
+    let used = 10_000 + rng.below(140_000) as i64;
+    AttemptRow {
+        campaign_id: C.to_owned(),
+        attempt_id: format!("{participant}-{n}"),
+        participant_id: participant,
+        unit_id: unit.to_owned(),
+        day,
+        started_at_ms,
+        deadline_ms: started_at_ms + 150_000,
+        finished_at_ms: started_at_ms + used,
+        time_used_ms: used,
+        points: correct,
+        correct,
+        auto_submitted: used > 140_000,
+        full_marks: is_full_marks(correct as u32, 3),
+        questions: StoredQuestion::encode_all(&questions),
+    }
+}
+
+/// The record's rows in shuffled batches, some rows twice in a batch and some batches twice.
+fn batches(record: &Record, rng: &mut Seeded) -> Vec<Vec<RecordRow>> {
+    let mut rows: Vec<RecordRow> = record
+        .participants
+        .iter()
+        .filter(|p| !unregistered(p.participant_id))
+        .cloned()
+        .map(RecordRow::Participant)
+        .chain(record.attempts.iter().cloned().map(RecordRow::Attempt))
+        .collect();
+    rng.shuffle(&mut rows);
+    let mut batches = Vec::new();
+    while !rows.is_empty() {
+        let size = (1 + rng.below(60)).min(rows.len());
+        let mut batch: Vec<RecordRow> = rows.drain(..size).collect();
+        if rng.below(3) == 0 {
+            let again = batch[rng.below(batch.len())].clone();
+            batch.push(again);
+        }
+        batches.push(batch);
+        if rng.below(4) == 0 {
+            batches.push(batches[rng.below(batches.len())].clone());
+        }
+    }
+    batches
+}
+
+/// The units of `scope`'s subtree in `units` (`None`: every unit, known or not).
+fn subtree(units: &[UnitRecord], scope: &Scope) -> Option<BTreeSet<String>> {
+    let root = scope.unit_id()?;
+    let parent: BTreeMap<&str, Option<&str>> = units
+        .iter()
+        .map(|u| (u.unit_id.as_str(), u.parent_id.as_deref()))
+        .collect();
+    Some(
+        parent
+            .keys()
+            .filter(|&&unit| {
+                let mut at = Some(unit);
+                while let Some(current) = at {
+                    if current == root {
+                        return true;
+                    }
+                    at = parent.get(current).copied().flatten();
+                }
+                false
+            })
+            .map(|unit| (*unit).to_owned())
+            .collect(),
+    )
+}
+
+fn in_scope(units: &Option<BTreeSet<String>>, unit: &str) -> bool {
+    units.as_ref().is_none_or(|units| units.contains(unit))
+}
+
+fn figures_of<'a>(attempts: impl Iterator<Item = &'a AttemptRow>) -> (i64, i64, i64, i64) {
+    let mut participants = BTreeSet::new();
+    let (mut count, mut points, mut full) = (0, 0, 0);
+    for attempt in attempts {
+        participants.insert(attempt.participant_id);
+        count += 1;
+        points += i64::from(attempt.points);
+        full += i64::from(attempt.full_marks);
+    }
+    (participants.len() as i64, count, points, full)
+}
+
+fn scoped<'a>(
+    record: &'a Record,
+    scope: &Scope,
+    from: i32,
+    to: i32,
+) -> impl Iterator<Item = &'a AttemptRow> + use<'a> {
+    let units = subtree(&record.units, scope);
+    record
+        .attempts
+        .iter()
+        .filter(move |a| in_scope(&units, &a.unit_id) && (from..=to).contains(&a.day))
+}
+
+fn expected_figure(record: &Record, unit: &UnitRecord, from: i32, to: i32) -> UnitFigure {
+    let (participants, attempts, points, full_marks) =
+        figures_of(scoped(record, &Scope::unit(&unit.unit_id), from, to));
+    UnitFigure {
+        unit_id: unit.unit_id.clone(),
+        name: unit.name.clone(),
+        kind: unit.kind.clone(),
+        headcount: None,
+        participants,
+        attempts,
+        points,
+        full_marks,
+    }
+}
+
+fn scopes(record: &Record) -> Vec<Scope> {
+    let mut scopes = vec![Scope::WholeCampaign, Scope::unit("gone")];
+    scopes.extend(record.units.iter().map(|u| Scope::unit(&u.unit_id)));
+    scopes
+}
+
+/// The question tally of the attempts, as the reports made it from the JSON before roll-ups.
+fn expected_questions<'a>(attempts: impl Iterator<Item = &'a AttemptRow>) -> Vec<QuestionStat> {
+    struct Tally {
+        drawn: u64,
+        answered: u64,
+        correct: u64,
+        option_counts: [u64; MAX_OPTIONS],
+        options: usize,
+        wrong: BTreeMap<u8, u64>,
+    }
+    let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
+    for attempt in attempts {
+        for question in StoredQuestion::decode_all(&attempt.questions).expect("questions") {
+            let order = OptionOrder::from_slice(&question.order).expect("an order");
+            let tally = tallies.entry(question.id.clone()).or_insert(Tally {
+                drawn: 0,
+                answered: 0,
+                correct: 0,
+                option_counts: [0; MAX_OPTIONS],
+                options: 0,
+                wrong: BTreeMap::new(),
+            });
+            tally.drawn += 1;
+            tally.options = tally.options.max(question.order.len());
+            let shown = Choices::from_bits(question.chosen);
+            if shown.is_empty() {
+                continue;
+            }
+            tally.answered += 1;
+            let chosen = order.original(shown);
+            for option in chosen.indices() {
+                tally.option_counts[option] += 1;
+            }
+            if score::is_correct(Choices::from_bits(question.key), shown) {
+                tally.correct += 1;
+            } else {
+                *tally.wrong.entry(chosen.bits()).or_default() += 1;
+            }
+        }
+    }
+    tallies
+        .into_iter()
+        .map(|(question_id, tally)| {
+            let most = tally.wrong.values().copied().max();
+            QuestionStat {
+                question_id,
+                drawn: tally.drawn,
+                answered: tally.answered,
+                correct: tally.correct,
+                option_counts: tally.option_counts[..tally.options].to_vec(),
+                most_chosen_wrong: most.map(|count| WrongAnswer {
+                    chosen: Choices::from_bits(
+                        *tally
+                            .wrong
+                            .iter()
+                            .find(|(_, c)| **c == count)
+                            .expect("the maximum is there")
+                            .0,
+                    ),
+                    count,
+                }),
+            }
+        })
+        .collect()
+}
+
+/// The participants a search lists, best first, from the rows.
+fn expected_people(
+    record: &Record,
+    scope: &Scope,
+    filter: &ParticipantFilter,
+) -> Vec<ParticipantSummary> {
+    let units = subtree(&record.units, scope);
+    let names: BTreeMap<&str, &str> = record
+        .units
+        .iter()
+        .map(|u| (u.unit_id.as_str(), u.name.as_str()))
+        .collect();
+    let mut people: Vec<ParticipantSummary> = record
+        .participants
+        .iter()
+        .filter(|p| in_scope(&units, &p.unit_id) && !unregistered(p.participant_id))
+        .filter(|p| {
+            filter
+                .name
+                .as_ref()
+                .is_none_or(|n| p.name.contains(n.as_str()))
+        })
+        .filter_map(|p| {
+            let mine: Vec<&AttemptRow> = record
+                .attempts
+                .iter()
+                .filter(|a| a.participant_id == p.participant_id)
+                .filter(|a| filter.day.is_none_or(|day| a.day == day))
+                .collect();
+            if filter.day.is_some() && mine.is_empty() {
+                return None;
+            }
+            Some(ParticipantSummary {
+                participant_id: p.participant_id,
+                name: p.name.clone(),
+                phone_masked: p.phone_masked.clone(),
+                unit_id: p.unit_id.clone(),
+                unit_name: names.get(p.unit_id.as_str()).unwrap_or(&"").to_string(),
+                registered_at_ms: p.registered_at_ms,
+                attempts: mine.len() as i64,
+                points: mine.iter().map(|a| i64::from(a.points)).sum(),
+                full_marks: mine.iter().map(|a| i64::from(a.full_marks)).sum(),
+                time_used_ms: mine.iter().map(|a| a.time_used_ms).sum(),
+                last_finished_at_ms: mine.iter().map(|a| a.finished_at_ms).max(),
+            })
+        })
+        .filter(|p| filter.min_points.is_none_or(|min| p.points >= min))
+        .collect();
+    people.sort_by_key(|p| (-p.points, p.time_used_ms, p.participant_id));
+    people
+}
+
+/// Every page of a search, by cursor.
+async fn searched(
+    store: &Store,
+    scope: &Scope,
+    filter: &ParticipantFilter,
+) -> Vec<ParticipantSummary> {
+    let mut listed = Vec::new();
+    let mut after: Option<ParticipantCursor> = None;
+    loop {
+        let page = store
+            .participants_page(C, scope, filter, 7, after.as_ref())
+            .await
+            .expect("a page");
+        let expected_total = expected_people_count(page.total, page.more_than_total);
+        listed.extend(page.items);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => {
+                assert_eq!(expected_total, listed.len() as i64, "{scope}: the count");
+                return listed;
+            }
+        }
+    }
+}
+
+fn expected_people_count(total: i64, more: bool) -> i64 {
+    assert!(
+        !more && total <= COUNT_LIMIT,
+        "a small record is counted exactly"
+    );
+    total
+}
+
+/// Compares every report of the store with the brute force over `record`.
+async fn assert_reports_equal_the_raw_rows(store: &Store, record: &Record, when: &str) {
+    let last = D0 + DAYS - 1;
+    for scope in scopes(record) {
+        for from in D0 - 1..=last {
+            for to in from..=last + 1 {
+                let figures = store
+                    .unit_figures(C, &scope, from, to)
+                    .await
+                    .expect("figures");
+                let (participants, attempts, points, full_marks) =
+                    figures_of(scoped(record, &scope, from, to));
+                assert_eq!(
+                    (
+                        figures.total.participants,
+                        figures.total.attempts,
+                        figures.total.points,
+                        figures.total.full_marks
+                    ),
+                    (participants, attempts, points, full_marks),
+                    "{when}: the total of {scope} over {from}..={to}"
+                );
+                let mut children: Vec<UnitFigure> = record
+                    .units
+                    .iter()
+                    .filter(|u| u.parent_id.as_deref() == scope.unit_id())
+                    .map(|u| expected_figure(record, u, from, to))
+                    .collect();
+                children.sort_by(|a, b| a.unit_id.cmp(&b.unit_id));
+                assert_eq!(
+                    figures.children, children,
+                    "{when}: the children of {scope} over {from}..={to}"
+                );
+            }
+        }
+        let series = store
+            .daily_series(C, &scope, D0 - 1, last + 1)
+            .await
+            .expect("a series");
+        let expected: Vec<DayFigures> = (D0 - 1..=last + 1)
+            .map(|day| {
+                let (participants, attempts, points, full_marks) =
+                    figures_of(scoped(record, &scope, day, day));
+                DayFigures {
+                    day,
+                    participants,
+                    attempts,
+                    points,
+                    full_marks,
+                }
+            })
+            .collect();
+        assert_eq!(series, expected, "{when}: the series of {scope}");
+        for (from, to) in [(D0, last), (D0 + 1, D0 + 2), (last, last)] {
+            let stats = store
+                .question_stats(C, &scope, from, to)
+                .await
+                .expect("stats");
+            assert_eq!(
+                stats,
+                expected_questions(scoped(record, &scope, from, to)),
+                "{when}: the questions of {scope} over {from}..={to}"
+            );
+        }
+        let mut filters = vec![
+            ParticipantFilter::default(),
+            ParticipantFilter {
+                name: Some("_".to_owned()),
+                ..ParticipantFilter::default()
+            },
+            ParticipantFilter {
+                min_points: Some(2),
+                ..ParticipantFilter::default()
+            },
+        ];
+        filters.extend((D0..=last).map(|day| ParticipantFilter {
+            day: Some(day),
+            ..ParticipantFilter::default()
+        }));
+        for filter in filters {
+            assert_eq!(
+                searched(store, &scope, &filter).await,
+                expected_people(record, &scope, &filter),
+                "{when}: the search of {scope} with {filter:?}"
+            );
+        }
+    }
+}
+
+/// Writes the batches in order, retrying a batch the database refused for another
+/// transaction's sake (a PostgreSQL deadlock between two writers of the same rows), as the
+/// flusher retries a batch.
+async fn write(store: &Store, batches: &[Vec<RecordRow>]) {
+    for batch in batches {
+        let mut tries = 0;
+        while let Err(error) = store.insert_batch(batch).await {
+            tries += 1;
+            assert!(tries < 5 && !error.is_data_error(), "a batch: {error}");
+        }
+    }
+}
+
+async fn reports_equal_a_brute_force_over_the_raw_rows(database: Database) {
+    let (store, _dir) = safequiz_testkit::fresh_store(database).await;
+    let record = generate(7);
+    let mut rng = Seeded(11);
+    store.sync_units(C, &record.units).await.expect("units");
+    let batches = batches(&record, &mut rng);
+    // Another campaign with the same units, which no report of c1 may see.
+    let mut other = batches[0].clone();
+    for row in &mut other {
+        match row {
+            RecordRow::Participant(p) => p.campaign_id = "c2".to_owned(),
+            RecordRow::Attempt(a) => a.campaign_id = "c2".to_owned(),
+        }
+    }
+    store.sync_units("c2", &record.units).await.expect("units");
+    store.insert_batch(&other).await.expect("another campaign");
+
+    write(&store, &batches).await;
+
+    assert_reports_equal_the_raw_rows(&store, &record, "written in batches").await;
+    assert_eq!(
+        store.check_rollups(C).await.expect("a check"),
+        [],
+        "the roll-ups equal a rebuild"
+    );
+    let rebuilt = store.rebuild_rollups(C).await.expect("a rebuild");
+    let registered = record
+        .participants
+        .iter()
+        .filter(|p| !unregistered(p.participant_id))
+        .count();
+    assert_eq!(
+        (rebuilt.participants, rebuilt.attempts),
+        (registered as u64, record.attempts.len() as u64)
+    );
+    assert_reports_equal_the_raw_rows(&store, &record, "rebuilt").await;
+}
+on_both!(reports_equal_a_brute_force_over_the_raw_rows);
+
+async fn batches_written_at_once_by_two_flushers_count_each_attempt_once(database: Database) {
+    let (store, _dir) = safequiz_testkit::fresh_store(database).await;
+    let record = generate(21);
+    let mut rng = Seeded(5);
+    store.sync_units(C, &record.units).await.expect("units");
+    let batches = batches(&record, &mut rng);
+    // Each flusher gets every batch, in its own order: every row is written twice, at once.
+    let mut reversed = batches.clone();
+    reversed.reverse();
+
+    tokio::join!(write(&store, &batches), write(&store, &reversed));
+
+    assert_reports_equal_the_raw_rows(&store, &record, "two flushers").await;
+    assert_eq!(store.check_rollups(C).await.expect("a check"), []);
+}
+on_both!(batches_written_at_once_by_two_flushers_count_each_attempt_once);
+
+async fn a_unit_moved_to_another_parent_takes_its_figures_along(database: Database) {
+    let (store, _dir) = safequiz_testkit::fresh_store(database).await;
+    let mut record = generate(3);
+    let mut rng = Seeded(8);
+    store.sync_units(C, &record.units).await.expect("units");
+    write(&store, &batches(&record, &mut rng)).await;
+
+    // County R12 moves from city R1 to city R2, and the unit `gone` appears under E.
+    for unit in &mut record.units {
+        if unit.unit_id == "R12" {
+            unit.parent_id = Some("R2".to_owned());
+        }
+    }
+    record.units.push(unit("gone", Some("E"), "enterprise", 1));
+    store
+        .sync_units(C, &record.units)
+        .await
+        .expect("a changed tree");
+
+    assert_reports_equal_the_raw_rows(&store, &record, "after the move").await;
+    assert_eq!(store.check_rollups(C).await.expect("a check"), []);
+}
+on_both!(a_unit_moved_to_another_parent_takes_its_figures_along);
+
+async fn a_check_finds_roll_ups_that_differ_from_the_raw_rows(database: Database) {
+    let (store, _dir) = safequiz_testkit::fresh_store(database).await;
+    let record = generate(4);
+    store.sync_units(C, &record.units).await.expect("units");
+    let mut rng = Seeded(1);
+    write(&store, &batches(&record, &mut rng)).await;
+    // A row written behind the roll-ups' back: the raw rows now hold an attempt they miss.
+    let extra = &record.attempts[0];
+    let copy = "INSERT INTO attempts (campaign_id, attempt_id, participant_id, unit_id, day, \
+         started_at_ms, deadline_ms, finished_at_ms, time_used_ms, points, correct, \
+         auto_submitted, full_marks, questions) \
+         SELECT campaign_id, 'extra', participant_id, unit_id, day, started_at_ms, deadline_ms, \
+         finished_at_ms, time_used_ms, points, correct, auto_submitted, full_marks, questions \
+         FROM attempts WHERE campaign_id = $1 AND attempt_id = $2";
+    let written = match &store {
+        Store::Sqlite(pool) => sqlx::query(copy)
+            .bind(C)
+            .bind(&extra.attempt_id)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()),
+        Store::Postgres(pool) => sqlx::query(copy)
+            .bind(C)
+            .bind(&extra.attempt_id)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()),
+    };
+    assert_eq!(written.expect("a row written behind the roll-ups' back"), 1);
+
+    let differences = store.check_rollups(C).await.expect("a check");
+
+    let tables: BTreeSet<&str> = differences.iter().map(|d| d.table).collect();
+    assert!(tables.contains("unit_days"), "{differences:#?}");
+    assert!(tables.contains("participant_totals"), "{differences:#?}");
+    assert!(
+        differences.iter().any(|d| d
+            .to_string()
+            .contains(&format!("{} day {}", extra.unit_id, extra.day))),
+        "{differences:#?}"
+    );
+    store.rebuild_rollups(C).await.expect("a rebuild");
+    assert_eq!(
+        store.check_rollups(C).await.expect("a check"),
+        [],
+        "repaired"
+    );
+}
+on_both!(a_check_finds_roll_ups_that_differ_from_the_raw_rows);
+
+/// Runs the migrations before roll-ups existed (up to `0004`) on `store`'s database.
+async fn migrate_before_rollups(store: &Store, folder: &std::path::Path) {
+    let backend = match store {
+        Store::Sqlite(_) => "sqlite",
+        Store::Postgres(_) => "postgres",
+    };
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let old = folder.join("old-migrations");
+    std::fs::create_dir_all(&old).expect("a folder for the old migrations");
+    for entry in std::fs::read_dir(&source).expect("the migrations") {
+        let path = entry.expect("a migration").path();
+        let name = path
+            .file_name()
+            .expect("a name")
+            .to_string_lossy()
+            .to_string();
+        if name.as_str() < "0005" {
+            std::fs::copy(&path, old.join(&name)).expect("a copy");
+        }
+    }
+    let migrator = sqlx::migrate::Migrator::new(old.as_path())
+        .await
+        .expect("the old migrations");
+    match store {
+        Store::Sqlite(pool) => migrator.run(pool).await,
+        Store::Postgres(pool) => migrator.run(pool).await,
+    }
+    .expect("the old migrations run");
+}
+
+/// Writes `record` as the flusher wrote it before roll-ups existed: rows only.
+async fn write_raw(store: &Store, record: &Record) {
+    macro_rules! rows {
+        ($pool:expr) => {{
+            let pool = $pool;
+            for unit in &record.units {
+                sqlx::query(
+                    "INSERT INTO units (campaign_id, unit_id, parent_id, name, kind, entry_id, \
+                     depth) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(C)
+                .bind(&unit.unit_id)
+                .bind(&unit.parent_id)
+                .bind(&unit.name)
+                .bind(&unit.kind)
+                .bind(&unit.entry_id)
+                .bind(unit.depth)
+                .execute(pool)
+                .await
+                .expect("a unit");
+            }
+            for p in record.participants.iter().filter(|p| !unregistered(p.participant_id)) {
+                sqlx::query(
+                    "INSERT INTO participants (campaign_id, participant_id, name, phone_masked, \
+                     phone_hash, unit_id, registered_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(C)
+                .bind(p.participant_id)
+                .bind(&p.name)
+                .bind(&p.phone_masked)
+                .bind(&p.phone_hash)
+                .bind(&p.unit_id)
+                .bind(p.registered_at_ms)
+                .execute(pool)
+                .await
+                .expect("a participant");
+            }
+        }};
+    }
+    match store {
+        Store::Sqlite(pool) => rows!(pool),
+        Store::Postgres(pool) => rows!(pool),
+    }
+    // Attempts through the old columns; `questions` is text on SQLite and JSONB on PostgreSQL.
+    for a in &record.attempts {
+        let text = "INSERT INTO attempts (campaign_id, attempt_id, participant_id, unit_id, day, \
+             started_at_ms, deadline_ms, finished_at_ms, time_used_ms, points, correct, \
+             auto_submitted, full_marks, questions) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, CAST($14 AS {json}))";
+        macro_rules! attempt {
+            ($pool:expr, $json:expr) => {
+                sqlx::query(sqlx::AssertSqlSafe(text.replace("{json}", $json)))
+                    .bind(C)
+                    .bind(&a.attempt_id)
+                    .bind(a.participant_id)
+                    .bind(&a.unit_id)
+                    .bind(a.day)
+                    .bind(a.started_at_ms)
+                    .bind(a.deadline_ms)
+                    .bind(a.finished_at_ms)
+                    .bind(a.time_used_ms)
+                    .bind(a.points)
+                    .bind(a.correct)
+                    .bind(a.auto_submitted)
+                    .bind(a.full_marks)
+                    .bind(&a.questions)
+                    .execute($pool)
+                    .await
+                    .map(|_| ())
+            };
+        }
+        match store {
+            Store::Sqlite(pool) => attempt!(pool, "TEXT"),
+            Store::Postgres(pool) => attempt!(pool, "JSONB"),
+        }
+        .expect("an attempt");
+    }
+}
+
+async fn a_record_written_before_rollups_is_counted_at_the_first_start_after_the_upgrade(
+    database: Database,
+) {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let url = match database {
+        Database::Sqlite => format!("sqlite://{}", folder.path().join("old.sqlite").display()),
+        Database::Postgres => {
+            safequiz_testkit::PostgresCluster::get()
+                .fresh_database()
+                .await
+        }
+    };
+    let store = Store::connect_lazy(&safequiz_sql::DatabaseSettings {
+        url: secrecy::SecretString::from(url),
+        max_connections: 2,
+    })
+    .expect("a store");
+    migrate_before_rollups(&store, folder.path()).await;
+    let record = generate(13);
+    write_raw(&store, &record).await;
+
+    // The first start after the upgrade: the new migration, then the units' sync.
+    store.migrate().await.expect("the upgrade");
+    store.sync_units(C, &record.units).await.expect("units");
+
+    assert_reports_equal_the_raw_rows(&store, &record, "after the upgrade").await;
+    assert_eq!(store.check_rollups(C).await.expect("a check"), []);
+    store.migrate().await.expect("a second start");
+    assert_eq!(
+        store.check_rollups(C).await.expect("a check"),
+        [],
+        "a second start builds nothing twice"
+    );
+}
+on_both!(a_record_written_before_rollups_is_counted_at_the_first_start_after_the_upgrade);

@@ -1,0 +1,283 @@
+//! `safequiz seed`: fill a campaign's record with synthetic registrations and attempts, for
+//! measuring the organizer reports at scale (`loadtest/reports`).
+//!
+//! The rows go through `Store::insert_batch`, the flusher's own insert, so the roll-ups are
+//! kept exactly as in a real campaign. Participants are spread over the campaign's leaf units
+//! in turn, attempts over its first days at random, each attempt drawn with the campaign's own
+//! draw and answered at random (right about two times in three). It refuses to run in
+//! production, and on a campaign whose record already has participants: synthetic rows must
+//! never mix with real ones.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use safequiz_domain::bank::Choices;
+use safequiz_domain::calendar;
+use safequiz_domain::campaign::Campaign;
+use safequiz_domain::draw::draw;
+use safequiz_domain::score::{self, is_full_marks};
+use safequiz_server::clock::Clock;
+use safequiz_server::config::Environment;
+use safequiz_server::startup::build_state;
+use safequiz_server::telemetry;
+use safequiz_server::workers::flusher::prepare_record;
+use safequiz_sql::Store;
+use safequiz_sql::record::{AttemptRow, ParticipantRow, RecordRow, StoredQuestion};
+use tokio::sync::mpsc;
+
+#[cfg(test)]
+mod tests;
+
+/// Arguments of `safequiz seed`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The campaign id; its record must have no participants yet.
+    #[arg(long)]
+    campaign: String,
+    /// Participants to register.
+    #[arg(long)]
+    participants: u64,
+    /// Attempts to record, spread evenly over the participants.
+    #[arg(long)]
+    attempts: u64,
+    /// Days from the campaign's first day over which the attempts are spread.
+    #[arg(long, default_value_t = 16)]
+    days: u32,
+    /// Rows per `insert_batch`.
+    #[arg(long, default_value_t = 2_000)]
+    batch_rows: usize,
+    /// Batches written at once.
+    #[arg(long, default_value_t = 2)]
+    writers: usize,
+    /// The random generator's seed: the same seed makes the same record.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The configuration folder.
+    #[arg(long, default_value = "config")]
+    config: PathBuf,
+}
+
+/// Runs the subcommand.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    telemetry::init();
+    let Some((loaded, catalogue)) = super::config::load_all(&args.config) else {
+        return Ok(ExitCode::FAILURE);
+    };
+    if loaded.environment == Environment::Production {
+        anyhow::bail!("seed writes synthetic rows; it refuses to run in production (SAFEQUIZ_ENV)");
+    }
+    if args.participants == 0 || args.days == 0 || args.batch_rows == 0 || args.writers == 0 {
+        anyhow::bail!("--participants, --days, --batch-rows and --writers must be positive");
+    }
+    let Some(campaign) = catalogue.campaign(&args.campaign).cloned() else {
+        anyhow::bail!("no campaign has id `{}`", args.campaign);
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let state = build_state(&loaded.settings, Arc::new(catalogue), Clock::system())?;
+        prepare_record(&state)
+            .await
+            .context("cannot prepare the database")?;
+        let existing = state.store.participant_count(&campaign.id).await?;
+        if existing > 0 {
+            anyhow::bail!(
+                "campaign {} already has {existing} participants in the record; seed only fills an \
+                 empty one",
+                campaign.id
+            );
+        }
+        seed(&state.store, &campaign, &args).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Generates the record a participant at a time and writes it in batches.
+async fn seed(store: &Store, campaign: &Campaign, args: &Args) -> anyhow::Result<()> {
+    let leaves: Vec<String> = campaign
+        .units
+        .units()
+        .iter()
+        .filter(|unit| unit.children.is_empty())
+        .map(|unit| unit.id.clone())
+        .collect();
+    anyhow::ensure!(!leaves.is_empty(), "the campaign has no units");
+    // Bounded: the generator waits when the writers are behind, so memory stays a few batches.
+    let (batches, receiver) = mpsc::channel::<Vec<RecordRow>>(args.writers * 2);
+    let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
+    let mut writers = Vec::new();
+    for _ in 0..args.writers {
+        let (store, receiver) = (store.clone(), receiver.clone());
+        writers.push(tokio::spawn(async move {
+            loop {
+                let batch = receiver.lock().await.recv().await;
+                let Some(batch) = batch else {
+                    return Ok::<_, anyhow::Error>(());
+                };
+                store.insert_batch(&batch).await?;
+            }
+        }));
+    }
+    let started = Instant::now();
+    let mut progress = Progress::new(args.attempts);
+    let mut rng = StdRng::seed_from_u64(args.seed);
+    let first_day = calendar::day_number(campaign.day_of(campaign.opens_at));
+    let mut batch: Vec<RecordRow> = Vec::with_capacity(args.batch_rows + 64);
+    for participant in 1..=args.participants {
+        let unit = &leaves[(participant as usize - 1) % leaves.len()];
+        batch.push(RecordRow::Participant(registration(
+            campaign,
+            participant,
+            unit,
+        )));
+        // Attempts spread evenly: the first `attempts % participants` get one more.
+        let mut count = args.attempts / args.participants;
+        if participant <= args.attempts % args.participants {
+            count += 1;
+        }
+        let mut days: Vec<i32> = (0..count)
+            .map(|_| first_day + rng.random_range(0..args.days) as i32)
+            .collect();
+        days.sort_unstable();
+        for (n, day) in days.into_iter().enumerate() {
+            let attempt = play(
+                campaign,
+                &mut rng,
+                participant,
+                n as u32 + 1,
+                unit,
+                day,
+                first_day,
+            );
+            batch.push(RecordRow::Attempt(attempt));
+        }
+        progress.attempts += count;
+        if batch.len() >= args.batch_rows {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(args.batch_rows + 64));
+            batches.send(full).await.context("a writer stopped")?;
+            progress.report(started, false);
+        }
+    }
+    if !batch.is_empty() {
+        batches.send(batch).await.context("a writer stopped")?;
+    }
+    drop(batches);
+    for writer in writers {
+        writer.await.context("a writer panicked")??;
+    }
+    progress.report(started, true);
+    Ok(())
+}
+
+/// A synthetic registration: the phone hash is the id's, never a real number's.
+fn registration(campaign: &Campaign, participant: u64, unit: &str) -> ParticipantRow {
+    ParticipantRow {
+        campaign_id: campaign.id.clone(),
+        participant_id: participant as i64,
+        name: format!("测试{participant}"),
+        phone_masked: format!("199****{:04}", participant % 10_000),
+        phone_hash: format!("{participant:064x}"),
+        unit_id: unit.to_owned(),
+        registered_at_ms: campaign.opens_at.as_millisecond() + participant as i64,
+    }
+}
+
+/// One attempt on `day`, drawn as the start handler draws and answered at random.
+fn play(
+    campaign: &Campaign,
+    rng: &mut StdRng,
+    participant: u64,
+    n: u32,
+    unit: &str,
+    day: i32,
+    first_day: i32,
+) -> AttemptRow {
+    let mut questions = Vec::new();
+    let mut correct = 0_u32;
+    for drawn in draw(&campaign.pool, &campaign.plan, rng) {
+        let question = campaign
+            .pool
+            .get(drawn.question)
+            .expect("a drawn question is in its pool");
+        let key = drawn.options.shown(question.answer);
+        let options = question.options.len().max(1);
+        let chosen = if rng.random_range(0..3) < 2 {
+            key
+        } else if rng.random_range(0..10) == 0 {
+            Choices::NONE
+        } else {
+            Choices::NONE.with(rng.random_range(0..options))
+        };
+        if score::is_correct(key, chosen) {
+            correct += 1;
+        }
+        questions.push(StoredQuestion {
+            chosen: chosen.bits(),
+            id: question.id.clone(),
+            key: key.bits(),
+            order: drawn.options.as_slice().to_vec(),
+        });
+    }
+    let day_start = campaign.opens_at.as_millisecond() + i64::from(day - first_day) * 86_400_000;
+    let started_at_ms = day_start + rng.random_range(0..36_000_000) + i64::from(n);
+    let limit_ms = i64::from(campaign.time_limit_secs) * 1_000;
+    let used = rng.random_range(10_000..=limit_ms.max(10_000));
+    AttemptRow {
+        campaign_id: campaign.id.clone(),
+        attempt_id: format!("{participant}-{n}"),
+        participant_id: participant as i64,
+        unit_id: unit.to_owned(),
+        day,
+        started_at_ms,
+        deadline_ms: started_at_ms + limit_ms,
+        finished_at_ms: started_at_ms + used,
+        time_used_ms: used,
+        points: (correct * campaign.points_per_question) as i32,
+        correct: correct as i32,
+        auto_submitted: used >= limit_ms,
+        full_marks: is_full_marks(correct, questions.len() as u32),
+        questions: StoredQuestion::encode_all(&questions),
+    }
+}
+
+/// Progress lines on standard output, at most every few seconds.
+struct Progress {
+    total: u64,
+    attempts: u64,
+    last: Option<Instant>,
+}
+
+impl Progress {
+    fn new(total: u64) -> Progress {
+        Progress {
+            total,
+            attempts: 0,
+            last: None,
+        }
+    }
+
+    fn report(&mut self, started: Instant, done: bool) {
+        let now = Instant::now();
+        if !done
+            && self
+                .last
+                .is_some_and(|last| now - last < Duration::from_secs(5))
+        {
+            return;
+        }
+        self.last = Some(now);
+        let elapsed = started.elapsed().as_secs_f64();
+        println!(
+            "{} {} of {} attempts in {:.0} s ({:.0} attempts/s)",
+            if done { "seeded" } else { "seeding:" },
+            self.attempts,
+            self.total,
+            elapsed,
+            self.attempts as f64 / elapsed.max(0.001)
+        );
+    }
+}
