@@ -20,11 +20,26 @@ use crate::keys::Shard;
 /// One connection to hot state: a single Redis node, or a Redis Cluster. Cheap to clone; clones
 /// share the underlying connections.
 #[derive(Clone)]
-pub(crate) enum Connection {
+pub enum Connection {
     /// A single node, through a manager that reconnects by itself.
     Single(ConnectionManager),
     /// A cluster, through redis-rs's cluster client.
     Cluster(ClusterConnection),
+}
+
+impl Connection {
+    /// Opens a connection of its own to one node (`urls[0]`) or, with `cluster`, to the cluster
+    /// those seed nodes belong to: for tools and tests that read keys beside a [`crate::HotState`].
+    pub async fn open(urls: &[&str], cluster: bool) -> RedisResult<Connection> {
+        if cluster {
+            let client = redis::cluster::ClusterClient::new(urls.to_vec())?;
+            Ok(Connection::Cluster(client.get_async_connection().await?))
+        } else {
+            let url = urls.first().copied().unwrap_or_default();
+            let client = redis::Client::open(url)?;
+            Ok(Connection::Single(ConnectionManager::new(client).await?))
+        }
+    }
 }
 
 impl ConnectionLike for Connection {

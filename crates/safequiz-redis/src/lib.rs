@@ -29,6 +29,7 @@
 pub mod attempts;
 pub mod boards;
 mod connection;
+pub use connection::Connection;
 pub mod keys;
 pub mod limits;
 pub mod participants;
@@ -46,8 +47,6 @@ use redis::cluster::ClusterClient;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::sync::OnceCell;
-
-use crate::connection::Connection;
 
 /// How to reach Redis; the `[redis]` section of the service configuration.
 #[derive(Clone, Debug, Deserialize)]

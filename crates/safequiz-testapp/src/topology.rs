@@ -4,11 +4,6 @@
 //! The service reaches both through its own configuration (`redis.url`, `redis.cluster`), so a
 //! test body written once checks both ([`on_both_topologies!`](crate::on_both_topologies)).
 
-use redis::aio::{ConnectionLike, MultiplexedConnection};
-use redis::cluster::ClusterClient;
-use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, Pipeline, RedisFuture, Value};
-
 use safequiz_testkit::{RedisCluster, RedisServer};
 
 /// Which Redis a test app runs on.
@@ -95,61 +90,16 @@ impl TestRedis {
     /// command by its key (`KEYS` and `FLUSHALL` go to every primary).
     pub async fn connection(&self) -> RawConnection {
         match self {
-            TestRedis::Single(server) => RawConnection::Single(
-                redis::Client::open(server.url())
-                    .expect("a Redis URL from the testkit parses")
-                    .get_multiplexed_async_connection()
-                    .await
-                    .expect("the test's redis-server answers"),
-            ),
-            TestRedis::Cluster(cluster) => RawConnection::Cluster(
-                ClusterClient::new(cluster.seed_urls().split(','))
-                    .expect("seed URLs from the testkit parse")
-                    .get_async_connection()
-                    .await
-                    .expect("the test's cluster answers"),
-            ),
-        }
-    }
-}
-
-/// A raw connection to a test app's Redis, one node or a cluster.
-#[derive(Clone)]
-pub enum RawConnection {
-    /// To one redis-server.
-    Single(MultiplexedConnection),
-    /// To a cluster.
-    Cluster(ClusterConnection),
-}
-
-impl ConnectionLike for RawConnection {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
-            RawConnection::Single(connection) => connection.req_packed_command(cmd),
-            RawConnection::Cluster(connection) => connection.req_packed_command(cmd),
-        }
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        pipeline: &'a Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
-            RawConnection::Single(connection) => {
-                connection.req_packed_commands(pipeline, offset, count)
-            }
-            RawConnection::Cluster(connection) => {
-                connection.req_packed_commands(pipeline, offset, count)
+            TestRedis::Single(server) => RawConnection::open(&[server.url().as_str()], false).await,
+            TestRedis::Cluster(cluster) => {
+                let seeds = cluster.seed_urls();
+                RawConnection::open(&seeds.split(',').collect::<Vec<_>>(), true).await
             }
         }
-    }
-
-    fn get_db(&self) -> i64 {
-        match self {
-            RawConnection::Single(connection) => connection.get_db(),
-            RawConnection::Cluster(connection) => connection.get_db(),
-        }
+        .expect("the test's Redis answers")
     }
 }
+
+/// A raw connection to a test app's Redis, one node or a cluster: the service's own
+/// connection type, opened apart from the service.
+pub type RawConnection = safequiz_redis::Connection;
