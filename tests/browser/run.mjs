@@ -316,6 +316,8 @@ async function organizer() {
   // A reload (or a shared link) keeps the path: the server names it.
   await page.reload();
   await page.locator('.crumbs a', { hasText: '河北省' }).waitFor();
+  // The path can show before the children's table is filled; scroll it once its rows are there.
+  await page.locator('#children tr[data-unit="130102"]').waitFor();
   // The live refresh keeps the table where it was scrolled to sideways.
   const scrolled = await page.locator('#children .scroll').evaluate((el) => {
     el.scrollLeft = 60;
