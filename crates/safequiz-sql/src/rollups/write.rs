@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::increments::{Increments, increments};
 use crate::StoreError;
 use crate::record::{AttemptRow, ParticipantRow};
-use crate::statement::{SqlType, Statement, Transaction};
+use crate::statement::{Record, SqlType, Statement, Transaction};
 
 /// Serializes rows for [`Statement::push_json_rows`].
 fn json<T: Serialize>(rows: &[T]) -> String {
@@ -36,6 +36,21 @@ pub(crate) async fn lock_campaign(
         .await?;
     }
     Ok(())
+}
+
+/// The rows `head` selects for `campaign_id` (bound as `$1`) whose key is one of `keys`: `head`
+/// ends inside `IN (SELECT r.<column> FROM `, and the keys follow as one JSON parameter.
+async fn select_in<R: Record, K: Serialize>(
+    tx: &mut Transaction,
+    head: &'static str,
+    campaign_id: &str,
+    column: (&'static str, SqlType),
+    keys: &[K],
+) -> Result<Vec<R>, StoreError> {
+    let mut st = Statement::new(head).bind(campaign_id);
+    st.push_json_rows(tx.backend(), "r", &[column], json(keys))
+        .push(")");
+    Ok(st.fetch_all_in::<R>(tx).await?)
 }
 
 /// A participant's active day.
@@ -87,15 +102,17 @@ async fn known_days(
     participants: &BTreeSet<i64>,
 ) -> Result<HashMap<i64, BTreeSet<i32>>, StoreError> {
     let ids: Vec<IdRow> = participants.iter().map(|&i| IdRow { i }).collect();
-    let mut st = Statement::new(
+    let rows: Vec<ActiveDay> = select_in(
+        tx,
         "SELECT participant_id, day FROM participant_days WHERE campaign_id = $1 \
          AND participant_id IN (SELECT r.i FROM ",
+        campaign_id,
+        ("i", SqlType::Int8),
+        &ids,
     )
-    .bind(campaign_id);
-    st.push_json_rows(tx.backend(), "r", &[("i", SqlType::Int8)], json(&ids))
-        .push(")");
+    .await?;
     let mut known: HashMap<i64, BTreeSet<i32>> = HashMap::new();
-    for row in st.fetch_all_in::<ActiveDay>(tx).await? {
+    for row in rows {
         known.entry(row.participant_id).or_default().insert(row.day);
     }
     Ok(known)
@@ -107,16 +124,18 @@ async fn unit_paths(
     campaign_id: &str,
     units: &BTreeSet<&str>,
 ) -> Result<HashMap<String, Vec<String>>, StoreError> {
-    let rows: Vec<UnitRow<'_>> = units.iter().map(|&u| UnitRow { u }).collect();
-    let mut st = Statement::new(
+    let units: Vec<UnitRow<'_>> = units.iter().map(|&u| UnitRow { u }).collect();
+    let rows: Vec<Ancestor> = select_in(
+        tx,
         "SELECT unit_id, ancestor_id FROM unit_ancestors WHERE campaign_id = $1 \
          AND unit_id IN (SELECT r.u FROM ",
+        campaign_id,
+        ("u", SqlType::Text),
+        &units,
     )
-    .bind(campaign_id);
-    st.push_json_rows(tx.backend(), "r", &[("u", SqlType::Text)], json(&rows))
-        .push(")");
+    .await?;
     let mut paths: HashMap<String, Vec<String>> = HashMap::new();
-    for row in st.fetch_all_in::<Ancestor>(tx).await? {
+    for row in rows {
         paths.entry(row.unit_id).or_default().push(row.ancestor_id);
     }
     Ok(paths)
