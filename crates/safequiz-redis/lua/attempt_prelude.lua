@@ -1,8 +1,11 @@
 -- Shared prelude of the attempt scripts (start, save, submit, read); the Rust wrapper
 -- (src/scripts.rs) puts it in front of each of them, so every script sees the same argument
--- layout and the same finalize.
+-- layout and the same finalize. Each body is wrapped as `local function body(KEYS, ARGV)`,
+-- so its KEYS and ARGV are one operation's: the script's own when it runs alone
+-- (attempt_one.lua), or its slice of a group commit (attempt_batch.lua runs many operations in
+-- one call). `bind` sets the per-operation locals below before each body runs.
 --
--- KEYS, all carrying the participant's shard hash tag {campaign:shard}:
+-- An operation's KEYS, all carrying the participant's shard hash tag {campaign:shard}:
 --   KEYS[1]      the participant's hash (totals, day counter, every attempt's fields)
 --   KEYS[2]      the shard's deadline index (sorted set: accepts-until ms -> "pid-n unit")
 --   KEYS[3]      the shard's stream (finalized attempts and registrations, for the SQL flusher)
@@ -20,7 +23,9 @@
 -- Return: each script's own (see its header); an attempt's record is `record` below.
 --
 -- Attempt n of a participant lives in fields of KEYS[1] (src/attempts/encoding.rs reads and
--- writes the same text in Rust):
+-- writes the same text in Rust) from its start until the flusher has committed its row to SQL;
+-- then forget.lua removes them (src/archive.rs), and a read or submit of n finds no fields while
+-- n <= seq and answers "archived" (the service reads SQL):
 --   n:t  "day,started,deadline,accepts_until" (day number; instants in ms)
 --   n:q  the drawn questions in display order, "id/option-order" joined by ","
 --   n:k  the correct options per question, one character each: "0" + bit set over display order
@@ -46,18 +51,30 @@
 --
 -- Cost: every redis.call, and above all every write (which is also appended to the AOF), is
 -- the bulk of a script's CPU, so each script reads the participant's hash once and writes it
--- once; finalize works on the fields its caller read.
+-- once; finalize works on the fields its caller read. Finalize's writes that nothing in the
+-- same script reads (the unit totals, the boards, the deadline index) are deferred and written
+-- by `flush` once at the end of the script: summed per totals field, one ZREM and one ZADD per
+-- board, one ZREM per deadline index, so a group commit of many finalizes pays them once.
 --
 -- Invariant: an attempt is finalized exactly once, because finalize returns early when n:r
 -- exists; totals, boards and the stream change only inside that one branch.
 
-local P, DEADLINES, STREAM, TOTALS = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local NOW = tonumber(ARGV[1])
-local PPQ = tonumber(ARGV[2])
-local PID = ARGV[3]
-local M = tonumber(ARGV[4])
-local UNIT = ARGV[4 + M]
-local REST = 5 + M
+-- The operation being run, set by `bind`: its keys (P, DEADLINES, STREAM, TOTALS; OP_KEYS for
+-- the boards), now, points per question, participant id, M, its own unit, REST (the index of
+-- the body's own first argument) and OP_ARGV (for the unit ids).
+local P, DEADLINES, STREAM, TOTALS, OP_KEYS
+local NOW, PPQ, PID, M, UNIT, REST, OP_ARGV
+
+local function bind(keys, argv)
+  P, DEADLINES, STREAM, TOTALS, OP_KEYS = keys[1], keys[2], keys[3], keys[4], keys
+  NOW = tonumber(argv[1])
+  PPQ = tonumber(argv[2])
+  PID = argv[3]
+  M = tonumber(argv[4])
+  UNIT = argv[4 + M]
+  REST = 5 + M
+  OP_ARGV = argv
+end
 -- Individual boards order participants ascending by score, then by member, which is the
 -- published order (safequiz_domain::board): the score is time_used_ms - points * 1e10 (more
 -- points first, then less time) and the member is the last finish (13 digits) then the
@@ -89,6 +106,85 @@ local function record(status, n, f)
   local key, result = '', ''
   if f[2] then key, result = f[5], f[2] end
   return {status, tostring(n), f[1], f[6], f[3], f[4], key, result}
+end
+
+-- Writes deferred to the end of the script, each list in first-use order (so the script's
+-- effects are the same on every run): per totals key the summed increment of each field; per
+-- deadline index the members to remove; per board the last state of each member touched, its
+-- new score or false for removed. A board member's last state is what a sequence of ZREM and
+-- ZADD leaves, so writing the removed ones and the added ones apart gives exactly the
+-- sequential result, whatever the order: a member added then removed is gone, one removed
+-- then added (the same last finish twice) has its new score. Nothing in a script reads these
+-- keys, so deferring the writes is invisible to every body.
+local TOTAL_KEYS, TOTAL_ADD = {}, {}
+local INDEX_KEYS, INDEX_DROP = {}, {}
+local BOARD_KEYS, BOARD_SET = {}, {}
+
+local function pending(keys, by_key, key)
+  local p = by_key[key]
+  if not p then
+    p = {order = {}, value = {}}
+    by_key[key] = p
+    keys[#keys + 1] = key
+  end
+  return p
+end
+
+-- HINCRBY key field delta, deferred and summed. Deltas of one script stay far below 2^53.
+local function defer_incr(key, field, delta)
+  local p = pending(TOTAL_KEYS, TOTAL_ADD, key)
+  local v = p.value[field]
+  if v then
+    p.value[field] = v + delta
+  else
+    p.order[#p.order + 1] = field
+    p.value[field] = delta
+  end
+end
+
+-- ZREM of a deadline index member, deferred.
+local function defer_unindex(key, member)
+  local p = pending(INDEX_KEYS, INDEX_DROP, key)
+  p.order[#p.order + 1] = member
+end
+
+-- ZADD key score member (score a string), or ZREM key member when score is false; deferred.
+local function defer_board(key, member, score)
+  local p = pending(BOARD_KEYS, BOARD_SET, key)
+  if p.value[member] == nil then p.order[#p.order + 1] = member end
+  p.value[member] = score
+end
+
+-- Writes what finalize deferred: one HINCRBY per totals field, one ZREM per deadline index,
+-- one ZREM and one ZADD per board.
+local function flush()
+  for _, key in ipairs(TOTAL_KEYS) do
+    local p = TOTAL_ADD[key]
+    for _, field in ipairs(p.order) do
+      redis.call('HINCRBY', key, field, string.format('%d', p.value[field]))
+    end
+  end
+  for _, key in ipairs(INDEX_KEYS) do
+    redis.call('ZREM', key, unpack(INDEX_DROP[key].order))
+  end
+  for _, key in ipairs(BOARD_KEYS) do
+    local p = BOARD_SET[key]
+    local gone, added = {}, {}
+    for _, member in ipairs(p.order) do
+      local score = p.value[member]
+      if score then
+        added[#added + 1] = score
+        added[#added + 1] = member
+      else
+        gone[#gone + 1] = member
+      end
+    end
+    if #gone > 0 then redis.call('ZREM', key, unpack(gone)) end
+    if #added > 0 then redis.call('ZADD', key, unpack(added)) end
+  end
+  TOTAL_KEYS, TOTAL_ADD = {}, {}
+  INDEX_KEYS, INDEX_DROP = {}, {}
+  BOARD_KEYS, BOARD_SET = {}, {}
 end
 
 -- Finalizes attempt n, whose fields `load` read into f, with the answers `answers` (f[3], or
@@ -129,19 +225,18 @@ local function finalize(n, auto, f, answers)
     'att', string.format('%d', attempts), 'pts', string.format('%d', pts),
     'ms', string.format('%d', ms), 'last', string.format('%d', last), 'open', open or '0')
   f[2], f[3], f[7] = result, answers, open
-  redis.call('ZREM', DEADLINES, PID .. '-' .. n .. ' ' .. UNIT)
+  defer_unindex(DEADLINES, PID .. '-' .. n .. ' ' .. UNIT)
 
-  local pa = string.format('%d', WORD + points)
+  local pa = WORD + points
   local nf = 0
   if first then nf = WORD end
   if full then nf = nf + 1 end
-  nf = string.format('%d', nf)
   for i = 0, M do
     -- "*" is the whole campaign's key in the unit totals (the whole-campaign scope).
     local unit = '*'
-    if i > 0 then unit = ARGV[4 + i] end
-    redis.call('HINCRBY', TOTALS, unit .. ':pa', pa)
-    if nf ~= '0' then redis.call('HINCRBY', TOTALS, unit .. ':nf', nf) end
+    if i > 0 then unit = OP_ARGV[4 + i] end
+    defer_incr(TOTALS, unit .. ':pa', pa)
+    if nf ~= 0 then defer_incr(TOTALS, unit .. ':nf', nf) end
   end
 
   -- BoardScore::to_redis_score.
@@ -150,8 +245,8 @@ local function finalize(n, auto, f, answers)
   local old = nil
   if not first then old = board_member(previous_last, PID) end
   for i = 5, 5 + M do
-    if old then redis.call('ZREM', KEYS[i], old) end
-    redis.call('ZADD', KEYS[i], score, member)
+    if old then defer_board(OP_KEYS[i], old, false) end
+    defer_board(OP_KEYS[i], member, score)
   end
 
   -- The attempt entry; its fields are documented in src/streams.rs (AttemptEntry).
@@ -181,4 +276,24 @@ local function choice(kinds, i, letters, tf)
   if bits < 0 or bits >= 2 ^ count then return nil end
   if kind ~= 'm' and bits ~= 0 and bit.band(bits, bits - 1) ~= 0 then return nil end
   return bits
+end
+
+-- Runs one operation: binds its keys and arguments, then its body under pcall, so that an
+-- error answers that operation only (writes it did before the error stay, as they would in a
+-- script of its own). Returns the body's reply, or {"!error", message} for an error (the Rust
+-- side turns it into that operation's error); or nil and an error reply for the errors a
+-- cluster client answers by retrying the whole call elsewhere (READONLY: a primary demoted by a
+-- failover), which must fail the whole call as before.
+local function run(body, keys, argv)
+  bind(keys, argv)
+  local ok, reply = pcall(body, keys, argv)
+  if ok then return reply end
+  local message
+  if type(reply) == 'table' and reply.err then
+    message = reply.err
+  else
+    message = 'ERR ' .. tostring(reply)
+  end
+  if string.sub(message, 1, 8) == 'READONLY' then return nil, {err = message} end
+  return {'!error', message}
 end

@@ -4,13 +4,18 @@
 -- ARGV[REST..]: attempt number n, question index (0-based), the option set as letters and as
 -- true/false (see `choice` in the prelude).
 -- Returns {"saved"}, {"missing"} (no such attempt), {"closed"} (final, or past deadline + grace:
--- then it is finalized now with what was saved before), {"bad_index"} or {"bad_choice"}.
+-- then it is finalized now with what was saved before; also for an attempt final, written to SQL
+-- and forgotten here by forget.lua, whose fields are gone but n <= seq), {"bad_index"} or
+-- {"bad_choice"}.
 --
 -- Invariant: nothing is written unless the answer is valid and in time. One read, one write.
 
 local n = ARGV[REST]
 local f = redis.call('HMGET', P, n .. ':t', n .. ':r', n .. ':a', n .. ':v')
-if not f[1] then return {'missing'} end
+if not f[1] then
+  if tonumber(n) <= tonumber(redis.call('HGET', P, 'seq') or 0) then return {'closed'} end
+  return {'missing'}
+end
 if f[2] then return {'closed'} end
 if NOW > accepts_until(f[1]) then
   local all = load(n)

@@ -3,7 +3,9 @@
 -- KEYS and ARGV[1..REST-1]: the prelude's (attempt_prelude.lua).
 -- ARGV[REST..]: attempt number n, the count c of answers sent, then c triples (question index
 -- 0-based, letters set, true/false set).
--- Returns the record with status "final"; {"missing"}; {"closed"} when the attempt was still
+-- Returns the record with status "final"; {"archived"} when it was final, written to SQL and
+-- forgotten here (forget.lua), so the server answers from SQL; {"missing"}; {"closed"} when the
+-- attempt was still
 -- open past deadline + grace (it is finalized now, automatically, without the answers sent);
 -- {"bad_index", i} or {"bad_choice", i} naming the first invalid answer.
 --
@@ -12,7 +14,10 @@
 
 local n = ARGV[REST]
 local f = load(n)
-if not f[1] then return {'missing'} end
+if not f[1] then
+  if tonumber(n) <= tonumber(redis.call('HGET', P, 'seq') or 0) then return {'archived'} end
+  return {'missing'}
+end
 if f[2] then return record('final', n, f) end
 if NOW > accepts_until(f[1]) then
   finalize(n, 1, f, f[3])

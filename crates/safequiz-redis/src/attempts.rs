@@ -23,8 +23,11 @@ use crate::{HotState, RedisError};
 
 mod encoding;
 
+pub(crate) use encoding::Times;
+/// The stored answers' encoding: the scripts write it; tests spell hashes with it.
+#[cfg(test)]
+pub(crate) use encoding::encode_answers;
 pub use encoding::{EncodedQuestions, FinalQuestion, StoredQuestion};
-pub(crate) use encoding::{Times, encode_answers};
 
 /// An attempt's public id: `<participant>-<n>`, its participant's n-th attempt.
 ///
@@ -166,16 +169,6 @@ impl NewAttempt {
         encoding::push_kind(&mut self.kinds, kind, order.as_slice().len());
     }
 
-    /// The times as stored.
-    pub(crate) fn times(&self) -> Times {
-        Times {
-            day: self.day,
-            started_ms: self.started_ms,
-            deadline_ms: self.deadline_ms,
-            accepts_until_ms: self.accepts_until_ms,
-        }
-    }
-
     /// The questions as stored: `id/order` joined by `,`.
     pub fn encoded_questions(&self) -> &str {
         &self.questions
@@ -243,6 +236,40 @@ impl AttemptRecord {
     /// Whether the attempt has no question (never true of a stored attempt).
     pub fn is_empty(&self) -> bool {
         self.answers.is_empty()
+    }
+
+    /// A final attempt read back from the durable record after hot state forgot it (see
+    /// [`crate::archive`]): the same record the scripts returned before, so the service renders
+    /// it with the same code. `questions` are in display order, each with its id, option order,
+    /// key and the options chosen.
+    pub fn archived<'q>(
+        id: AttemptId,
+        day: i32,
+        started_ms: i64,
+        deadline_ms: i64,
+        result: AttemptResult,
+        questions: impl IntoIterator<Item = FinalQuestion<'q>>,
+    ) -> AttemptRecord {
+        let mut text = String::with_capacity(64);
+        let mut key = String::with_capacity(8);
+        let mut answers = String::with_capacity(8);
+        for question in questions {
+            encoding::push_question(&mut text, question.id, question.order);
+            key.push(encoding::encode_choices(question.key));
+            answers.push(encoding::encode_choices(question.chosen));
+        }
+        AttemptRecord {
+            id,
+            day,
+            started_ms,
+            deadline_ms,
+            // Not kept by the record, and never read of a final attempt.
+            accepts_until_ms: deadline_ms,
+            questions: text,
+            answers,
+            key,
+            result: Some(result),
+        }
     }
 
     fn parse(participant: u64, reply: &[String]) -> Result<AttemptRecord, RedisError> {
@@ -356,6 +383,9 @@ pub enum SubmitOutcome {
     Final(AttemptRecord),
     /// No such attempt of this participant.
     Missing,
+    /// The attempt was final, is in SQL and its fields have left the participant's hash (see
+    /// [`crate::archive`]): the result is the record's row, unchanged.
+    Archived,
     /// Time (with grace) had run out: the attempt is final now with the answers saved before,
     /// and the answers sent with this submit were not counted.
     Closed,
@@ -372,6 +402,8 @@ pub enum ReadOutcome {
     Open(AttemptRecord),
     /// Final (possibly just now, because its time had run out).
     Final(AttemptRecord),
+    /// Final, in SQL, and forgotten by hot state (see [`crate::archive`]): read the record.
+    Archived,
     /// No such attempt of this participant.
     Missing,
 }
@@ -404,7 +436,7 @@ impl HotState {
             .arg(&attempt.questions)
             .arg(&attempt.key)
             .arg(&attempt.kinds);
-        let reply = self.invoke(&invocation).await?;
+        let reply = self.invoke(invocation).await?;
         match reply.first().map(String::as_str) {
             Some("created") => Ok(StartOutcome::Created(AttemptRecord::parse(
                 actor.participant,
@@ -435,7 +467,7 @@ impl HotState {
             .arg(index)
             .arg(choice.letters)
             .arg(choice.true_false);
-        let reply = self.invoke(&invocation).await?;
+        let reply = self.invoke(invocation).await?;
         match reply.first().map(String::as_str) {
             Some("saved") => Ok(SaveOutcome::Saved),
             Some("missing") => Ok(SaveOutcome::Missing),
@@ -463,7 +495,7 @@ impl HotState {
                 .arg(choice.letters)
                 .arg(choice.true_false);
         }
-        let reply = self.invoke(&invocation).await?;
+        let reply = self.invoke(invocation).await?;
         let index = || reply.get(1).and_then(|i| i.parse().ok()).unwrap_or(0);
         match reply.first().map(String::as_str) {
             Some("final") => Ok(SubmitOutcome::Final(AttemptRecord::parse(
@@ -471,6 +503,7 @@ impl HotState {
                 &reply,
             )?)),
             Some("missing") => Ok(SubmitOutcome::Missing),
+            Some("archived") => Ok(SubmitOutcome::Archived),
             Some("closed") => Ok(SubmitOutcome::Closed),
             Some("bad_index") => Ok(SubmitOutcome::BadIndex(index())),
             Some("bad_choice") => Ok(SubmitOutcome::BadChoice(index())),
@@ -489,7 +522,7 @@ impl HotState {
     ) -> Result<ReadOutcome, RedisError> {
         let mut invocation = actor.invocation(&READ, now_ms);
         invocation.arg(number);
-        let reply = self.invoke(&invocation).await?;
+        let reply = self.invoke(invocation).await?;
         match reply.first().map(String::as_str) {
             Some("open") => Ok(ReadOutcome::Open(AttemptRecord::parse(
                 actor.participant,
@@ -500,6 +533,7 @@ impl HotState {
                 &reply,
             )?)),
             Some("missing") => Ok(ReadOutcome::Missing),
+            Some("archived") => Ok(ReadOutcome::Archived),
             _ => Err(unexpected("read", &reply)),
         }
     }
@@ -537,9 +571,9 @@ impl HotState {
             .collect())
     }
 
-    async fn invoke(&self, invocation: &Call<'_>) -> Result<Vec<String>, RedisError> {
-        let mut connection = self.connection().await?;
-        Ok(invocation.invoke(&mut connection).await?)
+    /// Runs an attempt script call through the handle's group commit (`batch.rs`).
+    async fn invoke(&self, invocation: Call<'static>) -> Result<Vec<String>, RedisError> {
+        self.invoke_batched(invocation).await
     }
 }
 

@@ -13,6 +13,16 @@
 //! Scripts are sent by hash and, on `NOSCRIPT`, with their text (`scripts.rs`), so a promoted
 //! replica needs nothing loaded. [`placement`] says which primary holds each shard.
 //!
+//! Group commit (`batch.rs`, issue 16): most of what an attempt script costs Redis is paid per
+//! call (reading, parsing and answering the request, invoking the script, the prelude's setup),
+//! not in its data work. So each handle sends its attempt operations (start, save, submit,
+//! read) through one queue per target, one Redis or, on a cluster, one shard (a script's keys
+//! must share a slot): an operation goes at once, as its own script, when no call of its target
+//! is in flight, and the operations that arrive meanwhile go together in one batch script call
+//! once it answers. Low load sees no added latency; high load forms batches and pays the
+//! per-call cost once per batch. On a cluster, batches form only among concurrent operations of
+//! one handle for one shard, so fewer shards per primary make bigger batches.
+//!
 //! Each wire format here has one home: the attempt's fields in the participant's hash in
 //! `attempts/encoding.rs` ([`attempts::EncodedQuestions`] and the encoders `NewAttempt` uses), the
 //! stream entries in [`streams`] ([`streams::decode`] into a [`streams::StreamRecord`]), the keys in
@@ -26,7 +36,9 @@
 //! Types to read first: [`RedisSettings`] (how to connect), [`HotState`] (the handle the server
 //! holds), [`attempts::Actor`] (whom a script acts for) and the scripts in `lua/`.
 
+pub mod archive;
 pub mod attempts;
+mod batch;
 pub mod boards;
 mod connection;
 pub use connection::Connection;
@@ -141,7 +153,7 @@ fn default_wait_secs() -> u64 {
 }
 
 /// Why Redis could not be used.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum RedisError {
     /// The URL is unusable.
     #[error("invalid Redis URL: {0}")]
@@ -209,9 +221,11 @@ impl RedisError {
 pub struct HotState {
     settings: Arc<ConnectSettings>,
     connections: Arc<Connections>,
+    /// The group commit of this handle's attempt operations (`batch.rs`).
+    batches: Arc<batch::Batches>,
 }
 
-struct ConnectSettings {
+pub(crate) struct ConnectSettings {
     target: Target,
     per_handle: usize,
 }
@@ -225,7 +239,7 @@ enum Target {
     Cluster(ClusterClient),
 }
 
-struct Connections {
+pub(crate) struct Connections {
     slots: Vec<OnceCell<Connection>>,
     next: AtomicUsize,
 }
@@ -273,6 +287,7 @@ impl HotState {
                 per_handle: settings.connections,
             }),
             connections: Connections::new(settings.connections),
+            batches: Arc::default(),
         })
     }
 
@@ -282,6 +297,7 @@ impl HotState {
         HotState {
             settings: Arc::clone(&self.settings),
             connections: Connections::new(self.settings.per_handle),
+            batches: Arc::default(),
         }
     }
 
@@ -292,23 +308,19 @@ impl HotState {
 
     /// The next connection in turn, opening it on first use.
     pub(crate) async fn connection(&self) -> Result<Connection, RedisError> {
-        let Connections { slots, next } = &*self.connections;
-        let slot = &slots[next.fetch_add(1, Ordering::Relaxed) % slots.len()];
-        let connection = slot
-            .get_or_try_init(|| async {
-                match &self.settings.target {
-                    Target::Single { client, config } => {
-                        ConnectionManager::new_with_config(client.clone(), config.clone())
-                            .await
-                            .map(Connection::Single)
-                    }
-                    Target::Cluster(client) => {
-                        client.get_async_connection().await.map(Connection::Cluster)
-                    }
-                }
-            })
-            .await?;
-        Ok(connection.clone())
+        open_connection(&self.settings, &self.connections).await
+    }
+
+    /// Runs an attempt operation's script call through this handle's group commit
+    /// (`batch.rs`): alone when nothing of its target is in flight, else with the operations
+    /// that arrived meanwhile, in one script call.
+    pub(crate) async fn invoke_batched(
+        &self,
+        call: scripts::Call<'static>,
+    ) -> Result<Vec<String>, RedisError> {
+        self.batches
+            .run(call, self.is_cluster(), &self.settings, &self.connections)
+            .await
     }
 
     /// Checks that Redis answers: one `PING` round trip (on a cluster, to every primary).
@@ -318,6 +330,31 @@ impl HotState {
         let _: String = redis::cmd("PING").query_async(&mut connection).await?;
         Ok(())
     }
+}
+
+/// The next connection of `connections` in turn, opening it on first use; the batch drivers
+/// use it without holding the handle (which holds their queues).
+pub(crate) async fn open_connection(
+    settings: &ConnectSettings,
+    connections: &Connections,
+) -> Result<Connection, RedisError> {
+    let Connections { slots, next } = connections;
+    let slot = &slots[next.fetch_add(1, Ordering::Relaxed) % slots.len()];
+    let connection = slot
+        .get_or_try_init(|| async {
+            match &settings.target {
+                Target::Single { client, config } => {
+                    ConnectionManager::new_with_config(client.clone(), config.clone())
+                        .await
+                        .map(Connection::Single)
+                }
+                Target::Cluster(client) => {
+                    client.get_async_connection().await.map(Connection::Cluster)
+                }
+            }
+        })
+        .await?;
+    Ok(connection.clone())
 }
 
 #[cfg(test)]

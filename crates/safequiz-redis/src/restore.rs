@@ -1,26 +1,28 @@
 //! Rebuilding hot state from the SQL record after Redis was lost, and the reads that prove Redis
 //! and SQL agree.
 //!
-//! The caller reads SQL and passes plain data; this module encodes it exactly as the scripts
-//! would have (participant hashes with every final attempt, the phone index, the shards' unit
-//! totals and individual boards), so the service continues as if Redis had never been lost:
-//! reviews, day counters, totals, ranks. Attempts that were open when Redis was lost are gone
+//! The caller reads SQL in batches of participants and passes plain sums; this module encodes
+//! them exactly as the scripts would have left them once the flusher had forgotten every final
+//! attempt (`archive`): each participant's hash with their totals (`pts ms att last`), `seq` (the
+//! highest attempt number) and the day counter (`day dn`); the people and phone indexes; the
+//! shards' unit totals and individual boards. A final attempt's own fields are not written: it
+//! is in SQL, where a review reads it. So the service continues as if Redis had never been lost:
+//! reviews, the daily limit, totals, ranks. Attempts that were open when Redis was lost are gone
 //! (they never reached SQL); with AOF `everysec`, that is at most about a second of starts.
 //!
-//! A restore runs in named steps, one per thing it writes: `restore_people` (people and phone
-//! indexes), `raise_sequences` (participant counters), `restore_participant` (a participant's
-//! hash and board entries) and `restore_unit_totals`. The encodings are not spelled here: the
-//! attempt fields are `attempts`' and the board order is `safequiz_domain::board`'s.
+//! A restore is a [`Restorer`] fed batch by batch: `add_people` (people and phone indexes),
+//! `add_participants` (hashes and board entries, one pipelined read of the counters Redis
+//! already holds per batch), then `finish` (participant counters and the unit totals, which
+//! it adds up over the batches in a map of units × shards). Memory holds one batch, never the
+//! campaign. The encodings are not spelled here: the board order is
+//! `safequiz_domain::board`'s, the packed totals `boards`'.
 
 use std::collections::{BTreeMap, HashMap};
 
 use redis::{AsyncCommands, Cmd};
-use safequiz_domain::bank::Choices;
 use safequiz_domain::board::{BoardMember, Finish, ParticipantTotals, UnitTotals};
 use safequiz_domain::scope::WHOLE_CAMPAIGN;
-use safequiz_domain::score::is_full_marks;
 
-use crate::attempts::{AttemptResult, NewAttempt, encode_answers};
 use crate::boards::{PACKED_FIELDS, pack};
 use crate::connection::{Connection, ShardPipelines};
 use crate::keys::{Shard, ShardKeys};
@@ -46,28 +48,67 @@ pub struct RestoredPerson {
     pub registered_ms: i64,
 }
 
-/// A final attempt from the record.
-#[derive(Clone, Debug)]
+/// A final attempt from the record: what it adds to its participant's hash and boards.
+#[derive(Clone, Copy, Debug)]
 pub struct RestoredAttempt {
     /// Its number among the participant's attempts.
     pub number: u32,
-    /// Day, times and questions, encoded as at the start.
-    pub attempt: NewAttempt,
-    /// The chosen options per question, over display positions.
-    pub answers: Vec<Choices>,
-    /// How it ended.
-    pub result: AttemptResult,
+    /// Calendar day number of its start.
+    pub day: i32,
+    /// Points earned.
+    pub points: u32,
+    /// Every question answered correctly.
+    pub full_marks: bool,
+    /// When it ended and the time it counts.
+    pub finish: Finish,
 }
 
-/// A participant with their final attempts, and the units their points count for.
+/// A participant's final attempts summed, and the units their points count for: everything the
+/// hot state keeps of them once their attempts are in SQL.
 #[derive(Clone, Debug)]
 pub struct RestoredParticipant {
     /// The participant id.
     pub participant: u64,
     /// Unit ids from the root to the participant's unit.
     pub path: Vec<String>,
-    /// Their final attempts.
-    pub attempts: Vec<RestoredAttempt>,
+    /// The totals that place them on their boards.
+    pub totals: ParticipantTotals,
+    /// What they add to every unit on their path.
+    pub units: UnitTotals,
+    /// The highest attempt number.
+    pub sequence: u32,
+    /// The day of the latest start, and the starts on that day.
+    pub last_day: Option<(i32, u32)>,
+}
+
+impl RestoredParticipant {
+    /// A participant with no attempts yet.
+    pub fn new(participant: u64, path: Vec<String>) -> RestoredParticipant {
+        RestoredParticipant {
+            participant,
+            path,
+            totals: ParticipantTotals::default(),
+            units: UnitTotals::default(),
+            sequence: 0,
+            last_day: None,
+        }
+    }
+
+    /// Counts one final attempt, as finalize did; attempts may come in any order.
+    pub fn add(&mut self, attempt: RestoredAttempt) {
+        self.units.add_attempt(
+            attempt.points,
+            attempt.full_marks,
+            self.totals.attempts == 0,
+        );
+        self.totals.add(attempt.points, attempt.finish);
+        self.sequence = self.sequence.max(attempt.number);
+        self.last_day = match self.last_day {
+            Some((day, starts)) if day == attempt.day => Some((day, starts + 1)),
+            Some((day, starts)) if day > attempt.day => Some((day, starts)),
+            _ => Some((attempt.day, 1)),
+        };
+    }
 }
 
 /// What a restore wrote.
@@ -93,13 +134,6 @@ struct Batch {
 }
 
 impl Batch {
-    fn new(connection: Connection) -> Batch {
-        Batch {
-            connection,
-            commands: ShardPipelines::new(),
-        }
-    }
-
     /// Queues `command`, whose keys are all `shard`'s.
     fn add(&mut self, shard: Shard, command: Cmd) {
         self.commands.add(shard, command);
@@ -121,85 +155,16 @@ impl Batch {
     }
 }
 
-/// What a participant's hash gets from their final attempts.
-struct ParticipantHash {
-    /// Every attempt's fields and the totals, as `HSET` pairs.
-    fields: Vec<(String, String)>,
-    /// The totals that place them on their boards.
-    totals: ParticipantTotals,
-    /// The highest attempt number.
-    sequence: u32,
-    /// The day of the latest start, and the starts on that day.
-    last_day: Option<(i32, u32)>,
-}
-
-impl ParticipantHash {
-    /// The fields of each final attempt exactly as the start script and finalize wrote them,
-    /// and the participant's totals; attempts in ascending number.
-    fn of(attempts: &[RestoredAttempt]) -> ParticipantHash {
-        let mut fields = Vec::with_capacity(6 * attempts.len() + 4);
-        let mut totals = ParticipantTotals::default();
-        let mut sequence = 0;
-        let mut last_day: Option<(i32, u32)> = None;
-        for restored in attempts {
-            let n = restored.number;
-            let attempt = &restored.attempt;
-            let result = restored.result;
-            fields.extend([
-                (format!("{n}:t"), attempt.times().encode()),
-                (format!("{n}:q"), attempt.encoded_questions().to_owned()),
-                (format!("{n}:k"), attempt.encoded_key().to_owned()),
-                (format!("{n}:v"), attempt.encoded_kinds().to_owned()),
-                (format!("{n}:a"), encode_answers(&restored.answers)),
-                (format!("{n}:r"), result.encode()),
-            ]);
-            totals.add(
-                result.points,
-                Finish {
-                    finished_ms: result.finished_ms,
-                    time_used_ms: result.time_used_ms,
-                },
-            );
-            sequence = sequence.max(n);
-            last_day = match last_day {
-                Some((day, starts)) if day == attempt.day => Some((day, starts + 1)),
-                Some((day, starts)) if day > attempt.day => Some((day, starts)),
-                _ => Some((attempt.day, 1)),
-            };
-        }
-        fields.extend([
-            ("pts".to_owned(), totals.points.to_string()),
-            ("ms".to_owned(), totals.time_used_ms.to_string()),
-            ("att".to_owned(), totals.attempts.to_string()),
-            ("last".to_owned(), totals.last_finished_ms.to_string()),
-        ]);
-        ParticipantHash {
-            fields,
-            totals,
-            sequence,
-            last_day,
-        }
-    }
-}
-
-/// Adds a participant's final attempts to their shard's totals of the whole campaign and of
-/// every unit on their path, as finalize does one attempt at a time.
-fn count_in_units(totals: &mut ShardTotals, shard: Shard, participant: &RestoredParticipant) {
-    if participant.attempts.is_empty() {
-        return;
-    }
-    let units = std::iter::once(WHOLE_CAMPAIGN).chain(participant.path.iter().map(String::as_str));
-    for unit in units {
-        let unit_totals = totals.entry((shard, unit.to_owned())).or_default();
-        for (index, restored) in participant.attempts.iter().enumerate() {
-            let questions = u32::try_from(restored.answers.len()).unwrap_or(u32::MAX);
-            unit_totals.add_attempt(
-                restored.result.points,
-                is_full_marks(restored.result.correct, questions),
-                index == 0,
-            );
-        }
-    }
+/// A restore in progress; see the module documentation. Never run one while the service takes
+/// traffic: totals are written whole, not added.
+pub struct Restorer {
+    campaign: String,
+    shards: u16,
+    batch: Batch,
+    /// The highest participant id restored in each shard, over `shards`.
+    sequences: HashMap<Shard, u64>,
+    totals: ShardTotals,
+    restored: Restored,
 }
 
 impl HotState {
@@ -223,34 +188,18 @@ impl HotState {
         Ok(())
     }
 
-    /// Writes registrations, participants with their final attempts, the shards' unit totals
-    /// and individual boards. Run [`HotState::clear_derived`] first, and never while the service
-    /// takes traffic: totals are written whole, not added.
-    pub async fn restore(
-        &self,
-        campaign: &str,
-        shards: u16,
-        people: &[RestoredPerson],
-        participants: &[RestoredParticipant],
-    ) -> Result<Restored, RedisError> {
-        let mut batch = Batch::new(self.connection().await?);
-        restore_people(&mut batch, campaign, shards, people).await?;
-        raise_sequences(&mut batch.connection, campaign, shards, people).await?;
-        let mut totals = ShardTotals::new();
-        for participant in participants {
-            restore_participant(&mut batch, campaign, shards, participant).await?;
-            let shard = Shard::of_participant(participant.participant, shards);
-            count_in_units(&mut totals, shard, participant);
-        }
-        restore_unit_totals(&mut batch, campaign, &totals).await?;
-        batch.send().await?;
-        Ok(Restored {
-            people: people.len(),
-            participants: participants
-                .iter()
-                .filter(|p| !p.attempts.is_empty())
-                .count(),
-            attempts: participants.iter().map(|p| p.attempts.len()).sum(),
+    /// Starts a restore of `campaign`; run [`HotState::clear_derived`] first.
+    pub async fn restorer(&self, campaign: &str, shards: u16) -> Result<Restorer, RedisError> {
+        Ok(Restorer {
+            campaign: campaign.to_owned(),
+            shards,
+            batch: Batch {
+                connection: self.connection().await?,
+                commands: ShardPipelines::new(),
+            },
+            sequences: HashMap::new(),
+            totals: ShardTotals::new(),
+            restored: Restored::default(),
         })
     }
 
@@ -272,19 +221,39 @@ impl HotState {
         shards: u16,
         members: &[(u64, i64)],
     ) -> Result<Vec<Option<i64>>, RedisError> {
-        let connection = self.connection().await?;
-        let mut scores = Vec::with_capacity(members.len());
-        for chunk in members.chunks(CHUNK) {
-            let mut pipelines = ShardPipelines::new();
-            for (participant, last) in chunk {
-                let shard = Shard::of_participant(*participant, shards);
-                let member = BoardMember {
+        let entries: Vec<BoardEntry<'_>> = members
+            .iter()
+            .map(|(participant, last)| BoardEntry {
+                unit: None,
+                member: BoardMember {
                     last_finished_ms: *last,
                     participant: *participant,
-                };
+                },
+            })
+            .collect();
+        self.entry_scores(campaign, shards, &entries).await
+    }
+
+    /// The score of each entry on its board (the board of the entry's unit in its
+    /// participant's shard), `None` when the board does not hold the member.
+    pub async fn entry_scores(
+        &self,
+        campaign: &str,
+        shards: u16,
+        entries: &[BoardEntry<'_>],
+    ) -> Result<Vec<Option<i64>>, RedisError> {
+        let connection = self.connection().await?;
+        let mut scores = Vec::with_capacity(entries.len());
+        for chunk in entries.chunks(CHUNK) {
+            let mut pipelines = ShardPipelines::new();
+            for entry in chunk {
+                let shard = Shard::of_participant(entry.member.participant, shards);
                 pipelines.add(
                     shard,
-                    Cmd::zscore(ShardKeys::new(campaign, shard).board(None), member.encode()),
+                    Cmd::zscore(
+                        ShardKeys::new(campaign, shard).board(entry.unit),
+                        entry.member.encode(),
+                    ),
                 );
             }
             let replies: Vec<Option<f64>> = pipelines.query(&connection).await?;
@@ -292,6 +261,28 @@ impl HotState {
             scores.extend(replies.into_iter().map(|score| score.map(|s| s as i64)));
         }
         Ok(scores)
+    }
+
+    /// How many members each `(shard, unit)` board holds (`None`: the campaign's board).
+    pub async fn board_sizes(
+        &self,
+        campaign: &str,
+        boards: &[(Shard, Option<&str>)],
+    ) -> Result<Vec<u64>, RedisError> {
+        let connection = self.connection().await?;
+        let mut sizes = Vec::with_capacity(boards.len());
+        for chunk in boards.chunks(CHUNK) {
+            let mut pipelines = ShardPipelines::new();
+            for (shard, unit) in chunk {
+                pipelines.add(
+                    *shard,
+                    Cmd::zcard(ShardKeys::new(campaign, *shard).board(*unit)),
+                );
+            }
+            let replies: Vec<u64> = pipelines.query(&connection).await?;
+            sizes.extend(replies);
+        }
+        Ok(sizes)
     }
 
     /// Every participant's totals as their hash holds them, pipelined (reconcile).
@@ -326,34 +317,157 @@ impl HotState {
     }
 }
 
-/// The people index and the phone index: what registration finds a returning phone by.
-async fn restore_people(
-    batch: &mut Batch,
-    campaign: &str,
-    shards: u16,
-    people: &[RestoredPerson],
-) -> Result<(), RedisError> {
-    for person in people {
-        let shard = Shard::of_participant(person.participant, shards);
-        let keys = ShardKeys::new(campaign, shard);
-        batch.add(
-            shard,
-            Cmd::hset(keys.phones(), &person.phone_hash, person.participant),
-        );
-        batch.add(
-            shard,
-            Cmd::hset(
-                keys.people(),
-                person.participant,
-                format!(
-                    "{}\t{}\t{}\t{}",
-                    person.name, person.phone_masked, person.unit, person.registered_ms
+/// A member of one individual board: the campaign's (`unit` `None`) or a unit's, in the shard
+/// of the member's participant.
+#[derive(Clone, Copy, Debug)]
+pub struct BoardEntry<'a> {
+    /// The board's unit; `None`: the campaign's board.
+    pub unit: Option<&'a str>,
+    /// The member.
+    pub member: BoardMember,
+}
+
+impl Restorer {
+    /// Writes the people index and the phone index of `people`: what registration finds a
+    /// returning phone by.
+    pub async fn add_people(&mut self, people: &[RestoredPerson]) -> Result<(), RedisError> {
+        for person in people {
+            let shard = Shard::of_participant(person.participant, self.shards);
+            let keys = ShardKeys::new(&self.campaign, shard);
+            self.batch.add(
+                shard,
+                Cmd::hset(keys.phones(), &person.phone_hash, person.participant),
+            );
+            self.batch.add(
+                shard,
+                Cmd::hset(
+                    keys.people(),
+                    person.participant,
+                    format!(
+                        "{}\t{}\t{}\t{}",
+                        person.name, person.phone_masked, person.unit, person.registered_ms
+                    ),
                 ),
-            ),
-        );
-        batch.queued().await?;
+            );
+            // Ids are `n × shards + shard` (see `register.lua`).
+            let sequence = self.sequences.entry(shard).or_default();
+            *sequence = (*sequence).max(person.participant / u64::from(self.shards.max(1)));
+            self.batch.queued().await?;
+        }
+        self.restored.people += people.len();
+        Ok(())
     }
-    Ok(())
+
+    /// Writes each participant's hash (totals, `seq`, the day counter) and their entries on the
+    /// campaign's board and their units' boards, and counts them in their shard's unit totals.
+    ///
+    /// Counters of starts are never lowered: Redis may hold later starts than SQL (a rebuild
+    /// over a Redis that was not lost), so the counters it holds are read first, in one
+    /// pipelined read for the whole slice.
+    pub async fn add_participants(
+        &mut self,
+        participants: &[RestoredParticipant],
+    ) -> Result<(), RedisError> {
+        let played: Vec<&RestoredParticipant> = participants
+            .iter()
+            .filter(|p| p.totals.attempts > 0)
+            .collect();
+        for chunk in played.chunks(CHUNK) {
+            let mut reads = ShardPipelines::new();
+            for participant in chunk {
+                let shard = Shard::of_participant(participant.participant, self.shards);
+                let mut command = redis::cmd("HMGET");
+                command
+                    .arg(ShardKeys::new(&self.campaign, shard).participant(participant.participant))
+                    .arg(&["seq", "day"]);
+                reads.add(shard, command);
+            }
+            let existing: Vec<(Option<u32>, Option<i32>)> =
+                reads.query(&self.batch.connection).await?;
+            for (participant, existing) in chunk.iter().zip(existing) {
+                self.add_participant(participant, existing).await?;
+            }
+        }
+        self.restored.participants += played.len();
+        self.restored.attempts += played
+            .iter()
+            .map(|p| p.totals.attempts as usize)
+            .sum::<usize>();
+        Ok(())
+    }
+
+    /// One participant's hash and board entries, given the `seq` and `day` their hash holds.
+    async fn add_participant(
+        &mut self,
+        participant: &RestoredParticipant,
+        (existing_sequence, existing_day): (Option<u32>, Option<i32>),
+    ) -> Result<(), RedisError> {
+        let shard = Shard::of_participant(participant.participant, self.shards);
+        let keys = ShardKeys::new(&self.campaign, shard);
+        let totals = participant.totals;
+        let mut fields = vec![
+            ("pts", totals.points.to_string()),
+            ("ms", totals.time_used_ms.to_string()),
+            ("att", totals.attempts.to_string()),
+            ("last", totals.last_finished_ms.to_string()),
+        ];
+        if existing_sequence.is_none_or(|existing| existing < participant.sequence) {
+            fields.push(("seq", participant.sequence.to_string()));
+        }
+        if let Some((day, starts)) = participant.last_day
+            && existing_day.is_none_or(|existing| existing < day)
+        {
+            fields.push(("day", day.to_string()));
+            fields.push(("dn", starts.to_string()));
+        }
+        self.batch.add(
+            shard,
+            Cmd::hset_multiple(keys.participant(participant.participant), &fields),
+        );
+        let score = totals.score().to_redis_score();
+        let member = totals.member(participant.participant).encode();
+        self.batch
+            .add(shard, Cmd::zadd(keys.board(None), &member, score));
+        for unit in &participant.path {
+            self.batch
+                .add(shard, Cmd::zadd(keys.board(Some(unit)), &member, score));
+        }
+        let units =
+            std::iter::once(WHOLE_CAMPAIGN).chain(participant.path.iter().map(String::as_str));
+        for unit in units {
+            let unit_totals = self.totals.entry((shard, unit.to_owned())).or_default();
+            *unit_totals = unit_totals.merge(participant.units);
+        }
+        self.batch.queued().await
+    }
+
+    /// Raises the participant counters, writes each shard's unit totals and sends whatever is
+    /// still queued; what the whole restore wrote.
+    pub async fn finish(mut self) -> Result<Restored, RedisError> {
+        self.batch.send().await?;
+        raise_sequences(&mut self.batch.connection, &self.campaign, &self.sequences).await?;
+        for ((shard, unit), unit_totals) in &self.totals {
+            self.batch.add(
+                *shard,
+                Cmd::hset_multiple(
+                    ShardKeys::new(&self.campaign, *shard).totals(),
+                    &[
+                        (
+                            format!("{unit}:{}", PACKED_FIELDS[0]),
+                            pack(unit_totals.attempts, unit_totals.points),
+                        ),
+                        (
+                            format!("{unit}:{}", PACKED_FIELDS[1]),
+                            pack(unit_totals.participants, unit_totals.full_marks),
+                        ),
+                    ],
+                ),
+            );
+            self.batch.queued().await?;
+        }
+        self.batch.send().await?;
+        Ok(self.restored)
+    }
 }
 
 /// Raises each shard's participant counter to the highest id restored, so registration never
@@ -361,96 +475,14 @@ async fn restore_people(
 async fn raise_sequences(
     connection: &mut Connection,
     campaign: &str,
-    shards: u16,
-    people: &[RestoredPerson],
+    sequences: &HashMap<Shard, u64>,
 ) -> Result<(), RedisError> {
-    let mut sequences: HashMap<Shard, u64> = HashMap::new();
-    for person in people {
-        let shard = Shard::of_participant(person.participant, shards);
-        let sequence = sequences.entry(shard).or_default();
-        // Ids are `n × shards + shard` (see `register.lua`).
-        *sequence = (*sequence).max(person.participant / u64::from(shards.max(1)));
-    }
-    for (shard, sequence) in &sequences {
+    for (shard, sequence) in sequences {
         let key = ShardKeys::new(campaign, *shard).sequence();
         let current: Option<u64> = connection.get(&key).await?;
         if current.is_none_or(|current| current < *sequence) {
             let _: () = connection.set(&key, sequence).await?;
         }
-    }
-    Ok(())
-}
-
-/// A participant's hash (every final attempt, the totals, the day counter) and their entries
-/// on the campaign's board and their units' boards.
-async fn restore_participant(
-    batch: &mut Batch,
-    campaign: &str,
-    shards: u16,
-    participant: &RestoredParticipant,
-) -> Result<(), RedisError> {
-    if participant.attempts.is_empty() {
-        return Ok(());
-    }
-    let shard = Shard::of_participant(participant.participant, shards);
-    let keys = ShardKeys::new(campaign, shard);
-    let key = keys.participant(participant.participant);
-    let ParticipantHash {
-        mut fields,
-        totals,
-        sequence,
-        last_day,
-    } = ParticipantHash::of(&participant.attempts);
-    // Counters of starts are never lowered: Redis may hold later starts than SQL.
-    let (existing_sequence, existing_day): (Option<u32>, Option<i32>) = redis::cmd("HMGET")
-        .arg(&key)
-        .arg("seq")
-        .arg("day")
-        .query_async(&mut batch.connection)
-        .await?;
-    if existing_sequence.is_none_or(|existing| existing < sequence) {
-        fields.push(("seq".to_owned(), sequence.to_string()));
-    }
-    if let Some((day, starts)) = last_day
-        && existing_day.is_none_or(|existing| existing < day)
-    {
-        fields.push(("day".to_owned(), day.to_string()));
-        fields.push(("dn".to_owned(), starts.to_string()));
-    }
-    batch.add(shard, Cmd::hset_multiple(&key, &fields));
-    let score = totals.score().to_redis_score();
-    let member = totals.member(participant.participant).encode();
-    batch.add(shard, Cmd::zadd(keys.board(None), &member, score));
-    for unit in &participant.path {
-        batch.add(shard, Cmd::zadd(keys.board(Some(unit)), &member, score));
-    }
-    batch.queued().await
-}
-
-/// Each shard's unit totals, written whole in the packed fields finalize increments.
-async fn restore_unit_totals(
-    batch: &mut Batch,
-    campaign: &str,
-    totals: &ShardTotals,
-) -> Result<(), RedisError> {
-    for ((shard, unit), unit_totals) in totals {
-        batch.add(
-            *shard,
-            Cmd::hset_multiple(
-                ShardKeys::new(campaign, *shard).totals(),
-                &[
-                    (
-                        format!("{unit}:{}", PACKED_FIELDS[0]),
-                        pack(unit_totals.attempts, unit_totals.points),
-                    ),
-                    (
-                        format!("{unit}:{}", PACKED_FIELDS[1]),
-                        pack(unit_totals.participants, unit_totals.full_marks),
-                    ),
-                ],
-            ),
-        );
-        batch.queued().await?;
     }
     Ok(())
 }

@@ -2,7 +2,11 @@
 //!
 //! Each attempt script is the shared prelude (`attempt_prelude.lua`: argument layout and finalize)
 //! followed by its own body, so every state change of an attempt is one script, one round trip,
-//! atomic (docs/design.md §2.3).
+//! atomic (docs/design.md §2.3). The body is wrapped as a Lua function of its own `KEYS` and
+//! `ARGV`, so the same text runs in two scripts: alone (`attempt_one.lua` after it: START, SAVE,
+//! SUBMIT, READ) and as one operation of a group commit ([`BATCH`]: the prelude, every body and
+//! `attempt_batch.lua`, which runs N operations in order in one call; see `batch.rs`). Either
+//! way each operation is atomic and runs exactly as alone.
 //!
 //! A call is sent as `EVALSHA`; when the node does not know the script (`NOSCRIPT`: a fresh or
 //! restarted server, or a replica just promoted by a failover, whose script cache is its own),
@@ -18,20 +22,51 @@ use redis::{Cmd, FromRedisValue, RedisError, RedisResult, ToRedisArgs};
 
 const PRELUDE: &str = include_str!("../lua/attempt_prelude.lua");
 
+/// The bodies of the attempt operations, by the kind the batch script names them with.
+const ATTEMPT_BODIES: [(&str, &str); 4] = [
+    ("start", include_str!("../lua/start.lua")),
+    ("save", include_str!("../lua/save.lua")),
+    ("submit", include_str!("../lua/submit.lua")),
+    ("read", include_str!("../lua/read.lua")),
+];
+
 /// A Lua script and its SHA-1, as Redis names it.
 pub(crate) struct Lua {
     code: String,
     hash: String,
+    /// For an attempt operation's script, its kind in a batch (`attempt_batch.lua`).
+    kind: Option<&'static str>,
 }
 
 impl Lua {
     fn new(code: String) -> Lua {
         let hash = redis::Script::new(&code).get_hash().to_owned();
-        Lua { code, hash }
+        Lua {
+            code,
+            hash,
+            kind: None,
+        }
     }
 
-    fn attempt(body: &str) -> Lua {
-        Lua::new(format!("{PRELUDE}\n{body}"))
+    /// The script of one attempt operation alone: the prelude, the body wrapped as a function
+    /// of its own KEYS and ARGV, and `attempt_one.lua`, which runs it and flushes.
+    fn attempt(kind: &'static str) -> Lua {
+        let (_, body) = ATTEMPT_BODIES
+            .iter()
+            .find(|(name, _)| *name == kind)
+            .expect("an attempt operation of ATTEMPT_BODIES");
+        let mut lua = Lua::new(format!(
+            "{PRELUDE}\n{}\n{}",
+            wrapped("body", body),
+            include_str!("../lua/attempt_one.lua")
+        ));
+        lua.kind = Some(kind);
+        lua
+    }
+
+    /// The kind of attempt operation this script runs, if it runs one.
+    pub(crate) fn kind(&self) -> Option<&'static str> {
+        self.kind
     }
 
     /// A call of this script, to be given its keys and arguments.
@@ -44,25 +79,41 @@ impl Lua {
     }
 }
 
+/// A body as a local function of its own KEYS and ARGV, which shadow the script's, so the body
+/// text runs unchanged alone or as one operation of a batch.
+fn wrapped(name: &str, body: &str) -> String {
+    format!("local function {name}(KEYS, ARGV)\n{body}\nend\n")
+}
+
 /// Starts or resumes today's attempt.
-pub(crate) static START: LazyLock<Lua> =
-    LazyLock::new(|| Lua::attempt(include_str!("../lua/start.lua")));
+pub(crate) static START: LazyLock<Lua> = LazyLock::new(|| Lua::attempt("start"));
 
 /// Saves one answer.
-pub(crate) static SAVE: LazyLock<Lua> =
-    LazyLock::new(|| Lua::attempt(include_str!("../lua/save.lua")));
+pub(crate) static SAVE: LazyLock<Lua> = LazyLock::new(|| Lua::attempt("save"));
 
 /// Saves the answers sent with a submit and finalizes.
-pub(crate) static SUBMIT: LazyLock<Lua> =
-    LazyLock::new(|| Lua::attempt(include_str!("../lua/submit.lua")));
+pub(crate) static SUBMIT: LazyLock<Lua> = LazyLock::new(|| Lua::attempt("submit"));
 
 /// Reads an attempt, finalizing it when its time has run out.
-pub(crate) static READ: LazyLock<Lua> =
-    LazyLock::new(|| Lua::attempt(include_str!("../lua/read.lua")));
+pub(crate) static READ: LazyLock<Lua> = LazyLock::new(|| Lua::attempt("read"));
+
+/// Runs many attempt operations, of any kind, in one call (`attempt_batch.lua`, `batch.rs`).
+pub(crate) static BATCH: LazyLock<Lua> = LazyLock::new(|| {
+    let mut code = format!("{PRELUDE}\n");
+    for (kind, body) in ATTEMPT_BODIES {
+        code.push_str(&wrapped(&format!("body_{kind}"), body));
+    }
+    code.push_str(include_str!("../lua/attempt_batch.lua"));
+    Lua::new(code)
+});
 
 /// Finds or creates a participant.
 pub(crate) static REGISTER: LazyLock<Lua> =
     LazyLock::new(|| Lua::new(include_str!("../lua/register.lua").to_owned()));
+
+/// Removes flushed attempts' fields from their participants' hashes (`archive`).
+pub(crate) static FORGET: LazyLock<Lua> =
+    LazyLock::new(|| Lua::new(include_str!("../lua/forget.lua").to_owned()));
 
 /// Counts the members of a board before a score and member.
 pub(crate) static RANK: LazyLock<Lua> =
@@ -75,7 +126,29 @@ pub(crate) struct Call<'s> {
     args: Vec<Vec<u8>>,
 }
 
-impl Call<'_> {
+impl<'s> Call<'s> {
+    /// The script called.
+    pub(crate) fn lua(&self) -> &'s Lua {
+        self.lua
+    }
+
+    /// The keys, in order.
+    pub(crate) fn keys(&self) -> &[Vec<u8>] {
+        &self.keys
+    }
+
+    /// The arguments, in order.
+    pub(crate) fn args(&self) -> &[Vec<u8>] {
+        &self.args
+    }
+
+    /// Appends keys and arguments already encoded (another call's, for a batch).
+    pub(crate) fn extend_encoded(&mut self, keys: &[Vec<u8>], args: &[Vec<u8>]) -> &mut Self {
+        self.keys.extend_from_slice(keys);
+        self.args.extend_from_slice(args);
+        self
+    }
+
     /// Appends a key (`KEYS[n]`).
     pub(crate) fn key<T: ToRedisArgs>(&mut self, key: T) -> &mut Self {
         self.keys.extend(key.to_redis_args());
@@ -119,3 +192,11 @@ impl Call<'_> {
 pub(crate) fn is_no_script(error: &RedisError) -> bool {
     error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
 }
+
+/// A participant's totals and rank counts on every board of one shard (`GET .../me`).
+pub(crate) static STANDING: LazyLock<Lua> =
+    LazyLock::new(|| Lua::new(include_str!("../lua/standing.lua").to_owned()));
+
+/// The best rows of one shard's individual board with the participants' person records.
+pub(crate) static TOP: LazyLock<Lua> =
+    LazyLock::new(|| Lua::new(include_str!("../lua/top.lua").to_owned()));

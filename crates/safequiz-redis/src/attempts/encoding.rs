@@ -28,6 +28,7 @@ fn decode_choices(byte: u8) -> Choices {
 }
 
 /// Answers as stored (`n:a`): one character per question.
+#[cfg(test)]
 pub(crate) fn encode_answers(answers: &[Choices]) -> String {
     answers.iter().copied().map(encode_choices).collect()
 }
@@ -65,6 +66,7 @@ pub(crate) struct Times {
 
 impl Times {
     /// `day,started,deadline,accepts_until`.
+    #[cfg(test)]
     pub(crate) fn encode(&self) -> String {
         format!(
             "{},{},{},{}",
@@ -88,6 +90,7 @@ impl Times {
 
 impl AttemptResult {
     /// The result as stored (`n:r`): `points,correct,finished,time_used,auto`.
+    #[cfg(test)]
     pub(crate) fn encode(&self) -> String {
         format!(
             "{},{},{},{},{}",

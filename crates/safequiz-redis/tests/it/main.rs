@@ -8,10 +8,12 @@
 //! waits but the cluster's failover, polled.
 #![cfg(test)]
 
+mod batch;
 mod cluster;
 mod finalize;
 mod rank;
 mod read;
+mod reads;
 mod register;
 mod save;
 mod start;
