@@ -27,8 +27,10 @@ macro_rules! on_pool {
 #[macro_use]
 mod statement;
 
+pub mod archive;
 pub mod organizers;
 pub mod record;
+pub mod recovery;
 pub mod reports;
 pub mod rollups;
 pub mod units;

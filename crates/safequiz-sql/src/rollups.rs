@@ -6,7 +6,8 @@
 //! ancestors, kept by `sync_units`), `unit_days` (attempts, points, full marks and participants
 //! per unit at every level, the whole campaign included, and day, the participants counted by
 //! their previous active day so that any period's distinct participants are one sum),
-//! `question_days` (answers per unit, day and question), `participant_totals` and
+//! `question_counts` (answers per unit, day and question; migration `0006_question_counts`,
+//! keyed by the integers `rollup_keys` gives units and questions), `participant_totals` and
 //! `participant_days` (each participant's totals, overall and per day, for the searches).
 //!
 //! [`Store::insert_batch`] adds the attempts it actually inserted (not the duplicates its

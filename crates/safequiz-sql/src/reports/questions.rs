@@ -1,5 +1,6 @@
 //! The question analysis: how each question drawn in a scope and period fared, from the
-//! scope's `question_days` roll-up rows (one per day, question and answer given).
+//! scope's `question_counts` roll-up rows (one per day, question and answer given), keyed by
+//! `rollup_keys`.
 
 use std::collections::BTreeMap;
 
@@ -147,16 +148,21 @@ impl Store {
         check_days(from_day, to_day)?;
         let mut st = for_campaign(campaign_id);
         st.push(
-            "SELECT question_id, chosen, correct, CAST(MAX(options) AS INTEGER) AS options, \
-             CAST(SUM(answers) AS BIGINT) AS answers FROM question_days \
-             WHERE campaign_id = $1 AND unit_id = ",
+            "SELECT k.name AS question_id, c.chosen, c.correct, c.options, c.answers FROM \
+             (SELECT question_key, chosen, correct, CAST(MAX(options) AS INTEGER) AS options, \
+             CAST(SUM(answers) AS BIGINT) AS answers FROM question_counts \
+             WHERE unit_key = (SELECT id FROM rollup_keys WHERE campaign_id = $1 \
+             AND kind = 'unit' AND name = ",
         )
         .push_bind(scope.as_str())
-        .push(" AND day >= ")
+        .push(") AND day >= ")
         .push_bind(from_day)
         .push(" AND day <= ")
         .push_bind(to_day)
-        .push(" GROUP BY question_id, chosen, correct");
+        .push(
+            " GROUP BY question_key, chosen, correct) AS c \
+             JOIN rollup_keys k ON k.id = c.question_key",
+        );
         let rows: Vec<AnswerRow> = st.fetch_all(self).await?;
         let mut tallies: BTreeMap<String, QuestionTally> = BTreeMap::new();
         for row in &rows {

@@ -61,7 +61,7 @@ impl ParticipantCounts {
     }
 }
 
-/// A `question_days` row's counters (or what to add to them).
+/// A question counter (`question_counts`), or what to add to it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct AnswerCounts {
     /// How often the answer was given.
@@ -73,7 +73,8 @@ pub(crate) struct AnswerCounts {
 /// `unit_days` key: unit (or the whole campaign), day, previous active day.
 pub(crate) type UnitDay = (String, i32, i32);
 
-/// `question_days` key: unit, day, question, options chosen over the bank's order, correct.
+/// A question counter's key by name (`question_counts` numbers the unit and the question):
+/// unit, day, question, options chosen over the bank's order, correct.
 pub(crate) type QuestionAnswer = (String, i32, String, u8, bool);
 
 /// Everything a batch adds, keyed as the tables are; every map is ordered, so two writers

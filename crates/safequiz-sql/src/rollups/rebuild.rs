@@ -7,12 +7,17 @@ use crate::record::AttemptRow;
 use crate::statement::{Statement, Transaction};
 use crate::{Store, StoreError};
 
-/// The roll-up tables a campaign's rebuild empties and fills again.
-const TABLES: [&str; 4] = [
-    "unit_days",
-    "question_days",
-    "participant_totals",
-    "participant_days",
+/// The roll-up tables a campaign's rebuild empties and fills again, each with the condition that
+/// selects the campaign's rows (`$1`, the campaign): `question_counts` has no campaign column,
+/// its unit keys belong to one campaign.
+const TABLES: [(&str, &str); 4] = [
+    ("unit_days", "campaign_id = $1"),
+    (
+        "question_counts",
+        "unit_key IN (SELECT id FROM rollup_keys WHERE campaign_id = $1 AND kind = 'unit')",
+    ),
+    ("participant_totals", "campaign_id = $1"),
+    ("participant_days", "campaign_id = $1"),
 ];
 
 /// Participants whose attempts a rebuild reads and counts at once.
@@ -39,8 +44,8 @@ pub(crate) async fn rebuild_in(
     campaign_id: &str,
 ) -> Result<Rebuilt, StoreError> {
     lock_campaign(tx, campaign_id).await?;
-    for table in TABLES {
-        Statement::new(&format!("DELETE FROM {table} WHERE campaign_id = $1"))
+    for (table, of_campaign) in TABLES {
+        Statement::new(&format!("DELETE FROM {table} WHERE {of_campaign}"))
             .bind(campaign_id)
             .execute_in(tx)
             .await?;
@@ -95,7 +100,7 @@ pub(crate) async fn rebuild_in(
 /// A roll-up row that differs from what a rebuild computes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RollupDifference {
-    /// What was compared: `unit_days`, `unit_days participants`, `question_days`,
+    /// What was compared: `unit_days`, `unit_days participants`, `question_counts`,
     /// `participant_totals` or `participant_days`.
     pub table: &'static str,
     /// Which row: its key columns.
@@ -150,13 +155,14 @@ const COMPARISONS: [Comparison; 5] = [
                  HAVING SUM(participants) <> 0",
     },
     Comparison {
-        table: "question_days",
-        source: "question_days",
-        select: "SELECT unit_id || ' day ' || CAST(day AS TEXT) || ' ' || question_id || \
-                 ' chosen ' || CAST(chosen AS TEXT) || ' correct ' || \
-                 CAST(CAST(correct AS INTEGER) AS TEXT) AS key, \
-                 CAST(answers AS TEXT) || ' of ' || CAST(options AS TEXT) || ' options' AS value \
-                 FROM {table} WHERE campaign_id = $1",
+        table: "question_counts",
+        source: "question_counts",
+        select: "SELECT u.name || ' day ' || CAST(q.day AS TEXT) || ' ' || k.name || \
+                 ' chosen ' || CAST(q.chosen AS TEXT) || ' correct ' || \
+                 CAST(CAST(q.correct AS INTEGER) AS TEXT) AS key, \
+                 CAST(q.answers AS TEXT) || ' of ' || CAST(q.options AS TEXT) || ' options' \
+                 AS value FROM {table} q JOIN rollup_keys u ON u.id = q.unit_key \
+                 JOIN rollup_keys k ON k.id = q.question_key WHERE u.campaign_id = $1",
     },
     Comparison {
         table: "participant_totals",
@@ -219,7 +225,7 @@ impl Store {
     ) -> Result<Vec<RollupDifference>, StoreError> {
         let mut tx = self.begin_write().await?;
         lock_campaign(&mut tx, campaign_id).await?;
-        for source in TABLES {
+        for (source, of_campaign) in TABLES {
             // Made empty, then filled: PostgreSQL takes no parameters in `CREATE TABLE AS`.
             Statement::new(&format!(
                 "CREATE TEMPORARY TABLE recorded_{source} AS SELECT * FROM {source} WHERE 1 = 0"
@@ -227,7 +233,7 @@ impl Store {
             .execute_in(&mut tx)
             .await?;
             Statement::new(&format!(
-                "INSERT INTO recorded_{source} SELECT * FROM {source} WHERE campaign_id = $1"
+                "INSERT INTO recorded_{source} SELECT * FROM {source} WHERE {of_campaign}"
             ))
             .bind(campaign_id)
             .execute_in(&mut tx)

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use safequiz_domain::scope::WHOLE_CAMPAIGN;
 use serde::Serialize;
 
-use super::increments::{Increments, increments};
+use super::increments::{AnswerCounts, Increments, increments};
 use crate::StoreError;
 use crate::record::{AttemptRow, ParticipantRow};
 use crate::statement::{Record, SqlType, Statement, Transaction};
@@ -178,10 +178,11 @@ impl Column {
     }
 }
 
-/// One statement writing many rows: `head` (ending in `FROM `, its `$1` the campaign), the rows
-/// as `r` with `columns`, and `tail` (the conflict clause).
+/// One statement writing many rows: `head` (ending in `FROM `, its `$1` the campaign when
+/// `campaign` says so), the rows as `r` with `columns`, and `tail` (the conflict clause).
 struct Upsert {
     head: &'static str,
+    campaign: bool,
     columns: &'static [&'static str],
     tail: &'static str,
 }
@@ -211,7 +212,7 @@ impl Upsert {
                             Column::Int8(_) => "int8[]",
                             Column::Bool(_) => "bool[]",
                         };
-                        format!("${}::{kind}", n + 2)
+                        format!("${}::{kind}", n + 1 + usize::from(self.campaign))
                     })
                     .collect();
                 let text = format!(
@@ -221,7 +222,10 @@ impl Upsert {
                     self.columns.join(", "),
                     self.tail
                 );
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(text)).bind(campaign_id);
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(text));
+                if self.campaign {
+                    query = query.bind(campaign_id);
+                }
                 for column in values {
                     query = match column {
                         Column::Text(values) => query.bind(values),
@@ -248,7 +252,10 @@ impl Upsert {
                     .zip(&values)
                     .map(|(name, column)| (*name, column.sql_type()))
                     .collect();
-                let mut st = Statement::new(self.head).bind(campaign_id);
+                let mut st = Statement::new(self.head);
+                if self.campaign {
+                    st = st.bind(campaign_id);
+                }
                 st.push_json_rows(tx.backend(), "r", &columns, json(&rows))
                     .push(self.tail);
                 st.execute_in(tx).await?;
@@ -261,6 +268,7 @@ impl Upsert {
 const UNIT_DAYS: Upsert = Upsert {
     head: "INSERT INTO unit_days (campaign_id, unit_id, day, prev_day, participants, attempts, \
            points, full_marks) SELECT $1, r.u, r.d, r.p, r.np, r.na, r.pt, r.fm FROM ",
+    campaign: true,
     columns: &["u", "d", "p", "np", "na", "pt", "fm"],
     // `WHERE true`: SQLite's grammar needs it between a SELECT and its upsert clause.
     tail: " WHERE true ON CONFLICT (campaign_id, unit_id, day, prev_day) DO UPDATE SET \
@@ -270,20 +278,25 @@ const UNIT_DAYS: Upsert = Upsert {
            full_marks = unit_days.full_marks + excluded.full_marks",
 };
 
-const QUESTION_DAYS: Upsert = Upsert {
-    head: "INSERT INTO question_days (campaign_id, unit_id, day, question_id, chosen, correct, \
-           options, answers) SELECT $1, r.u, r.d, r.q, r.ch, r.ok, r.o, r.n FROM ",
+/// Question counters by `rollup_keys`: no campaign column (a unit key belongs to one campaign),
+/// and a key of five integers, which PostgreSQL compares several times faster than the ids'
+/// text (docs/performance.md).
+const QUESTION_COUNTS: Upsert = Upsert {
+    head: "INSERT INTO question_counts (unit_key, day, question_key, chosen, correct, options, \
+           answers) SELECT r.u, r.d, r.q, r.ch, r.ok, r.o, r.n FROM ",
+    campaign: false,
     columns: &["u", "d", "q", "ch", "ok", "o", "n"],
-    tail: " WHERE true ON CONFLICT (campaign_id, unit_id, day, question_id, chosen, correct) \
-           DO UPDATE SET answers = question_days.answers + excluded.answers, \
-           options = CASE WHEN excluded.options > question_days.options \
-           THEN excluded.options ELSE question_days.options END",
+    tail: " WHERE true ON CONFLICT (unit_key, day, question_key, chosen, correct) \
+           DO UPDATE SET answers = question_counts.answers + excluded.answers, \
+           options = CASE WHEN excluded.options > question_counts.options \
+           THEN excluded.options ELSE question_counts.options END",
 };
 
 const PARTICIPANT_DAYS: Upsert = Upsert {
     head: "INSERT INTO participant_days (campaign_id, participant_id, day, unit_id, attempts, \
            points, full_marks, time_used_ms, last_finished_at_ms) \
            SELECT $1, r.i, r.d, r.u, r.na, r.pt, r.fm, r.t, r.l FROM ",
+    campaign: true,
     columns: &["i", "d", "u", "na", "pt", "fm", "t", "l"],
     tail: " WHERE true ON CONFLICT (campaign_id, participant_id, day) DO UPDATE SET \
            attempts = participant_days.attempts + excluded.attempts, \
@@ -302,6 +315,7 @@ const PARTICIPANT_TOTALS: Upsert = Upsert {
            phone_masked, registered_at_ms, registered, attempts, points, full_marks, \
            time_used_ms, last_finished_at_ms) \
            SELECT $1, r.i, r.u, '', '', 0, FALSE, r.na, r.pt, r.fm, r.t, r.l FROM ",
+    campaign: true,
     columns: &["i", "u", "na", "pt", "fm", "t", "l"],
     tail: " WHERE true ON CONFLICT (campaign_id, participant_id) DO UPDATE SET \
            attempts = participant_totals.attempts + excluded.attempts, \
@@ -312,6 +326,129 @@ const PARTICIPANT_TOTALS: Upsert = Upsert {
            OR excluded.last_finished_at_ms > participant_totals.last_finished_at_ms \
            THEN excluded.last_finished_at_ms ELSE participant_totals.last_finished_at_ms END",
 };
+
+/// `question_counts` key: unit key, day, question key, options chosen, correct.
+type CountKey = (i32, i32, i32, i32, bool);
+
+/// The batch's question counters keyed as `question_counts` is, in key order (so two writers
+/// touch rows in the same order).
+async fn question_counts(
+    tx: &mut Transaction,
+    campaign_id: &str,
+    increments: &Increments,
+) -> Result<BTreeMap<CountKey, AnswerCounts>, StoreError> {
+    let counters = &increments.question_days;
+    if counters.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let units: BTreeSet<&str> = counters.keys().map(|k| k.0.as_str()).collect();
+    let questions: BTreeSet<&str> = counters.keys().map(|k| k.2.as_str()).collect();
+    let units = rollup_keys(tx, campaign_id, "unit", &units).await?;
+    let questions = rollup_keys(tx, campaign_id, "question", &questions).await?;
+    Ok(counters
+        .iter()
+        .map(|((unit, day, question, chosen, correct), counts)| {
+            (
+                (
+                    units[unit.as_str()],
+                    *day,
+                    questions[question.as_str()],
+                    i32::from(*chosen),
+                    *correct,
+                ),
+                *counts,
+            )
+        })
+        .collect())
+}
+
+/// A name's key in `rollup_keys`.
+#[derive(sqlx::FromRow)]
+struct NameKey {
+    name: String,
+    id: i32,
+}
+
+#[derive(Serialize)]
+struct NameRow<'a> {
+    n: &'a str,
+}
+
+/// The `rollup_keys` of `names` (units or questions, by `kind`) of `campaign_id`, numbering
+/// those that have none yet. Called under the campaign's roll-up lock, so no other writer numbers
+/// the same names meanwhile; a key once given never changes.
+async fn rollup_keys<'n>(
+    tx: &mut Transaction,
+    campaign_id: &str,
+    kind: &'static str,
+    names: &BTreeSet<&'n str>,
+) -> Result<HashMap<&'n str, i32>, StoreError> {
+    let mut keys = select_keys(tx, campaign_id, kind, names).await?;
+    let missing: BTreeSet<&str> = names
+        .iter()
+        .copied()
+        .filter(|name| !keys.contains_key(name))
+        .collect();
+    if missing.is_empty() {
+        return Ok(keys);
+    }
+    let rows: Vec<NameRow<'_>> = missing.iter().map(|&n| NameRow { n }).collect();
+    let mut st = Statement::new(
+        "INSERT INTO rollup_keys (campaign_id, kind, name) SELECT $1, $2, r.n FROM ",
+    )
+    .bind(campaign_id)
+    .bind(kind);
+    st.push_json_rows(tx.backend(), "r", &[("n", SqlType::Text)], json(&rows))
+        .push(" WHERE true ON CONFLICT (campaign_id, kind, name) DO NOTHING");
+    st.execute_in(tx).await?;
+    keys.extend(select_keys(tx, campaign_id, kind, &missing).await?);
+    Ok(keys)
+}
+
+/// The keys `rollup_keys` already has for `names`.
+///
+/// On PostgreSQL the names are one array compared with `= ANY`, in a statement planned for each
+/// batch (not kept prepared): a plan kept from the first batches, when the table was nearly
+/// empty, scanned the whole table once per name as it grew, 26-52 ms a batch (also with a
+/// `json_to_recordset` subquery, as elsewhere); planned with the array at hand, it is an index
+/// lookup per name, or one scan with the names hashed.
+async fn select_keys<'n>(
+    tx: &mut Transaction,
+    campaign_id: &str,
+    kind: &'static str,
+    names: &BTreeSet<&'n str>,
+) -> Result<HashMap<&'n str, i32>, StoreError> {
+    let found: Vec<NameKey> = match tx {
+        Transaction::Postgres(tx) => {
+            sqlx::query_as(
+                "SELECT name, id FROM rollup_keys WHERE campaign_id = $1 AND kind = $2 \
+                 AND name = ANY($3::text[])",
+            )
+            .bind(campaign_id)
+            .bind(kind)
+            .bind(names.iter().copied().collect::<Vec<&str>>())
+            .persistent(false)
+            .fetch_all(&mut **tx)
+            .await?
+        }
+        Transaction::Sqlite(_) => {
+            let rows: Vec<NameRow<'_>> = names.iter().map(|&n| NameRow { n }).collect();
+            let mut st = Statement::new(
+                "SELECT name, id FROM rollup_keys WHERE campaign_id = $1 AND kind = $2 \
+                 AND name IN (SELECT r.n FROM ",
+            )
+            .bind(campaign_id)
+            .bind(kind);
+            st.push_json_rows(tx.backend(), "r", &[("n", SqlType::Text)], json(&rows))
+                .push(")");
+            st.fetch_all_in(tx).await?
+        }
+    };
+    Ok(found
+        .into_iter()
+        .filter_map(|row| names.get(row.name.as_str()).map(|&name| (name, row.id)))
+        .collect())
+}
 
 /// Writes `increments`: four upserts, whatever the batch.
 async fn write(
@@ -335,16 +472,16 @@ async fn write(
             ],
         )
         .await?;
-    let rows = &increments.question_days;
-    QUESTION_DAYS
+    let rows = question_counts(tx, campaign_id, increments).await?;
+    QUESTION_COUNTS
         .run(
             tx,
             campaign_id,
             vec![
-                Column::Text(rows.keys().map(|k| k.0.clone()).collect()),
+                Column::Int4(rows.keys().map(|k| k.0).collect()),
                 Column::Int4(rows.keys().map(|k| k.1).collect()),
-                Column::Text(rows.keys().map(|k| k.2.clone()).collect()),
-                Column::Int4(rows.keys().map(|k| i32::from(k.3)).collect()),
+                Column::Int4(rows.keys().map(|k| k.2).collect()),
+                Column::Int4(rows.keys().map(|k| k.3).collect()),
                 Column::Bool(rows.keys().map(|k| k.4).collect()),
                 Column::Int4(rows.values().map(|c| c.options).collect()),
                 Column::Int8(rows.values().map(|c| c.answers).collect()),

@@ -681,6 +681,11 @@ on_both!(a_check_finds_roll_ups_that_differ_from_the_raw_rows);
 
 /// Runs the migrations before roll-ups existed (up to `0004`) on `store`'s database.
 async fn migrate_before_rollups(store: &Store, folder: &std::path::Path) {
+    migrate_before(store, folder, "0005").await;
+}
+
+/// Runs the migrations numbered before `first_left_out` on `store`'s database.
+async fn migrate_before(store: &Store, folder: &std::path::Path, first_left_out: &str) {
     let backend = match store {
         Store::Sqlite(_) => "sqlite",
         Store::Postgres(_) => "postgres",
@@ -697,7 +702,7 @@ async fn migrate_before_rollups(store: &Store, folder: &std::path::Path) {
             .expect("a name")
             .to_string_lossy()
             .to_string();
-        if name.as_str() < "0005" {
+        if name.as_str() < first_left_out {
             std::fs::copy(&path, old.join(&name)).expect("a copy");
         }
     }
@@ -825,3 +830,111 @@ async fn a_record_written_before_rollups_is_counted_at_the_first_start_after_the
     );
 }
 on_both!(a_record_written_before_rollups_is_counted_at_the_first_start_after_the_upgrade);
+
+/// Runs `sql` (no parameters) on `store`'s database.
+async fn run_sql(store: &Store, sql: &str) {
+    match store {
+        Store::Sqlite(pool) => sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(pool)
+            .await
+            .map(|_| ()),
+        Store::Postgres(pool) => sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(pool)
+            .await
+            .map(|_| ()),
+    }
+    .expect("the statements run");
+}
+
+async fn question_counters_kept_by_text_keys_are_carried_over_to_numbered_keys(database: Database) {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let url = match database {
+        Database::Sqlite => format!("sqlite://{}", folder.path().join("old.sqlite").display()),
+        Database::Postgres => {
+            safequiz_testkit::PostgresCluster::get()
+                .fresh_database()
+                .await
+        }
+    };
+    let store = Store::connect_lazy(&safequiz_sql::DatabaseSettings {
+        url: secrecy::SecretString::from(url),
+        max_connections: 2,
+    })
+    .expect("a store");
+    // The counters as `0005_rollups` kept them, for two campaigns and two levels.
+    migrate_before(&store, folder.path(), "0006").await;
+    let day = D0;
+    run_sql(
+        &store,
+        &format!(
+            "INSERT INTO question_days (campaign_id, unit_id, day, question_id, chosen, correct, \
+             options, answers) VALUES \
+             ('c1', '*', {day}, 'qa', 1, TRUE, 4, 3), \
+             ('c1', '*', {day}, 'qa', 2, FALSE, 4, 2), \
+             ('c1', '*', {day}, 'qb', 0, FALSE, 2, 1), \
+             ('c1', 'u1', {day}, 'qa', 2, FALSE, 4, 2), \
+             ('c2', '*', {day}, 'qa', 4, FALSE, 3, 7)"
+        ),
+    )
+    .await;
+
+    store.migrate().await.expect("the upgrade");
+
+    let stats = |campaign: &'static str, scope: Scope| {
+        let store = store.clone();
+        async move {
+            store
+                .question_stats(campaign, &scope, day, day)
+                .await
+                .expect("question stats")
+        }
+    };
+    let qa_whole = QuestionStat {
+        question_id: "qa".to_owned(),
+        drawn: 5,
+        answered: 5,
+        correct: 3,
+        option_counts: vec![3, 2, 0, 0],
+        most_chosen_wrong: Some(WrongAnswer {
+            chosen: Choices::from_bits(2),
+            count: 2,
+        }),
+    };
+    let qb_whole = QuestionStat {
+        question_id: "qb".to_owned(),
+        drawn: 1,
+        answered: 0,
+        correct: 0,
+        option_counts: vec![0, 0],
+        most_chosen_wrong: None,
+    };
+    assert_eq!(
+        stats("c1", Scope::WholeCampaign).await,
+        [qa_whole, qb_whole]
+    );
+    let qa_unit = QuestionStat {
+        question_id: "qa".to_owned(),
+        drawn: 2,
+        answered: 2,
+        correct: 0,
+        option_counts: vec![0, 2, 0, 0],
+        most_chosen_wrong: Some(WrongAnswer {
+            chosen: Choices::from_bits(2),
+            count: 2,
+        }),
+    };
+    assert_eq!(stats("c1", Scope::unit("u1")).await, [qa_unit]);
+    let qa_other = QuestionStat {
+        question_id: "qa".to_owned(),
+        drawn: 7,
+        answered: 7,
+        correct: 0,
+        option_counts: vec![0, 0, 7],
+        most_chosen_wrong: Some(WrongAnswer {
+            chosen: Choices::from_bits(4),
+            count: 7,
+        }),
+    };
+    assert_eq!(stats("c2", Scope::WholeCampaign).await, [qa_other]);
+}
+on_both!(question_counters_kept_by_text_keys_are_carried_over_to_numbered_keys);
