@@ -8,7 +8,8 @@
 //!
 //! Subcommands: `ceiling` (the ceiling run), `hello` (an actix-web hello-world, the framework
 //! floor), `floor` (drives `hello`, or one GET path of the service, the same way), `verify`
-//! (zero loss: every submit that answered 200 is in SQL with the same score).
+//! (zero loss: every submit that answered 200 is in SQL with the same score), `month` (one
+//! attempt a day for many campaign days, weighing what Redis keeps per participant).
 //!
 //! Dependency rule: a tool beside the service; it depends on `safequiz-sql` only to read the
 //! record back, and on nothing else of safequiz.
@@ -17,6 +18,8 @@ mod ceiling;
 mod client;
 mod hello;
 mod measure;
+mod month;
+mod reads;
 mod verify;
 
 use std::process::ExitCode;
@@ -41,6 +44,10 @@ enum Command {
     Floor(hello::FloorArgs),
     /// Check that every recorded submit is in SQL with the same score.
     Verify(verify::Args),
+    /// CPU per request of each kind apart, and of the journey against the attempt alone.
+    Reads(reads::Args),
+    /// Play one attempt a day for many campaign days and weigh what Redis keeps per participant.
+    Month(month::Args),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +66,8 @@ fn main() -> ExitCode {
                         Command::Ceiling(args) => ceiling::run(args).await,
                         Command::Floor(args) => hello::floor(args).await,
                         Command::Verify(args) => verify::run(args).await,
+                        Command::Reads(args) => reads::run(args).await,
+                        Command::Month(args) => month::run(args).await,
                         Command::Hello(_) => unreachable!("served above"),
                     }
                 })

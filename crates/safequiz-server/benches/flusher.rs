@@ -5,14 +5,19 @@
 //! to measure one database only.
 //!
 //! Setup starts a redis-server and, for PostgreSQL, the testkit's throwaway cluster (which runs
-//! with `fsync=off`, so commits are cheaper than on a durable server). The streams are filled
+//! with `fsync=off`, so commits are cheaper than on a durable server). With
+//! `FLUSHER_BENCH_POSTGRES=postgres://user@host:port` the fresh databases are made on that
+//! server instead, for instance one started with `pg_stat_statements` to see what each
+//! statement of a flush costs. The streams are filled
 //! the real way: one participant per attempt, each started, answered and submitted through the
 //! attempt scripts, spread over the shipped number of shards. Their content is saved with `DUMP`
 //! and put back with `RESTORE` before each run, so every run drains the same entries into a
 //! fresh database. A run times what `safequiz flush` does once the record is prepared:
 //! `flush_once` with the shipped `[flusher]` options, pass after pass, until every entry is
 //! written and acknowledged. The rows written are then inserted again with `insert_batch` alone
-//! into another fresh database, which separates the SQL share from the Redis share.
+//! into another fresh database, prepared as the flusher prepares it (migrated, units synced, so
+//! the roll-ups count every level of the tree), which separates the SQL share from the Redis
+//! share.
 //!
 //! This is a measurement, not a test: it prints medians with the range and checks only that
 //! every attempt arrived.
@@ -33,7 +38,6 @@ use safequiz_server::http::attempts::unit_path;
 use safequiz_server::startup::{build_state, flusher_options};
 use safequiz_server::workers::flusher::{flush_once, prepare_record};
 use safequiz_sql::record::RecordRow;
-use safequiz_sql::{DatabaseSettings, Store};
 use safequiz_testapp::{CAMPAIGN, PostgresCluster, RedisServer};
 use secrecy::SecretString;
 use tempfile::TempDir;
@@ -62,9 +66,33 @@ impl Database {
                 "sqlite://{}",
                 folder.path().join(format!("run-{run}.sqlite")).display()
             ),
-            Database::Postgres => PostgresCluster::get().fresh_database().await,
+            Database::Postgres => match std::env::var("FLUSHER_BENCH_POSTGRES") {
+                Ok(server) => fresh_database_on(&server).await,
+                Err(_) => PostgresCluster::get().fresh_database().await,
+            },
         }
     }
+
+    fn uses_testkit_cluster(self) -> bool {
+        self == Database::Postgres && std::env::var_os("FLUSHER_BENCH_POSTGRES").is_none()
+    }
+}
+
+/// A new, empty database on the PostgreSQL server at `server` (a URL without a database name).
+async fn fresh_database_on(server: &str) -> String {
+    use sqlx::Connection;
+    static DATABASES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = DATABASES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let name = format!("flusher_bench_{}_{n}", std::process::id());
+    let server = server.trim_end_matches('/');
+    let mut connection = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+        .await
+        .expect("the PostgreSQL server of FLUSHER_BENCH_POSTGRES accepts connections");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut connection)
+        .await
+        .expect("a database can be created on FLUSHER_BENCH_POSTGRES");
+    format!("{server}/{name}")
 }
 
 struct Options {
@@ -110,7 +138,11 @@ fn main() {
         Catalogue::load(&loaded.dir, &loaded.banks_dir(), &loaded.campaigns_dir())
             .expect("the shipped banks and campaigns load"),
     );
-    if options.databases.contains(&Database::Postgres) {
+    if options
+        .databases
+        .iter()
+        .any(|database| database.uses_testkit_cluster())
+    {
         // Started before the runtime: starting it blocks while the cluster comes up.
         PostgresCluster::get();
     }
@@ -181,8 +213,9 @@ async fn measure(options: Options, settings: Settings, catalogue: Arc<Catalogue>
             flush_rates.push(rate(options.rows, elapsed));
 
             let rows: Vec<RecordRow> = rows.into_iter().map(RecordRow::Attempt).collect();
-            let url = database.fresh(&folder, 2 * run + 1).await;
-            let elapsed = insert_only(&settings.database, url, &rows, flusher.batch_rows).await;
+            settings.database.url = SecretString::from(database.fresh(&folder, 2 * run + 1).await);
+            let elapsed =
+                insert_only(&settings, catalogue.clone(), &rows, flusher.batch_rows).await;
             insert_rates.push(rate(rows.len(), elapsed));
         }
         report(database, "flush_once", &flush_rates);
@@ -317,21 +350,26 @@ impl Snapshot {
     }
 }
 
-/// Times `insert_batch` alone over `rows` in batches of `batch_rows`, into the fresh database at
-/// `url`.
+/// Times `insert_batch` alone over `rows` in batches of `batch_rows`, into the fresh database of
+/// `settings`, prepared as the flusher prepares it: migrated and its units synced, so that the
+/// roll-ups count every level of each attempt's unit, as they do in `flush_once`.
 async fn insert_only(
-    settings: &DatabaseSettings,
-    url: String,
+    settings: &Settings,
+    catalogue: Arc<Catalogue>,
     rows: &[RecordRow],
     batch_rows: usize,
 ) -> Duration {
-    let mut settings = settings.clone();
-    settings.url = SecretString::from(url);
-    let store = Store::connect_lazy(&settings).expect("a database URL from the testkit parses");
-    store.migrate().await.expect("the fresh database migrates");
+    let state = build_state(settings, catalogue, Clock::system()).expect("the state builds");
+    prepare_record(&state)
+        .await
+        .expect("the fresh database migrates");
     let started = Instant::now();
     for batch in rows.chunks(batch_rows) {
-        store.insert_batch(batch).await.expect("insert a batch");
+        state
+            .store
+            .insert_batch(batch)
+            .await
+            .expect("insert a batch");
     }
     started.elapsed()
 }

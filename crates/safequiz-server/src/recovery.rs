@@ -1,25 +1,31 @@
 //! Recovery: rebuilding hot state from the SQL record, and proving Redis and SQL agree.
 //!
-//! `safequiz leaderboards rebuild` and `safequiz reconcile` call these. Both read the whole
-//! campaign from SQL into memory: fine for hundreds of thousands of attempts; a national
-//! campaign's full history would want a streaming read, which these functions can grow into.
+//! `safequiz leaderboards rebuild` and `safequiz reconcile` call these. Both walk the record in
+//! batches of participants in id order ([`RecoveryOptions::participants_per_batch`], 5,000 by
+//! default): a batch's registrations, then its participants' attempts streamed and folded into
+//! one sum per participant (`safequiz_redis::restore::RestoredParticipant`) as they are read,
+//! then written to (or compared with) Redis in pipelines per shard, then dropped. What outlives
+//! a batch is bounded by the campaign's configuration, not its size: unit totals per unit and
+//! shard, board sizes per board and shard, the participant counters per shard. So memory does
+//! not grow with the number of attempts or participants (measured in docs/operations.md).
 //!
-//! No rule is spelled here: full marks are `safequiz_domain::score`'s, totals and the board
-//! order `safequiz_domain::board`'s, the questions column `safequiz_sql::record::StoredQuestion`'s
-//! and the hot state's encodings `safequiz_redis::restore`'s.
+//! No rule is spelled here: full marks are the record's `full_marks` column (the flusher's
+//! `safequiz_domain::score::is_full_marks`), totals and the board order
+//! `safequiz_domain::board`'s, and the hot state's encodings `safequiz_redis::restore`'s.
 
 use std::collections::{BTreeMap, HashMap};
 
-use safequiz_domain::bank::{Choices, QuestionKind};
-use safequiz_domain::board::{Finish, ParticipantTotals, UnitTotals};
+use futures_util::TryStreamExt;
+use safequiz_domain::board::{BoardMember, Finish, ParticipantTotals, UnitTotals};
 use safequiz_domain::campaign::Campaign;
-use safequiz_domain::draw::OptionOrder;
 use safequiz_domain::scope::WHOLE_CAMPAIGN;
-use safequiz_domain::score::is_full_marks;
 use safequiz_domain::units::UnitIx;
-use safequiz_redis::attempts::{AttemptId, AttemptResult, NewAttempt};
-use safequiz_redis::restore::{Restored, RestoredAttempt, RestoredParticipant, RestoredPerson};
-use safequiz_sql::record::{AttemptRow, StoredQuestion};
+use safequiz_redis::attempts::AttemptId;
+use safequiz_redis::keys::Shard;
+use safequiz_redis::restore::{
+    BoardEntry, Restored, RestoredAttempt, RestoredParticipant, RestoredPerson,
+};
+use safequiz_sql::recovery::{AttemptSummary, IdRange};
 
 use crate::http::AppState;
 use crate::http::health::flush_lag;
@@ -43,58 +49,39 @@ pub enum RecoveryError {
     Record(String),
 }
 
-/// Rewrites the campaign's hot state from SQL: registrations, participants with every final
-/// attempt, unit roll-ups and individual boards. Refuses while results wait in the streams.
+/// How recovery walks the record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecoveryOptions {
+    /// Participants read, folded and written (or compared) at once. Memory grows with it (a
+    /// few hundred bytes a participant, plus their attempt rows as they stream past); the
+    /// number of round trips falls with it.
+    pub participants_per_batch: i64,
+}
+
+impl Default for RecoveryOptions {
+    fn default() -> RecoveryOptions {
+        RecoveryOptions {
+            participants_per_batch: 5_000,
+        }
+    }
+}
+
+/// [`rebuild_with`] with the default options.
 pub async fn rebuild(state: &AppState, campaign: &Campaign) -> Result<Restored, RecoveryError> {
+    rebuild_with(state, campaign, RecoveryOptions::default()).await
+}
+
+/// Rewrites the campaign's hot state from SQL: registrations, every participant's totals and
+/// counters, unit roll-ups and individual boards, batch by batch. Refuses while results wait
+/// in the streams. A final attempt's own fields are not written back: reviews read SQL.
+pub async fn rebuild_with(
+    state: &AppState,
+    campaign: &Campaign,
+    options: RecoveryOptions,
+) -> Result<Restored, RecoveryError> {
     let lag = flush_lag(state).await?;
     if lag.pending + lag.undelivered > 0 {
         return Err(RecoveryError::Unflushed(lag.pending + lag.undelivered));
-    }
-    let people: Vec<RestoredPerson> = state
-        .store
-        .participants(&campaign.id)
-        .await?
-        .into_iter()
-        .map(|row| RestoredPerson {
-            participant: row.participant_id as u64,
-            phone_hash: row.phone_hash,
-            name: row.name,
-            phone_masked: row.phone_masked,
-            unit: row.unit_id,
-            registered_ms: row.registered_at_ms,
-        })
-        .collect();
-    let mut by_participant: BTreeMap<u64, Vec<AttemptRow>> = BTreeMap::new();
-    for row in state.store.attempts(&campaign.id).await? {
-        by_participant
-            .entry(row.participant_id as u64)
-            .or_default()
-            .push(row);
-    }
-    let mut participants = Vec::with_capacity(by_participant.len());
-    for (participant, rows) in by_participant {
-        let unit = &rows[0].unit_id;
-        let ix = campaign.units.find(unit).ok_or_else(|| {
-            RecoveryError::Record(format!(
-                "unit {unit} of participant {participant} is not configured"
-            ))
-        })?;
-        let path = campaign
-            .units
-            .path(ix)
-            .into_iter()
-            .map(|ix| campaign.units.get(ix).id.clone())
-            .collect();
-        let mut attempts = rows
-            .iter()
-            .map(|row| restored_attempt(campaign, row))
-            .collect::<Result<Vec<_>, _>>()?;
-        attempts.sort_by_key(|attempt| attempt.number);
-        participants.push(RestoredParticipant {
-            participant,
-            path,
-            attempts,
-        });
     }
     let units: Vec<&str> = campaign
         .units
@@ -106,161 +93,228 @@ pub async fn rebuild(state: &AppState, campaign: &Campaign) -> Result<Restored, 
         .hot
         .clear_derived(&campaign.id, state.shards, &units)
         .await?;
-    Ok(state
-        .hot
-        .restore(&campaign.id, state.shards, &people, &participants)
-        .await?)
-}
-
-fn restored_attempt(
-    campaign: &Campaign,
-    row: &AttemptRow,
-) -> Result<RestoredAttempt, RecoveryError> {
-    let bad = |what: &str| RecoveryError::Record(format!("attempt {}: {what}", row.attempt_id));
-    let id = AttemptId::parse(&row.attempt_id).ok_or_else(|| bad("the id is malformed"))?;
-    let questions = StoredQuestion::decode_all(&row.questions)
-        .map_err(|_| bad("the questions are not valid JSON"))?;
-    let deadline = jiff::Timestamp::from_millisecond(row.deadline_ms)
-        .map_err(|_| bad("the deadline is out of range"))?;
-    let accepts_until_ms = campaign.accepts_until(deadline).as_millisecond();
-    let mut attempt = NewAttempt::new(
-        row.day,
-        row.started_at_ms,
-        row.deadline_ms,
-        accepts_until_ms,
-    );
-    let mut answers = Vec::with_capacity(questions.len());
-    for question in &questions {
-        let order = OptionOrder::from_slice(&question.order)
-            .ok_or_else(|| bad("an option order is not a permutation"))?;
-        // A question removed from the banks since keeps its record; its kind only shapes how
-        // later saves are checked, and a final attempt takes none.
-        let kind = campaign
-            .pool
-            .find(&question.id)
-            .map_or(QuestionKind::Single, |q| q.kind);
-        attempt.push(&question.id, kind, order, Choices::from_bits(question.key));
-        answers.push(Choices::from_bits(question.chosen));
+    let mut restorer = state.hot.restorer(&campaign.id, state.shards).await?;
+    let limit = options.participants_per_batch.max(1);
+    let mut paths = Paths::new(campaign);
+    let mut after = i64::MIN;
+    loop {
+        let people = state
+            .store
+            .participant_batch(&campaign.id, after, limit)
+            .await?;
+        let ids: Vec<i64> = people.iter().map(|row| row.participant_id).collect();
+        let range = IdRange::of_batch(after, &ids, limit);
+        let people: Vec<RestoredPerson> = people
+            .into_iter()
+            .map(|row| RestoredPerson {
+                participant: row.participant_id as u64,
+                phone_hash: row.phone_hash,
+                name: row.name,
+                phone_masked: row.phone_masked,
+                unit: row.unit_id,
+                registered_ms: row.registered_at_ms,
+            })
+            .collect();
+        restorer.add_people(&people).await?;
+        drop(people);
+        let mut problems = Vec::new();
+        let folded = fold(state, campaign, &mut paths, range, &mut problems).await?;
+        if let Some(problem) = problems.into_iter().next() {
+            return Err(RecoveryError::Record(problem));
+        }
+        let participants: Vec<RestoredParticipant> = folded.into_values().collect();
+        restorer.add_participants(&participants).await?;
+        match range.upto {
+            Some(upto) => after = upto,
+            None => break,
+        }
     }
-    Ok(RestoredAttempt {
-        number: id.number,
-        attempt,
-        answers,
-        result: AttemptResult {
-            points: row.points as u32,
-            correct: row.correct as u32,
-            finished_ms: row.finished_at_ms,
-            time_used_ms: row.time_used_ms,
-            auto_submitted: row.auto_submitted,
-        },
-    })
+    Ok(restorer.finish().await?)
 }
 
-/// Every difference between the campaign's hot state and its SQL record, one line each; empty
-/// when they agree.
+/// Each unit's path from the root as ids, computed once per unit.
+struct Paths<'c> {
+    campaign: &'c Campaign,
+    known: HashMap<UnitIx, Vec<String>>,
+}
+
+impl<'c> Paths<'c> {
+    fn new(campaign: &'c Campaign) -> Paths<'c> {
+        Paths {
+            campaign,
+            known: HashMap::new(),
+        }
+    }
+
+    /// The path of unit `id`, `None` when the campaign has no such unit.
+    fn of(&mut self, id: &str) -> Option<&Vec<String>> {
+        let units = &self.campaign.units;
+        let ix = units.find(id)?;
+        Some(self.known.entry(ix).or_insert_with(|| {
+            units
+                .path(ix)
+                .into_iter()
+                .map(|u| units.get(u).id.clone())
+                .collect()
+        }))
+    }
+}
+
+/// Streams the attempts of the participants in `range` and sums them per participant; a row
+/// that cannot count (its unit is not configured, its id is malformed) is skipped and
+/// described in `problems`.
+async fn fold(
+    state: &AppState,
+    campaign: &Campaign,
+    paths: &mut Paths<'_>,
+    range: IdRange,
+    problems: &mut Vec<String>,
+) -> Result<BTreeMap<u64, RestoredParticipant>, RecoveryError> {
+    let mut folded: BTreeMap<u64, RestoredParticipant> = BTreeMap::new();
+    let mut rows = state.store.attempt_summaries(&campaign.id, range);
+    while let Some(row) = rows.try_next().await? {
+        let AttemptSummary {
+            attempt_id,
+            participant_id,
+            unit_id,
+            day,
+            finished_at_ms,
+            time_used_ms,
+            points,
+            full_marks,
+        } = row;
+        let participant = participant_id as u64;
+        let Some(id) = AttemptId::parse(&attempt_id).filter(|id| id.participant == participant)
+        else {
+            problems.push(format!(
+                "attempt {attempt_id}: the id is not <participant {participant_id}>-<number>"
+            ));
+            continue;
+        };
+        let sums = match folded.get_mut(&participant) {
+            Some(sums) => sums,
+            None => {
+                let Some(path) = paths.of(&unit_id) else {
+                    problems.push(format!(
+                        "attempt {attempt_id}: unit {unit_id} is not configured"
+                    ));
+                    continue;
+                };
+                folded
+                    .entry(participant)
+                    .or_insert_with(|| RestoredParticipant::new(participant, path.clone()))
+            }
+        };
+        sums.add(RestoredAttempt {
+            number: id.number,
+            day,
+            points: u32::try_from(points).unwrap_or(0),
+            full_marks,
+            finish: Finish {
+                finished_ms: finished_at_ms,
+                time_used_ms,
+            },
+        });
+    }
+    Ok(folded)
+}
+
+/// [`reconcile_with`] with the default options, the differences collected.
 pub async fn reconcile(
     state: &AppState,
     campaign: &Campaign,
 ) -> Result<Vec<String>, RecoveryError> {
     let mut differences = Vec::new();
+    reconcile_with(state, campaign, RecoveryOptions::default(), &mut |d| {
+        differences.push(d)
+    })
+    .await?;
+    Ok(differences)
+}
+
+/// Hands `difference` every difference between the campaign's hot state and its SQL record,
+/// one line each, as it finds them (so that millions of them need no memory); returns how many.
+///
+/// Batch by batch: every participant's totals in their hash, and their member and score on the
+/// campaign's board and on the board of every unit on their path. At the end: the number of
+/// registrations, every unit's totals, and every board's size in every shard. Equal sizes with
+/// every expected member present at its score means no board holds anything else, so the
+/// boards are compared exactly without reading them whole.
+pub async fn reconcile_with(
+    state: &AppState,
+    campaign: &Campaign,
+    options: RecoveryOptions,
+    difference: &mut dyn FnMut(String),
+) -> Result<u64, RecoveryError> {
+    let mut found = 0;
+    let mut report = |line: String| {
+        found += 1;
+        difference(line);
+    };
     let lag = flush_lag(state).await?;
     if lag.pending + lag.undelivered > 0 {
-        differences.push(format!(
+        report(format!(
             "streams: {} entries not yet flushed to SQL ({} pending, {} unread)",
             lag.pending + lag.undelivered,
             lag.pending,
             lag.undelivered
         ));
     }
-    let people = state.store.participants(&campaign.id).await?;
+    let limit = options.participants_per_batch.max(1);
+    let mut paths = Paths::new(campaign);
+    let mut people: u64 = 0;
+    let mut units: HashMap<String, UnitTotals> = HashMap::new();
+    let mut board_sizes: HashMap<(Shard, Option<String>), u64> = HashMap::new();
+    let mut after = i64::MIN;
+    loop {
+        let ids = state
+            .store
+            .participant_ids(&campaign.id, after, limit)
+            .await?;
+        people += ids.len() as u64;
+        let range = IdRange::of_batch(after, &ids, limit);
+        drop(ids);
+        let mut problems = Vec::new();
+        let folded = fold(state, campaign, &mut paths, range, &mut problems).await?;
+        problems.into_iter().for_each(&mut report);
+        for sums in folded.values() {
+            let shard = Shard::of_participant(sums.participant, state.shards);
+            for unit in std::iter::once(WHOLE_CAMPAIGN).chain(sums.path.iter().map(String::as_str))
+            {
+                let figures = units.entry(unit.to_owned()).or_default();
+                *figures = figures.merge(sums.units);
+                let board = (unit != WHOLE_CAMPAIGN).then(|| unit.to_owned());
+                *board_sizes.entry((shard, board)).or_default() += 1;
+            }
+        }
+        participant_differences(state, campaign, &folded, &mut report).await?;
+        match range.upto {
+            Some(upto) => after = upto,
+            None => break,
+        }
+    }
     let redis_people = state.hot.people_count(&campaign.id, state.shards).await?;
-    if redis_people != people.len() as u64 {
-        differences.push(format!(
-            "participants: redis={redis_people} sql={}",
-            people.len()
-        ));
+    if redis_people != people {
+        report(format!("participants: redis={redis_people} sql={people}"));
     }
-
-    let attempts = state.store.attempts(&campaign.id).await?;
-    let mut per_participant: BTreeMap<u64, Sums> = BTreeMap::new();
-    for row in &attempts {
-        let Some(unit) = campaign.units.find(&row.unit_id) else {
-            differences.push(format!(
-                "attempt {}: unit {} is not configured",
-                row.attempt_id, row.unit_id
-            ));
-            continue;
-        };
-        let sums = per_participant
-            .entry(row.participant_id as u64)
-            .or_default();
-        sums.add(row);
-        sums.unit = Some(unit);
-    }
-    differences.extend(unit_differences(state, campaign, &per_participant).await?);
-    differences.extend(participant_differences(state, campaign, &per_participant).await?);
-    Ok(differences)
-}
-
-/// What the record says one participant's final attempts add up to.
-#[derive(Default, Clone, Copy)]
-struct Sums {
-    /// The totals that place them on the boards.
-    totals: ParticipantTotals,
-    /// What they add to each unit on their path.
-    units: UnitTotals,
-    /// Their unit (of their last row read).
-    unit: Option<UnitIx>,
-}
-
-impl Sums {
-    fn add(&mut self, row: &AttemptRow) {
-        let questions = StoredQuestion::decode_all(&row.questions).map_or(0, |q| q.len());
-        let points = row.points as u32;
-        self.units.add_attempt(
-            points,
-            is_full_marks(
-                row.correct as u32,
-                u32::try_from(questions).unwrap_or(u32::MAX),
-            ),
-            self.totals.attempts == 0,
-        );
-        self.totals.add(
-            points,
-            Finish {
-                finished_ms: row.finished_at_ms,
-                time_used_ms: row.time_used_ms,
-            },
-        );
-    }
+    unit_differences(state, campaign, &units, &mut report).await?;
+    board_size_differences(state, campaign, &board_sizes, &mut report).await?;
+    Ok(found)
 }
 
 /// Every unit's totals in Redis against the sums of the record.
 async fn unit_differences(
     state: &AppState,
     campaign: &Campaign,
-    per_participant: &BTreeMap<u64, Sums>,
-) -> Result<Vec<String>, RecoveryError> {
-    let mut units: HashMap<String, UnitTotals> = HashMap::new();
-    for sums in per_participant.values() {
-        let path = sums
-            .unit
-            .map(|ix| campaign.units.path(ix))
-            .unwrap_or_default();
-        let mut ids: Vec<String> = vec![WHOLE_CAMPAIGN.to_owned()];
-        ids.extend(path.into_iter().map(|u| campaign.units.get(u).id.clone()));
-        for id in ids {
-            let figures = units.entry(id).or_default();
-            *figures = figures.merge(sums.units);
-        }
-    }
+    units: &HashMap<String, UnitTotals>,
+    report: &mut dyn FnMut(String),
+) -> Result<(), RecoveryError> {
     let mut ids: Vec<&str> = vec![WHOLE_CAMPAIGN];
     ids.extend(campaign.units.units().iter().map(|u| u.id.as_str()));
     let redis_totals = state
         .hot
         .unit_totals(&campaign.id, state.shards, &ids)
         .await?;
-    let mut differences = Vec::new();
     for (id, redis) in ids.iter().zip(redis_totals) {
         let sql = units.get(*id).copied().unwrap_or_default();
         let figures = |t: UnitTotals| [t.points, t.attempts, t.participants, t.full_marks];
@@ -269,48 +323,97 @@ async fn unit_differences(
             .zip(figures(redis).into_iter().zip(figures(sql)))
         {
             if r != s {
-                differences.push(format!("unit {id}: {name} redis={r} sql={s}"));
+                report(format!("unit {id}: {name} redis={r} sql={s}"));
             }
         }
     }
-    Ok(differences)
+    Ok(())
 }
 
-/// Every participant's totals and campaign board score in Redis against the record.
+/// Every board of every shard holds as many members as the record puts on it.
+async fn board_size_differences(
+    state: &AppState,
+    campaign: &Campaign,
+    expected: &HashMap<(Shard, Option<String>), u64>,
+    report: &mut dyn FnMut(String),
+) -> Result<(), RecoveryError> {
+    let mut boards: Vec<(Shard, Option<&str>)> = Vec::new();
+    for shard in Shard::all(state.shards) {
+        boards.push((shard, None));
+        boards.extend(
+            campaign
+                .units
+                .units()
+                .iter()
+                .map(|u| (shard, Some(u.id.as_str()))),
+        );
+    }
+    let sizes = state.hot.board_sizes(&campaign.id, &boards).await?;
+    for ((shard, unit), redis) in boards.into_iter().zip(sizes) {
+        let sql = expected
+            .get(&(shard, unit.map(str::to_owned)))
+            .copied()
+            .unwrap_or(0);
+        if redis != sql {
+            report(format!(
+                "board {} shard {shard}: members redis={redis} sql={sql}",
+                unit.unwrap_or(WHOLE_CAMPAIGN)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One batch's participants: their totals in Redis, and their member and score on every board
+/// they belong on, against the record.
 async fn participant_differences(
     state: &AppState,
     campaign: &Campaign,
-    per_participant: &BTreeMap<u64, Sums>,
-) -> Result<Vec<String>, RecoveryError> {
-    let ids: Vec<u64> = per_participant.keys().copied().collect();
+    folded: &BTreeMap<u64, RestoredParticipant>,
+    report: &mut dyn FnMut(String),
+) -> Result<(), RecoveryError> {
+    let ids: Vec<u64> = folded.keys().copied().collect();
     let standings = state
         .hot
         .standings(&campaign.id, state.shards, &ids)
         .await?;
-    let members: Vec<(u64, i64)> = per_participant
-        .iter()
-        .map(|(id, sums)| (*id, sums.totals.last_finished_ms))
-        .collect();
-    let scores = state
-        .hot
-        .board_scores(&campaign.id, state.shards, &members)
-        .await?;
     let shown = |t: &ParticipantTotals| (t.points, t.time_used_ms, t.attempts, t.last_finished_ms);
-    let mut differences = Vec::new();
-    for (((id, sums), standing), score) in per_participant.iter().zip(standings).zip(scores) {
+    let mut entries = Vec::new();
+    for ((id, sums), standing) in folded.iter().zip(standings) {
         if standing != sums.totals {
-            differences.push(format!(
+            report(format!(
                 "participant {id}: (points, time used ms, attempts, last finish) redis={:?} sql={:?}",
                 shown(&standing),
                 shown(&sums.totals)
             ));
         }
+        let member = BoardMember {
+            last_finished_ms: sums.totals.last_finished_ms,
+            participant: *id,
+        };
+        entries.push(BoardEntry { unit: None, member });
+        entries.extend(sums.path.iter().map(|unit| BoardEntry {
+            unit: Some(unit.as_str()),
+            member,
+        }));
+    }
+    let scores = state
+        .hot
+        .entry_scores(&campaign.id, state.shards, &entries)
+        .await?;
+    for (entry, score) in entries.iter().zip(scores) {
+        let sums = &folded[&entry.member.participant];
         let expected = sums.totals.score().to_redis_score();
         if score != Some(expected) {
-            differences.push(format!(
-                "participant {id}: campaign board score redis={score:?} sql={expected}"
+            let board = match entry.unit {
+                None => "campaign board".to_owned(),
+                Some(unit) => format!("board of unit {unit}"),
+            };
+            report(format!(
+                "participant {}: {board} score redis={score:?} sql={expected}",
+                entry.member.participant
             ));
         }
     }
-    Ok(differences)
+    Ok(())
 }

@@ -12,9 +12,10 @@ use jiff::Timestamp;
 use safequiz_domain::bank::{Choices, Question, QuestionKind};
 use safequiz_domain::calendar;
 use safequiz_domain::campaign::{Campaign, Window};
+use safequiz_domain::draw::OptionOrder;
 use safequiz_redis::attempts::{
-    Actor, AttemptId, AttemptRecord, ChoiceArg, NewAttempt, ReadOutcome, SaveOutcome, StartOutcome,
-    StoredQuestion, SubmitOutcome,
+    Actor, AttemptId, AttemptRecord, AttemptResult, ChoiceArg, FinalQuestion, NewAttempt,
+    ReadOutcome, SaveOutcome, StartOutcome, StoredQuestion, SubmitOutcome,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -197,6 +198,7 @@ pub async fn submit(
         .await?
     {
         SubmitOutcome::Final(record) => render_final(campaign, &record, now),
+        SubmitOutcome::Archived => render_archived(&state, campaign, id, now).await,
         SubmitOutcome::Missing => Err(no_such_attempt()),
         SubmitOutcome::Closed => Err(ApiError::AttemptClosed),
         SubmitOutcome::BadIndex(index) => Err(bad_index(index)),
@@ -224,8 +226,60 @@ pub async fn read(
     {
         ReadOutcome::Open(record) => render_open(campaign, &record, now, StatusCode::OK),
         ReadOutcome::Final(record) => render_final(campaign, &record, now),
+        ReadOutcome::Archived => render_archived(&state, campaign, id, now).await,
         ReadOutcome::Missing => Err(no_such_attempt()),
     }
+}
+
+/// A final attempt hot state has forgotten once its row was in SQL (`safequiz_redis::archive`),
+/// rendered from that row by the same code and so with the same body as before: a review, or a
+/// repeated submit. Only flushed attempts come here; an attempt in play never reads SQL.
+async fn render_archived(
+    state: &AppState,
+    campaign: &Campaign,
+    id: AttemptId,
+    now: Timestamp,
+) -> Result<HttpResponse, ApiError> {
+    let participant = i64::try_from(id.participant).map_err(|_| no_such_attempt())?;
+    let archived = state
+        .store
+        .archived_attempt(&campaign.id, participant, id.number)
+        .await?
+        .ok_or_else(|| {
+            ApiError::Internal(format!(
+                "attempt {id} left hot state as flushed but the record does not have it"
+            ))
+        })?;
+    let row = &archived.row;
+    let unreadable = || ApiError::Internal(format!("attempt {id}: the record's row is unreadable"));
+    let questions = archived
+        .questions
+        .iter()
+        .map(|question| {
+            Ok(FinalQuestion {
+                id: &question.id,
+                order: OptionOrder::from_slice(&question.order).ok_or_else(unreadable)?,
+                key: Choices::from_bits(question.key),
+                chosen: Choices::from_bits(question.chosen),
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let result = AttemptResult {
+        points: u32::try_from(row.points).map_err(|_| unreadable())?,
+        correct: u32::try_from(row.correct).map_err(|_| unreadable())?,
+        finished_ms: row.finished_at_ms,
+        time_used_ms: row.time_used_ms,
+        auto_submitted: row.auto_submitted,
+    };
+    let record = AttemptRecord::archived(
+        id,
+        row.day,
+        row.started_at_ms,
+        row.deadline_ms,
+        result,
+        questions,
+    );
+    render_final(campaign, &record, now)
 }
 
 /// The attempt `text` names, if it is the caller's; another participant's attempt is reported

@@ -154,31 +154,28 @@ struct Rank<'a> {
     rank: Option<u64>,
 }
 
-/// The participant's rank on the campaign's board and on each board of `path` (the unit ids
-/// from the entry's root down to their own), `None` everywhere before a final attempt.
-async fn ranks(
+/// The participant's standing and their rank on the campaign's board and on each board of
+/// `path` (the unit ids from the entry's root down to their own), `None` everywhere before a
+/// final attempt: one script call per shard (`HotState::my_standing`), read live, so the result
+/// page shows a rank that counts the attempt just submitted.
+async fn standing_and_ranks(
     state: &AppState,
     campaign: &Campaign,
     claims: &ParticipantClaims,
-    standing: &Standing,
     path: &[&str],
-) -> Result<Vec<Option<u64>>, ApiError> {
+) -> Result<(Standing, Vec<Option<u64>>), ApiError> {
     let mut boards: Vec<Option<&str>> = vec![None];
     boards.extend(path.iter().map(|id| Some(*id)));
-    if standing.attempts == 0 {
-        return Ok(vec![None; boards.len()]);
-    }
-    let ranks = state
+    let (standing, ranks) = state
         .hot
-        .ranks(
-            &campaign.id,
-            state.shards,
-            claims.participant,
-            standing,
-            &boards,
-        )
+        .my_standing(&campaign.id, state.shards, claims.participant, &boards)
         .await?;
-    Ok(ranks.into_iter().map(Some).collect())
+    let ranks = if standing.attempts == 0 {
+        vec![None; boards.len()]
+    } else {
+        ranks.into_iter().map(Some).collect()
+    };
+    Ok((standing, ranks))
 }
 
 /// Today's attempts: allowed, started, the open one, and when the next may start once today's
@@ -238,11 +235,7 @@ pub async fn me(
     let campaign = campaign_of_path(&state, &campaign, &claims)?;
     let path = super::attempts::unit_path(campaign, &claims.unit)?;
     let now = state.clock.now();
-    let standing = state
-        .hot
-        .standing(&campaign.id, state.shards, claims.participant)
-        .await?;
-    let ranks = ranks(&state, campaign, &claims, &standing, &path).await?;
+    let (standing, ranks) = standing_and_ranks(&state, campaign, &claims, &path).await?;
     let units: Vec<&Unit> = path
         .iter()
         .filter_map(|id| campaign.units.find(id).map(|ix| campaign.units.get(ix)))

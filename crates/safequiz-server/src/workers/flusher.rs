@@ -6,7 +6,10 @@
 //! acknowledged: a failed insert), entries another consumer has held for `claim_idle_secs` (a
 //! flusher that died: `XAUTOCLAIM`), or new entries. It decodes them, inserts the batch in one
 //! transaction (idempotent: attempt and participant ids are primary keys), and only then
-//! acknowledges; then it trims the stream below what every flusher is done with.
+//! acknowledges; then it trims the stream below what every flusher is done with. Between the
+//! commit and the acknowledgement it has Redis forget the attempts just written (their fields
+//! leave the participants' hashes, `safequiz_redis::archive`), so Redis memory stays bounded per
+//! participant however many days they play; the service reads such an attempt from SQL.
 //!
 //! It parses nothing itself: an entry's format is `safequiz_redis::streams`' ([`decode`] gives a
 //! typed [`StreamRecord`]), the `attempts.questions` column's is `safequiz_sql::record`'s
@@ -23,6 +26,7 @@ use std::time::Duration;
 
 use safequiz_domain::campaign::Campaign;
 use safequiz_domain::score::is_full_marks;
+use safequiz_redis::attempts::AttemptId;
 use safequiz_redis::keys::Shard;
 use safequiz_redis::streams::{
     AttemptEntry, EntryError, ParticipantEntry, StreamEntry, StreamRecord, decode,
@@ -188,7 +192,10 @@ async fn flush_shard(
         }
     }
     match state.store.insert_batch(&rows).await {
-        Ok(_) => hot.ack(id, shard, &ids).await?,
+        Ok(_) => {
+            forget_flushed(state, id, shard, &rows).await?;
+            hot.ack(id, shard, &ids).await?
+        }
         Err(error) if error.is_data_error() => {
             insert_one_by_one(state, options, campaign, shard, &entries, &rows, &ids).await?;
         }
@@ -213,6 +220,7 @@ async fn insert_one_by_one(
     for ((row, id), delivered) in rows.iter().zip(ids).zip(deliveries) {
         match state.store.insert_batch(std::slice::from_ref(row)).await {
             Ok(_) => {
+                forget_flushed(state, &campaign.id, shard, std::slice::from_ref(row)).await?;
                 state
                     .hot
                     .ack(&campaign.id, shard, std::slice::from_ref(id))
@@ -236,6 +244,33 @@ async fn insert_one_by_one(
                     "SQL refused a row; it stays pending and is retried");
             }
         }
+    }
+    Ok(())
+}
+
+/// Removes the attempts of `rows`, now committed to SQL, from their participants' hashes in
+/// Redis (`safequiz_redis::archive`), so hot state holds per participant only what the rules
+/// read and not every attempt ever played.
+///
+/// It runs after the commit and before the acknowledgement: the row is in SQL, so nothing is
+/// lost, and a trim that fails leaves the entries pending, so the next pass writes them again
+/// (a no-op) and trims again. Acknowledged first, a failed trim would leave the fields in Redis
+/// for ever.
+async fn forget_flushed(
+    state: &AppState,
+    campaign: &str,
+    shard: Shard,
+    rows: &[RecordRow],
+) -> Result<(), FlushError> {
+    let attempts: Vec<AttemptId> = rows
+        .iter()
+        .filter_map(|row| match row {
+            RecordRow::Attempt(attempt) => AttemptId::parse(&attempt.attempt_id),
+            RecordRow::Participant(_) => None,
+        })
+        .collect();
+    if !attempts.is_empty() {
+        state.hot.forget_flushed(campaign, shard, &attempts).await?;
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ use anyhow::Context;
 use safequiz_domain::campaign::Campaign;
 use safequiz_server::clock::Clock;
 use safequiz_server::http::AppState;
+use safequiz_server::recovery::RecoveryOptions;
 use safequiz_server::startup::build_state;
 use safequiz_server::{recovery, telemetry};
 
@@ -17,12 +18,24 @@ use safequiz_server::{recovery, telemetry};
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Recompute every roll-up, individual board and participant total (and restore
-    /// registrations and reviews) from SQL, after Redis was lost, then the organizer reports'
-    /// roll-ups in SQL from the raw rows. Stop the service first.
-    Rebuild(Args),
+    /// registrations and day counters) from SQL in batches of participants, after Redis was
+    /// lost, then the organizer reports' roll-ups in SQL from the raw rows. Stop the service
+    /// first.
+    Rebuild(RebuildArgs),
     /// Recompute only the organizer reports' roll-ups in SQL from the raw rows (after
     /// `reconcile` found them different). Safe while the service runs: flushes wait meanwhile.
     RebuildReports(Args),
+}
+
+/// `rebuild`'s arguments: the campaign, and how many participants it handles at once.
+#[derive(clap::Args)]
+pub struct RebuildArgs {
+    #[command(flatten)]
+    campaign: Args,
+    /// Participants read from SQL and written to Redis at once; memory grows with it, not with
+    /// the campaign.
+    #[arg(long, default_value_t = RecoveryOptions::default().participants_per_batch)]
+    batch: i64,
 }
 
 /// Which campaign, and where the configuration is.
@@ -39,9 +52,16 @@ pub struct Args {
 /// Runs the subcommand.
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Rebuild(args) => {
+        Command::Rebuild(RebuildArgs {
+            campaign: args,
+            batch,
+        }) => {
+            anyhow::ensure!(batch > 0, "--batch must be positive");
+            let options = RecoveryOptions {
+                participants_per_batch: batch,
+            };
             with_campaign(&args.config, &args.campaign, |state, campaign| async move {
-                let restored = recovery::rebuild(&state, &campaign).await?;
+                let restored = recovery::rebuild_with(&state, &campaign, options).await?;
                 println!(
                     "rebuilt campaign {}: {} participants registered, {} with totals, {} final \
                      attempts",

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use safequiz_server::recovery;
+use safequiz_server::recovery::{self, RecoveryOptions};
 
 /// Arguments of `safequiz reconcile`.
 #[derive(clap::Args)]
@@ -15,6 +15,9 @@ pub struct Args {
     /// The configuration folder.
     #[arg(long, default_value = "config")]
     config: PathBuf,
+    /// Participants compared at once; memory grows with it, not with the campaign.
+    #[arg(long, default_value_t = RecoveryOptions::default().participants_per_batch)]
+    batch: i64,
 }
 
 /// Prints every difference, one per line; exits 1 when there is any, 0 when Redis and SQL agree
@@ -22,19 +25,20 @@ pub struct Args {
 ///
 /// The roll-up check rebuilds them in a transaction it rolls back: flushes wait while it runs.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(args.batch > 0, "--batch must be positive");
+    let options = RecoveryOptions {
+        participants_per_batch: args.batch,
+    };
     super::leaderboards::with_campaign(&args.config, &args.campaign, |state, campaign| async move {
-        let differences = recovery::reconcile(&state, &campaign).await?;
-        for difference in &differences {
+        // Printed as found: a Redis emptied by accident differs on every participant.
+        let differences = recovery::reconcile_with(&state, &campaign, options, &mut |difference| {
             println!("{difference}");
-        }
-        if differences.is_empty() {
+        })
+        .await?;
+        if differences == 0 {
             println!("campaign {}: Redis and SQL agree", campaign.id);
         } else {
-            println!(
-                "campaign {}: {} difference(s)",
-                campaign.id,
-                differences.len()
-            );
+            println!("campaign {}: {differences} difference(s)", campaign.id);
         }
         let rollups = state.store.check_rollups(&campaign.id).await?;
         for difference in &rollups {
@@ -53,7 +57,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 rollups.len()
             );
         }
-        Ok(if differences.is_empty() && rollups.is_empty() {
+        Ok(if differences == 0 && rollups.is_empty() {
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE

@@ -99,6 +99,29 @@ fn serve_refuses_to_start_in_production_with_the_default_secret() {
     );
 }
 
+#[test]
+fn serve_refuses_to_start_in_production_with_a_clock_offset() {
+    let output = super::safequiz(
+        &["serve"],
+        &[
+            ("SAFEQUIZ_ENV", "production"),
+            ("SAFEQUIZ_HTTP_ADDR", "127.0.0.1:0"),
+            (
+                "SAFEQUIZ_SECRET",
+                "a-long-random-production-secret-0123456789",
+            ),
+            ("SAFEQUIZ__CLOCK__OFFSET_SECS", "86400"),
+        ],
+    );
+    let (_, stderr) = super::texts(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("clock.offset_secs")
+            && stderr.contains("production refuses a clock offset"),
+        "{stderr}"
+    );
+}
+
 /// A `safequiz serve` process on a free port with a fresh SQLite file; killed when dropped.
 struct Served {
     child: Child,
