@@ -373,6 +373,18 @@ async function organizer() {
   assert.equal(xlsx.bytes.subarray(0, 2).toString('latin1'), 'PK', 'an XLSX (zip) file');
   const people = await downloadOf(page, 'a[data-export="participants.csv"]');
   assert.match(people.bytes.toString('utf8'), /赵六/);
+  // A year typed wrong (0026 for 2026) is refused on the page in Chinese, before any request.
+  const typo = [];
+  const watchTypo = (request) => { if (request.url().includes('0026-06-01')) typo.push(request.url()); };
+  page.on('request', watchTypo);
+  await page.locator('#from').fill('0026-06-01');
+  await page.getByRole('button', { name: '查询' }).click();
+  await page.locator('form.filters .error', { hasText: '超出范围' }).waitFor();
+  assert.match(await page.locator('form.filters .error').textContent(), /1900-01-01 至 9999-12-31/);
+  await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 200)));
+  page.off('request', watchTypo);
+  assert.deepEqual(typo, [], 'no request carries the bad date');
+  await page.locator('#from').fill('');
 
   // The question analysis lists the five questions drawn. The figures page, left while its
   // answer is slow, does not take the page back when the answer comes.

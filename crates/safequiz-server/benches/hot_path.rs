@@ -1,5 +1,5 @@
 //! Micro-benchmarks of the pure work of a participant request: the draw, scoring, tokens and
-//! phone hashes, and the JSON an attempt is rendered to.
+//! phone hashes, the request id, and the JSON an attempt is rendered to.
 //!
 //! Run with `cargo bench -p safequiz-server --bench hot_path` (criterion; add a name filter after
 //! `--` to run some). Everything is loaded the way the service loads it: the shipped
@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::http::StatusCode;
+use actix_web::http::header::HeaderValue;
 use criterion::{Criterion, Throughput};
 use jiff::{SignedDuration, Timestamp};
 use safequiz_domain::campaign::Campaign;
@@ -27,6 +28,7 @@ use safequiz_server::auth::{AuthKeys, ParticipantClaims};
 use safequiz_server::catalogue::Catalogue;
 use safequiz_server::config;
 use safequiz_server::http::attempts::{render_final, render_open, unit_path};
+use safequiz_server::telemetry::RequestId;
 use safequiz_testapp::{CAMPAIGN, RedisServer};
 use secrecy::SecretString;
 
@@ -210,6 +212,18 @@ fn bench_auth(c: &mut Criterion, fixture: &Fixture) {
     group.finish();
 }
 
+/// What the request-id middleware adds to every request: a new id and its response header.
+fn bench_request_id(c: &mut Criterion) {
+    let mut group = c.benchmark_group("request_id");
+    group.bench_function("generate_and_header", |b| {
+        b.iter(|| {
+            let id = RequestId::generate();
+            HeaderValue::from_str(black_box(id.as_str())).expect("ASCII")
+        })
+    });
+    group.finish();
+}
+
 fn bench_render(c: &mut Criterion, fixture: &Fixture) {
     let campaign = &fixture.campaign;
     // The handlers' whole response: views, JSON encoding and the response around it.
@@ -242,6 +256,7 @@ fn main() {
     bench_draw(&mut criterion, &fixture);
     bench_score(&mut criterion, &fixture);
     bench_auth(&mut criterion, &fixture);
+    bench_request_id(&mut criterion);
     bench_render(&mut criterion, &fixture);
     criterion.final_summary();
 }

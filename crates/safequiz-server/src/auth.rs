@@ -1,18 +1,24 @@
 //! Signed participant tokens, organizer session tokens and keyed phone hashes.
 //!
 //! A token is readable text and an HMAC-SHA256 over it:
-//! `1.<campaign>.<participant>.<unit>.<expires, Unix s>.<MAC, base64url>`. Verifying needs the
-//! secret and nothing else (docs/design.md §2.1: no lookup, any replica). Campaign ids and unit
-//! codes never contain a dot, so the fields split unambiguously.
+//! `2.<key id>.<campaign>.<participant>.<unit>.<expires, Unix s>.<MAC, base64url>`. Verifying
+//! needs the secret and nothing else (docs/design.md §2.1: no lookup, any replica). Key ids,
+//! campaign ids and unit codes never contain a dot, so the fields split unambiguously.
 //!
-//! An organizer session token is `o1.<organizer id>.<session epoch>.<expires, Unix s>.<MAC>`.
-//! Unlike a participant's, it is checked against the account on every request (organizer
-//! requests are few and not the hot path): the epoch must still be the account's, so logout and
-//! a password change end it at once on every replica.
+//! An organizer session token is `o2.<key id>.<organizer id>.<session epoch>.<expires, Unix
+//! s>.<MAC>`. Unlike a participant's, it is checked against the account on every request
+//! (organizer requests are few and not the hot path): the epoch must still be the account's, so
+//! logout and a password change end it at once on every replica.
 //!
-//! Three keys are derived from `auth.secret`, one per purpose, so a MAC made for one purpose
-//! can never be replayed for another. Changing the secret logs everybody out and makes
-//! registered phones unrecognizable: never change it during a campaign.
+//! Rotation: tokens are signed with `auth.secret` under `auth.key_id`. After a rotation the
+//! previous secret (`auth.previous_*`) still verifies the tokens that name its key id until
+//! `auth.previous_valid_until`, then they are refused as expired; a token of the format before
+//! key ids (`1.`, `o1.`) is tried with the current secret, then the previous one within its
+//! window. Phone hashes do not rotate: they are keyed by `auth.phone_secret` when set (it must
+//! be the secret the phones were registered under), else by `auth.secret`.
+//!
+//! Three keys are derived from a secret, one per purpose, so a MAC made for one purpose can
+//! never be replayed for another.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -21,10 +27,15 @@ use jiff::Timestamp;
 use safequiz_domain::participant::Phone;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::config::{AuthSettings, DEFAULT_KEY_ID};
+
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
-const TOKEN_VERSION: &str = "1";
-const SESSION_VERSION: &str = "o1";
+const TOKEN_VERSION: &str = "2";
+const SESSION_VERSION: &str = "o2";
+/// The formats before key ids: verified, never signed any more.
+const LEGACY_TOKEN_VERSION: &str = "1";
+const LEGACY_SESSION_VERSION: &str = "o1";
 
 /// What a verified organizer session token says; the account still has to confirm the epoch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,61 +72,186 @@ pub enum TokenError {
     Expired,
 }
 
-/// The keys derived from the secret; cheap to clone per use.
+/// The keys derived from one signing secret.
 #[derive(Clone)]
-pub struct AuthKeys {
+struct SigningKeys {
+    id: String,
     token: HmacSha256,
-    phone: HmacSha256,
     session: HmacSha256,
 }
 
-impl AuthKeys {
-    /// Derives the token and phone keys from `secret`.
-    pub fn derive(secret: &SecretString) -> AuthKeys {
-        let derive = |purpose: &[u8]| {
-            let mut mac = keyed(secret.expose_secret().as_bytes());
-            mac.update(purpose);
-            keyed(&mac.finalize().into_bytes())
-        };
-        AuthKeys {
-            token: derive(b"safequiz token key v1"),
-            phone: derive(b"safequiz phone key v1"),
-            session: derive(b"safequiz organizer session key v1"),
+impl SigningKeys {
+    fn derive(id: &str, secret: &SecretString) -> SigningKeys {
+        SigningKeys {
+            id: id.to_owned(),
+            token: derive(secret, b"safequiz token key v1"),
+            session: derive(secret, b"safequiz organizer session key v1"),
         }
+    }
+}
+
+/// The purpose-specific key `purpose` of `secret`.
+fn derive(secret: &SecretString, purpose: &[u8]) -> HmacSha256 {
+    let mut mac = keyed(secret.expose_secret().as_bytes());
+    mac.update(purpose);
+    keyed(&mac.finalize().into_bytes())
+}
+
+/// Which of a token's two MAC keys to use.
+#[derive(Clone, Copy)]
+enum Purpose {
+    Token,
+    Session,
+}
+
+impl Purpose {
+    fn key(self, keys: &SigningKeys) -> &HmacSha256 {
+        match self {
+            Purpose::Token => &keys.token,
+            Purpose::Session => &keys.session,
+        }
+    }
+
+    /// The version prefixes of this purpose: the current one and the one before key ids.
+    fn versions(self) -> (&'static str, &'static str) {
+        match self {
+            Purpose::Token => (TOKEN_VERSION, LEGACY_TOKEN_VERSION),
+            Purpose::Session => (SESSION_VERSION, LEGACY_SESSION_VERSION),
+        }
+    }
+}
+
+/// The keys derived from the secrets; cheap to clone per use.
+#[derive(Clone)]
+pub struct AuthKeys {
+    current: SigningKeys,
+    /// The secret before the last rotation, and the instant its tokens stop being accepted.
+    previous: Option<(SigningKeys, Timestamp)>,
+    phone: HmacSha256,
+}
+
+impl AuthKeys {
+    /// Keys from one `secret` under the default key id, with no rotation (benches and tests).
+    pub fn derive(secret: &SecretString) -> AuthKeys {
+        AuthKeys::new(DEFAULT_KEY_ID, secret)
+    }
+
+    /// Signs with `secret` under `key_id`; phones are hashed with `secret` too.
+    pub fn new(key_id: &str, secret: &SecretString) -> AuthKeys {
+        AuthKeys {
+            current: SigningKeys::derive(key_id, secret),
+            previous: None,
+            phone: derive(secret, b"safequiz phone key v1"),
+        }
+    }
+
+    /// Also verifies tokens signed with `secret` under `key_id` until `valid_until`.
+    pub fn with_previous(
+        mut self,
+        key_id: &str,
+        secret: &SecretString,
+        valid_until: Timestamp,
+    ) -> AuthKeys {
+        self.previous = Some((SigningKeys::derive(key_id, secret), valid_until));
+        self
+    }
+
+    /// Hashes phones with `secret` (the one they were registered under) instead.
+    pub fn with_phone_secret(mut self, secret: &SecretString) -> AuthKeys {
+        self.phone = derive(secret, b"safequiz phone key v1");
+        self
+    }
+
+    /// The keys `[auth]` describes (validated: see `config`).
+    pub fn from_settings(auth: &AuthSettings) -> AuthKeys {
+        let mut keys = AuthKeys::new(&auth.key_id, &auth.secret);
+        if let Some(previous) = auth.previous() {
+            keys = keys.with_previous(&previous.key_id, &previous.secret, previous.valid_until);
+        }
+        if let Some(phone) = &auth.phone_secret {
+            keys = keys.with_phone_secret(phone);
+        }
+        keys
     }
 
     /// Signs a token carrying `claims`.
     pub fn sign(&self, claims: &ParticipantClaims) -> String {
         let token = format!(
-            "{TOKEN_VERSION}.{}.{}.{}.{}",
+            "{TOKEN_VERSION}.{}.{}.{}.{}.{}",
+            self.current.id,
             claims.campaign,
             claims.participant,
             claims.unit,
             claims.expires_at.as_second()
         );
-        signed_text(&self.token, token)
+        signed_text(&self.current.token, token)
+    }
+
+    /// The fields of `token` after its version and key id, when a key it may name verifies
+    /// its MAC at `now`: `Expired` for a previous key's token after the rotation window.
+    fn verified_fields<'t>(
+        &self,
+        purpose: Purpose,
+        token: &'t str,
+        now: Timestamp,
+    ) -> Result<&'t str, TokenError> {
+        let (version, rest) = token.split_once('.').ok_or(TokenError::Invalid)?;
+        let (current_version, legacy_version) = purpose.versions();
+        let previous_in_window = || {
+            self.previous
+                .as_ref()
+                .map(|(keys, until)| (keys, now < *until))
+        };
+        if version == current_version {
+            let (id, _) = rest.split_once('.').ok_or(TokenError::Invalid)?;
+            let (keys, in_window) = if id == self.current.id {
+                (&self.current, true)
+            } else {
+                match previous_in_window() {
+                    Some((keys, in_window)) if keys.id == id => (keys, in_window),
+                    _ => return Err(TokenError::Invalid),
+                }
+            };
+            let signed = verified_text(purpose.key(keys), token)?;
+            if !in_window {
+                return Err(TokenError::Expired);
+            }
+            signed
+                .get(version.len() + 1 + id.len() + 1..)
+                .ok_or(TokenError::Invalid)
+        } else if version == legacy_version {
+            let fields =
+                |signed: &'t str| signed.get(version.len() + 1..).ok_or(TokenError::Invalid);
+            match verified_text(purpose.key(&self.current), token) {
+                Ok(signed) => fields(signed),
+                Err(error) => match previous_in_window() {
+                    Some((keys, in_window)) => {
+                        let signed = verified_text(purpose.key(keys), token)?;
+                        if in_window {
+                            fields(signed)
+                        } else {
+                            Err(TokenError::Expired)
+                        }
+                    }
+                    None => Err(error),
+                },
+            }
+        } else {
+            Err(TokenError::Invalid)
+        }
     }
 
     /// Verifies `token` at instant `now`.
     pub fn verify(&self, token: &str, now: Timestamp) -> Result<ParticipantClaims, TokenError> {
-        let signed = verified_text(&self.token, token)?;
+        let signed = self.verified_fields(Purpose::Token, token, now)?;
         let mut fields = signed.split('.');
-        let (
-            Some(TOKEN_VERSION),
-            Some(campaign),
-            Some(participant),
-            Some(unit),
-            Some(expires),
-            None,
-        ) = (
+        let (Some(campaign), Some(participant), Some(unit), Some(expires), None) = (
             fields.next(),
             fields.next(),
             fields.next(),
             fields.next(),
             fields.next(),
-            fields.next(),
-        )
-        else {
+        ) else {
             return Err(TokenError::Invalid);
         };
         let participant = participant.parse().map_err(|_| TokenError::Invalid)?;
@@ -138,19 +274,20 @@ impl AuthKeys {
     /// Signs an organizer session token carrying `claims`.
     pub fn sign_session(&self, claims: &SessionClaims) -> String {
         let token = format!(
-            "{SESSION_VERSION}.{}.{}.{}",
+            "{SESSION_VERSION}.{}.{}.{}.{}",
+            self.current.id,
             claims.organizer,
             claims.epoch,
             claims.expires_at.as_second()
         );
-        signed_text(&self.session, token)
+        signed_text(&self.current.session, token)
     }
 
     /// Verifies an organizer session token at instant `now` (signature and expiry only).
     pub fn verify_session(&self, token: &str, now: Timestamp) -> Result<SessionClaims, TokenError> {
-        let signed = verified_text(&self.session, token)?;
+        let signed = self.verified_fields(Purpose::Session, token, now)?;
         let fields: Vec<&str> = signed.split('.').collect();
-        let [SESSION_VERSION, organizer, epoch, expires] = fields[..] else {
+        let [organizer, epoch, expires] = fields[..] else {
             return Err(TokenError::Invalid);
         };
         let organizer = organizer.parse().map_err(|_| TokenError::Invalid)?;

@@ -8,7 +8,9 @@
 //!    `SAFEQUIZ_DATABASE_URL` and `SAFEQUIZ_SECRET`, which always win.
 //!
 //! Everything is checked before the service starts and all problems are reported at once, each
-//! naming the file or variable that set the key. Production refuses the default secret.
+//! naming the file or variable that set the key. Production refuses the default or a short
+//! secret, an SQLite file under a temporary folder and a public address without trusted
+//! proxies; `serve` also checks Redis's AOF there (`startup::production_checks`).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -86,6 +88,27 @@ pub struct Settings {
     pub sweeper: SweeperSettings,
     /// Where campaigns and banks are read from.
     pub data: DataSettings,
+    /// The service's clock (test only: production refuses an offset).
+    #[serde(default)]
+    pub clock: ClockSettings,
+}
+
+/// The `[clock]` section: lets the load kit play campaign days without waiting for them.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockSettings {
+    /// Seconds added to the system clock (`SAFEQUIZ__CLOCK__OFFSET_SECS`); 0 in every real
+    /// deployment. Production refuses any other value: the server's clock decides every
+    /// deadline and day (docs/design.md §2.2), so it must be the real one.
+    #[serde(default)]
+    pub offset_secs: i64,
+}
+
+impl ClockSettings {
+    /// The clock these settings describe: the system clock, moved by the offset.
+    pub fn clock(&self) -> crate::clock::Clock {
+        crate::clock::Clock::system_with_offset(self.offset_secs)
+    }
 }
 
 /// The `[http]` section.
@@ -105,6 +128,22 @@ pub struct HttpSettings {
     /// Milliseconds a public board (unit or individual leaderboard) is served from one
     /// computation before it is computed again; plain GETs and live streams share it.
     pub board_snapshot_ms: u64,
+    /// Milliseconds a client has, from connecting (or from its previous request on a kept-alive
+    /// connection), to send a request's whole head; a slower one gets `408` and the connection
+    /// is closed, so a client trickling headers cannot hold a connection.
+    #[serde(default = "default_client_request_timeout_ms")]
+    pub client_request_timeout_ms: u64,
+    /// Seconds an idle kept-alive connection stays open; 0 closes each after one request.
+    #[serde(default = "default_keep_alive_secs")]
+    pub keep_alive_secs: u64,
+}
+
+fn default_client_request_timeout_ms() -> u64 {
+    5_000
+}
+
+fn default_keep_alive_secs() -> u64 {
+    75
 }
 
 /// The `[auth]` section.
@@ -117,12 +156,60 @@ pub struct AuthSettings {
     pub participant_token_ttl_hours: u32,
     /// Hours an organizer session lasts before logging in again.
     pub organizer_session_hours: u32,
+    /// The id of `secret`, written into every token it signs (`2.<key id>.…`), so that after a
+    /// rotation a token names the secret that verifies it: 1 to 16 of `A-Z a-z 0-9 _ -`.
+    #[serde(default = "default_key_id")]
+    pub key_id: String,
+    /// The secret before the last rotation: tokens it signed (its `previous_key_id`, or tokens
+    /// of the format before key ids) keep verifying until `previous_valid_until`.
+    #[serde(default)]
+    pub previous_secret: Option<SecretString>,
+    /// The key id of `previous_secret`.
+    #[serde(default)]
+    pub previous_key_id: Option<String>,
+    /// The instant (RFC 3339, e.g. `2026-07-01T00:00:00+08:00`) after which tokens signed with
+    /// `previous_secret` are refused as expired.
+    #[serde(default)]
+    pub previous_valid_until: Option<String>,
+    /// The key of the phone hashes, when it is not `secret`: registered phones are found by
+    /// their keyed hash, so it must stay what it was when they registered. Before the first
+    /// rotation set it to the secret in force (rotations are refused without it).
+    #[serde(default)]
+    pub phone_secret: Option<SecretString>,
+}
+
+fn default_key_id() -> String {
+    DEFAULT_KEY_ID.to_owned()
+}
+
+/// The key id of `auth.secret` when none is configured.
+pub const DEFAULT_KEY_ID: &str = "k1";
+
+/// The previous signing secret and until when it is accepted (`auth.previous_*`).
+#[derive(Clone, Debug)]
+pub struct PreviousSecret {
+    /// Its key id.
+    pub key_id: String,
+    /// The secret.
+    pub secret: SecretString,
+    /// The instant after which its tokens are refused.
+    pub valid_until: jiff::Timestamp,
 }
 
 impl AuthSettings {
     /// Whether the secret is the one `base.toml` ships with.
     pub fn secret_is_default(&self) -> bool {
         self.secret.expose_secret() == DEFAULT_SECRET
+    }
+
+    /// The previous secret, when a rotation is configured and its settings are complete and
+    /// readable (validation reports them otherwise).
+    pub fn previous(&self) -> Option<PreviousSecret> {
+        Some(PreviousSecret {
+            key_id: self.previous_key_id.clone()?,
+            secret: self.previous_secret.clone()?,
+            valid_until: self.previous_valid_until.as_deref()?.parse().ok()?,
+        })
     }
 }
 
@@ -221,7 +308,7 @@ impl Loaded {
         let s = &self.settings;
         format!(
             "environment={} http.addr={} http.trusted_proxies=[{}] redis.url={} redis.cluster={} \
-             database.url={} hot.shards={}",
+             database.url={} hot.shards={} auth.key_id={}{}{}",
             self.environment.as_str(),
             s.http.addr,
             s.http.trusted_proxies.join(","),
@@ -234,6 +321,19 @@ impl Loaded {
             s.redis.cluster,
             redact_url(s.database.url.expose_secret()),
             s.hot.shards,
+            s.auth.key_id,
+            match s.auth.previous() {
+                Some(previous) => format!(
+                    " auth.previous_key_id={} auth.previous_valid_until={}",
+                    previous.key_id, previous.valid_until
+                ),
+                None => String::new(),
+            },
+            if s.clock.offset_secs == 0 {
+                String::new()
+            } else {
+                format!(" clock.offset_secs={} (test only)", s.clock.offset_secs)
+            },
         )
     }
 }
@@ -306,6 +406,18 @@ fn validate(settings: &Settings, environment: Environment, figment: &Figment) ->
             "must be between 1024 and 16777216".to_owned(),
         );
     }
+    if !(100..=60_000).contains(&settings.http.client_request_timeout_ms) {
+        report(
+            "http.client_request_timeout_ms",
+            "must be between 100 and 60000".to_owned(),
+        );
+    }
+    if settings.http.keep_alive_secs > 3_600 {
+        report(
+            "http.keep_alive_secs",
+            "must be between 0 and 3600".to_owned(),
+        );
+    }
     if !(10..=60_000).contains(&settings.http.board_snapshot_ms) {
         report(
             "http.board_snapshot_ms",
@@ -370,6 +482,14 @@ fn validate(settings: &Settings, environment: Environment, figment: &Figment) ->
     if secret.is_empty() {
         report("auth.secret", "must not be empty".to_owned());
     }
+    for (key, problem) in rotation_problems(&settings.auth, environment) {
+        report(key, problem);
+    }
+    if environment == Environment::Production {
+        for (key, problem) in production_problems(settings) {
+            report(key, problem);
+        }
+    }
     if environment == Environment::Production
         && (secret == DEFAULT_SECRET || secret.len() < MIN_PRODUCTION_SECRET_BYTES)
     {
@@ -396,6 +516,22 @@ fn validate(settings: &Settings, environment: Environment, figment: &Figment) ->
     if settings.flusher.max_deliveries == 0 {
         report("flusher.max_deliveries", "must be at least 1".to_owned());
     }
+    if settings.clock.offset_secs != 0 && environment == Environment::Production {
+        report(
+            "clock.offset_secs",
+            format!(
+                "is {}; production refuses a clock offset (it exists for the load kit only): \
+                 remove it",
+                settings.clock.offset_secs
+            ),
+        );
+    }
+    if settings.clock.offset_secs.unsigned_abs() > 10 * 365 * 86_400 {
+        report(
+            "clock.offset_secs",
+            "must be within ten years of the system clock".to_owned(),
+        );
+    }
     if !(10..=60_000).contains(&settings.sweeper.interval_ms) {
         report(
             "sweeper.interval_ms",
@@ -403,6 +539,179 @@ fn validate(settings: &Settings, environment: Environment, figment: &Figment) ->
         );
     }
     problems
+}
+
+/// Whether `id` can name a signing key inside a token: 1 to 16 of `A-Z a-z 0-9 _ -` (no dot,
+/// which separates a token's fields).
+pub fn is_key_id(id: &str) -> bool {
+    (1..=16).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// What is wrong with `auth.key_id` and a rotation (`auth.previous_*`, `auth.phone_secret`).
+fn rotation_problems(auth: &AuthSettings, environment: Environment) -> Vec<(&'static str, String)> {
+    let mut problems = Vec::new();
+    if !is_key_id(&auth.key_id) {
+        problems.push((
+            "auth.key_id",
+            format!(
+                "`{}` must be 1 to 16 letters, digits, `_` or `-`",
+                auth.key_id
+            ),
+        ));
+    }
+    let given = [
+        auth.previous_secret.is_some(),
+        auth.previous_key_id.is_some(),
+        auth.previous_valid_until.is_some(),
+    ];
+    if given.iter().any(|given| *given) && !given.iter().all(|given| *given) {
+        problems.push((
+            "auth.previous_secret",
+            "a rotation needs all of auth.previous_secret, auth.previous_key_id and \
+             auth.previous_valid_until"
+                .to_owned(),
+        ));
+    }
+    if let Some(id) = &auth.previous_key_id
+        && (!is_key_id(id) || *id == auth.key_id)
+    {
+        problems.push((
+            "auth.previous_key_id",
+            format!(
+                "`{id}` must be 1 to 16 letters, digits, `_` or `-`, and differ from auth.key_id"
+            ),
+        ));
+    }
+    if let Some(until) = &auth.previous_valid_until
+        && until.parse::<jiff::Timestamp>().is_err()
+    {
+        problems.push((
+            "auth.previous_valid_until",
+            format!("`{until}` is not an instant like 2026-07-01T00:00:00+08:00"),
+        ));
+    }
+    if let Some(previous) = &auth.previous_secret {
+        if previous.expose_secret() == auth.secret.expose_secret() {
+            problems.push((
+                "auth.previous_secret",
+                "is the same as auth.secret: a rotation changes the secret".to_owned(),
+            ));
+        }
+        if auth.phone_secret.is_none() {
+            problems.push((
+                "auth.phone_secret",
+                "must be set during a rotation, to the secret the registered phones were hashed \
+                 with (the secret before the first rotation), or no registered phone is \
+                 recognized any more"
+                    .to_owned(),
+            ));
+        }
+    }
+    if environment == Environment::Production
+        && let Some(phone) = &auth.phone_secret
+        && phone.expose_secret().len() < MIN_PRODUCTION_SECRET_BYTES
+    {
+        problems.push((
+            "auth.phone_secret",
+            format!("production refuses a key shorter than {MIN_PRODUCTION_SECRET_BYTES} bytes"),
+        ));
+    }
+    problems
+}
+
+/// Production refusals beyond the secret: settings that run but lose data or trust clients.
+fn production_problems(settings: &Settings) -> Vec<(&'static str, String)> {
+    let mut problems = Vec::new();
+    if let Some(path) = sqlite_path(settings.database.url.expose_secret())
+        && let Some(folder) = temporary_folder(&path)
+    {
+        problems.push((
+            "database.url",
+            format!(
+                "production refuses an SQLite file under the temporary folder {} (cleared at \
+                 reboot or by tmp cleaners): put it on persistent storage, or use PostgreSQL",
+                folder.display()
+            ),
+        ));
+    }
+    if let Ok(addr) = settings.http.addr.parse::<SocketAddr>()
+        && is_public(addr.ip())
+        && settings.http.trusted_proxies.is_empty()
+    {
+        problems.push((
+            "http.trusted_proxies",
+            format!(
+                "is empty while http.addr `{}` is public: production runs behind reverse \
+                 proxies, and without listing them every client shares a proxy's address (login \
+                 limits) and request ids from the edge are dropped; list the proxies, or listen \
+                 on a private or loopback address",
+                settings.http.addr
+            ),
+        ));
+    }
+    problems
+}
+
+/// The file an `sqlite://` URL names, made absolute against the working directory; `None` for
+/// another database. An in-memory database counts as a temporary one (`/dev/shm`).
+fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" || url.contains("mode=memory") {
+        return Some(PathBuf::from("/dev/shm/:memory:"));
+    }
+    let path = Path::new(path);
+    Some(if path.is_absolute() {
+        path.to_owned()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    })
+}
+
+/// The temporary folder `path` lies under, if any: the system's (`TMPDIR`), `/tmp`, `/var/tmp`
+/// or `/dev/shm` (memory), symbolic links of the existing part of the path resolved.
+fn temporary_folder(path: &Path) -> Option<PathBuf> {
+    let resolved = path
+        .ancestors()
+        .find_map(|ancestor| {
+            let real = ancestor.canonicalize().ok()?;
+            Some(real.join(path.strip_prefix(ancestor).ok()?))
+        })
+        .unwrap_or_else(|| path.to_owned());
+    let mut folders = vec![std::env::temp_dir()];
+    folders.extend(["/tmp", "/var/tmp", "/dev/shm"].map(PathBuf::from));
+    folders.into_iter().find(|folder| {
+        let folder = folder.canonicalize().unwrap_or_else(|_| folder.clone());
+        folder != Path::new("/") && (resolved.starts_with(&folder) || path.starts_with(&folder))
+    })
+}
+
+/// Whether listening on `ip` faces the internet: every interface (`0.0.0.0`, `::`) or a
+/// globally routable address; loopback, private (RFC 1918, unique local `fc00::/7`), shared
+/// (`100.64.0.0/10`) and link-local addresses are not.
+fn is_public(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || (a == 100 && (64..128).contains(&b)))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80)
+        }
+    }
 }
 
 /// Where the value of `key` came from: a file path or an environment variable. A list item
@@ -419,7 +728,7 @@ fn origin(figment: &Figment, key: &str) -> String {
 }
 
 /// `scheme://user:password@host/...` with the password replaced by `***`.
-fn redact_url(url: &str) -> String {
+pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let credentials = &url[scheme_end + 3..at];
@@ -524,6 +833,28 @@ mod tests {
                 ),
             }
         }
+    }
+
+    #[test]
+    fn production_refuses_a_clock_offset_and_local_takes_it() {
+        let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/base.toml");
+        let problems = |environment: Environment, offset: i64| {
+            let figment = Figment::new()
+                .merge(Toml::file_exact(&base))
+                .merge(("auth.secret", "a-long-random-production-secret-0123456789"))
+                .merge(("clock.offset_secs", offset));
+            let settings: Settings = figment.extract().expect("the shipped settings parse");
+            validate(&settings, environment, &figment)
+        };
+        assert_eq!(problems(Environment::Local, 86_400), Vec::<String>::new());
+        assert_eq!(problems(Environment::Production, 0), Vec::<String>::new());
+        let refused = problems(Environment::Production, 86_400);
+        assert!(
+            refused.len() == 1
+                && refused[0].contains("clock.offset_secs")
+                && refused[0].contains("production refuses a clock offset"),
+            "{refused:?}"
+        );
     }
 
     #[test]

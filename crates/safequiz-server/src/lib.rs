@@ -18,6 +18,7 @@ pub mod clock;
 pub mod config;
 pub mod export;
 pub mod http;
+pub mod metrics;
 pub mod recovery;
 pub mod startup;
 pub mod telemetry;

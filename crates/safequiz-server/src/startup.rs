@@ -28,8 +28,10 @@ use crate::catalogue::Catalogue;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::http::client_address::{InvalidProxy, TrustedProxies};
+use crate::http::request_id::RequestIds;
 use crate::http::snapshots::{MAX_BOARDS, Snapshots};
 use crate::http::{AppState, routes};
+use crate::metrics::{Metrics, RequestMetrics};
 use crate::workers;
 
 /// Why the service could not start.
@@ -62,6 +64,8 @@ pub struct Application {
     state: AppState,
     sweep_interval: Option<Duration>,
     flusher: Option<workers::flusher::FlusherOptions>,
+    /// For the metrics poller's own connection.
+    redis: safequiz_redis::RedisSettings,
 }
 
 impl Application {
@@ -93,12 +97,27 @@ impl Application {
                 hot: shared.hot.with_own_connections(),
                 ..shared.clone()
             };
+            // Outermost: the request id covers every log line and error body of the request.
+            let request_ids = RequestIds::new(worker.trusted_proxies.clone());
+            // Inside it: requests counted by the route pattern that matched them.
+            let request_metrics = RequestMetrics::new(Arc::clone(&worker.metrics));
             App::new()
+                .wrap(request_metrics)
+                .wrap(request_ids)
                 .app_data(web::Data::new(worker))
                 .configure(routes::configure(max_body_bytes))
         })
         .disable_signals()
-        .shutdown_timeout(10);
+        .shutdown_timeout(10)
+        // Slow clients are cut: the head within `http.client_request_timeout_ms` (else 408),
+        // idle kept-alive connections after `http.keep_alive_secs`.
+        .client_request_timeout(Duration::from_millis(
+            settings.http.client_request_timeout_ms,
+        ))
+        .keep_alive(match settings.http.keep_alive_secs {
+            0 => actix_web::http::KeepAlive::Disabled,
+            secs => actix_web::http::KeepAlive::Timeout(Duration::from_secs(secs)),
+        });
         if settings.http.workers > 0 {
             server = server.workers(settings.http.workers);
         }
@@ -120,6 +139,7 @@ impl Application {
             state,
             sweep_interval,
             flusher,
+            redis: settings.redis.clone(),
         })
     }
 
@@ -159,6 +179,11 @@ impl Application {
             }
         };
         let placement = tokio::spawn(log_placement(self.state.clone(), workers_stopped.clone()));
+        let poller = tokio::spawn(crate::metrics::run_poller(
+            self.state.clone(),
+            self.redis.clone(),
+            workers_stopped.clone(),
+        ));
         let handle = self.server.handle();
         let server = self.server;
         tokio::pin!(server);
@@ -178,6 +203,7 @@ impl Application {
             ("sweeper", sweeper),
             ("flusher", Some(flusher)),
             ("placement check", Some(placement)),
+            ("metrics poller", Some(poller)),
         ] {
             if let Some(task) = task
                 && let Err(error) = task.await
@@ -234,6 +260,64 @@ async fn log_placement(state: AppState, mut stopped: watch::Receiver<bool>) {
     }
 }
 
+/// What a production start learned about Redis's persistence (`CONFIG GET appendonly` on each
+/// URL of `redis.url`).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RedisPersistence {
+    /// Nodes that answered `appendonly no`: production refuses to start.
+    pub refusals: Vec<String>,
+    /// Nodes that could not be checked (unreachable, or `CONFIG` refused as on many managed
+    /// services): a warning, the operator checks by other means.
+    pub warnings: Vec<String>,
+}
+
+/// Asks each node `redis.url` lists whether AOF is on. Without AOF a Redis restart loses every
+/// open attempt and every stream entry not yet flushed (docs/operations.md), so production
+/// refuses `appendonly no`; a node that does not answer within `redis.wait_secs`, or refuses
+/// `CONFIG`, is only warned about: a dependency that is down fails `/readyz`, not the start.
+/// On a Redis Cluster only the listed seed nodes are asked: list every primary to check them all.
+pub async fn check_redis_persistence(settings: &safequiz_redis::RedisSettings) -> RedisPersistence {
+    let wait = Duration::from_secs(settings.wait_secs.max(1));
+    let mut found = RedisPersistence::default();
+    for url in settings.urls() {
+        let node = crate::config::redact_url(url);
+        let answer = tokio::time::timeout(wait, async {
+            let client = redis::Client::open(url)?;
+            let mut connection = client.get_multiplexed_async_connection().await?;
+            redis::cmd("CONFIG")
+                .arg("GET")
+                .arg("appendonly")
+                .query_async::<Vec<String>>(&mut connection)
+                .await
+        })
+        .await;
+        match answer {
+            Err(_) => found.warnings.push(format!(
+                "Redis {node} did not answer within {} s: its AOF (appendonly) is not checked",
+                wait.as_secs()
+            )),
+            Ok(Err(error)) if error.is_io_error() || error.is_connection_refusal() => {
+                found.warnings.push(format!(
+                    "Redis {node} is not reachable ({error}): its AOF (appendonly) is not checked"
+                ));
+            }
+            Ok(Err(error)) => found.warnings.push(format!(
+                "Redis {node} refused CONFIG GET appendonly ({error}): check by other means that \
+                 AOF is on"
+            )),
+            Ok(Ok(reply)) => match reply.get(1).map(String::as_str) {
+                Some("yes") => {}
+                other => found.refusals.push(format!(
+                    "Redis {node} runs without AOF (appendonly {}): a restart would lose open \
+                     attempts and unflushed results; set appendonly yes (appendfsync everysec)",
+                    other.unwrap_or("unknown")
+                )),
+            },
+        }
+    }
+    found
+}
+
 /// The state handlers and workers share, with lazily connecting pools: `serve` builds it inside
 /// [`Application::build`]; `flush` and the recovery commands build it alone.
 pub fn build_state(
@@ -250,7 +334,7 @@ pub fn build_state(
         hot: HotState::connect(&settings.redis)?,
         store: Store::connect_lazy(&settings.database)?,
         clock,
-        auth: AuthKeys::derive(&settings.auth.secret),
+        auth: AuthKeys::from_settings(&settings.auth),
         shards: settings.hot.shards,
         token_ttl: SignedDuration::from_hours(i64::from(settings.auth.participant_token_ttl_hours)),
         session_ttl: SignedDuration::from_hours(i64::from(settings.auth.organizer_session_hours)),
@@ -259,6 +343,7 @@ pub fn build_state(
         boards: Arc::clone(&boards),
         broadcaster: Arc::new(workers::broadcaster::Broadcaster::new(boards)),
         record_ready: Arc::new(AtomicBool::new(false)),
+        metrics: Arc::new(Metrics::new()),
     })
 }
 

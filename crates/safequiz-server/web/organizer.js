@@ -637,6 +637,26 @@
 
   // ---------------------------------------------------------------- figures, daily, downloads
 
+  // What is wrong with a typed date, in Chinese, or '' for a day the reports cover: YYYY-MM-DD,
+  // a real calendar day, 1900-01-01 to 9999-12-31 (the server refuses the rest with 400,
+  // docs/api.md). Checked before asking, since a browser without a date picker, or a typo in
+  // the year (0026), passes anything.
+  function dateProblem(text) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+    if (!m) return '日期请按 2026-06-01 的格式填写';
+    var year = Number(m[1]);
+    var month = Number(m[2]);
+    var day = Number(m[3]);
+    // Built in a leap year, then moved: Date.UTC reads years below 100 as 19xx.
+    var date = new Date(Date.UTC(2000, month - 1, day));
+    date.setUTCFullYear(year);
+    if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) {
+      return '没有 ' + text + ' 这一天，请检查月份和日期';
+    }
+    if (year < 1900) return '日期 ' + text + ' 超出范围（应在 1900-01-01 至 9999-12-31 之间），请检查年份';
+    return '';
+  }
+
   // The period form of the figures and question pages: `from` and `to`, empty for the campaign.
   function periodForm(page, unitId, params, extra) {
     var from = h('input', { id: 'from', type: 'date', value: params.from || '', placeholder: '2026-06-01' });
@@ -655,10 +675,10 @@
     form.addEventListener('submit', function (event) {
       event.preventDefault();
       // A browser without a date picker takes typed text: check it here, not at the server.
-      var day = /^\d{4}-\d{2}-\d{2}$/;
       var a = from.value.trim();
       var b = to.value.trim();
-      if ((a && !day.test(a)) || (b && !day.test(b))) { error.textContent = '日期请按 2026-06-01 的格式填写'; return; }
+      var problem = (a && dateProblem(a)) || (b && dateProblem(b));
+      if (problem) { error.textContent = problem; return; }
       if (a && b && a > b) { error.textContent = '开始日期不能晚于结束日期'; return; }
       go('#/' + page + '/' + encodeURIComponent(unitId) + query({ from: a, to: b }));
     });
@@ -812,6 +832,7 @@
       var next = {};
       Object.keys(fields).forEach(function (k) { next[k] = digitsOf(fields[k].value.trim()); });
       if (next.phone && !/^[0-9]{1,4}$/.test(next.phone)) { error.textContent = '手机尾号请填写 1 到 4 位数字'; return; }
+      if (next.day && dateProblem(next.day)) { error.textContent = dateProblem(next.day); return; }
       if ((next.min_points && !/^[0-9]+$/.test(next.min_points)) || (next.max_points && !/^[0-9]+$/.test(next.max_points))) { error.textContent = '总分请填写整数'; return; }
       if (next.min_points && next.max_points && Number(next.min_points) > Number(next.max_points)) { error.textContent = '最低总分不能大于最高总分'; return; }
       go('#/people/' + encodeURIComponent(unitId) + query(next));

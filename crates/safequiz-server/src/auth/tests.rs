@@ -23,7 +23,7 @@ fn before_expiry() -> Timestamp {
 fn a_signed_token_verifies_to_its_claims() {
     let keys = keys("a test secret of enough length, 32+");
     let token = keys.sign(&claims());
-    assert!(token.starts_with("1.safety-month.42.110101."), "{token}");
+    assert!(token.starts_with("2.k1.safety-month.42.110101."), "{token}");
     assert_eq!(keys.verify(&token, before_expiry()), Ok(claims()));
 }
 
@@ -46,6 +46,8 @@ fn altered_foreign_and_garbage_tokens_are_invalid() {
         ("", "empty"),
         ("garbage", "no signature"),
         ("1.a.b.c.d.", "an empty signature"),
+        ("2.k1.AAAA", "no fields"),
+        ("1.AAAA", "no fields in the old format"),
         (
             "1.safety-month.42.110101.999.!!!!",
             "a signature that is not base64",
@@ -78,4 +80,113 @@ fn phone_hashes_are_keyed_and_per_campaign() {
     assert_eq!(a.phone_hash("c1", &phone), a.phone_hash("c1", &phone));
     assert_ne!(a.phone_hash("c1", &phone), b.phone_hash("c1", &phone));
     assert_ne!(a.phone_hash("c1", &phone), a.phone_hash("c2", &phone));
+}
+
+const OLD: &str = "the secret before the rotation, 32+ bytes";
+const NEW: &str = "the secret after the rotation, also 32+ bytes";
+
+fn rotated(until: &str) -> AuthKeys {
+    AuthKeys::new("k2", &SecretString::from(NEW))
+        .with_previous(
+            "k1",
+            &SecretString::from(OLD),
+            until.parse().expect("instant"),
+        )
+        .with_phone_secret(&SecretString::from(OLD))
+}
+
+/// A token in the format before key ids (`1.` / `o1.`), signed with `secret`.
+fn legacy_token(secret: &str, text: &str) -> String {
+    let keys = SigningKeys::derive("unused", &SecretString::from(secret));
+    signed_text(&keys.token, text.to_owned())
+}
+
+#[test]
+fn after_a_rotation_old_tokens_verify_until_the_window_ends_and_new_ones_name_the_new_key() {
+    let before = keys(OLD).sign(&claims());
+    let session = SessionClaims {
+        organizer: 7,
+        epoch: 3,
+        expires_at: claims().expires_at,
+    };
+    let old_session = keys(OLD).sign_session(&session);
+    let legacy = legacy_token(OLD, "1.safety-month.42.110101.1782864000");
+    let keys = rotated("2026-06-20T00:00:00Z");
+    let in_window = before_expiry();
+    let after_window: Timestamp = "2026-06-20T00:00:00Z".parse().expect("instant");
+
+    let after = keys.sign(&claims());
+    assert!(after.starts_with("2.k2."), "{after}");
+    assert!(keys.sign_session(&session).starts_with("o2.k2.7.3."));
+    assert_eq!(keys.verify(&after, after_window), Ok(claims()));
+    assert_eq!(keys.verify(&before, in_window), Ok(claims()));
+    assert_eq!(keys.verify_session(&old_session, in_window), Ok(session));
+    assert_eq!(keys.verify(&legacy, in_window), Ok(claims()));
+
+    assert_eq!(keys.verify(&before, after_window), Err(TokenError::Expired));
+    assert_eq!(
+        keys.verify_session(&old_session, after_window),
+        Err(TokenError::Expired)
+    );
+    assert_eq!(keys.verify(&legacy, after_window), Err(TokenError::Expired));
+
+    // A token claiming the old key id but signed with the new secret, or naming a key id
+    // nobody has, is not ours.
+    let relabelled = after.replacen("2.k2.", "2.k1.", 1);
+    assert_eq!(
+        keys.verify(&relabelled, in_window),
+        Err(TokenError::Invalid)
+    );
+    let unknown = after.replacen("2.k2.", "2.k9.", 1);
+    assert_eq!(keys.verify(&unknown, in_window), Err(TokenError::Invalid));
+    let foreign = self::keys("someone else's secret, 32+ bytes long").sign(&claims());
+    assert_eq!(keys.verify(&foreign, in_window), Err(TokenError::Invalid));
+}
+
+#[test]
+fn without_a_rotation_tokens_of_the_format_before_key_ids_still_verify() {
+    let keys = keys(OLD);
+    let legacy = legacy_token(OLD, "1.safety-month.42.110101.1782864000");
+    assert_eq!(keys.verify(&legacy, before_expiry()), Ok(claims()));
+    let other = legacy_token(NEW, "1.safety-month.42.110101.1782864000");
+    assert_eq!(
+        keys.verify(&other, before_expiry()),
+        Err(TokenError::Invalid)
+    );
+}
+
+#[test]
+fn phone_hashes_survive_a_rotation_through_the_phone_secret() {
+    let phone = Phone::parse("13812345678").expect("valid");
+    let before = keys(OLD).phone_hash("c1", &phone);
+    assert_eq!(
+        rotated("2026-06-20T00:00:00Z").phone_hash("c1", &phone),
+        before
+    );
+    assert_ne!(keys(NEW).phone_hash("c1", &phone), before);
+}
+
+#[test]
+fn the_auth_settings_build_the_rotated_keys() {
+    let settings = crate::config::AuthSettings {
+        secret: SecretString::from(NEW),
+        participant_token_ttl_hours: 720,
+        organizer_session_hours: 12,
+        key_id: "k2".to_owned(),
+        previous_secret: Some(SecretString::from(OLD)),
+        previous_key_id: Some("k1".to_owned()),
+        previous_valid_until: Some("2026-06-20T08:00:00+08:00".to_owned()),
+        phone_secret: Some(SecretString::from(OLD)),
+    };
+    let keys = AuthKeys::from_settings(&settings);
+    let before = self::keys(OLD).sign(&claims());
+    assert_eq!(keys.verify(&before, before_expiry()), Ok(claims()));
+    let end: Timestamp = "2026-06-20T00:00:00Z".parse().expect("instant");
+    assert_eq!(keys.verify(&before, end), Err(TokenError::Expired));
+    assert!(keys.sign(&claims()).starts_with("2.k2."));
+    let phone = Phone::parse("13812345678").expect("valid");
+    assert_eq!(
+        keys.phone_hash("c1", &phone),
+        self::keys(OLD).phone_hash("c1", &phone)
+    );
 }

@@ -1,6 +1,7 @@
 //! The one error type of the HTTP layer and the JSON shape of every error response.
 //!
-//! Every 4xx and 5xx leaves as `{"error": "<stable code>", "message": "<human text>"}`, plus
+//! Every 4xx and 5xx leaves as `{"error": "<stable code>", "message": "<human text>",
+//! "request_id": "<id>"}` (the id of `X-Request-Id`, see `http::request_id`), plus
 //! `next_attempt_at` for `daily_limit_reached` and `rows` for a refused upload. The codes are a
 //! public contract: clients branch on them, so they never change meaning. [`ApiError::CODES`]
 //! lists them all (a test keeps `docs/api.md`'s table equal to it), and this file's one `match`
@@ -15,6 +16,7 @@ use serde::Serialize;
 
 use crate::auth::TokenError;
 use crate::export::ExportError;
+use crate::telemetry::RequestId;
 
 /// Every error a handler or extractor can answer with.
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +109,10 @@ pub struct ErrorBody<'a> {
     pub error: &'a str,
     /// A human-readable explanation.
     pub message: String,
+    /// The request's id, as in its `X-Request-Id` header and on its log lines: what a user
+    /// reads out to support.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<RequestId>,
     /// For `daily_limit_reached`: when the next attempt may start.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<Timestamp>,
@@ -306,6 +312,7 @@ impl ResponseError for ApiError {
         response.json(ErrorBody {
             error: self.code(),
             message: self.to_string(),
+            request_id: RequestId::current(),
             next_attempt_at,
             rows,
         })

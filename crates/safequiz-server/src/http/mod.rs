@@ -14,6 +14,7 @@ pub mod live;
 pub mod organizer;
 pub mod pages;
 pub mod participants;
+pub mod request_id;
 pub mod routes;
 pub mod snapshots;
 
@@ -64,4 +65,6 @@ pub struct AppState {
     /// (`workers::flusher::prepare_record`); until then `/readyz` answers 503, since organizer
     /// accounts and headcounts need those tables.
     pub record_ready: Arc<AtomicBool>,
+    /// What `/metrics` reports between scrapes (`crate::metrics`), shared by every worker.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }

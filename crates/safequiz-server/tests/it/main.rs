@@ -2,8 +2,10 @@
 //! and a SQLite file or PostgreSQL database.
 #![cfg(test)]
 
+mod archive;
 mod attempts;
 mod browser;
+mod edge;
 mod errors;
 mod export;
 mod failover;
@@ -11,6 +13,7 @@ mod flusher;
 mod health;
 mod leaderboards;
 mod live;
+mod metrics;
 mod organizer;
 mod organizer_reports;
 mod pages;

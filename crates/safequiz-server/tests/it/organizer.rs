@@ -173,7 +173,7 @@ async fn forged_expired_and_ended_sessions_are_refused() {
     assert_eq!(get_as(&app, &token, me).await.0, 200);
 
     // Altered: another account id under the same MAC.
-    let forged = token.replacen("o1.1.", "o1.2.", 1);
+    let forged = token.replacen("o2.k1.1.", "o2.k1.2.", 1);
     assert_ne!(forged, token);
     assert_eq!(get_as(&app, &forged, me).await.0, 401);
     // A participant token is not a session.

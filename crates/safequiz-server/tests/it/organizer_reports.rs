@@ -243,7 +243,7 @@ async fn forged_and_expired_sessions_are_refused_by_every_report() {
         json: None,
         csv: None,
     });
-    let forged = token.replacen("o1.1.", "o1.2.", 1);
+    let forged = token.replacen("o2.k1.1.", "o2.k1.2.", 1);
     assert_ne!(forged, token, "the token names account 1");
     for endpoint in &all {
         let (status, body) = send(&app, &forged, endpoint).await;

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use safequiz_server::clock::Clock;
-use safequiz_server::startup::Application;
+use safequiz_server::config::Environment;
+use safequiz_server::startup::{self, Application};
 use safequiz_server::telemetry;
 
 /// Arguments of `safequiz serve`.
@@ -37,7 +37,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let app = Application::build(&loaded.settings, Arc::new(catalogue), Clock::system())?;
+        if loaded.environment == Environment::Production {
+            let persistence = startup::check_redis_persistence(&loaded.settings.redis).await;
+            for warning in &persistence.warnings {
+                tracing::warn!("{warning}");
+            }
+            if !persistence.refusals.is_empty() {
+                for refusal in &persistence.refusals {
+                    tracing::error!("production refuses to start: {refusal}");
+                    eprintln!("error: production refuses to start: {refusal}");
+                }
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        let clock = loaded.settings.clock.clock();
+        let app = Application::build(&loaded.settings, Arc::new(catalogue), clock)?;
         tracing::info!(http.port = app.port(), "listening");
         app.run_until(shutdown_signal())
             .await

@@ -98,9 +98,14 @@ fn production_refuses_the_default_secret_and_accepts_a_long_one() {
     );
 
     let secret = "a-long-random-production-secret-0123456789";
+    // The shipped production.toml listens publicly, so it names its proxies (tests/it/production.rs).
     let accepted = safequiz(
         &["config", "check"],
-        &[("SAFEQUIZ_ENV", "production"), ("SAFEQUIZ_SECRET", secret)],
+        &[
+            ("SAFEQUIZ_ENV", "production"),
+            ("SAFEQUIZ_SECRET", secret),
+            ("SAFEQUIZ__HTTP__TRUSTED_PROXIES", "[\"10.0.0.1\"]"),
+        ],
     );
     assert!(accepted.status.success(), "{}", texts(&accepted).1);
 }

@@ -4,6 +4,7 @@
 mod bank;
 mod config;
 mod organizer;
+mod production;
 mod record;
 mod serve;
 mod units;

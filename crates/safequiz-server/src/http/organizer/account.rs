@@ -179,7 +179,13 @@ pub async fn login(
     let keys = login_counters(&request, &state, &username).await?;
     let Some(account) = verified_account(&state, &username, password).await? else {
         state.hot.count_failure(&keys, FAILURE_WINDOW_SECS).await?;
-        tracing::info!(username = %username, "organizer login refused");
+        // Not the username: it is typed by anyone (a forged log line once came through it), it
+        // may be a person's name, and a password typed into the wrong field lands there too.
+        // The address is what an operator needs to see a guessing run.
+        tracing::info!(
+            client.address = %login_address(&request, &state),
+            "organizer login refused"
+        );
         return Err(ApiError::Unauthorized("用户名或密码错误".to_owned()));
     };
     state.hot.clear_failures(&keys[0]).await?;

@@ -28,6 +28,7 @@ use crate::export::{
 };
 use crate::http::AppState;
 use crate::http::error::ApiError;
+use crate::telemetry::RequestId;
 
 /// The content type of an XLSX workbook.
 const XLSX_CONTENT_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
@@ -115,9 +116,17 @@ where
 {
     // A failure after the first byte cannot change the status any more: it is logged and the
     // response is cut off, so the client sees a failed download, not a short file.
-    let rows = rows.map(|row| {
+    // The body is streamed after the handler returned, outside the request's scope: the
+    // failure is logged under the request's id all the same.
+    let request = RequestId::current();
+    let rows = rows.map(move |row| {
         if let Err(error) = &row {
-            tracing::error!(error = %error, "an export stopped: reading its rows failed");
+            let log =
+                || tracing::error!(error = %error, "an export stopped: reading its rows failed");
+            match request {
+                Some(id) => id.sync_scope(log),
+                None => log(),
+            }
         }
         row
     });

@@ -18,11 +18,33 @@ use crate::http::error::ApiError;
 #[cfg(test)]
 mod tests;
 
-/// A `YYYY-MM-DD` query value.
+/// The first day a report or export accepts: spreadsheets (XLSX) count days from 1900, and no
+/// campaign ran before.
+pub const FIRST_DATE: Date = Date::constant(1900, 1, 1);
+
+/// The last day a report or export accepts: the last a four-digit year can spell.
+pub const LAST_DATE: Date = Date::constant(9999, 12, 31);
+
+/// A `YYYY-MM-DD` query value between [`FIRST_DATE`] and [`LAST_DATE`].
+///
+/// Checked here, at the edge, so that every report and export refuses the same dates with the
+/// same `400` instead of one of them failing deep inside (the XLSX writer refuses years outside
+/// 1900-9999, which used to surface as a `500`). Only the four-digit form is a date here:
+/// `-009999-01-01` and `+010000-01-01` parse as jiff dates but no organizer means them.
 pub(crate) fn parse_date(field: &str, text: &str) -> Result<Date, ApiError> {
-    text.trim()
+    let text = text.trim();
+    let four_digit_year = text.len() == 10 && text.as_bytes()[..4].iter().all(u8::is_ascii_digit);
+    let date = text
         .parse::<Date>()
-        .map_err(|_| ApiError::BadRequest(format!("{field}: 日期格式应为 YYYY-MM-DD")))
+        .ok()
+        .filter(|_| four_digit_year)
+        .ok_or_else(|| ApiError::BadRequest(format!("{field}: 日期格式应为 YYYY-MM-DD")))?;
+    if !(FIRST_DATE..=LAST_DATE).contains(&date) {
+        return Err(ApiError::BadRequest(format!(
+            "{field}: 日期应在 {FIRST_DATE} 至 {LAST_DATE} 之间"
+        )));
+    }
+    Ok(date)
 }
 
 /// A whole-number query value; an empty value is no value (what an empty form field sends).
