@@ -4,9 +4,12 @@
 //! a Redis Cluster that has several: still ready, but one node takes all of that campaign's
 //! writes (docs/operations.md).
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix_web::{HttpResponse, web};
+use prometheus_client::encoding::text::{encode_eof, encode_registry};
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use safequiz_redis::keys::Shard;
 use safequiz_redis::streams::FlushLag;
 use serde::Serialize;
@@ -118,43 +121,59 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     }
 }
 
-/// `GET /metrics`: Prometheus text format. The flusher's lag, summed over campaigns and shards;
-/// when Redis is unreachable the lag gauges are absent and `safequiz_redis_up` is 0.
+/// `GET /metrics`: the `OpenMetrics` text format (Prometheus reads it; docs/operations.md "What
+/// to watch"). The kept metrics of `crate::metrics`, then what is read from Redis at each scrape:
+/// `safequiz_redis_up` and the flusher's lag summed over campaigns and shards. When Redis is
+/// unreachable the lag gauges are absent and `safequiz_redis_up` is 0.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let mut text = String::new();
     let lag = flush_lag(&state).await;
-    let gauge = |text: &mut String, name: &str, help: &str, value: String| {
-        text.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
-        ));
-    };
-    gauge(
-        &mut text,
+    if lag.is_err() {
+        state.metrics.redis_error("scrape");
+    }
+    // The scrape's own figures, in a registry of their own so that absent means unknown.
+    let mut scrape = Registry::default();
+    let up = Gauge::<i64>::default();
+    up.set(i64::from(lag.is_ok()));
+    scrape.register(
         "safequiz_redis_up",
-        "Whether Redis answered this scrape.",
-        u8::from(lag.is_ok()).to_string(),
+        "Whether Redis answered this scrape",
+        up,
     );
     if let Ok(lag) = lag {
-        gauge(
-            &mut text,
+        let count = |value: u64| {
+            let gauge = Gauge::<i64>::default();
+            gauge.set(i64::try_from(value).unwrap_or(i64::MAX));
+            gauge
+        };
+        scrape.register(
             "safequiz_flush_pending_entries",
-            "Stream entries delivered to a flusher and not yet acknowledged.",
-            lag.pending.to_string(),
+            "Stream entries delivered to a flusher and not yet acknowledged",
+            count(lag.pending),
         );
-        gauge(
-            &mut text,
+        scrape.register(
             "safequiz_flush_undelivered_entries",
-            "Stream entries no flusher has read yet.",
-            lag.undelivered.to_string(),
+            "Stream entries no flusher has read yet",
+            count(lag.undelivered),
         );
-        gauge(
-            &mut text,
+        let age = Gauge::<f64, AtomicU64>::default();
+        age.set(lag.oldest_age_ms.unwrap_or(0) as f64 / 1000.0);
+        scrape.register(
             "safequiz_flush_oldest_unflushed_age_seconds",
-            "Age of the oldest stream entry not yet written to SQL (0 when none).",
-            format!("{:.3}", lag.oldest_age_ms.unwrap_or(0) as f64 / 1000.0),
+            "Age of the oldest stream entry not yet written to SQL (0 when none)",
+            age,
         );
     }
+    let mut text = String::with_capacity(16 * 1024);
+    let encoded = state
+        .metrics
+        .encode(&mut text)
+        .and_then(|()| encode_registry(&mut text, &scrape))
+        .and_then(|()| encode_eof(&mut text));
+    if let Err(error) = encoded {
+        tracing::error!(error = %error, "cannot encode the metrics");
+        return HttpResponse::InternalServerError().finish();
+    }
     HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(text)
 }

@@ -30,7 +30,15 @@ pub async fn run(state: AppState, interval: Duration, mut shutdown: watch::Recei
         if *shutdown.borrow() {
             break;
         }
-        match sweep_once(&state).await {
+        let started = std::time::Instant::now();
+        let outcome = sweep_once(&state).await;
+        // Lateness shows in `/metrics`: the last good pass's instant, each pass's duration, and
+        // (polled apart, `crate::metrics`) how far past its grace the oldest open attempt is.
+        let now_secs = state.clock.now().as_millisecond() as f64 / 1000.0;
+        state
+            .metrics
+            .sweeper_pass(&outcome, started.elapsed(), now_secs);
+        match outcome {
             Ok(0) => {}
             Ok(count) => tracing::info!(attempts = count, "sweep finalized expired attempts"),
             // Redis down: the next pass retries; nothing is lost, the index stays in Redis.
