@@ -192,8 +192,8 @@ async fn flush_shard(
         }
     }
     match state.store.insert_batch(&rows).await {
-        Ok(_) => {
-            forget_flushed(state, id, shard, &rows).await?;
+        Ok(inserted) => {
+            forget_flushed(state, id, shard, &rows, inserted.attempts).await?;
             hot.ack(id, shard, &ids).await?
         }
         Err(error) if error.is_data_error() => {
@@ -219,8 +219,15 @@ async fn insert_one_by_one(
     let deliveries = state.hot.deliveries(&campaign.id, shard, ids).await?;
     for ((row, id), delivered) in rows.iter().zip(ids).zip(deliveries) {
         match state.store.insert_batch(std::slice::from_ref(row)).await {
-            Ok(_) => {
-                forget_flushed(state, &campaign.id, shard, std::slice::from_ref(row)).await?;
+            Ok(inserted) => {
+                forget_flushed(
+                    state,
+                    &campaign.id,
+                    shard,
+                    std::slice::from_ref(row),
+                    inserted.attempts,
+                )
+                .await?;
                 state
                     .hot
                     .ack(&campaign.id, shard, std::slice::from_ref(id))
@@ -261,18 +268,62 @@ async fn forget_flushed(
     campaign: &str,
     shard: Shard,
     rows: &[RecordRow],
+    new_attempts: u64,
 ) -> Result<(), FlushError> {
-    let attempts: Vec<AttemptId> = rows
+    let written: Vec<&AttemptRow> = rows
         .iter()
         .filter_map(|row| match row {
-            RecordRow::Attempt(attempt) => AttemptId::parse(&attempt.attempt_id),
+            RecordRow::Attempt(attempt) => Some(attempt),
             RecordRow::Participant(_) => None,
         })
         .collect();
+    let mut attempts = Vec::with_capacity(written.len());
+    for attempt in &written {
+        let Some(id) = AttemptId::parse(&attempt.attempt_id) else {
+            continue;
+        };
+        // Every row of the batch was new (the usual case), or this one is in the record as
+        // the entry says (a redelivery after a crash between commit and acknowledgement).
+        // A row the record holds with other content (after a failover lost writes, Redis
+        // finalized the same attempt again) keeps its Redis copy, which the boards count, and
+        // is logged: reconcile reports it, and forgetting it would leave reviews showing the
+        // record's older version.
+        if new_attempts as usize == written.len() || same_as_recorded(state, attempt).await? {
+            attempts.push(id);
+        } else {
+            tracing::error!(attempt = %attempt.attempt_id,
+                "the record holds this attempt with other content; kept in Redis, run reconcile");
+        }
+    }
     if !attempts.is_empty() {
         state.hot.forget_flushed(campaign, shard, &attempts).await?;
     }
     Ok(())
+}
+
+/// Whether the record holds `attempt` with the same result and answers.
+async fn same_as_recorded(state: &AppState, attempt: &AttemptRow) -> Result<bool, FlushError> {
+    let Some((participant, number)) = attempt
+        .attempt_id
+        .split_once('-')
+        .and_then(|(p, n)| Some((p.parse::<i64>().ok()?, n.parse::<u32>().ok()?)))
+    else {
+        return Ok(false);
+    };
+    let Some(recorded) = state
+        .store
+        .archived_attempt(&attempt.campaign_id, participant, number)
+        .await?
+    else {
+        return Ok(false);
+    };
+    let row = &recorded.row;
+    Ok(row.points == attempt.points
+        && row.correct == attempt.correct
+        && row.finished_at_ms == attempt.finished_at_ms
+        && row.time_used_ms == attempt.time_used_ms
+        && row.auto_submitted == attempt.auto_submitted
+        && row.questions == attempt.questions)
 }
 
 /// The record row a stream entry stands for.

@@ -10,6 +10,7 @@ use jiff::SignedDuration;
 use safequiz_redis::attempts::AttemptId;
 use safequiz_redis::keys::{Shard, ShardKeys};
 use safequiz_server::workers::flusher::{FlusherOptions, flush_once};
+use safequiz_sql::record::{AttemptRow, RecordRow};
 use safequiz_testapp::{CAMPAIGN, Participant, TestApp, Topology, on_both_topologies};
 use serde_json::{Value, json};
 
@@ -257,4 +258,53 @@ async fn the_daily_limit_resume_next_day_ranks_and_reconcile_hold_after_forgetti
         .await
         .expect("reconcile");
     assert_eq!(differences, Vec::<String>::new());
+}
+
+on_both_topologies!(an_attempt_the_record_holds_otherwise_is_not_forgotten);
+async fn an_attempt_the_record_holds_otherwise_is_not_forgotten(topology: Topology) {
+    // After a failover that lost writes, Redis can finalize an attempt again while the record
+    // already holds an earlier version of it. The flusher's insert keeps the record's row; Redis
+    // keeps its own copy (which its totals and boards count), so a review shows what the boards
+    // count, and reconcile reports the difference.
+    let app = spawn(topology).await;
+    let me = app.register("测试者", "13700000003", "110101").await;
+    let other = app.register("测试者乙", "13700000004", "110101").await;
+    play_one(&app, &me).await;
+    play_one(&app, &other).await;
+    let pid = i64::try_from(me.id).expect("an id SQL keeps");
+    let unit = "110101".to_owned();
+    let recorded_otherwise = AttemptRow {
+        campaign_id: CAMPAIGN.to_owned(),
+        attempt_id: format!("{pid}-1"),
+        participant_id: pid,
+        unit_id: unit,
+        day: 1,
+        started_at_ms: 1,
+        deadline_ms: 2,
+        finished_at_ms: 2,
+        time_used_ms: 1,
+        points: 0,
+        correct: 0,
+        auto_submitted: true,
+        full_marks: false,
+        questions: "[]".to_owned(),
+    };
+    app.state
+        .store
+        .insert_batch(&[RecordRow::Attempt(recorded_otherwise)])
+        .await
+        .expect("SQL takes the row");
+
+    flush_all(&app).await;
+
+    assert_eq!(
+        attempt_fields(&hash(&app, me.id).await, 1),
+        ["1:a", "1:k", "1:q", "1:r", "1:t", "1:v"],
+        "the attempt the record holds otherwise stays in Redis"
+    );
+    assert_eq!(
+        attempt_fields(&hash(&app, other.id).await, 1),
+        Vec::<&str>::new(),
+        "the batch's other attempt, new to the record, is forgotten"
+    );
 }
