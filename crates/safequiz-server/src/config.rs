@@ -610,6 +610,23 @@ fn rotation_problems(auth: &AuthSettings, environment: Environment) -> Vec<(&'st
             ));
         }
     }
+    // After a rotation's window the `previous_*` settings go, but the phones registered before
+    // it were hashed with the first secret: without `phone_secret` every returning participant
+    // would silently register again. A key id other than the first says a rotation happened.
+    if auth.previous_secret.is_none()
+        && auth.key_id != DEFAULT_KEY_ID
+        && auth.phone_secret.is_none()
+    {
+        problems.push((
+            "auth.phone_secret",
+            format!(
+                "must stay set after a rotation (auth.key_id is {}, not {DEFAULT_KEY_ID}), to the \
+                 secret the registered phones were hashed with, or no registered phone is \
+                 recognized any more",
+                auth.key_id
+            ),
+        ));
+    }
     if environment == Environment::Production
         && let Some(phone) = &auth.phone_secret
         && phone.expose_secret().len() < MIN_PRODUCTION_SECRET_BYTES

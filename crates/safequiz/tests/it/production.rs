@@ -100,6 +100,13 @@ fn a_secret_rotation_needs_its_three_settings_and_the_phone_secret() {
     ];
     let (code, stderr) = production_check(&complete);
     assert_eq!(code, Some(0), "{stderr}");
+    let after_the_window = [
+        proxies,
+        ("SAFEQUIZ__AUTH__KEY_ID", "k2"),
+        ("SAFEQUIZ__AUTH__PHONE_SECRET", old),
+    ];
+    let (code, stderr) = production_check(&after_the_window);
+    assert_eq!(code, Some(0), "{stderr}");
     let summary = safequiz(
         &["config", "check"],
         &[
@@ -148,6 +155,11 @@ fn a_secret_rotation_needs_its_three_settings_and_the_phone_secret() {
         (
             [&complete[..], &[("SAFEQUIZ__AUTH__KEY_ID", "k.2")]].concat(),
             "key `auth.key_id`",
+        ),
+        (
+            // After the window: the previous_* settings are gone, the phone secret must stay.
+            vec![proxies, ("SAFEQUIZ__AUTH__KEY_ID", "k2")],
+            "must stay set after a rotation (auth.key_id is k2, not k1)",
         ),
     ] {
         let (code, stderr) = production_check(&env);
