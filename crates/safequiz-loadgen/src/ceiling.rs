@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use bytes::Bytes;
 use hyper::{Method, StatusCode};
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::client::Connection;
 use crate::measure::{RedisProbe, percentile, process_cpu_micros, process_rss_bytes};
+use crate::wire::{Registration, Started, Submitted, register_all};
 
 /// Arguments of `ceiling`.
 #[derive(clap::Args)]
@@ -67,33 +67,6 @@ pub struct Args {
     /// Where to write the summary (JSON).
     #[arg(long)]
     summary: Option<PathBuf>,
-}
-
-#[derive(Deserialize)]
-struct Registered {
-    token: String,
-}
-
-#[derive(Deserialize)]
-struct Started {
-    attempt_id: String,
-    questions: Vec<StartedQuestion>,
-}
-
-#[derive(Deserialize)]
-struct StartedQuestion {
-    options: Vec<StartedOption>,
-}
-
-#[derive(Deserialize)]
-struct StartedOption {
-    key: String,
-}
-
-#[derive(Deserialize)]
-struct Submitted {
-    attempt_id: String,
-    score: u32,
 }
 
 /// Latencies (µs) and outcomes of one connection.
@@ -152,7 +125,18 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(RedisProbe::used_memory_outside_streams)
         .transpose()?;
     let registered = Instant::now();
-    let mut tokens = register_all(&args).await?;
+    let mut tokens: Vec<String> = register_all(Registration {
+        addr: args.addr,
+        campaign: &args.campaign,
+        units: &args.units,
+        first_phone: args.first_phone,
+        count: args.participants,
+        connections: args.connections.min(64),
+    })
+    .await?
+    .into_iter()
+    .map(|(_, token)| token)
+    .collect();
     let apart = tokens.split_off(tokens.len().saturating_sub(args.script_participants));
     let registration_secs = registered.elapsed().as_secs_f64();
     let memory_registered = redis
@@ -281,49 +265,6 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
-}
-
-async fn register_all(args: &Arc<Args>) -> anyhow::Result<Vec<String>> {
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..args.connections.min(64) {
-        let (args, next) = (args.clone(), next.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut connection = Connection::new(args.addr);
-            let mut tokens = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= args.participants {
-                    return Ok::<_, anyhow::Error>(tokens);
-                }
-                let body = json!({
-                    "name": "压测者",
-                    "phone": format!("13{:09}", args.first_phone + i as u64),
-                    "unit_id": args.units[i % args.units.len()],
-                });
-                let (status, body) = connection
-                    .send(
-                        Method::POST,
-                        &format!("/api/v1/campaigns/{}/participants", args.campaign),
-                        None,
-                        Some(Bytes::from(body.to_string())),
-                    )
-                    .await?;
-                anyhow::ensure!(
-                    status.is_success(),
-                    "registration answered {status}: {body:?}"
-                );
-                let registered: Registered = serde_json::from_slice(&body)?;
-                tokens.push((i, registered.token));
-            }
-        }));
-    }
-    let mut tokens = Vec::with_capacity(args.participants);
-    for task in tasks {
-        tokens.extend(task.await??);
-    }
-    tokens.sort_unstable_by_key(|(i, _)| *i);
-    Ok(tokens.into_iter().map(|(_, token)| token).collect())
 }
 
 /// Each script's cost, one kind of request at a time over all connections: `INFO commandstats`

@@ -21,6 +21,7 @@ mod measure;
 mod month;
 mod reads;
 mod verify;
+mod wire;
 
 use std::process::ExitCode;
 

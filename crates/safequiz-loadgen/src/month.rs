@@ -27,11 +27,11 @@ use bytes::Bytes;
 use hyper::{Method, StatusCode};
 use safequiz_sql::{DatabaseSettings, Store};
 use secrecy::SecretString;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::client::Connection;
 use crate::measure::RedisProbe;
+use crate::wire::{Registration, Started, Submitted, register_all};
 
 /// Redis, weighed: `used_memory`, and each key's `MEMORY USAGE`.
 struct Weigher {
@@ -159,34 +159,6 @@ pub struct Args {
     summary: PathBuf,
 }
 
-#[derive(Deserialize)]
-struct Registered {
-    participant_id: u64,
-    token: String,
-}
-
-#[derive(Deserialize)]
-struct Started {
-    attempt_id: String,
-    questions: Vec<StartedQuestion>,
-}
-
-#[derive(Deserialize)]
-struct StartedQuestion {
-    options: Vec<StartedOption>,
-}
-
-#[derive(Deserialize)]
-struct StartedOption {
-    key: String,
-}
-
-#[derive(Deserialize)]
-struct Submitted {
-    attempt_id: String,
-    score: u32,
-}
-
 /// One running `safequiz serve`.
 struct Service {
     child: Child,
@@ -291,7 +263,15 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let service = Service::start(&args, 0, false).await?;
     let baseline = redis.used_memory()?;
     let registered_at = Instant::now();
-    let people = register_all(&args).await?;
+    let people = register_all(Registration {
+        addr: args.addr,
+        campaign: &args.campaign,
+        units: &args.units,
+        first_phone: args.first_phone,
+        count: args.participants,
+        connections: args.connections,
+    })
+    .await?;
     let registration_secs = registered_at.elapsed().as_secs_f64();
     let registered = redis.used_memory_outside_streams()?;
     let people = Arc::new(people);
@@ -427,53 +407,6 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// Registers every participant; their ids and tokens, in phone order.
-async fn register_all(args: &Arc<Args>) -> anyhow::Result<Vec<(u64, String)>> {
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..args.connections {
-        let (args, next) = (args.clone(), next.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut connection = Connection::new(args.addr);
-            let mut people = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= args.participants {
-                    return Ok::<_, anyhow::Error>(people);
-                }
-                let body = json!({
-                    "name": "压测者",
-                    "phone": format!("13{:09}", args.first_phone + i as u64),
-                    "unit_id": args.units[i % args.units.len()],
-                });
-                let (status, body) = connection
-                    .send(
-                        Method::POST,
-                        &format!("/api/v1/campaigns/{}/participants", args.campaign),
-                        None,
-                        Some(Bytes::from(body.to_string())),
-                    )
-                    .await?;
-                anyhow::ensure!(
-                    status.is_success(),
-                    "registration answered {status}: {body:?}"
-                );
-                let registered: Registered = serde_json::from_slice(&body)?;
-                people.push((i, registered.participant_id, registered.token));
-            }
-        }));
-    }
-    let mut people = Vec::with_capacity(args.participants);
-    for task in tasks {
-        people.extend(task.await??);
-    }
-    people.sort_unstable_by_key(|(i, _, _)| *i);
-    Ok(people
-        .into_iter()
-        .map(|(_, id, token)| (id, token))
-        .collect())
 }
 
 /// One whole attempt per participant on every connection; each answered submit as

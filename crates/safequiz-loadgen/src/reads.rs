@@ -28,11 +28,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use bytes::Bytes;
 use hyper::{Method, StatusCode};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::client::Connection;
 use crate::measure::{RedisProbe, percentile, process_cpu_micros};
+use crate::wire::{Registered, Started, Submitted};
 
 /// Arguments of `reads`.
 #[derive(clap::Args)]
@@ -82,33 +82,6 @@ pub struct Args {
     /// Where to write the figures (JSON).
     #[arg(long)]
     summary: Option<PathBuf>,
-}
-
-#[derive(Deserialize)]
-struct Registered {
-    token: String,
-}
-
-#[derive(Deserialize)]
-struct Started {
-    attempt_id: String,
-    questions: Vec<StartedQuestion>,
-}
-
-#[derive(Deserialize)]
-struct StartedQuestion {
-    options: Vec<StartedOption>,
-}
-
-#[derive(Deserialize)]
-struct StartedOption {
-    key: String,
-}
-
-#[derive(Deserialize)]
-struct Submitted {
-    attempt_id: String,
-    score: u32,
 }
 
 /// What one window runs.

@@ -1,0 +1,109 @@
+//! What the load tools read from the service's answers, and the registration every scenario
+//! starts with: one home for the parts of the participant API the generators share.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use hyper::Method;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::client::Connection;
+
+/// A registration's answer.
+#[derive(Deserialize)]
+pub(crate) struct Registered {
+    pub(crate) participant_id: u64,
+    pub(crate) token: String,
+}
+
+/// A start's answer: the attempt and the options of its questions.
+#[derive(Deserialize)]
+pub(crate) struct Started {
+    pub(crate) attempt_id: String,
+    pub(crate) questions: Vec<StartedQuestion>,
+}
+
+/// One question of a start's answer.
+#[derive(Deserialize)]
+pub(crate) struct StartedQuestion {
+    pub(crate) options: Vec<StartedOption>,
+}
+
+/// One option of a question, by the key an answer names it with.
+#[derive(Deserialize)]
+pub(crate) struct StartedOption {
+    pub(crate) key: String,
+}
+
+/// A submit's answer.
+#[derive(Deserialize)]
+pub(crate) struct Submitted {
+    pub(crate) attempt_id: String,
+    pub(crate) score: u32,
+}
+
+/// Who to register: `count` participants with phones from `first_phone` on, spread over
+/// `units` in turn, for `campaign` at `addr`.
+pub(crate) struct Registration<'a> {
+    pub(crate) addr: SocketAddr,
+    pub(crate) campaign: &'a str,
+    pub(crate) units: &'a [String],
+    pub(crate) first_phone: u64,
+    pub(crate) count: usize,
+    pub(crate) connections: usize,
+}
+
+/// Registers every participant of `who` over `who.connections` connections; their ids and
+/// tokens, in phone order.
+pub(crate) async fn register_all(who: Registration<'_>) -> anyhow::Result<Vec<(u64, String)>> {
+    anyhow::ensure!(!who.units.is_empty(), "no unit to register participants in");
+    let path = Arc::new(format!("/api/v1/campaigns/{}/participants", who.campaign));
+    let units = Arc::new(who.units.to_vec());
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..who.connections.max(1) {
+        let (path, units, next) = (path.clone(), units.clone(), next.clone());
+        let (addr, first_phone, count) = (who.addr, who.first_phone, who.count);
+        tasks.push(tokio::spawn(async move {
+            let mut connection = Connection::new(addr);
+            let mut people = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count {
+                    return Ok::<_, anyhow::Error>(people);
+                }
+                let body = json!({
+                    "name": "压测者",
+                    "phone": format!("13{:09}", first_phone + i as u64),
+                    "unit_id": units[i % units.len()],
+                });
+                let (status, body) = connection
+                    .send(
+                        Method::POST,
+                        &path,
+                        None,
+                        Some(Bytes::from(body.to_string())),
+                    )
+                    .await?;
+                anyhow::ensure!(
+                    status.is_success(),
+                    "registration answered {status}: {body:?}"
+                );
+                let registered: Registered = serde_json::from_slice(&body)?;
+                people.push((i, registered.participant_id, registered.token));
+            }
+        }));
+    }
+    let mut people = Vec::with_capacity(who.count);
+    for task in tasks {
+        people.extend(task.await??);
+    }
+    people.sort_unstable_by_key(|(i, _, _)| *i);
+    Ok(people
+        .into_iter()
+        .map(|(_, id, token)| (id, token))
+        .collect())
+}
