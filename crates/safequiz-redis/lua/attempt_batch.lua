@@ -46,5 +46,8 @@ for op = 1, tonumber(ARGV[1]) do
     replies[op] = reply
   end
 end
-flush()
+-- A deferred write a key refused fails the whole call (its operations' callers cannot tell
+-- whose writes it held), after every other key's writes are done.
+local refused = flush()
+if refused then return refused end
 return replies

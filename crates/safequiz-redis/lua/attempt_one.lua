@@ -10,7 +10,8 @@
 -- 24 µs and 29 µs, a submit (finalize) 63-83 µs and 77-81 µs; see docs/performance.md.
 
 local reply, failure = run(body, KEYS, ARGV)
-flush()
+local refused = flush()
 if failure then return failure end
+if refused then return refused end
 if reply[1] == '!error' then return {err = reply[2]} end
 return reply

@@ -158,14 +158,26 @@ end
 -- Writes what finalize deferred: one HINCRBY per totals field, one ZREM per deadline index,
 -- one ZREM and one ZADD per board.
 local function flush()
+  -- Each write under redis.pcall: a key that refuses (WRONGTYPE on a damaged key) must not keep
+  -- the other keys of the call from their writes; the first refusal is logged and returned, and
+  -- the caller answers it for the whole call as before.
+  local failure = nil
+  local function write(...)
+    local reply = redis.pcall(...)
+    if type(reply) == 'table' and reply.err then
+      redis.log(redis.LOG_WARNING, 'safequiz: a deferred write to ' .. select(2, ...) ..
+        ' failed: ' .. reply.err)
+      failure = failure or reply
+    end
+  end
   for _, key in ipairs(TOTAL_KEYS) do
     local p = TOTAL_ADD[key]
     for _, field in ipairs(p.order) do
-      redis.call('HINCRBY', key, field, string.format('%d', p.value[field]))
+      write('HINCRBY', key, field, string.format('%d', p.value[field]))
     end
   end
   for _, key in ipairs(INDEX_KEYS) do
-    redis.call('ZREM', key, unpack(INDEX_DROP[key].order))
+    write('ZREM', key, unpack(INDEX_DROP[key].order))
   end
   for _, key in ipairs(BOARD_KEYS) do
     local p = BOARD_SET[key]
@@ -179,12 +191,13 @@ local function flush()
         gone[#gone + 1] = member
       end
     end
-    if #gone > 0 then redis.call('ZREM', key, unpack(gone)) end
-    if #added > 0 then redis.call('ZADD', key, unpack(added)) end
+    if #gone > 0 then write('ZREM', key, unpack(gone)) end
+    if #added > 0 then write('ZADD', key, unpack(added)) end
   end
   TOTAL_KEYS, TOTAL_ADD = {}, {}
   INDEX_KEYS, INDEX_DROP = {}, {}
   BOARD_KEYS, BOARD_SET = {}, {}
+  return failure
 end
 
 -- Finalizes attempt n, whose fields `load` read into f, with the answers `answers` (f[3], or

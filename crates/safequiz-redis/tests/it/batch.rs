@@ -608,3 +608,67 @@ async fn an_operation_that_fails_in_a_batch_fails_alone() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_board_that_refuses_its_deferred_write_keeps_no_other_board_from_its_writes() {
+    for topology in topologies() {
+        let hot = &topology.hot;
+        let shards = 1;
+        let x: &[&str] = &["110000", "110101"];
+        let y: &[&str] = &["120000", "120101"];
+        // Odd participants in X's units, even ones in Y's.
+        let who = |p: u64| Actor {
+            campaign: "refusing",
+            shards,
+            participant: p,
+            path: if p % 2 == 1 { x } else { y },
+            points_per_question: 1,
+        };
+        let attempt = new_attempt(DAY, T0, &five_questions());
+        for p in 1..=6 {
+            hot.start(&who(p), 1, &attempt).await.expect("start");
+        }
+        let mut connection = Connection::open(
+            &topology
+                .primaries
+                .iter()
+                .map(|port| format!("redis://127.0.0.1:{port}"))
+                .collect::<Vec<_>>()
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+            topology.primaries.len() > 1,
+        )
+        .await
+        .expect("a connection");
+        let keys = ShardKeys::new("refusing", Shard(0));
+        // X's county board becomes a string: the deferred ZADD to it raises WRONGTYPE.
+        let _: () = redis::cmd("SET")
+            .arg(keys.board(Some("110101")))
+            .arg("not a sorted set")
+            .query_async(&mut connection)
+            .await
+            .expect("SET");
+
+        // An odd participant first in every call, so X's boards come before Y's in the call's
+        // deferred writes whether the first submit goes alone or with the others.
+        let submits = join_all([1, 3, 2, 5, 4, 6].map(|p| {
+            let actor = who(p);
+            async move { hot.submit(&actor, 1, &[], T0 + 2_000).await }
+        }))
+        .await;
+        assert!(
+            submits.iter().any(Result::is_err),
+            "the refused write is answered: {submits:?}"
+        );
+
+        for unit in ["120000", "120101"] {
+            let members: u64 = redis::cmd("ZCARD")
+                .arg(keys.board(Some(unit)))
+                .query_async(&mut connection)
+                .await
+                .expect("ZCARD");
+            assert_eq!(members, 3, "every Y participant is on board {unit}");
+        }
+    }
+}
