@@ -443,6 +443,21 @@ struct Topology {
     primaries: Vec<u16>,
 }
 
+impl Topology {
+    /// A connection of the test's own to the topology's primaries, to read or damage keys.
+    async fn connection(&self) -> Connection {
+        let urls: Vec<String> = self
+            .primaries
+            .iter()
+            .map(|port| format!("redis://127.0.0.1:{port}"))
+            .collect();
+        let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+        Connection::open(&urls, self.primaries.len() > 1)
+            .await
+            .expect("a connection")
+    }
+}
+
 fn topologies() -> [Topology; 2] {
     let single = RedisServer::start();
     let cluster = RedisCluster::start();
@@ -551,19 +566,7 @@ async fn an_operation_that_fails_in_a_batch_fails_alone() {
                 .expect("start");
         }
         // Participant 3's hash becomes a string: the script's HMGET on it raises WRONGTYPE.
-        let mut connection = Connection::open(
-            &topology
-                .primaries
-                .iter()
-                .map(|port| format!("redis://127.0.0.1:{port}"))
-                .collect::<Vec<_>>()
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>(),
-            topology.primaries.len() > 1,
-        )
-        .await
-        .expect("a connection");
+        let mut connection = topology.connection().await;
         let broken = ShardKeys::new("failing", Shard(0)).participant(3);
         let _: () = redis::cmd("SET")
             .arg(&broken)
@@ -628,19 +631,7 @@ async fn a_board_that_refuses_its_deferred_write_keeps_no_other_board_from_its_w
         for p in 1..=6 {
             hot.start(&who(p), 1, &attempt).await.expect("start");
         }
-        let mut connection = Connection::open(
-            &topology
-                .primaries
-                .iter()
-                .map(|port| format!("redis://127.0.0.1:{port}"))
-                .collect::<Vec<_>>()
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>(),
-            topology.primaries.len() > 1,
-        )
-        .await
-        .expect("a connection");
+        let mut connection = topology.connection().await;
         let keys = ShardKeys::new("refusing", Shard(0));
         // X's county board becomes a string: the deferred ZADD to it raises WRONGTYPE.
         let _: () = redis::cmd("SET")
