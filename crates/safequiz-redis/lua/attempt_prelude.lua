@@ -90,6 +90,12 @@ local function load(n)
     'open', 'att', 'last', 'pts', 'ms')
 end
 
+-- Whether attempt n, whose fields are absent, was started and then forgotten once its row was
+-- in SQL (forget.lua) rather than never started: n is at most the participant's `seq`.
+local function forgotten(n)
+  return tonumber(n) <= tonumber(redis.call('HGET', P, 'seq') or 0)
+end
+
 -- The accepts-until instant (ms) of a times field "day,started,deadline,accepts".
 local function accepts_until(t)
   return tonumber(string.match(t, ',(%d+)$'))

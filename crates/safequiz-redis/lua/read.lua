@@ -12,7 +12,7 @@
 local n = ARGV[REST]
 local f = load(n)
 if not f[1] then
-  if tonumber(n) <= tonumber(redis.call('HGET', P, 'seq') or 0) then return {'archived'} end
+  if forgotten(n) then return {'archived'} end
   return {'missing'}
 end
 if f[2] then return record('final', n, f) end

@@ -13,7 +13,7 @@
 local n = ARGV[REST]
 local f = redis.call('HMGET', P, n .. ':t', n .. ':r', n .. ':a', n .. ':v')
 if not f[1] then
-  if tonumber(n) <= tonumber(redis.call('HGET', P, 'seq') or 0) then return {'closed'} end
+  if forgotten(n) then return {'closed'} end
   return {'missing'}
 end
 if f[2] then return {'closed'} end

@@ -78,11 +78,13 @@ pub struct Actor<'a> {
 }
 
 impl Actor<'_> {
+    /// The shard the participant's keys are in.
+    fn shard(&self) -> Shard {
+        Shard::of_participant(self.participant, self.shards)
+    }
+
     fn invocation<'s>(&self, script: &'s Lua, now_ms: i64) -> Call<'s> {
-        let keys = ShardKeys::new(
-            self.campaign,
-            Shard::of_participant(self.participant, self.shards),
-        );
+        let keys = ShardKeys::new(self.campaign, self.shard());
         let mut invocation = script.call();
         invocation
             .key(keys.participant(self.participant))
@@ -436,7 +438,7 @@ impl HotState {
             .arg(&attempt.questions)
             .arg(&attempt.key)
             .arg(&attempt.kinds);
-        let reply = self.invoke(invocation).await?;
+        let reply = self.invoke(actor, invocation).await?;
         match reply.first().map(String::as_str) {
             Some("created") => Ok(StartOutcome::Created(AttemptRecord::parse(
                 actor.participant,
@@ -467,7 +469,7 @@ impl HotState {
             .arg(index)
             .arg(choice.letters)
             .arg(choice.true_false);
-        let reply = self.invoke(invocation).await?;
+        let reply = self.invoke(actor, invocation).await?;
         match reply.first().map(String::as_str) {
             Some("saved") => Ok(SaveOutcome::Saved),
             Some("missing") => Ok(SaveOutcome::Missing),
@@ -495,7 +497,7 @@ impl HotState {
                 .arg(choice.letters)
                 .arg(choice.true_false);
         }
-        let reply = self.invoke(invocation).await?;
+        let reply = self.invoke(actor, invocation).await?;
         let index = || reply.get(1).and_then(|i| i.parse().ok()).unwrap_or(0);
         match reply.first().map(String::as_str) {
             Some("final") => Ok(SubmitOutcome::Final(AttemptRecord::parse(
@@ -522,7 +524,7 @@ impl HotState {
     ) -> Result<ReadOutcome, RedisError> {
         let mut invocation = actor.invocation(&READ, now_ms);
         invocation.arg(number);
-        let reply = self.invoke(invocation).await?;
+        let reply = self.invoke(actor, invocation).await?;
         match reply.first().map(String::as_str) {
             Some("open") => Ok(ReadOutcome::Open(AttemptRecord::parse(
                 actor.participant,
@@ -572,8 +574,18 @@ impl HotState {
     }
 
     /// Runs an attempt script call through the handle's group commit (`batch.rs`).
-    async fn invoke(&self, invocation: Call<'static>) -> Result<Vec<String>, RedisError> {
-        self.invoke_batched(invocation).await
+    /// Runs an attempt operation's script call through this handle's group commit
+    /// (`batch.rs`): alone when nothing of its target is in flight, else with the operations
+    /// that arrived meanwhile, in one script call.
+    async fn invoke(
+        &self,
+        actor: &Actor<'_>,
+        invocation: Call<'static>,
+    ) -> Result<Vec<String>, RedisError> {
+        let target = self.is_cluster().then(|| (actor.campaign, actor.shard()));
+        self.batches
+            .run(invocation, target, &self.settings, &self.connections)
+            .await
     }
 }
 

@@ -36,6 +36,7 @@ use std::sync::{Arc, Mutex};
 use redis::Value;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::keys::Shard;
 use crate::scripts::{BATCH, Call};
 use crate::{ConnectSettings, Connections, RedisError, open_connection};
 
@@ -52,25 +53,22 @@ struct Op {
 /// The queues of one handle, one per target, each drained by its driver task.
 #[derive(Default)]
 pub(crate) struct Batches {
-    queues: Mutex<HashMap<Vec<u8>, mpsc::UnboundedSender<Op>>>,
+    /// By campaign, then shard; on one Redis every operation is under ("", shard 0).
+    queues: Mutex<HashMap<String, HashMap<Shard, mpsc::UnboundedSender<Op>>>>,
 }
 
 impl Batches {
     /// Runs `call`, an attempt operation's script call, in the next batch of its target, and
-    /// returns its reply. `cluster` says whether targets are shards (the hash tag of the call's
-    /// first key) or the one Redis.
+    /// returns its reply. `target` is the campaign and shard of the call's keys on a cluster,
+    /// `None` on one Redis (where any keys may share a script call).
     pub(crate) async fn run(
         &self,
         call: Call<'static>,
-        cluster: bool,
+        target: Option<(&str, Shard)>,
         settings: &Arc<ConnectSettings>,
         connections: &Arc<Connections>,
     ) -> Result<Vec<String>, RedisError> {
-        let target = if cluster {
-            hash_tag(call.keys().first().map(Vec::as_slice).unwrap_or_default()).to_vec()
-        } else {
-            Vec::new()
-        };
+        let (campaign, shard) = target.unwrap_or(("", Shard(0)));
         let (reply, answer) = oneshot::channel();
         let mut op = Op { call, reply };
         // At most twice: a queue whose driver is gone (its runtime was shut down) is replaced
@@ -78,42 +76,36 @@ impl Batches {
         for _ in 0..2 {
             let sender = {
                 let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
-                queues
-                    .entry(target.clone())
-                    .or_insert_with(|| {
+                match queues.get(campaign).and_then(|shards| shards.get(&shard)) {
+                    Some(sender) => sender.clone(),
+                    None => {
                         let (sender, queue) = mpsc::unbounded_channel();
                         tokio::spawn(drive(queue, Arc::clone(settings), Arc::clone(connections)));
+                        queues
+                            .entry(campaign.to_owned())
+                            .or_default()
+                            .insert(shard, sender.clone());
                         sender
-                    })
-                    .clone()
+                    }
+                }
             };
             match sender.send(op) {
                 Ok(()) => return answer.await.unwrap_or_else(|_| Err(driver_gone())),
                 Err(mpsc::error::SendError(back)) => {
                     op = back;
                     let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
-                    if queues
-                        .get(&target)
-                        .is_some_and(|current| current.same_channel(&sender))
+                    if let Some(shards) = queues.get_mut(campaign)
+                        && shards
+                            .get(&shard)
+                            .is_some_and(|current| current.same_channel(&sender))
                     {
-                        queues.remove(&target);
+                        shards.remove(&shard);
                     }
                 }
             }
         }
         Err(driver_gone())
     }
-}
-
-/// The hash tag of a key, `{...}` included, or the whole key when it has none.
-fn hash_tag(key: &[u8]) -> &[u8] {
-    if let Some(open) = key.iter().position(|b| *b == b'{')
-        && let Some(len) = key[open + 1..].iter().position(|b| *b == b'}')
-        && len > 0
-    {
-        return &key[open..open + len + 2];
-    }
-    key
 }
 
 /// The error of an operation whose driver stopped before answering (its runtime shut down):
@@ -164,12 +156,12 @@ async fn send(ops: &mut Vec<Op>, settings: &ConnectSettings, connections: &Conne
     }
     let mut call = BATCH.call();
     call.arg(ops.len());
-    for op in ops.iter() {
+    for op in ops.iter_mut() {
         let lua = op.call.lua();
         call.arg(lua.kind().expect("only attempt operations are batched"))
             .arg(op.call.keys().len())
             .arg(op.call.args().len());
-        call.extend_encoded(op.call.keys(), op.call.args());
+        call.take_encoded(&mut op.call);
     }
     match call.invoke::<Value>(&mut connection).await {
         Err(error) => {
@@ -226,13 +218,6 @@ fn server_error(message: &str) -> redis::RedisError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_target_is_the_hash_tag_of_the_first_key() {
-        assert_eq!(hash_tag(b"{quiz:3}:p:17"), b"{quiz:3}");
-        assert_eq!(hash_tag(b"plain"), b"plain");
-        assert_eq!(hash_tag(b"{}:x"), b"{}:x");
-    }
 
     #[test]
     fn an_error_marker_becomes_the_error_redis_would_have_answered() {

@@ -311,18 +311,6 @@ impl HotState {
         open_connection(&self.settings, &self.connections).await
     }
 
-    /// Runs an attempt operation's script call through this handle's group commit
-    /// (`batch.rs`): alone when nothing of its target is in flight, else with the operations
-    /// that arrived meanwhile, in one script call.
-    pub(crate) async fn invoke_batched(
-        &self,
-        call: scripts::Call<'static>,
-    ) -> Result<Vec<String>, RedisError> {
-        self.batches
-            .run(call, self.is_cluster(), &self.settings, &self.connections)
-            .await
-    }
-
     /// Checks that Redis answers: one `PING` round trip (on a cluster, to every primary).
     #[tracing::instrument(skip_all)]
     pub async fn ping(&self) -> Result<(), RedisError> {

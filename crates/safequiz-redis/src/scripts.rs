@@ -142,10 +142,11 @@ impl<'s> Call<'s> {
         &self.args
     }
 
-    /// Appends keys and arguments already encoded (another call's, for a batch).
-    pub(crate) fn extend_encoded(&mut self, keys: &[Vec<u8>], args: &[Vec<u8>]) -> &mut Self {
-        self.keys.extend_from_slice(keys);
-        self.args.extend_from_slice(args);
+    /// Moves another call's keys and arguments, already encoded, to the end of this one's (a
+    /// batch takes its operations' this way; `other` is left without them).
+    pub(crate) fn take_encoded(&mut self, other: &mut Call<'_>) -> &mut Self {
+        self.keys.append(&mut other.keys);
+        self.args.append(&mut other.args);
         self
     }
 

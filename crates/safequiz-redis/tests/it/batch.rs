@@ -264,16 +264,7 @@ async fn dump(
 
 /// Script calls (`EVALSHA` and `EVAL`) the Redis on `port` has run.
 async fn script_calls(port: u16) -> u64 {
-    let mut connection = redis::Client::open(format!("redis://127.0.0.1:{port}"))
-        .expect("a URL")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("the node answers");
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(&mut connection)
-        .await
-        .expect("INFO");
+    let info = crate::info(port, "commandstats").await;
     info.lines()
         .filter(|line| line.starts_with("cmdstat_evalsha:") || line.starts_with("cmdstat_eval:"))
         .filter_map(|line| {

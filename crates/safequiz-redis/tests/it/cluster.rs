@@ -168,16 +168,7 @@ async fn the_same_plays_read_the_same_on_one_node_and_on_a_cluster() {
 
 /// Cached scripts of the node on `port` (`INFO memory`'s `number_of_cached_scripts`).
 async fn cached_scripts(port: u16) -> u64 {
-    let mut connection = redis::Client::open(format!("redis://127.0.0.1:{port}"))
-        .expect("a URL")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("the node answers");
-    let info: String = redis::cmd("INFO")
-        .arg("memory")
-        .query_async(&mut connection)
-        .await
-        .expect("INFO");
+    let info = crate::info(port, "memory").await;
     info.lines()
         .find_map(|line| line.strip_prefix("number_of_cached_scripts:"))
         .and_then(|count| count.trim().parse().ok())

@@ -69,6 +69,20 @@ fn hot_on(url: &str, cluster: bool) -> HotState {
     .expect("a Redis URL from the testkit parses")
 }
 
+/// One section of `INFO` of the Redis node on `port`.
+async fn info(port: u16, section: &str) -> String {
+    let mut connection = redis::Client::open(format!("redis://127.0.0.1:{port}"))
+        .expect("a URL")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("the node answers");
+    redis::cmd("INFO")
+        .arg(section)
+        .query_async(&mut connection)
+        .await
+        .expect("INFO")
+}
+
 /// A raw connection, for reading keys the wrappers do not expose.
 async fn raw(redis: &RedisServer) -> redis::aio::MultiplexedConnection {
     redis::Client::open(redis.url())

@@ -254,6 +254,22 @@ async fn revalidate(app: &TestApp, path: &str, etag: &str) -> (u16, String, byte
     (status, tag, response.bytes().await.expect("a body"))
 }
 
+/// Polls `path` with `If-None-Match: etag` until it answers a new board; its tag and body.
+async fn changed_board(app: &TestApp, what: &str, path: &str, etag: &str) -> (String, Value) {
+    eventually(
+        &format!("{what} shows the finished attempts"),
+        Duration::from_secs(10),
+        || async {
+            let (status, tag, body) = revalidate(app, path, etag).await;
+            (status == 200).then(|| {
+                let board: Value = serde_json::from_slice(&body).expect("JSON");
+                (tag, board)
+            })
+        },
+    )
+    .await
+}
+
 fn item_of<'a>(board: &'a Value, unit: &str) -> Option<&'a Value> {
     board["items"]
         .as_array()
@@ -290,18 +306,7 @@ async fn boards_carry_a_tag_and_answer_304_until_they_change_then_200_with_a_new
         .map(|result| result["score"].as_u64().expect("score"))
         .sum();
 
-    let (etag, board) = eventually(
-        "the unit board shows the finished attempts",
-        Duration::from_secs(10),
-        || async {
-            let (status, etag, body) = revalidate(&app, &units, &tags[0]).await;
-            (status == 200).then(|| {
-                let board: Value = serde_json::from_slice(&body).expect("JSON");
-                (etag, board)
-            })
-        },
-    )
-    .await;
+    let (etag, board) = changed_board(&app, "the unit board", &units, &tags[0]).await;
     assert_ne!(etag, tags[0]);
     let dongcheng = item_of(&board, "110101").expect("东城区");
     assert_eq!(dongcheng["attempts"], 3);
@@ -309,18 +314,7 @@ async fn boards_carry_a_tag_and_answer_304_until_they_change_then_200_with_a_new
     let (status, _, body) = revalidate(&app, &units, &etag).await;
     assert_eq!((status, body.len()), (304, 0), "the new tag revalidates");
 
-    let (etag, board) = eventually(
-        "the individual board shows the finished attempts",
-        Duration::from_secs(10),
-        || async {
-            let (status, etag, body) = revalidate(&app, &people, &tags[1]).await;
-            (status == 200).then(|| {
-                let board: Value = serde_json::from_slice(&body).expect("JSON");
-                (etag, board)
-            })
-        },
-    )
-    .await;
+    let (etag, board) = changed_board(&app, "the individual board", &people, &tags[1]).await;
     assert_ne!(etag, tags[1]);
     assert_eq!(board["items"].as_array().expect("items").len(), 3);
 }
