@@ -516,16 +516,6 @@ fn validate(settings: &Settings, environment: Environment, figment: &Figment) ->
     if settings.flusher.max_deliveries == 0 {
         report("flusher.max_deliveries", "must be at least 1".to_owned());
     }
-    if settings.clock.offset_secs != 0 && environment == Environment::Production {
-        report(
-            "clock.offset_secs",
-            format!(
-                "is {}; production refuses a clock offset (it exists for the load kit only): \
-                 remove it",
-                settings.clock.offset_secs
-            ),
-        );
-    }
     if settings.clock.offset_secs.unsigned_abs() > 10 * 365 * 86_400 {
         report(
             "clock.offset_secs",
@@ -642,6 +632,16 @@ fn rotation_problems(auth: &AuthSettings, environment: Environment) -> Vec<(&'st
 /// Production refusals beyond the secret: settings that run but lose data or trust clients.
 fn production_problems(settings: &Settings) -> Vec<(&'static str, String)> {
     let mut problems = Vec::new();
+    if settings.clock.offset_secs != 0 {
+        problems.push((
+            "clock.offset_secs",
+            format!(
+                "is {}; production refuses a clock offset (it exists for the load kit only): \
+                 remove it",
+                settings.clock.offset_secs
+            ),
+        ));
+    }
     if let Some(path) = sqlite_path(settings.database.url.expose_secret())
         && let Some(folder) = temporary_folder(&path)
     {

@@ -24,6 +24,11 @@ use sqlx::{Arguments, AssertSqlSafe, Database, FromRow, IntoArguments, Postgres,
 
 use crate::{Backend, Store};
 
+/// Serializes rows for [`Statement::push_json_rows`].
+pub(crate) fn json_rows<T: serde::Serialize>(rows: &[T]) -> String {
+    serde_json::to_string(rows).expect("rows of strings, integers and booleans always serialize")
+}
+
 /// Runs `$body` with `$conn` bound to the transaction's connection, whichever database it is;
 /// the body is written once and compiled for each.
 macro_rules! on_tx {
@@ -94,7 +99,7 @@ pub(crate) enum SqlType {
 }
 
 impl SqlType {
-    fn postgres(self) -> &'static str {
+    pub(crate) fn postgres(self) -> &'static str {
         match self {
             SqlType::Text => "text",
             SqlType::Int4 => "integer",

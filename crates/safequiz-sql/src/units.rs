@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::rollups::rebuild_in;
-use crate::statement::{SqlType, Statement, Transaction};
+use crate::rollups::{UnitRow, rebuild_in};
+use crate::statement::{SqlType, Statement, Transaction, json_rows};
 use crate::{Store, StoreError};
 
 /// One unit as the record keeps it.
@@ -185,7 +185,7 @@ async fn sync_ancestors(
             a: &row.ancestor_id,
         })
         .collect();
-    let json = serde_json::to_string(&rows).expect("pairs of strings always serialize");
+    let json = json_rows(&rows);
     let mut st = Statement::new(
         "INSERT INTO unit_ancestors (campaign_id, unit_id, ancestor_id) SELECT $1, r.u, r.a FROM ",
     )
@@ -206,12 +206,8 @@ async fn has_participants(
     campaign_id: &str,
     units: &BTreeSet<String>,
 ) -> Result<bool, StoreError> {
-    #[derive(Serialize)]
-    struct UnitRow<'a> {
-        u: &'a str,
-    }
     let rows: Vec<UnitRow<'_>> = units.iter().map(|u| UnitRow { u }).collect();
-    let json = serde_json::to_string(&rows).expect("strings always serialize");
+    let json = json_rows(&rows);
     let mut st = Statement::new(
         "SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT 1 AS one FROM participant_totals \
          WHERE campaign_id = $1 AND unit_id IN (SELECT r.u FROM ",

@@ -277,6 +277,7 @@ async fn forget_flushed(
             RecordRow::Participant(_) => None,
         })
         .collect();
+    let all_new = new_attempts as usize == written.len();
     let mut attempts = Vec::with_capacity(written.len());
     for attempt in &written {
         let Some(id) = AttemptId::parse(&attempt.attempt_id) else {
@@ -288,7 +289,7 @@ async fn forget_flushed(
         // finalized the same attempt again) keeps its Redis copy, which the boards count, and
         // is logged: reconcile reports it, and forgetting it would leave reviews showing the
         // record's older version.
-        if new_attempts as usize == written.len() || same_as_recorded(state, attempt).await? {
+        if all_new || same_as_recorded(state, attempt, id).await? {
             attempts.push(id);
         } else {
             tracing::error!(attempt = %attempt.attempt_id,
@@ -301,18 +302,18 @@ async fn forget_flushed(
     Ok(())
 }
 
-/// Whether the record holds `attempt` with the same result and answers.
-async fn same_as_recorded(state: &AppState, attempt: &AttemptRow) -> Result<bool, FlushError> {
-    let Some((participant, number)) = attempt
-        .attempt_id
-        .split_once('-')
-        .and_then(|(p, n)| Some((p.parse::<i64>().ok()?, n.parse::<u32>().ok()?)))
-    else {
+/// Whether the record holds `attempt` (attempt `id`) with the same result and answers.
+async fn same_as_recorded(
+    state: &AppState,
+    attempt: &AttemptRow,
+    id: AttemptId,
+) -> Result<bool, FlushError> {
+    let Ok(participant) = i64::try_from(id.participant) else {
         return Ok(false);
     };
     let Some(recorded) = state
         .store
-        .archived_attempt(&attempt.campaign_id, participant, number)
+        .archived_attempt(&attempt.campaign_id, participant, id.number)
         .await?
     else {
         return Ok(false);

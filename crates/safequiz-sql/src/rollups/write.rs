@@ -8,12 +8,7 @@ use serde::Serialize;
 use super::increments::{AnswerCounts, Increments, increments};
 use crate::StoreError;
 use crate::record::{AttemptRow, ParticipantRow};
-use crate::statement::{Record, SqlType, Statement, Transaction};
-
-/// Serializes rows for [`Statement::push_json_rows`].
-fn json<T: Serialize>(rows: &[T]) -> String {
-    serde_json::to_string(rows).expect("rows of strings, integers and booleans always serialize")
-}
+use crate::statement::{Record, SqlType, Statement, Transaction, json_rows};
 
 /// Makes the other writers of `campaign`'s roll-ups wait until this transaction ends: flushers
 /// take it after inserting their attempts, the rebuild before reading any. On PostgreSQL, a
@@ -48,7 +43,7 @@ async fn select_in<R: Record, K: Serialize>(
     keys: &[K],
 ) -> Result<Vec<R>, StoreError> {
     let mut st = Statement::new(head).bind(campaign_id);
-    st.push_json_rows(tx.backend(), "r", &[column], json(keys))
+    st.push_json_rows(tx.backend(), "r", &[column], json_rows(keys))
         .push(")");
     Ok(st.fetch_all_in::<R>(tx).await?)
 }
@@ -72,9 +67,10 @@ struct IdRow {
     i: i64,
 }
 
+/// A unit id as a JSON row of a `u` column.
 #[derive(Serialize)]
-struct UnitRow<'a> {
-    u: &'a str,
+pub(crate) struct UnitRow<'a> {
+    pub(crate) u: &'a str,
 }
 
 /// Adds `attempts` (new to the record this transaction, all of `campaign_id`) to the roll-ups.
@@ -206,13 +202,11 @@ impl Upsert {
                     .iter()
                     .enumerate()
                     .map(|(n, column)| {
-                        let kind = match column {
-                            Column::Text(_) => "text[]",
-                            Column::Int4(_) => "int4[]",
-                            Column::Int8(_) => "int8[]",
-                            Column::Bool(_) => "bool[]",
-                        };
-                        format!("${}::{kind}", n + 1 + usize::from(self.campaign))
+                        format!(
+                            "${}::{}[]",
+                            n + 1 + usize::from(self.campaign),
+                            column.sql_type().postgres()
+                        )
                     })
                     .collect();
                 let text = format!(
@@ -256,7 +250,7 @@ impl Upsert {
                 if self.campaign {
                     st = st.bind(campaign_id);
                 }
-                st.push_json_rows(tx.backend(), "r", &columns, json(&rows))
+                st.push_json_rows(tx.backend(), "r", &columns, json_rows(&rows))
                     .push(self.tail);
                 st.execute_in(tx).await?;
             }
@@ -398,7 +392,7 @@ async fn rollup_keys<'n>(
     )
     .bind(campaign_id)
     .bind(kind);
-    st.push_json_rows(tx.backend(), "r", &[("n", SqlType::Text)], json(&rows))
+    st.push_json_rows(tx.backend(), "r", &[("n", SqlType::Text)], json_rows(&rows))
         .push(" WHERE true ON CONFLICT (campaign_id, kind, name) DO NOTHING");
     st.execute_in(tx).await?;
     keys.extend(select_keys(tx, campaign_id, kind, &missing).await?);
@@ -439,7 +433,7 @@ async fn select_keys<'n>(
             )
             .bind(campaign_id)
             .bind(kind);
-            st.push_json_rows(tx.backend(), "r", &[("n", SqlType::Text)], json(&rows))
+            st.push_json_rows(tx.backend(), "r", &[("n", SqlType::Text)], json_rows(&rows))
                 .push(")");
             st.fetch_all_in(tx).await?
         }
@@ -577,7 +571,7 @@ pub(crate) async fn add_registrations(
             ("ph", SqlType::Text),
             ("at", SqlType::Int8),
         ],
-        json(&rows),
+        json_rows(&rows),
     )
     .push(
         " WHERE true ON CONFLICT (campaign_id, participant_id) DO UPDATE SET \

@@ -20,7 +20,7 @@ use safequiz_domain::bank::Choices;
 use safequiz_domain::calendar;
 use safequiz_domain::campaign::Campaign;
 use safequiz_domain::draw::draw;
-use safequiz_domain::score::{self, is_full_marks};
+use safequiz_domain::score::{self, Score};
 use safequiz_server::clock::Clock;
 use safequiz_server::config::Environment;
 use safequiz_server::startup::build_state;
@@ -226,6 +226,11 @@ fn play(
     let started_at_ms = day_start + rng.random_range(0..36_000_000) + i64::from(n);
     let limit_ms = i64::from(campaign.time_limit_secs) * 1_000;
     let used = rng.random_range(10_000..=limit_ms.max(10_000));
+    let score = Score::new(
+        campaign.points_per_question,
+        correct,
+        questions.len() as u32,
+    );
     AttemptRow {
         campaign_id: campaign.id.clone(),
         attempt_id: format!("{participant}-{n}"),
@@ -236,10 +241,10 @@ fn play(
         deadline_ms: started_at_ms + limit_ms,
         finished_at_ms: started_at_ms + used,
         time_used_ms: used,
-        points: (correct * campaign.points_per_question) as i32,
+        points: score.points as i32,
         correct: correct as i32,
         auto_submitted: used >= limit_ms,
-        full_marks: is_full_marks(correct, questions.len() as u32),
+        full_marks: score.is_full_marks(),
         questions: StoredQuestion::encode_all(&questions),
     }
 }
