@@ -1,0 +1,195 @@
+//! The record of prize draws (docs/prizes.md): the eligible list frozen from the participant
+//! totals, the draw and its winners, and the reads the result pages and the winners export make.
+//!
+//! The draw itself is pure domain code (`safequiz_domain::prizes`); this module only reads its
+//! input and keeps its output. One draw per campaign: a second is refused, so that nobody can
+//! redraw until the result suits them.
+
+use safequiz_domain::prizes::{Eligible, PrizeWinners};
+
+use crate::statement::Statement;
+use crate::{Store, StoreError};
+
+/// A campaign's stored draw.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct DrawRow {
+    /// The campaign.
+    pub campaign_id: String,
+    /// The public value the seed was derived from.
+    pub seed_from: String,
+    /// SHA-256 of the eligible list file, hex.
+    pub list_digest: String,
+    /// The seed, hex.
+    pub seed: String,
+    /// Participants on the eligible list.
+    pub eligible: i64,
+    /// When the draw was stored, Unix ms.
+    pub drawn_at_ms: i64,
+}
+
+/// One stored winner, with what the pages and the export show of them.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct WinnerRow {
+    /// The prize's position in the campaign file.
+    pub prize_index: i32,
+    /// The winner's position within the prize.
+    pub position: i32,
+    /// The prize's name.
+    pub prize: String,
+    /// The award: the tier's name, or the prize's.
+    pub award: String,
+    /// The participant.
+    pub participant_id: i64,
+    /// Their line on the eligible list.
+    pub rank: i64,
+    /// Their name as registered (unmasked: callers mask it for public pages).
+    pub name: String,
+    /// The masked phone number, the only form the record keeps.
+    pub phone_masked: String,
+    /// Their unit.
+    pub unit_id: String,
+    /// Their points.
+    pub points: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct TotalsRow {
+    participant_id: i64,
+    points: i64,
+    time_used_ms: i64,
+    last_finished_at_ms: Option<i64>,
+    attempts: i64,
+    full_marks: i64,
+}
+
+/// Why a draw was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordDrawError {
+    /// The campaign already has a draw; it is never replaced.
+    #[error("campaign {0} already has a draw; a draw is never replaced")]
+    AlreadyDrawn(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for RecordDrawError {
+    fn from(error: sqlx::Error) -> RecordDrawError {
+        RecordDrawError::Store(error.into())
+    }
+}
+
+const WINNER_COLUMNS: &str = "w.prize_index, w.position, w.prize, w.award, w.participant_id, \
+     w.rank, t.name, t.phone_masked, t.unit_id, t.points";
+
+impl Store {
+    /// Every participant of `campaign_id` with at least one final attempt, from the totals the
+    /// flusher keeps, in no particular order (`EligibleList::new` orders them). Full marks means
+    /// every final attempt had full marks.
+    pub async fn eligible_participants(
+        &self,
+        campaign_id: &str,
+    ) -> Result<Vec<Eligible>, StoreError> {
+        let rows: Vec<TotalsRow> = Statement::new(
+            "SELECT participant_id, points, time_used_ms, last_finished_at_ms, attempts, \
+             full_marks FROM participant_totals WHERE campaign_id = $1 AND attempts > 0",
+        )
+        .bind(campaign_id)
+        .fetch_all(self)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| Eligible {
+                participant: row.participant_id as u64,
+                points: row.points,
+                time_used_ms: row.time_used_ms,
+                last_finished_ms: row.last_finished_at_ms.unwrap_or(0),
+                full_marks: row.full_marks == row.attempts,
+            })
+            .collect())
+    }
+
+    /// Stores `draw` and its winners in one transaction; refused when the campaign has a draw.
+    pub async fn record_draw(
+        &self,
+        draw: &DrawRow,
+        prizes: &[PrizeWinners],
+    ) -> Result<(), RecordDrawError> {
+        let mut tx = self.begin_write().await?;
+        let inserted = Statement::new(
+            "INSERT INTO prize_draws (campaign_id, seed_from, list_digest, seed, eligible, \
+             drawn_at_ms) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(draw.campaign_id.as_str())
+        .bind(draw.seed_from.as_str())
+        .bind(draw.list_digest.as_str())
+        .bind(draw.seed.as_str())
+        .bind(draw.eligible)
+        .bind(draw.drawn_at_ms)
+        .execute_in(&mut tx)
+        .await?;
+        if inserted == 0 {
+            return Err(RecordDrawError::AlreadyDrawn(draw.campaign_id.clone()));
+        }
+        for (prize_index, prize) in prizes.iter().enumerate() {
+            for (position, winner) in prize.winners.iter().enumerate() {
+                Statement::new(
+                    "INSERT INTO prize_winners (campaign_id, prize_index, position, prize, \
+                     award, participant_id, rank) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(draw.campaign_id.as_str())
+                .bind(prize_index as i32)
+                .bind(position as i32)
+                .bind(prize.prize.as_str())
+                .bind(winner.award.as_str())
+                .bind(winner.participant as i64)
+                .bind(i64::from(winner.rank))
+                .execute_in(&mut tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The campaign's draw, if it has one.
+    pub async fn prize_draw(&self, campaign_id: &str) -> Result<Option<DrawRow>, StoreError> {
+        Ok(Statement::new(
+            "SELECT campaign_id, seed_from, list_digest, seed, eligible, drawn_at_ms \
+             FROM prize_draws WHERE campaign_id = $1",
+        )
+        .bind(campaign_id)
+        .fetch_optional(self)
+        .await?)
+    }
+
+    /// Every winner of the campaign's draw, prize by prize in file order.
+    pub async fn prize_winners(&self, campaign_id: &str) -> Result<Vec<WinnerRow>, StoreError> {
+        Ok(Statement::new(&format!(
+            "SELECT {WINNER_COLUMNS} FROM prize_winners w JOIN participant_totals t \
+             ON t.campaign_id = w.campaign_id AND t.participant_id = w.participant_id \
+             WHERE w.campaign_id = $1 ORDER BY w.prize_index, w.position"
+        ))
+        .bind(campaign_id)
+        .fetch_all(self)
+        .await?)
+    }
+
+    /// What `participant_id` won in the campaign's draw (empty: nothing, or no draw yet).
+    pub async fn participant_prizes(
+        &self,
+        campaign_id: &str,
+        participant_id: i64,
+    ) -> Result<Vec<WinnerRow>, StoreError> {
+        Ok(Statement::new(&format!(
+            "SELECT {WINNER_COLUMNS} FROM prize_winners w JOIN participant_totals t \
+             ON t.campaign_id = w.campaign_id AND t.participant_id = w.participant_id \
+             WHERE w.campaign_id = $1 AND w.participant_id = $2 \
+             ORDER BY w.prize_index, w.position"
+        ))
+        .bind(campaign_id)
+        .bind(participant_id)
+        .fetch_all(self)
+        .await?)
+    }
+}
