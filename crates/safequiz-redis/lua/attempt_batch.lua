@@ -15,11 +15,11 @@
 --
 -- Invariant: the result equals running the operations one script each in the same order:
 -- every body reads and writes the participant's hash at once; finalize's deferred writes
--- (totals, boards, deadline index) are read by no body and flushed once at the end.
+-- (totals, deadline index) are read by no body and flushed once at the end.
 --
 -- Cost: the request, the invocation and the prelude's setup are paid once per call instead of
 -- once per operation; each operation adds its slice of arguments (about 20 strings), one bind
--- and one pcall, and its own commands; the totals and board writes of its finalizes are shared
+-- and one pcall, and its own commands; the totals writes of its finalizes are shared
 -- with the other finalizes of the call. Measured (docs/performance.md, "Group commit (issue
 -- 16)"): a save about 14 µs inside a batch call at the ceiling (the same as alone); a whole
 -- attempt 126 µs inside batch calls of 32 against 233 µs alone, with an otherwise idle Redis.

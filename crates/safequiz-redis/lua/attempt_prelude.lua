@@ -9,10 +9,9 @@
 --   KEYS[1]      the participant's hash (totals, day counter, every attempt's fields)
 --   KEYS[2]      the shard's deadline index (sorted set: accepts-until ms -> "pid-n unit")
 --   KEYS[3]      the shard's stream (finalized attempts and registrations, for the SQL flusher)
---   KEYS[4]      the shard's unit totals (hash: "<unit>:pa" and "<unit>:nf", two packed
---                counters each, see below; unit "*" is the whole campaign)
---   KEYS[5]      the shard's campaign-wide individual board
---   KEYS[6..5+M] the shard's individual boards of the participant's units, root first
+-- (The unit totals and the individual boards are not among them: the board writer applies the
+-- attempt entries finalize appends to both, many attempts at a time; board_feed.lua and
+-- src/board_writer.rs.)
 -- ARGV:
 --   ARGV[1]      now, in Unix milliseconds (the server's clock decides, never Redis's or the client's)
 --   ARGV[2]      points per correct answer
@@ -37,12 +36,6 @@
 -- final attempts: pts (points), ms (time used), att (attempts) and last (when the last one
 -- finished).
 --
--- Unit totals pack two counters into one integer field, high * 2^32 + low, so that a finalize
--- increments one field per unit, or two: "<unit>:pa" is attempts (high) and points (low),
--- "<unit>:nf" participants (high) and full-mark attempts (low). Each low counter stays far
--- below 2^32 within one shard (points: 2^32 / 10 points is 429 million attempts of one unit in
--- one shard). src/boards.rs unpacks them.
---
 -- The rules finalize runs are written once in Rust and mirrored here for speed: scoring and
 -- full marks are safequiz_domain::score's, the time counted, the totals and the board order
 -- (score and member) safequiz_domain::board's; crates/safequiz-redis/tests/it/ drives these
@@ -51,22 +44,21 @@
 --
 -- Cost: every redis.call, and above all every write (which is also appended to the AOF), is
 -- the bulk of a script's CPU, so each script reads the participant's hash once and writes it
--- once; finalize works on the fields its caller read. Finalize's writes that nothing in the
--- same script reads (the unit totals, the boards, the deadline index) are deferred and written
--- by `flush` once at the end of the script: summed per totals field, one ZREM and one ZADD per
--- board, one ZREM per deadline index, so a group commit of many finalizes pays them once.
+-- once; finalize works on the fields its caller read. Finalize's one write that nothing in the
+-- same script reads (the deadline index) is deferred and written by `flush` once at the end of
+-- the script, one ZREM per deadline index, so a group commit of many finalizes pays it once.
 --
 -- Invariant: an attempt is finalized exactly once, because finalize returns early when n:r
--- exists; totals, boards and the stream change only inside that one branch.
+-- exists; the participant's totals and the stream change only inside that one branch.
 
--- The operation being run, set by `bind`: its keys (P, DEADLINES, STREAM, TOTALS; OP_KEYS for
--- the boards), now, points per question, participant id, M, its own unit, REST (the index of
--- the body's own first argument) and OP_ARGV (for the unit ids).
-local P, DEADLINES, STREAM, TOTALS, OP_KEYS
+-- The operation being run, set by `bind`: its keys (P, DEADLINES, STREAM), now, points per
+-- question, participant id, M, its own unit, REST (the index of the body's own first argument)
+-- and OP_ARGV (for the unit ids).
+local P, DEADLINES, STREAM
 local NOW, PPQ, PID, M, UNIT, REST, OP_ARGV
 
 local function bind(keys, argv)
-  P, DEADLINES, STREAM, TOTALS, OP_KEYS = keys[1], keys[2], keys[3], keys[4], keys
+  P, DEADLINES, STREAM = keys[1], keys[2], keys[3]
   NOW = tonumber(argv[1])
   PPQ = tonumber(argv[2])
   PID = argv[3]
@@ -75,13 +67,6 @@ local function bind(keys, argv)
   REST = 5 + M
   OP_ARGV = argv
 end
--- Individual boards order participants ascending by score, then by member, which is the
--- published order (safequiz_domain::board): the score is time_used_ms - points * 1e10 (more
--- points first, then less time) and the member is the last finish (13 digits) then the
--- participant id (12 digits), so equal scores fall back to the earlier last finish, then the
--- smaller id.
-local POINT_WEIGHT = 10000000000
-local WORD = 4294967296
 
 -- Attempt n and the participant's totals in one read:
 -- {t, r, a, v, k, q, open, att, last, pts, ms}.
@@ -101,11 +86,6 @@ local function accepts_until(t)
   return tonumber(string.match(t, ',(%d+)$'))
 end
 
--- BoardMember::encode.
-local function board_member(last, pid)
-  return string.format('%013d%012d', last, tonumber(pid))
-end
-
 -- The record of attempt n from the fields `load` read, as every script returns it: status, n,
 -- times, questions, answers, kinds, key and result. The key is returned only once it is final.
 local function record(status, n, f)
@@ -114,17 +94,10 @@ local function record(status, n, f)
   return {status, tostring(n), f[1], f[6], f[3], f[4], key, result}
 end
 
--- Writes deferred to the end of the script, each list in first-use order (so the script's
--- effects are the same on every run): per totals key the summed increment of each field; per
--- deadline index the members to remove; per board the last state of each member touched, its
--- new score or false for removed. A board member's last state is what a sequence of ZREM and
--- ZADD leaves, so writing the removed ones and the added ones apart gives exactly the
--- sequential result, whatever the order: a member added then removed is gone, one removed
--- then added (the same last finish twice) has its new score. Nothing in a script reads these
--- keys, so deferring the writes is invisible to every body.
-local TOTAL_KEYS, TOTAL_ADD = {}, {}
+-- Writes deferred to the end of the script, in first-use order (so the script's effects are
+-- the same on every run): per deadline index the members to remove. Nothing in a script reads
+-- the index, so deferring the writes is invisible to every body.
 local INDEX_KEYS, INDEX_DROP = {}, {}
-local BOARD_KEYS, BOARD_SET = {}, {}
 
 local function pending(keys, by_key, key)
   local p = by_key[key]
@@ -136,33 +109,13 @@ local function pending(keys, by_key, key)
   return p
 end
 
--- HINCRBY key field delta, deferred and summed. Deltas of one script stay far below 2^53.
-local function defer_incr(key, field, delta)
-  local p = pending(TOTAL_KEYS, TOTAL_ADD, key)
-  local v = p.value[field]
-  if v then
-    p.value[field] = v + delta
-  else
-    p.order[#p.order + 1] = field
-    p.value[field] = delta
-  end
-end
-
 -- ZREM of a deadline index member, deferred.
 local function defer_unindex(key, member)
   local p = pending(INDEX_KEYS, INDEX_DROP, key)
   p.order[#p.order + 1] = member
 end
 
--- ZADD key score member (score a string), or ZREM key member when score is false; deferred.
-local function defer_board(key, member, score)
-  local p = pending(BOARD_KEYS, BOARD_SET, key)
-  if p.value[member] == nil then p.order[#p.order + 1] = member end
-  p.value[member] = score
-end
-
--- Writes what finalize deferred: one HINCRBY per totals field, one ZREM per deadline index,
--- one ZREM and one ZADD per board.
+-- Writes what finalize deferred: one ZREM per deadline index.
 local function flush()
   -- Each write under redis.pcall: a key that refuses (WRONGTYPE on a damaged key) must not keep
   -- the other keys of the call from their writes; the first refusal is logged and returned, and
@@ -176,33 +129,10 @@ local function flush()
       failure = failure or reply
     end
   end
-  for _, key in ipairs(TOTAL_KEYS) do
-    local p = TOTAL_ADD[key]
-    for _, field in ipairs(p.order) do
-      write('HINCRBY', key, field, string.format('%d', p.value[field]))
-    end
-  end
   for _, key in ipairs(INDEX_KEYS) do
     write('ZREM', key, unpack(INDEX_DROP[key].order))
   end
-  for _, key in ipairs(BOARD_KEYS) do
-    local p = BOARD_SET[key]
-    local gone, added = {}, {}
-    for _, member in ipairs(p.order) do
-      local score = p.value[member]
-      if score then
-        added[#added + 1] = score
-        added[#added + 1] = member
-      else
-        gone[#gone + 1] = member
-      end
-    end
-    if #gone > 0 then write('ZREM', key, unpack(gone)) end
-    if #added > 0 then write('ZADD', key, unpack(added)) end
-  end
-  TOTAL_KEYS, TOTAL_ADD = {}, {}
   INDEX_KEYS, INDEX_DROP = {}, {}
-  BOARD_KEYS, BOARD_SET = {}, {}
   return failure
 end
 
@@ -221,8 +151,6 @@ local function finalize(n, auto, f, answers)
     if chosen ~= 48 and chosen == string.byte(key, i) then correct = correct + 1 end
   end
   local points = correct * PPQ
-  -- score::is_full_marks: questions, every one correct.
-  local full = #key > 0 and correct == #key
   -- board::Finish: automatic submissions finish at the deadline, whenever the sweep happened to
   -- run; a submit's time counts up to the deadline at most.
   local finished, used
@@ -231,7 +159,6 @@ local function finalize(n, auto, f, answers)
   else
     finished, used = NOW, math.min(NOW, deadline) - started
   end
-  local first = not f[8]
   local attempts = tonumber(f[8] or 0) + 1
   local previous_last = tonumber(f[9] or 0)
   local last = math.max(previous_last, finished)
@@ -246,29 +173,10 @@ local function finalize(n, auto, f, answers)
   f[2], f[3], f[7] = result, answers, open
   defer_unindex(DEADLINES, PID .. '-' .. n .. ' ' .. UNIT)
 
-  local pa = WORD + points
-  local nf = 0
-  if first then nf = WORD end
-  if full then nf = nf + 1 end
-  for i = 0, M do
-    -- "*" is the whole campaign's key in the unit totals (the whole-campaign scope).
-    local unit = '*'
-    if i > 0 then unit = OP_ARGV[4 + i] end
-    defer_incr(TOTALS, unit .. ':pa', pa)
-    if nf ~= 0 then defer_incr(TOTALS, unit .. ':nf', nf) end
-  end
-
-  -- BoardScore::to_redis_score.
-  local score = string.format('%d', ms - pts * POINT_WEIGHT)
-  local member = board_member(last, PID)
-  local old = nil
-  if not first then old = board_member(previous_last, PID) end
-  for i = 5, 5 + M do
-    if old then defer_board(OP_KEYS[i], old, false) end
-    defer_board(OP_KEYS[i], member, score)
-  end
-
-  -- The attempt entry; its fields are documented in src/streams.rs (AttemptEntry).
+  -- The attempt entry; its fields are documented in src/streams.rs (AttemptEntry). With
+  -- `points`, `correct`, `key` and `attempts`, the last five (the participant's totals after it
+  -- and the path) are what the board writer applies to the unit totals and the boards
+  -- (board_feed.lua, src/board_writer.rs).
   redis.call('XADD', STREAM, '*',
     'type', 'attempt', 'attempt', PID .. '-' .. n, 'participant', PID, 'unit', UNIT,
     'day', day, 'started', string.format('%d', started),
@@ -276,7 +184,10 @@ local function finalize(n, auto, f, answers)
     'time_used', string.format('%d', used), 'points', string.format('%d', points),
     'correct', string.format('%d', correct), 'auto', string.format('%d', auto),
     'questions', f[6], 'key', key, 'answers', answers,
-    'attempts', string.format('%d', attempts))
+    'attempts', string.format('%d', attempts),
+    'total_points', string.format('%d', pts), 'total_time', string.format('%d', ms),
+    'last', string.format('%d', last), 'previous_last', string.format('%d', previous_last),
+    'path', table.concat(OP_ARGV, ',', 5, 4 + M))
 end
 
 -- The answer text with question i (1-based) set to the bit set `bits`.

@@ -4,7 +4,10 @@
 -- KEYS[2] the shard's people (hash: participant id -> "name\tmasked phone\tunit\tregistered ms")
 -- KEYS[3] the shard's participant counter
 -- KEYS[4] the shard's stream (the participant entry's fields are documented in src/streams.rs)
--- ARGV: keyed phone hash (hex), name, masked phone, unit id, now (ms), shard count, shard.
+-- ARGV: keyed phone hash (hex), name, masked phone, unit id, now (ms), shard count, shard;
+-- then, when the campaign has a notice (issue 20), the consent: the notice version and the
+-- guardian's name ("" when the participant is 14 or older). The consent goes to the stream entry
+-- only (and from there to SQL): the people entry's format is unchanged.
 -- Returns {"created", id, unit}, {"existing", id, unit} for the same phone and name, or
 -- {"taken"} when the phone belongs to someone with another name.
 --
@@ -23,7 +26,15 @@ local n = redis.call('INCR', KEYS[3])
 id = string.format('%d', n * tonumber(ARGV[6]) + tonumber(ARGV[7]))
 redis.call('HSET', KEYS[1], ARGV[1], id)
 redis.call('HSET', KEYS[2], id, ARGV[2] .. '\t' .. ARGV[3] .. '\t' .. ARGV[4] .. '\t' .. ARGV[5])
-redis.call('XADD', KEYS[4], '*',
-  'type', 'participant', 'participant', id, 'name', ARGV[2], 'phone_masked', ARGV[3],
-  'phone_hash', ARGV[1], 'unit', ARGV[4], 'registered', ARGV[5])
+local entry = {'type', 'participant', 'participant', id, 'name', ARGV[2],
+  'phone_masked', ARGV[3], 'phone_hash', ARGV[1], 'unit', ARGV[4], 'registered', ARGV[5]}
+if ARGV[8] then
+  table.insert(entry, 'consent')
+  table.insert(entry, ARGV[8])
+  if ARGV[9] and ARGV[9] ~= '' then
+    table.insert(entry, 'guardian')
+    table.insert(entry, ARGV[9])
+  end
+end
+redis.call('XADD', KEYS[4], '*', unpack(entry))
 return {'created', id, ARGV[4]}

@@ -89,12 +89,7 @@ impl Actor<'_> {
         invocation
             .key(keys.participant(self.participant))
             .key(keys.deadlines())
-            .key(keys.stream())
-            .key(keys.totals())
-            .key(keys.board(None));
-        for unit in self.path {
-            invocation.key(keys.board(Some(unit)));
-        }
+            .key(keys.stream());
         invocation
             .arg(now_ms)
             .arg(self.points_per_question)

@@ -1,25 +1,23 @@
-//! Leaderboards: the shards' partial roll-ups and individual boards, merged on read.
+//! Leaderboards: the shards' partial unit roll-ups, merged on read, and the individual boards.
 //!
 //! Finalize (in `lua/attempt_prelude.lua`) adds each attempt to its shard's totals of every unit
-//! on the participant's path and to its shard's individual boards. A read asks every shard (one
-//! pipeline on a single node; on a cluster one per shard, concurrently) and merges: totals by
-//! addition (exact), individual boards by merging each shard's best `limit` in the board order
-//! (exact, because the order is total). The order, and the score and member that spell it in
-//! Redis, are `safequiz_domain::board`'s.
+//! on the participant's path; a read asks every shard (one pipeline on a single node; on a
+//! cluster one per shard, concurrently) and adds them up (exact). Individual boards are one
+//! sorted set per unit in a slot of its own, which the board writer keeps (`board_writer`). The
+//! order, and the score and member that spell it in Redis, are `safequiz_domain::board`'s.
 //!
-//! Each read costs Redis about what it returns, in one round trip per shard (issue 22):
+//! Each read costs Redis about what it returns (issue 22):
 //! - `unit_totals`: one `HMGET` per shard of exactly the fields of the units asked;
-//! - `top_participants`: one `top.lua` per shard, the board's best `limit` with their names;
-//! - `my_standing`: one `standing.lua` per shard, every level's count at once (the participant's
-//!   own shard first, since its totals make the score the other shards count against).
+//! - `top_participants`: one `ZRANGE` of the board, then the rows' names, one `HMGET` per shard;
+//! - `my_standing`: the participant's hash, then one `ZRANK` per board, whatever the shard count.
 
+use redis::Cmd;
 pub use safequiz_domain::board::UnitTotals;
 use safequiz_domain::board::{BoardMember, BoardScore};
 
-use crate::connection::Connection;
-use crate::connection::ShardPipelines;
-use crate::keys::{Shard, ShardKeys};
-use crate::scripts::{Call, RANK, STANDING, TOP, is_no_script};
+use crate::connection::{Connection, ShardPipelines, Slot};
+use crate::keys::{self, Shard, ShardKeys};
+use crate::scripts::{Call, RANK, is_no_script};
 use crate::{HotState, RedisError};
 
 /// Unit totals pack two counters into one field as `high << 32 | low` (see the prelude):
@@ -73,7 +71,7 @@ pub struct Standing {
 
 impl Standing {
     /// The standing from the participant hash's fields `pts, ms, att, last, open, day, dn`, in
-    /// this order (missing ones `None`), as `standing` and `standing.lua` read them.
+    /// this order (missing ones `None`), as `standing` reads them.
     fn from_fields(fields: &[Option<i64>]) -> Standing {
         let field = |i: usize| fields.get(i).copied().flatten();
         Standing {
@@ -94,6 +92,15 @@ impl Standing {
             points: self.points,
             time_used_ms: self.time_used_ms,
         }
+    }
+
+    /// The member these totals make for `participant` on every board, encoded.
+    fn member(&self, participant: u64) -> String {
+        BoardMember {
+            last_finished_ms: self.last_finished_ms,
+            participant,
+        }
+        .encode()
     }
 }
 
@@ -143,9 +150,9 @@ impl HotState {
     }
 
     /// The best `limit` participants of `unit`'s board (the campaign's for `None`), best first,
-    /// names and units included: one `top.lua` call per shard, all in one round trip (one
-    /// pipeline per shard on a cluster), then each shard's best `limit` merged in the board
-    /// order (exact, because the order is total).
+    /// names and units included: one `ZRANGE` of the board, then one `HMGET` of the people
+    /// index per shard the rows fall in, in one round trip (one pipeline per shard on a
+    /// cluster).
     #[tracing::instrument(skip_all, fields(limit))]
     pub async fn top_participants(
         &self,
@@ -157,48 +164,64 @@ impl HotState {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let calls: Vec<_> = Shard::all(shards)
-            .map(|shard| {
-                let keys = ShardKeys::new(campaign, shard);
-                let mut call = TOP.call();
-                call.key(keys.board(unit)).key(keys.people()).arg(limit);
-                (shard, call)
+        let mut connection = self.connection().await?;
+        let rows: Vec<(String, f64)> = redis::cmd("ZRANGE")
+            .arg(keys::board(campaign, unit))
+            .arg(0)
+            .arg(limit - 1)
+            .arg("WITHSCORES")
+            .query_async(&mut connection)
+            .await?;
+        let rows: Vec<(BoardMember, BoardScore)> = rows
+            .into_iter()
+            .filter_map(|(member, score)| {
+                // Scores are integers below 2^53, exact in f64.
+                Some((
+                    BoardMember::parse(&member)?,
+                    BoardScore::from_redis_score(score as i64),
+                ))
             })
             .collect();
-        let connection = self.connection().await?;
-        let replies: Vec<Vec<Option<String>>> = invoke_per_shard(&calls, &connection).await?;
-        let mut merged: Vec<(i64, String, Option<String>)> = Vec::new();
-        for reply in replies {
-            for row in reply.chunks_exact(3) {
-                let [Some(member), Some(score), person] = row else {
-                    continue;
-                };
-                // Scores are integers below 2^53, so the text Redis sends parses exactly.
-                let Ok(score) = score.parse::<f64>() else {
-                    continue;
-                };
-                merged.push((score as i64, member.clone(), person.clone()));
+        let mut by_shard: Vec<(Shard, Vec<usize>)> = Vec::new();
+        for (at, (member, _)) in rows.iter().enumerate() {
+            let shard = Shard::of_participant(member.participant, shards);
+            match by_shard.iter_mut().find(|(s, _)| *s == shard) {
+                Some((_, positions)) => positions.push(at),
+                None => by_shard.push((shard, vec![at])),
             }
         }
-        merged.sort_unstable();
-        merged.truncate(limit);
-        Ok(merged
+        let mut pipelines = ShardPipelines::new();
+        for (shard, positions) in &by_shard {
+            let mut command = redis::cmd("HMGET");
+            command.arg(ShardKeys::new(campaign, *shard).people());
+            for at in positions {
+                command.arg(rows[*at].0.participant);
+            }
+            pipelines.add(*shard, command);
+        }
+        let people: Vec<Vec<Option<String>>> = pipelines.query(&connection).await?;
+        let mut persons: Vec<Option<String>> = vec![None; rows.len()];
+        for ((_, positions), records) in by_shard.iter().zip(people) {
+            for (at, record) in positions.iter().zip(records) {
+                persons[*at] = record;
+            }
+        }
+        Ok(rows
             .into_iter()
-            .filter_map(|(score, member, person)| {
-                let member = BoardMember::parse(&member)?;
-                let score = BoardScore::from_redis_score(score);
+            .zip(persons)
+            .map(|((member, score), person)| {
                 let person = person.unwrap_or_default();
                 let mut fields = person.split('\t');
                 let name = fields.next().unwrap_or_default().to_owned();
                 let unit = fields.nth(1).unwrap_or_default().to_owned();
-                Some(BoardEntry {
+                BoardEntry {
                     participant: member.participant,
                     points: score.points,
                     time_used_ms: score.time_used_ms,
                     last_finished_ms: member.last_finished_ms,
                     name,
                     unit,
-                })
+                }
             })
             .collect())
     }
@@ -222,53 +245,43 @@ impl HotState {
         Ok(Standing::from_fields(&fields))
     }
 
-    /// The participant's rank (1 is best) on each of `boards` (`None`: the campaign's), exact
-    /// over all shards. Only meaningful once they have a final attempt.
-    ///
-    /// One `rank.lua` call per board per shard: the reference [`HotState::my_standing`] is held
-    /// equal to in the tests, and what an operator's tool may use for one board.
+    /// The participant's rank (1 is best) on each of `boards` (`None`: the campaign's), counted
+    /// against the given totals whether or not the board holds them yet: one `rank.lua` per
+    /// board. The reference [`HotState::my_standing`] is held equal to in the tests, and what
+    /// an operator's tool may use for one board.
     #[tracing::instrument(skip_all, fields(participant, boards = boards.len()))]
     pub async fn ranks(
         &self,
         campaign: &str,
-        shards: u16,
         participant: u64,
         standing: &Standing,
         boards: &[Option<&str>],
     ) -> Result<Vec<u64>, RedisError> {
-        let score = standing.score().to_redis_score();
-        let member = BoardMember {
-            last_finished_ms: standing.last_finished_ms,
-            participant,
-        }
-        .encode();
+        let member = standing.member(participant);
         let calls: Vec<_> = boards
             .iter()
-            .flat_map(|board| {
-                Shard::all(shards).map(|shard| {
-                    let mut call = RANK.call();
-                    call.key(ShardKeys::new(campaign, shard).board(*board))
-                        .arg(score)
-                        .arg(&member);
-                    (shard, call)
-                })
+            .map(|board| {
+                let key = keys::board(campaign, *board);
+                let mut call = RANK.call();
+                call.key(&key)
+                    .arg(standing.score().to_redis_score())
+                    .arg(&member);
+                (Slot::Board(key), call)
             })
             .collect();
         let connection = self.connection().await?;
-        let before: Vec<u64> = invoke_per_shard(&calls, &connection).await?;
-        let per_board = usize::from(shards.max(1));
-        Ok(before
-            .chunks(per_board)
-            .map(|counts| counts.iter().sum::<u64>() + 1)
-            .collect())
+        let before: Vec<u64> = invoke_per_slot(&calls, &connection).await?;
+        Ok(before.into_iter().map(|count| count + 1).collect())
     }
 
     /// The participant's standing and, once they have a final attempt, their rank (1 is best)
-    /// on each of `boards` (`None`: the campaign's), exact over all shards: one `standing.lua`
-    /// call per shard. Their own shard's call reads their totals and counts there (one round
-    /// trip); the other shards' calls, given the score and member those totals make, follow as
-    /// one pipeline (one per shard on a cluster). Nothing is cached, so an attempt finished a
-    /// moment ago is counted. Ranks are empty before a final attempt.
+    /// on each of `boards` (`None`: the campaign's): their hash read once, then one `ZRANK` per
+    /// board in one round trip (one per board slot on a cluster, concurrently), whatever the
+    /// shard count. A board the writer has not yet brought up to their latest attempt (a pass,
+    /// about 100 ms, see `board_writer`) is counted against their new score, so an attempt
+    /// finished a moment ago is counted at once: two `ZCOUNT`s (before the score, and on it),
+    /// and `rank.lua` only when others share the score exactly. Ranks are empty before a final
+    /// attempt.
     #[tracing::instrument(skip_all, fields(participant, boards = boards.len()))]
     pub async fn my_standing(
         &self,
@@ -277,68 +290,75 @@ impl HotState {
         participant: u64,
         boards: &[Option<&str>],
     ) -> Result<(Standing, Vec<u64>), RedisError> {
-        let own = Shard::of_participant(participant, shards);
-        let keys = ShardKeys::new(campaign, own);
-        let mut call = STANDING.call();
-        call.key(keys.participant(participant));
-        for board in boards {
-            call.key(keys.board(*board));
-        }
-        call.arg("").arg(participant);
-        let mut connection = self.connection().await?;
-        let reply: Vec<Option<i64>> = call.invoke(&mut connection).await?;
-        let (fields, counts) = reply.split_at(reply.len().min(STANDING_FIELDS));
-        let standing = Standing::from_fields(fields);
+        let standing = self.standing(campaign, shards, participant).await?;
         if standing.attempts == 0 {
             return Ok((standing, Vec::new()));
         }
-        let mut ranks: Vec<u64> = counts
-            .iter()
-            .map(|count| count.unwrap_or(0) as u64 + 1)
-            .collect();
-        ranks.resize(boards.len(), 1);
-        let score = standing.score().to_redis_score();
-        let member = BoardMember {
-            last_finished_ms: standing.last_finished_ms,
-            participant,
+        let member = standing.member(participant);
+        let mut pipelines = ShardPipelines::new();
+        for board in boards {
+            let key = keys::board(campaign, *board);
+            pipelines.add(Slot::Board(key.clone()), Cmd::zrank(key, &member));
         }
-        .encode();
-        let calls: Vec<_> = Shard::all(shards)
-            .filter(|shard| *shard != own)
-            .map(|shard| {
-                let keys = ShardKeys::new(campaign, shard);
-                let mut call = STANDING.call();
-                for board in boards {
-                    call.key(keys.board(*board));
-                }
-                call.arg(score).arg(&member);
-                (shard, call)
+        let connection = self.connection().await?;
+        let held: Vec<Option<u64>> = pipelines.query(&connection).await?;
+        // Boards the writer has not brought up to date: members strictly before the score,
+        // and how many share it, with two plain counts each.
+        let score = standing.score().to_redis_score();
+        let behind: Vec<Option<&str>> = boards
+            .iter()
+            .zip(&held)
+            .filter(|(_, rank)| rank.is_none())
+            .map(|(board, _)| *board)
+            .collect();
+        let mut counts = ShardPipelines::new();
+        for board in &behind {
+            let key = keys::board(campaign, *board);
+            let slot = Slot::Board(key.clone());
+            counts.add(slot.clone(), Cmd::zcount(&key, "-inf", format!("({score}")));
+            counts.add(slot, Cmd::zcount(&key, score, score));
+        }
+        let counted: Vec<u64> = counts.query(&connection).await?;
+        // A tie on the score is ordered by member, which `rank.lua` settles (rare but for
+        // attempts that ran out of time with equal points).
+        let tied: Vec<Option<&str>> = behind
+            .iter()
+            .zip(counted.chunks(2))
+            .filter(|(_, counts)| counts[1] > 0)
+            .map(|(board, _)| *board)
+            .collect();
+        let mut settled = if tied.is_empty() {
+            Vec::new()
+        } else {
+            self.ranks(campaign, participant, &standing, &tied).await?
+        }
+        .into_iter();
+        let mut counted = counted.chunks(2);
+        let ranks = held
+            .into_iter()
+            .map(|rank| match rank {
+                Some(rank) => rank + 1,
+                None => match counted.next() {
+                    Some([before, 0]) => before + 1,
+                    _ => settled.next().unwrap_or(1),
+                },
             })
             .collect();
-        let others: Vec<Vec<u64>> = invoke_per_shard(&calls, &connection).await?;
-        for counts in others {
-            for (rank, count) in ranks.iter_mut().zip(counts) {
-                *rank += count;
-            }
-        }
         Ok((standing, ranks))
     }
 }
 
-/// The fields of a participant's hash `standing.lua` returns before its counts.
-const STANDING_FIELDS: usize = 7;
-
-/// Runs script calls, each on the shard whose keys it names, as one pipeline (one per shard on
-/// a cluster): by hash first, and with the scripts' text when a node does not know one (see
+/// Runs script calls, each on the slot whose keys it names, as one pipeline (one per slot on a
+/// cluster): by hash first, and with the scripts' text when a node does not know one (see
 /// `scripts`). Replies come back in the order of `calls`.
-async fn invoke_per_shard<T: redis::FromRedisValue>(
-    calls: &[(Shard, Call<'_>)],
+async fn invoke_per_slot<T: redis::FromRedisValue>(
+    calls: &[(Slot, Call<'_>)],
     connection: &Connection,
 ) -> Result<Vec<T>, RedisError> {
     let pipelines = |by_hash| {
         let mut pipelines = ShardPipelines::new();
-        for (shard, call) in calls {
-            pipelines.add(*shard, call.command(by_hash));
+        for (slot, call) in calls {
+            pipelines.add(slot.clone(), call.command(by_hash));
         }
         pipelines
     };

@@ -6,9 +6,12 @@
 //! crate is written once for both. Nothing here routes a command to a node.
 //!
 //! A cluster pipeline must stay within one hash slot, and every key of one shard carries the
-//! shard's hash tag (see `keys`), so [`ShardPipelines`] groups a read or write that spans shards
-//! by shard: one pipeline on a single node (as before), one pipeline per shard sent concurrently
-//! on a cluster. It must not be used for keys outside the shards.
+//! shard's hash tag (see `keys`), as does each individual board, so [`ShardPipelines`] groups a
+//! read or write that spans shards or boards by [`Slot`]: one pipeline on a single node (as
+//! before), one pipeline per slot sent concurrently on a cluster. It must not be used for keys
+//! outside the shards and boards.
+
+use std::collections::HashMap;
 
 use futures_util::future::try_join_all;
 use redis::aio::{ConnectionLike, ConnectionManager};
@@ -74,11 +77,27 @@ impl ConnectionLike for Connection {
     }
 }
 
-/// Commands over several shards, each naming the shard whose keys it touches, sent as few
-/// pipelines as the topology allows; replies come back in the order the commands were added.
+/// The hash slot a command's keys share: one shard's, or one individual board's (named by its
+/// key, see `keys::board`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Slot {
+    /// Every key of one shard.
+    Shard(Shard),
+    /// One individual board.
+    Board(String),
+}
+
+impl From<Shard> for Slot {
+    fn from(shard: Shard) -> Slot {
+        Slot::Shard(shard)
+    }
+}
+
+/// Commands over several shards or boards, each naming the slot whose keys it touches, sent as
+/// few pipelines as the topology allows; replies come back in the order the commands were added.
 #[derive(Default)]
 pub(crate) struct ShardPipelines {
-    commands: Vec<(Shard, Cmd)>,
+    commands: Vec<(Slot, Cmd)>,
 }
 
 impl ShardPipelines {
@@ -87,9 +106,9 @@ impl ShardPipelines {
         ShardPipelines::default()
     }
 
-    /// Adds `command`, whose keys are all keys of `shard`.
-    pub(crate) fn add(&mut self, shard: Shard, command: Cmd) -> &mut ShardPipelines {
-        self.commands.push((shard, command));
+    /// Adds `command`, whose keys are all in `slot` (a shard's or a board's).
+    pub(crate) fn add(&mut self, slot: impl Into<Slot>, command: Cmd) -> &mut ShardPipelines {
+        self.commands.push((slot.into(), command));
         self
     }
 
@@ -100,7 +119,7 @@ impl ShardPipelines {
 
     /// Sends every command and returns each reply, converted, in the order they were added.
     ///
-    /// On a single node this is one pipeline, one round trip. On a cluster each shard's commands
+    /// On a single node this is one pipeline, one round trip. On a cluster each slot's commands
     /// are one pipeline, and the pipelines run concurrently (one round trip to each primary in
     /// parallel). A server error in any reply fails the whole call, as a pipeline does.
     pub(crate) async fn query<T: FromRedisValue>(
@@ -127,30 +146,28 @@ impl ShardPipelines {
             .collect()
     }
 
-    /// One pipeline per shard, concurrently; the replies put back in the order added.
+    /// One pipeline per slot, concurrently; the replies put back in the order added.
     async fn query_per_shard(self, connection: &Connection) -> RedisResult<Vec<Value>> {
         let count = self.commands.len();
-        // Shards are few (at most 1,024), so a linear search keeps the groups in first-use order.
-        let mut groups: Vec<(Shard, Pipeline, Vec<usize>)> = Vec::new();
-        for (position, (shard, command)) in self.commands.into_iter().enumerate() {
-            let group = match groups.iter().position(|(s, _, _)| *s == shard) {
-                Some(group) => group,
-                None => {
-                    groups.push((shard, redis::pipe(), Vec::new()));
-                    groups.len() - 1
-                }
-            };
-            let (_, pipeline, positions) = &mut groups[group];
+        // Groups in first-use order; a board writer's pass may name thousands of boards.
+        let mut by_slot: HashMap<Slot, usize> = HashMap::new();
+        let mut groups: Vec<(Pipeline, Vec<usize>)> = Vec::new();
+        for (position, (slot, command)) in self.commands.into_iter().enumerate() {
+            let group = *by_slot.entry(slot).or_insert_with(|| {
+                groups.push((redis::pipe(), Vec::new()));
+                groups.len() - 1
+            });
+            let (pipeline, positions) = &mut groups[group];
             pipeline.add_command(command);
             positions.push(position);
         }
-        let sent = groups.iter().map(|(_, pipeline, _)| {
+        let sent = groups.iter().map(|(pipeline, _)| {
             let mut connection = connection.clone();
             async move { pipeline.query_async::<Vec<Value>>(&mut connection).await }
         });
         let answered = try_join_all(sent).await?;
         let mut replies = vec![Value::Nil; count];
-        for ((_, _, positions), values) in groups.iter().zip(answered) {
+        for ((_, positions), values) in groups.iter().zip(answered) {
             for (position, value) in positions.iter().zip(values) {
                 replies[*position] = value;
             }

@@ -14,12 +14,23 @@
 //! - `{c:s}:stream`: finalized attempts and registrations, for the SQL flusher;
 //! - `{c:s}:dead`: stream entries the flusher could not use, with the reason;
 //! - `{c:s}:totals`: the shard's part of every unit's roll-up (`<unit>:pa`, `<unit>:nf`: two
-//!   counters packed per field, see `boards`);
-//! - `{c:s}:board:*` and `{c:s}:board:<unit>`: the shard's part of the individual boards.
+//!   counters packed per field, see `boards`), and `{c:s}:totals:applied`, the last stream entry
+//!   whose totals the board writer has added (see `board_writer`);
+//! - `{c:s}:boards:cursor` and `{c:s}:boards:lease`: how far the board writer has applied the
+//!   shard's stream, and which replica's writer holds the shard (see `board_writer`).
 //!
-//! Keys outside the shards, all in the one slot `{login}` (a few, small and short-lived):
+//! Individual boards are not in the shards: each is one sorted set in a hash slot of its own,
+//! `{c:board:<unit>}` (`{c:board:*}` for the whole campaign), so a participant's rank on one board
+//! is one `ZRANK` whatever the shard count, and the boards of many units spread over the
+//! primaries. Finalize does not write them (its keys are one shard's); the board writer applies
+//! the shards' streams to them in stream order (`board_writer`).
+//!
+//! Keys outside the shards, each kind in one slot of its own (`{login}`, `{limits}`; a few, small
+//! and short-lived):
 //! - `{login}:fail:<kind>:<who>`: failed organizer logins of one username or one client address
 //!   in the current window (see [`login_failures`]).
+//! - `{limits}:reg:<campaign>:<kind>:<who>`: registrations from one client address or of one
+//!   phone hash in the current window (see [`registration_hits`]).
 
 use std::fmt;
 
@@ -110,16 +121,38 @@ impl<'a> ShardKeys<'a> {
         self.key(format_args!("totals"))
     }
 
-    /// This shard's part of the individual board of `unit`, or of the whole campaign (`None`).
-    pub fn board(&self, unit: Option<&str>) -> String {
-        self.key(format_args!(
-            "board:{}",
-            unit.unwrap_or(safequiz_domain::scope::WHOLE_CAMPAIGN)
-        ))
+    /// How far the board writer has applied this shard's stream: the last entry id applied.
+    pub fn board_cursor(&self) -> String {
+        self.key(format_args!("boards:cursor"))
     }
+
+    /// The replica whose board writer applies this shard's stream, while its lease lasts.
+    pub fn board_lease(&self) -> String {
+        self.key(format_args!("boards:lease"))
+    }
+
+    /// The last entry of this shard's stream whose unit totals the board writer has applied.
+    pub fn totals_applied(&self) -> String {
+        self.key(format_args!("totals:applied"))
+    }
+}
+
+/// The individual board of `unit` (`None`: the whole campaign's), a hash slot of its own.
+pub fn board(campaign: &str, unit: Option<&str>) -> String {
+    format!(
+        "{{{campaign}:board:{}}}",
+        unit.unwrap_or(safequiz_domain::scope::WHOLE_CAMPAIGN)
+    )
 }
 
 /// The counter of failed organizer logins of `who` (a username or a client address, by `kind`).
 pub fn login_failures(kind: &str, who: &str) -> String {
     format!("{{login}}:fail:{kind}:{who}")
+}
+
+/// The counter of registrations to `campaign` under `who` (a client address or a keyed phone
+/// hash, by `kind`) in the current window (`HotState::count_hits`). All in the one slot
+/// `{limits}`, so one atomic pipeline counts an address and a phone together on a cluster too.
+pub fn registration_hits(campaign: &str, kind: &str, who: &str) -> String {
+    format!("{{limits}}:reg:{campaign}:{kind}:{who}")
 }

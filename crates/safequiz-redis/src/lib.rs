@@ -39,6 +39,7 @@
 pub mod archive;
 pub mod attempts;
 mod batch;
+pub mod board_writer;
 pub mod boards;
 mod connection;
 pub use connection::Connection;
@@ -46,6 +47,8 @@ pub mod keys;
 pub mod limits;
 pub mod participants;
 pub mod placement;
+pub mod practice;
+pub mod privacy;
 pub mod restore;
 mod scripts;
 pub mod streams;

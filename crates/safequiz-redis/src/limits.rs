@@ -1,12 +1,62 @@
-//! Counters of failed logins, for rate limiting organizer logins across every replica.
+//! Counters held in Redis so that every replica agrees on a limit: failed organizer logins, and
+//! registrations per client address and per phone (`count_hits`).
 //!
-//! A counter's window starts at its first failure and lasts the given seconds (`EXPIRE ... NX`
-//! leaves a running window alone), so a burst of guesses is capped per window and the counter
-//! vanishes by itself.
+//! A counter's window starts at its first hit and lasts the given seconds (`EXPIRE ... NX`
+//! leaves a running window alone), so a burst is capped per window and the counter vanishes by
+//! itself.
 
 use crate::{HotState, RedisError};
 
+/// One counter after a hit: the hits in its current window, this one included, and the
+/// milliseconds until the window ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WindowCount {
+    /// Hits in the current window, this one included.
+    pub hits: u64,
+    /// Milliseconds until the window ends and the counter is gone.
+    pub resets_in_ms: u64,
+}
+
 impl HotState {
+    /// Counts one hit under each of `counters` (key, window seconds) and returns each count in
+    /// its window: one pipeline (`INCR`, `EXPIRE ... NX`, `PTTL` per key), one round
+    /// trip. The keys must share a slot (`keys::registration_hits` puts them in `{limits}`).
+    #[tracing::instrument(skip_all)]
+    pub async fn count_hits(
+        &self,
+        counters: &[(String, u64)],
+    ) -> Result<Vec<WindowCount>, RedisError> {
+        // Not a MULTI: a transaction cut by a cluster failover comes back as an aborted EXEC the
+        // service cannot tell from a bug (a 500); a plain pipeline's errors are the connection's
+        // and the cluster's own (a 503). A counter whose EXPIRE was lost gets it on its next
+        // hit (`NX`).
+        let mut pipeline = redis::pipe();
+        for (key, window_secs) in counters {
+            pipeline.incr(key, 1);
+            pipeline
+                .cmd("EXPIRE")
+                .arg(key)
+                .arg(*window_secs)
+                .arg("NX")
+                .ignore();
+            pipeline.cmd("PTTL").arg(key);
+        }
+        let mut connection = self.connection().await?;
+        let replies: Vec<i64> = pipeline.query_async(&mut connection).await?;
+        Ok(replies
+            .chunks(2)
+            .zip(counters)
+            .map(|(reply, (_, window_secs))| WindowCount {
+                hits: u64::try_from(reply[0]).unwrap_or_default(),
+                // -1 (no expiry) cannot follow `EXPIRE NX`; read anything odd as a whole window.
+                resets_in_ms: u64::try_from(reply[1])
+                    .ok()
+                    .filter(|ms| *ms > 0)
+                    .unwrap_or(window_secs * 1000),
+            })
+            .collect())
+    }
+
     /// The failures counted under each of `keys` in their current windows (0 when none).
     #[tracing::instrument(skip_all)]
     pub async fn failures(&self, keys: &[String]) -> Result<Vec<u64>, RedisError> {

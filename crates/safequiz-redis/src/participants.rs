@@ -23,6 +23,17 @@ pub struct Registration<'a> {
     pub now_ms: i64,
 }
 
+/// The consent given with a registration (issue 20): the notice's version, and for a child
+/// under 14 the guardian who consented. Recorded in the stream entry (hence in SQL) when the
+/// registration creates the participant; the consent instant is the registration's.
+#[derive(Clone, Copy, Debug)]
+pub struct RegistrationConsent<'a> {
+    /// The campaign notice's `version`.
+    pub notice_version: &'a str,
+    /// The guardian's name, for a participant under 14.
+    pub guardian_name: Option<&'a str>,
+}
+
 /// What a registration found or made.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RegisterOutcome {
@@ -47,10 +58,19 @@ pub enum RegisterOutcome {
 
 impl HotState {
     /// Finds the participant with this phone, or registers a new one.
-    #[tracing::instrument(skip_all, fields(campaign = registration.campaign))]
     pub async fn register(
         &self,
         registration: &Registration<'_>,
+    ) -> Result<RegisterOutcome, RedisError> {
+        self.register_with_consent(registration, None).await
+    }
+
+    /// [`HotState::register`], recording `consent` with a new participant.
+    #[tracing::instrument(skip_all, fields(campaign = registration.campaign))]
+    pub async fn register_with_consent(
+        &self,
+        registration: &Registration<'_>,
+        consent: Option<&RegistrationConsent<'_>>,
     ) -> Result<RegisterOutcome, RedisError> {
         let shard = Shard::of_phone_hash(registration.phone_hash, registration.shards);
         let keys = ShardKeys::new(registration.campaign, shard);
@@ -71,6 +91,11 @@ impl HotState {
             .arg(registration.now_ms)
             .arg(registration.shards.max(1))
             .arg(shard.0);
+        if let Some(consent) = consent {
+            invocation
+                .arg(consent.notice_version)
+                .arg(consent.guardian_name.unwrap_or(""));
+        }
         let mut connection = self.connection().await?;
         let reply: Vec<String> = invocation.invoke(&mut connection).await?;
         let participant = || {

@@ -24,8 +24,8 @@ use safequiz_domain::board::{BoardMember, Finish, ParticipantTotals, UnitTotals}
 use safequiz_domain::scope::WHOLE_CAMPAIGN;
 
 use crate::boards::{PACKED_FIELDS, pack};
-use crate::connection::{Connection, ShardPipelines};
-use crate::keys::{Shard, ShardKeys};
+use crate::connection::{Connection, ShardPipelines, Slot};
+use crate::keys::{self, Shard, ShardKeys};
 use crate::{HotState, RedisError};
 
 /// Commands per pipeline while restoring.
@@ -134,9 +134,9 @@ struct Batch {
 }
 
 impl Batch {
-    /// Queues `command`, whose keys are all `shard`'s.
-    fn add(&mut self, shard: Shard, command: Cmd) {
-        self.commands.add(shard, command);
+    /// Queues `command`, whose keys are all in `slot` (a shard's or a board's).
+    fn add(&mut self, slot: impl Into<Slot>, command: Cmd) {
+        self.commands.add(slot, command);
     }
 
     /// Sends the pipeline once a chunk is full.
@@ -169,22 +169,28 @@ pub struct Restorer {
 
 impl HotState {
     /// Deletes the shards' unit totals and the individual boards of the campaign and of every
-    /// unit in `units`: the derived state a restore rewrites whole.
+    /// unit in `units`: the derived state a restore rewrites whole. The board writers' cursors
+    /// stay: entries after them are applied on top of the restored boards.
     pub async fn clear_derived(
         &self,
         campaign: &str,
         shards: u16,
         units: &[&str],
     ) -> Result<(), RedisError> {
-        let mut connection = self.connection().await?;
+        let connection = self.connection().await?;
+        let mut batch = ShardPipelines::new();
         for shard in Shard::all(shards) {
-            let keys = ShardKeys::new(campaign, shard);
-            let mut doomed = vec![keys.totals(), keys.board(None)];
-            doomed.extend(units.iter().map(|unit| keys.board(Some(unit))));
-            for chunk in doomed.chunks(CHUNK) {
-                let _: i64 = connection.del(chunk).await?;
+            batch.add(shard, Cmd::del(ShardKeys::new(campaign, shard).totals()));
+        }
+        let boards = std::iter::once(None).chain(units.iter().map(|unit| Some(*unit)));
+        for board in boards {
+            let key = keys::board(campaign, board);
+            batch.add(Slot::Board(key.clone()), Cmd::del(key));
+            if batch.len() >= CHUNK {
+                let _: Vec<i64> = std::mem::take(&mut batch).query(&connection).await?;
             }
         }
+        let _: Vec<i64> = batch.query(&connection).await?;
         Ok(())
     }
 
@@ -218,7 +224,6 @@ impl HotState {
     pub async fn board_scores(
         &self,
         campaign: &str,
-        shards: u16,
         members: &[(u64, i64)],
     ) -> Result<Vec<Option<i64>>, RedisError> {
         let entries: Vec<BoardEntry<'_>> = members
@@ -231,15 +236,14 @@ impl HotState {
                 },
             })
             .collect();
-        self.entry_scores(campaign, shards, &entries).await
+        self.entry_scores(campaign, &entries).await
     }
 
-    /// The score of each entry on its board (the board of the entry's unit in its
-    /// participant's shard), `None` when the board does not hold the member.
+    /// The score of each entry on its board (the board of the entry's unit), `None` when the
+    /// board does not hold the member.
     pub async fn entry_scores(
         &self,
         campaign: &str,
-        shards: u16,
         entries: &[BoardEntry<'_>],
     ) -> Result<Vec<Option<i64>>, RedisError> {
         let connection = self.connection().await?;
@@ -247,13 +251,10 @@ impl HotState {
         for chunk in entries.chunks(CHUNK) {
             let mut pipelines = ShardPipelines::new();
             for entry in chunk {
-                let shard = Shard::of_participant(entry.member.participant, shards);
+                let key = keys::board(campaign, entry.unit);
                 pipelines.add(
-                    shard,
-                    Cmd::zscore(
-                        ShardKeys::new(campaign, shard).board(entry.unit),
-                        entry.member.encode(),
-                    ),
+                    Slot::Board(key.clone()),
+                    Cmd::zscore(key, entry.member.encode()),
                 );
             }
             let replies: Vec<Option<f64>> = pipelines.query(&connection).await?;
@@ -263,21 +264,19 @@ impl HotState {
         Ok(scores)
     }
 
-    /// How many members each `(shard, unit)` board holds (`None`: the campaign's board).
+    /// How many members each unit's board holds (`None`: the campaign's board).
     pub async fn board_sizes(
         &self,
         campaign: &str,
-        boards: &[(Shard, Option<&str>)],
+        boards: &[Option<&str>],
     ) -> Result<Vec<u64>, RedisError> {
         let connection = self.connection().await?;
         let mut sizes = Vec::with_capacity(boards.len());
         for chunk in boards.chunks(CHUNK) {
             let mut pipelines = ShardPipelines::new();
-            for (shard, unit) in chunk {
-                pipelines.add(
-                    *shard,
-                    Cmd::zcard(ShardKeys::new(campaign, *shard).board(*unit)),
-                );
+            for unit in chunk {
+                let key = keys::board(campaign, *unit);
+                pipelines.add(Slot::Board(key.clone()), Cmd::zcard(key));
             }
             let replies: Vec<u64> = pipelines.query(&connection).await?;
             sizes.extend(replies);
@@ -317,8 +316,7 @@ impl HotState {
     }
 }
 
-/// A member of one individual board: the campaign's (`unit` `None`) or a unit's, in the shard
-/// of the member's participant.
+/// A member of one individual board: the campaign's (`unit` `None`) or a unit's.
 #[derive(Clone, Copy, Debug)]
 pub struct BoardEntry<'a> {
     /// The board's unit; `None`: the campaign's board.
@@ -334,10 +332,14 @@ impl Restorer {
         for person in people {
             let shard = Shard::of_participant(person.participant, self.shards);
             let keys = ShardKeys::new(&self.campaign, shard);
-            self.batch.add(
-                shard,
-                Cmd::hset(keys.phones(), &person.phone_hash, person.participant),
-            );
+            // A person who deleted their registration, or a purged campaign, has no phone hash
+            // left in the record (issue 20, `privacy`): no phone index entry, an anonymous row.
+            if !person.phone_hash.is_empty() {
+                self.batch.add(
+                    shard,
+                    Cmd::hset(keys.phones(), &person.phone_hash, person.participant),
+                );
+            }
             self.batch.add(
                 shard,
                 Cmd::hset(
@@ -426,11 +428,11 @@ impl Restorer {
         );
         let score = totals.score().to_redis_score();
         let member = totals.member(participant.participant).encode();
-        self.batch
-            .add(shard, Cmd::zadd(keys.board(None), &member, score));
-        for unit in &participant.path {
+        let boards = std::iter::once(None).chain(participant.path.iter().map(|u| Some(u.as_str())));
+        for board in boards {
+            let key = keys::board(&self.campaign, board);
             self.batch
-                .add(shard, Cmd::zadd(keys.board(Some(unit)), &member, score));
+                .add(Slot::Board(key.clone()), Cmd::zadd(key, &member, score));
         }
         let units =
             std::iter::once(WHOLE_CAMPAIGN).chain(participant.path.iter().map(String::as_str));

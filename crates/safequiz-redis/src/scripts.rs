@@ -111,6 +111,10 @@ pub(crate) static BATCH: LazyLock<Lua> = LazyLock::new(|| {
 pub(crate) static REGISTER: LazyLock<Lua> =
     LazyLock::new(|| Lua::new(include_str!("../lua/register.lua").to_owned()));
 
+/// Erases one participant's name and phone (issue 20; `privacy`).
+pub(crate) static ERASE: LazyLock<Lua> =
+    LazyLock::new(|| Lua::new(include_str!("../lua/erase.lua").to_owned()));
+
 /// Removes flushed attempts' fields from their participants' hashes (`archive`).
 pub(crate) static FORGET: LazyLock<Lua> =
     LazyLock::new(|| Lua::new(include_str!("../lua/forget.lua").to_owned()));
@@ -194,10 +198,18 @@ pub(crate) fn is_no_script(error: &RedisError) -> bool {
     error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
 }
 
-/// A participant's totals and rank counts on every board of one shard (`GET .../me`).
-pub(crate) static STANDING: LazyLock<Lua> =
-    LazyLock::new(|| Lua::new(include_str!("../lua/standing.lua").to_owned()));
+/// The next stream entries of one shard for the board writer, if it holds the shard.
+pub(crate) static BOARD_FEED: LazyLock<Lua> =
+    LazyLock::new(|| Lua::new(include_str!("../lua/board_feed.lua").to_owned()));
 
-/// The best rows of one shard's individual board with the participants' person records.
-pub(crate) static TOP: LazyLock<Lua> =
-    LazyLock::new(|| Lua::new(include_str!("../lua/top.lua").to_owned()));
+/// Moves a shard's board cursor past the entries a writer applied.
+pub(crate) static BOARD_COMMIT: LazyLock<Lua> =
+    LazyLock::new(|| Lua::new(include_str!("../lua/board_commit.lua").to_owned()));
+
+/// Starts or resumes a practice attempt (`practice`): its own hash, never an attempt's keys.
+pub(crate) static PRACTICE_START: LazyLock<Lua> =
+    LazyLock::new(|| Lua::new(include_str!("../lua/practice_start.lua").to_owned()));
+
+/// Scores a practice attempt into the day's history and deletes it (`practice`).
+pub(crate) static PRACTICE_SUBMIT: LazyLock<Lua> =
+    LazyLock::new(|| Lua::new(include_str!("../lua/practice_submit.lua").to_owned()));

@@ -14,15 +14,21 @@
 //!
 //! `type=participant`, written by `register.lua` when a participant is created:
 //! `participant` (the id), `name`, `phone_masked` (`138****5678`), `phone_hash` (hex of the keyed
-//! phone hash), `unit` (the unit registered with), `registered` (instant).
+//! phone hash), `unit` (the unit registered with), `registered` (instant); when the campaign
+//! has a notice, `consent` (the notice version consented to, at `registered`) and for a child
+//! under 14 `guardian` (the name of the guardian who consented).
 //!
 //! `type=attempt`, written by finalize in `attempt_prelude.lua` in the same script that updates
-//! the totals and boards: `attempt` (`<participant>-<n>`), `participant`, `unit` (the
+//! the totals: `attempt` (`<participant>-<n>`), `participant`, `unit` (the
 //! participant's), `day` (calendar day number of the start), `started`, `deadline`, `finished`
 //! (for an automatic submission, the deadline), `time_used` (ms), `points`, `correct`, `auto`
 //! (`1` when the server submitted it, else `0`), `questions`, `key` and `answers` (encoded as in
 //! the attempt's hash, see [`crate::attempts::EncodedQuestions`]), and `attempts` (the
-//! participant's final attempts including this one).
+//! participant's final attempts including this one). For the board writer (`board_writer`,
+//! which reads them in `board_feed.lua`): `total_points`, `total_time` and `last` (the
+//! participant's totals after this attempt, which make their board score and member),
+//! `previous_last` (`last` before it, `0` before their first final attempt) and `path` (the unit
+//! ids from the entry's root to the participant's unit, comma-separated).
 
 use redis::streams::{
     StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamInfoGroupsReply,
@@ -92,6 +98,10 @@ pub struct ParticipantEntry<'a> {
     pub unit: &'a str,
     /// When, Unix ms.
     pub registered_ms: i64,
+    /// The notice version consented to, if the campaign asked (issue 20).
+    pub consent: Option<&'a str>,
+    /// The guardian who consented for a child under 14.
+    pub guardian: Option<&'a str>,
 }
 
 /// A `type=attempt` entry: a finalized attempt.
@@ -151,6 +161,8 @@ pub fn decode(entry: &StreamEntry) -> Result<StreamRecord<'_>, EntryError> {
             phone_hash: text("phone_hash")?,
             unit: text("unit")?,
             registered_ms: entry.number("registered")?,
+            consent: entry.get("consent"),
+            guardian: entry.get("guardian"),
         })),
         "attempt" => {
             let questions =
@@ -317,11 +329,14 @@ impl HotState {
             .collect())
     }
 
-    /// Deletes the entries every flusher is done with: those before both the oldest pending
-    /// entry and the last delivered one. (Redis 7.0's `XTRIM` would delete unacknowledged
-    /// entries too, so the bound is computed here.) Returns how many were deleted.
+    /// Deletes the entries every flusher and the board writer are done with: those before the
+    /// oldest pending entry, the last delivered one and the board writer's cursor (see
+    /// `board_writer`; nothing is trimmed before a writer has applied any entry). (Redis 7.0's
+    /// `XTRIM` would delete unacknowledged entries too, so the bound is computed here.) Returns
+    /// how many were deleted.
     pub async fn trim_flushed(&self, campaign: &str, shard: Shard) -> Result<u64, RedisError> {
-        let key = ShardKeys::new(campaign, shard).stream();
+        let keys = ShardKeys::new(campaign, shard);
+        let key = keys.stream();
         let mut connection = self.connection().await?;
         let groups: StreamInfoGroupsReply = connection.xinfo_groups(&key).await?;
         let Some(group) = groups.groups.iter().find(|group| group.name == GROUP) else {
@@ -333,6 +348,11 @@ impl HotState {
             && stream_id_less(&data.start_id, &bound)
         {
             bound = data.start_id.clone();
+        }
+        let boards: Option<String> = connection.get(keys.board_cursor()).await?;
+        let boards = boards.unwrap_or_else(|| "0-0".to_owned());
+        if stream_id_less(&boards, &bound) {
+            bound = boards;
         }
         if bound == "0-0" {
             return Ok(0);

@@ -83,6 +83,7 @@ async fn play_and_read(hot: &HotState) -> Reads {
         assert!(matches!(outcome, SubmitOutcome::Final(_)), "{outcome:?}");
         participants.push(participant);
     }
+    crate::catch_up_boards(hot, CAMPAIGN, SHARDS).await;
     let totals = hot
         .unit_totals(CAMPAIGN, SHARDS, &[WHOLE_CAMPAIGN, PATH[0], PATH[1]])
         .await
@@ -101,7 +102,6 @@ async fn play_and_read(hot: &HotState) -> Reads {
         ranks.push(
             hot.ranks(
                 CAMPAIGN,
-                SHARDS,
                 *participant,
                 &standing,
                 &[None, Some(PATH[0]), Some(PATH[1])],
@@ -118,7 +118,7 @@ async fn play_and_read(hot: &HotState) -> Reads {
         .map(|(participant, standing)| (*participant, standing.last_finished_ms))
         .collect();
     let board_scores = hot
-        .board_scores(CAMPAIGN, SHARDS, &members)
+        .board_scores(CAMPAIGN, &members)
         .await
         .expect("board scores");
     let mut stream_entries = Vec::new();

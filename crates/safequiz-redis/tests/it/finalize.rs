@@ -22,7 +22,7 @@ use safequiz_redis::attempts::{
     Actor, AttemptId, AttemptRecord, ChoiceArg, NewAttempt, ReadOutcome, SaveOutcome, StartOutcome,
     SubmitOutcome,
 };
-use safequiz_redis::keys::{Shard, ShardKeys};
+use safequiz_redis::keys::Shard;
 use safequiz_redis::streams::{StreamEntry, StreamRecord, decode};
 
 use safequiz_domain::scope::WHOLE_CAMPAIGN;
@@ -424,7 +424,9 @@ async fn check(
     let standings = hot.standings(campaign, shards, &ids).await.expect("HMGET");
     prop_assert_eq!(standings, totals.values().copied().collect::<Vec<_>>());
 
-    // The unit totals, the whole campaign's included.
+    // The unit totals, the whole campaign's included, and the boards, once the board writer has
+    // applied the streams.
+    crate::catch_up_boards(hot, campaign, shards).await;
     let all_units: Vec<&str> = std::iter::once(WHOLE_CAMPAIGN).chain(UNITS).collect();
     let redis_units = hot
         .unit_totals(campaign, shards, &all_units)
@@ -439,8 +441,8 @@ async fn check(
         );
     }
 
-    // Every board of every shard: the scores and members the domain encodes, in Redis's order,
-    // which is the domain's published order.
+    // Every board: the scores and members the domain encodes, in Redis's order, which is the
+    // domain's published order.
     let mut connection = raw(redis).await;
     let boards: Vec<Option<&str>> = std::iter::once(None).chain(UNITS.map(Some)).collect();
     for board in &boards {
@@ -448,8 +450,8 @@ async fn check(
             None => true,
             Some(unit) => scenario.participants[index].path.contains(unit),
         };
-        for shard in Shard::all(shards) {
-            let key = ShardKeys::new(campaign, shard).board(*board);
+        {
+            let key = safequiz_redis::keys::board(campaign, *board);
             let in_redis: Vec<(String, f64)> = redis::cmd("ZRANGE")
                 .arg(&key)
                 .arg(0)
@@ -464,9 +466,7 @@ async fn check(
                 .collect();
             let mut placings: Vec<Placing> = totals
                 .iter()
-                .filter(|(id, _)| {
-                    Shard::of_participant(**id, shards) == shard && on_board(**id as usize - 1)
-                })
+                .filter(|(id, _)| on_board(**id as usize - 1))
                 .map(|(id, own)| own.placing(*id))
                 .collect();
             placings.sort();
@@ -489,7 +489,7 @@ async fn check(
                 .await
                 .expect("HMGET");
             let ranks = hot
-                .ranks(campaign, shards, participant, &standing, &[*board])
+                .ranks(campaign, participant, &standing, &[*board])
                 .await
                 .expect("rank script");
             let before = everyone.iter().filter(|other| *other < placing).count() as u64;

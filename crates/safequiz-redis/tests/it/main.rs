@@ -9,8 +9,10 @@
 #![cfg(test)]
 
 mod batch;
+mod board_writer;
 mod cluster;
 mod finalize;
+mod practice;
 mod rank;
 mod read;
 mod reads;
@@ -166,5 +168,26 @@ async fn start_new(
     {
         StartOutcome::Created(record) => record,
         other => panic!("expected a new attempt, got {other:?}"),
+    }
+}
+
+/// Runs the board writer over every shard of `campaign` until it has applied everything the
+/// streams hold, as the service's writer does every 100 ms (`board_writer`).
+async fn catch_up_boards(hot: &HotState, campaign: &str, shards: u16) {
+    for shard in safequiz_redis::keys::Shard::all(shards) {
+        loop {
+            let pass = hot
+                .write_boards(campaign, shard, "test-writer", 256, 10_000)
+                .await
+                .expect("the board writer's pass");
+            assert!(pass.holder, "the test's writer holds shard {shard}");
+            assert_eq!(
+                pass.skipped, 0,
+                "every attempt entry carries its board fields"
+            );
+            if pass.entries < 256 {
+                break;
+            }
+        }
     }
 }

@@ -69,6 +69,7 @@ async fn ranks_and_top_lists_follow_the_published_order_over_all_shards() {
     play(&hot, &other(5), T0, 2, None).await; // Ran out of time.
     play(&hot, &actor(6), T0, 5, Some(60_000)).await; // Ties with 1 but for the id.
     let published = [3, 1, 6, 2, 4, 5];
+    crate::catch_up_boards(&hot, CAMPAIGN, SHARDS).await;
 
     let top = hot
         .top_participants(CAMPAIGN, SHARDS, None, 100)
@@ -130,13 +131,7 @@ async fn ranks_and_top_lists_follow_the_published_order_over_all_shards() {
             PATH[1]
         };
         let ranks = hot
-            .ranks(
-                CAMPAIGN,
-                SHARDS,
-                *participant,
-                &standing,
-                &[None, Some(own_unit)],
-            )
+            .ranks(CAMPAIGN, *participant, &standing, &[None, Some(own_unit)])
             .await
             .expect("rank script");
         let in_unit = match participant {

@@ -61,6 +61,8 @@ async fn a_registration_and_a_finalized_attempt_each_append_one_entry_that_decod
             phone_hash: &"07".repeat(16),
             unit: PATH[1],
             registered_ms: T0,
+            consent: None,
+            guardian: None,
         })
     );
     let StreamRecord::Attempt(attempt) = decode(&entries[1]).expect("the attempt decodes") else {

@@ -1,0 +1,101 @@
+-- board_feed: the next entries of one shard's stream for the board writer, if this writer holds
+-- the shard, with their unit totals applied to the shard's totals exactly once
+-- (src/board_writer.rs).
+--
+-- KEYS[1] the shard's board lease, KEYS[2] its board cursor, KEYS[3] its stream, KEYS[4] its
+-- unit totals, KEYS[5] the id of the last entry whose totals are applied
+-- ARGV[1] this writer's name, ARGV[2] the lease in ms, ARGV[3] how many entries at most
+-- Returns false when another writer holds the lease. Otherwise it takes or extends the lease,
+-- applies the unit totals of the entries read that are after KEYS[5] and moves KEYS[5] past
+-- them, and returns {cursor, last, n, then 6 strings per attempt entry: participant, path,
+-- total_points, total_time, last, previous_last}: `cursor` the board cursor, `last` the id of
+-- the last entry read ('' when none), n the number of entries read. Registrations are read
+-- past, since they change no total and no board. An attempt entry written before these fields
+-- existed (its totals were applied by the finalize of that version) gives empty strings, which
+-- the writer counts and skips.
+--
+-- Unit totals pack two counters into one integer field, high * 2^32 + low: "<unit>:pa" is
+-- attempts (high) and points (low), "<unit>:nf" participants (high) and full-mark attempts
+-- (low); unit "*" is the whole campaign. Each low counter stays far below 2^32 within one shard
+-- (points: 2^32 / 10 points is 429 million attempts of one unit in one shard). src/boards.rs
+-- unpacks them. An attempt adds one attempt and its points to every unit of its path and the
+-- campaign, a participant when it is their first final attempt, and a full-mark attempt when
+-- every question was answered right (safequiz_domain::score::is_full_marks, mirrored here;
+-- the property test in tests/it/finalize.rs holds them equal).
+--
+-- Invariants: reads the stream in id order from just after the board cursor and never moves
+-- it (board_commit.lua does, after the boards are written); totals are applied in this same
+-- script as their marker moves, so a pass repeated after a failed board write adds nothing
+-- twice.
+--
+-- Cost: one XRANGE of up to ARGV[3] entries and one HINCRBY per distinct totals field they
+-- touch (a campaign's attempts share the upper units' fields); only the six fields the boards
+-- need cross the network, not the attempt's questions and answers.
+
+local WORD = 4294967296
+
+-- Whether stream id a comes after b ("ms-seq", both parts below 2^53).
+local function after(a, b)
+  local ams, aseq = string.match(a, '^(%d+)-(%d+)$')
+  local bms, bseq = string.match(b, '^(%d+)-(%d+)$')
+  ams, bms = tonumber(ams), tonumber(bms)
+  return ams > bms or (ams == bms and tonumber(aseq) > tonumber(bseq))
+end
+
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return false end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local cursor = redis.call('GET', KEYS[2]) or '0-0'
+local applied = redis.call('GET', KEYS[5]) or '0-0'
+local entries = redis.call('XRANGE', KEYS[3], '(' .. cursor, '+', 'COUNT', ARGV[3])
+local wanted = {participant = 1, path = 2, total_points = 3, total_time = 4, last = 5,
+  previous_last = 6}
+local reply = {cursor, '', #entries}
+local order, sums = {}, {}
+local function add(field, delta)
+  local v = sums[field]
+  if v then
+    sums[field] = v + delta
+  else
+    order[#order + 1] = field
+    sums[field] = delta
+  end
+end
+for _, entry in ipairs(entries) do
+  reply[2] = entry[1]
+  local fields = entry[2]
+  local kind, row, named = nil, {'', '', '', '', '', ''}, {}
+  for i = 1, #fields, 2 do
+    local name = fields[i]
+    if name == 'type' then
+      kind = fields[i + 1]
+    else
+      local at = wanted[name]
+      if at then row[at] = fields[i + 1] end
+      named[name] = fields[i + 1]
+    end
+  end
+  if kind == 'attempt' then
+    for i = 1, 6 do reply[#reply + 1] = row[i] end
+    if named.total_points and after(entry[1], applied) then
+      local correct, questions = tonumber(named.correct), #named.key
+      local pa = WORD + tonumber(named.points)
+      local nf = 0
+      if named.attempts == '1' then nf = WORD end
+      if questions > 0 and correct == questions then nf = nf + 1 end
+      add('*:pa', pa)
+      if nf ~= 0 then add('*:nf', nf) end
+      for unit in string.gmatch(named.path, '[^,]+') do
+        add(unit .. ':pa', pa)
+        if nf ~= 0 then add(unit .. ':nf', nf) end
+      end
+    end
+  end
+end
+for _, field in ipairs(order) do
+  redis.call('HINCRBY', KEYS[4], field, string.format('%d', sums[field]))
+end
+if reply[2] ~= '' and after(reply[2], applied) then
+  redis.call('SET', KEYS[5], reply[2])
+end
+return reply

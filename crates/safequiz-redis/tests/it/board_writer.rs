@@ -1,0 +1,304 @@
+//! The board writer (`board_writer`): it applies each shard's stream to the individual boards in
+//! order, a replay of entries already applied changes nothing, one writer at a time holds a
+//! shard until its lease ends, the stream keeps every entry it has not applied, and an entry
+//! without board fields is counted and passed; and `my_standing` against boards the writer has
+//! not yet brought up to date (plain counts, and `rank.lua` for a tie on the score).
+
+use std::time::Duration;
+
+use safequiz_domain::board::{BoardMember, BoardScore, Placing};
+use safequiz_domain::scope::WHOLE_CAMPAIGN;
+use safequiz_redis::HotState;
+use safequiz_redis::attempts::{ReadOutcome, SubmitOutcome};
+use safequiz_redis::keys::{self, Shard, ShardKeys};
+use safequiz_testkit::eventually;
+
+use crate::{
+    CAMPAIGN, DAY, DAY_MS, GRACE_MS, LIMIT_MS, PATH, SHARDS, T0, actor, catch_up_boards, choice,
+    five_questions, hot_state, new_attempt, raw, start_new,
+};
+
+/// Every board the test campaign's participants are on, member and score, best first.
+async fn boards(connection: &mut redis::aio::MultiplexedConnection) -> Vec<Vec<(String, i64)>> {
+    let mut read = Vec::new();
+    for board in [None, Some(PATH[0]), Some(PATH[1])] {
+        let rows: Vec<(String, f64)> = redis::cmd("ZRANGE")
+            .arg(keys::board(CAMPAIGN, board))
+            .arg(0)
+            .arg(-1)
+            .arg("WITHSCORES")
+            .query_async(connection)
+            .await
+            .expect("ZRANGE");
+        read.push(rows.into_iter().map(|(m, s)| (m, s as i64)).collect());
+    }
+    read
+}
+
+/// Participant `participant` plays one attempt on day `day` (0 or 1) with `right` right
+/// answers, submitted after `after_ms`.
+async fn play(hot: &HotState, participant: u64, day: i64, right: usize, after_ms: i64) {
+    let me = actor(participant);
+    let started = T0 + day * DAY_MS;
+    start_new(
+        hot,
+        &me,
+        1,
+        &new_attempt(DAY + day as i32, started, &five_questions()),
+    )
+    .await;
+    let answers: Vec<_> = ["B", "AC", "T", "D", "F"]
+        .iter()
+        .take(right)
+        .enumerate()
+        .map(|(index, keys)| (index as u32, choice(keys)))
+        .collect();
+    let outcome = hot
+        .submit(&me, 1 + day as u32, &answers, started + after_ms)
+        .await
+        .expect("submit");
+    assert!(matches!(outcome, SubmitOutcome::Final(_)), "{outcome:?}");
+}
+
+/// Participant `participant` starts an attempt on day `day`, answers `right` questions right,
+/// and lets the time run out: finalized by a late read, so it counts the whole time limit.
+async fn run_out(hot: &HotState, participant: u64, day: i64, right: usize, number: u32) {
+    let me = actor(participant);
+    let started = T0 + day * DAY_MS;
+    start_new(
+        hot,
+        &me,
+        1,
+        &new_attempt(DAY + day as i32, started, &five_questions()),
+    )
+    .await;
+    for (index, keys) in ["B", "AC", "T", "D", "F"].iter().take(right).enumerate() {
+        hot.save(&me, number, index as u32, choice(keys), started + 1_000)
+            .await
+            .expect("save");
+    }
+    let outcome = hot
+        .read(&me, number, started + LIMIT_MS + GRACE_MS + 1)
+        .await
+        .expect("read");
+    assert!(matches!(outcome, ReadOutcome::Final(_)), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn my_standing_counts_a_new_score_against_boards_not_yet_updated() {
+    let (redis, hot) = hot_state();
+    let mut connection = raw(&redis).await;
+    // Day 0: 1-3 finish in time, 4 and 5 run out of time with 2 points (a tie on the score).
+    for participant in 1..=3 {
+        play(&hot, participant, 0, participant as usize, 20_000).await;
+    }
+    run_out(&hot, 4, 0, 2, 1).await;
+    run_out(&hot, 5, 0, 2, 1).await;
+    catch_up_boards(&hot, CAMPAIGN, SHARDS).await;
+    // Day 1, not yet on the boards: 1 and 2 play again; 6 runs out of time with 2 points, the
+    // score 4 and 5 hold, so only the member orders them.
+    play(&hot, 1, 1, 5, 10_000).await;
+    play(&hot, 2, 1, 0, 50_000).await;
+    run_out(&hot, 6, 1, 2, 1).await;
+
+    let board_keys = [None, Some(PATH[0]), Some(PATH[1])];
+    for participant in [1, 2, 6] {
+        let standing = hot
+            .standing(CAMPAIGN, SHARDS, participant)
+            .await
+            .expect("standing");
+        let mine = Placing {
+            score: BoardScore {
+                points: standing.points,
+                time_used_ms: standing.time_used_ms,
+            },
+            member: BoardMember {
+                last_finished_ms: standing.last_finished_ms,
+                participant,
+            },
+        };
+        // Counted against the boards as they are: everyone's applied entries, the participant's
+        // own previous one included.
+        let mut expected = Vec::new();
+        for board in boards(&mut connection).await {
+            let before = board
+                .iter()
+                .filter(|(member, score)| {
+                    let other = Placing {
+                        score: BoardScore::from_redis_score(*score),
+                        member: BoardMember::parse(member).expect("a member"),
+                    };
+                    other < mine
+                })
+                .count() as u64;
+            expected.push(before + 1);
+        }
+        let (_, ranks) = hot
+            .my_standing(CAMPAIGN, SHARDS, participant, &board_keys)
+            .await
+            .expect("my standing");
+        assert_eq!(ranks, expected, "participant {participant}");
+    }
+    // Once the writer has passed, ranks are the domain's: 1 (6 points in 30 s) first.
+    catch_up_boards(&hot, CAMPAIGN, SHARDS).await;
+    let (_, ranks) = hot
+        .my_standing(CAMPAIGN, SHARDS, 1, &board_keys)
+        .await
+        .expect("my standing");
+    assert_eq!(ranks, vec![1; 3]);
+    let (_, ranks) = hot
+        .my_standing(CAMPAIGN, SHARDS, 6, &board_keys)
+        .await
+        .expect("my standing");
+    // 6 ties 4 and 5 on the score and finished a day later: after 1, 3, 2 (2 points in 70 s),
+    // 4 and 5.
+    assert_eq!(ranks, vec![6; 3]);
+}
+
+#[tokio::test]
+async fn the_boards_hold_each_participants_latest_totals_and_a_replay_changes_nothing() {
+    let (redis, hot) = hot_state();
+    let mut connection = raw(&redis).await;
+    for participant in 1..=3 {
+        play(&hot, participant, 0, participant as usize, 20_000).await;
+    }
+    // A first pass applies day 0; day 1's attempts then move each member.
+    catch_up_boards(&hot, CAMPAIGN, SHARDS).await;
+    for participant in 1..=3 {
+        play(&hot, participant, 1, 5 - participant as usize, 10_000).await;
+    }
+    catch_up_boards(&hot, CAMPAIGN, SHARDS).await;
+    let applied = boards(&mut connection).await;
+    for board in &applied {
+        assert_eq!(board.len(), 3, "one member per participant: {board:?}");
+    }
+    // Totals after both days: 1+4, 2+3 and 3+2 points; 30 s each; the later finish breaks the
+    // tie, and participants 1-3 finished day 1 at the same instant, so the id decides.
+    let order: Vec<u64> = applied[0]
+        .iter()
+        .map(|(member, _)| member[13..].parse().expect("an id"))
+        .collect();
+    assert_eq!(order, [1, 2, 3]);
+    for (member, score) in &applied[0] {
+        assert_eq!(*score, 30_000 - 5 * 10_000_000_000, "{member}");
+        assert!(member.starts_with(&format!("{:013}", T0 + DAY_MS + 10_000)));
+    }
+
+    let units = [WHOLE_CAMPAIGN, PATH[0], PATH[1]];
+    let totals = hot
+        .unit_totals(CAMPAIGN, SHARDS, &units)
+        .await
+        .expect("totals");
+    assert_eq!(
+        (totals[0].attempts, totals[0].participants, totals[0].points),
+        (6, 3, 15)
+    );
+    assert_eq!(totals[2], totals[0], "one county holds everyone");
+
+    // A writer that died before moving its cursors: everything is applied again, in order, and
+    // the totals, applied in the same script as their marker, are not added twice.
+    for shard in Shard::all(SHARDS) {
+        let _: () = redis::cmd("DEL")
+            .arg(ShardKeys::new(CAMPAIGN, shard).board_cursor())
+            .query_async(&mut connection)
+            .await
+            .expect("DEL");
+    }
+    catch_up_boards(&hot, CAMPAIGN, SHARDS).await;
+    assert_eq!(boards(&mut connection).await, applied);
+    let again = hot
+        .unit_totals(CAMPAIGN, SHARDS, &units)
+        .await
+        .expect("totals");
+    assert_eq!(again, totals);
+}
+
+#[tokio::test]
+async fn one_writer_holds_a_shard_until_its_lease_ends() {
+    let (redis, hot) = hot_state();
+    let mut connection = raw(&redis).await;
+    // Participant 1 is in shard 1.
+    let shard = Shard::of_participant(1, SHARDS);
+    let first = hot
+        .write_boards(CAMPAIGN, shard, "a", 100, 300)
+        .await
+        .expect("pass");
+    assert!(first.holder, "a free shard goes to the first writer");
+    play(&hot, 1, 0, 5, 20_000).await;
+
+    let refused = hot
+        .write_boards(CAMPAIGN, shard, "b", 100, 300)
+        .await
+        .expect("pass");
+    assert_eq!(
+        refused.entries, 0,
+        "another writer holds the shard: {refused:?}"
+    );
+    assert!(!refused.holder);
+    assert!(boards(&mut connection).await[0].is_empty());
+
+    // Writer a never comes back: b takes the shard once a's lease ends, and applies the entry.
+    let taken = eventually("b holds the shard", Duration::from_secs(5), || async {
+        let pass = hot
+            .write_boards(CAMPAIGN, shard, "b", 100, 300)
+            .await
+            .expect("pass");
+        pass.holder.then_some(pass)
+    })
+    .await;
+    assert_eq!((taken.entries, taken.applied), (1, 1), "{taken:?}");
+    assert_eq!(boards(&mut connection).await[0].len(), 1);
+}
+
+#[tokio::test]
+async fn the_stream_keeps_every_entry_the_board_writer_has_not_applied() {
+    let (redis, hot) = hot_state();
+    let mut connection = raw(&redis).await;
+    let shard = Shard::of_participant(1, SHARDS);
+    play(&hot, 1, 0, 5, 20_000).await;
+    play(&hot, 1, 1, 3, 20_000).await;
+    // The flusher has taken and acknowledged both entries.
+    hot.ensure_group(CAMPAIGN, shard).await.expect("XGROUP");
+    let entries = hot
+        .read_group(CAMPAIGN, shard, "flusher", 10, false)
+        .await
+        .expect("XREADGROUP");
+    let ids: Vec<String> = entries.iter().map(|entry| entry.id.clone()).collect();
+    hot.ack(CAMPAIGN, shard, &ids).await.expect("XACK");
+
+    assert_eq!(hot.trim_flushed(CAMPAIGN, shard).await.expect("trim"), 0);
+    catch_up_boards(&hot, CAMPAIGN, SHARDS).await;
+    // Trimming keeps the entry at the cursor and deletes what is before it.
+    assert_eq!(hot.trim_flushed(CAMPAIGN, shard).await.expect("trim"), 1);
+    let left: u64 = redis::cmd("XLEN")
+        .arg(ShardKeys::new(CAMPAIGN, shard).stream())
+        .query_async(&mut connection)
+        .await
+        .expect("XLEN");
+    assert_eq!(left, 1);
+}
+
+#[tokio::test]
+async fn an_entry_without_board_fields_is_counted_and_passed() {
+    let (redis, hot) = hot_state();
+    let mut connection = raw(&redis).await;
+    let shard = Shard(0);
+    let stream = ShardKeys::new(CAMPAIGN, shard).stream();
+    let _: String = redis::cmd("XADD")
+        .arg(&stream)
+        .arg("*")
+        .arg(&["type", "attempt", "attempt", "4-1", "participant", "4"])
+        .query_async(&mut connection)
+        .await
+        .expect("XADD");
+    let pass = hot
+        .write_boards(CAMPAIGN, shard, "a", 100, 1_000)
+        .await
+        .expect("pass");
+    assert_eq!((pass.entries, pass.applied, pass.skipped), (1, 0, 1));
+    let again = hot
+        .write_boards(CAMPAIGN, shard, "a", 100, 1_000)
+        .await
+        .expect("pass");
+    assert_eq!(again.entries, 0, "the cursor moved past it");
+}
