@@ -16,7 +16,10 @@ use serde::Deserialize;
 use crate::bank::{Bank, Question};
 use crate::calendar;
 use crate::draw::{DrawPlan, QuestionPool};
+use crate::prizes::{Prize, PrizeRule, Tier};
 use crate::units::{UnitFile, UnitTree};
+
+pub mod notice;
 
 /// A campaign file as written, before validation.
 #[derive(Clone, Debug, Deserialize)]
@@ -51,6 +54,77 @@ pub struct CampaignFile {
     pub draw: DrawSection,
     /// The entries (地区, 央企, ...), each with its unit file.
     pub entries: Vec<EntrySection>,
+    /// The personal-information notice shown before registration (issue 20); without it
+    /// registration asks for no consent.
+    #[serde(default)]
+    pub notice: Option<notice::NoticeSection>,
+    /// Whether every organizer of the campaign must log in with a second factor (TOTP), whatever
+    /// `auth.organizer_totp_required` says (issue 20).
+    #[serde(default)]
+    pub organizer_totp_required: bool,
+    /// The prizes, drawn in file order after the close (docs/prizes.md).
+    #[serde(default)]
+    pub prizes: Vec<PrizeSection>,
+    /// The practice room (练功房); absent means none.
+    #[serde(default)]
+    pub practice: Option<PracticeSection>,
+}
+
+/// One `[[prizes]]` table of a campaign file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrizeSection {
+    /// The prize's name, e.g. 个人优胜奖.
+    pub name: String,
+    /// `full_marks_then_rank`, `rank_tiers` or `lottery`.
+    pub rule: String,
+    /// Winners; for `rank_tiers`, optional and then the sum of the tiers.
+    #[serde(default)]
+    pub count: Option<i64>,
+    /// The tiers of `rank_tiers`, best first.
+    #[serde(default)]
+    pub tiers: Vec<TierSection>,
+    /// The lottery's threshold: eligible with points strictly greater than this.
+    #[serde(default)]
+    pub min_points: Option<i64>,
+    /// Leave out the winners of the prizes above in the file.
+    #[serde(default)]
+    pub exclude_earlier_winners: bool,
+}
+
+/// One `[[prizes.tiers]]` table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierSection {
+    /// What the tier awards, e.g. 一等奖.
+    pub name: String,
+    /// Its winners.
+    pub count: i64,
+}
+
+/// The `[practice]` table of a campaign file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PracticeSection {
+    /// Whether practice attempts may start at all.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// First instant practice may start; may be before the campaign opens. Default: `opens_at`.
+    #[serde(default)]
+    pub opens_at: Option<String>,
+    /// Instant from which no practice may start. Default: `closes_at`.
+    #[serde(default)]
+    pub closes_at: Option<String>,
+    /// Practice attempts per participant and calendar day; absent means unlimited.
+    #[serde(default)]
+    pub per_day: Option<i64>,
+    /// Banks practice draws from; absent means the campaign's own pool and draw plan.
+    #[serde(default)]
+    pub banks: Option<Vec<String>>,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// The `[draw]` table of a campaign file.
@@ -168,6 +242,36 @@ pub struct Campaign {
     pub entries: Vec<Entry>,
     /// All entries' units.
     pub units: UnitTree,
+    /// The personal-information notice and the under-14 path (`None`: no consent asked).
+    pub notice: Option<notice::Notice>,
+    /// Every organizer must log in with a second factor.
+    pub organizer_totp_required: bool,
+    /// The prizes in file order.
+    pub prizes: Vec<Prize>,
+    /// The practice room, when the file enables one.
+    pub practice: Option<Practice>,
+}
+
+/// A campaign's practice room (练功房): attempts that are reviewed at once and never counted.
+#[derive(Clone, Debug)]
+pub struct Practice {
+    /// First instant practice may start.
+    pub opens_at: Timestamp,
+    /// Instant from which no practice may start.
+    pub closes_at: Timestamp,
+    /// Practice attempts per participant and day; `None` is unlimited.
+    pub per_day: Option<u32>,
+    /// The questions practice draws from, with the draw plan.
+    pub pool: QuestionPool,
+    /// The plan of a practice draw.
+    pub plan: DrawPlan,
+}
+
+impl Practice {
+    /// Whether a practice attempt may start at `now`.
+    pub fn is_open(&self, now: Timestamp) -> bool {
+        self.opens_at <= now && now < self.closes_at
+    }
 }
 
 /// Where an instant stands relative to a campaign's window.
@@ -205,6 +309,21 @@ impl Campaign {
             quotas,
         };
         let pool = build_pool(questions, &plan, &mut problems);
+        let notice = notice::check_notice(
+            file.notice.as_ref(),
+            window.map(|(_, closes)| closes),
+            time_zone.as_ref(),
+            &mut problems,
+        );
+        let prizes = check_prizes(&file.prizes, &mut problems);
+        let practice = check_practice(
+            file.practice.as_ref(),
+            window,
+            &plan,
+            pool.as_ref(),
+            banks,
+            &mut problems,
+        );
 
         match (
             window,
@@ -243,6 +362,10 @@ impl Campaign {
                 pool,
                 entries,
                 units,
+                notice,
+                organizer_totp_required: file.organizer_totp_required,
+                prizes,
+                practice,
             }),
             _ => Err(problems.into_vec()),
         }
@@ -543,6 +666,184 @@ fn build_pool(
             None
         }
     }
+}
+
+/// The prizes in file order: a known rule, a name used once, counts in range, tiers for
+/// `rank_tiers` only, a threshold for `lottery` only.
+fn check_prizes(sections: &[PrizeSection], problems: &mut Problems) -> Vec<Prize> {
+    let mut prizes = Vec::new();
+    for (index, section) in sections.iter().enumerate() {
+        let key = |field: &str| format!("prizes[{index}].{field}");
+        let name = section.name.trim();
+        if name.is_empty() {
+            problems.report(&key("name"), "must not be empty".to_owned());
+        } else if sections[..index]
+            .iter()
+            .any(|earlier| earlier.name.trim() == name)
+        {
+            problems.report(&key("name"), format!("`{name}` names two prizes"));
+        }
+        let count = section
+            .count
+            .map(|count| in_range(&key("count"), count, 1, 1_000_000, problems));
+        if section.rule != "rank_tiers" && !section.tiers.is_empty() {
+            problems.report(
+                &key("tiers"),
+                "only a `rank_tiers` prize has tiers".to_owned(),
+            );
+        }
+        if section.rule != "lottery" && section.min_points.is_some() {
+            problems.report(
+                &key("min_points"),
+                "only a `lottery` prize has a threshold".to_owned(),
+            );
+        }
+        let rule = match section.rule.as_str() {
+            "full_marks_then_rank" => match count {
+                Some(Some(count)) => Some(PrizeRule::FullMarksThenRank { count }),
+                Some(None) => None,
+                None => {
+                    problems.report(&key("count"), "is required for this rule".to_owned());
+                    None
+                }
+            },
+            "lottery" => {
+                let min_points = section.min_points;
+                if min_points.is_none() {
+                    problems.report(
+                        &key("min_points"),
+                        "is required: winners are drawn among those with more points".to_owned(),
+                    );
+                }
+                if count.is_none() {
+                    problems.report(&key("count"), "is required for this rule".to_owned());
+                }
+                match (count, min_points) {
+                    (Some(Some(count)), Some(min_points)) => {
+                        Some(PrizeRule::Lottery { count, min_points })
+                    }
+                    _ => None,
+                }
+            }
+            "rank_tiers" => {
+                let mut tiers = Vec::new();
+                if section.tiers.is_empty() {
+                    problems.report(&key("tiers"), "a `rank_tiers` prize needs tiers".to_owned());
+                }
+                for (position, tier) in section.tiers.iter().enumerate() {
+                    let tier_key = format!("prizes[{index}].tiers[{position}]");
+                    if tier.name.trim().is_empty() {
+                        problems
+                            .report(&format!("{tier_key}.name"), "must not be empty".to_owned());
+                    } else if section.tiers[..position]
+                        .iter()
+                        .any(|earlier| earlier.name.trim() == tier.name.trim())
+                    {
+                        problems.report(
+                            &format!("{tier_key}.name"),
+                            format!("`{}` names two tiers", tier.name.trim()),
+                        );
+                    }
+                    if let Some(count) = in_range(
+                        &format!("{tier_key}.count"),
+                        tier.count,
+                        1,
+                        1_000_000,
+                        problems,
+                    ) {
+                        tiers.push(Tier {
+                            name: tier.name.trim().to_owned(),
+                            count,
+                        });
+                    }
+                }
+                let sum: u32 = tiers.iter().map(|tier| tier.count).sum();
+                if let Some(Some(count)) = count
+                    && count != sum
+                {
+                    problems.report(
+                        &key("count"),
+                        format!("{count} is not the sum of the tiers' counts, {sum}"),
+                    );
+                }
+                Some(PrizeRule::RankTiers { tiers })
+            }
+            other => {
+                problems.report(
+                    &key("rule"),
+                    format!(
+                        "`{other}` is not a rule; use `full_marks_then_rank`, `rank_tiers` or \
+                         `lottery`"
+                    ),
+                );
+                None
+            }
+        };
+        if let Some(rule) = rule {
+            prizes.push(Prize {
+                name: name.to_owned(),
+                rule,
+                exclude_earlier_winners: section.exclude_earlier_winners,
+            });
+        }
+    }
+    prizes
+}
+
+/// The practice room: its window (by default the campaign's), cap and pool.
+fn check_practice(
+    section: Option<&PracticeSection>,
+    window: Option<(Timestamp, Timestamp)>,
+    plan: &DrawPlan,
+    pool: Option<&QuestionPool>,
+    banks: &[Bank],
+    problems: &mut Problems,
+) -> Option<Practice> {
+    let section = section.filter(|section| section.enabled)?;
+    let opens_at = match &section.opens_at {
+        Some(text) => parse_instant("practice.opens_at", text, problems),
+        None => window.map(|(opens, _)| opens),
+    };
+    let closes_at = match &section.closes_at {
+        Some(text) => parse_instant("practice.closes_at", text, problems),
+        None => window.map(|(_, closes)| closes),
+    };
+    if let (Some(opens), Some(closes)) = (opens_at, closes_at)
+        && opens >= closes
+    {
+        problems.report(
+            "practice.closes_at",
+            format!("{closes} is not after practice.opens_at {opens}"),
+        );
+    }
+    let per_day = match section.per_day {
+        Some(cap) => Some(in_range("practice.per_day", cap, 1, 1000, problems)?),
+        None => None,
+    };
+    let (pool, plan) = match &section.banks {
+        None => (pool?.clone(), plan.clone()),
+        Some(ids) => {
+            let mut inner = Problems::default();
+            let questions = collect_questions(ids, banks, &mut inner);
+            // Another bank need not have the campaign's categories: no quotas.
+            let plan = DrawPlan {
+                questions_per_attempt: plan.questions_per_attempt,
+                quotas: Vec::new(),
+            };
+            let pool = build_pool(questions, &plan, &mut inner);
+            for problem in inner.into_vec() {
+                problems.report(&format!("practice.{}", problem.key), problem.message);
+            }
+            (pool?, plan)
+        }
+    };
+    Some(Practice {
+        opens_at: opens_at?,
+        closes_at: closes_at?,
+        per_day,
+        pool,
+        plan,
+    })
 }
 
 fn parse_instant(key: &str, text: &str, problems: &mut Problems) -> Option<Timestamp> {

@@ -15,6 +15,7 @@
 //!   boards (the order and its encoding for Redis).
 //! - [`scope::Scope`]: the whole campaign or one unit's subtree, as organizers and reports see it.
 //! - [`calendar`]: which calendar day an instant falls on in the campaign's time zone.
+//! - [`prizes`]: the auditable prize draw (SHA-256 seed and stream, the published rules).
 
 pub mod bank;
 pub mod board;
@@ -23,6 +24,7 @@ pub mod campaign;
 pub mod draw;
 pub mod encoding;
 pub mod participant;
+pub mod prizes;
 pub mod scope;
 pub mod score;
 pub mod units;

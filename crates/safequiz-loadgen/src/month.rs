@@ -215,7 +215,8 @@ impl Service {
         }
     }
 
-    /// Waits until the service's flusher has written every finalized attempt to SQL.
+    /// Waits until the service's flusher has written every finalized attempt to SQL and its
+    /// board writer has applied them to the boards.
     async fn wait_flushed(args: &Args) -> anyhow::Result<()> {
         let mut connection = Connection::new(args.addr);
         let started = Instant::now();
@@ -223,7 +224,8 @@ impl Service {
             let (_, body) = connection.send(Method::GET, "/readyz", None, None).await?;
             let ready: Value = serde_json::from_slice(&body)?;
             let waiting = ready["flush"]["pending"].as_u64().unwrap_or(1)
-                + ready["flush"]["undelivered"].as_u64().unwrap_or(1);
+                + ready["flush"]["undelivered"].as_u64().unwrap_or(1)
+                + ready["boards"]["unapplied"].as_u64().unwrap_or(1);
             if waiting == 0 {
                 return Ok(());
             }
@@ -528,6 +530,10 @@ fn breakdown(redis: &mut Weigher, participants: usize) -> anyhow::Result<Value> 
 /// The kind of a key by its last part (the shapes are `safequiz_redis::keys`').
 fn kind_of(key: &str) -> &'static str {
     let tail = key.rsplit_once('}').map_or(key, |(_, tail)| tail);
+    // An individual board is a key of its own, `{campaign:board:<unit>}`, nothing after the tag.
+    if tail.is_empty() && key.contains(":board:") {
+        return "boards";
+    }
     match tail {
         ":people" => "people",
         ":phones" => "phones",
@@ -535,8 +541,8 @@ fn kind_of(key: &str) -> &'static str {
         ":deadlines" => "deadlines",
         ":stream" | ":dead" => "streams",
         ":seq" => "sequences",
+        ":boards:cursor" | ":boards:lease" => "board_writer",
         _ if tail.starts_with(":p:") => "participant_hashes",
-        _ if tail.starts_with(":board:") => "boards",
         _ => "other",
     }
 }

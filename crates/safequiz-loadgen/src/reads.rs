@@ -197,6 +197,7 @@ async fn register(
         "name": "压测者",
         "phone": format!("13{:09}", players.first_phone + i as u64),
         "unit_id": plan.units[i % plan.units.len()],
+        "consent": true,
     });
     let path = format!("{}/participants", plan.api);
     let body = Bytes::from(body.to_string());
@@ -441,24 +442,25 @@ impl Meter<'_> {
         })
     }
 
-    /// Waits until the flusher has written every stream entry (`/readyz`: nothing pending or
-    /// undelivered), at most `limit`; without a flusher, returns at once.
+    /// Waits until the board writer has applied every finalized attempt and, with a flusher,
+    /// the flusher has written every stream entry (`/readyz`: nothing pending, undelivered or
+    /// unapplied), at most `limit`.
     async fn flushed(&mut self, limit: Duration) -> anyhow::Result<()> {
-        if self.args.flusher_pid.is_none() {
-            return Ok(());
-        }
         let deadline = Instant::now() + limit;
         loop {
             let (_, body) = self.base.send(Method::GET, "/readyz", None, None).await?;
             let ready: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            let waiting = ready["flush"]["pending"].as_u64().unwrap_or(1)
-                + ready["flush"]["undelivered"].as_u64().unwrap_or(1);
+            let mut waiting = ready["boards"]["unapplied"].as_u64().unwrap_or(1);
+            if self.args.flusher_pid.is_some() {
+                waiting += ready["flush"]["pending"].as_u64().unwrap_or(1)
+                    + ready["flush"]["undelivered"].as_u64().unwrap_or(1);
+            }
             if waiting == 0 {
                 return Ok(());
             }
             anyhow::ensure!(
                 Instant::now() < deadline,
-                "the flusher did not catch up within {limit:?}"
+                "the flusher or the board writer did not catch up within {limit:?}"
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }

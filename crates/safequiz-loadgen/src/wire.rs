@@ -79,6 +79,7 @@ pub(crate) async fn register_all(who: Registration<'_>) -> anyhow::Result<Vec<(u
                     "name": "压测者",
                     "phone": format!("13{:09}", first_phone + i as u64),
                     "unit_id": units[i % units.len()],
+                    "consent": true,
                 });
                 let (status, body) = connection
                     .send(

@@ -91,6 +91,70 @@ pub struct Settings {
     /// The service's clock (test only: production refuses an offset).
     #[serde(default)]
     pub clock: ClockSettings,
+    /// Request limits: registrations, a participant's requests, live streams.
+    #[serde(default)]
+    pub limits: LimitSettings,
+}
+
+/// The `[limits]` section (docs/design.md §2.7, docs/operations.md "Limits"): what one client
+/// may ask before `429 rate_limited` (or `503 too_many_streams`). A count of 0 turns that limit
+/// off. The defaults leave a 20,000 attempts/s peak behind a few proxies untouched: a whole
+/// enterprise behind one NAT may register at nine o'clock, so the per-address limit is
+/// generous; one phone registers a few times at most, so its limit is tight.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    /// Registrations to one campaign from one client address per `address_window_secs`, across
+    /// every replica (counted in Redis). The address is the TCP peer, or behind one of
+    /// `http.trusted_proxies` the client it forwards for.
+    pub registrations_per_address: u64,
+    /// The window of `registrations_per_address`, in seconds, from its first registration.
+    pub address_window_secs: u64,
+    /// Registrations to one campaign with one phone per `phone_window_secs`, across every
+    /// replica (counted in Redis under the keyed phone hash).
+    pub registrations_per_phone: u64,
+    /// The window of `registrations_per_phone`, in seconds.
+    pub phone_window_secs: u64,
+    /// Requests carrying one participant's token per `participant_window_secs`, counted in each
+    /// replica's memory (no Redis call on the hot path; docs/design.md §2.7): with N replicas
+    /// behind a balancer a participant gets at most N times this.
+    pub participant_requests: u64,
+    /// The window of `participant_requests`, in seconds.
+    pub participant_window_secs: u64,
+    /// Live leaderboard streams (SSE) open at once on this replica; one more is `503
+    /// too_many_streams` with `Retry-After`.
+    pub live_streams_per_replica: u64,
+}
+
+impl LimitSettings {
+    /// The limits as the start's configuration line shows them (`0` is off).
+    pub fn summary(&self) -> String {
+        format!(
+            "limits.registrations_per_address={}/{}s limits.registrations_per_phone={}/{}s \
+             limits.participant_requests={}/{}s limits.live_streams_per_replica={}",
+            self.registrations_per_address,
+            self.address_window_secs,
+            self.registrations_per_phone,
+            self.phone_window_secs,
+            self.participant_requests,
+            self.participant_window_secs,
+            self.live_streams_per_replica,
+        )
+    }
+}
+
+impl Default for LimitSettings {
+    fn default() -> LimitSettings {
+        LimitSettings {
+            registrations_per_address: 3_000,
+            address_window_secs: 60,
+            registrations_per_phone: 20,
+            phone_window_secs: 3_600,
+            participant_requests: 600,
+            participant_window_secs: 60,
+            live_streams_per_replica: 5_000,
+        }
+    }
 }
 
 /// The `[clock]` section: lets the load kit play campaign days without waiting for them.
@@ -176,6 +240,38 @@ pub struct AuthSettings {
     /// rotation set it to the secret in force (rotations are refused without it).
     #[serde(default)]
     pub phone_secret: Option<SecretString>,
+    /// Consecutive failed logins after which an organizer account is locked (0: never); counted
+    /// in SQL per account, beside the Redis rate limits (issue 20, 等保 level 3).
+    #[serde(default = "default_lockout_failures")]
+    pub organizer_lockout_failures: u32,
+    /// Minutes a locked account stays locked.
+    #[serde(default = "default_lockout_minutes")]
+    pub organizer_lockout_minutes: u32,
+    /// Minutes without a request after which an organizer's sessions end (0: never).
+    #[serde(default = "default_idle_minutes")]
+    pub organizer_idle_minutes: u32,
+    /// Days a password may be used before it must be changed (0: never).
+    #[serde(default = "default_password_days")]
+    pub organizer_password_days: u32,
+    /// Whether every organizer must use a second factor (TOTP) to log in.
+    #[serde(default)]
+    pub organizer_totp_required: bool,
+}
+
+fn default_lockout_failures() -> u32 {
+    5
+}
+
+fn default_lockout_minutes() -> u32 {
+    30
+}
+
+fn default_idle_minutes() -> u32 {
+    30
+}
+
+fn default_password_days() -> u32 {
+    90
 }
 
 fn default_key_id() -> String {
@@ -308,7 +404,7 @@ impl Loaded {
         let s = &self.settings;
         format!(
             "environment={} http.addr={} http.trusted_proxies=[{}] redis.url={} redis.cluster={} \
-             database.url={} hot.shards={} auth.key_id={}{}{}",
+             database.url={} hot.shards={} auth.key_id={}{}{} {}",
             self.environment.as_str(),
             s.http.addr,
             s.http.trusted_proxies.join(","),
@@ -334,6 +430,7 @@ impl Loaded {
             } else {
                 format!(" clock.offset_secs={} (test only)", s.clock.offset_secs)
             },
+            s.limits.summary(),
         )
     }
 }
@@ -521,6 +618,24 @@ fn validate(settings: &Settings, environment: Environment, figment: &Figment) ->
             "clock.offset_secs",
             "must be within ten years of the system clock".to_owned(),
         );
+    }
+    for (key, secs) in [
+        (
+            "limits.address_window_secs",
+            settings.limits.address_window_secs,
+        ),
+        (
+            "limits.phone_window_secs",
+            settings.limits.phone_window_secs,
+        ),
+        (
+            "limits.participant_window_secs",
+            settings.limits.participant_window_secs,
+        ),
+    ] {
+        if !(1..=86_400).contains(&secs) {
+            report(key, "must be between 1 and 86400".to_owned());
+        }
     }
     if !(10..=60_000).contains(&settings.sweeper.interval_ms) {
         report(

@@ -22,4 +22,5 @@ pub mod metrics;
 pub mod recovery;
 pub mod startup;
 pub mod telemetry;
+pub mod totp;
 pub mod workers;

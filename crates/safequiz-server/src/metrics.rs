@@ -104,12 +104,15 @@ pub struct Metrics {
     open_attempts: Family<CampaignLabels, Gauge>,
     overdue: Family<CampaignLabels, FloatGauge>,
     dead_letters: Family<CampaignLabels, Gauge>,
+    board_lag: Family<CampaignLabels, FloatGauge>,
     last_poll: FloatGauge,
     sweeper_passes: Family<OutcomeLabels, Counter>,
     sweeper_finalized: Counter,
     sweeper_last_pass: FloatGauge,
     sweeper_duration: Histogram,
     redis_errors: Family<SourceLabels, Counter>,
+    flush_failing: Gauge,
+    flush_failure: std::sync::Mutex<Option<jiff::Timestamp>>,
 }
 
 impl Default for Metrics {
@@ -162,6 +165,13 @@ impl Metrics {
              campaign",
             dead_letters.clone(),
         );
+        let board_lag = Family::<CampaignLabels, FloatGauge>::default();
+        registry.register(
+            "safequiz_board_writer_lag_seconds",
+            "How long ago the oldest finalized attempt the board writer has yet to apply to the \
+             individual boards was written, by campaign (0 when none); normally under a second",
+            board_lag.clone(),
+        );
         let last_poll = FloatGauge::default();
         registry.register(
             "safequiz_hot_poll_timestamp_seconds",
@@ -200,14 +210,24 @@ impl Metrics {
             "Redis calls that failed outside a request, by worker (sweeper, poller, scrape)",
             redis_errors.clone(),
         );
+        let flush_failing = Gauge::default();
+        registry.register(
+            "safequiz_flush_failing",
+            "1 while this replica's flusher's last pass failed on SQL (unreachable, read-only, \
+             full): results wait in the Redis streams; 0 once a pass succeeds",
+            flush_failing.clone(),
+        );
         Metrics {
             registry,
+            flush_failing,
+            flush_failure: std::sync::Mutex::new(None),
             requests,
             latency,
             unavailable,
             open_attempts,
             overdue,
             dead_letters,
+            board_lag,
             last_poll,
             sweeper_passes,
             sweeper_finalized,
@@ -245,6 +265,30 @@ impl Metrics {
         self.redis_errors
             .get_or_create(&SourceLabels { source })
             .inc();
+    }
+
+    /// One flusher pass ended: `failed_on_sql` when SQL refused or did not answer (the entries
+    /// stay pending in Redis), at `now`. A pass that failed on Redis says nothing about SQL and
+    /// is not reported here.
+    pub fn flush_pass(&self, failed_on_sql: bool, now: jiff::Timestamp) {
+        self.flush_failing.set(i64::from(failed_on_sql));
+        let mut since = self
+            .flush_failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match (failed_on_sql, *since) {
+            (true, None) => *since = Some(now),
+            (false, _) => *since = None,
+            (true, Some(_)) => {}
+        }
+    }
+
+    /// Since when this replica's flusher has been failing on SQL, if it is (`/readyz`).
+    pub fn flush_failing_since(&self) -> Option<jiff::Timestamp> {
+        *self
+            .flush_failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// One sweeper pass ended: `finalized` attempts, or an error; `now_secs` is the clock's
@@ -448,8 +492,28 @@ pub async fn poll_once(state: &AppState, connection: &mut Connection) -> Result<
     let now_ms = now.as_millisecond();
     for campaign in &state.catalogue.campaigns {
         let (mut open, mut dead, mut oldest_deadline) = (0_i64, 0_i64, None::<f64>);
+        let mut oldest_unapplied: Option<i64> = None;
         for shard in Shard::all(state.shards) {
             let keys = ShardKeys::new(&campaign.id, shard);
+            let cursor: Option<String> = redis::cmd("GET")
+                .arg(keys.board_cursor())
+                .query_async(connection)
+                .await?;
+            let next: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+                .arg(keys.stream())
+                .arg(format!("({}", cursor.as_deref().unwrap_or("0-0")))
+                .arg("+")
+                .arg("COUNT")
+                .arg(1)
+                .query_async(connection)
+                .await?;
+            // A stream id starts with the instant it was written, in ms.
+            if let Some(written) = next
+                .first()
+                .and_then(|(id, _)| id.split('-').next()?.parse::<i64>().ok())
+            {
+                oldest_unapplied = Some(oldest_unapplied.map_or(written, |o| o.min(written)));
+            }
             let (count, first, letters): (i64, Vec<(String, f64)>, i64) = redis::pipe()
                 .cmd("ZCARD")
                 .arg(keys.deadlines())
@@ -475,6 +539,12 @@ pub async fn poll_once(state: &AppState, connection: &mut Connection) -> Result<
         let metrics = &state.metrics;
         metrics.open_attempts.get_or_create(&labels).set(open);
         metrics.dead_letters.get_or_create(&labels).set(dead);
+        // Stream ids come from Redis's clock, so the lag is read against the machine's, not the
+        // service's (which tests may move).
+        let wall_ms = jiff::Timestamp::now().as_millisecond();
+        metrics.board_lag.get_or_create(&labels).set(
+            oldest_unapplied.map_or(0.0, |written| (wall_ms - written).max(0) as f64 / 1000.0),
+        );
         let overdue_ms =
             oldest_deadline.map_or(0.0, |deadline| (now_ms as f64 - deadline).max(0.0));
         metrics

@@ -21,7 +21,6 @@ use safequiz_domain::campaign::Campaign;
 use safequiz_domain::scope::WHOLE_CAMPAIGN;
 use safequiz_domain::units::UnitIx;
 use safequiz_redis::attempts::AttemptId;
-use safequiz_redis::keys::Shard;
 use safequiz_redis::restore::{
     BoardEntry, Restored, RestoredAttempt, RestoredParticipant, RestoredPerson,
 };
@@ -232,12 +231,16 @@ pub async fn reconcile(
     Ok(differences)
 }
 
+/// Stream entries counted per shard when reconcile reports what the board writer has yet to
+/// apply.
+const BOARD_BACKLOG_CAP: usize = 10_000;
+
 /// Hands `difference` every difference between the campaign's hot state and its SQL record,
 /// one line each, as it finds them (so that millions of them need no memory); returns how many.
 ///
 /// Batch by batch: every participant's totals in their hash, and their member and score on the
 /// campaign's board and on the board of every unit on their path. At the end: the number of
-/// registrations, every unit's totals, and every board's size in every shard. Equal sizes with
+/// registrations, every unit's totals, and every board's size. Equal sizes with
 /// every expected member present at its score means no board holds anything else, so the
 /// boards are compared exactly without reading them whole.
 pub async fn reconcile_with(
@@ -260,11 +263,24 @@ pub async fn reconcile_with(
             lag.undelivered
         ));
     }
+    let mut unapplied = 0;
+    for shard in safequiz_redis::keys::Shard::all(state.shards) {
+        unapplied += state
+            .hot
+            .board_backlog(&campaign.id, shard, BOARD_BACKLOG_CAP)
+            .await?;
+    }
+    if unapplied > 0 {
+        report(format!(
+            "boards: {unapplied} stream entries not yet applied by the board writer \
+             (counted up to {BOARD_BACKLOG_CAP} a shard)"
+        ));
+    }
     let limit = options.participants_per_batch.max(1);
     let mut paths = Paths::new(campaign);
     let mut people: u64 = 0;
     let mut units: HashMap<String, UnitTotals> = HashMap::new();
-    let mut board_sizes: HashMap<(Shard, Option<String>), u64> = HashMap::new();
+    let mut board_sizes: HashMap<Option<String>, u64> = HashMap::new();
     let mut after = i64::MIN;
     loop {
         let ids = state
@@ -278,13 +294,12 @@ pub async fn reconcile_with(
         let folded = fold(state, campaign, &mut paths, range, &mut problems).await?;
         problems.into_iter().for_each(&mut report);
         for sums in folded.values() {
-            let shard = Shard::of_participant(sums.participant, state.shards);
             for unit in std::iter::once(WHOLE_CAMPAIGN).chain(sums.path.iter().map(String::as_str))
             {
                 let figures = units.entry(unit.to_owned()).or_default();
                 *figures = figures.merge(sums.units);
                 let board = (unit != WHOLE_CAMPAIGN).then(|| unit.to_owned());
-                *board_sizes.entry((shard, board)).or_default() += 1;
+                *board_sizes.entry(board).or_default() += 1;
             }
         }
         participant_differences(state, campaign, &folded, &mut report).await?;
@@ -330,33 +345,21 @@ async fn unit_differences(
     Ok(())
 }
 
-/// Every board of every shard holds as many members as the record puts on it.
+/// Every board holds as many members as the record puts on it.
 async fn board_size_differences(
     state: &AppState,
     campaign: &Campaign,
-    expected: &HashMap<(Shard, Option<String>), u64>,
+    expected: &HashMap<Option<String>, u64>,
     report: &mut dyn FnMut(String),
 ) -> Result<(), RecoveryError> {
-    let mut boards: Vec<(Shard, Option<&str>)> = Vec::new();
-    for shard in Shard::all(state.shards) {
-        boards.push((shard, None));
-        boards.extend(
-            campaign
-                .units
-                .units()
-                .iter()
-                .map(|u| (shard, Some(u.id.as_str()))),
-        );
-    }
+    let mut boards: Vec<Option<&str>> = vec![None];
+    boards.extend(campaign.units.units().iter().map(|u| Some(u.id.as_str())));
     let sizes = state.hot.board_sizes(&campaign.id, &boards).await?;
-    for ((shard, unit), redis) in boards.into_iter().zip(sizes) {
-        let sql = expected
-            .get(&(shard, unit.map(str::to_owned)))
-            .copied()
-            .unwrap_or(0);
+    for (unit, redis) in boards.into_iter().zip(sizes) {
+        let sql = expected.get(&unit.map(str::to_owned)).copied().unwrap_or(0);
         if redis != sql {
             report(format!(
-                "board {} shard {shard}: members redis={redis} sql={sql}",
+                "board {}: members redis={redis} sql={sql}",
                 unit.unwrap_or(WHOLE_CAMPAIGN)
             ));
         }
@@ -397,10 +400,7 @@ async fn participant_differences(
             member,
         }));
     }
-    let scores = state
-        .hot
-        .entry_scores(&campaign.id, state.shards, &entries)
-        .await?;
+    let scores = state.hot.entry_scores(&campaign.id, &entries).await?;
     for (entry, score) in entries.iter().zip(scores) {
         let sums = &folded[&entry.member.participant];
         let expected = sums.totals.score().to_redis_score();

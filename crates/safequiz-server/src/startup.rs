@@ -2,9 +2,9 @@
 //!
 //! `safequiz serve` and the test app's `TestApp` both go through [`Application::build`], so tests
 //! run exactly the server operators run. One shutdown future is given to
-//! [`Application::run_until`]: HTTP stops gracefully first, then the sweeper and the flusher (or,
-//! without a flusher, the preparation of the record) and the placement check are told through one
-//! `watch` channel, finish their pass and are awaited before it returns.
+//! [`Application::run_until`]: HTTP stops gracefully first, then the sweeper, the flusher (or,
+//! without a flusher, the preparation of the record), the board writer and the placement check
+//! are told through one `watch` channel, finish their pass and are awaited before it returns.
 //!
 //! On a Redis Cluster the service checks at start, once Redis answers, that each campaign's
 //! shards land on more than one primary, and warns in the log when they do not (`/readyz` says
@@ -178,6 +178,11 @@ impl Application {
                 })
             }
         };
+        let boards = tokio::spawn(workers::boards::run(
+            self.state.clone(),
+            consumer_name(),
+            workers_stopped.clone(),
+        ));
         let placement = tokio::spawn(log_placement(self.state.clone(), workers_stopped.clone()));
         let poller = tokio::spawn(crate::metrics::run_poller(
             self.state.clone(),
@@ -202,6 +207,7 @@ impl Application {
         for (name, task) in [
             ("sweeper", sweeper),
             ("flusher", Some(flusher)),
+            ("board writer", Some(boards)),
             ("placement check", Some(placement)),
             ("metrics poller", Some(poller)),
         ] {
@@ -344,6 +350,8 @@ pub fn build_state(
         broadcaster: Arc::new(workers::broadcaster::Broadcaster::new(boards)),
         record_ready: Arc::new(AtomicBool::new(false)),
         metrics: Arc::new(Metrics::new()),
+        limits: Arc::new(crate::http::limits::Limits::new(&settings.limits)),
+        login_policy: crate::http::organizer::security::LoginPolicy::from_settings(&settings.auth),
     })
 }
 
@@ -358,8 +366,8 @@ pub fn flusher_options(settings: &Settings) -> workers::flusher::FlusherOptions 
     }
 }
 
-/// This process's consumer name in the flusher group: host and process id, unique among
-/// replicas. A restarted process has a new name; the old name's pending entries are claimed
+/// This process's consumer name in the flusher group, and its board writer's name: host and
+/// process id, unique among replicas. A restarted process has a new name; the old name's pending entries are claimed
 /// after `flusher.claim_idle_secs`.
 fn consumer_name() -> String {
     let host = std::fs::read_to_string("/etc/hostname")

@@ -1,5 +1,5 @@
-// safequiz participant pages: landing, registration, the timed attempt, the result, rankings and
-// a big-screen board. Plain ES2017 without a build step, so it runs in WeChat's built-in browser
+// safequiz participant pages: landing, registration, the timed attempt, the result, rankings,
+// a big-screen board, the practice room (练功房) and the prize winners. Plain ES2017 without a build step, so it runs in WeChat's built-in browser
 // on old Android phones; no external requests. The server's clock decides every deadline: the
 // countdown is `deadline - (local now + offset)`, the offset re-measured on every response.
 (function () {
@@ -117,6 +117,9 @@
         h('p', { text: '欢迎回来，' + (who.nameMasked || '') + '。' }),
         h('a', { class: 'btn', href: '#/attempt', text: '开始今日答题' }),
         h('a', { class: 'btn secondary', href: '#/rank', text: '我的成绩与排名' }),
+        h('a', { class: 'btn secondary', href: '#/practice', id: 'practice-entry', text: '练功房（练习不计成绩）' }),
+        prizeNotice(),
+        h('a', { class: 'btn ghost', href: '#/privacy', id: 'privacy-entry', text: '我的信息与注销' }),
         h('button', { class: 'btn ghost', type: 'button', text: '不是本人？重新报名', onclick: function () { saveMe(null); landing(); } }),
       ];
     } else {
@@ -124,6 +127,7 @@
         return h('a', { class: i === 0 ? 'btn' : 'btn secondary', href: '#/register/' + entry.id, text: entry.name + '参赛' });
       });
       actions.push(h('a', { class: 'btn ghost', href: '#/rank', text: '查看实时排名' }));
+      actions.push(h('a', { class: 'btn ghost', href: '#/winners', text: '获奖名单' }));
     }
     show([
       h('h1', { text: c.title }),
@@ -177,17 +181,60 @@
     var phone = h('input', { id: 'phone', name: 'phone', type: 'tel', inputmode: 'numeric', autocomplete: 'tel', maxlength: '16', 'aria-describedby': 'phone-error' });
     var phoneError = h('p', { class: 'error', id: 'phone-error', role: 'alert' });
     var submit = h('button', { class: 'btn', type: 'submit', text: '报名并开始答题' });
+    // The personal-information notice (issue 20): shown before the form, consent unticked.
+    var notice = null;
+    var noticeBox = h('div', { class: 'card notice', id: 'notice' });
+    var consent = h('input', { id: 'consent', type: 'checkbox' });
+    var consentError = h('p', { class: 'error', id: 'consent-error', role: 'alert' });
+    var under14 = h('input', { id: 'under-14', type: 'checkbox' });
+    var guardianName = h('input', { id: 'guardian-name', maxlength: '30' });
+    var guardianConsent = h('input', { id: 'guardian-consent', type: 'checkbox' });
+    var guardianBox = h('div', { id: 'guardian', hidden: true }, [
+      h('label', { for: 'guardian-name', text: '监护人全名' }), guardianName,
+      h('label', { class: 'check' }, [guardianConsent, h('span', { text: '我是该参赛者的监护人，已阅读上述告知，同意其报名参赛' })]),
+    ]);
+    var under14Box = h('div', { id: 'under-14-box', hidden: true }, [
+      h('label', { class: 'check' }, [under14, h('span', { text: '我未满14周岁' })]),
+      guardianBox,
+    ]);
+    under14.addEventListener('change', function () { guardianBox.hidden = !under14.checked; });
+    var consentBox = h('div', { id: 'consent-box', hidden: true }, [
+      h('label', { class: 'check' }, [consent, h('span', { text: '我已阅读并同意上述个人信息处理告知' })]),
+      under14Box,
+      consentError,
+    ]);
+    api('GET', '/campaigns/' + S.cid + '/notice').then(function (r) {
+      notice = r.status === 200 ? r.body.notice : null;
+      if (!notice) { noticeBox.hidden = true; return; }
+      var list = function (items) { return h('ul', {}, items.map(function (t) { return h('li', { text: t }); })); };
+      [h('h2', { text: '个人信息处理告知' }),
+        h('p', { text: '处理者：' + notice.processor }),
+        h('p', { text: '联系方式：' + notice.contact }),
+        h('p', { text: '处理目的：' }), list(notice.purposes),
+        h('p', { text: '收集的信息：' }), list(notice.data_kinds),
+        h('p', { text: '保存期限：至 ' + notice.retain_until + '，期满后删除姓名与手机号。' }),
+        h('p', { text: '您的权利：' + notice.rights }),
+        h('p', { class: 'muted', text: '告知版本：' + notice.version }),
+      ].forEach(function (n) { noticeBox.appendChild(n); });
+      consentBox.hidden = false;
+      under14Box.hidden = notice.under_14 === 'refuse';
+    });
     var form = h('form', { class: 'card', novalidate: true }, [
       selects, unitError,
       h('label', { for: 'name', text: '姓名' }), name, nameError,
       h('label', { for: 'phone', text: '手机号' }), phone, phoneError,
       h('p', { class: 'muted', text: '手机号仅用于识别本人，加密保存，不会公开显示。' }),
+      consentBox,
       submit,
     ]);
     form.addEventListener('submit', function (event) {
       event.preventDefault();
       var ok = true;
-      nameError.textContent = phoneError.textContent = unitError.textContent = '';
+      nameError.textContent = phoneError.textContent = unitError.textContent = consentError.textContent = '';
+      if (notice && !consent.checked) { consentError.textContent = '请阅读个人信息处理告知并勾选同意'; ok = false; }
+      if (notice && under14.checked && (!guardianName.value.trim() || !guardianConsent.checked)) {
+        consentError.textContent = '未满14周岁须由监护人填写姓名并勾选同意'; ok = false;
+      }
       if (!chosen) { unitError.textContent = '请选择到最后一级单位'; ok = false; }
       var nameValue = name.value.trim();
       if (!nameValue || nameValue.length > 30 || /[0-9<>]/.test(nameValue)) { nameError.textContent = '请填写真实姓名（1 至 30 个字）'; ok = false; }
@@ -195,7 +242,17 @@
       if (!/^1[3-9]\d{9}$/.test(digits)) { phoneError.textContent = '请填写 11 位手机号码'; ok = false; }
       if (!ok) return;
       submit.disabled = true;
-      api('POST', '/campaigns/' + S.cid + '/participants', { name: nameValue, phone: digits, unit_id: chosen }).then(function (r) {
+      var body = { name: nameValue, phone: digits, unit_id: chosen };
+      if (notice) {
+        body.consent = consent.checked;
+        body.notice_version = notice.version;
+        if (under14.checked) {
+          body.under_14 = true;
+          body.guardian_name = guardianName.value.trim();
+          body.guardian_consent = guardianConsent.checked;
+        }
+      }
+      api('POST', '/campaigns/' + S.cid + '/participants', body).then(function (r) {
         submit.disabled = false;
         if (r.status === 200 || r.status === 201) {
           var masked = nameValue.length <= 1 ? nameValue : nameValue.charAt(0) + (nameValue.length === 2 ? '*' : new Array(nameValue.length - 1).join('*') + nameValue.charAt(nameValue.length - 1));
@@ -207,13 +264,14 @@
         var message = (r.body && r.body.message) || '报名失败，请稍后重试';
         if (code === 'invalid_name') nameError.textContent = message;
         else if (code === 'invalid_phone' || code === 'phone_taken') phoneError.textContent = message;
+        else if (/consent|under_14/.test(code || '')) consentError.textContent = message;
         else unitError.textContent = message;
       }, function () {
         submit.disabled = false;
         unitError.textContent = '网络连接失败，请检查网络后重试';
       });
     });
-    show([h('h1', { text: entry.name + '参赛报名' }), form]);
+    show([h('h1', { text: entry.name + '参赛报名' }), noticeBox, form]);
     api('GET', '/campaigns/' + S.cid + '/units?entry=' + encodeURIComponent(entryId)).then(function (r) {
       if (r.status === 200) addLevel(0, r.body.items);
     });
@@ -448,6 +506,7 @@
           h('p', { class: 'score', id: 'score', text: a.score + ' / ' + a.max_score + ' 分' }),
           h('p', { class: 'muted', text: '用时 ' + duration(a.time_used_ms) + (a.auto_submitted ? '（时间到，系统已自动交卷）' : '') }),
           next,
+          prizeNotice(),
           h('a', { class: 'btn', href: '#/rank', text: '查看排名' }),
           homeButton(),
         ]),
@@ -592,6 +651,259 @@
     });
   }
 
+  // ---------------------------------------------------------------- prizes
+
+  // Whether the participant won, once the prizes are drawn; nothing before the draw.
+  function prizeNotice() {
+    var box = h('div', { id: 'prize-notice' });
+    if (!(me() && me().token)) return box;
+    api('GET', '/campaigns/' + S.cid + '/prizes/me').then(function (r) {
+      if (r.status !== 200 || !r.body.drawn) return;
+      if (r.body.prizes.length) {
+        box.appendChild(h('p', { class: 'notice prize-won', role: 'status', text: '恭喜您获得' + r.body.prizes.map(function (p) {
+          return p.award === p.prize ? p.prize : p.prize + '（' + p.award + '）';
+        }).join('、') + '！奖品将按竞赛规则发放至您报名时填写的手机号。' }));
+      } else {
+        box.appendChild(h('p', { class: 'muted prize-none', text: '奖项已评出，很遗憾本次您未获奖，感谢参与！' }));
+      }
+      box.appendChild(h('a', { class: 'btn ghost', href: '#/winners', text: '查看获奖名单' }));
+    });
+    return box;
+  }
+
+  function winnersPage() {
+    show([h('p', { class: 'loading', text: '正在加载获奖名单…' })]);
+    api('GET', '/campaigns/' + S.cid + '/prizes/winners').then(function (r) {
+      if (r.status !== 200) return failure('暂时无法加载获奖名单，请稍后重试。', [homeButton()]);
+      var w = r.body;
+      if (!w.drawn) return failure('奖项尚未评出，竞赛结束后将公开抽奖并公布获奖名单。', [homeButton()]);
+      var parts = [h('h1', { text: '获奖名单' })];
+      w.prizes.forEach(function (prize) {
+        parts.push(h('h2', { text: prize.prize + '（' + prize.winners.length + ' 名）' }));
+        parts.push(h('div', { class: 'card' }, [h('table', { 'aria-label': prize.prize }, [
+          h('thead', {}, [h('tr', {}, [h('th', { text: '奖级' }), h('th', { text: '姓名' }), h('th', { text: '手机号' }), h('th', { text: '单位' })])]),
+          h('tbody', {}, prize.winners.map(function (winner) {
+            return h('tr', {}, [h('td', { text: winner.award }), h('td', { text: winner.name }), h('td', { text: winner.phone }), h('td', { text: winner.unit })]);
+          })),
+        ])]));
+      });
+      parts.push(h('div', { class: 'card audit' }, [
+        h('h2', { text: '抽奖核验信息' }),
+        h('p', { class: 'muted', text: '任何人可用公布的名单文件和以下数值，以 safequiz prizes verify 重算得到同样的结果。' }),
+        h('p', { text: '随机数来源：' + w.seed_from }),
+        h('p', { class: 'mono', text: '名单 SHA-256：' + w.list_digest }),
+        h('p', { class: 'mono', text: '种子：' + w.seed }),
+        h('p', { class: 'muted', text: '参与抽奖人数 ' + w.eligible + '，抽奖时间 ' + localTime(w.drawn_at) }),
+      ]));
+      parts.push(homeButton());
+      show(parts);
+    }, function () { failure('网络连接失败，请稍后重试。', [homeButton()]); });
+  }
+
+  // ---------------------------------------------------------------- the practice room (练功房)
+
+  function practicePage() {
+    if (!(me() && me().token)) return go('#/');
+    show([h('p', { class: 'loading', text: '正在进入练功房…' })]);
+    api('GET', '/campaigns/' + S.cid + '/practice').then(function (r) {
+      if (r.status === 404) return failure('本竞赛未开放练功房。', [homeButton()]);
+      if (r.status !== 200) return failure((r.body && r.body.message) || '暂时无法进入练功房，请稍后重试。', [homeButton()]);
+      var room = r.body;
+      var history = room.history.length
+        ? h('table', { 'aria-label': '今日练习记录', id: 'practice-history' }, [
+          h('thead', {}, [h('tr', {}, [h('th', { text: '次' }), h('th', { text: '交卷时间' }), h('th', { text: '得分' }), h('th', { text: '用时' })])]),
+          h('tbody', {}, room.history.map(function (item, i) {
+            return h('tr', {}, [
+              h('td', { text: String(room.history.length - i) }),
+              h('td', { text: SQ.clockTime(item.finished_at, S.campaign.time_zone) }),
+              h('td', { text: item.correct_count + '/' + item.question_count + ' 题 · ' + item.score + ' 分' }),
+              h('td', { text: duration(item.time_used_ms) }),
+            ]);
+          })),
+        ])
+        : h('p', { class: 'muted', id: 'practice-history', text: '今天还没有练习记录。' });
+      var startButton = room.open_now
+        ? h('a', { class: 'btn', href: '#/practice/run', id: 'practice-start', text: room.open ? '继续练习' : '开始练习' })
+        : h('p', { class: 'notice', text: '练功房开放时间：' + localTime(room.opens_at) + ' 至 ' + localTime(room.closes_at) });
+      show([
+        h('h1', { text: '练功房' }),
+        h('div', { class: 'card' }, [
+          h('p', { text: '练习题从竞赛题库中随机抽取，限时与正式答题相同，交卷后立即显示答案和解析。' }),
+          h('p', { class: 'notice', text: '练习成绩不计入积分和排名，也不占用每日答题次数。' }),
+          h('p', { class: 'muted', text: room.per_day ? '每天可练习 ' + room.per_day + ' 次。' : '练习次数不限。' }),
+          startButton,
+        ]),
+        h('h2', { text: '今日练习记录' }),
+        h('div', { class: 'card' }, [history]),
+        h('a', { class: 'btn secondary', href: '#/attempt', text: '开始今日正式答题' }),
+        homeButton(),
+      ]);
+    }, function () { failure('网络连接失败，请稍后重试。', [homeButton()]); });
+  }
+
+  function practiceRun() {
+    if (!(me() && me().token)) return go('#/');
+    show([h('p', { class: 'loading', text: '正在抽取练习题…' })]);
+    api('POST', '/campaigns/' + S.cid + '/practice').then(function (r) {
+      if (r.status === 200 || r.status === 201) return runPractice(r.body);
+      if (r.body && r.body.error === 'daily_limit_reached') {
+        return failure('今天的练习次数已用完，请于 ' + localTime(r.body.next_attempt_at) + ' 后再来。', [h('a', { class: 'btn', href: '#/practice', text: '返回练功房' })]);
+      }
+      failure((r.body && r.body.message) || '暂时无法开始练习，请稍后重试。', [h('a', { class: 'btn', href: '#/practice', text: '返回练功房' })]);
+    }, function () { failure('网络连接失败，请稍后重试。', [homeButton()]); });
+  }
+
+  // One practice attempt: answers stay on the phone until the submit sends them all.
+  function runPractice(attempt) {
+    var questions = attempt.questions;
+    var deadline = Date.parse(attempt.deadline);
+    var answers = questions.map(function () { return []; });
+    var current = 0;
+    var sent = false;
+    var clockEl = h('span', { class: 'clock', role: 'timer', 'aria-label': '剩余时间' });
+    var timerBar = h('div', { class: 'timer practice' }, [clockEl, h('span', { class: 'status', text: '练习 · 不计成绩' })]);
+    var card = h('div', { class: 'card' });
+    var prev = h('button', { class: 'btn secondary', type: 'button', text: '上一题', onclick: function () { move(current - 1); } });
+    var next = h('button', { class: 'btn secondary', type: 'button', text: '下一题', onclick: function () { move(current + 1); } });
+    var submitButton = h('button', { class: 'btn', type: 'button', id: 'practice-submit', text: '交卷', onclick: function () { submit(); } });
+
+    function move(i) {
+      if (i < 0 || i >= questions.length) return;
+      current = i;
+      render();
+    }
+
+    function render() {
+      var q = questions[current];
+      var multiple = q.kind === 'multiple';
+      card.textContent = '';
+      card.appendChild(h('span', { class: 'kind', text: kindName(q.kind) }));
+      card.appendChild(h('p', { class: 'muted', text: '第 ' + (current + 1) + ' / ' + questions.length + ' 题' + (multiple ? '（可选多项）' : '') }));
+      card.appendChild(h('p', { class: 'stem', id: 'stem', text: q.stem }));
+      var group = h('div', { role: multiple ? 'group' : 'radiogroup', 'aria-labelledby': 'stem' });
+      q.options.forEach(function (option) {
+        var selected = answers[current].indexOf(option.key) >= 0;
+        group.appendChild(h('button', {
+          type: 'button', class: 'option', role: multiple ? 'checkbox' : 'radio',
+          'aria-checked': selected ? 'true' : 'false', 'data-key': option.key,
+          onclick: function () { choose(option.key); },
+        }, [h('span', { class: 'key', 'aria-hidden': 'true', text: option.key === 'T' ? '✓' : option.key === 'F' ? '✗' : option.key }), h('span', { text: option.text })]));
+      });
+      card.appendChild(group);
+      prev.disabled = current === 0;
+      next.disabled = current === questions.length - 1;
+    }
+
+    function choose(key) {
+      var q = questions[current];
+      var chosen = answers[current].slice();
+      var at = chosen.indexOf(key);
+      if (q.kind === 'multiple') {
+        if (at >= 0) chosen.splice(at, 1); else chosen.push(key);
+        chosen.sort();
+      } else {
+        chosen = [key];
+      }
+      answers[current] = chosen;
+      render();
+    }
+
+    function submit() {
+      if (sent) return;
+      sent = true;
+      stopTimer();
+      submitButton.disabled = true;
+      api('POST', '/campaigns/' + S.cid + '/practice/submit', { answers: answers }).then(function (r) {
+        if (r.status === 200) return practiceResult(r.body);
+        sent = false;
+        submitButton.disabled = false;
+        failure((r.body && r.body.message) || '交卷失败，本次练习已结束。', [h('a', { class: 'btn', href: '#/practice', text: '返回练功房' })]);
+      }, function () {
+        sent = false;
+        submitButton.disabled = false;
+      });
+    }
+
+    function tick() {
+      var left = deadline - now();
+      clockEl.textContent = '剩余 ' + clock(left);
+      if (left <= 0) submit();
+    }
+
+    show([timerBar, card, h('div', { class: 'footer' }, [h('div', { class: 'row' }, [prev, next, submitButton])])]);
+    render();
+    tick();
+    S.timer = setInterval(tick, 250);
+  }
+
+  function practiceResult(result) {
+    var review = result.review.map(function (item) {
+      return SQ.reviewCard(item, { chosen: '（你的选择）', answer: '你的答案' });
+    });
+    show([
+      h('div', { class: 'card' }, [
+        h('h1', { text: '练习得分' }),
+        h('p', { class: 'score', id: 'practice-score', text: result.score + ' / ' + result.max_score + ' 分' }),
+        h('p', { class: 'muted', text: '用时 ' + duration(result.time_used_ms) + ' · 练习成绩不计入积分和排名' }),
+        h('button', { class: 'btn', type: 'button', id: 'practice-again', text: '再练一次', onclick: practiceRun }),
+        h('a', { class: 'btn secondary', href: '#/practice', id: 'practice-back', text: '返回练功房' }),
+      ]),
+      h('h2', { text: '答案与解析' }),
+    ].concat(review));
+  }
+
+  // ---------------------------------------------------------------- my information (issue 20)
+
+  // What is held about the participant, and the deletion of their registration, confirmed by
+  // typing the phone again and ticking a box: name and phone are deleted, results stay anonymous.
+  function privacyPage() {
+    if (!(me() && me().token)) return go('#/');
+    show([h('p', { class: 'loading', text: '正在读取…' })]);
+    api('GET', '/campaigns/' + S.cid + '/me/privacy').then(function (r) {
+      if (r.status !== 200) return failure((r.body && r.body.message) || '暂时无法读取，请稍后重试。', [homeButton()]);
+      var b = r.body;
+      var row = function (label, value) { return h('p', {}, [h('strong', { text: label + '：' }), h('span', { text: value == null || value === '' ? '—' : String(value) })]); };
+      var phone = h('input', { id: 'delete-phone', type: 'tel', inputmode: 'numeric', maxlength: '16' });
+      var sure = h('input', { id: 'delete-sure', type: 'checkbox' });
+      var error = h('p', { class: 'error', id: 'delete-error', role: 'alert' });
+      var button = h('button', { class: 'btn danger', type: 'submit', id: 'delete-submit', text: '注销报名' });
+      var form = h('form', { class: 'card', novalidate: true }, [
+        h('h2', { text: '注销报名' }),
+        h('p', { text: '注销后，您的姓名和手机号将从系统中删除，无法恢复；已有成绩以匿名形式保留在单位统计和排名中。' }),
+        h('label', { for: 'delete-phone', text: '请输入报名时的手机号以确认' }), phone,
+        h('label', { class: 'check' }, [sure, h('span', { text: '我确认注销报名' })]),
+        error, button,
+      ]);
+      form.addEventListener('submit', function (event) {
+        event.preventDefault();
+        error.textContent = '';
+        if (!sure.checked) { error.textContent = '请勾选确认'; return; }
+        var digits = phone.value.replace(/[\s-]/g, '').replace(/^(\+86|0086)/, '');
+        button.disabled = true;
+        api('POST', '/campaigns/' + S.cid + '/me/deletion', { phone: digits }).then(function (d) {
+          button.disabled = false;
+          if (d.status === 204) {
+            saveMe(null);
+            return failure('您的报名已注销，姓名和手机号已删除。', [homeButton()]);
+          }
+          error.textContent = (d.body && d.body.message) || '注销失败，请稍后重试';
+        }, function () { button.disabled = false; error.textContent = '网络连接失败，请检查网络后重试'; });
+      });
+      show([
+        h('h1', { text: '我的信息' }),
+        h('div', { class: 'card', id: 'held' }, [
+          row('姓名', b.name), row('手机号', b.phone_masked), row('单位代码', b.unit_id),
+          row('报名时间', b.registered_at && localTime(b.registered_at)),
+          row('同意的告知版本', b.consent_version), row('监护人', b.guardian_name),
+          row('已保存的答题次数', b.attempts_recorded), row('保存期限至', b.retain_until),
+          h('p', { class: 'muted', text: '我们保存：' + b.kept }),
+        ]),
+        form,
+        homeButton(),
+      ]);
+    }, function () { failure('网络连接失败，请检查网络后重试。', [homeButton()]); });
+  }
+
   // ---------------------------------------------------------------- routing
 
   function route() {
@@ -602,6 +914,9 @@
       case 'result': return resultPage(parts[1]);
       case 'rank': return rankPage();
       case 'screen': return screenPage(parts[1]);
+      case 'practice': return parts[1] === 'run' ? practiceRun() : practicePage();
+      case 'winners': return winnersPage();
+      case 'privacy': return privacyPage();
       default: return landing();
     }
   }

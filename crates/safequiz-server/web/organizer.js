@@ -42,8 +42,11 @@
 
   // fetch with the session cookie; resolves {status, body, retryAfter}; rejects on network failure
   // or after TIMEOUT_MS.
-  function api(method, path, body, contentType) {
+  // `background`: a poll the page makes by itself, which does not count as the person's activity
+  // for the idle logout (docs/privacy.md).
+  function api(method, path, body, contentType, background) {
     var headers = { 'Accept': 'application/json', 'X-Requested-With': 'safequiz' };
+    if (background) headers['X-Background'] = '1';
     var payload;
     if (body !== undefined) {
       headers['Content-Type'] = contentType || 'application/json';
@@ -86,14 +89,19 @@
 
   // A request of a logged-in page: an ended session shows the login, a one-time password the
   // password change, and the promise rejects with HANDLED.
-  function call(method, path, body, contentType) {
-    return api(method, path, body, contentType).then(function (r) {
+  function call(method, path, body, contentType, background) {
+    return api(method, path, body, contentType, background).then(function (r) {
       if (r.status === 401) {
         toLogin();
         throw HANDLED;
       }
-      if (r.status === 403 && r.body && r.body.error === 'password_change_required') {
+      if (r.status === 403 && r.body && (r.body.error === 'password_change_required' || r.body.error === 'password_expired')) {
+        if (S.me) S.me.must_change_password = true;
         go('#/password');
+        throw HANDLED;
+      }
+      if (r.status === 403 && r.body && r.body.error === 'totp_enrollment_required') {
+        go('#/totp');
         throw HANDLED;
       }
       return r;
@@ -198,11 +206,18 @@
       if (tab.page === page) active = link;
       nav.appendChild(link);
     });
+    // The audit trail: only for the organizer of the whole campaign.
+    if (S.me.unit_id === '*') {
+      var audit = h('a', { href: '#/audit', 'aria-current': page === 'audit' ? 'page' : null, text: '审计日志' });
+      if (page === 'audit') active = audit;
+      nav.appendChild(audit);
+    }
     // On a narrow phone the last tabs are off screen: bring the current one into view.
     if (active) nav.scrollLeft = Math.max(0, active.offsetLeft - 24);
     account.textContent = '';
     account.appendChild(h('span', { class: 'who', text: S.me.username + ' · ' + S.me.unit_name }));
     account.appendChild(h('a', { href: '#/password', text: '修改密码' }));
+    account.appendChild(h('a', { href: '#/totp', text: '双因素认证' }));
     account.appendChild(h('button', { type: 'button', text: '退出', onclick: logout }));
   }
 
@@ -371,11 +386,16 @@
     var pass = h('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
     var error = h('p', { class: 'error', role: 'alert' });
     var button = h('button', { class: 'btn', type: 'submit', text: '登录' });
+    var code = h('input', { id: 'totp-code', inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: '9' });
+    var codeBox = h('div', { id: 'totp-box', hidden: true }, [
+      h('label', { for: 'totp-code', text: '动态验证码（或恢复码）' }), code,
+    ]);
     var form = h('form', { class: 'card narrow', novalidate: true }, [
       h('h1', { text: '组织者登录' }),
       h('p', { class: 'muted', text: '账号由上级组织单位开通。首次登录请使用发给您的初始密码，登录后需设置新密码。' }),
       h('label', { for: 'username', text: '用户名' }), user,
       h('label', { for: 'password', text: '密码' }), pass,
+      codeBox,
       error, button,
     ]);
     form.addEventListener('submit', function (event) {
@@ -383,14 +403,25 @@
       if (!user.value.trim() || !pass.value) { error.textContent = '请输入用户名和密码'; return; }
       button.disabled = true;
       error.textContent = '';
-      api('POST', '/login', { username: user.value.trim(), password: pass.value }).then(function (r) {
+      var body = { username: user.value.trim(), password: pass.value };
+      if (!codeBox.hidden && code.value.trim()) body.totp_code = code.value.trim();
+      api('POST', '/login', body).then(function (r) {
         button.disabled = false;
         if (r.status === 200) {
           S.me = r.body.organizer;
+          S.me.must_change_password = r.body.must_change_password || r.body.password_expired;
           S.path = keptPath();
           var wanted = S.wanted || '#/progress';
           S.wanted = null;
-          go(r.body.must_change_password ? '#/password' : wanted);
+          go(S.me.must_change_password ? '#/password' : r.body.totp_enrollment_required ? '#/totp' : wanted);
+        } else if (r.status === 403 && r.body && r.body.error === 'totp_required') {
+          codeBox.hidden = false;
+          error.textContent = messageOf(r, '请输入动态验证码');
+          code.focus();
+        } else if (r.status === 401 && !codeBox.hidden) {
+          error.textContent = messageOf(r, '动态验证码错误');
+          code.value = '';
+          code.focus();
         } else if (r.status === 401) {
           error.textContent = '用户名或密码错误';
           pass.value = '';
@@ -418,7 +449,7 @@
     var button = h('button', { class: 'btn', type: 'submit', text: '保存新密码' });
     var form = h('form', { class: 'card narrow', novalidate: true }, [
       h('h1', { text: forced ? '请先设置新密码' : '修改密码' }),
-      forced ? h('p', { class: 'notice', text: '初始密码只能用于首次登录。设置新密码后才能查看统计数据。' }) : null,
+      forced ? h('p', { class: 'notice', text: '初始密码只能用于首次登录，密码到期后也须更换。设置新密码后才能查看统计数据。' }) : null,
       h('label', { for: 'current', text: forced ? '初始密码' : '当前密码' }), current,
       h('label', { for: 'new', text: '新密码' }), fresh,
       h('p', { class: 'muted', text: '至少 10 个字符，须同时包含字母和数字，不能与用户名相同。修改后其他设备上的登录将失效。' }),
@@ -460,6 +491,98 @@
       keepPath();
       go('#/login');
     }
+  }
+
+  // ---------------------------------------------------------------- second factor and audit (issue 20)
+
+  // Enrols a TOTP second factor: the secret for an authenticator app, a first code to confirm,
+  // then the ten recovery codes, shown once.
+  function totpPage() {
+    frame('totp', currentUnit().id);
+    var error = h('p', { class: 'error', role: 'alert' });
+    var code = h('input', { id: 'totp-confirm', inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: '6' });
+    var secret = h('div', { id: 'totp-secret' });
+    var confirm = h('button', { class: 'btn', type: 'submit', text: '确认绑定', disabled: true });
+    var start = h('button', { class: 'btn secondary', type: 'button', text: '生成密钥', onclick: function () {
+      error.textContent = '';
+      call('POST', '/totp').then(function (r) {
+        if (r.status !== 200) { error.textContent = messageOf(r, '生成失败，请稍后重试'); return; }
+        secret.textContent = '';
+        secret.appendChild(h('p', { text: '请在手机身份验证器（如 Microsoft Authenticator、Google 身份验证器、小程序“腾讯身份验证器”）中添加账号，输入以下密钥：' }));
+        secret.appendChild(h('p', { class: 'mono', text: r.body.secret }));
+        secret.appendChild(h('p', { class: 'muted', text: r.body.otpauth_uri }));
+        confirm.disabled = false;
+        code.focus();
+      }, function (e) { if (e !== HANDLED) error.textContent = '网络连接失败，请检查网络后重试'; });
+    } });
+    var form = h('form', { class: 'card narrow', novalidate: true }, [
+      h('h1', { text: '双因素认证（动态验证码）' }),
+      h('p', { class: 'muted', text: '绑定后，登录时除密码外还须输入手机上显示的 6 位动态验证码。重新生成密钥会使原来的绑定失效。' }),
+      start, secret,
+      h('label', { for: 'totp-confirm', text: '验证器显示的 6 位验证码' }), code,
+      error, confirm,
+    ]);
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      error.textContent = '';
+      call('POST', '/totp/confirm', { code: code.value.trim() }).then(function (r) {
+        if (r.status !== 200) { error.textContent = messageOf(r, '验证码不正确'); return; }
+        show([h('div', { class: 'card narrow' }, [
+          h('h1', { text: '已开启双因素认证' }),
+          h('p', { class: 'notice', text: '请抄写并妥善保管以下恢复码。手机丢失时，每个恢复码可代替动态验证码登录一次。本页关闭后不再显示。' }),
+          h('ul', { class: 'mono', id: 'recovery-codes' }, r.body.recovery_codes.map(function (c) { return h('li', { text: c }); })),
+          h('a', { class: 'btn', href: '#/progress', text: '继续' }),
+        ])]);
+      }, function (e) { if (e !== HANDLED) error.textContent = '网络连接失败，请检查网络后重试'; });
+    });
+    show([form]);
+  }
+
+  var AUDIT_ACTIONS = {
+    login: '登录', logout: '退出', password_change: '修改密码', totp: '双因素认证', export: '导出',
+    view_attempts: '查看答题记录', headcount: '修改应参与人数', self_deletion: '参赛者注销',
+    purge: '清除个人信息', audit_read: '查看审计日志',
+  };
+
+  // The audit trail, newest first, a page at a time (organizer of the whole campaign only).
+  function auditPage(params) {
+    frame('audit', currentUnit().id);
+    var rows = h('tbody', {});
+    var more = h('button', { class: 'btn secondary', type: 'button', text: '更早的记录', hidden: true });
+    var error = h('p', { class: 'error', role: 'alert' });
+    var before = null;
+    function load() {
+      more.disabled = true;
+      get('/audit' + query({ from: params.from, to: params.to, before: before, per_page: 100 })).then(whileShown()(function (r) {
+        more.disabled = false;
+        if (r.status !== 200) { error.textContent = messageOf(r, '无法读取审计日志'); return; }
+        r.body.rows.forEach(function (row) {
+          rows.appendChild(h('tr', {}, [
+            h('td', { text: time(new Date(row.at_ms).toISOString()) }),
+            h('td', { text: row.actor }),
+            h('td', { text: AUDIT_ACTIONS[row.action] || row.action }),
+            h('td', { text: row.scope }),
+            h('td', { text: row.detail }),
+            h('td', { text: row.address }),
+            h('td', { text: row.outcome === 'ok' ? '成功' : row.outcome }),
+          ]));
+        });
+        before = r.body.next;
+        more.hidden = before === null;
+      }), function (e) { more.disabled = false; if (e !== HANDLED) error.textContent = '网络连接失败，请检查网络后重试'; });
+    }
+    more.addEventListener('click', load);
+    show([
+      h('h1', { text: '审计日志' }),
+      h('p', { class: 'muted', text: '登录、导出、查看答题记录、修改应参与人数、修改密码、参赛者注销等操作均留有记录，记录只增不改，至少保存 180 天。默认显示最近 30 天。' }),
+      error,
+      h('table', { class: 'table', id: 'audit' }, [
+        h('thead', {}, [h('tr', {}, ['时间', '操作者', '操作', '范围', '内容', '来源地址', '结果'].map(function (t) { return h('th', { scope: 'col', text: t }); }))]),
+        rows,
+      ]),
+      more,
+    ]);
+    load();
   }
 
   // ---------------------------------------------------------------- live progress
@@ -570,7 +693,7 @@
     // one-day period keeps this refresh an index range scan, not the whole campaign's attempts.
     function loadFigures() {
       var today = dayIn(S.zone);
-      get('/figures' + query({ unit: unitId, from: today, to: today })).then(function (r) {
+      call('GET', '/figures' + query({ unit: unitId, from: today, to: today }), undefined, undefined, true).then(function (r) {
         if (generation !== S.generation) return;
         if (r.status === 200) {
           figures = r.body;
@@ -594,7 +717,7 @@
         moved = false;
         loadFigures();
       }
-      get('/progress' + query({ unit: unitId })).then(function (r) {
+      call('GET', '/progress' + query({ unit: unitId }), undefined, undefined, !!last).then(function (r) {
         if (generation !== S.generation) return;
         if (r.status !== 200) throw refused(r);
         failures = 0;
@@ -1117,6 +1240,8 @@
     if (!S.path.length) S.path = [{ id: S.me.unit_id, name: S.me.unit_name }];
     if (at.page === 'password') return password();
     if (S.me.must_change_password) return go('#/password');
+    if (at.page === 'totp') return totpPage();
+    if (at.page === 'audit') return auditPage(at.params);
     if (at.page === 'person') return personPage(at.arg);
     // The unit joins the breadcrumbs once the server has answered for it.
     var unitId = at.arg || currentUnit().id;

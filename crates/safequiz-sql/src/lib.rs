@@ -28,7 +28,11 @@ macro_rules! on_pool {
 mod statement;
 
 pub mod archive;
+pub mod audit;
+pub mod logins;
 pub mod organizers;
+pub mod privacy;
+pub mod prizes;
 pub mod record;
 pub mod recovery;
 pub mod reports;

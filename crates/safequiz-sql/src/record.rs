@@ -87,6 +87,23 @@ pub struct ParticipantRow {
     pub unit_id: String,
     /// Unix ms.
     pub registered_at_ms: i64,
+    /// The consent given at registration (issue 20), `None` for a campaign without a notice or
+    /// a row recorded before consent existed. Written by the insert; not read back by the
+    /// record's bulk reads (see [`Store::participant_privacy`] for a person's own view).
+    #[sqlx(skip)]
+    pub consent: Option<Consent>,
+}
+
+/// The consent a participant gave at registration: which version of the campaign's notice, when,
+/// and for a child under 14 the guardian who consented (PIPL arts. 14, 31).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Consent {
+    /// The notice's `version` from the campaign file.
+    pub notice_version: String,
+    /// When, Unix ms.
+    pub at_ms: i64,
+    /// The guardian's name when the participant said they were under 14.
+    pub guardian_name: Option<String>,
 }
 
 /// A finalized attempt, as the record keeps it.
@@ -297,9 +314,10 @@ async fn insert_sqlite_participants(
 ) -> Result<u64, StoreError> {
     let mut query = QueryBuilder::<Sqlite>::new(
         "INSERT INTO participants (campaign_id, participant_id, name, phone_masked, phone_hash, \
-         unit_id, registered_at_ms) ",
+         unit_id, registered_at_ms, consent_version, consented_at_ms, under_14, guardian_name) ",
     );
     query.push_values(rows, |mut values, p| {
+        let consent = p.consent.as_ref();
         values
             .push_bind(&p.campaign_id)
             .push_bind(p.participant_id)
@@ -307,7 +325,13 @@ async fn insert_sqlite_participants(
             .push_bind(&p.phone_masked)
             .push_bind(&p.phone_hash)
             .push_bind(&p.unit_id)
-            .push_bind(p.registered_at_ms);
+            .push_bind(p.registered_at_ms)
+            .push_bind(consent.map(|c| c.notice_version.as_str()))
+            .push_bind(consent.map(|c| c.at_ms))
+            .push_bind(i32::from(
+                consent.is_some_and(|c| c.guardian_name.is_some()),
+            ))
+            .push_bind(consent.and_then(|c| c.guardian_name.as_deref()));
     });
     query.push(" ON CONFLICT DO NOTHING");
     Ok(query.build().execute(&mut **tx).await?.rows_affected())
@@ -346,7 +370,7 @@ async fn insert_sqlite_attempts(
 
 // PostgreSQL takes a whole batch in one statement: one array per column, turned back into rows
 // by `UNNEST`. The text never changes with the batch size, so it is prepared once per
-// connection, and there is no limit on the number of rows (binds are 7 or 14 arrays).
+// connection, and there is no limit on the number of rows (binds are 11 or 14 arrays).
 // `ON CONFLICT DO NOTHING` also skips a row that appears twice in the same batch.
 
 async fn insert_postgres_participants(
@@ -356,9 +380,9 @@ async fn insert_postgres_participants(
     let column = |f: fn(&ParticipantRow) -> &str| rows.iter().map(|p| f(p)).collect::<Vec<_>>();
     let done = sqlx::query(
         "INSERT INTO participants (campaign_id, participant_id, name, phone_masked, phone_hash, \
-         unit_id, registered_at_ms) \
+         unit_id, registered_at_ms, consent_version, consented_at_ms, under_14, guardian_name) \
          SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], \
-         $6::text[], $7::int8[]) \
+         $6::text[], $7::int8[], $8::text[], $9::int8[], $10::int4[], $11::text[]) \
          ON CONFLICT DO NOTHING",
     )
     .bind(column(|p| &p.campaign_id))
@@ -368,6 +392,32 @@ async fn insert_postgres_participants(
     .bind(column(|p| &p.phone_hash))
     .bind(column(|p| &p.unit_id))
     .bind(rows.iter().map(|p| p.registered_at_ms).collect::<Vec<_>>())
+    .bind(
+        rows.iter()
+            .map(|p| p.consent.as_ref().map(|c| c.notice_version.as_str()))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        rows.iter()
+            .map(|p| p.consent.as_ref().map(|c| c.at_ms))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        rows.iter()
+            .map(|p| {
+                i32::from(
+                    p.consent
+                        .as_ref()
+                        .is_some_and(|c| c.guardian_name.is_some()),
+                )
+            })
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        rows.iter()
+            .map(|p| p.consent.as_ref().and_then(|c| c.guardian_name.as_deref()))
+            .collect::<Vec<_>>(),
+    )
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected())

@@ -18,6 +18,9 @@ use safequiz_testkit::{Database, PostgresCluster, TcpProxy, config_dir, eventual
 
 use crate::topology::{TestRedis, Topology};
 
+/// A change a test makes to the settings before the service starts.
+type Adjustment = Box<dyn FnOnce(&mut config::Settings) + Send>;
+
 /// Options for [`TestApp::spawn`]; every test starts from the shipped configuration.
 #[derive(Default)]
 pub struct TestAppBuilder {
@@ -29,6 +32,8 @@ pub struct TestAppBuilder {
     topology: Topology,
     time_limit_secs: Option<u32>,
     trusted_proxies: Option<Vec<String>>,
+    redis_proxy: bool,
+    adjust: Option<Adjustment>,
 }
 
 impl TestAppBuilder {
@@ -71,6 +76,22 @@ impl TestAppBuilder {
         self
     }
 
+    /// Reaches Redis through a [`TcpProxy`] (`TestApp::redis_proxy`), so a test can cut it
+    /// (one redis-server only).
+    pub fn redis_proxy(mut self) -> TestAppBuilder {
+        self.redis_proxy = true;
+        self
+    }
+
+    /// Changes any setting last, after the builder's own (e.g. `[limits]`).
+    pub fn settings(
+        mut self,
+        adjust: impl FnOnce(&mut config::Settings) + Send + 'static,
+    ) -> TestAppBuilder {
+        self.adjust = Some(Box::new(adjust));
+        self
+    }
+
     /// Records into `database` (SQLite by default).
     pub fn database(mut self, database: Database) -> TestAppBuilder {
         self.database = database;
@@ -94,6 +115,25 @@ impl TestAppBuilder {
         settings.http.workers = 2;
         settings.redis.url = SecretString::from(redis.url());
         settings.redis.cluster = redis.is_cluster();
+        let mut redis_proxy = None;
+        if self.redis_proxy {
+            assert!(
+                !redis.is_cluster(),
+                "a Redis proxy stands before one redis-server"
+            );
+            let url = redis.url();
+            let port: u16 = url
+                .trim_end_matches(|c: char| !c.is_ascii_digit())
+                .rsplit(':')
+                .next()
+                .and_then(|rest| rest.split('/').next())
+                .and_then(|port| port.parse().ok())
+                .expect("the Redis URL names a port");
+            let proxy = TcpProxy::start(port).await;
+            settings.redis.url =
+                SecretString::from(url.replace(&format!(":{port}"), &format!(":{}", proxy.port())));
+            redis_proxy = Some(proxy);
+        }
         let mut sql_proxy = None;
         let database_url = match self.database {
             Database::Sqlite => {
@@ -130,6 +170,9 @@ impl TestAppBuilder {
         settings.flusher.claim_idle_secs = 1;
         // Sweep often, so automatic submission is observed within a fraction of a second.
         settings.sweeper.interval_ms = 50;
+        if let Some(adjust) = self.adjust {
+            adjust(settings);
+        }
         let mut catalogue =
             Catalogue::load(&loaded.dir, &loaded.banks_dir(), &loaded.campaigns_dir())
                 .expect("the shipped banks and campaigns load");
@@ -172,6 +215,7 @@ impl TestAppBuilder {
             state,
             database_url,
             sql_proxy,
+            redis_proxy,
             _data: data,
             _stop: stop,
         }
@@ -196,6 +240,8 @@ pub struct TestApp {
     pub database_url: String,
     /// For PostgreSQL, the proxy the service reaches it through, to cut it.
     pub sql_proxy: Option<TcpProxy>,
+    /// With `redis_proxy`, the proxy the service reaches Redis through, to cut it.
+    pub redis_proxy: Option<TcpProxy>,
     _data: TempDir,
     _stop: oneshot::Sender<()>,
 }
@@ -209,6 +255,29 @@ impl TestApp {
     /// `spawn` with the default options.
     pub async fn spawn() -> TestApp {
         TestApp::builder().spawn().await
+    }
+
+    /// Waits until the service's board writer has applied every finalized attempt of every
+    /// campaign to the individual boards (it runs every 100 ms; see `workers::boards`).
+    pub async fn boards_caught_up(&self) {
+        for campaign in &self.state.catalogue.campaigns {
+            for shard in safequiz_redis::keys::Shard::all(self.state.shards) {
+                eventually(
+                    "the board writer has applied every entry",
+                    std::time::Duration::from_secs(10),
+                    || async {
+                        let behind = self
+                            .state
+                            .hot
+                            .board_backlog(&campaign.id, shard, 1)
+                            .await
+                            .expect("the board backlog");
+                        (behind == 0).then_some(())
+                    },
+                )
+                .await;
+            }
+        }
     }
 
     /// `GET path`, returning the response.
@@ -248,7 +317,7 @@ impl TestApp {
                 reqwest::Method::POST,
                 &format!("/api/v1/campaigns/{CAMPAIGN}/participants"),
                 None,
-                Some(&json!({"name": name, "phone": phone, "unit_id": unit})),
+                Some(&json!({"name": name, "phone": phone, "unit_id": unit, "consent": true})),
             )
             .await;
         let status = response.status();
@@ -337,7 +406,8 @@ impl TestApp {
 
     /// Registers `count` participants (phones from `first_phone` on) spread over `units`, and
     /// plays one attempt each: answers the first question rightly and the second wrongly, then
-    /// submits. Runs `concurrency` participants at a time; returns each submit's result.
+    /// submits. Runs `concurrency` participants at a time; returns each submit's result once the
+    /// board writer has applied them all.
     pub async fn play(
         &self,
         first_phone: u64,
@@ -365,6 +435,7 @@ impl TestApp {
             });
             results.extend(futures_util::future::join_all(plays).await);
         }
+        self.boards_caught_up().await;
         results
     }
 }

@@ -1,5 +1,5 @@
 //! The one safequiz binary: `serve`, `flush`, `bank`, `units`, `config`, `leaderboards`,
-//! `reconcile`, `organizer` and `seed`.
+//! `reconcile`, `organizer`, `seed` and `prizes`.
 //!
 //! Each subcommand lives in its own module under `cmd/`; this file only parses the command line
 //! and dispatches. Errors from commands are reported once, here, with their cause chain.
@@ -50,6 +50,15 @@ enum Command {
     /// Fill an empty campaign's record with synthetic participants and attempts, for
     /// measurements; refused in production.
     Seed(cmd::seed::Args),
+    /// Prize draws anyone can audit: draw (once, after the close), verify.
+    #[command(subcommand)]
+    Prizes(cmd::prizes::Command),
+    /// Remove a campaign's names and phone hashes at the end of its retention (or earlier,
+    /// forced with a reason); `--dry-run` prints what it would remove.
+    Purge(cmd::purge::Args),
+    /// The audit trail: export a period as CSV.
+    #[command(subcommand)]
+    Audit(cmd::audit::Command),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +73,9 @@ fn main() -> ExitCode {
         Command::Reconcile(args) => cmd::reconcile::run(args),
         Command::Organizer(command) => cmd::organizer::run(command),
         Command::Seed(args) => cmd::seed::run(args),
+        Command::Prizes(command) => cmd::prizes::run(command),
+        Command::Purge(args) => cmd::purge::run(args),
+        Command::Audit(command) => cmd::audit::run(command),
     };
     match result {
         Ok(code) => code,

@@ -246,3 +246,142 @@ units = "units/regions.tsv"
         "{problems:#?}"
     );
 }
+
+/// The published prize rules as a campaign file writes them (docs/prizes.md).
+const PRIZES: &str = r#"
+[[prizes]]
+name = "个人优胜奖"
+rule = "full_marks_then_rank"
+count = 300
+
+[[prizes]]
+name = "名次奖"
+rule = "rank_tiers"
+exclude_earlier_winners = true
+tiers = [
+  { name = "一等奖", count = 10 },
+  { name = "二等奖", count = 20 },
+]
+
+[[prizes]]
+name = "参与奖"
+rule = "lottery"
+count = 100
+min_points = 50
+exclude_earlier_winners = true
+"#;
+
+#[test]
+fn prizes_build_in_file_order() {
+    use crate::prizes::{PrizeRule, Tier};
+    let campaign = build(&format!("{CAMPAIGN}{PRIZES}")).expect("valid prizes");
+    let rules: Vec<&PrizeRule> = campaign.prizes.iter().map(|prize| &prize.rule).collect();
+    assert_eq!(
+        rules,
+        vec![
+            &PrizeRule::FullMarksThenRank { count: 300 },
+            &PrizeRule::RankTiers {
+                tiers: vec![
+                    Tier {
+                        name: "一等奖".into(),
+                        count: 10
+                    },
+                    Tier {
+                        name: "二等奖".into(),
+                        count: 20
+                    },
+                ]
+            },
+            &PrizeRule::Lottery {
+                count: 100,
+                min_points: 50
+            },
+        ]
+    );
+    assert!(!campaign.prizes[0].exclude_earlier_winners);
+    assert!(campaign.prizes[2].exclude_earlier_winners);
+    assert_eq!(campaign.prizes[1].count(), 30);
+}
+
+#[test]
+fn bad_prizes_are_reported_with_their_keys() {
+    let cases = [
+        (
+            "[[prizes]]\nname = \"奖\"\nrule = \"raffle\"\ncount = 1\n",
+            "prizes[0].rule",
+        ),
+        (
+            "[[prizes]]\nname = \"奖\"\nrule = \"lottery\"\ncount = 1\n",
+            "prizes[0].min_points",
+        ),
+        (
+            "[[prizes]]\nname = \"奖\"\nrule = \"full_marks_then_rank\"\n",
+            "prizes[0].count",
+        ),
+        (
+            "[[prizes]]\nname = \"奖\"\nrule = \"full_marks_then_rank\"\ncount = 0\n",
+            "prizes[0].count",
+        ),
+        (
+            "[[prizes]]\nname = \"奖\"\nrule = \"rank_tiers\"\n",
+            "prizes[0].tiers",
+        ),
+        (
+            "[[prizes]]\nname = \"奖\"\nrule = \"rank_tiers\"\ncount = 5\ntiers = [{ name = \"一\", count = 2 }]\n",
+            "prizes[0].count",
+        ),
+        (
+            "[[prizes]]\nname = \"奖\"\nrule = \"lottery\"\ncount = 1\nmin_points = 1\n[[prizes]]\nname = \"奖\"\nrule = \"lottery\"\ncount = 1\nmin_points = 1\n",
+            "prizes[1].name",
+        ),
+        (
+            "[[prizes]]\nname = \"奖\"\nrule = \"full_marks_then_rank\"\ncount = 1\nmin_points = 3\n",
+            "prizes[0].min_points",
+        ),
+    ];
+    for (text, key) in cases {
+        let problems = build(&format!("{CAMPAIGN}{text}")).expect_err(text);
+        assert!(
+            problems
+                .iter()
+                .any(|problem| problem.contains(&format!("`{key}`"))),
+            "{text}: {problems:?}"
+        );
+    }
+}
+
+#[test]
+fn practice_defaults_to_the_campaign_and_may_open_earlier() {
+    let campaign = build(CAMPAIGN).expect("valid");
+    assert!(
+        campaign.practice.is_none(),
+        "no [practice], no practice room"
+    );
+    let campaign = build(&format!(
+        "{CAMPAIGN}[practice]\nopens_at = \"2026-05-25T08:00:00+08:00\"\nper_day = 5\n"
+    ))
+    .expect("valid practice");
+    let practice = campaign.practice.expect("practice");
+    assert_eq!(practice.per_day, Some(5));
+    assert!(practice.is_open(at("2026-05-26T00:00:00+08:00")));
+    assert!(!practice.is_open(at("2026-07-01T00:00:00+08:00")));
+    assert_eq!(practice.plan, campaign.plan);
+    let off = build(&format!("{CAMPAIGN}[practice]\nenabled = false\n")).expect("valid");
+    assert!(off.practice.is_none());
+    for (text, key) in [
+        ("[practice]\nper_day = 0\n", "practice.per_day"),
+        ("[practice]\nbanks = [\"nope\"]\n", "practice.banks"),
+        (
+            "[practice]\nopens_at = \"2026-08-01T00:00:00+08:00\"\n",
+            "practice.closes_at",
+        ),
+    ] {
+        let problems = build(&format!("{CAMPAIGN}{text}")).expect_err(text);
+        assert!(
+            problems
+                .iter()
+                .any(|problem| problem.contains(&format!("`{key}`"))),
+            "{text}: {problems:?}"
+        );
+    }
+}

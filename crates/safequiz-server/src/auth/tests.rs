@@ -177,6 +177,11 @@ fn the_auth_settings_build_the_rotated_keys() {
         previous_key_id: Some("k1".to_owned()),
         previous_valid_until: Some("2026-06-20T08:00:00+08:00".to_owned()),
         phone_secret: Some(SecretString::from(OLD)),
+        organizer_lockout_failures: 5,
+        organizer_lockout_minutes: 30,
+        organizer_idle_minutes: 30,
+        organizer_password_days: 90,
+        organizer_totp_required: false,
     };
     let keys = AuthKeys::from_settings(&settings);
     let before = self::keys(OLD).sign(&claims());

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 
 use super::AppState;
 use super::campaigns::find_campaign;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::{Participant, optional_json};
 use crate::auth::ParticipantClaims;
 
@@ -94,6 +94,21 @@ fn check_open(campaign: &Campaign, now: Timestamp) -> Result<(), ApiError> {
 
 /// `POST /api/v1/campaigns/{cid}/attempts`: starts today's attempt (`201`) or returns the open
 /// one with its saved answers and unchanged deadline (`200`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/campaigns/{cid}/attempts",
+    tag = "participant",
+    summary = "Start today's attempt, or resume the open one",
+    security(("participant" = [])),
+    params(("cid" = String, Path, description = "The campaign id")),
+    responses(
+        (status = 201, description = "A new attempt", body = OpenAttempt<'_>),
+        (status = 200, description = "The open attempt, resumed", body = OpenAttempt<'_>),
+        (status = 401, description = "`unauthorized`: no token, a bad one, or another campaign's", body = ErrorBody<'_>),
+        (status = 404, description = "`not_found`: no such campaign", body = ErrorBody<'_>),
+        (status = 409, description = "`campaign_closed` or `daily_limit_reached` (with `next_attempt_at`)", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all, fields(participant = claims.participant))]
 pub async fn start(
     state: web::Data<AppState>,
@@ -124,14 +139,36 @@ pub async fn start(
 }
 
 /// The body of `PUT /api/v1/attempts/{aid}/answers/{index}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnswerBody {
+    /// Display keys (`A`, `B`, ... or `T`/`F`); an empty list clears the answer.
     choices: Vec<String>,
 }
 
 /// `PUT /api/v1/attempts/{aid}/answers/{index}`: saves one answer (`204`); an empty list clears
 /// it.
+#[utoipa::path(
+    put,
+    path = "/api/v1/attempts/{aid}/answers/{index}",
+    tag = "participant",
+    summary = "Save one answer of the open attempt",
+    security(("participant" = [])),
+    params(
+        ("aid" = String, Path, description = "The attempt id (`<participant>-<number>`)"),
+        ("index" = u32, Path, description = "The question's index, from 0"),
+    ),
+    request_body = AnswerBody,
+    responses(
+        (status = 204, description = "Saved"),
+        (status = 400, description = "`bad_request`: a malformed path or body", body = ErrorBody<'_>),
+        (status = 401, description = "`unauthorized`", body = ErrorBody<'_>),
+        (status = 404, description = "`not_found`: no such attempt of this participant", body = ErrorBody<'_>),
+        (status = 409, description = "`attempt_closed`: final, or its time is up", body = ErrorBody<'_>),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody<'_>),
+        (status = 422, description = "`invalid_index` or `invalid_choice`", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all, fields(participant = claims.participant))]
 pub async fn save(
     state: web::Data<AppState>,
@@ -160,15 +197,34 @@ pub async fn save(
 }
 
 /// The optional body of a submit: answers to save first, by question index.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitBody {
+    /// Display keys by question index (`"0"`, `"1"`, ...).
     #[serde(default)]
     answers: BTreeMap<String, Vec<String>>,
 }
 
 /// `POST /api/v1/attempts/{aid}/submit`: saves the answers sent (all or none), finalizes and
 /// returns the result with the review. Idempotent: a final attempt returns the same result.
+#[utoipa::path(
+    post,
+    path = "/api/v1/attempts/{aid}/submit",
+    tag = "participant",
+    summary = "Submit the attempt (saving the answers sent) and get the result",
+    security(("participant" = [])),
+    params(("aid" = String, Path, description = "The attempt id (`<participant>-<number>`)")),
+    request_body(content = Option<SubmitBody>, description = "Optional: answers to save first"),
+    responses(
+        (status = 200, description = "The final result with the review", body = FinalAttempt<'_>),
+        (status = 400, description = "`bad_request`: a malformed body", body = ErrorBody<'_>),
+        (status = 401, description = "`unauthorized`", body = ErrorBody<'_>),
+        (status = 404, description = "`not_found`: no such attempt of this participant", body = ErrorBody<'_>),
+        (status = 409, description = "`attempt_closed`: its time is up and answers were sent", body = ErrorBody<'_>),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody<'_>),
+        (status = 422, description = "`invalid_index` or `invalid_choice`", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all, fields(participant = claims.participant))]
 pub async fn submit(
     state: web::Data<AppState>,
@@ -208,6 +264,19 @@ pub async fn submit(
 
 /// `GET /api/v1/attempts/{aid}`: the open attempt (questions, saved answers, deadline) or the
 /// final result; an attempt whose time has run out is finalized first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/attempts/{aid}",
+    tag = "participant",
+    summary = "Read an attempt: open (questions, answers, deadline) or final (result, review)",
+    security(("participant" = [])),
+    params(("aid" = String, Path, description = "The attempt id (`<participant>-<number>`)")),
+    responses(
+        (status = 200, description = "The attempt", body = AttemptState<'_>),
+        (status = 401, description = "`unauthorized`", body = ErrorBody<'_>),
+        (status = 404, description = "`not_found`: no such attempt of this participant", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all, fields(participant = claims.participant))]
 pub async fn read(
     state: web::Data<AppState>,
@@ -327,13 +396,13 @@ fn timestamp(ms: i64) -> Timestamp {
     Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct OptionView<'a> {
     key: char,
     text: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct QuestionView<'a> {
     index: usize,
     id: &'a str,
@@ -342,7 +411,7 @@ struct QuestionView<'a> {
     options: Vec<OptionView<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct OpenAttempt<'a> {
     attempt_id: String,
     status: &'static str,
@@ -352,10 +421,12 @@ struct OpenAttempt<'a> {
     remaining_ms: i64,
     time_limit_secs: u32,
     questions: Vec<QuestionView<'a>>,
+    /// Saved display keys by question index.
+    #[schema(value_type = BTreeMap<String, Vec<String>>)]
     answers: BTreeMap<usize, Vec<char>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ReviewItem<'a> {
     #[serde(flatten)]
     question: QuestionView<'a>,
@@ -366,7 +437,7 @@ struct ReviewItem<'a> {
     source: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct FinalAttempt<'a> {
     attempt_id: String,
     status: &'static str,
@@ -379,6 +450,16 @@ struct FinalAttempt<'a> {
     finished_at: Timestamp,
     server_time: Timestamp,
     review: Vec<ReviewItem<'a>>,
+}
+
+/// What `GET /api/v1/attempts/{aid}` answers (documentation only): an open attempt or a final
+/// one, told apart by `status`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+#[serde(untagged)]
+enum AttemptState<'a> {
+    Open(OpenAttempt<'a>),
+    Final(FinalAttempt<'a>),
 }
 
 /// The questions of `record` with their bank entries, in display order.

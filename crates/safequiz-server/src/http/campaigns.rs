@@ -7,9 +7,9 @@ use safequiz_domain::units::UnitIx;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CampaignView<'a> {
     id: &'a str,
     title: &'a str,
@@ -25,13 +25,29 @@ struct CampaignView<'a> {
     entries: Vec<EntryView<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct EntryView<'a> {
     id: &'a str,
     name: &'a str,
 }
 
+/// The body of `GET /api/v1/campaigns` (documentation only: the handler builds it as JSON).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct CampaignList<'a> {
+    items: Vec<CampaignView<'a>>,
+}
+
 /// `GET /api/v1/campaigns`: every campaign with its rules and entries.
+#[utoipa::path(
+    get,
+    path = "/api/v1/campaigns",
+    tag = "participant",
+    summary = "List the campaigns with their rules and entries",
+    responses(
+        (status = 200, description = "Every campaign", body = CampaignList<'_>),
+    )
+)]
 pub async fn list(state: web::Data<AppState>) -> HttpResponse {
     let campaigns: Vec<CampaignView<'_>> = state
         .catalogue
@@ -63,13 +79,16 @@ pub async fn list(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// The query of `GET /api/v1/campaigns/{cid}/units`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UnitsQuery {
+    /// List the children of this unit.
     parent: Option<String>,
+    /// List the root units of this entry (ignored with `parent`).
     entry: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct UnitView<'a> {
     id: &'a str,
     name: &'a str,
@@ -78,8 +97,29 @@ struct UnitView<'a> {
     has_children: bool,
 }
 
+/// The body of `GET /api/v1/campaigns/{cid}/units` (documentation only).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct UnitList<'a> {
+    /// The `parent` asked for, `null` for roots.
+    parent: Option<String>,
+    items: Vec<UnitView<'a>>,
+}
+
 /// `GET /api/v1/campaigns/{cid}/units[?parent=ID|?entry=ID]`: the root units of every entry (or
 /// of one), or the children of a unit.
+#[utoipa::path(
+    get,
+    path = "/api/v1/campaigns/{cid}/units",
+    tag = "participant",
+    summary = "Browse a campaign's unit tree",
+    params(("cid" = String, Path, description = "The campaign id"), UnitsQuery),
+    responses(
+        (status = 200, description = "The units asked for", body = UnitList<'_>),
+        (status = 400, description = "`bad_request`: a malformed query", body = ErrorBody<'_>),
+        (status = 404, description = "`not_found`: no such campaign, unit or entry", body = ErrorBody<'_>),
+    )
+)]
 pub async fn units(
     state: web::Data<AppState>,
     campaign: web::Path<String>,

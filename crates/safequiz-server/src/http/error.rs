@@ -84,6 +84,20 @@ pub enum ApiError {
         /// Seconds until the window ends (also sent as `Retry-After`).
         retry_after_secs: u64,
     },
+    /// A client asked more than `[limits]` allows (registrations per address or phone, a
+    /// participant's requests); try again after `retry_after_secs` (`http::limits`).
+    #[error("{message}")]
+    RateLimited {
+        /// Seconds until the window ends (also sent as `Retry-After`).
+        retry_after_secs: u64,
+        /// Which limit, for the person who hit it.
+        message: String,
+    },
+    /// This replica already serves `limits.live_streams_per_replica` live streams; answered
+    /// `503` with `Retry-After` ([`ApiError::STREAMS_RETRY_AFTER_SECS`]), since another replica
+    /// (or this one a moment later) can take the stream.
+    #[error("实时榜单连接已满，请稍后重试")]
+    TooManyStreams,
     /// A dependency (Redis, SQL) is not reachable, or a Redis Cluster is failing over; answered
     /// with `Retry-After` ([`ApiError::RETRY_AFTER_SECS`]).
     #[error("{0}")]
@@ -94,7 +108,7 @@ pub enum ApiError {
 }
 
 /// What is wrong with one row of an uploaded table.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RowProblem {
     /// The row's number as a spreadsheet shows it (the first line is 1).
     pub row: usize,
@@ -103,21 +117,27 @@ pub struct RowProblem {
 }
 
 /// The JSON body of every error response.
-#[derive(Debug, Serialize)]
+///
+/// Also the OpenAPI document's one error schema (`ErrorBody`), which every 4xx and 5xx
+/// response of `http::openapi` references; `error` lists [`ApiError::CODES`] there.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody<'a> {
     /// A stable, machine-readable code.
+    #[schema(value_type = String)]
     pub error: &'a str,
     /// A human-readable explanation.
     pub message: String,
     /// The request's id, as in its `X-Request-Id` header and on its log lines: what a user
     /// reads out to support.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub request_id: Option<RequestId>,
     /// For `daily_limit_reached`: when the next attempt may start.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<Timestamp>,
     /// For a refused upload: every bad row.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<RowProblem>>)]
     pub rows: Option<&'a [RowProblem]>,
 }
 
@@ -126,8 +146,11 @@ impl ApiError {
     /// Cluster failover takes (node timeout 1 s plus the election), or a dependency's restart.
     pub const RETRY_AFTER_SECS: u64 = 2;
 
+    /// Seconds a `503 too_many_streams` asks a live page to wait before reconnecting.
+    pub const STREAMS_RETRY_AFTER_SECS: u64 = 10;
+
     /// Every code any error response carries.
-    pub const CODES: [&'static str; 20] = [
+    pub const CODES: [&'static str; 31] = [
         "not_found",
         "bad_request",
         "unauthorized",
@@ -146,8 +169,19 @@ impl ApiError {
         "out_of_scope",
         "password_change_required",
         "too_many_attempts",
+        "rate_limited",
+        "too_many_streams",
         "not_ready",
         "internal",
+        "consent_required",
+        "guardian_consent_required",
+        "under_14_refused",
+        "confirmation_required",
+        "account_locked",
+        "totp_required",
+        "password_expired",
+        "totp_enrollment_required",
+        "invalid_totp",
     ];
 
     /// A `422` naming the field `code` concerns.
@@ -172,6 +206,8 @@ impl ApiError {
             ApiError::AttemptClosed => "attempt_closed",
             ApiError::Forbidden { code, .. } => code,
             ApiError::TooManyAttempts { .. } => "too_many_attempts",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::TooManyStreams => "too_many_streams",
             ApiError::NotReady(_) => "not_ready",
             ApiError::Internal(_) => "internal",
         }
@@ -276,8 +312,10 @@ impl ResponseError for ApiError {
             | ApiError::CampaignClosed(_)
             | ApiError::AttemptClosed => StatusCode::CONFLICT,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyAttempts { .. } | ApiError::RateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            ApiError::NotReady(_) | ApiError::TooManyStreams => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -297,8 +335,17 @@ impl ResponseError for ApiError {
             response.insert_header(("WWW-Authenticate", "Bearer"));
         }
         match self {
-            ApiError::TooManyAttempts { retry_after_secs } => {
+            ApiError::TooManyAttempts { retry_after_secs }
+            | ApiError::RateLimited {
+                retry_after_secs, ..
+            } => {
                 response.insert_header(("Retry-After", retry_after_secs.to_string()));
+            }
+            ApiError::TooManyStreams => {
+                response.insert_header((
+                    "Retry-After",
+                    ApiError::STREAMS_RETRY_AFTER_SECS.to_string(),
+                ));
             }
             ApiError::NotReady(_) => {
                 response.insert_header(("Retry-After", ApiError::RETRY_AFTER_SECS.to_string()));

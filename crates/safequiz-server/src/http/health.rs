@@ -15,9 +15,9 @@ use safequiz_redis::streams::FlushLag;
 use serde::Serialize;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Health {
     status: &'static str,
     server_time: String,
@@ -25,6 +25,13 @@ struct Health {
 
 /// `GET /healthz`: the process serves HTTP. Touches neither Redis nor SQL, so a slow dependency
 /// never makes a balancer kill healthy replicas.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    summary = "Liveness: the process serves HTTP (touches neither Redis nor SQL)",
+    responses((status = 200, description = "Alive", body = Health)),
+)]
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(Health {
         status: "ok",
@@ -32,12 +39,13 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Ready {
     status: &'static str,
     redis: &'static str,
     database: &'static str,
     flush: FlushView,
+    boards: BoardsView,
     /// One warning per campaign whose shards do not spread over the cluster's primaries.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     placement: Vec<String>,
@@ -45,11 +53,34 @@ struct Ready {
 
 /// How far the SQL record is behind the hot state; informative, never a reason to refuse
 /// traffic (the hot path does not need SQL).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct FlushView {
     pending: u64,
     undelivered: u64,
     oldest_unflushed_age_ms: Option<i64>,
+    /// Since when this replica's flusher has failed on SQL (read-only, full, refusing): the
+    /// results wait in the streams. Absent while it writes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failing_since: Option<jiff::Timestamp>,
+}
+
+/// How far the individual boards are behind the streams (docs/design.md §2.4); informative.
+#[derive(Serialize, utoipa::ToSchema)]
+struct BoardsView {
+    /// Finalized attempts the board writer has yet to apply, summed over campaigns and shards
+    /// (counted up to 10,000 a shard).
+    unapplied: usize,
+}
+
+/// Finalized attempts the board writer has yet to apply, over every campaign and shard.
+async fn boards_unapplied(state: &AppState) -> Result<usize, safequiz_redis::RedisError> {
+    let mut unapplied = 0;
+    for campaign in &state.catalogue.campaigns {
+        for shard in Shard::all(state.shards) {
+            unapplied += state.hot.board_backlog(&campaign.id, shard, 10_000).await?;
+        }
+    }
+    Ok(unapplied)
 }
 
 /// The flusher's lag over every campaign and shard.
@@ -81,7 +112,19 @@ pub async fn placement_warnings(state: &AppState) -> Vec<String> {
     warnings
 }
 
-/// `GET /readyz`: Redis and SQL both answer; `503 not_ready` naming the one that does not.
+/// `GET /readyz`: Redis and SQL both answer; `503 not_ready` naming the one that does not. A
+/// database that answers but refuses the flusher's writes is `200` with `"status": "degraded"`
+/// and `"database": "refusing_writes"`.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    summary = "Readiness: Redis and SQL answer and the record is migrated",
+    responses(
+        (status = 200, description = "Ready, with the flusher's and the board writer's lag", body = Ready),
+        (status = 503, description = "`not_ready`: naming what does not answer (`Retry-After`)", body = ErrorBody<'_>),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let (redis, database) = tokio::join!(state.hot.ping(), state.store.ping());
@@ -101,16 +144,24 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     }
     if down.is_empty() {
         let lag = flush_lag(&state).await?;
+        let unapplied = boards_unapplied(&state).await?;
         let placement = placement_warnings(&state).await;
+        // SQL answers but refuses the flusher's writes (read-only, disk full): still ready, since
+        // the hot path never needs SQL and the results wait safely in the streams, but said so
+        // (docs/operations.md "Faults").
+        let failing_since = state.metrics.flush_failing_since();
+        let degraded = failing_since.is_some();
         Ok(HttpResponse::Ok().json(Ready {
-            status: "ok",
+            status: if degraded { "degraded" } else { "ok" },
             redis: "ok",
-            database: "ok",
+            database: if degraded { "refusing_writes" } else { "ok" },
             flush: FlushView {
                 pending: lag.pending,
                 undelivered: lag.undelivered,
                 oldest_unflushed_age_ms: lag.oldest_age_ms,
+                failing_since,
             },
+            boards: BoardsView { unapplied },
             placement,
         }))
     } else {
@@ -125,6 +176,15 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 /// to watch"). The kept metrics of `crate::metrics`, then what is read from Redis at each scrape:
 /// `safequiz_redis_up` and the flusher's lag summed over campaigns and shards. When Redis is
 /// unreachable the lag gauges are absent and `safequiz_redis_up` is 0.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "health",
+    summary = "Prometheus metrics (OpenMetrics text)",
+    responses(
+        (status = 200, description = "The metrics", content_type = "application/openmetrics-text", body = String),
+    ),
+)]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let lag = flush_lag(&state).await;
     if lag.is_err() {

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::campaigns::{entry_index, find_campaign};
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 
 /// Most participants one board request returns.
 pub const MAX_BOARD_LIMIT: usize = 100;
@@ -31,7 +31,9 @@ pub const MAX_BOARD_LIMIT: usize = 100;
 const DEFAULT_BOARD_LIMIT: usize = 20;
 
 /// Which figure orders a unit board.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq, Hash, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum UnitSort {
     /// Total points (the competition's result).
@@ -55,16 +57,20 @@ impl UnitSort {
 }
 
 /// The query of the unit board.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UnitBoardQuery {
+    /// A unit id (its children are listed) or an entry id (its root units are).
     pub(crate) parent: String,
+    /// The figure that orders the units, larger first.
     #[serde(default)]
+    #[param(inline)]
     pub(crate) sort: UnitSort,
 }
 
 /// A unit's figures as every board and the organizer pages show them.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct Figures {
     pub(crate) points: u64,
     pub(crate) participants: u64,
@@ -90,7 +96,7 @@ impl From<UnitTotals> for Figures {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct UnitItem<'a> {
     rank: usize,
     unit_id: &'a str,
@@ -100,7 +106,7 @@ struct UnitItem<'a> {
     figures: Figures,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct UnitBoard<'a> {
     parent: &'a str,
     parent_name: &'a str,
@@ -214,6 +220,19 @@ async fn serve(
 /// `GET /api/v1/campaigns/{cid}/leaderboards/units?parent=ID&sort=points|participants|attempts`:
 /// the children of a unit, or the roots of an entry when `parent` is an entry id (`region`,
 /// `enterprise`), each with figures rolled up from its whole subtree.
+#[utoipa::path(
+    get,
+    path = "/api/v1/campaigns/{cid}/leaderboards/units",
+    tag = "participant",
+    summary = "The unit board: a unit's children (or an entry's roots) ranked by a figure",
+    params(("cid" = String, Path, description = "The campaign id"), UnitBoardQuery),
+    responses(
+        (status = 200, description = "The board (a shared snapshot, with `ETag`)", body = UnitBoard<'_>),
+        (status = 304, description = "Not modified (`If-None-Match` matched)"),
+        (status = 400, description = "`bad_request`: a malformed query", body = ErrorBody<'_>),
+        (status = 404, description = "`not_found`: no such campaign, unit or entry", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn units(
     state: web::Data<AppState>,
@@ -302,14 +321,19 @@ async fn unit_board(
 }
 
 /// The query of the individual board.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ParticipantBoardQuery {
+    /// The unit whose subtree is ranked; the whole campaign without it.
     pub(crate) unit: Option<String>,
+    /// How many participants, 1 to 100 (20 without it).
+    #[param(minimum = 1, maximum = 100)]
     pub(crate) limit: Option<usize>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = BoardParticipant)]
 struct ParticipantItem<'a> {
     rank: usize,
     name_masked: String,
@@ -321,6 +345,19 @@ struct ParticipantItem<'a> {
 
 /// `GET /api/v1/campaigns/{cid}/leaderboards/participants?unit=ID&limit=N`: the best
 /// participants of a unit's subtree (of the whole campaign without `unit`), at most 100.
+#[utoipa::path(
+    get,
+    path = "/api/v1/campaigns/{cid}/leaderboards/participants",
+    tag = "participant",
+    summary = "The individual board: the best participants of a unit's subtree, names masked",
+    params(("cid" = String, Path, description = "The campaign id"), ParticipantBoardQuery),
+    responses(
+        (status = 200, description = "The board (a shared snapshot, with `ETag`)", body = ParticipantBoard<'_>),
+        (status = 304, description = "Not modified (`If-None-Match` matched)"),
+        (status = 400, description = "`bad_request`: a malformed query or a limit outside 1 to 100", body = ErrorBody<'_>),
+        (status = 404, description = "`not_found`: no such campaign or unit", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn participants(
     state: web::Data<AppState>,
@@ -330,6 +367,15 @@ pub async fn participants(
 ) -> Result<HttpResponse, ApiError> {
     let key = BoardKey::participants(&state, &campaign, &query)?;
     serve(&state, &key, &request).await
+}
+
+/// The body of the individual board (documentation only: it is built as JSON text).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ParticipantBoard<'a> {
+    /// The unit asked for, `null` for the whole campaign.
+    unit: Option<&'a str>,
+    items: Vec<ParticipantItem<'a>>,
 }
 
 /// The individual board as JSON text.

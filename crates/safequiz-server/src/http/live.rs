@@ -17,25 +17,33 @@ use futures_util::stream;
 use serde::Deserialize;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::leaderboards::{BoardKey, ParticipantBoardQuery, UnitBoardQuery, UnitSort};
 use super::snapshots::Snapshot;
 
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// The query of a stream: the board kind and that board's own query.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StreamParams {
+    /// Which board the stream follows.
+    #[param(inline)]
     board: BoardKind,
+    /// For `units`: the unit or entry whose children are ranked (required).
     parent: Option<String>,
+    /// For `units`: the figure that orders them.
     #[serde(default)]
+    #[param(inline)]
     sort: UnitSort,
+    /// For `participants`: the unit whose subtree is ranked.
     unit: Option<String>,
+    /// For `participants`: how many, 1 to 100.
     limit: Option<usize>,
 }
 
-#[derive(Clone, Copy, Deserialize)]
+#[derive(Clone, Copy, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 enum BoardKind {
     Units,
@@ -66,7 +74,33 @@ impl StreamParams {
     }
 }
 
+/// One event of a board stream as an SSE client reads it (documentation only: [`event`]
+/// writes it).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct BoardEvent {
+    /// Always `board`.
+    #[schema(pattern = "^board$")]
+    event: String,
+    /// The board's JSON, the body of the plain board endpoint.
+    data: String,
+}
+
 /// `GET /api/v1/campaigns/{cid}/leaderboards/stream`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/campaigns/{cid}/leaderboards/stream",
+    tag = "participant",
+    summary = "A board as Server-Sent Events: `event: board` with the board's JSON on each change",
+    params(("cid" = String, Path, description = "The campaign id"), StreamParams),
+    responses(
+        (status = 200, description = "An endless `text/event-stream` of `board` events, each the \
+            board's JSON as the plain endpoint answers it; a comment every 15 s", content_type = "text/event-stream", body = BoardEvent),
+        (status = 400, description = "`bad_request`: a malformed query", body = ErrorBody<'_>),
+        (status = 404, description = "`not_found`: no such campaign, unit or entry", body = ErrorBody<'_>),
+        (status = 503, description = "`too_many_streams`: this replica serves `limits.live_streams_per_replica` streams; see `Retry-After` (or `not_ready`: Redis unreachable)", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn stream(
     state: web::Data<AppState>,
@@ -74,6 +108,8 @@ pub async fn stream(
     params: web::Query<StreamParams>,
 ) -> Result<HttpResponse, ApiError> {
     let key = params.into_inner().key(&state, &campaign)?;
+    // Held by the stream below until it ends or its client goes away (`http::limits`).
+    let slot = state.limits.open_stream()?;
     // The first board is read here, so a failure is an error response before any stream starts.
     let first = state.boards.get(&key, || key.compute(&state)).await?;
     let shared: AppState = (**state).clone();
@@ -108,6 +144,10 @@ pub async fn stream(
             }
         },
     );
+    let events = futures_util::StreamExt::map(events, move |item| {
+        let _held = &slot;
+        item
+    });
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-cache"))

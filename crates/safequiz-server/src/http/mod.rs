@@ -4,16 +4,22 @@
 //! response. Every error leaves as JSON `{"error": code, "message": text}` (see [`error`]).
 
 pub mod attempts;
+pub mod audit;
 pub mod campaigns;
 pub mod client_address;
 pub mod error;
 pub mod extract;
 pub mod health;
 pub mod leaderboards;
+pub mod limits;
 pub mod live;
+pub mod openapi;
 pub mod organizer;
 pub mod pages;
 pub mod participants;
+pub mod practice;
+pub mod privacy;
+pub mod prizes;
 pub mod request_id;
 pub mod routes;
 pub mod snapshots;
@@ -67,4 +73,10 @@ pub struct AppState {
     pub record_ready: Arc<AtomicBool>,
     /// What `/metrics` reports between scrapes (`crate::metrics`), shared by every worker.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Request limits (`[limits]`): the per-participant counters and the live-stream count of
+    /// this replica, the settings of the registration limits counted in Redis.
+    pub limits: Arc<crate::http::limits::Limits>,
+    /// Organizer login policy (`[auth] organizer_*`): lockout, idle logout, password expiry,
+    /// second factor.
+    pub login_policy: crate::http::organizer::security::LoginPolicy,
 }

@@ -137,12 +137,32 @@ static ORGANIZER: LazyLock<Page> = LazyLock::new(|| {
 });
 
 /// `GET /`, `GET /c/{cid}`: the page shell; the script reads the campaign from the path.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "pages",
+    summary = "The participant's pages (HTML shell; also `/c/{cid}`)",
+    responses(
+        (status = 200, description = "The page", content_type = "text/html", body = String),
+        (status = 304, description = "Not modified (`If-None-Match` matched)"),
+    ),
+)]
 pub async fn shell(request: HttpRequest) -> HttpResponse {
     PARTICIPANT.shell.respond(&request, false)
 }
 
 /// `GET /organizer/`: the organizer's page shell. It may not be framed by another site (a
 /// logged-in organizer's clicks must not be borrowed), and it loads nothing from elsewhere.
+#[utoipa::path(
+    get,
+    path = "/organizer/",
+    tag = "pages",
+    summary = "The organizer's pages (HTML shell; also `/organizer`)",
+    responses(
+        (status = 200, description = "The page", content_type = "text/html", body = String),
+        (status = 304, description = "Not modified (`If-None-Match` matched)"),
+    ),
+)]
 pub async fn organizer_shell(request: HttpRequest) -> HttpResponse {
     let mut response = ORGANIZER.shell.respond(&request, false);
     let headers = response.headers_mut();
@@ -167,6 +187,24 @@ pub async fn organizer_shell(request: HttpRequest) -> HttpResponse {
 /// `GET /static/{file}?v=`: the pages' scripts and stylesheets. Cached for good only when `v`
 /// is this release's version: during a rolling deploy a new shell may reach an old replica,
 /// whose older script must not be kept a year under the new version's URL.
+#[utoipa::path(
+    get,
+    path = "/static/{file}",
+    tag = "pages",
+    summary = "The pages' scripts and stylesheets",
+    params(
+        ("file" = String, Path, description = "`app.js`, `app.css`, `organizer.js` or `organizer.css`"),
+        ("v" = Option<String>, Query, description = "The release's version: cached for good when it matches"),
+    ),
+    responses(
+        (status = 200, description = "The asset", content(
+            (String = "application/javascript"),
+            (String = "text/css"),
+        )),
+        (status = 304, description = "Not modified (`If-None-Match` matched)"),
+        (status = 404, description = "`not_found`: no such asset", body = super::error::ErrorBody<'_>),
+    ),
+)]
 pub async fn asset(
     request: HttpRequest,
     file: web::Path<String>,

@@ -8,26 +8,47 @@ use safequiz_domain::campaign::Campaign;
 use safequiz_domain::participant::{IdentityError, PersonName, Phone};
 use safequiz_domain::units::Unit;
 use safequiz_redis::boards::Standing;
-use safequiz_redis::participants::{RegisterOutcome, Registration};
+use safequiz_redis::participants::{RegisterOutcome, Registration, RegistrationConsent};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::attempts::campaign_of_path;
 use super::campaigns::find_campaign;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::Participant;
 use crate::auth::ParticipantClaims;
 
 /// The body of a registration.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterBody {
+    /// The participant's name: letters, `·`, `.` and single spaces.
+    #[schema(min_length = 1, max_length = 30)]
     name: String,
+    /// A mainland mobile number (spaces, dashes and a `+86` prefix are tolerated too).
+    #[schema(pattern = r"^(\+86|0086)?1[3-9][0-9]{9}$")]
     phone: String,
+    /// A leaf unit of the campaign (`GET .../units`).
     unit_id: String,
+    /// The consent box under the campaign's notice was ticked (required when the campaign has
+    /// a notice: `422 consent_required`).
+    #[serde(default)]
+    consent: bool,
+    /// The notice version the page showed; a stale one is `422 consent_required`.
+    #[serde(default)]
+    notice_version: Option<String>,
+    /// "我未满14周岁": then `guardian_name` and `guardian_consent` are required.
+    #[serde(default)]
+    under_14: bool,
+    /// The guardian's name, for a participant under 14.
+    #[serde(default)]
+    guardian_name: Option<String>,
+    /// The guardian's consent box was ticked.
+    #[serde(default)]
+    guardian_consent: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Registered {
     participant_id: u64,
     token: String,
@@ -85,8 +106,27 @@ fn registered(
 
 /// `POST /api/v1/campaigns/{cid}/participants`: registers, or finds again the participant with
 /// the same phone and name (`200`, a fresh token for a new device).
+#[utoipa::path(
+    post,
+    path = "/api/v1/campaigns/{cid}/participants",
+    tag = "participant",
+    summary = "Register, or find again the participant with this phone and name",
+    params(("cid" = String, Path, description = "The campaign id")),
+    request_body = RegisterBody,
+    responses(
+        (status = 201, description = "A new participant and their token", body = Registered),
+        (status = 200, description = "The participant found again, with a fresh token", body = Registered),
+        (status = 400, description = "`bad_request`: a malformed body", body = ErrorBody<'_>),
+        (status = 404, description = "`not_found`: no such campaign", body = ErrorBody<'_>),
+        (status = 409, description = "`phone_taken`: the phone is registered under another name", body = ErrorBody<'_>),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody<'_>),
+        (status = 422, description = "`invalid_name`, `invalid_phone`, `invalid_unit`, `consent_required` (the campaign's notice was not consented to), `guardian_consent_required` or `under_14_refused`", body = ErrorBody<'_>),
+        (status = 429, description = "`rate_limited`: too many registrations from this address or with this phone; see `Retry-After`", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all, fields(campaign = %campaign))]
 pub async fn register(
+    request: actix_web::HttpRequest,
     state: web::Data<AppState>,
     campaign: web::Path<String>,
     body: web::Json<RegisterBody>,
@@ -95,19 +135,39 @@ pub async fn register(
     let name = PersonName::parse(&body.name).map_err(|e| identity_error("invalid_name", e))?;
     let phone = Phone::parse(&body.phone).map_err(|e| identity_error("invalid_phone", e))?;
     let unit = registration_unit(campaign, &body.unit_id)?;
+    let consent = super::privacy::registration_consent(
+        campaign,
+        &super::privacy::ConsentFields {
+            consent: body.consent,
+            notice_version: body.notice_version.as_deref(),
+            under_14: body.under_14,
+            guardian_name: body.guardian_name.as_deref(),
+            guardian_consent: body.guardian_consent,
+        },
+    )?;
     let now = state.clock.now();
     let phone_hash = state.auth.phone_hash(&campaign.id, &phone);
+    super::limits::check_registration(&state, &request, &campaign.id, &phone_hash).await?;
     let outcome = state
         .hot
-        .register(&Registration {
-            campaign: &campaign.id,
-            shards: state.shards,
-            phone_hash: &phone_hash,
-            name: name.as_str(),
-            phone_masked: &phone.masked(),
-            unit: &unit.id,
-            now_ms: now.as_millisecond(),
-        })
+        .register_with_consent(
+            &Registration {
+                campaign: &campaign.id,
+                shards: state.shards,
+                phone_hash: &phone_hash,
+                name: name.as_str(),
+                phone_masked: &phone.masked(),
+                unit: &unit.id,
+                now_ms: now.as_millisecond(),
+            },
+            consent
+                .as_ref()
+                .map(|(version, guardian)| RegistrationConsent {
+                    notice_version: version,
+                    guardian_name: guardian.as_deref(),
+                })
+                .as_ref(),
+        )
         .await?;
     registered(&state, campaign, outcome, now)
 }
@@ -116,7 +176,7 @@ fn identity_error(code: &'static str, error: IdentityError) -> ApiError {
     ApiError::invalid(code, error.to_string())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Me<'a> {
     participant_id: u64,
     unit_path: Vec<UnitRef<'a>>,
@@ -128,14 +188,14 @@ struct Me<'a> {
     server_time: Timestamp,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct UnitRef<'a> {
     id: &'a str,
     name: &'a str,
     kind: &'static str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Today {
     date: jiff::civil::Date,
     attempts_allowed: u32,
@@ -144,7 +204,7 @@ struct Today {
     next_attempt_at: Option<Timestamp>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Rank<'a> {
     /// `national`, or the kind of the unit (`province`, `city`, `county`, `enterprise`, ...).
     level: &'static str,
@@ -156,8 +216,8 @@ struct Rank<'a> {
 
 /// The participant's standing and their rank on the campaign's board and on each board of
 /// `path` (the unit ids from the entry's root down to their own), `None` everywhere before a
-/// final attempt: one script call per shard (`HotState::my_standing`), read live, so the result
-/// page shows a rank that counts the attempt just submitted.
+/// final attempt: the participant's hash, then one `ZRANK` per board (`HotState::my_standing`),
+/// read live, so the result page shows a rank that counts the attempt just submitted.
 async fn standing_and_ranks(
     state: &AppState,
     campaign: &Campaign,
@@ -226,6 +286,19 @@ fn rank_views<'c>(units: &[&'c Unit], ranks: &[Option<u64>]) -> Vec<Rank<'c>> {
 
 /// `GET /api/v1/campaigns/{cid}/me`: my unit path, totals, today's attempts and my rank at
 /// every level of my unit path, from the campaign down to my own unit.
+#[utoipa::path(
+    get,
+    path = "/api/v1/campaigns/{cid}/me",
+    tag = "participant",
+    summary = "My totals, today's attempts and my rank at every level",
+    security(("participant" = [])),
+    params(("cid" = String, Path, description = "The campaign id")),
+    responses(
+        (status = 200, description = "My standing", body = Me<'_>),
+        (status = 401, description = "`unauthorized`: no token, a bad one, or another campaign's", body = ErrorBody<'_>),
+        (status = 404, description = "`not_found`: no such campaign", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all, fields(campaign = %campaign))]
 pub async fn me(
     state: web::Data<AppState>,

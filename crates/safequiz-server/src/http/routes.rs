@@ -6,9 +6,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::error::ApiError;
 use super::organizer::{
     account, exports, figures, headcounts, participants as organizer_participants, progress,
-    questions,
+    questions, security,
 };
-use super::{attempts, campaigns, health, leaderboards, live, pages, participants};
+use super::{
+    attempts, audit, campaigns, health, leaderboards, live, openapi, pages, participants, practice,
+    privacy, prizes,
+};
 
 /// Registers every route, the extractor error handlers and the JSON 404 fallback.
 pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) {
@@ -29,6 +32,9 @@ pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) 
             // routes in order, and every pattern with a {placeholder} is a regex match.
             .service(
                 web::scope("/api/v1")
+                    // The contract (`http::openapi`): every route here has an operation there.
+                    .route("/openapi.json", web::get().to(openapi::openapi_json))
+                    .route("/docs", web::get().to(openapi::docs))
                     .service(
                         web::scope("/attempts")
                             .route("/{aid}/answers/{index}", web::put().to(attempts::save))
@@ -44,6 +50,17 @@ pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) 
                                 web::post().to(participants::register),
                             )
                             .route("/{cid}/me", web::get().to(participants::me))
+                            .route("/{cid}/notice", web::get().to(privacy::notice))
+                            .route("/{cid}/me/privacy", web::get().to(privacy::held))
+                            .route(
+                                "/{cid}/me/deletion",
+                                web::post().to(privacy::delete_registration),
+                            )
+                            .route("/{cid}/practice", web::get().to(practice::room))
+                            .route("/{cid}/practice", web::post().to(practice::start))
+                            .route("/{cid}/practice/submit", web::post().to(practice::submit))
+                            .route("/{cid}/prizes/me", web::get().to(prizes::me))
+                            .route("/{cid}/prizes/winners", web::get().to(prizes::winners))
                             .route("/{cid}/units", web::get().to(campaigns::units))
                             .route(
                                 "/{cid}/leaderboards/units",
@@ -61,6 +78,9 @@ pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) 
                             .route("/logout", web::post().to(account::logout))
                             .route("/me", web::get().to(account::me))
                             .route("/password", web::put().to(account::change_password))
+                            .route("/audit", web::get().to(audit::audit_page))
+                            .route("/totp", web::post().to(security::start_totp))
+                            .route("/totp/confirm", web::post().to(security::confirm_totp))
                             .route("/progress", web::get().to(progress::progress))
                             .route(
                                 "/participants",
@@ -81,6 +101,10 @@ pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) 
                             .route(
                                 "/exports/participants.{format}",
                                 web::get().to(exports::participants),
+                            )
+                            .route(
+                                "/exports/winners.csv",
+                                web::get().to(prizes::export_winners),
                             )
                             .route("/exports/units.{format}", web::get().to(exports::units))
                             .route("/exports/daily.{format}", web::get().to(exports::daily)),

@@ -31,7 +31,7 @@ use safequiz_redis::keys::Shard;
 use safequiz_redis::streams::{
     AttemptEntry, EntryError, ParticipantEntry, StreamEntry, StreamRecord, decode,
 };
-use safequiz_sql::record::{AttemptRow, ParticipantRow, RecordRow, StoredQuestion};
+use safequiz_sql::record::{AttemptRow, Consent, ParticipantRow, RecordRow, StoredQuestion};
 use safequiz_sql::units::UnitRecord;
 use tokio::sync::watch;
 
@@ -113,7 +113,13 @@ pub async fn run(state: AppState, options: FlusherOptions, mut shutdown: watch::
         return;
     }
     loop {
-        let wait = match flush_once(&state, &options).await {
+        let outcome = flush_once(&state, &options).await;
+        match &outcome {
+            Ok(_) => state.metrics.flush_pass(false, state.clock.now()),
+            Err(FlushError::Store(_)) => state.metrics.flush_pass(true, state.clock.now()),
+            Err(_) => {}
+        }
+        let wait = match outcome {
             Ok(0) => options.idle,
             // More may be waiting: go again at once.
             Ok(_) => Duration::ZERO,
@@ -127,9 +133,42 @@ pub async fn run(state: AppState, options: FlusherOptions, mut shutdown: watch::
             _ = shutdown.changed() => {}
         }
         if *shutdown.borrow() {
-            // The pass above finished its batch; whatever is left stays pending for the next start.
+            // The pass above finished its batch. HTTP has stopped before the workers are told
+            // (`startup::run_until`), so nothing new arrives: drain what is left.
+            drain(&state, &options).await;
             return;
         }
+    }
+}
+
+/// Longest a stopping flusher keeps writing what the streams still hold.
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(5);
+
+/// At a stop (SIGTERM): passes until the streams are empty, SQL fails or [`DRAIN_LIMIT`] has
+/// passed, so a clean stop leaves the record complete; whatever is left stays pending in Redis
+/// for the next flusher, never lost.
+async fn drain(state: &AppState, options: &FlusherOptions) {
+    let until = tokio::time::Instant::now() + DRAIN_LIMIT;
+    let mut drained = 0;
+    while tokio::time::Instant::now() < until {
+        match tokio::time::timeout_at(until, flush_once(state, options)).await {
+            Ok(Ok(0)) => break,
+            Ok(Ok(flushed)) => drained += flushed,
+            Ok(Err(error)) => {
+                tracing::warn!(error = %error, "stopping: the streams' rest stays pending for the next flusher");
+                break;
+            }
+            Err(_) => {
+                tracing::warn!("stopping: the drain took too long; the rest stays pending");
+                break;
+            }
+        }
+    }
+    if drained > 0 {
+        tracing::info!(
+            entries = drained,
+            "stopping: flushed what the streams still held"
+        );
     }
 }
 
@@ -350,6 +389,12 @@ fn participant_row(
         phone_hash: entry.phone_hash.to_owned(),
         unit_id: entry.unit.to_owned(),
         registered_at_ms: entry.registered_ms,
+        // The consent is given with the registration, so it is recorded at its instant.
+        consent: entry.consent.map(|version| Consent {
+            notice_version: version.to_owned(),
+            at_ms: entry.registered_ms,
+            guardian_name: entry.guardian.map(str::to_owned),
+        }),
     })
 }
 

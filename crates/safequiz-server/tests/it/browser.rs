@@ -63,3 +63,77 @@ async fn an_organizer_logs_in_watches_the_subtree_move_live_and_downloads_spread
     let county = app.add_organizer("130102", "changan").await;
     run_scenario_with(&app, "organizer", &["hebei", &province, "changan", &county]).await;
 }
+
+/// Runs a scenario like [`run_scenario_with`] and returns what it printed.
+async fn scenario_output(app: &TestApp, scenario: &str, args: &[&str]) -> String {
+    let dir = repo_root().join("tests/browser");
+    let output = tokio::process::Command::new("node")
+        .arg(dir.join("run.mjs"))
+        .arg(scenario)
+        .arg(&app.address)
+        .args(args)
+        .output()
+        .await
+        .expect("node runs (the README's test command installs it)");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[tokio::test]
+async fn a_participant_practises_then_competes_then_sees_the_prize_won() {
+    use safequiz_domain::prizes::{self, EligibleList};
+    use safequiz_sql::prizes::DrawRow;
+    use safequiz_testapp::{CAMPAIGN, eventually};
+
+    let app = TestApp::builder().shards(4).spawn().await;
+    let me = app.register("李四", "13800002222", "110101").await;
+    let id = me.id.to_string();
+    let printed = scenario_output(&app, "practice", &[&me.token, &id, "李*"]).await;
+    let attempt = printed
+        .lines()
+        .find_map(|line| line.strip_prefix("attempt #/result/"))
+        .unwrap_or_else(|| panic!("the scenario names the attempt: {printed}"))
+        .trim()
+        .to_owned();
+
+    // Practice reached nothing: the record holds the one real attempt.
+    let eligible = eventually(
+        "the real attempt is recorded",
+        std::time::Duration::from_secs(30),
+        || async {
+            let eligible = app.state.store.eligible_participants(CAMPAIGN).await.ok()?;
+            (eligible.len() == 1).then_some(eligible)
+        },
+    )
+    .await;
+    let rows = app.state.store.attempts(CAMPAIGN).await.expect("SQL");
+    assert_eq!(rows.len(), 1, "practice attempts are never recorded");
+
+    // The draw as `safequiz prizes draw` runs it (crates/safequiz/src/cmd/prizes.rs).
+    let campaign = app.catalogue.campaign(CAMPAIGN).expect("campaign");
+    let list = EligibleList::new(eligible).expect("list");
+    let digest = prizes::list_digest(list.to_csv().as_bytes());
+    let seed = prizes::seed(CAMPAIGN, "browser test", &digest);
+    let winners = prizes::draw(&list, &campaign.prizes, seed);
+    app.state
+        .store
+        .record_draw(
+            &DrawRow {
+                campaign_id: CAMPAIGN.to_owned(),
+                seed_from: "browser test".to_owned(),
+                list_digest: prizes::hex(&digest),
+                seed: prizes::hex(&seed),
+                eligible: 1,
+                drawn_at_ms: app.clock.now().as_millisecond(),
+            },
+            &winners,
+        )
+        .await
+        .expect("the draw is stored");
+    scenario_output(&app, "winner", &[&me.token, &id, "李*", &attempt]).await;
+}

@@ -89,7 +89,7 @@ async fn journey(app: &TestApp, seen: &tokio::sync::Mutex<Seen>, n: usize) {
         post.clone(),
         &format!("/api/v1/campaigns/{CAMPAIGN}/participants"),
         None,
-        Some(&json!({"name": "测试者", "phone": phone, "unit_id": UNITS[n % UNITS.len()]})),
+        Some(&json!({"name": "测试者", "phone": phone, "unit_id": UNITS[n % UNITS.len()], "consent": true})),
     )
     .await;
     if status != 200 && status != 201 {

@@ -65,7 +65,14 @@ async fn snapshot_with_attempts(app: &TestApp) -> BTreeMap<String, Stored> {
         .await
         .expect("KEYS");
     let mut snapshot = BTreeMap::new();
-    for key in keys {
+    // The board writer's cursors, leases and totals marker are its bookkeeping, not state a
+    // rebuild writes.
+    let state = keys.into_iter().filter(|key| {
+        !key.ends_with(":boards:cursor")
+            && !key.ends_with(":boards:lease")
+            && !key.ends_with(":totals:applied")
+    });
+    for key in state {
         let kind: String = redis::cmd("TYPE")
             .arg(&key)
             .query_async(&mut connection)
@@ -248,8 +255,8 @@ async fn a_rebuild_from_the_record_writes_every_key_the_scripts_wrote(topology: 
     }
     for shard in 0..4 {
         assert!(before.contains_key(&format!("{{{CAMPAIGN}:{shard}}}:totals")));
-        assert!(before.contains_key(&format!("{{{CAMPAIGN}:{shard}}}:board:*")));
     }
+    assert!(before.contains_key(&format!("{{{CAMPAIGN}:board:*}}")));
     assert_eq!(
         after.keys().collect::<Vec<_>>(),
         before.keys().collect::<Vec<_>>(),
@@ -290,6 +297,7 @@ async fn flush_all(app: &TestApp) {
         max_deliveries: 5,
     };
     while flush_once(&app.state, &options).await.expect("flush") > 0 {}
+    app.boards_caught_up().await;
 }
 
 /// Loses every key, as a Redis restarted without its files would.
@@ -416,8 +424,8 @@ async fn reconcile_finds_differences_in_the_last_batch(database: Database) {
             .query_async(&mut connection)
             .await
             .expect("HMGET");
-    let unit_board = format!("{{{CAMPAIGN}:{shard}}}:board:{unit}");
-    let campaign_board = format!("{{{CAMPAIGN}:0}}:board:*");
+    let unit_board = format!("{{{CAMPAIGN}:board:{unit}}}");
+    let campaign_board = format!("{{{CAMPAIGN}:board:*}}");
     let mut members = Vec::new();
     for board in [&unit_board, &campaign_board] {
         let size: u64 = redis::cmd("ZCARD")
@@ -435,7 +443,7 @@ async fn reconcile_finds_differences_in_the_last_batch(database: Database) {
     .encode();
 
     // A point too many in their hash, their entry gone from their unit's board, and a member
-    // no participant has on the campaign's board of shard 0.
+    // no participant has on the campaign's board.
     let (): () = redis::cmd("HINCRBY")
         .arg(&hash)
         .arg("pts")
@@ -472,11 +480,11 @@ async fn reconcile_finds_differences_in_the_last_batch(database: Database) {
         ),
         format!("participant {id}: board of unit {unit} score redis=None sql={score}"),
         format!(
-            "board {unit} shard {shard}: members redis={} sql={unit_members}",
+            "board {unit}: members redis={} sql={unit_members}",
             unit_members - 1
         ),
         format!(
-            "board * shard 0: members redis={} sql={campaign_members}",
+            "board *: members redis={} sql={campaign_members}",
             campaign_members + 1
         ),
     ];

@@ -13,7 +13,7 @@ async fn register(app: &TestApp, name: &str, phone: &str, unit: &str) -> (u16, s
             reqwest::Method::POST,
             &format!("/api/v1/campaigns/{CAMPAIGN}/participants"),
             None,
-            Some(&json!({"name": name, "phone": phone, "unit_id": unit})),
+            Some(&json!({"name": name, "phone": phone, "unit_id": unit, "consent": true})),
         )
         .await;
     safequiz_testapp::status_and_json(response).await

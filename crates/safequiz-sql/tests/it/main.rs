@@ -2,6 +2,8 @@
 #![cfg(test)]
 
 mod organizers;
+mod privacy;
+mod prizes;
 mod record;
 mod reports;
 mod rollups;

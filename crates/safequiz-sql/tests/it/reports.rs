@@ -90,6 +90,7 @@ fn participant(id: i64, name: &str, phone: &str, unit: &str) -> ParticipantRow {
         phone_hash: format!("{id:064x}"),
         unit_id: unit.to_owned(),
         registered_at_ms: 1_780_000_000_000 + id,
+        consent: None,
     }
 }
 

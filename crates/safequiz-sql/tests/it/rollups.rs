@@ -123,6 +123,7 @@ fn generate(seed: u64) -> Record {
             phone_hash: format!("{id:064x}"),
             unit_id: home.to_owned(),
             registered_at_ms: 1_780_000_000_000 + id,
+            consent: None,
         });
         // One in ten never answers; the rest answer on some days, up to three times a day.
         if rng.below(10) == 0 {

@@ -3,7 +3,10 @@
 
 mod bank;
 mod config;
+mod faults;
 mod organizer;
+mod privacy;
+mod prizes;
 mod production;
 mod record;
 mod serve;

@@ -211,7 +211,7 @@ async fn participant_journey(served: &Served, catalogue: &Catalogue) -> Vec<(Str
                 &format!("/api/v1/campaigns/{CAMPAIGN}/participants"),
                 None,
                 Some(&json!({"name": names[i], "phone": format!("1380000000{i}"),
-                    "unit_id": units[i % units.len()]})),
+                    "unit_id": units[i % units.len()], "consent": true})),
             )
             .await;
         let token = body["token"].as_str().unwrap_or_default().to_owned();
@@ -277,6 +277,16 @@ async fn participant_journey(served: &Served, catalogue: &Catalogue) -> Vec<(Str
         seen.push(("second start".to_owned(), status, refused["error"].clone()));
         tokens.push(token);
     }
+    // Other participants' ranks, unit figures and boards follow the board writer's pass.
+    eventually(
+        "the board writer has applied every attempt",
+        Duration::from_secs(10),
+        || async {
+            let (_, ready) = served.call(get.clone(), "/readyz", None, None).await;
+            (ready["boards"]["unapplied"] == 0).then_some(())
+        },
+    )
+    .await;
     for token in &tokens {
         let (status, me) = served
             .call(

@@ -17,12 +17,12 @@ use safequiz_redis::keys::login_failures;
 use safequiz_sql::organizers::OrganizerRecord;
 use serde::{Deserialize, Serialize};
 
-use super::AnySession;
+use super::{AnySession, security};
 use crate::accounts;
 use crate::auth::SessionClaims;
 use crate::http::AppState;
 use crate::http::client_address;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 
 /// The session cookie the pages use.
 pub const SESSION_COOKIE: &str = "sq_org";
@@ -38,22 +38,29 @@ pub const MAX_FAILURES_PER_ADDRESS: u64 = 30;
 pub const FAILURE_WINDOW_SECS: u64 = 15 * 60;
 
 /// The body of `POST /organizer/login`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
     username: String,
     password: String,
+    /// The second factor: a TOTP code or a recovery code, when the account has one.
+    #[serde(default)]
+    totp_code: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct LoginAnswer<'a> {
     token: String,
     expires_at: Timestamp,
     must_change_password: bool,
+    /// The password is older than `auth.organizer_password_days`: change it first.
+    password_expired: bool,
+    /// A second factor is required and the account has none: enrol first.
+    totp_enrollment_required: bool,
     organizer: AccountView<'a>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct AccountView<'a> {
     username: &'a str,
     campaign_id: &'a str,
@@ -84,7 +91,7 @@ fn account_view<'a>(
 
 /// The address the per-address login limit counts a request under: the TCP peer, or behind a
 /// trusted proxy the client its forwarding headers name (see [`client_address`]).
-fn login_address(request: &HttpRequest, state: &AppState) -> String {
+pub(crate) fn login_address(request: &HttpRequest, state: &AppState) -> String {
     let Some(peer) = request.peer_addr() else {
         // Only requests built in tests have no peer.
         return "unknown".to_owned();
@@ -165,20 +172,47 @@ fn new_session(
 }
 
 /// `POST /api/v1/organizer/login` `{username, password}`: a session token (and cookie).
+#[utoipa::path(
+    post,
+    path = "/api/v1/organizer/login",
+    tag = "organizer",
+    summary = "Log in: a session token in the body and in the `sq_org` cookie",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "Logged in", body = LoginAnswer<'_>),
+        (status = 400, description = "`bad_request`: a malformed body", body = ErrorBody<'_>),
+        (status = 401, description = "`unauthorized`: wrong username, password or second-factor code", body = ErrorBody<'_>),
+        (status = 403, description = "`account_locked`: too many failures in a row; `totp_required`: the account has a second factor and no `totp_code` was sent", body = ErrorBody<'_>),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody<'_>),
+        (status = 429, description = "`too_many_attempts`: too many failed logins (`Retry-After`)", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn login(
     request: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let LoginBody { username, password } = body.into_inner();
+    let LoginBody {
+        username,
+        password,
+        totp_code,
+    } = body.into_inner();
     let username = username.trim().to_owned();
     if username.is_empty() || username.len() > 64 || password.chars().count() > 128 {
         return Err(ApiError::Unauthorized("用户名或密码错误".to_owned()));
     }
     let keys = login_counters(&request, &state, &username).await?;
+    let address = login_address(&request, &state);
+    // The account's lockout (issue 20) before the password: a locked account answers the same
+    // whatever is typed.
+    let known = state.store.organizer_by_username(&username).await?;
+    if let Some(known) = &known {
+        security::refuse_if_locked(&state, known, &address).await?;
+    }
     let Some(account) = verified_account(&state, &username, password).await? else {
         state.hot.count_failure(&keys, FAILURE_WINDOW_SECS).await?;
+        security::failed(&state, known.as_ref(), &address, "bad_password").await?;
         // Not the username: it is typed by anyone (a forged log line once came through it), it
         // may be a person's name, and a password typed into the wrong field lands there too.
         // The address is what an operator needs to see a guessing run.
@@ -188,6 +222,18 @@ pub async fn login(
         );
         return Err(ApiError::Unauthorized("用户名或密码错误".to_owned()));
     };
+    security::check_second_factor(&state, &account, totp_code.as_deref(), &address).await?;
+    security::succeeded(&state, &account, &address).await?;
+    let login_security = state.store.login_security(account.organizer_id).await?;
+    let password_expired = login_security
+        .as_ref()
+        .is_some_and(|s| security::password_expired(&state, s));
+    let totp_enrollment_required = (state.login_policy.totp_required
+        || state
+            .catalogue
+            .campaign(&account.campaign_id)
+            .is_some_and(|c| c.organizer_totp_required))
+        && !login_security.as_ref().is_some_and(|s| s.totp_enabled);
     state.hot.clear_failures(&keys[0]).await?;
     let (token, expires_at, cookie) = new_session(
         &request,
@@ -201,6 +247,8 @@ pub async fn login(
         token,
         expires_at,
         must_change_password: account.must_change_password,
+        password_expired,
+        totp_enrollment_required,
         organizer: account_view(&account, campaign),
     }))
 }
@@ -239,6 +287,18 @@ fn expired_cookie() -> Cookie<'static> {
 }
 
 /// `POST /api/v1/organizer/logout`: ends every session of the account.
+#[utoipa::path(
+    post,
+    path = "/api/v1/organizer/logout",
+    tag = "organizer",
+    summary = "Log out: end every session of the account",
+    security(("organizer" = []), ("organizer_cookie" = [])),
+    responses(
+        (status = 204, description = "Every session ended; the cookie is removed"),
+        (status = 400, description = "`bad_request`: the cookie without `X-Requested-With`", body = ErrorBody<'_>),
+        (status = 401, description = "`unauthorized`: no session, or an ended one", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn logout(
     state: web::Data<AppState>,
@@ -248,10 +308,25 @@ pub async fn logout(
         .store
         .end_organizer_sessions(session.0.account.organizer_id)
         .await?;
+    session
+        .0
+        .audit(safequiz_sql::audit::action::LOGOUT, "", String::new())
+        .await?;
     Ok(HttpResponse::NoContent().cookie(expired_cookie()).finish())
 }
 
 /// `GET /api/v1/organizer/me`: the account and its scope.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizer/me",
+    tag = "organizer",
+    summary = "The account and its scope",
+    security(("organizer" = []), ("organizer_cookie" = [])),
+    responses(
+        (status = 200, description = "The account", body = AccountView<'_>),
+        (status = 401, description = "`unauthorized`: no session, or an ended one", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn me(session: AnySession) -> Result<HttpResponse, ApiError> {
     let session = session.0;
@@ -259,8 +334,16 @@ pub async fn me(session: AnySession) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(account_view(&session.account, campaign)))
 }
 
+/// The answer of `PUT /organizer/password` (documentation only: it is built as JSON).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct PasswordChanged {
+    token: String,
+    expires_at: Timestamp,
+}
+
 /// The body of `PUT /organizer/password`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordBody {
     current_password: String,
@@ -298,6 +381,21 @@ async fn new_password_hash(
 
 /// `PUT /api/v1/organizer/password` `{current_password, new_password}`: replaces the password
 /// and ends every session, this one too (the answer carries a fresh token and cookie).
+#[utoipa::path(
+    put,
+    path = "/api/v1/organizer/password",
+    tag = "organizer",
+    summary = "Change the password; every other session ends",
+    security(("organizer" = []), ("organizer_cookie" = [])),
+    request_body = PasswordBody,
+    responses(
+        (status = 200, description = "Changed: a fresh session token (and cookie)", body = PasswordChanged),
+        (status = 400, description = "`bad_request`: a malformed body, or the cookie without `X-Requested-With`", body = ErrorBody<'_>),
+        (status = 401, description = "`unauthorized`: no session, or an ended one", body = ErrorBody<'_>),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody<'_>),
+        (status = 422, description = "`invalid_password`: the current one is wrong or the new one too weak", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn change_password(
     request: HttpRequest,
@@ -305,17 +403,29 @@ pub async fn change_password(
     session: AnySession,
     body: web::Json<PasswordBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let account = session.0.account;
+    let session = session.0;
+    let account = &session.account;
     let PasswordBody {
         current_password,
         new_password,
     } = body.into_inner();
-    let hash = new_password_hash(&account, current_password, new_password).await?;
+    let hash = new_password_hash(account, current_password, new_password).await?;
     let epoch = state
         .store
         .set_organizer_password(account.organizer_id, &hash, false)
         .await?
         .ok_or_else(|| ApiError::Unauthorized("登录已失效，请重新登录".to_owned()))?;
+    state
+        .store
+        .mark_password_set(account.organizer_id, state.clock.now().as_millisecond())
+        .await?;
+    session
+        .audit(
+            safequiz_sql::audit::action::PASSWORD_CHANGE,
+            "",
+            String::new(),
+        )
+        .await?;
     let (token, expires_at, cookie) = new_session(&request, &state, account.organizer_id, epoch)?;
     tracing::info!(
         organizer = account.organizer_id,

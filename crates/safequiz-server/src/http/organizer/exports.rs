@@ -27,8 +27,10 @@ use crate::export::{
     self, DAILY_SERIES, Layout, PARTICIPANTS, Row, UNIT_FIGURES, csv_chunks, file_chunks, xlsx_file,
 };
 use crate::http::AppState;
-use crate::http::error::ApiError;
+use crate::http::audit::count_then_audit;
+use crate::http::error::{ApiError, ErrorBody};
 use crate::telemetry::RequestId;
+use safequiz_sql::audit::action;
 
 /// The content type of an XLSX workbook.
 const XLSX_CONTENT_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
@@ -58,6 +60,15 @@ impl Format {
             Format::Xlsx => "xlsx",
         }
     }
+}
+
+/// The `{format}` of an export's path (documentation only: [`Format::parse`] reads it).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+#[serde(rename_all = "lowercase")]
+enum ExportFormat {
+    Csv,
+    Xlsx,
 }
 
 /// An export's file name: `title` in Chinese, `ascii` for the fallback, both without extension.
@@ -155,6 +166,24 @@ where
 
 /// `GET /api/v1/organizer/exports/participants.{csv|xlsx}` with the filters of the participant
 /// search: every participant it finds, best first, with their totals.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizer/exports/participants.{format}",
+    tag = "organizer",
+    summary = "Download the participants a search finds, as CSV or XLSX",
+    security(("organizer" = []), ("organizer_cookie" = [])),
+    params(("format" = inline(ExportFormat), Path, description = "`csv` or `xlsx`"), ParticipantQuery),
+    responses(
+        (status = 200, description = "The file, with a Chinese file name (`Content-Disposition`)", content(
+            (String = "text/csv"),
+            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        )),
+        (status = 400, description = "`bad_request`: a malformed query or date", body = ErrorBody<'_>),
+        (status = 401, description = "`unauthorized`: no session, or an ended one", body = ErrorBody<'_>),
+        (status = 403, description = "`out_of_scope`, or `password_change_required`", body = ErrorBody<'_>),
+        (status = 404, description = "`not_found`: no such unit, or a format other than csv and xlsx", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn participants(
     state: web::Data<AppState>,
@@ -175,6 +204,14 @@ pub async fn participants(
         filter,
         campaign.time_zone.clone(),
     );
+    // Audit (issue 20): a row before the first byte, and one with the count after the last.
+    let what = format!("participants.{}", format_name(format));
+    let scope = target.scope.as_str();
+    session
+        .audit(action::EXPORT, scope, format!("{what} started"))
+        .await?;
+    let done = session.audit_entry(action::EXPORT, scope, what);
+    let rows = count_then_audit(state.clone(), done, rows);
     tracing::info!(
         organizer = session.account.organizer_id,
         "organizer exported participants"
@@ -184,6 +221,24 @@ pub async fn participants(
 
 /// `GET /api/v1/organizer/exports/units.{csv|xlsx}?unit=&from=&to=&sort=`: the figures of a
 /// unit's children over a period, ranked, then the unit's total.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizer/exports/units.{format}",
+    tag = "organizer",
+    summary = "Download a unit's children's figures over a period, as CSV or XLSX",
+    security(("organizer" = []), ("organizer_cookie" = [])),
+    params(("format" = inline(ExportFormat), Path, description = "`csv` or `xlsx`"), PeriodQuery),
+    responses(
+        (status = 200, description = "The file, with a Chinese file name (`Content-Disposition`)", content(
+            (String = "text/csv"),
+            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        )),
+        (status = 400, description = "`bad_request`: a malformed query or date", body = ErrorBody<'_>),
+        (status = 401, description = "`unauthorized`: no session, or an ended one", body = ErrorBody<'_>),
+        (status = 403, description = "`out_of_scope`, or `password_change_required`", body = ErrorBody<'_>),
+        (status = 404, description = "`not_found`: no such unit, or a format other than csv and xlsx", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn units(
     state: web::Data<AppState>,
@@ -196,12 +251,42 @@ pub async fn units(
     let figures = unit_figures(&state, campaign, &target, period, query.sort).await?;
     let rows = export::unit_figure_rows(&figures);
     let name = FileName::new("单位统计", "units", &target, &period.file_suffix());
+    session
+        .audit(
+            action::EXPORT,
+            target.scope.as_str(),
+            format!(
+                "units.{} {} rows={}",
+                format_name(format),
+                period.file_suffix(),
+                rows.len()
+            ),
+        )
+        .await?;
     let rows = futures_util::stream::iter(rows.into_iter().map(Ok::<_, Infallible>));
     download(UNIT_FIGURES, rows, format, &name).await
 }
 
 /// `GET /api/v1/organizer/exports/daily.{csv|xlsx}?unit=&from=&to=`: a subtree's figures for
 /// every day of a period.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizer/exports/daily.{format}",
+    tag = "organizer",
+    summary = "Download a subtree's figures for every day of a period, as CSV or XLSX",
+    security(("organizer" = []), ("organizer_cookie" = [])),
+    params(("format" = inline(ExportFormat), Path, description = "`csv` or `xlsx`"), PeriodQuery),
+    responses(
+        (status = 200, description = "The file, with a Chinese file name (`Content-Disposition`)", content(
+            (String = "text/csv"),
+            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        )),
+        (status = 400, description = "`bad_request`: a malformed query or date", body = ErrorBody<'_>),
+        (status = 401, description = "`unauthorized`: no session, or an ended one", body = ErrorBody<'_>),
+        (status = 403, description = "`out_of_scope`, or `password_change_required`", body = ErrorBody<'_>),
+        (status = 404, description = "`not_found`: no such unit, or a format other than csv and xlsx", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn daily(
     state: web::Data<AppState>,
@@ -214,6 +299,26 @@ pub async fn daily(
     let series = daily_series(&state, campaign, &target, period).await?;
     let name = FileName::new("每日统计", "daily", &target, &period.file_suffix());
     let rows = export::daily_rows(&series);
+    session
+        .audit(
+            action::EXPORT,
+            target.scope.as_str(),
+            format!(
+                "daily.{} {} rows={}",
+                format_name(format),
+                period.file_suffix(),
+                rows.len()
+            ),
+        )
+        .await?;
     let rows = futures_util::stream::iter(rows.into_iter().map(Ok::<_, Infallible>));
     download(DAILY_SERIES, rows, format, &name).await
+}
+
+/// The file extension of `format`, for the audit trail.
+fn format_name(format: Format) -> &'static str {
+    match format {
+        Format::Csv => "csv",
+        Format::Xlsx => "xlsx",
+    }
 }

@@ -11,13 +11,13 @@ use serde::{Deserialize, Serialize};
 use super::period::{Period, PeriodQuery, date_of};
 use super::{Organizer, Target};
 use crate::http::AppState;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 
 #[cfg(test)]
 mod tests;
 
 /// Which figure orders the children of a unit's figures, larger first.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FigureSort {
     /// Unit id order.
@@ -58,7 +58,7 @@ fn round2(value: f64) -> f64 {
 }
 
 /// A unit's figures over a period as the API shows them.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct FigureView {
     unit_id: String,
     name: String,
@@ -92,7 +92,7 @@ impl From<UnitFigure> for FigureView {
 }
 
 /// One day's figures as the API shows them.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct DayView {
     date: Option<Date>,
     participants: i64,
@@ -154,7 +154,7 @@ pub(crate) async fn daily_series(
         .await?)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct FiguresAnswer<'c> {
     unit_id: &'c str,
     name: &'c str,
@@ -171,6 +171,21 @@ struct FiguresAnswer<'c> {
 /// `GET /api/v1/organizer/figures?unit=&from=&to=&sort=`: the statistics-form figures
 /// (参与人数, 参与人次, 满分人次, 平均分, headcount and participation rate) of a unit and each
 /// of its children over a period, with today's and yesterday's totals beside them.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizer/figures",
+    tag = "organizer",
+    summary = "The statistics-form figures of a unit and its children over a period",
+    security(("organizer" = []), ("organizer_cookie" = [])),
+    params(PeriodQuery),
+    responses(
+        (status = 200, description = "The figures", body = FiguresAnswer<'_>),
+        (status = 400, description = "`bad_request`: a malformed query or date", body = ErrorBody<'_>),
+        (status = 401, description = "`unauthorized`: no session, or an ended one", body = ErrorBody<'_>),
+        (status = 403, description = "`out_of_scope`, or `password_change_required`", body = ErrorBody<'_>),
+        (status = 404, description = "`not_found`: the campaign has no such unit", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn figures(
     state: web::Data<AppState>,
@@ -209,7 +224,7 @@ pub async fn figures(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct DailyAnswer<'c> {
     unit_id: &'c str,
     name: &'c str,
@@ -220,6 +235,21 @@ struct DailyAnswer<'c> {
 
 /// `GET /api/v1/organizer/daily?unit=&from=&to=`: the figures of a subtree for every day of a
 /// period, days without attempts included.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizer/daily",
+    tag = "organizer",
+    summary = "A subtree's figures for every day of a period",
+    security(("organizer" = []), ("organizer_cookie" = [])),
+    params(PeriodQuery),
+    responses(
+        (status = 200, description = "The series", body = DailyAnswer<'_>),
+        (status = 400, description = "`bad_request`: a malformed query or date", body = ErrorBody<'_>),
+        (status = 401, description = "`unauthorized`: no session, or an ended one", body = ErrorBody<'_>),
+        (status = 403, description = "`out_of_scope`, or `password_change_required`", body = ErrorBody<'_>),
+        (status = 404, description = "`not_found`: the campaign has no such unit", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn daily(
     state: web::Data<AppState>,

@@ -24,7 +24,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{Organizer, Session};
 use crate::http::AppState;
-use crate::http::error::{ApiError, RowProblem};
+use crate::http::error::{ApiError, ErrorBody, RowProblem};
 
 /// The largest headcount accepted (more than any unit's population).
 pub const MAX_HEADCOUNT: i64 = 1_000_000_000;
@@ -44,11 +44,12 @@ fn settable(session: &Session, campaign: &Campaign, unit: &str) -> Result<UnitIx
 }
 
 /// The body of `PUT /organizer/units/{unit}/headcount`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HeadcountBody {
     /// `Some(None)` for an explicit `null` (clear it); `None` when the field is missing.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, required = true, minimum = 0, maximum = 1_000_000_000)]
     headcount: Option<Option<i64>>,
 }
 
@@ -64,7 +65,7 @@ fn check_headcount(headcount: i64) -> Result<i64, String> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct HeadcountAnswer<'c> {
     unit_id: &'c str,
     name: &'c str,
@@ -73,6 +74,24 @@ struct HeadcountAnswer<'c> {
 
 /// `PUT /api/v1/organizer/units/{unit}/headcount` `{headcount: n | null}`: sets (or clears) the
 /// headcount of a unit below the organizer's own.
+#[utoipa::path(
+    put,
+    path = "/api/v1/organizer/units/{unit}/headcount",
+    tag = "organizer",
+    summary = "Set or clear the headcount of a unit below the organizer's own",
+    security(("organizer" = []), ("organizer_cookie" = [])),
+    params(("unit" = String, Path, description = "The unit id")),
+    request_body = HeadcountBody,
+    responses(
+        (status = 200, description = "Set", body = HeadcountAnswer<'_>),
+        (status = 400, description = "`bad_request`: a malformed body, or the cookie without `X-Requested-With`", body = ErrorBody<'_>),
+        (status = 401, description = "`unauthorized`: no session, or an ended one", body = ErrorBody<'_>),
+        (status = 403, description = "`out_of_scope` (also the organizer's own unit), or `password_change_required`", body = ErrorBody<'_>),
+        (status = 404, description = "`not_found`: the campaign has no such unit", body = ErrorBody<'_>),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody<'_>),
+        (status = 422, description = "`invalid_headcount`: outside 0 to 1,000,000,000", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all, fields(unit.code = %unit))]
 pub async fn set_headcount(
     state: web::Data<AppState>,
@@ -94,6 +113,17 @@ pub async fn set_headcount(
             &campaign.id,
             session.scope(),
             &[(unit.id.as_str(), headcount)],
+        )
+        .await?;
+    session
+        .audit(
+            safequiz_sql::audit::action::HEADCOUNT,
+            &unit.id,
+            format!(
+                "{}={}",
+                unit.id,
+                headcount.map_or("null".to_owned(), |h| h.to_string())
+            ),
         )
         .await?;
     tracing::info!(
@@ -278,7 +308,7 @@ async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, ApiError> {
     Ok(body)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct UploadAnswer {
     updated: usize,
     skipped: Vec<usize>,
@@ -340,6 +370,22 @@ fn check_rows(
 
 /// `POST /api/v1/organizer/headcounts` with a CSV body (UTF-8 with or without BOM, or GB18030;
 /// columns unit id, headcount): sets every headcount it lists, or none.
+#[utoipa::path(
+    post,
+    path = "/api/v1/organizer/headcounts",
+    tag = "organizer",
+    summary = "Upload a CSV of headcounts (unit id, headcount): all rows or none",
+    security(("organizer" = []), ("organizer_cookie" = [])),
+    request_body(content = String, content_type = "text/csv", description = "The CSV file itself: UTF-8 (with or without BOM) or GB18030"),
+    responses(
+        (status = 200, description = "Every row written", body = UploadAnswer),
+        (status = 400, description = "`bad_request`: a form or JSON body, or the cookie without `X-Requested-With`", body = ErrorBody<'_>),
+        (status = 401, description = "`unauthorized`: no session, or an ended one", body = ErrorBody<'_>),
+        (status = 403, description = "`out_of_scope`: rows outside the organizer's reach, or `password_change_required`", body = ErrorBody<'_>),
+        (status = 413, description = "`payload_too_large`: over 1 MiB", body = ErrorBody<'_>),
+        (status = 422, description = "`invalid_headcount` with `rows`: nothing was written", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn upload_headcounts(
     request: HttpRequest,
@@ -360,6 +406,20 @@ pub async fn upload_headcounts(
     state
         .store
         .set_headcounts(&campaign.id, session.scope(), &headcounts)
+        .await?;
+    let mut detail = format!("upload units={}", headcounts.len());
+    for (unit, headcount) in headcounts.iter().take(50) {
+        detail.push_str(&format!(" {unit}={}", headcount.unwrap_or(0)));
+    }
+    if headcounts.len() > 50 {
+        detail.push_str(" ...");
+    }
+    session
+        .audit(
+            safequiz_sql::audit::action::HEADCOUNT,
+            session.scope().as_str(),
+            detail,
+        )
         .await?;
     tracing::info!(
         organizer = session.account.organizer_id,

@@ -32,6 +32,7 @@ pub mod participants;
 pub mod period;
 pub mod progress;
 pub mod questions;
+pub mod security;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -56,10 +57,19 @@ pub struct Session {
     pub claims: SessionClaims,
     /// Whether the token came in the cookie (then changes need `X-Requested-With`).
     pub by_cookie: bool,
+    /// The client address (as the login limits count it), for the audit trail.
+    pub address: String,
+    /// The account's login security (issue 20: idle, password age, second factor).
+    pub security: safequiz_sql::logins::LoginSecurity,
     state: web::Data<AppState>,
 }
 
 impl Session {
+    /// The application state the session was verified with.
+    pub(crate) fn state(&self) -> &AppState {
+        &self.state
+    }
+
     /// The organizer's campaign.
     pub fn campaign(&self) -> Result<&Campaign, ApiError> {
         self.state
@@ -155,6 +165,7 @@ impl FromRequest for Organizer {
                     message: "请先修改初始密码".to_owned(),
                 });
             }
+            security::settled(&session.state, &session)?;
             Ok(Organizer(session))
         })
     }
@@ -203,10 +214,15 @@ async fn authenticate(request: &HttpRequest) -> Result<Session, ApiError> {
         .await?
         .filter(|account| account.session_epoch == claims.epoch)
         .ok_or_else(|| ApiError::Unauthorized("登录已失效，请重新登录".to_owned()))?;
+    // A page's background poll does not count as the person's activity (idle logout).
+    let background = request.headers().contains_key("x-background");
+    let security = security::check_session(&state, &account, background).await?;
     Ok(Session {
         account,
         claims,
         by_cookie,
+        address: account::login_address(request, &state),
+        security,
         state,
     })
 }

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::period::{date_of, given, parse_date, parse_number};
 use super::{Organizer, Session, Target};
 use crate::http::AppState;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 
 /// Most participants one page lists.
 pub const MAX_PER_PAGE: u32 = 100;
@@ -31,7 +31,7 @@ pub const MAX_PER_PAGE: u32 = 100;
 pub const DEFAULT_PER_PAGE: u32 = 20;
 
 /// A unit on a participant's path, root first.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct PathUnit<'c> {
     id: &'c str,
     name: &'c str,
@@ -59,16 +59,25 @@ pub(crate) fn unit_path<'c>(campaign: &'c Campaign, unit: &str) -> Vec<PathUnit<
 }
 
 /// The query of participant searches and of the participant export.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ParticipantQuery {
+    /// A unit within the organizer's scope; their own without it.
     unit: Option<String>,
+    /// A part of the name.
     name: Option<String>,
+    /// The last 1 to 4 digits of the phone.
     phone: Option<String>,
+    /// A day with an attempt, `YYYY-MM-DD`.
     day: Option<String>,
+    /// Fewest total points (a whole number).
     min_points: Option<String>,
+    /// Most total points (a whole number).
     max_points: Option<String>,
+    /// Where the page starts: the `next` of the previous page.
     after: Option<String>,
+    /// Participants per page, 1 to 100 (20 without it).
     per_page: Option<String>,
 }
 
@@ -133,7 +142,8 @@ impl ParticipantQuery {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = OrganizerParticipant)]
 struct ParticipantItem<'c> {
     participant_id: i64,
     name: String,
@@ -168,7 +178,7 @@ fn participant_item(campaign: &Campaign, summary: ParticipantSummary) -> Partici
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ParticipantPage<'c> {
     unit_id: &'c str,
     /// Participants found, counted up to `COUNT_LIMIT`.
@@ -184,6 +194,21 @@ struct ParticipantPage<'c> {
 /// `GET /api/v1/organizer/participants?unit=&name=&phone=&day=&min_points=&max_points=&after=&
 /// per_page=`: one page of the participants of a subtree, best first, with their totals; the
 /// next page is asked for with the `next` of this one as `after`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizer/participants",
+    tag = "organizer",
+    summary = "Search the participants of a subtree, best first, a page at a time",
+    security(("organizer" = []), ("organizer_cookie" = [])),
+    params(ParticipantQuery),
+    responses(
+        (status = 200, description = "One page", body = ParticipantPage<'_>),
+        (status = 400, description = "`bad_request`: a malformed query or date", body = ErrorBody<'_>),
+        (status = 401, description = "`unauthorized`: no session, or an ended one", body = ErrorBody<'_>),
+        (status = 403, description = "`out_of_scope`, or `password_change_required`", body = ErrorBody<'_>),
+        (status = 404, description = "`not_found`: the campaign has no such unit", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn participants(
     state: web::Data<AppState>,
@@ -218,13 +243,14 @@ pub async fn participants(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = RecordedOption)]
 struct OptionView<'q> {
     key: char,
     text: Option<&'q str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct AnswerView<'q> {
     index: usize,
     id: String,
@@ -238,7 +264,7 @@ struct AnswerView<'q> {
     source: Option<&'q str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct AttemptView<'q> {
     attempt_id: String,
     date: Option<Date>,
@@ -252,7 +278,7 @@ struct AttemptView<'q> {
     questions: Vec<AnswerView<'q>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ParticipantAttempts<'q> {
     participant_id: i64,
     attempts: Vec<AttemptView<'q>>,
@@ -317,6 +343,21 @@ fn attempt_view(campaign: &Campaign, attempt: AttemptDetail) -> AttemptView<'_> 
 /// `GET /api/v1/organizer/participants/{pid}/attempts`: every final attempt of a participant
 /// of the organizer's subtree with each question as it was shown, the answer and the key;
 /// `404` for a participant outside the subtree, exactly as for one that does not exist.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizer/participants/{pid}/attempts",
+    tag = "organizer",
+    summary = "Every final attempt of a participant, question by question",
+    security(("organizer" = []), ("organizer_cookie" = [])),
+    params(("pid" = i64, Path, description = "The participant id")),
+    responses(
+        (status = 200, description = "The attempts", body = ParticipantAttempts<'_>),
+        (status = 400, description = "`bad_request`: a malformed participant id", body = ErrorBody<'_>),
+        (status = 401, description = "`unauthorized`: no session, or an ended one", body = ErrorBody<'_>),
+        (status = 403, description = "`password_change_required`", body = ErrorBody<'_>),
+        (status = 404, description = "`not_found`: no such participant in the organizer's subtree", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all, fields(participant = *participant))]
 pub async fn participant_attempts(
     state: web::Data<AppState>,
@@ -331,6 +372,13 @@ pub async fn participant_attempts(
         .participant_attempts(&campaign.id, &target.scope, participant)
         .await?
         .ok_or(ApiError::NotFound("no such participant"))?;
+    session
+        .audit(
+            safequiz_sql::audit::action::VIEW_ATTEMPTS,
+            target.scope.as_str(),
+            format!("participant={participant} attempts={}", attempts.len()),
+        )
+        .await?;
     Ok(HttpResponse::Ok().json(ParticipantAttempts {
         participant_id: participant,
         attempts: attempts

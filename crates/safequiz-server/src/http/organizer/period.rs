@@ -126,13 +126,19 @@ impl Period {
 }
 
 /// The query of figures, the daily series and the question analysis.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PeriodQuery {
+    /// A unit within the organizer's scope (`*`: the whole campaign); their own without it.
     pub(crate) unit: Option<String>,
+    /// The first day, `YYYY-MM-DD` (1900-01-01 to 9999-12-31).
     pub(crate) from: Option<String>,
+    /// The last day, `YYYY-MM-DD`; at most `MAX_DAYS` days after `from`.
     pub(crate) to: Option<String>,
+    /// The figure that orders the children (figures and the unit export only).
     #[serde(default)]
+    #[param(inline)]
     pub(crate) sort: FigureSort,
 }
 

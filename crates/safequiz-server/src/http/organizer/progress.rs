@@ -12,21 +12,23 @@ use serde::{Deserialize, Serialize};
 
 use super::{Organizer, Session, Target};
 use crate::http::AppState;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 use crate::http::leaderboards::{Figures, UnitSort};
 
 /// The query of `GET /organizer/progress`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ProgressQuery {
     /// The unit whose children are listed; the organizer's own unit when absent.
     unit: Option<String>,
     /// Which figure orders the children.
     #[serde(default)]
+    #[param(inline)]
     sort: UnitSort,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ProgressItem<'a> {
     unit_id: &'a str,
     name: &'a str,
@@ -37,13 +39,13 @@ struct ProgressItem<'a> {
 }
 
 /// One step of the way from the organizer's own unit down to the unit shown.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct PathStep<'a> {
     unit_id: &'a str,
     name: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Progress<'a> {
     unit_id: &'a str,
     name: &'a str,
@@ -134,6 +136,21 @@ fn ranked_items<'t>(
 /// `GET /api/v1/organizer/progress?unit=ID&sort=points|participants|attempts`: live figures
 /// (from the hot state, up to the second) of a unit within the organizer's subtree and of each
 /// of its children, sorted, with the children nobody in has finished an attempt yet.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizer/progress",
+    tag = "organizer",
+    summary = "Live figures of a unit and its children, from the hot state",
+    security(("organizer" = []), ("organizer_cookie" = [])),
+    params(ProgressQuery),
+    responses(
+        (status = 200, description = "The unit's and its children's figures", body = Progress<'_>),
+        (status = 400, description = "`bad_request`: a malformed query or date", body = ErrorBody<'_>),
+        (status = 401, description = "`unauthorized`: no session, or an ended one", body = ErrorBody<'_>),
+        (status = 403, description = "`out_of_scope`, or `password_change_required`", body = ErrorBody<'_>),
+        (status = 404, description = "`not_found`: the campaign has no such unit", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn progress(
     state: web::Data<AppState>,

@@ -11,23 +11,23 @@ use serde::Serialize;
 use super::Organizer;
 use super::period::PeriodQuery;
 use crate::http::AppState;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct AnalysisOption<'q> {
     key: char,
     text: &'q str,
     chosen: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct WrongView<'q> {
     choices: Vec<char>,
     texts: Vec<&'q str>,
     count: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct QuestionAnalysis<'q> {
     question_id: String,
     in_bank: bool,
@@ -91,7 +91,7 @@ fn question_analysis<'q>(
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct AnalysisAnswer<'c> {
     unit_id: &'c str,
     name: &'c str,
@@ -103,6 +103,21 @@ struct AnalysisAnswer<'c> {
 /// `GET /api/v1/organizer/questions?unit=&from=&to=`: how each question fared in a subtree's
 /// attempts of a period, the least often answered correctly first, so that ambiguous or wrong
 /// questions surface during the campaign.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizer/questions",
+    tag = "organizer",
+    summary = "How each question fared in a subtree's attempts of a period, worst first",
+    security(("organizer" = []), ("organizer_cookie" = [])),
+    params(PeriodQuery),
+    responses(
+        (status = 200, description = "The analysis", body = AnalysisAnswer<'_>),
+        (status = 400, description = "`bad_request`: a malformed query or date", body = ErrorBody<'_>),
+        (status = 401, description = "`unauthorized`: no session, or an ended one", body = ErrorBody<'_>),
+        (status = 403, description = "`out_of_scope`, or `password_change_required`", body = ErrorBody<'_>),
+        (status = 404, description = "`not_found`: the campaign has no such unit", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn questions(
     state: web::Data<AppState>,
