@@ -33,7 +33,7 @@ export function journey(think) {
   check(units, { 'units 200': (r) => r.status === 200 });
 
   const registered = http.post(`${API}/participants`,
-    JSON.stringify({ name: '压测者', phone, unit_id: unit }), tagged({ headers: JSON_HEADERS }, 'register', true));
+    JSON.stringify({ name: '压测者', phone, unit_id: unit, consent: true }), tagged({ headers: JSON_HEADERS }, 'register', true));
   if (!check(registered, { 'register 201': (r) => r.status === 201 })) return;
   const token = registered.json('token');
 

@@ -3,6 +3,7 @@
 // real service with real Redis (started by the Rust test that runs this script).
 //
 //   node run.mjs <scenario> <base-url> [args]   scenario: journey | reload | timeout
+//   node run.mjs practice|winner <base-url> <token> <participant id> <masked name> [attempt id]
 //   node run.mjs organizer <base-url> <username> <one-time password>
 //
 // Screenshots of every step go to tests/artifacts/browser/ (git-ignored). Exits 1 with the
@@ -52,6 +53,14 @@ async function register(page, name, number) {
   await page.locator('#unit-1').selectOption('110101');
   await page.getByLabel('姓名').fill(name);
   await page.getByLabel('手机号').fill(number);
+  // The personal-information notice (docs/privacy.md) is shown with an unticked box, which
+  // registration requires.
+  await page.locator('#notice h2', { hasText: '个人信息处理告知' }).waitFor();
+  const consent = page.getByLabel('我已阅读并同意上述个人信息处理告知');
+  assert.equal(await consent.isChecked(), false, 'the consent box starts unticked');
+  await page.getByRole('button', { name: '报名并开始答题' }).click();
+  await page.locator('#consent-error', { hasText: '勾选同意' }).waitFor();
+  await consent.check();
   await shot(page, 'register');
   await page.getByRole('button', { name: '报名并开始答题' }).click();
   await page.locator('.option').first().waitFor();
@@ -191,7 +200,7 @@ async function playThroughApi(name, number, unit) {
     assert.ok(response.status < 300, `${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
     return json;
   };
-  const { token } = await call('POST', '/campaigns/safety-month/participants', null, { name, phone: number, unit_id: unit });
+  const { token } = await call('POST', '/campaigns/safety-month/participants', null, { name, phone: number, unit_id: unit, consent: true });
   const attempt = await call('POST', '/campaigns/safety-month/attempts', token);
   const answers = Object.fromEntries(attempt.questions.map((q) => [String(q.index), [q.options[0].key]]));
   return call('POST', `/attempts/${attempt.attempt_id}/submit`, token, { answers });
@@ -455,7 +464,90 @@ async function organizer() {
   assert.deepEqual(problems, [], 'no script errors');
 }
 
-const scenarios = { journey, reload, timeout, organizer };
+// A participant's page as the service left it for `token` (registered by the Rust test).
+async function signedIn(token, pid, nameMasked) {
+  const context = await browser.newContext(phone);
+  const page = await context.newPage();
+  page.on('dialog', (dialog) => dialog.accept());
+  const problems = [];
+  page.on('pageerror', (error) => problems.push(String(error)));
+  await page.goto(`${base}/c/safety-month/`);
+  await page.evaluate(([t, p, n]) => localStorage.setItem('safequiz:safety-month',
+    JSON.stringify({ token: t, pid: Number(p), unit: '110101', nameMasked: n })), [token, pid, nameMasked]);
+  await page.goto(`${base}/c/safety-month/#/`);
+  await page.reload();
+  return { page, problems };
+}
+
+// The practice room, then a real attempt: practice is reviewed at once, listed in the day's
+// history and counted nowhere; the real attempt's result follows. Prints the attempt id.
+async function practice() {
+  const [token, pid, nameMasked] = rest;
+  const { page, problems } = await signedIn(token, pid, nameMasked);
+  await page.locator('#practice-entry').click();
+  await page.getByRole('heading', { name: '练功房' }).waitFor();
+  assert.match(await page.locator('#practice-history').textContent(), /还没有练习记录/);
+  await shot(page, '1-room');
+  await page.locator('#practice-start').click();
+  await page.locator('.option').first().waitFor();
+  assert.match(await page.locator('.timer').textContent(), /练习/);
+  await shot(page, '2-question');
+  for (let i = 0; i < 5; i++) {
+    await page.locator('.option').first().click();
+    if (i < 4) await page.getByRole('button', { name: '下一题' }).click();
+  }
+  await page.locator('#practice-submit').click();
+  await page.locator('#practice-score').waitFor();
+  assert.equal(await page.locator('.review').count(), 5, 'the review follows the submit at once');
+  assert.match(await page.locator('.review').first().textContent(), /解析：/);
+  await shot(page, '3-review');
+  await page.locator('#practice-back').click();
+  await page.locator('#practice-history tbody tr').first().waitFor();
+  assert.equal(await page.locator('#practice-history tbody tr').count(), 1, "today's history lists it");
+  await shot(page, '4-history');
+
+  // Practice did not use today's attempt: the real one starts.
+  await page.getByRole('link', { name: '开始今日正式答题' }).click();
+  await page.locator('.dot').first().waitFor();
+  for (let i = 0; i < 5; i++) await answer(page, i, 0);
+  await page.getByRole('button', { name: '交卷' }).click();
+  await page.locator('#score').waitFor();
+  await shot(page, '5-real-result');
+  const result = await page.evaluate(() => location.hash);
+  await page.getByRole('link', { name: '查看排名' }).click();
+  await page.locator('#my-points').waitFor();
+  assert.match(await page.locator('#my-points').textContent(), /答题 1 次/, 'only the real attempt counts');
+  assert.deepEqual(problems, [], 'no script errors');
+  console.log(`attempt ${result}`);
+}
+
+// After the draw: the winner's pages say so, and the public list shows them masked.
+async function winner() {
+  const [token, pid, nameMasked, attemptId] = rest;
+  const { page, problems } = await signedIn(token, pid, nameMasked);
+  await page.locator('#prize-notice .prize-won').waitFor();
+  assert.match(await page.locator('#prize-notice').textContent(), /恭喜您获得个人优胜奖/);
+  await shot(page, '1-landing');
+  await page.goto(`${base}/c/safety-month/#/result/${attemptId}`);
+  await page.locator('#score').waitFor();
+  await page.locator('#prize-notice .prize-won').waitFor();
+  await shot(page, '2-result');
+  await page.getByRole('link', { name: '查看获奖名单' }).click();
+  await page.getByRole('heading', { name: '获奖名单' }).waitFor();
+  const list = await page.locator('main').textContent();
+  assert.ok(list.includes(nameMasked), 'the winner is listed, masked');
+  assert.match(list, /\d{3}\*\*\*\*\d{4}/, 'phones are masked');
+  assert.match(list, /名单 SHA-256：[0-9a-f]{64}/);
+  await shot(page, '3-winners');
+  // Someone else, not registered, sees the public list from the landing page.
+  const other = await (await browser.newContext(phone)).newPage();
+  await other.goto(`${base}/c/safety-month/`);
+  await other.getByRole('link', { name: '获奖名单' }).click();
+  await other.getByRole('heading', { name: '获奖名单' }).waitFor();
+  assert.deepEqual(problems, [], 'no script errors');
+}
+
+const scenarios = { journey, reload, timeout, organizer, practice, winner };
 try {
   if (!scenarios[scenario]) throw new Error(`unknown scenario ${scenario}`);
   await scenarios[scenario]();
