@@ -42,6 +42,9 @@ pub mod action {
     pub const PURGE: &str = "purge";
     /// The audit trail itself was read or exported.
     pub const AUDIT_READ: &str = "audit_read";
+    /// A campaign's prizes were drawn (`safequiz prizes draw`): detail holds the list's digest,
+    /// the public value and the number eligible and drawn.
+    pub const PRIZE_DRAW: &str = "prize_draw";
 }
 
 /// The outcome of a successful action.

@@ -80,28 +80,32 @@ impl Store {
             .bind(campaign_id)
             .bind(unit)
         };
-        on_pool!(self, pool => {
-            // The scope is read inside the transaction that writes, so the check and the
-            // writes see the same units.
-            let mut tx = pool.begin().await?;
-            let units: HashSet<String> =
-                select.query_scalar()?.fetch_all(&mut *tx).await?.into_iter().collect();
-            let mut unknown: Vec<String> = headcounts
-                .iter()
-                .map(|(unit, _)| unit.as_ref())
-                .filter(|unit| !units.contains(*unit))
-                .map(str::to_owned)
-                .collect();
-            if !unknown.is_empty() {
-                unknown.sort();
-                unknown.dedup();
-                return Err(ReportError::UnknownUnits(unknown));
-            }
-            for (unit, headcount) in headcounts {
-                update(unit.as_ref(), *headcount).query()?.execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-        });
+        // The scope is read inside the transaction that writes, so the check and the writes see
+        // the same units; on SQLite the write lock is taken first (`begin_write`), or a write
+        // committed by another connection after the read would fail this one's first write.
+        let mut tx = self.begin_write().await?;
+        let units: HashSet<String> = select
+            .fetch_scalars_in::<String>(&mut tx)
+            .await?
+            .into_iter()
+            .collect();
+        let mut unknown: Vec<String> = headcounts
+            .iter()
+            .map(|(unit, _)| unit.as_ref())
+            .filter(|unit| !units.contains(*unit))
+            .map(str::to_owned)
+            .collect();
+        if !unknown.is_empty() {
+            unknown.sort();
+            unknown.dedup();
+            return Err(ReportError::UnknownUnits(unknown));
+        }
+        for (unit, headcount) in headcounts {
+            update(unit.as_ref(), *headcount)
+                .execute_in(&mut tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -150,6 +150,23 @@ fn draw(args: DrawArgs) -> anyhow::Result<ExitCode> {
             }
             Err(RecordDrawError::Store(error)) => return Err(error.into()),
         }
+        let drawn: usize = winners.iter().map(|prize| prize.winners.len()).sum();
+        store
+            .append_audit(&safequiz_sql::audit::AuditEntry {
+                at_ms: now.as_millisecond(),
+                campaign_id: campaign.id.clone(),
+                actor: super::purge::operator(),
+                action: safequiz_sql::audit::action::PRIZE_DRAW.to_owned(),
+                scope: safequiz_domain::scope::WHOLE_CAMPAIGN.to_owned(),
+                detail: format!(
+                    "list sha256 {digest_hex}, seed from {:?}, {} eligible, {drawn} drawn",
+                    args.seed_from,
+                    list.entries().len()
+                ),
+                address: String::new(),
+                outcome: safequiz_sql::audit::OK.to_owned(),
+            })
+            .await?;
         println!("campaign: {}", campaign.id);
         println!(
             "eligible list: {} ({} participants)",

@@ -35,8 +35,8 @@ pub struct Args {
     config: PathBuf,
 }
 
-/// Who runs the command, for the audit trail.
-fn operator() -> String {
+/// Who runs the command, for the audit trail (also `prizes draw`'s).
+pub(crate) fn operator() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".to_owned());

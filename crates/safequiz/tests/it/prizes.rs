@@ -295,6 +295,12 @@ async fn a_draw_after_the_close_is_stored_verified_and_shown() {
         trail.iter().any(|row| row.detail.contains("winners.csv")),
         "an audit row for the export: {trail:?}"
     );
+    assert!(
+        trail
+            .iter()
+            .any(|row| row.action == "prize_draw" && row.detail.contains("list sha256")),
+        "an audit row for the draw: {trail:?}"
+    );
     let county = app.organizer("130102", "county-admin").await;
     let response = app
         .request(
