@@ -396,14 +396,16 @@ fn timestamp(ms: i64) -> Timestamp {
     Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
+/// One option of a question as shown: its display key and text (attempts and practice alike).
 #[derive(Serialize, utoipa::ToSchema)]
-struct OptionView<'a> {
+pub(super) struct OptionView<'a> {
     key: char,
     text: &'a str,
 }
 
+/// A question as shown, options in display order, never its key (attempts and practice alike).
 #[derive(Serialize, utoipa::ToSchema)]
-struct QuestionView<'a> {
+pub(super) struct QuestionView<'a> {
     index: usize,
     id: &'a str,
     kind: &'static str,
@@ -484,9 +486,10 @@ fn questions<'a>(
         .collect()
 }
 
-fn question_view<'a>(
+/// `question` as shown at `index`, its options in the order `stored` drew.
+pub(super) fn question_view<'a>(
     index: usize,
-    stored: &StoredQuestion<'a>,
+    stored: &StoredQuestion<'_>,
     question: &'a Question,
 ) -> QuestionView<'a> {
     QuestionView {
@@ -510,7 +513,8 @@ fn question_view<'a>(
     }
 }
 
-fn keys(kind: QuestionKind, choices: Choices) -> Vec<char> {
+/// The display keys of `choices`.
+pub(super) fn keys(kind: QuestionKind, choices: Choices) -> Vec<char> {
     choices.indices().map(|i| kind.option_key(i)).collect()
 }
 

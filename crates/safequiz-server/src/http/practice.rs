@@ -10,7 +10,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use jiff::Timestamp;
-use safequiz_domain::bank::{Choices, Question, QuestionKind};
+use safequiz_domain::bank::{Choices, Question};
 use safequiz_domain::calendar;
 use safequiz_domain::campaign::{Campaign, Practice};
 use safequiz_domain::draw::draw;
@@ -21,7 +21,7 @@ use safequiz_redis::practice::{
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::attempts::campaign_of_path;
+use super::attempts::{QuestionView, campaign_of_path, keys, question_view};
 use super::error::{ApiError, ErrorBody};
 use super::extract::Participant;
 use crate::auth::ParticipantClaims;
@@ -62,21 +62,6 @@ fn timestamp(ms: i64) -> Timestamp {
     Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-struct PracticeOption<'a> {
-    key: char,
-    text: &'a str,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-struct PracticeQuestion<'a> {
-    index: usize,
-    id: &'a str,
-    kind: &'static str,
-    stem: &'a str,
-    options: Vec<PracticeOption<'a>>,
-}
-
 /// An open practice attempt: its questions, never the key.
 #[derive(Serialize, utoipa::ToSchema)]
 struct OpenPracticeView<'a> {
@@ -86,13 +71,13 @@ struct OpenPracticeView<'a> {
     server_time: Timestamp,
     remaining_ms: i64,
     time_limit_secs: u32,
-    questions: Vec<PracticeQuestion<'a>>,
+    questions: Vec<QuestionView<'a>>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 struct PracticeReviewItem<'a> {
     #[serde(flatten)]
-    question: PracticeQuestion<'a>,
+    question: QuestionView<'a>,
     choices: Vec<char>,
     correct_choices: Vec<char>,
     correct: bool,
@@ -144,36 +129,6 @@ struct PracticeRoom<'a> {
 pub struct PracticeAnswers {
     /// One list of display keys per question (`[]`: unanswered).
     answers: Vec<Vec<String>>,
-}
-
-fn question_view<'a>(
-    index: usize,
-    stored: &StoredQuestion<'_>,
-    question: &'a Question,
-) -> PracticeQuestion<'a> {
-    PracticeQuestion {
-        index,
-        id: &question.id,
-        kind: question.kind.as_str(),
-        stem: &question.stem,
-        options: stored
-            .order
-            .as_slice()
-            .iter()
-            .enumerate()
-            .map(|(shown, &original)| PracticeOption {
-                key: question.kind.option_key(shown),
-                text: question
-                    .options
-                    .get(usize::from(original))
-                    .map_or("", String::as_str),
-            })
-            .collect(),
-    }
-}
-
-fn keys(kind: QuestionKind, choices: Choices) -> Vec<char> {
-    choices.indices().map(|i| kind.option_key(i)).collect()
 }
 
 /// The questions of a practice attempt with their bank entries, in display order.
