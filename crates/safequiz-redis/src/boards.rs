@@ -290,27 +290,6 @@ impl HotState {
         participant: u64,
         boards: &[Option<&str>],
     ) -> Result<(Standing, Vec<u64>), RedisError> {
-        let (standing, held) = self
-            .held_ranks(campaign, shards, participant, boards)
-            .await?;
-        let ranks = self
-            .complete_ranks(campaign, participant, &standing, boards, held)
-            .await?;
-        Ok((standing, ranks))
-    }
-
-    /// The participant's standing and, on each of `boards`, their rank (0 is best) where the
-    /// board already holds the member their totals make: the hash read once, then one `ZRANK`
-    /// per board in one round trip (one per board slot on a cluster, concurrently). `None`
-    /// where the board writer has not yet applied their latest attempt; empty before a final
-    /// attempt. [`HotState::my_standing`] is this, then [`HotState::complete_ranks`].
-    pub async fn held_ranks(
-        &self,
-        campaign: &str,
-        shards: u16,
-        participant: u64,
-        boards: &[Option<&str>],
-    ) -> Result<(Standing, Vec<Option<u64>>), RedisError> {
         let standing = self.standing(campaign, shards, participant).await?;
         if standing.attempts == 0 {
             return Ok((standing, Vec::new()));
@@ -323,21 +302,8 @@ impl HotState {
         }
         let connection = self.connection().await?;
         let held: Vec<Option<u64>> = pipelines.query(&connection).await?;
-        Ok((standing, held))
-    }
-
-    /// Ranks (1 is best) from [`HotState::held_ranks`]: a held rank as it is, and a board
-    /// that does not hold the participant's member yet counted against their new score with
-    /// two plain counts (before the score, and on it), and `rank.lua` only when others share
-    /// the score exactly.
-    pub async fn complete_ranks(
-        &self,
-        campaign: &str,
-        participant: u64,
-        standing: &Standing,
-        boards: &[Option<&str>],
-        held: Vec<Option<u64>>,
-    ) -> Result<Vec<u64>, RedisError> {
+        // Boards the writer has not brought up to date: members strictly before the score,
+        // and how many share it, with two plain counts each.
         let score = standing.score().to_redis_score();
         let behind: Vec<Option<&str>> = boards
             .iter()
@@ -352,7 +318,6 @@ impl HotState {
             counts.add(slot.clone(), Cmd::zcount(&key, "-inf", format!("({score}")));
             counts.add(slot, Cmd::zcount(&key, score, score));
         }
-        let connection = self.connection().await?;
         let counted: Vec<u64> = counts.query(&connection).await?;
         // A tie on the score is ordered by member, which `rank.lua` settles (rare but for
         // attempts that ran out of time with equal points).
@@ -365,11 +330,11 @@ impl HotState {
         let mut settled = if tied.is_empty() {
             Vec::new()
         } else {
-            self.ranks(campaign, participant, standing, &tied).await?
+            self.ranks(campaign, participant, &standing, &tied).await?
         }
         .into_iter();
         let mut counted = counted.chunks(2);
-        Ok(held
+        let ranks = held
             .into_iter()
             .map(|rank| match rank {
                 Some(rank) => rank + 1,
@@ -378,7 +343,8 @@ impl HotState {
                     _ => settled.next().unwrap_or(1),
                 },
             })
-            .collect())
+            .collect();
+        Ok((standing, ranks))
     }
 }
 

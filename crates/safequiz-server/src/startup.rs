@@ -180,6 +180,7 @@ impl Application {
         };
         let boards = tokio::spawn(workers::boards::run(
             self.state.clone(),
+            consumer_name(),
             workers_stopped.clone(),
         ));
         let placement = tokio::spawn(log_placement(self.state.clone(), workers_stopped.clone()));
@@ -334,14 +335,6 @@ pub fn build_state(
         Duration::from_millis(settings.http.board_snapshot_ms),
         MAX_BOARDS,
     ));
-    let board_writer = Arc::new(workers::boards::BoardWriter::new(
-        consumer_name(),
-        catalogue
-            .campaigns
-            .iter()
-            .map(|campaign| campaign.id.as_str()),
-        settings.hot.shards,
-    ));
     Ok(AppState {
         catalogue,
         hot: HotState::connect(&settings.redis)?,
@@ -359,7 +352,6 @@ pub fn build_state(
         metrics: Arc::new(Metrics::new()),
         limits: Arc::new(crate::http::limits::Limits::new(&settings.limits)),
         login_policy: crate::http::organizer::security::LoginPolicy::from_settings(&settings.auth),
-        board_writer,
     })
 }
 

@@ -79,7 +79,4 @@ pub struct AppState {
     /// Organizer login policy (`[auth] organizer_*`): lockout, idle logout, password expiry,
     /// second factor.
     pub login_policy: crate::http::organizer::security::LoginPolicy,
-    /// This replica's board writer (`workers::boards`): its timer's passes and the ones `me`
-    /// asks for right after a submit.
-    pub board_writer: Arc<crate::workers::boards::BoardWriter>,
 }

@@ -8,7 +8,6 @@ use safequiz_domain::campaign::Campaign;
 use safequiz_domain::participant::{IdentityError, PersonName, Phone};
 use safequiz_domain::units::Unit;
 use safequiz_redis::boards::Standing;
-use safequiz_redis::keys::Shard;
 use safequiz_redis::participants::{RegisterOutcome, Registration, RegistrationConsent};
 use serde::{Deserialize, Serialize};
 
@@ -217,12 +216,8 @@ struct Rank<'a> {
 
 /// The participant's standing and their rank on the campaign's board and on each board of
 /// `path` (the unit ids from the entry's root down to their own), `None` everywhere before a
-/// final attempt: the participant's hash, then one `ZRANK` per board (`HotState::held_ranks`),
-/// read live. When a board does not hold their latest attempt yet (the result page asks right
-/// after the submit, before the board writer's next pass), this replica's writer applies their
-/// shard now if it holds it, and the ranks are read again; whatever is still missing (a shard
-/// another replica holds) is counted against their new score (`HotState::complete_ranks`). So
-/// the rank shown counts the attempt just submitted.
+/// final attempt: the participant's hash, then one `ZRANK` per board (`HotState::my_standing`),
+/// read live, so the result page shows a rank that counts the attempt just submitted.
 async fn standing_and_ranks(
     state: &AppState,
     campaign: &Campaign,
@@ -231,26 +226,9 @@ async fn standing_and_ranks(
 ) -> Result<(Standing, Vec<Option<u64>>), ApiError> {
     let mut boards: Vec<Option<&str>> = vec![None];
     boards.extend(path.iter().map(|id| Some(*id)));
-    let hot = &state.hot;
-    let participant = claims.participant;
-    let mut read = hot
-        .held_ranks(&campaign.id, state.shards, participant, &boards)
-        .await?;
-    if read.1.iter().any(Option::is_none) {
-        let shard = Shard::of_participant(participant, state.shards);
-        let (_, holder) = state
-            .board_writer
-            .catch_up(hot, &campaign.id, shard)
-            .await?;
-        if holder {
-            read = hot
-                .held_ranks(&campaign.id, state.shards, participant, &boards)
-                .await?;
-        }
-    }
-    let (standing, held) = read;
-    let ranks = hot
-        .complete_ranks(&campaign.id, participant, &standing, &boards, held)
+    let (standing, ranks) = state
+        .hot
+        .my_standing(&campaign.id, state.shards, claims.participant, &boards)
         .await?;
     let ranks = if standing.attempts == 0 {
         vec![None; boards.len()]
