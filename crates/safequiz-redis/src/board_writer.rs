@@ -55,7 +55,7 @@ use std::collections::HashMap;
 use redis::Cmd;
 use safequiz_domain::board::{BoardMember, BoardScore};
 
-use crate::connection::{ShardPipelines, Slot};
+use crate::connection::{Connection, ShardPipelines, Slot};
 use crate::keys::{self, Shard, ShardKeys};
 use crate::scripts::{BOARD_COMMIT, BOARD_FEED};
 use crate::{HotState, RedisError};
@@ -232,29 +232,48 @@ impl HotState {
     }
 }
 
+/// The ids of up to `cap` entries of one shard's stream after its board cursor, oldest first:
+/// what the board writer has yet to apply. Two commands (the cursor, then `XRANGE` past it); a
+/// stream id starts with the instant it was written, in ms.
+pub async fn unapplied_ids(
+    connection: &mut Connection,
+    campaign: &str,
+    shard: Shard,
+    cap: usize,
+) -> Result<Vec<String>, RedisError> {
+    let keys = ShardKeys::new(campaign, shard);
+    let cursor: Option<String> = redis::cmd("GET")
+        .arg(keys.board_cursor())
+        .query_async(connection)
+        .await?;
+    let after: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg(keys.stream())
+        .arg(format!("({}", cursor.as_deref().unwrap_or("0-0")))
+        .arg("+")
+        .arg("COUNT")
+        .arg(cap)
+        .query_async(connection)
+        .await?;
+    Ok(after.into_iter().map(|(id, _)| id).collect())
+}
+
 impl HotState {
-    /// How many entries of one shard's stream the board writer has yet to apply, counted up to
-    /// `cap` (reconcile, the metrics and tests wait on it).
+    /// How many entries of the campaign's streams the board writer has yet to apply, summed
+    /// over its `shards`, each counted up to `cap_per_shard` (reconcile, `/readyz` and tests
+    /// wait on it).
     pub async fn board_backlog(
         &self,
         campaign: &str,
-        shard: Shard,
-        cap: usize,
+        shards: u16,
+        cap_per_shard: usize,
     ) -> Result<usize, RedisError> {
-        let keys = ShardKeys::new(campaign, shard);
         let mut connection = self.connection().await?;
-        let cursor: Option<String> = redis::cmd("GET")
-            .arg(keys.board_cursor())
-            .query_async(&mut connection)
-            .await?;
-        let after: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
-            .arg(keys.stream())
-            .arg(format!("({}", cursor.as_deref().unwrap_or("0-0")))
-            .arg("+")
-            .arg("COUNT")
-            .arg(cap)
-            .query_async(&mut connection)
-            .await?;
-        Ok(after.len())
+        let mut backlog = 0;
+        for shard in Shard::all(shards) {
+            backlog += unapplied_ids(&mut connection, campaign, shard, cap_per_shard)
+                .await?
+                .len();
+        }
+        Ok(backlog)
     }
 }

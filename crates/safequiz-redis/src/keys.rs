@@ -13,6 +13,8 @@
 //! - `{c:s}:deadlines`: open attempts by the instant their grace ends (the sweeper's index);
 //! - `{c:s}:stream`: finalized attempts and registrations, for the SQL flusher;
 //! - `{c:s}:dead`: stream entries the flusher could not use, with the reason;
+//! - `{c:s}:x:<participant>`, `{c:s}:xn:<participant>:<day>`, `{c:s}:xh:<participant>:<day>`: a
+//!   participant's open practice attempt, that day's practice count and history (`practice`);
 //! - `{c:s}:totals`: the shard's part of every unit's roll-up (`<unit>:pa`, `<unit>:nf`: two
 //!   counters packed per field, see `boards`), and `{c:s}:totals:applied`, the last stream entry
 //!   whose totals the board writer has added (see `board_writer`);
@@ -129,6 +131,21 @@ impl<'a> ShardKeys<'a> {
     /// The replica whose board writer applies this shard's stream, while its lease lasts.
     pub fn board_lease(&self) -> String {
         self.key(format_args!("boards:lease"))
+    }
+
+    /// A participant's open practice attempt (`practice`).
+    pub fn practice_attempt(&self, participant: u64) -> String {
+        self.key(format_args!("x:{participant}"))
+    }
+
+    /// The practice attempts a participant started on calendar day `day`.
+    pub fn practice_count(&self, participant: u64, day: i32) -> String {
+        self.key(format_args!("xn:{participant}:{day}"))
+    }
+
+    /// A participant's finished practice of calendar day `day`, newest first.
+    pub fn practice_history(&self, participant: u64, day: i32) -> String {
+        self.key(format_args!("xh:{participant}:{day}"))
     }
 
     /// The last entry of this shard's stream whose unit totals the board writer has applied.

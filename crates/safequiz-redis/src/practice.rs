@@ -9,7 +9,7 @@
 //! both expiring at the end of the campaign's calendar day.
 //!
 //! Keys (all in the participant's shard slot `{c:s}`, so both scripts run on a cluster; spelled
-//! here because `keys.rs` is the attempt state's, and these keys are practice's alone):
+//! in `keys`, `ShardKeys::practice_*`):
 //! - `{c:s}:x:<participant>`: the open practice attempt (`t`, `q`, `k`, `v` as in the scripts);
 //! - `{c:s}:xn:<participant>:<day>`: practice attempts started that day;
 //! - `{c:s}:xh:<participant>:<day>`: that day's finished practice, newest first.
@@ -17,7 +17,7 @@
 use redis::AsyncCommands;
 
 use crate::attempts::{ChoiceArg, NewAttempt};
-use crate::keys::Shard;
+use crate::keys::{Shard, ShardKeys};
 use crate::scripts::{PRACTICE_START, PRACTICE_SUBMIT};
 use crate::{HotState, RedisError};
 
@@ -36,24 +36,26 @@ pub struct PracticeActor<'a> {
 }
 
 impl PracticeActor<'_> {
-    fn tag(&self) -> String {
-        let shard = Shard::of_participant(self.participant, self.shards);
-        format!("{{{}:{shard}}}", self.campaign)
+    fn keys(&self) -> ShardKeys<'_> {
+        ShardKeys::new(
+            self.campaign,
+            Shard::of_participant(self.participant, self.shards),
+        )
     }
 
     /// The open practice attempt's hash.
     pub fn attempt_key(&self) -> String {
-        format!("{}:x:{}", self.tag(), self.participant)
+        self.keys().practice_attempt(self.participant)
     }
 
     /// The counter of practice attempts started on `day`.
     pub fn count_key(&self, day: i32) -> String {
-        format!("{}:xn:{}:{day}", self.tag(), self.participant)
+        self.keys().practice_count(self.participant, day)
     }
 
     /// The history of `day`.
     pub fn history_key(&self, day: i32) -> String {
-        format!("{}:xh:{}:{day}", self.tag(), self.participant)
+        self.keys().practice_history(self.participant, day)
     }
 }
 

@@ -495,22 +495,12 @@ pub async fn poll_once(state: &AppState, connection: &mut Connection) -> Result<
         let mut oldest_unapplied: Option<i64> = None;
         for shard in Shard::all(state.shards) {
             let keys = ShardKeys::new(&campaign.id, shard);
-            let cursor: Option<String> = redis::cmd("GET")
-                .arg(keys.board_cursor())
-                .query_async(connection)
-                .await?;
-            let next: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
-                .arg(keys.stream())
-                .arg(format!("({}", cursor.as_deref().unwrap_or("0-0")))
-                .arg("+")
-                .arg("COUNT")
-                .arg(1)
-                .query_async(connection)
-                .await?;
-            // A stream id starts with the instant it was written, in ms.
+            let next =
+                safequiz_redis::board_writer::unapplied_ids(connection, &campaign.id, shard, 1)
+                    .await?;
             if let Some(written) = next
                 .first()
-                .and_then(|(id, _)| id.split('-').next()?.parse::<i64>().ok())
+                .and_then(|id| id.split('-').next()?.parse::<i64>().ok())
             {
                 oldest_unapplied = Some(oldest_unapplied.map_or(written, |o| o.min(written)));
             }

@@ -263,13 +263,10 @@ pub async fn reconcile_with(
             lag.undelivered
         ));
     }
-    let mut unapplied = 0;
-    for shard in safequiz_redis::keys::Shard::all(state.shards) {
-        unapplied += state
-            .hot
-            .board_backlog(&campaign.id, shard, BOARD_BACKLOG_CAP)
-            .await?;
-    }
+    let unapplied = state
+        .hot
+        .board_backlog(&campaign.id, state.shards, BOARD_BACKLOG_CAP)
+        .await?;
     if unapplied > 0 {
         report(format!(
             "boards: {unapplied} stream entries not yet applied by the board writer \

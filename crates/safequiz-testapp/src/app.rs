@@ -261,22 +261,20 @@ impl TestApp {
     /// campaign to the individual boards (it runs every 100 ms; see `workers::boards`).
     pub async fn boards_caught_up(&self) {
         for campaign in &self.state.catalogue.campaigns {
-            for shard in safequiz_redis::keys::Shard::all(self.state.shards) {
-                eventually(
-                    "the board writer has applied every entry",
-                    std::time::Duration::from_secs(10),
-                    || async {
-                        let behind = self
-                            .state
-                            .hot
-                            .board_backlog(&campaign.id, shard, 1)
-                            .await
-                            .expect("the board backlog");
-                        (behind == 0).then_some(())
-                    },
-                )
-                .await;
-            }
+            eventually(
+                "the board writer has applied every entry",
+                std::time::Duration::from_secs(10),
+                || async {
+                    let behind = self
+                        .state
+                        .hot
+                        .board_backlog(&campaign.id, self.state.shards, 1)
+                        .await
+                        .expect("the board backlog");
+                    (behind == 0).then_some(())
+                },
+            )
+            .await;
         }
     }
 

@@ -386,13 +386,15 @@ fn parse_choice(choices: &[String]) -> Result<ChoiceArg, ApiError> {
         .ok_or_else(|| ApiError::invalid("invalid_choice", "同一选项重复提交"))
 }
 
-fn local_time(campaign: &Campaign, at: Timestamp) -> String {
+/// `at` as the campaign's local date and minute, for messages (attempts and practice alike).
+pub(super) fn local_time(campaign: &Campaign, at: Timestamp) -> String {
     at.to_zoned(campaign.time_zone.clone())
         .strftime("%Y-%m-%d %H:%M")
         .to_string()
 }
 
-fn timestamp(ms: i64) -> Timestamp {
+/// An instant of the hot state (Unix ms) as a timestamp.
+pub(super) fn timestamp(ms: i64) -> Timestamp {
     Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 

@@ -76,9 +76,10 @@ struct BoardsView {
 async fn boards_unapplied(state: &AppState) -> Result<usize, safequiz_redis::RedisError> {
     let mut unapplied = 0;
     for campaign in &state.catalogue.campaigns {
-        for shard in Shard::all(state.shards) {
-            unapplied += state.hot.board_backlog(&campaign.id, shard, 10_000).await?;
-        }
+        unapplied += state
+            .hot
+            .board_backlog(&campaign.id, state.shards, 10_000)
+            .await?;
     }
     Ok(unapplied)
 }

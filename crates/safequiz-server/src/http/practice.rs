@@ -21,7 +21,7 @@ use safequiz_redis::practice::{
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::attempts::{QuestionView, campaign_of_path, keys, question_view};
+use super::attempts::{QuestionView, campaign_of_path, keys, local_time, question_view, timestamp};
 use super::error::{ApiError, ErrorBody};
 use super::extract::Participant;
 use crate::auth::ParticipantClaims;
@@ -50,16 +50,6 @@ fn day_and_rest(campaign: &Campaign, now: Timestamp) -> (i32, i64) {
     let day = calendar::day_number(campaign.day_of(now));
     let next = calendar::start_of_next_day(now, &campaign.time_zone);
     (day, (next.as_millisecond() - now.as_millisecond()).max(1))
-}
-
-fn local_time(campaign: &Campaign, at: Timestamp) -> String {
-    at.to_zoned(campaign.time_zone.clone())
-        .strftime("%Y-%m-%d %H:%M")
-        .to_string()
-}
-
-fn timestamp(ms: i64) -> Timestamp {
-    Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
 /// An open practice attempt: its questions, never the key.
