@@ -15,8 +15,10 @@ use serde::Deserialize;
 
 use crate::bank::{Bank, Question};
 use crate::calendar;
+use crate::certificate::Certificate;
 use crate::draw::{DrawPlan, QuestionPool};
 use crate::prizes::{Prize, PrizeRule, Tier};
+use crate::score::{Counted, KindPoints, Scoring};
 use crate::units::{UnitFile, UnitTree};
 
 pub mod notice;
@@ -68,6 +70,79 @@ pub struct CampaignFile {
     /// The practice room (练功房); absent means none.
     #[serde(default)]
     pub practice: Option<PracticeSection>,
+    /// Attempts a participant may start over the whole campaign (issue 18); absent: no cap
+    /// beyond `attempts_per_day`.
+    #[serde(default)]
+    pub attempts_total: Option<i64>,
+    /// Which final attempts make a participant's score: `sum` (default), `best` or `last`.
+    #[serde(default)]
+    pub counted: Option<String>,
+    /// Points per correct answer by kind; absent: `points_per_question` for every kind.
+    #[serde(default)]
+    pub points: Option<PointsSection>,
+    /// The study-hour certificate (学时证明); absent means none.
+    #[serde(default)]
+    pub certificate: Option<CertificateSection>,
+    /// Which rankings the public sees (`public_rankings = { units = false, individuals =
+    /// false }`); absent: both shown.
+    #[serde(default)]
+    pub public_rankings: PublicRankings,
+}
+
+/// Which public rankings a campaign shows (issue 21: current national rules discourage
+/// compulsory point rankings in government apps). Hidden rankings answer `404 rankings_hidden`
+/// on the public board endpoints and live streams and leave the participant's ranks out of
+/// `me`; organizers' figures are unchanged. Both shown by default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicRankings {
+    /// The units' board.
+    #[serde(default = "shown")]
+    pub units: bool,
+    /// The individuals' boards.
+    #[serde(default = "shown")]
+    pub individuals: bool,
+}
+
+fn shown() -> bool {
+    true
+}
+
+impl Default for PublicRankings {
+    fn default() -> PublicRankings {
+        PublicRankings {
+            units: true,
+            individuals: true,
+        }
+    }
+}
+
+/// The `[points]` table of a campaign file: points per correct answer by kind. A kind left out
+/// earns `points_per_question`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointsSection {
+    /// A single-choice question.
+    #[serde(default)]
+    pub single: Option<i64>,
+    /// A multiple-choice question.
+    #[serde(default)]
+    pub multiple: Option<i64>,
+    /// A true/false question.
+    #[serde(default)]
+    pub judge: Option<i64>,
+}
+
+/// The `[certificate]` table of a campaign file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateSection {
+    /// The counted score at or above which a participant earns one.
+    pub min_score: i64,
+    /// The study hours it certifies.
+    pub hours: i64,
+    /// Days after `closes_at` during which it can be downloaded.
+    pub available_days: i64,
 }
 
 /// One `[[prizes]]` table of a campaign file.
@@ -144,8 +219,25 @@ pub struct EntrySection {
     pub id: String,
     /// The name participants see: 地区, 央企.
     pub name: String,
-    /// The unit file, relative to the configuration folder.
+    /// The unit file, relative to the configuration folder. For `kind = "organizations"`, the
+    /// region tree the organizations register under.
     pub units: String,
+    /// `units` (the default: participants pick a leaf of the file) or `organizations`
+    /// (organizations register under the file's regions at run time and participants under
+    /// them: docs/design.md §7).
+    #[serde(default)]
+    pub kind: EntryKind,
+}
+
+/// How an entry's units come to be.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    /// Every unit is in the entry's file.
+    #[default]
+    Units,
+    /// Organizations register themselves under the file's regions (issue 18).
+    Organizations,
 }
 
 fn default_time_zone() -> String {
@@ -207,6 +299,8 @@ pub struct Entry {
     pub id: String,
     /// Name participants see.
     pub name: String,
+    /// Whether its units are the file's, or organizations registered under the file's regions.
+    pub kind: EntryKind,
 }
 
 /// A validated campaign, ready to serve.
@@ -250,6 +344,12 @@ pub struct Campaign {
     pub prizes: Vec<Prize>,
     /// The practice room, when the file enables one.
     pub practice: Option<Practice>,
+    /// Points by kind, counted attempts and the cap over the campaign (docs/design.md §3.4).
+    pub scoring: Scoring,
+    /// The study-hour certificate, when the file has one.
+    pub certificate: Option<Certificate>,
+    /// Which public rankings are shown (`PublicRankings`).
+    pub public_rankings: PublicRankings,
 }
 
 /// A campaign's practice room (练功房): attempts that are reviewed at once and never counted.
@@ -324,6 +424,14 @@ impl Campaign {
             banks,
             &mut problems,
         );
+        let scoring = check_scoring(&file, limits.points_per_question, &mut problems);
+        let certificate = check_certificate(
+            file.certificate.as_ref(),
+            scoring.as_ref(),
+            pool.as_ref(),
+            &plan,
+            &mut problems,
+        );
 
         match (
             window,
@@ -335,6 +443,7 @@ impl Campaign {
             limits.points_per_question,
             units,
             pool,
+            scoring,
         ) {
             (
                 Some((opens_at, closes_at)),
@@ -346,6 +455,7 @@ impl Campaign {
                 Some(points_per_question),
                 Some(units),
                 Some(pool),
+                Some(scoring),
             ) if problems.is_empty() => Ok(Campaign {
                 id: file.id,
                 title: file.title.trim().to_owned(),
@@ -366,6 +476,9 @@ impl Campaign {
                 organizer_totp_required: file.organizer_totp_required,
                 prizes,
                 practice,
+                scoring,
+                certificate,
+                public_rankings: file.public_rankings,
             }),
             _ => Err(problems.into_vec()),
         }
@@ -406,9 +519,11 @@ impl Campaign {
         self.plan.questions_per_attempt
     }
 
-    /// Points of a perfect attempt.
+    /// Points of a perfect attempt. With points by kind, the most an attempt of the campaign's
+    /// size can earn: every question of the kind worth most that the pool can give (an attempt
+    /// scores out of its own questions' points, [`Scoring::max_points`]).
     pub fn max_points(&self) -> u32 {
-        self.points_per_question * self.plan.questions_per_attempt as u32
+        max_attempt_points(&self.scoring, &self.pool, &self.plan)
     }
 }
 
@@ -632,6 +747,7 @@ fn check_entries(
         entries.push(Entry {
             id: entry.id.clone(),
             name: entry.name.trim().to_owned(),
+            kind: entry.kind,
         });
     }
     entries
@@ -843,6 +959,115 @@ fn check_practice(
         per_day,
         pool,
         plan,
+    })
+}
+
+/// The most points one attempt of `plan` can earn from `pool`: its questions taken from the kinds
+/// worth most first. Quotas are ignored (an upper bound then); with one value for every kind it
+/// is exact: points × questions.
+fn max_attempt_points(scoring: &Scoring, pool: &QuestionPool, plan: &DrawPlan) -> u32 {
+    if let Some(points) = scoring.points.as_uniform() {
+        return points * plan.questions_per_attempt as u32;
+    }
+    let mut worth: Vec<u32> = pool
+        .questions()
+        .iter()
+        .map(|question| scoring.points.of(question.kind))
+        .collect();
+    worth.sort_unstable_by(|a, b| b.cmp(a));
+    worth.iter().take(plan.questions_per_attempt).sum()
+}
+
+/// The scoring policy: `[points]` (each in 1..=100; a kind left out earns
+/// `points_per_question`), `counted` and `attempts_total`.
+fn check_scoring(
+    file: &CampaignFile,
+    points_per_question: Option<u32>,
+    problems: &mut Problems,
+) -> Option<Scoring> {
+    let fallback = points_per_question.unwrap_or(1);
+    let section = file.points.clone().unwrap_or_default();
+    let mut kind = |name: &str, value: Option<i64>| match value {
+        Some(value) => in_range(&format!("points.{name}"), value, 1, 100, problems),
+        None => Some(fallback),
+    };
+    let single = kind("single", section.single);
+    let multiple = kind("multiple", section.multiple);
+    let judge = kind("judge", section.judge);
+    let counted = match file.counted.as_deref() {
+        None => Some(Counted::Sum),
+        Some(text) => {
+            let counted = Counted::parse(text);
+            if counted.is_none() {
+                problems.report(
+                    "counted",
+                    format!("`{text}` is not a policy; use `sum`, `best` or `last`"),
+                );
+            }
+            counted
+        }
+    };
+    let attempts_total = match file.attempts_total {
+        None => Some(None),
+        Some(total) => in_range("attempts_total", total, 1, 10_000, problems).map(Some),
+    };
+    Some(Scoring {
+        points: KindPoints {
+            single: single?,
+            multiple: multiple?,
+            judge: judge?,
+        },
+        counted: counted?,
+        attempts_total: attempts_total?,
+    })
+}
+
+/// The certificate: a threshold someone can reach (for `best` and `last`, at most one attempt's
+/// full marks; for `sum` at most the full marks of every attempt allowed over the campaign, when
+/// `attempts_total` caps it), hours and a window in range.
+fn check_certificate(
+    section: Option<&CertificateSection>,
+    scoring: Option<&Scoring>,
+    pool: Option<&QuestionPool>,
+    plan: &DrawPlan,
+    problems: &mut Problems,
+) -> Option<Certificate> {
+    let section = section?;
+    let min_score = in_range(
+        "certificate.min_score",
+        section.min_score,
+        1,
+        1_000_000,
+        problems,
+    );
+    let hours = in_range("certificate.hours", section.hours, 1, 1000, problems);
+    let available_days = in_range(
+        "certificate.available_days",
+        section.available_days,
+        1,
+        366,
+        problems,
+    );
+    if let (Some(min_score), Some(scoring), Some(pool)) = (min_score, scoring, pool) {
+        let attempt = max_attempt_points(scoring, pool, plan);
+        let reachable = match (scoring.counted, scoring.attempts_total) {
+            (Counted::Best | Counted::Last, _) => Some(attempt),
+            (Counted::Sum, Some(total)) => Some(attempt.saturating_mul(total)),
+            (Counted::Sum, None) => None,
+        };
+        if let Some(reachable) = reachable
+            && min_score > reachable
+        {
+            problems.report(
+                "certificate.min_score",
+                format!("{min_score} cannot be reached: the counted score is at most {reachable}"),
+            );
+        }
+    }
+    Some(Certificate {
+        min_score: min_score?,
+        hours: hours?,
+        available_days: available_days?,
     })
 }
 

@@ -16,13 +16,17 @@
 //! - [`scope::Scope`]: the whole campaign or one unit's subtree, as organizers and reports see it.
 //! - [`calendar`]: which calendar day an instant falls on in the campaign's time zone.
 //! - [`prizes`]: the auditable prize draw (SHA-256 seed and stream, the published rules).
+//! - [`organization`]: self-registered organizations (统一社会信用代码, pinyin initials) and the
+//!   unit ids of organizations and 五进 groups, whose paths need no lookup.
 
 pub mod bank;
 pub mod board;
 pub mod calendar;
 pub mod campaign;
+pub mod certificate;
 pub mod draw;
 pub mod encoding;
+pub mod organization;
 pub mod participant;
 pub mod prizes;
 pub mod scope;

@@ -385,3 +385,93 @@ fn practice_defaults_to_the_campaign_and_may_open_earlier() {
         );
     }
 }
+
+#[test]
+fn scoring_settings_build_with_their_defaults() {
+    use crate::score::{Counted, KindPoints, Scoring};
+    let campaign = build(CAMPAIGN).expect("valid");
+    assert_eq!(
+        campaign.scoring,
+        Scoring::uniform(1),
+        "absent: today's rule"
+    );
+    assert_eq!(campaign.certificate, None);
+    let sector = format!(
+        "{}\n[points]\nsingle = 4\njudge = 2\n\n\
+         [certificate]\nmin_score = 15\nhours = 4\navailable_days = 15\n",
+        CAMPAIGN.replace(
+            "points_per_question = 1",
+            "points_per_question = 3\nattempts_total = 3\ncounted = \"best\""
+        )
+    );
+    let campaign = build(&sector).expect("valid");
+    assert_eq!(
+        campaign.scoring,
+        Scoring {
+            points: KindPoints {
+                single: 4,
+                multiple: 3,
+                judge: 2
+            },
+            counted: Counted::Best,
+            attempts_total: Some(3),
+        }
+    );
+    assert_eq!(campaign.max_points(), 20, "5 single-choice questions at 4");
+    let certificate = campaign.certificate.expect("a certificate");
+    assert_eq!(
+        (
+            certificate.min_score,
+            certificate.hours,
+            certificate.available_days
+        ),
+        (15, 4, 15)
+    );
+}
+
+#[test]
+fn odd_scoring_settings_are_refused_naming_their_key() {
+    let cases = [
+        (
+            "counted = \"average\"",
+            "key `counted`: `average` is not a policy",
+        ),
+        (
+            "attempts_total = 0",
+            "key `attempts_total`: 0 is out of range",
+        ),
+        (
+            "[points]\nsingle = 0",
+            "key `points.single`: 0 is out of range",
+        ),
+        (
+            "[points]\njudge = 101",
+            "key `points.judge`: 101 is out of range",
+        ),
+        (
+            "counted = \"last\"\n[certificate]\nmin_score = 6\nhours = 4\navailable_days = 15",
+            "key `certificate.min_score`: 6 cannot be reached: the counted score is at most 5",
+        ),
+        (
+            "attempts_total = 2\n[certificate]\nmin_score = 11\nhours = 4\navailable_days = 15",
+            "key `certificate.min_score`: 11 cannot be reached",
+        ),
+        (
+            "[certificate]\nmin_score = 1\nhours = 0\navailable_days = 0",
+            "key `certificate.hours`: 0 is out of range",
+        ),
+        (
+            "[certificate]\nmin_score = 1\nhours = 1\navailable_days = 0",
+            "key `certificate.available_days`: 0 is out of range",
+        ),
+    ];
+    for (extra, expected) in cases {
+        // Top-level keys must come before the first table.
+        let text = CAMPAIGN.replacen("\n[[entries]]", &format!("\n{extra}\n\n[[entries]]"), 1);
+        let problems = build(&text).expect_err(extra);
+        assert!(
+            problems.iter().any(|problem| problem.starts_with(expected)),
+            "{extra}: {problems:?}"
+        );
+    }
+}
