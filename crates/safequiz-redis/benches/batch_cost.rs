@@ -68,7 +68,7 @@ async fn measure() {
             shards: 4,
             participant,
             path: PATH,
-            points_per_question: 1,
+            scoring: safequiz_domain::score::Scoring::uniform(1),
         };
         let ids: Vec<u64> = (1..=PEOPLE).collect();
         let cpu = redis_cpu_us(&mut admin).await;

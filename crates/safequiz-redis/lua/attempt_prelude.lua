@@ -14,7 +14,9 @@
 -- src/board_writer.rs.)
 -- ARGV:
 --   ARGV[1]      now, in Unix milliseconds (the server's clock decides, never Redis's or the client's)
---   ARGV[2]      points per correct answer
+--   ARGV[2]      the scoring (safequiz_domain::score::Scoring::script_arg): the points per
+--                correct answer when every kind earns the same and attempts are summed (the
+--                national rule), else "single,multiple,judge,counted" (counted: sum|best|last)
 --   ARGV[3]      the participant id
 --   ARGV[4]      M, the number of units on the participant's path
 --   ARGV[5..4+M] the unit ids, root first; the last is the participant's own unit
@@ -33,8 +35,11 @@
 --   n:r  once final: "points,correct,finished,time_used,auto"
 -- and the participant's own fields are: seq (attempts started), open (the open attempt's n, "0"
 -- when none), day and dn (day of the last start and starts on that day), and the totals of
--- final attempts: pts (points), ms (time used), att (attempts) and last (when the last one
--- finished).
+-- final attempts: pts (points), ms (time used), att (attempts), last (when the last one
+-- finished) and pl (when the one before finished, 0 before a second: the member the boards hold
+-- until the board writer applies the last one, which `boards::my_standing` must not count
+-- against the participant). pts and ms are counted by the campaign's policy (safequiz_domain::score::Scoring::
+-- count): summed, the best attempt's (more points, then less time) or the last attempt's.
 --
 -- The rules finalize runs are written once in Rust and mirrored here for speed: scoring and
 -- full marks are safequiz_domain::score's, the time counted, the totals and the board order
@@ -55,12 +60,14 @@
 -- question, participant id, M, its own unit, REST (the index of the body's own first argument)
 -- and OP_ARGV (for the unit ids).
 local P, DEADLINES, STREAM
-local NOW, PPQ, PID, M, UNIT, REST, OP_ARGV
+local NOW, PPQ, SCORING, PID, M, UNIT, REST, OP_ARGV
 
 local function bind(keys, argv)
   P, DEADLINES, STREAM = keys[1], keys[2], keys[3]
   NOW = tonumber(argv[1])
+  -- nil unless ARGV[2] is one number; finalize then reads the points by kind from SCORING.
   PPQ = tonumber(argv[2])
+  SCORING = argv[2]
   PID = argv[3]
   M = tonumber(argv[4])
   UNIT = argv[4 + M]
@@ -79,6 +86,21 @@ end
 -- in SQL (forget.lua) rather than never started: n is at most the participant's `seq`.
 local function forgotten(n)
   return tonumber(n) <= tonumber(redis.call('HGET', P, 'seq') or 0)
+end
+
+-- The scoring ARGV[2] spells when it is not one number, read once per distinct text:
+-- {s = points, m = points, t = points, counted = 'sum'|'best'|'last'}.
+local POLICIES = {}
+local NO_FIELDS = {}
+local function policy(text)
+  local p = POLICIES[text]
+  if not p then
+    local s, m, t, counted = string.match(text, '^(%d+),(%d+),(%d+),(%a+)$')
+    if not counted then error('bad scoring argument ' .. text) end
+    p = {s = tonumber(s), m = tonumber(m), t = tonumber(t), counted = counted}
+    POLICIES[text] = p
+  end
+  return p
 end
 
 -- The accepts-until instant (ms) of a times field "day,started,deadline,accepts".
@@ -145,12 +167,26 @@ local function finalize(n, auto, f, answers)
   started, deadline = tonumber(started), tonumber(deadline)
   local key = f[5]
   -- score::is_correct: an answer counts when it is not empty and equals the key.
-  local correct = 0
-  for i = 1, #key do
-    local chosen = string.byte(answers, i)
-    if chosen ~= 48 and chosen == string.byte(key, i) then correct = correct + 1 end
+  local correct, points = 0, 0
+  local p = nil
+  if PPQ then
+    for i = 1, #key do
+      local chosen = string.byte(answers, i)
+      if chosen ~= 48 and chosen == string.byte(key, i) then correct = correct + 1 end
+    end
+    points = correct * PPQ
+  else
+    -- score::Scoring::score: each right answer earns its kind's points (n:v, f[4]).
+    p = policy(SCORING)
+    local kinds = f[4]
+    for i = 1, #key do
+      local chosen = string.byte(answers, i)
+      if chosen ~= 48 and chosen == string.byte(key, i) then
+        correct = correct + 1
+        points = points + p[string.sub(kinds, 2 * i - 1, 2 * i - 1)]
+      end
+    end
   end
-  local points = correct * PPQ
   -- board::Finish: automatic submissions finish at the deadline, whenever the sweep happened to
   -- run; a submit's time counts up to the deadline at most.
   local finished, used
@@ -162,16 +198,36 @@ local function finalize(n, auto, f, answers)
   local attempts = tonumber(f[8] or 0) + 1
   local previous_last = tonumber(f[9] or 0)
   local last = math.max(previous_last, finished)
-  local pts = tonumber(f[10] or 0) + points
+  -- score::Scoring::count: the totals by the counted policy.
+  local previous_pts = tonumber(f[10] or 0)
+  local pts = previous_pts + points
   local ms = tonumber(f[11] or 0) + used
+  if p and p.counted ~= 'sum' then
+    if p.counted == 'last' or attempts == 1 or points > previous_pts
+      or (points == previous_pts and used < tonumber(f[11] or 0)) then
+      pts, ms = points, used
+    else
+      pts, ms = previous_pts, tonumber(f[11] or 0)
+    end
+  end
   local result = string.format('%d,%d,%d,%d,%d', points, correct, finished, used, auto)
   local open = f[7]
   if open == tostring(n) then open = '0' end
   redis.call('HSET', P, n .. ':r', result, n .. ':a', answers,
     'att', string.format('%d', attempts), 'pts', string.format('%d', pts),
-    'ms', string.format('%d', ms), 'last', string.format('%d', last), 'open', open or '0')
+    'ms', string.format('%d', ms), 'last', string.format('%d', last), 'open', open or '0',
+    'pl', string.format('%d', previous_last))
   f[2], f[3], f[7] = result, answers, open
   defer_unindex(DEADLINES, PID .. '-' .. n .. ' ' .. UNIT)
+
+  -- Under best or last a unit's points are its participants' counted points, so the entry
+  -- also carries `unit_points`, the change of this participant's counted points, which the
+  -- board writer adds instead of the attempt's (board_feed.lua). The national rule's entry
+  -- stays as it was.
+  local counted = NO_FIELDS
+  if p and p.counted ~= 'sum' then
+    counted = {'unit_points', string.format('%d', pts - previous_pts)}
+  end
 
   -- The attempt entry; its fields are documented in src/streams.rs (AttemptEntry). With
   -- `points`, `correct`, `key` and `attempts`, the last five (the participant's totals after it
@@ -187,7 +243,7 @@ local function finalize(n, auto, f, answers)
     'attempts', string.format('%d', attempts),
     'total_points', string.format('%d', pts), 'total_time', string.format('%d', ms),
     'last', string.format('%d', last), 'previous_last', string.format('%d', previous_last),
-    'path', table.concat(OP_ARGV, ',', 5, 4 + M))
+    'path', table.concat(OP_ARGV, ',', 5, 4 + M), unpack(counted))
 end
 
 -- The answer text with question i (1-based) set to the bit set `bits`.

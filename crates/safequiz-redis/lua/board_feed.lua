@@ -79,7 +79,11 @@ for _, entry in ipairs(entries) do
     for i = 1, 6 do reply[#reply + 1] = row[i] end
     if named.total_points and after(entry[1], applied) then
       local correct, questions = tonumber(named.correct), #named.key
-      local pa = WORD + tonumber(named.points)
+      -- Under `counted = best|last` the entry's `unit_points` is the change of the
+      -- participant's counted points (finalize in attempt_prelude.lua), which is what a unit's
+      -- points add; absent (`sum`), the attempt's points. A negative change is exact: the
+      -- packed low counter is the true sum, never below 0, once every entry is applied.
+      local pa = WORD + tonumber(named.unit_points or named.points)
       local nf = 0
       if named.attempts == '1' then nf = WORD end
       if questions > 0 and correct == questions then nf = nf + 1 end

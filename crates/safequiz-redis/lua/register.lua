@@ -5,9 +5,9 @@
 -- KEYS[3] the shard's participant counter
 -- KEYS[4] the shard's stream (the participant entry's fields are documented in src/streams.rs)
 -- ARGV: keyed phone hash (hex), name, masked phone, unit id, now (ms), shard count, shard;
--- then, when the campaign has a notice (issue 20), the consent: the notice version and the
--- guardian's name ("" when the participant is 14 or older). The consent goes to the stream entry
--- only (and from there to SQL): the people entry's format is unchanged.
+-- then field/value pairs for the record only (`participants::RecordFields`: the consent of
+-- issue 20, the sealed phone of issue 19): they go to the stream entry (and from there to SQL)
+-- and never to the people entry, whose format and size they leave unchanged.
 -- Returns {"created", id, unit}, {"existing", id, unit} for the same phone and name, or
 -- {"taken"} when the phone belongs to someone with another name.
 --
@@ -28,13 +28,6 @@ redis.call('HSET', KEYS[1], ARGV[1], id)
 redis.call('HSET', KEYS[2], id, ARGV[2] .. '\t' .. ARGV[3] .. '\t' .. ARGV[4] .. '\t' .. ARGV[5])
 local entry = {'type', 'participant', 'participant', id, 'name', ARGV[2],
   'phone_masked', ARGV[3], 'phone_hash', ARGV[1], 'unit', ARGV[4], 'registered', ARGV[5]}
-if ARGV[8] then
-  table.insert(entry, 'consent')
-  table.insert(entry, ARGV[8])
-  if ARGV[9] and ARGV[9] ~= '' then
-    table.insert(entry, 'guardian')
-    table.insert(entry, ARGV[9])
-  end
-end
+for i = 8, #ARGV do table.insert(entry, ARGV[i]) end
 redis.call('XADD', KEYS[4], '*', unpack(entry))
 return {'created', id, ARGV[4]}

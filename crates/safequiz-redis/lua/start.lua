@@ -2,12 +2,13 @@
 --
 -- KEYS and ARGV[1..REST-1]: the prelude's (attempt_prelude.lua).
 -- ARGV[REST..]: day number, attempts per day, started, deadline, accepts-until (ms), then the
--- drawn questions, their key and their kinds (n:q, n:k and n:v in the prelude's encodings).
--- Returns the record of the attempt with status "created" or "resumed", or {"limit"} when the
--- day's attempts are used up.
+-- drawn questions, their key and their kinds (n:q, n:k and n:v in the prelude's encodings),
+-- then the attempts allowed over the whole campaign ("0": no cap; absent counts as 0).
+-- Returns the record of the attempt with status "created" or "resumed", {"limit"} when the
+-- day's attempts are used up, or {"total_limit"} when the campaign's are.
 --
--- Invariants: one open attempt per participant, and at most the day's allowance of starts
--- (day and dn count them). An open attempt whose time (with grace) has run out is finalized
+-- Invariants: one open attempt per participant, at most the day's allowance of starts (day and
+-- dn count them) and at most the campaign's (seq counts them). An open attempt whose time (with grace) has run out is finalized
 -- here first, so a start never waits for the sweeper.
 
 local last = redis.call('HMGET', P, 'open', 'day', 'dn', 'seq')
@@ -17,6 +18,9 @@ if open and open ~= '0' then
   if NOW <= accepts_until(f[1]) then return record('resumed', open, f) end
   finalize(open, 1, f, f[3])
 end
+
+local total = tonumber(ARGV[REST + 8] or 0)
+if total > 0 and tonumber(last[4] or 0) >= total then return {'total_limit'} end
 
 local day = ARGV[REST]
 local per_day = tonumber(ARGV[REST + 1])

@@ -16,6 +16,7 @@ use safequiz_domain::bank::{Choices, QuestionKind};
 use safequiz_domain::calendar;
 use safequiz_domain::campaign::Campaign;
 use safequiz_domain::draw::{OptionOrder, draw};
+use safequiz_domain::score::Scoring;
 
 use crate::keys::{Shard, ShardKeys};
 use crate::scripts::{Call, Lua, READ, SAVE, START, SUBMIT};
@@ -73,8 +74,9 @@ pub struct Actor<'a> {
     pub participant: u64,
     /// Unit ids from the entry's root down to the participant's own unit.
     pub path: &'a [&'a str],
-    /// Points per correct answer.
-    pub points_per_question: u32,
+    /// The campaign's scoring: points by kind, the counted attempts and the cap over the
+    /// campaign (`Campaign::scoring`; `Scoring::uniform(1)` is the national rule).
+    pub scoring: Scoring,
 }
 
 impl Actor<'_> {
@@ -92,7 +94,7 @@ impl Actor<'_> {
             .key(keys.stream());
         invocation
             .arg(now_ms)
-            .arg(self.points_per_question)
+            .arg(self.scoring.script_arg())
             .arg(self.participant)
             .arg(self.path.len());
         for unit in self.path {
@@ -356,6 +358,8 @@ pub enum StartOutcome {
     Resumed(AttemptRecord),
     /// Today's attempts are used up.
     DailyLimitReached,
+    /// The attempts allowed over the whole campaign (`attempts_total`) are used up.
+    TotalLimitReached,
 }
 
 /// What saving an answer did.
@@ -432,7 +436,8 @@ impl HotState {
             .arg(attempt.accepts_until_ms)
             .arg(&attempt.questions)
             .arg(&attempt.key)
-            .arg(&attempt.kinds);
+            .arg(&attempt.kinds)
+            .arg(actor.scoring.attempts_total.unwrap_or(0));
         let reply = self.invoke(actor, invocation).await?;
         match reply.first().map(String::as_str) {
             Some("created") => Ok(StartOutcome::Created(AttemptRecord::parse(
@@ -444,6 +449,7 @@ impl HotState {
                 &reply,
             )?)),
             Some("limit") => Ok(StartOutcome::DailyLimitReached),
+            Some("total_limit") => Ok(StartOutcome::TotalLimitReached),
             _ => Err(unexpected("start", &reply)),
         }
     }

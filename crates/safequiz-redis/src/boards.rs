@@ -9,7 +9,9 @@
 //! Each read costs Redis about what it returns (issue 22):
 //! - `unit_totals`: one `HMGET` per shard of exactly the fields of the units asked;
 //! - `top_participants`: one `ZRANGE` of the board, then the rows' names, one `HMGET` per shard;
-//! - `my_standing`: the participant's hash, then one `ZRANK` per board, whatever the shard count.
+//! - `my_standing`: the participant's hash, then one `ZRANK` per board, whatever the shard count;
+//!   a board the writer has not yet brought up to date costs one `ZCOUNT` and one short
+//!   `ZREVRANGEBYSCORE` of the last ties more, and `rank.lua` only past `TIES_READ` ties.
 
 use redis::Cmd;
 pub use safequiz_domain::board::UnitTotals;
@@ -31,6 +33,19 @@ pub(crate) fn pack(high: u64, low: u64) -> u64 {
 
 fn unpack(packed: u64) -> (u64, u64) {
     (packed >> 32, packed & 0xFFFF_FFFF)
+}
+
+/// How many of the members sharing a participant's score `my_standing` reads, from the last, to
+/// place them among those ties when the board writer has not yet passed (a reply of at most
+/// `TIES_READ` members of 25 bytes); past that, `rank.lua` searches.
+const TIES_READ: usize = 64;
+
+/// How many members sharing the score sort from `member` on, given `last_ties`, the last of
+/// them in Redis's order reversed (descending bytes); `None` when all those read do and the
+/// board may hold more.
+fn ties_from(last_ties: &[String], member: &str) -> Option<u64> {
+    let from = last_ties.partition_point(|tied| tied.as_str() >= member);
+    (from < last_ties.len() || last_ties.len() < TIES_READ).then_some(from as u64)
 }
 
 /// One participant on an individual board.
@@ -67,11 +82,17 @@ pub struct Standing {
     pub last_start_day: Option<i32>,
     /// Starts on that day.
     pub starts_that_day: u32,
+    /// When the final attempt before the last finished, Unix ms (0 before a second one): the
+    /// member the boards hold for the participant until the writer applies the last one.
+    pub previous_finished_ms: i64,
 }
 
+/// The participant hash's fields a standing is read from, in `Standing::from_fields`'s order.
+const STANDING_FIELDS: [&str; 8] = ["pts", "ms", "att", "last", "open", "day", "dn", "pl"];
+
 impl Standing {
-    /// The standing from the participant hash's fields `pts, ms, att, last, open, day, dn`, in
-    /// this order (missing ones `None`), as `standing` reads them.
+    /// The standing from the participant hash's [`STANDING_FIELDS`], in this order (missing
+    /// ones `None`), as `standing` reads them.
     fn from_fields(fields: &[Option<i64>]) -> Standing {
         let field = |i: usize| fields.get(i).copied().flatten();
         Standing {
@@ -83,6 +104,7 @@ impl Standing {
             open: field(4).filter(|n| *n > 0).map(|n| n as u32),
             last_start_day: field(5).map(|day| day as i32),
             starts_that_day: field(6).unwrap_or(0) as u32,
+            previous_finished_ms: field(7).unwrap_or(0),
         }
     }
 
@@ -239,7 +261,7 @@ impl HotState {
         let mut connection = self.connection().await?;
         let fields: Vec<Option<i64>> = redis::cmd("HMGET")
             .arg(key)
-            .arg(&["pts", "ms", "att", "last", "open", "day", "dn"])
+            .arg(&STANDING_FIELDS)
             .query_async(&mut connection)
             .await?;
         Ok(Standing::from_fields(&fields))
@@ -302,8 +324,11 @@ impl HotState {
         }
         let connection = self.connection().await?;
         let held: Vec<Option<u64>> = pipelines.query(&connection).await?;
-        // Boards the writer has not brought up to date: members strictly before the score,
-        // and how many share it, with two plain counts each.
+        // Boards the writer has not brought up to date: the members up to the score
+        // inclusive, and the last members sharing it (in Redis's order, the members' bytes),
+        // in one pipeline; those of the ties from the member on are counted here and taken
+        // off. Right after a submit the member is the newest finish, so it sorts at the end of
+        // its ties and the few read settle it however many share the score.
         let score = standing.score().to_redis_score();
         let behind: Vec<Option<&str>> = boards
             .iter()
@@ -311,36 +336,73 @@ impl HotState {
             .filter(|(_, rank)| rank.is_none())
             .map(|(board, _)| *board)
             .collect();
+        // Until the writer applies the last attempt, a board may still hold the participant's
+        // member of the attempt before (`pl`): counted among those before the new score
+        // when it sorts there (an attempt that added no points, or did not count), it is taken
+        // off again.
+        let previous = (standing.previous_finished_ms > 0
+            && standing.previous_finished_ms != standing.last_finished_ms)
+            .then(|| {
+                BoardMember {
+                    last_finished_ms: standing.previous_finished_ms,
+                    participant,
+                }
+                .encode()
+            });
         let mut counts = ShardPipelines::new();
         for board in &behind {
             let key = keys::board(campaign, *board);
             let slot = Slot::Board(key.clone());
-            counts.add(slot.clone(), Cmd::zcount(&key, "-inf", format!("({score}")));
-            counts.add(slot, Cmd::zcount(&key, score, score));
+            counts.add(slot.clone(), Cmd::zcount(&key, "-inf", score));
+            counts.add(
+                slot.clone(),
+                Cmd::zrevrangebyscore_limit(&key, score, score, 0, TIES_READ as isize),
+            );
+            // `ZSCORE` of a member never added is nil: the same reply shape either way.
+            counts.add(slot, Cmd::zscore(&key, previous.as_deref().unwrap_or("")));
         }
-        let counted: Vec<u64> = counts.query(&connection).await?;
-        // A tie on the score is ordered by member, which `rank.lua` settles (rare but for
-        // attempts that ran out of time with equal points).
-        let tied: Vec<Option<&str>> = behind
+        let replies: Vec<redis::Value> = counts.query(&connection).await?;
+        let counted = replies
+            .chunks(3)
+            .map(|replies| {
+                let up_to: u64 = redis::from_redis_value_ref(&replies[0])?;
+                let last_ties: Vec<String> = redis::from_redis_value_ref(&replies[1])?;
+                let stale: Option<f64> = redis::from_redis_value_ref(&replies[2])?;
+                let stale_before = match (stale, previous.as_deref()) {
+                    (Some(old), Some(old_member)) => {
+                        let new = score as f64;
+                        u64::from(old < new || (old == new && old_member < member.as_str()))
+                    }
+                    _ => 0,
+                };
+                Ok(ties_from(&last_ties, &member)
+                    .map(|from| up_to.saturating_sub(from).saturating_sub(stale_before)))
+            })
+            .collect::<Result<Vec<Option<u64>>, redis::RedisError>>()?;
+        // More than `TIES_READ` members share the score and all of those read sort from the
+        // member on (rare: it needs that many later finishes with the same score before the
+        // writer's pass): `rank.lua` settles those boards.
+        let crowded: Vec<Option<&str>> = behind
             .iter()
-            .zip(counted.chunks(2))
-            .filter(|(_, counts)| counts[1] > 0)
+            .zip(&counted)
+            .filter(|(_, before)| before.is_none())
             .map(|(board, _)| *board)
             .collect();
-        let mut settled = if tied.is_empty() {
+        let mut settled = if crowded.is_empty() {
             Vec::new()
         } else {
-            self.ranks(campaign, participant, &standing, &tied).await?
+            self.ranks(campaign, participant, &standing, &crowded)
+                .await?
         }
         .into_iter();
-        let mut counted = counted.chunks(2);
+        let mut counted = counted.into_iter();
         let ranks = held
             .into_iter()
             .map(|rank| match rank {
                 Some(rank) => rank + 1,
-                None => match counted.next() {
-                    Some([before, 0]) => before + 1,
-                    _ => settled.next().unwrap_or(1),
+                None => match counted.next().flatten() {
+                    Some(before) => before + 1,
+                    None => settled.next().unwrap_or(1),
                 },
             })
             .collect();

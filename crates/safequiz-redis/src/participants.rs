@@ -34,6 +34,34 @@ pub struct RegistrationConsent<'a> {
     pub guardian_name: Option<&'a str>,
 }
 
+/// What a new participant's stream entry records beyond the people entry: fields for the record
+/// (SQL) only, never kept in a Redis hash, so they cost Redis nothing once flushed. Each one set
+/// becomes one field of the entry (`streams::ParticipantEntry`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RecordFields<'a> {
+    /// The consent given with the registration (issue 20).
+    pub consent: Option<RegistrationConsent<'a>>,
+    /// The phone number sealed for the winners' notification (issue 19), for a campaign with
+    /// prizes: opaque text only the service's phone key opens.
+    pub phone_sealed: Option<&'a str>,
+}
+
+impl<'a> RecordFields<'a> {
+    /// The entry's field/value pairs, in a fixed order.
+    fn pairs(&self) -> impl Iterator<Item = (&'static str, &'a str)> {
+        let consent = self
+            .consent
+            .map(|consent| ("consent", consent.notice_version));
+        let guardian = self
+            .consent
+            .and_then(|consent| consent.guardian_name)
+            .filter(|name| !name.is_empty())
+            .map(|name| ("guardian", name));
+        let phone = self.phone_sealed.map(|sealed| ("phone_sealed", sealed));
+        consent.into_iter().chain(guardian).chain(phone)
+    }
+}
+
 /// What a registration found or made.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RegisterOutcome {
@@ -62,15 +90,17 @@ impl HotState {
         &self,
         registration: &Registration<'_>,
     ) -> Result<RegisterOutcome, RedisError> {
-        self.register_with_consent(registration, None).await
+        self.register_with(registration, &RecordFields::default())
+            .await
     }
 
-    /// [`HotState::register`], recording `consent` with a new participant.
+    /// [`HotState::register`], recording `record` with a new participant (nothing of it is
+    /// stored for a participant found again).
     #[tracing::instrument(skip_all, fields(campaign = registration.campaign))]
-    pub async fn register_with_consent(
+    pub async fn register_with(
         &self,
         registration: &Registration<'_>,
-        consent: Option<&RegistrationConsent<'_>>,
+        record: &RecordFields<'_>,
     ) -> Result<RegisterOutcome, RedisError> {
         let shard = Shard::of_phone_hash(registration.phone_hash, registration.shards);
         let keys = ShardKeys::new(registration.campaign, shard);
@@ -91,10 +121,8 @@ impl HotState {
             .arg(registration.now_ms)
             .arg(registration.shards.max(1))
             .arg(shard.0);
-        if let Some(consent) = consent {
-            invocation
-                .arg(consent.notice_version)
-                .arg(consent.guardian_name.unwrap_or(""));
+        for (field, value) in record.pairs() {
+            invocation.arg(field).arg(value);
         }
         let mut connection = self.connection().await?;
         let reply: Vec<String> = invocation.invoke(&mut connection).await?;

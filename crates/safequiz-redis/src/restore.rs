@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 use redis::{AsyncCommands, Cmd};
 use safequiz_domain::board::{BoardMember, Finish, ParticipantTotals, UnitTotals};
 use safequiz_domain::scope::WHOLE_CAMPAIGN;
+use safequiz_domain::score::{Candidate, Counted};
 
 use crate::boards::{PACKED_FIELDS, pack};
 use crate::connection::{Connection, ShardPipelines, Slot};
@@ -79,6 +80,10 @@ pub struct RestoredParticipant {
     pub sequence: u32,
     /// The day of the latest start, and the starts on that day.
     pub last_day: Option<(i32, u32)>,
+    /// The campaign's counted policy (`Counted::Sum` unless [`RestoredParticipant::counting`]).
+    pub counted: Counted,
+    /// Under `best` or `last`, the attempt counted so far.
+    pub kept: Candidate,
 }
 
 impl RestoredParticipant {
@@ -91,17 +96,57 @@ impl RestoredParticipant {
             units: UnitTotals::default(),
             sequence: 0,
             last_day: None,
+            counted: Counted::Sum,
+            kept: Candidate::default(),
         }
+    }
+
+    /// The same participant counted by `counted` (`safequiz_domain::score::Counted`): under
+    /// `best` or `last` their totals' points and time are the counted attempt's, and so are the
+    /// points they add to their units (as finalize's `unit_points` makes them).
+    pub fn counting(mut self, counted: Counted) -> RestoredParticipant {
+        self.counted = counted;
+        self
     }
 
     /// Counts one final attempt, as finalize did; attempts may come in any order.
     pub fn add(&mut self, attempt: RestoredAttempt) {
+        if self.counted != Counted::Sum {
+            self.add_counted(attempt);
+            return;
+        }
         self.units.add_attempt(
             attempt.points,
             attempt.full_marks,
             self.totals.attempts == 0,
         );
         self.totals.add(attempt.points, attempt.finish);
+        self.count_start(attempt);
+    }
+
+    /// [`RestoredParticipant::add`] under `best` or `last`: the attempt kept is the one
+    /// `Counted::prefers` picks, whatever order the attempts come in.
+    fn add_counted(&mut self, attempt: RestoredAttempt) {
+        let candidate = Candidate {
+            number: attempt.number,
+            points: attempt.points,
+            time_used_ms: attempt.finish.time_used_ms,
+        };
+        let first = self.totals.attempts == 0;
+        self.units.add_attempt(0, attempt.full_marks, first);
+        if first || self.counted.prefers(candidate, self.kept) {
+            self.kept = candidate;
+            self.totals.points = i64::from(candidate.points);
+            self.totals.time_used_ms = candidate.time_used_ms;
+            self.units.points = u64::from(candidate.points);
+        }
+        self.totals.attempts += 1;
+        self.totals.last_finished_ms = self.totals.last_finished_ms.max(attempt.finish.finished_ms);
+        self.count_start(attempt);
+    }
+
+    /// The attempt's start counted in `seq` and the day's starts.
+    fn count_start(&mut self, attempt: RestoredAttempt) {
         self.sequence = self.sequence.max(attempt.number);
         self.last_day = match self.last_day {
             Some((day, starts)) if day == attempt.day => Some((day, starts + 1)),

@@ -16,7 +16,8 @@
 //! `participant` (the id), `name`, `phone_masked` (`138****5678`), `phone_hash` (hex of the keyed
 //! phone hash), `unit` (the unit registered with), `registered` (instant); when the campaign
 //! has a notice, `consent` (the notice version consented to, at `registered`) and for a child
-//! under 14 `guardian` (the name of the guardian who consented).
+//! under 14 `guardian` (the name of the guardian who consented); when the campaign has prizes,
+//! `phone_sealed` (the phone number sealed for the winners' notification, issue 19).
 //!
 //! `type=attempt`, written by finalize in `attempt_prelude.lua` in the same script that updates
 //! the totals: `attempt` (`<participant>-<n>`), `participant`, `unit` (the
@@ -102,6 +103,9 @@ pub struct ParticipantEntry<'a> {
     pub consent: Option<&'a str>,
     /// The guardian who consented for a child under 14.
     pub guardian: Option<&'a str>,
+    /// The phone number sealed for the winners' notification (issue 19), when the campaign
+    /// has prizes; opaque here.
+    pub phone_sealed: Option<&'a str>,
 }
 
 /// A `type=attempt` entry: a finalized attempt.
@@ -163,6 +167,7 @@ pub fn decode(entry: &StreamEntry) -> Result<StreamRecord<'_>, EntryError> {
             registered_ms: entry.number("registered")?,
             consent: entry.get("consent"),
             guardian: entry.get("guardian"),
+            phone_sealed: entry.get("phone_sealed"),
         })),
         "attempt" => {
             let questions =

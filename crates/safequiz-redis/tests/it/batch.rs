@@ -134,7 +134,7 @@ async fn play(hot: &HotState, campaign: &str, scenario: &Scenario, op: &Op) -> S
         shards: scenario.shards,
         participant: who as u64 + 1,
         path: PATHS[scenario.paths[who]],
-        points_per_question: 2,
+        scoring: safequiz_domain::score::Scoring::uniform(2),
     };
     let outcome = match op {
         Op::Start { day, moment, .. } => {
@@ -470,7 +470,7 @@ fn actor(campaign: &str, shards: u16, participant: u64) -> Actor<'_> {
         shards,
         participant,
         path: PATH,
-        points_per_question: 1,
+        scoring: safequiz_domain::score::Scoring::uniform(1),
     }
 }
 
@@ -608,7 +608,7 @@ async fn a_deferred_write_that_fails_is_answered_and_keeps_the_finalizes_own_wri
             shards,
             participant: p,
             path,
-            points_per_question: 1,
+            scoring: safequiz_domain::score::Scoring::uniform(1),
         };
         let attempt = new_attempt(DAY, T0, &five_questions());
         for p in 1..=6 {

@@ -5,6 +5,8 @@
 //! Each case plays generated participants through the real scripts on a real redis-server
 //! (start, saves, then a submit in time, a submit too late, or a read after the grace), computes
 //! the same attempts with `safequiz_domain::score` and `safequiz_domain::board`, and compares:
+//! (scoring policies generated too: the national one number, or points by kind with `sum`,
+//! `best` or `last` counted, issue 18)
 //! every attempt's points, correct answers, finish and time used; the stream entries; the
 //! participants' totals; the unit totals; every board's scores, members and order; the ranks.
 
@@ -16,7 +18,7 @@ use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
 use safequiz_domain::bank::{Choices, QuestionKind};
 use safequiz_domain::board::{Finish, ParticipantTotals, Placing, UnitTotals};
 use safequiz_domain::draw::OptionOrder;
-use safequiz_domain::score::score;
+use safequiz_domain::score::{Counted, KindPoints, Scoring};
 use safequiz_redis::HotState;
 use safequiz_redis::attempts::{
     Actor, AttemptId, AttemptRecord, ChoiceArg, NewAttempt, ReadOutcome, SaveOutcome, StartOutcome,
@@ -89,7 +91,7 @@ struct ParticipantPlan {
 #[derive(Clone, Debug)]
 struct Scenario {
     shards: u16,
-    points_per_question: u32,
+    scoring: Scoring,
     /// Participant `i` has id `i + 1`.
     participants: Vec<ParticipantPlan>,
 }
@@ -172,16 +174,36 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 attempts,
             }
         });
-    (
-        1u16..=4,
-        1u32..=5,
-        prop::collection::vec(participant, 1..=6),
-    )
-        .prop_map(|(shards, points_per_question, participants)| Scenario {
+    let counted = prop_oneof![Just(Counted::Sum), Just(Counted::Best), Just(Counted::Last)];
+    let scoring = prop_oneof![
+        // The national shape: one number for every kind, summed.
+        (1u32..=5).prop_map(Scoring::uniform),
+        (
+            1u32..=5,
+            1u32..=5,
+            1u32..=5,
+            counted,
+            prop::option::of(Just(3u32))
+        )
+            .prop_map(
+                |(single, multiple, judge, counted, attempts_total)| Scoring {
+                    points: KindPoints {
+                        single,
+                        multiple,
+                        judge,
+                    },
+                    counted,
+                    attempts_total,
+                }
+            ),
+    ];
+    (1u16..=4, scoring, prop::collection::vec(participant, 1..=6)).prop_map(
+        |(shards, scoring, participants)| Scenario {
             shards,
-            points_per_question,
+            scoring,
             participants,
-        })
+        },
+    )
 }
 
 /// The choice argument the service sends for `choices` of a question of `kind`.
@@ -200,7 +222,7 @@ struct Expected {
     auto_submitted: bool,
 }
 
-fn expected(points_per_question: u32, plan: &AttemptPlan, started: i64) -> Expected {
+fn expected(scoring: &Scoring, plan: &AttemptPlan, started: i64) -> Expected {
     let deadline = started + LIMIT_MS;
     let (finish, auto_submitted) = match plan.ending {
         Ending::Submit(after) => (Finish::submitted(started, deadline, started + after), false),
@@ -215,12 +237,11 @@ fn expected(points_per_question: u32, plan: &AttemptPlan, started: i64) -> Expec
             Answer::Sent(_) | Answer::Unanswered => Choices::NONE,
         })
         .collect();
-    let score = score(
-        points_per_question,
+    let score = scoring.score(
         plan.questions
             .iter()
-            .map(|question| question.key)
-            .zip(chosen.iter().copied()),
+            .zip(chosen.iter().copied())
+            .map(|(question, chosen)| (question.kind, question.key, chosen)),
     );
     Expected {
         chosen,
@@ -316,7 +337,7 @@ async fn check(
     scenario: &Scenario,
 ) -> Result<(), TestCaseError> {
     let shards = scenario.shards;
-    let ppq = scenario.points_per_question;
+    let scoring = scenario.scoring;
     let mut totals: BTreeMap<u64, ParticipantTotals> = BTreeMap::new();
     let mut units: BTreeMap<&str, UnitTotals> = BTreeMap::new();
     let mut entries_expected: BTreeMap<String, (Expected, Vec<Choices>, u32)> = BTreeMap::new();
@@ -327,13 +348,13 @@ async fn check(
             shards,
             participant,
             path: plan.path,
-            points_per_question: ppq,
+            scoring,
         };
         for (day, attempt) in plan.attempts.iter().enumerate() {
             let number = day as u32 + 1;
             let started = T0 + day as i64 * DAY_MS + attempt.start_ms;
             let record = play(hot, &actor, number, attempt, started).await?;
-            let expected = expected(ppq, attempt, started);
+            let expected = expected(&scoring, attempt, started);
 
             let result = record.result.expect("a final record has its result");
             prop_assert_eq!(
@@ -359,13 +380,15 @@ async fn check(
 
             let own = totals.entry(participant).or_default();
             let first = own.attempts == 0;
-            own.add(expected.points, expected.finish);
+            let before = own.points;
+            scoring.count(own, expected.points, expected.finish);
+            // A unit's points are its participants' counted points: the change of this
+            // participant's (under `sum`, the attempt's points).
+            let delta = own.points - before;
             for unit in std::iter::once(WHOLE_CAMPAIGN).chain(plan.path.iter().copied()) {
-                units.entry(unit).or_default().add_attempt(
-                    expected.points,
-                    expected.full_marks,
-                    first,
-                );
+                let unit = units.entry(unit).or_default();
+                unit.add_attempt(0, expected.full_marks, first);
+                unit.points = u64::try_from(unit.points as i64 + delta).expect("never below 0");
             }
             let id = AttemptId {
                 participant,

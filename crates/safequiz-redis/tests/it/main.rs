@@ -101,7 +101,7 @@ fn actor(participant: u64) -> Actor<'static> {
         shards: SHARDS,
         participant,
         path: &PATH,
-        points_per_question: 1,
+        scoring: safequiz_domain::score::Scoring::uniform(1),
     }
 }
 

@@ -85,7 +85,7 @@ async fn play_all(hot: &HotState) -> Vec<Played> {
             shards: SHARDS,
             participant,
             path,
-            points_per_question: 1,
+            scoring: safequiz_domain::score::Scoring::uniform(1),
         };
         let started = T0 + i64::from(n / 2) * 1_000;
         let (right, after) = if n % 4 != 0 {
@@ -165,7 +165,115 @@ async fn check_reads(hot: &HotState) -> Vec<(u64, Vec<u64>)> {
     crate::catch_up_boards(hot, CAMPAIGN, SHARDS).await;
     let read = check_standings(hot, &played, true).await;
     check_tops(hot, &played).await;
+    check_counts_behind_the_writer(hot, &played).await;
     read
+}
+
+/// One more final attempt for `me`: `right` answers right, submitted `after` ms after
+/// `started`, as their attempt `number`, on `day`.
+async fn play_again(
+    hot: &HotState,
+    me: &Played,
+    number: u32,
+    day: i32,
+    started: i64,
+    right: usize,
+    after: i64,
+) {
+    let actor = Actor {
+        campaign: CAMPAIGN,
+        shards: SHARDS,
+        participant: me.id,
+        path: me.path,
+        scoring: safequiz_domain::score::Scoring::uniform(1),
+    };
+    start_new(
+        hot,
+        &actor,
+        1,
+        &new_attempt(day, started, &five_questions()),
+    )
+    .await;
+    let answers: Vec<_> = ["B", "AC", "T", "D", "F"]
+        .iter()
+        .take(right)
+        .enumerate()
+        .map(|(index, keys)| (index as u32, choice(keys)))
+        .collect();
+    let outcome = hot
+        .submit(&actor, number, &answers, started + after)
+        .await
+        .expect("submit");
+    assert!(matches!(outcome, SubmitOutcome::Final(_)), "{outcome:?}");
+}
+
+/// Right after a submit, before the writer's pass, `my_standing` counts the new score on boards
+/// that hold everyone else: its ranks must be those the boards give once the writer has passed.
+/// One case per way of counting: the newest member of a tie of hundreds (read from the end),
+/// the oldest member of that tie (past the ties read: `rank.lua`), a short tie, an attempt that
+/// adds no points (the boards still hold the member of the attempt before, which sorts before
+/// the new one and must not be counted), and one that moves ahead of everyone.
+async fn check_counts_behind_the_writer(hot: &HotState, played: &[Played]) {
+    let idle: Vec<&Played> = played.iter().filter(|p| p.placing.is_none()).collect();
+    let in_the_big_tie: Vec<&Played> = played
+        .iter()
+        .filter(|p| {
+            p.placing.is_some_and(|placing| {
+                placing.score.points == 5 && placing.score.time_used_ms == 60_000
+            })
+        })
+        .collect();
+    let late = T0 + 3 * crate::DAY_MS;
+    let cases: [(&str, &Played, u32, i32, i64, usize, i64); 5] = [
+        ("newest of a large tie", idle[0], 1, DAY, late, 5, 60_000),
+        (
+            "oldest of a large tie",
+            idle[1],
+            1,
+            DAY,
+            T0 - 600_000,
+            5,
+            60_000,
+        ),
+        ("a short tie", idle[2], 1, DAY, late + 1_000, 3, 77_000),
+        (
+            "no points added",
+            in_the_big_tie[0],
+            2,
+            DAY + 1,
+            late + 2_000,
+            0,
+            30_000,
+        ),
+        (
+            "ahead of everyone",
+            in_the_big_tie[1],
+            2,
+            DAY + 1,
+            late + 3_000,
+            5,
+            20_000,
+        ),
+    ];
+    for (case, me, number, day, started, right, after) in cases {
+        play_again(hot, me, number, day, started, right, after).await;
+        let boards: Vec<Option<&str>> = std::iter::once(None)
+            .chain(me.path.iter().copied().map(Some))
+            .collect();
+        let (_, counted) = hot
+            .my_standing(CAMPAIGN, SHARDS, me.id, &boards)
+            .await
+            .expect("counted");
+        crate::catch_up_boards(hot, CAMPAIGN, SHARDS).await;
+        let (_, ranked) = hot
+            .my_standing(CAMPAIGN, SHARDS, me.id, &boards)
+            .await
+            .expect("ranked");
+        assert_eq!(
+            counted, ranked,
+            "{case}: counted before the writer, ranked after"
+        );
+    }
 }
 
 /// Everyone's standing and ranks by `my_standing`, against the reference and, once the boards

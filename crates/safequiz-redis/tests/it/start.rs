@@ -149,3 +149,38 @@ async fn a_start_after_the_open_attempt_ran_out_finalizes_it_and_starts_the_next
         "an automatic submission finishes at the deadline"
     );
 }
+
+#[tokio::test]
+async fn starts_beyond_the_campaign_s_attempts_total_are_refused_on_any_day() {
+    let (_redis, hot) = hot_state();
+    let mut me = actor(9);
+    me.scoring.attempts_total = Some(2);
+    let drawn = five_questions();
+    for (n, day) in [(1, 0), (2, 1)] {
+        let started = T0 + i64::from(day) * DAY_MS;
+        let record = start_new(&hot, &me, 5, &new_attempt(DAY + day, started, &drawn)).await;
+        assert_eq!(record.id.number, n);
+        hot.submit(&me, n, &[], started + 30_000)
+            .await
+            .expect("Redis runs the submit script");
+    }
+    for day in [1, 2] {
+        let started = T0 + i64::from(day) * DAY_MS + 100_000;
+        let third = hot
+            .start(&me, 5, &new_attempt(DAY + day, started, &drawn))
+            .await
+            .expect("Redis runs the start script");
+        assert!(
+            matches!(third, StartOutcome::TotalLimitReached),
+            "a third start of the campaign is refused, that day or later: {third:?}"
+        );
+    }
+    // Without the cap the same participant could go on.
+    me.scoring.attempts_total = None;
+    let started = T0 + 2 * DAY_MS;
+    let fourth = hot
+        .start(&me, 5, &new_attempt(DAY + 2, started, &drawn))
+        .await
+        .expect("Redis runs the start script");
+    assert!(matches!(fourth, StartOutcome::Created(_)), "{fourth:?}");
+}

@@ -63,6 +63,7 @@ async fn a_registration_and_a_finalized_attempt_each_append_one_entry_that_decod
             registered_ms: T0,
             consent: None,
             guardian: None,
+            phone_sealed: None,
         })
     );
     let StreamRecord::Attempt(attempt) = decode(&entries[1]).expect("the attempt decodes") else {
