@@ -45,6 +45,19 @@ pub mod action {
     /// A campaign's prizes were drawn (`safequiz prizes draw`): detail holds the list's digest,
     /// the public value and the number eligible and drawn.
     pub const PRIZE_DRAW: &str = "prize_draw";
+    /// An organizer excluded a participant's results (docs/fair-play.md): detail holds the
+    /// participant id and the reason.
+    pub const EXCLUSION: &str = "exclusion";
+    /// An organizer undid an exclusion: detail holds the participant id and the reason.
+    pub const EXCLUSION_UNDONE: &str = "exclusion_undone";
+    /// An organizer approved an application to administer an organization: detail names the
+    /// application, the organization's unit and the account created.
+    pub const ADMIN_APPROVE: &str = "admin_approve";
+    /// An organizer refused an application to administer an organization: detail names the
+    /// application and the organization's unit (the reason is kept with the application).
+    pub const ADMIN_REFUSE: &str = "admin_refuse";
+    /// An organizer downloaded an application's authorization file.
+    pub const ADMIN_FILE: &str = "admin_file";
 }
 
 /// The outcome of a successful action.

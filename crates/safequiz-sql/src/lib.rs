@@ -29,7 +29,9 @@ mod statement;
 
 pub mod archive;
 pub mod audit;
+pub mod fair_play;
 pub mod logins;
+pub mod organizations;
 pub mod organizers;
 pub mod privacy;
 pub mod prizes;

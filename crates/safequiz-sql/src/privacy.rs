@@ -2,8 +2,8 @@
 //! registration, and the purge of a campaign at the end of its retention (issue 20;
 //! docs/privacy.md).
 //!
-//! Deleting never removes a row: the name, the masked phone, the phone hash and a guardian's name
-//! are emptied and `erased_at_ms` set, in `participants` and in the roll-ups' `participant_totals`.
+//! Deleting never removes a row: the name, the masked phone, the phone hash, the sealed phone
+//! (issue 19) and a guardian's name are emptied and `erased_at_ms` set, in `participants` and in the roll-ups' `participant_totals`.
 //! The participant id, unit and attempts stay as anonymous rows, so every unit's totals, the
 //! roll-ups, the boards rebuilt from the record and `reconcile` are what they were.
 
@@ -28,6 +28,8 @@ pub struct HeldParticipant {
     pub consented_at_ms: Option<i64>,
     /// The guardian who consented for a child under 14.
     pub guardian_name: Option<String>,
+    /// 1 when the record keeps the phone number sealed for the winners' notification.
+    pub phone_kept: i32,
     /// When the registration was deleted or purged.
     pub erased_at_ms: Option<i64>,
     /// Attempts the record holds.
@@ -48,7 +50,7 @@ pub struct PurgeCounts {
 /// The statements that empty the personal columns of the participants `condition` selects
 /// (parameters `$1` the instant, `$2` the campaign, then the condition's own).
 const ERASE_PARTICIPANTS: &str = "UPDATE participants SET name = '', phone_masked = '', \
-     phone_hash = '', guardian_name = NULL, erased_at_ms = $1 \
+     phone_hash = '', phone_sealed = NULL, guardian_name = NULL, erased_at_ms = $1 \
      WHERE campaign_id = $2 AND erased_at_ms IS NULL";
 const ERASE_TOTALS: &str = "UPDATE participant_totals SET name = '', phone_masked = '' \
      WHERE campaign_id = $1 AND (name <> '' OR phone_masked <> '')";
@@ -63,7 +65,8 @@ impl Store {
     ) -> Result<Option<HeldParticipant>, StoreError> {
         Ok(Statement::new(
             "SELECT p.name, p.phone_masked, p.unit_id, p.registered_at_ms, p.consent_version, \
-             p.consented_at_ms, p.guardian_name, p.erased_at_ms, \
+             p.consented_at_ms, p.guardian_name, \
+             CASE WHEN p.phone_sealed IS NULL THEN 0 ELSE 1 END AS phone_kept, p.erased_at_ms, \
              (SELECT CAST(COUNT(*) AS BIGINT) FROM attempts a \
               WHERE a.campaign_id = p.campaign_id AND a.participant_id = p.participant_id) \
              AS attempts \
@@ -92,6 +95,7 @@ impl Store {
         row.name.clear();
         row.phone_masked.clear();
         row.phone_hash.clear();
+        row.phone_sealed = None;
         if let Some(consent) = row.consent.as_mut() {
             consent.guardian_name = None;
         }

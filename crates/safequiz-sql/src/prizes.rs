@@ -44,8 +44,12 @@ pub struct WinnerRow {
     pub rank: i64,
     /// Their name as registered (unmasked: callers mask it for public pages).
     pub name: String,
-    /// The masked phone number, the only form the record keeps.
+    /// The masked phone number.
     pub phone_masked: String,
+    /// The phone number sealed for the winners' notification (issue 19; `None` for a campaign
+    /// without prizes at registration, or a person who deleted their registration); the
+    /// service opens it for the winners' export only.
+    pub phone_sealed: Option<String>,
     /// Their unit.
     pub unit_id: String,
     /// Their points.
@@ -80,7 +84,12 @@ impl From<sqlx::Error> for RecordDrawError {
 }
 
 const WINNER_COLUMNS: &str = "w.prize_index, w.position, w.prize, w.award, w.participant_id, \
-     w.rank, t.name, t.phone_masked, t.unit_id, t.points";
+     w.rank, t.name, t.phone_masked, p.phone_sealed, t.unit_id, t.points";
+/// The winners' rows with their totals and their registration.
+const WINNERS_FROM: &str = "FROM prize_winners w JOIN participant_totals t \
+     ON t.campaign_id = w.campaign_id AND t.participant_id = w.participant_id \
+     LEFT JOIN participants p \
+     ON p.campaign_id = w.campaign_id AND p.participant_id = w.participant_id";
 
 impl Store {
     /// Every participant of `campaign_id` with at least one final attempt, from the totals the
@@ -166,9 +175,8 @@ impl Store {
     /// Every winner of the campaign's draw, prize by prize in file order.
     pub async fn prize_winners(&self, campaign_id: &str) -> Result<Vec<WinnerRow>, StoreError> {
         Ok(Statement::new(&format!(
-            "SELECT {WINNER_COLUMNS} FROM prize_winners w JOIN participant_totals t \
-             ON t.campaign_id = w.campaign_id AND t.participant_id = w.participant_id \
-             WHERE w.campaign_id = $1 ORDER BY w.prize_index, w.position"
+            "SELECT {WINNER_COLUMNS} {WINNERS_FROM} WHERE w.campaign_id = $1 \
+             ORDER BY w.prize_index, w.position"
         ))
         .bind(campaign_id)
         .fetch_all(self)
@@ -182,9 +190,7 @@ impl Store {
         participant_id: i64,
     ) -> Result<Vec<WinnerRow>, StoreError> {
         Ok(Statement::new(&format!(
-            "SELECT {WINNER_COLUMNS} FROM prize_winners w JOIN participant_totals t \
-             ON t.campaign_id = w.campaign_id AND t.participant_id = w.participant_id \
-             WHERE w.campaign_id = $1 AND w.participant_id = $2 \
+            "SELECT {WINNER_COLUMNS} {WINNERS_FROM} WHERE w.campaign_id = $1 AND w.participant_id = $2 \
              ORDER BY w.prize_index, w.position"
         ))
         .bind(campaign_id)

@@ -92,6 +92,11 @@ pub struct ParticipantRow {
     /// record's bulk reads (see [`Store::participant_privacy`] for a person's own view).
     #[sqlx(skip)]
     pub consent: Option<Consent>,
+    /// The phone number sealed for the winners' notification (issue 19), for a campaign with
+    /// prizes: opaque text the service opens with its phone key, never a number. Written by
+    /// the insert; read only by [`Store::prize_winners`] for the winners' export.
+    #[sqlx(skip)]
+    pub phone_sealed: Option<String>,
 }
 
 /// The consent a participant gave at registration: which version of the campaign's notice, when,
@@ -255,6 +260,10 @@ impl Store {
             }
         }
         for (campaign_id, attempts) in new {
+            // An excluded participant's attempts are recorded but not counted (fair play: the
+            // exclusion's rebuild holds the same lock, so either order counts them once or not).
+            let attempts =
+                crate::fair_play::without_excluded(&mut tx, campaign_id, attempts).await?;
             rollups::add_attempts(&mut tx, campaign_id, &attempts).await?;
         }
         tx.commit().await?;
@@ -314,7 +323,8 @@ async fn insert_sqlite_participants(
 ) -> Result<u64, StoreError> {
     let mut query = QueryBuilder::<Sqlite>::new(
         "INSERT INTO participants (campaign_id, participant_id, name, phone_masked, phone_hash, \
-         unit_id, registered_at_ms, consent_version, consented_at_ms, under_14, guardian_name) ",
+         unit_id, registered_at_ms, consent_version, consented_at_ms, under_14, guardian_name, \
+         phone_sealed) ",
     );
     query.push_values(rows, |mut values, p| {
         let consent = p.consent.as_ref();
@@ -331,7 +341,8 @@ async fn insert_sqlite_participants(
             .push_bind(i32::from(
                 consent.is_some_and(|c| c.guardian_name.is_some()),
             ))
-            .push_bind(consent.and_then(|c| c.guardian_name.as_deref()));
+            .push_bind(consent.and_then(|c| c.guardian_name.as_deref()))
+            .push_bind(p.phone_sealed.as_deref());
     });
     query.push(" ON CONFLICT DO NOTHING");
     Ok(query.build().execute(&mut **tx).await?.rows_affected())
@@ -370,7 +381,7 @@ async fn insert_sqlite_attempts(
 
 // PostgreSQL takes a whole batch in one statement: one array per column, turned back into rows
 // by `UNNEST`. The text never changes with the batch size, so it is prepared once per
-// connection, and there is no limit on the number of rows (binds are 11 or 14 arrays).
+// connection, and there is no limit on the number of rows (binds are 12 or 14 arrays).
 // `ON CONFLICT DO NOTHING` also skips a row that appears twice in the same batch.
 
 async fn insert_postgres_participants(
@@ -380,9 +391,11 @@ async fn insert_postgres_participants(
     let column = |f: fn(&ParticipantRow) -> &str| rows.iter().map(|p| f(p)).collect::<Vec<_>>();
     let done = sqlx::query(
         "INSERT INTO participants (campaign_id, participant_id, name, phone_masked, phone_hash, \
-         unit_id, registered_at_ms, consent_version, consented_at_ms, under_14, guardian_name) \
+         unit_id, registered_at_ms, consent_version, consented_at_ms, under_14, guardian_name, \
+         phone_sealed) \
          SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], \
-         $6::text[], $7::int8[], $8::text[], $9::int8[], $10::int4[], $11::text[]) \
+         $6::text[], $7::int8[], $8::text[], $9::int8[], $10::int4[], $11::text[], \
+         $12::text[]) \
          ON CONFLICT DO NOTHING",
     )
     .bind(column(|p| &p.campaign_id))
@@ -416,6 +429,11 @@ async fn insert_postgres_participants(
     .bind(
         rows.iter()
             .map(|p| p.consent.as_ref().and_then(|c| c.guardian_name.as_deref()))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        rows.iter()
+            .map(|p| p.phone_sealed.as_deref())
             .collect::<Vec<_>>(),
     )
     .execute(&mut **tx)

@@ -122,6 +122,14 @@ pub(crate) enum Bind {
     Int4(i32),
     /// `INTEGER`, or `NULL`.
     OptionalInt8(Option<i64>),
+    /// `BLOB` (`BYTEA` on PostgreSQL).
+    Bytes(Vec<u8>),
+}
+
+impl From<Vec<u8>> for Bind {
+    fn from(value: Vec<u8>) -> Bind {
+        Bind::Bytes(value)
+    }
 }
 
 impl From<&str> for Bind {
@@ -190,6 +198,7 @@ macro_rules! binds {
                     Bind::Int8(value) => arguments.add(value),
                     Bind::Int4(value) => arguments.add(value),
                     Bind::OptionalInt8(value) => arguments.add(value),
+                    Bind::Bytes(value) => arguments.add(value),
                 }
                 .map_err(sqlx::Error::Encode)
             }

@@ -67,7 +67,9 @@ pub(crate) async fn rebuild_in(
     loop {
         let ids: Vec<i64> = Statement::new(
             "SELECT DISTINCT participant_id FROM attempts WHERE campaign_id = $1 \
-             AND participant_id > $2 ORDER BY participant_id LIMIT $3",
+             AND participant_id > $2 AND participant_id NOT IN (SELECT x.participant_id FROM \
+             exclusions x WHERE x.campaign_id = $1 AND x.undone_at_ms IS NULL) \
+             ORDER BY participant_id LIMIT $3",
         )
         .bind(campaign_id)
         .bind(after)
@@ -79,7 +81,9 @@ pub(crate) async fn rebuild_in(
         };
         let rows: Vec<AttemptRow> = Statement::new(&format!(
             "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE campaign_id = $1 \
-             AND participant_id >= $2 AND participant_id <= $3"
+             AND participant_id >= $2 AND participant_id <= $3 AND participant_id NOT IN \
+             (SELECT x.participant_id FROM exclusions x WHERE x.campaign_id = $1 \
+             AND x.undone_at_ms IS NULL)"
         ))
         .bind(campaign_id)
         .bind(first)

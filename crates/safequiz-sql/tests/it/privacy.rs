@@ -109,6 +109,7 @@ fn person(id: i64, guardian: Option<&str>) -> ParticipantRow {
             at_ms: 1_780_000_000_000 + id,
             guardian_name: guardian.map(str::to_owned),
         }),
+        phone_sealed: Some(format!("1.sealed-{id}")),
     }
 }
 
@@ -168,6 +169,16 @@ async fn a_purge_empties_names_and_keeps_rows_rollups_and_the_trail(database: Da
         .expect("row");
     assert_eq!(held.guardian_name.as_deref(), Some("吴监护"));
     assert_eq!(held.consent_version.as_deref(), Some("v1"));
+    assert_eq!(
+        held.phone_kept, 1,
+        "the sealed phone is held until the purge"
+    );
+    let deleted = store
+        .participant_privacy("c1", 3)
+        .await
+        .expect("read")
+        .expect("row");
+    assert_eq!(deleted.phone_kept, 0, "a deletion empties the sealed phone");
 
     let preview = store.purge_preview("c1").await.expect("preview");
     assert_eq!(
@@ -199,6 +210,7 @@ async fn a_purge_empties_names_and_keeps_rows_rollups_and_the_trail(database: Da
         .expect("read")
         .expect("row");
     assert_eq!(held.guardian_name, None);
+    assert_eq!(held.phone_kept, 0, "a purge empties the sealed phone");
     assert_eq!(held.erased_at_ms, Some(9_000));
     assert_eq!(held.attempts, 1, "attempts stay");
     assert_eq!(store.attempts("c1").await.expect("attempts").len(), 2);

@@ -16,6 +16,7 @@ fn person(id: i64) -> ParticipantRow {
         unit_id: "110101".to_owned(),
         registered_at_ms: 1_780_000_000_000 + id,
         consent: None,
+        phone_sealed: None,
     }
 }
 

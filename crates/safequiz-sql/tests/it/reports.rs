@@ -91,6 +91,7 @@ fn participant(id: i64, name: &str, phone: &str, unit: &str) -> ParticipantRow {
         unit_id: unit.to_owned(),
         registered_at_ms: 1_780_000_000_000 + id,
         consent: None,
+        phone_sealed: None,
     }
 }
 

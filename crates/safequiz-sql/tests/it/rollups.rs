@@ -124,6 +124,7 @@ fn generate(seed: u64) -> Record {
             unit_id: home.to_owned(),
             registered_at_ms: 1_780_000_000_000 + id,
             consent: None,
+            phone_sealed: None,
         });
         // One in ten never answers; the rest answer on some days, up to three times a day.
         if rng.below(10) == 0 {
