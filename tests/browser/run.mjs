@@ -5,6 +5,7 @@
 //   node run.mjs <scenario> <base-url> [args]   scenario: journey | reload | timeout
 //   node run.mjs practice|winner <base-url> <token> <participant id> <masked name> [attempt id]
 //   node run.mjs organizer <base-url> <username> <one-time password>
+//   node run.mjs accessibility <base-url>   (axe-core, text scaling, touch targets; a draw done)
 //
 // Screenshots of every step go to tests/artifacts/browser/ (git-ignored). Exits 1 with the
 // reason on the first failed check.
@@ -176,10 +177,13 @@ async function timeout() {
   await register(page, '王五', '13800003333');
   await answer(page, 0, 0);
   await page.locator('.timer.warn').waitFor({ timeout: 5000 });
+  // Screen readers hear the warning once, from the assertive region, not the clock every second.
+  await page.locator('#announce', { hasText: /还剩\d+秒/ }).waitFor();
   await shot(page, 'last-seconds');
   // Nobody touches the page again: at the deadline it submits and shows the result.
   await page.locator('#score').waitFor({ timeout: 30000 });
   assert.match(await page.locator('.card').first().textContent(), /用时 \d+ 秒/);
+  assert.match(await page.locator('#announce').textContent(), /时间到，系统已自动交卷/);
   await shot(page, 'submitted-at-deadline');
 }
 
@@ -547,7 +551,211 @@ async function winner() {
   assert.deepEqual(problems, [], 'no script errors');
 }
 
-const scenarios = { journey, reload, timeout, organizer, practice, winner };
+// ---------------------------------------------------------------- accessibility (issue 21)
+
+// Text scaling as WeChat's and Android's font settings apply it: every font size multiplied.
+// The pages size all text in rem/em from the root (app.css, checked below: no font size in px),
+// so a root of 150% or 200% multiplies every font size exactly as WeChat's text zoom (the
+// WebView's `setTextZoom`) does. `--force-device-scale-factor` is not used: it changes the device
+// pixels per CSS pixel, so the 360 px layout and the text in it stay as they were.
+const TEXT_SCALES = [100, 150, 200];
+
+async function setTextScale(page, percent) {
+  await page.evaluate(() => document.querySelectorAll('style[data-text-scale]').forEach((el) => el.remove()));
+  if (percent === 100) return;
+  const style = await page.addStyleTag({ content: `html{font-size:${percent}%}` });
+  await style.evaluate((el) => el.setAttribute('data-text-scale', ''));
+}
+
+// What a phone user would hit on the page as it is laid out now: sideways overflow, touch
+// targets under 44 px, text under `minText` px, body text under `minBody` px.
+async function layoutProblems(page, minText, minBody) {
+  return page.evaluate(([minText, minBody, width]) => {
+    const problems = [];
+    const visible = (el) => {
+      const r = el.getBoundingClientRect();
+      return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== 'hidden' && !el.closest('.sr, [hidden]');
+    };
+    const name = (el) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}${typeof el.className === 'string' && el.className.trim() ? `.${el.className.trim().split(/\s+/).join('.')}` : ''} "${(el.textContent || el.getAttribute('aria-label') || '').trim().slice(0, 16)}"`;
+    if (document.documentElement.scrollWidth > width) problems.push(`scrolls sideways: ${document.documentElement.scrollWidth} px wide`);
+    for (const el of document.body.querySelectorAll('*')) {
+      if (!visible(el)) continue;
+      const r = el.getBoundingClientRect();
+      if (r.right > width + 1 || r.left < -1) problems.push(`overflows: ${name(el)} at ${Math.round(r.left)}..${Math.round(r.right)} px`);
+    }
+    for (const el of document.querySelectorAll('button, a[href], input, select, textarea, [role="tab"], [tabindex="0"]')) {
+      if (!visible(el)) continue;
+      // A checkbox is tapped through the label around it.
+      const target = /^(checkbox|radio)$/.test(el.type) && el.closest('label') ? el.closest('label') : el;
+      const r = target.getBoundingClientRect();
+      if (r.width < 43.5 || r.height < 43.5) problems.push(`touch target ${Math.round(r.width)}×${Math.round(r.height)} px: ${name(el)}`);
+    }
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+      const el = walker.currentNode.parentElement;
+      if (!walker.currentNode.textContent.trim() || !el || !visible(el) || el.closest('noscript')) continue;
+      const size = parseFloat(getComputedStyle(el).fontSize);
+      if (size < minText - 0.01) problems.push(`text ${size} px < ${minText} px: ${name(el)}`);
+    }
+    const body = parseFloat(getComputedStyle(document.body).fontSize);
+    if (body < minBody) problems.push(`body text ${body} px < ${minBody} px`);
+    return problems;
+  }, [minText, minBody, phone.viewport.width]);
+}
+
+// Headings in order: the page starts at one h1 and never skips a level going down.
+async function headingProblems(page) {
+  return page.evaluate(() => {
+    const levels = [...document.querySelectorAll('main h1, main h2, main h3, main h4')].map((el) => Number(el.tagName[1]));
+    const problems = [];
+    if (levels.filter((l) => l === 1).length !== 1 || levels[0] !== 1) problems.push(`headings ${levels.join(' ')}: not one h1 first`);
+    levels.forEach((l, i) => { if (i > 0 && l > levels[i - 1] + 1) problems.push(`headings ${levels.join(' ')}: h${levels[i - 1]} then h${l}`); });
+    return problems;
+  });
+}
+
+// axe-core (tests/browser/package.json pins it) on the page as it is: WCAG 2.0 A and AA rules.
+async function axeViolations(page, axeSource) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.addScriptTag({ content: axeSource });
+  const result = await page.evaluate(() => window.axe.run(document, {
+    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] },
+    resultTypes: ['violations'],
+  }));
+  return result.violations;
+}
+
+// The large-text switch on the page: on or off, as a participant taps it.
+async function setLargeText(page, on) {
+  const toggle = page.getByRole('button', { name: '大字模式' });
+  if ((await toggle.getAttribute('aria-pressed')) !== String(on)) await toggle.click();
+  assert.equal(await page.evaluate(() => document.documentElement.classList.contains('big')), on, 'large-text mode switched');
+}
+
+// Every participant page and state: axe-core finds no serious or critical violation (normal and
+// large text), and at 100%, 150% and 200% text on the 360 px phone nothing scrolls sideways or
+// overflows, touch targets are 44 px and text is at least 16 px times the scale (24 px in
+// large-text mode). Screenshots: tests/artifacts/browser/accessibility-<state>-<scale>.png.
+// Lists every problem found before failing.
+async function accessibility() {
+  const axeSource = readFileSync(join(here, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+  const css = readFileSync(join(here, '..', '..', 'crates', 'safequiz-server', 'web', 'app.css'), 'utf8');
+  assert.doesNotMatch(css, /font-size:\s*[\d.]+px/, 'app.css sizes text in rem/em only, so text scaling reaches all of it');
+  assert.doesNotMatch(css, /text-size-adjust:\s*(100%|none)/, 'nothing in app.css stops text scaling');
+  const found = [];
+  const context = await browser.newContext(phone);
+  const page = await context.newPage();
+  page.on('dialog', (dialog) => dialog.accept());
+  page.on('pageerror', (error) => found.push(`script error: ${error.message}`));
+
+  async function check(state) {
+    for (const scale of TEXT_SCALES) {
+      await setTextScale(page, scale);
+      for (const problem of await layoutProblems(page, 16 * scale / 100, scale === 100 ? 18 : 0)) found.push(`${state} at ${scale}%: ${problem}`);
+      await shot(page, `${state}-${scale}`);
+    }
+    await setTextScale(page, 100);
+    for (const problem of await headingProblems(page)) found.push(`${state}: ${problem}`);
+    const serious = (violations) => violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    for (const v of serious(await axeViolations(page, axeSource))) {
+      found.push(`${state}: axe ${v.id} (${v.impact}) ${v.help}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    }
+    await setLargeText(page, true);
+    for (const problem of await layoutProblems(page, 24, 24)) found.push(`${state} in large-text mode: ${problem}`);
+    for (const v of serious(await axeViolations(page, axeSource))) {
+      found.push(`${state} in large-text mode: axe ${v.id} (${v.impact}) ${v.help}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    }
+    await shot(page, `${state}-large`);
+    await setLargeText(page, false);
+  }
+
+  // Landing, not registered; the large-text choice is remembered across a reload.
+  await page.goto(`${base}/c/safety-month/`);
+  await page.getByRole('heading', { level: 1 }).waitFor();
+  assert.equal(await page.getAttribute('html', 'lang'), 'zh-CN');
+  assert.equal(await page.locator('main').count(), 1, 'a main landmark');
+  assert.ok(await page.locator('nav').count() >= 1, 'a nav landmark');
+  await setLargeText(page, true);
+  await page.reload();
+  await page.getByRole('heading', { level: 1 }).waitFor();
+  assert.equal(await page.getByRole('button', { name: '大字模式' }).getAttribute('aria-pressed'), 'true', 'large text remembered');
+  assert.ok(await page.evaluate(() => parseFloat(getComputedStyle(document.body).fontSize)) >= 24, 'large body text');
+  await setLargeText(page, false);
+  // A keyboard user sees where the focus is.
+  await page.keyboard.press('Tab');
+  const ring = await page.evaluate(() => {
+    const style = getComputedStyle(document.activeElement);
+    return { tag: document.activeElement.tagName, outline: style.outlineStyle, width: parseFloat(style.outlineWidth) };
+  });
+  assert.ok(ring.tag !== 'BODY' && ring.outline !== 'none' && ring.width >= 2, `a visible focus ring: ${JSON.stringify(ring)}`);
+  await check('landing');
+
+  // Registration with the notice, after a refused submit (the errors shown).
+  await page.getByRole('link', { name: '地区参赛' }).click();
+  await page.locator('#unit-0').selectOption('110000');
+  await page.locator('#unit-1').selectOption('110101');
+  await page.locator('#notice h2', { hasText: '个人信息处理告知' }).waitFor();
+  await page.getByRole('button', { name: '报名并开始答题' }).click();
+  await page.locator('#consent-error', { hasText: '勾选同意' }).waitFor();
+  await check('register');
+  await page.getByLabel('姓名').fill('孙七');
+  await page.getByLabel('手机号').fill('13800007777');
+  await page.getByLabel('我已阅读并同意上述个人信息处理告知').check();
+  await page.getByRole('button', { name: '报名并开始答题' }).click();
+
+  // The question page: the countdown is a timer that does not speak every second; the spoken
+  // warnings go to an assertive region that stays across pages.
+  await page.locator('.option').first().waitFor();
+  assert.equal(await page.locator('[role="timer"]').getAttribute('aria-live'), 'off');
+  assert.equal(await page.locator('#announce').getAttribute('aria-live'), 'assertive');
+  assert.equal(await page.locator('#app').getAttribute('aria-live'), null, 'the page does not read out every change');
+  await check('question');
+  const count = await page.locator('.dot').count();
+  for (let i = 0; i < count; i++) await answer(page, i, 0);
+  await check('question-answered');
+  await page.getByRole('button', { name: '交卷' }).click();
+  await page.locator('#score').waitFor();
+
+  // The review marks right and wrong in words and symbols, not colour alone.
+  const verdicts = await page.locator('.review .verdict').allTextContents();
+  assert.ok(verdicts.every((v) => /^✓ .*回答正确$|^✗ .*回答错误$/.test(v)), `verdicts in words: ${verdicts}`);
+  assert.equal(await page.locator('.review .right .mark', { hasText: '✓ 正确答案' }).count(), await page.locator('.review .right').count());
+  assert.equal(await page.locator('.review .wrong .mark', { hasText: '✗ 错选' }).count(), await page.locator('.review .wrong').count());
+  await check('result');
+
+  await page.getByRole('link', { name: '查看排名' }).click();
+  await page.locator('#my-points').waitFor();
+  await page.locator('#board tr[data-unit]').first().waitFor();
+  await page.locator('#people tr').first().waitFor();
+  await check('boards');
+
+  await page.goto(`${base}/c/safety-month/#/`);
+  await page.getByRole('link', { name: '开始今日答题' }).waitFor();
+  await check('start');
+
+  await page.locator('#practice-entry').click();
+  await page.locator('#practice-start').waitFor();
+  await check('practice');
+  await page.locator('#practice-start').click();
+  await page.locator('.option').first().waitFor();
+  await check('practice-question');
+  await page.locator('#practice-submit').click();
+  await page.locator('#practice-score').waitFor();
+  await check('practice-review');
+
+  await page.goto(`${base}/c/safety-month/#/privacy`);
+  await page.locator('#held').waitFor();
+  await page.locator('#delete-submit').click();
+  await page.locator('#delete-error', { hasText: '请勾选确认' }).waitFor();
+  await check('my-info');
+
+  await page.goto(`${base}/c/safety-month/#/winners`);
+  await page.getByRole('heading', { name: '获奖名单' }).waitFor();
+  await check('prizes');
+
+  assert.deepEqual(found, [], `accessibility problems:\n${found.join('\n')}`);
+}
+
+const scenarios = { journey, reload, timeout, organizer, practice, winner, accessibility };
 try {
   if (!scenarios[scenario]) throw new Error(`unknown scenario ${scenario}`);
   await scenarios[scenario]();

@@ -16,6 +16,9 @@
 
 mod ceiling;
 mod client;
+mod crowd;
+#[allow(dead_code)] // Shared with the service's fair-play test, which reads every field.
+mod crowd_plan;
 mod hello;
 mod measure;
 mod month;
@@ -49,6 +52,8 @@ enum Command {
     Reads(reads::Args),
     /// Play one attempt a day for many campaign days and weigh what Redis keeps per participant.
     Month(month::Args),
+    /// The scripted-crowd figures of the fair-play signals (issue 21), at full size.
+    Crowd(crowd::Args),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +74,7 @@ fn main() -> ExitCode {
                         Command::Verify(args) => verify::run(args).await,
                         Command::Reads(args) => reads::run(args).await,
                         Command::Month(args) => month::run(args).await,
+                        Command::Crowd(args) => crowd::run(args).await,
                         Command::Hello(_) => unreachable!("served above"),
                     }
                 })

@@ -117,6 +117,7 @@ async fn fill(store: &Store, participants: usize) {
             unit_id: unit.clone(),
             registered_at_ms: 1_780_300_000_000 + id * 1_000,
             consent: None,
+            phone_sealed: None,
         }));
         let attempts = if id % 3 == 0 { 2 } else { 1 };
         for n in 1..=attempts {

@@ -264,7 +264,7 @@ async fn play(
         shards,
         participant,
         path,
-        points_per_question: campaign.points_per_question,
+        scoring: campaign.scoring,
     };
     let attempt = NewAttempt::draw(campaign, now, &mut rand::rng());
     let StartOutcome::Created(record) = hot

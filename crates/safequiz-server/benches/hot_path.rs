@@ -99,7 +99,7 @@ async fn play_one(
         shards,
         participant: 1,
         path: &path,
-        points_per_question: campaign.points_per_question,
+        scoring: campaign.scoring,
     };
     let attempt = NewAttempt::draw(campaign, now, &mut rand::rng());
     let now_ms = now.as_millisecond();

@@ -19,11 +19,20 @@
 //!
 //! Three keys are derived from a secret, one per purpose, so a MAC made for one purpose can
 //! never be replayed for another.
+//!
+//! Sealed phones (issue 19): a campaign with prizes keeps each registration's phone number for
+//! the winners' notification, sealed with ChaCha20-Poly1305 under a fourth key derived from the
+//! phone secret (so it never rotates either), a random nonce per seal and the campaign id as
+//! associated data: `1.<nonce and ciphertext, base64url>`. The record holds only that text; only
+//! a service holding the secret opens it, and only the winners' export does (docs/prizes.md).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chacha20poly1305::ChaCha20Poly1305;
+use chacha20poly1305::aead::{Aead, KeyInit as _, Payload};
 use hmac::{KeyInit, Mac};
 use jiff::Timestamp;
+use rand::Rng;
 use safequiz_domain::participant::Phone;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -128,6 +137,21 @@ pub struct AuthKeys {
     /// The secret before the last rotation, and the instant its tokens stop being accepted.
     previous: Option<(SigningKeys, Timestamp)>,
     phone: HmacSha256,
+    phone_seal: ChaCha20Poly1305,
+}
+
+/// The version prefix of a sealed phone.
+const SEAL_VERSION: &str = "1";
+/// The nonce's length, bytes (ChaCha20-Poly1305's 96 bits).
+const SEAL_NONCE: usize = 12;
+
+/// The AEAD key that seals phones, derived from the phone secret.
+fn seal_key(secret: &SecretString) -> ChaCha20Poly1305 {
+    let key = derive(secret, b"safequiz phone seal v1")
+        .chain_update(b"key")
+        .finalize()
+        .into_bytes();
+    ChaCha20Poly1305::new_from_slice(&key).expect("a 32-byte key")
 }
 
 impl AuthKeys {
@@ -142,6 +166,7 @@ impl AuthKeys {
             current: SigningKeys::derive(key_id, secret),
             previous: None,
             phone: derive(secret, b"safequiz phone key v1"),
+            phone_seal: seal_key(secret),
         }
     }
 
@@ -159,6 +184,7 @@ impl AuthKeys {
     /// Hashes phones with `secret` (the one they were registered under) instead.
     pub fn with_phone_secret(mut self, secret: &SecretString) -> AuthKeys {
         self.phone = derive(secret, b"safequiz phone key v1");
+        self.phone_seal = seal_key(secret);
         self
     }
 
@@ -320,6 +346,70 @@ impl AuthKeys {
         let mut hash = [0u8; 16];
         hash.copy_from_slice(&digest[..16]);
         hash
+    }
+
+    /// The MAC of a study-hour certificate's serial (`http::certificates`): the first 10 bytes
+    /// of an HMAC of the campaign and participant, in hex. Keyed like the phone hashes, by the
+    /// secret that never rotates, so a certificate stays verifiable after a token key rotation;
+    /// the `certificate:` prefix keeps it apart from every phone hash (which MACs digits).
+    pub fn certificate_mac(&self, campaign: &str, participant: u64) -> String {
+        let mut mac = self.phone.clone();
+        mac.update(campaign.as_bytes());
+        mac.update(b"\0certificate:");
+        mac.update(participant.to_string().as_bytes());
+        let digest = mac.finalize().into_bytes();
+        digest[..10]
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
+
+    /// `phone` sealed for the record of `campaign`: `1.<nonce and ciphertext, base64url>`, a
+    /// different text each time (a random nonce), opened only by [`AuthKeys::open_phone`] with
+    /// the same phone secret and campaign.
+    pub fn seal_phone(&self, campaign: &str, phone: &Phone) -> String {
+        let mut nonce = [0u8; SEAL_NONCE];
+        rand::rng().fill_bytes(&mut nonce);
+        let sealed = self
+            .phone_seal
+            .encrypt(
+                (&nonce).into(),
+                Payload {
+                    msg: phone.digits().as_bytes(),
+                    aad: campaign.as_bytes(),
+                },
+            )
+            .expect("sealing a short text cannot fail");
+        let mut bytes = nonce.to_vec();
+        bytes.extend_from_slice(&sealed);
+        let mut text = format!("{SEAL_VERSION}.");
+        URL_SAFE_NO_PAD.encode_string(bytes, &mut text);
+        text
+    }
+
+    /// The phone number `sealed` holds, when it was sealed by [`AuthKeys::seal_phone`] for
+    /// `campaign` under this phone secret and is intact; `None` otherwise.
+    pub fn open_phone(&self, campaign: &str, sealed: &str) -> Option<String> {
+        let (version, body) = sealed.split_once('.')?;
+        if version != SEAL_VERSION {
+            return None;
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(body).ok()?;
+        if bytes.len() <= SEAL_NONCE {
+            return None;
+        }
+        let (nonce, ciphertext) = bytes.split_at(SEAL_NONCE);
+        let plain = self
+            .phone_seal
+            .decrypt(
+                nonce.into(),
+                Payload {
+                    msg: ciphertext,
+                    aad: campaign.as_bytes(),
+                },
+            )
+            .ok()?;
+        String::from_utf8(plain).ok()
     }
 }
 

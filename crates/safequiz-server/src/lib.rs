@@ -14,6 +14,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod catalogue;
+pub mod certificate;
 pub mod clock;
 pub mod config;
 pub mod export;

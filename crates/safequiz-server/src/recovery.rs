@@ -19,7 +19,6 @@ use futures_util::TryStreamExt;
 use safequiz_domain::board::{BoardMember, Finish, ParticipantTotals, UnitTotals};
 use safequiz_domain::campaign::Campaign;
 use safequiz_domain::scope::WHOLE_CAMPAIGN;
-use safequiz_domain::units::UnitIx;
 use safequiz_redis::attempts::AttemptId;
 use safequiz_redis::restore::{
     BoardEntry, Restored, RestoredAttempt, RestoredParticipant, RestoredPerson,
@@ -134,7 +133,7 @@ pub async fn rebuild_with(
 /// Each unit's path from the root as ids, computed once per unit.
 struct Paths<'c> {
     campaign: &'c Campaign,
-    known: HashMap<UnitIx, Vec<String>>,
+    known: HashMap<String, Vec<String>>,
 }
 
 impl<'c> Paths<'c> {
@@ -145,17 +144,16 @@ impl<'c> Paths<'c> {
         }
     }
 
-    /// The path of unit `id`, `None` when the campaign has no such unit.
+    /// The path of unit `id`, `None` when the campaign has no such unit; organizations and
+    /// 五进 groups carry their region in their id (`safequiz_domain::organization`).
     fn of(&mut self, id: &str) -> Option<&Vec<String>> {
         let units = &self.campaign.units;
-        let ix = units.find(id)?;
-        Some(self.known.entry(ix).or_insert_with(|| {
-            units
-                .path(ix)
-                .into_iter()
-                .map(|u| units.get(u).id.clone())
-                .collect()
-        }))
+        if !self.known.contains_key(id) {
+            let path = safequiz_domain::organization::unit_path(units, id)?;
+            let path = path.into_iter().map(str::to_owned).collect();
+            self.known.insert(id.to_owned(), path);
+        }
+        self.known.get(id)
     }
 }
 
@@ -199,9 +197,10 @@ async fn fold(
                     ));
                     continue;
                 };
-                folded
-                    .entry(participant)
-                    .or_insert_with(|| RestoredParticipant::new(participant, path.clone()))
+                folded.entry(participant).or_insert_with(|| {
+                    RestoredParticipant::new(participant, path.clone())
+                        .counting(campaign.scoring.counted)
+                })
             }
         };
         sums.add(RestoredAttempt {

@@ -183,6 +183,10 @@ impl Application {
             consumer_name(),
             workers_stopped.clone(),
         ));
+        let fair_play = tokio::spawn(workers::fair_play::run(
+            self.state.clone(),
+            workers_stopped.clone(),
+        ));
         let placement = tokio::spawn(log_placement(self.state.clone(), workers_stopped.clone()));
         let poller = tokio::spawn(crate::metrics::run_poller(
             self.state.clone(),
@@ -208,6 +212,7 @@ impl Application {
             ("sweeper", sweeper),
             ("flusher", Some(flusher)),
             ("board writer", Some(boards)),
+            ("fair play", Some(fair_play)),
             ("placement check", Some(placement)),
             ("metrics poller", Some(poller)),
         ] {
@@ -352,6 +357,7 @@ pub fn build_state(
         metrics: Arc::new(Metrics::new()),
         limits: Arc::new(crate::http::limits::Limits::new(&settings.limits)),
         login_policy: crate::http::organizer::security::LoginPolicy::from_settings(&settings.auth),
+        fair_play: Arc::new(crate::http::fair_play::FairPlay::new(&settings.auth.secret)),
     })
 }
 

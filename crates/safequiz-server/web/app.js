@@ -20,6 +20,8 @@
   var duration = SQ.duration;
   var kindName = SQ.kindName;
 
+  // A new page: screen readers start reading at its top (focus moves to `main`), rather than
+  // `main` being a live region that would read out every change, the countdown included.
   function show(nodes) {
     stopTimer();
     closeStreams();
@@ -27,6 +29,42 @@
     app.textContent = '';
     nodes.forEach(function (n) { if (n) app.appendChild(n); });
     window.scrollTo(0, 0);
+    app.focus();
+  }
+
+  // Spoken at once by screen readers (`#announce`, aria-live assertive, outside `main` so it
+  // survives a page change): the 30-second warning and the automatic submission.
+  var announce = document.getElementById('announce');
+  function say(text) {
+    announce.textContent = '';
+    setTimeout(function () { announce.textContent = text; }, 50);
+  }
+
+  // 大字模式 (large-text mode): remembered on this phone; the root font size grows by half, and
+  // app.css sizes everything in rem/em, so all of the page grows with it.
+  var bigToggle = document.getElementById('big-toggle');
+  function setBig(on) {
+    var root = document.documentElement.classList;
+    if (on) root.add('big'); else root.remove('big');
+    bigToggle.setAttribute('aria-pressed', on ? 'true' : 'false');
+    try {
+      if (on) localStorage.setItem('safequiz.big', '1'); else localStorage.removeItem('safequiz.big');
+    } catch (e) { /* storage refused: the mode lasts for this page */ }
+  }
+  try { setBig(localStorage.getItem('safequiz.big') === '1'); } catch (e) { setBig(false); }
+  bigToggle.addEventListener('click', function () { setBig(!document.documentElement.classList.contains('big')); });
+
+  // A table that a phone shows as one block per row (app.css `table.stack`): each cell is given
+  // its column's name to show before it, except the unit or person it is about.
+  function stacked(table) {
+    var heads = [].map.call(table.querySelectorAll('thead th'), function (th) { return th.textContent; });
+    [].forEach.call(table.querySelectorAll('tbody tr'), function (tr) {
+      [].forEach.call(tr.children, function (td, i) {
+        if (heads[i] && !/^(单位|姓名)$/.test(heads[i])) td.setAttribute('data-label', heads[i]);
+      });
+    });
+    table.classList.add('stack');
+    return table;
   }
 
   function go(hash) {
@@ -50,11 +88,27 @@
     if (!isNaN(server)) S.offset = server - (sentAt + Date.now()) / 2;
   }
 
+  // Fair play (docs/fair-play.md, disclosed in the notice): a random device token kept in
+  // localStorage, and the page-load token the campaign list answered with, sent on every call.
+  function deviceToken() {
+    var key = 'safequiz:device', token = null;
+    try { token = localStorage.getItem(key); } catch (e) { token = null; }
+    if (!token || !/^[A-Za-z0-9_-]{16,64}$/.test(token)) {
+      var bytes = new Uint8Array(16);
+      (window.crypto || window.msCrypto).getRandomValues(bytes);
+      token = Array.prototype.map.call(bytes, function (b) { return ('0' + b.toString(16)).slice(-2); }).join('');
+      try { localStorage.setItem(key, token); } catch (e) { /* private mode: a token per page */ }
+    }
+    return token;
+  }
+
   // fetch with the participant's token; resolves {status, body}; rejects only on network failure.
   function api(method, path, body) {
     var headers = { 'Accept': 'application/json' };
     var who = me();
     if (who && who.token) headers['Authorization'] = 'Bearer ' + who.token;
+    headers['X-Device'] = S.device || (S.device = deviceToken());
+    if (S.page) headers['X-Page'] = S.page;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     var sentAt = Date.now();
     return fetch('/api/v1' + path, {
@@ -63,6 +117,8 @@
       body: body === undefined ? undefined : JSON.stringify(body),
       cache: 'no-store',
     }).then(function (response) {
+      var page = response.headers.get('X-Page-Token');
+      if (page) S.page = page;
       return response.text().then(function (text) {
         var data = null;
         try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
@@ -84,7 +140,7 @@
   }
 
   function failure(message, actions) {
-    show([h('div', { class: 'card' }, [h('p', { class: 'notice', role: 'alert', text: message })].concat(actions || []))]);
+    show([h('h1', { class: 'sr', text: '提示' }), h('div', { class: 'card' }, [h('p', { class: 'notice', role: 'alert', text: message })].concat(actions || []))]);
   }
 
   function homeButton() {
@@ -105,11 +161,22 @@
   function landing() {
     var c = S.campaign;
     var who = me();
+    var p = c.points || { single: c.points_per_question, multiple: c.points_per_question, judge: c.points_per_question };
+    var perQuestion = (p.single === p.multiple && p.multiple === p.judge)
+      ? '每题 ' + p.single + ' 分'
+      : '单选题每题 ' + p.single + ' 分、多选题每题 ' + p.multiple + ' 分、判断题每题 ' + p.judge + ' 分';
+    var counted = { best: '以最好的一次成绩计分（得分高者优先，得分相同用时少者优先）。',
+      last: '以最后一次答题的成绩计分。', sum: '每次答题的得分累计计入总成绩。' }[c.counted || 'sum'];
+    var byUnit = c.entries.some(function (e) { return e.kind === 'organizations'; })
+      ? '成绩计入您所在的单位；“五进”参与者的成绩单独计入所联系的单位。'
+      : '成绩计入您所在的地区（省、市、县）或中央企业。';
     var rules = h('ul', { class: 'rules' }, [
-      h('li', { text: '每人每天可答题 ' + c.attempts_per_day + ' 次。' }),
-      h('li', { text: '每次随机抽取 ' + c.questions_per_attempt + ' 道题，每题 ' + c.points_per_question + ' 分，满分 ' + c.max_score + ' 分。' }),
+      h('li', { text: (c.attempts_total ? '本次竞赛每人共可答题 ' + c.attempts_total + ' 次，每天至多 ' : '每人每天可答题 ')
+        + c.attempts_per_day + ' 次。' }),
+      h('li', { text: '每次随机抽取 ' + c.questions_per_attempt + ' 道题，' + perQuestion + '，满分 ' + c.max_score + ' 分。' }),
+      h('li', { text: counted }),
       h('li', { text: '每次答题限时 ' + c.time_limit_secs + ' 秒，时间到系统自动交卷；交卷前可返回修改答案。' }),
-      h('li', { text: '成绩计入您所在的地区（省、市、县）或中央企业。' }),
+      h('li', { text: byUnit }),
     ]);
     var actions;
     if (who && who.token) {
@@ -119,6 +186,7 @@
         h('a', { class: 'btn secondary', href: '#/rank', text: '我的成绩与排名' }),
         h('a', { class: 'btn secondary', href: '#/practice', id: 'practice-entry', text: '练功房（练习不计成绩）' }),
         prizeNotice(),
+        certificateNotice(),
         h('a', { class: 'btn ghost', href: '#/privacy', id: 'privacy-entry', text: '我的信息与注销' }),
         h('button', { class: 'btn ghost', type: 'button', text: '不是本人？重新报名', onclick: function () { saveMe(null); landing(); } }),
       ];
@@ -145,6 +213,7 @@
   function register(entryId) {
     var entry = S.campaign.entries.filter(function (e) { return e.id === entryId; })[0];
     if (!entry) return go('#/');
+    if (entry.kind === 'organizations') return orgRegister(entry);
     var levels = entryId === 'region'
       ? ['省（自治区、直辖市）', '市（地、州、盟）', '县（市、区）', '下级单位']
       : ['单位', '下级单位', '下级单位', '下级单位'];
@@ -308,10 +377,11 @@
     var warned = false;
     var advance = null; // the pending move to the next question after a single answer
 
-    var clockEl = h('span', { class: 'clock', role: 'timer', 'aria-label': '剩余时间' });
+    // The countdown is a timer that screen readers do not read out every second (aria-live
+    // off); the 30-second warning and the automatic submission are spoken through `say`.
+    var clockEl = h('span', { class: 'clock', role: 'timer', 'aria-live': 'off', 'aria-atomic': 'true', 'aria-label': '剩余时间' });
     var status = h('span', { class: 'status', 'aria-live': 'polite' });
     var timerBar = h('div', { class: 'timer' }, [clockEl, status]);
-    var alertEl = h('p', { class: 'sr', role: 'alert' });
     var dots = h('div', { class: 'dots', role: 'tablist', 'aria-label': '题目导航' });
     var card = h('div', { class: 'card' });
     var prev = h('button', { class: 'btn secondary', type: 'button', text: '上一题', onclick: function () { move(current - 1); } });
@@ -345,7 +415,7 @@
       var multiple = q.kind === 'multiple';
       card.textContent = '';
       card.appendChild(h('span', { class: 'kind', text: kindName(q.kind) }));
-      card.appendChild(h('p', { class: 'muted', text: '第 ' + (current + 1) + ' / ' + questions.length + ' 题' + (multiple ? '（可选多项）' : '') }));
+      card.appendChild(h('h1', { class: 'qno', text: '第 ' + (current + 1) + ' / ' + questions.length + ' 题' + (multiple ? '（可选多项）' : '') }));
       card.appendChild(h('p', { class: 'stem', id: 'stem', text: q.stem }));
       var group = h('div', { role: multiple ? 'group' : 'radiogroup', 'aria-labelledby': 'stem' });
       q.options.forEach(function (option) {
@@ -465,18 +535,19 @@
       if (left <= 30000 && !warned) {
         warned = true;
         timerBar.classList.add('warn');
-        alertEl.textContent = '答题时间仅剩 30 秒，请尽快交卷';
+        say('还剩' + Math.max(0, Math.ceil(left / 1000)) + '秒，请尽快交卷');
       }
       if (left <= 0) {
         // Send what is on screen with the submit: it arrives within the server's grace.
         stopTimer();
+        say('时间到，系统已自动交卷');
         var body = { answers: {} };
         Object.keys(answers).forEach(function (k) { body.answers[k] = answers[k]; });
         api('POST', '/attempts/' + id + '/submit', body).then(function () { finish(); }, function () { finish(); });
       }
     }
 
-    show([timerBar, alertEl, dots, card, footer]);
+    show([timerBar, dots, card, footer]);
     renderStatus();
     renderQuestion();
     tick();
@@ -507,6 +578,7 @@
           h('p', { class: 'muted', text: '用时 ' + duration(a.time_used_ms) + (a.auto_submitted ? '（时间到，系统已自动交卷）' : '') }),
           next,
           prizeNotice(),
+          certificateNotice(),
           h('a', { class: 'btn', href: '#/rank', text: '查看排名' }),
           homeButton(),
         ]),
@@ -524,6 +596,7 @@
         attrs.class = 'drill';
         attrs.tabindex = '0';
         attrs.onclick = function () { onDrill(item); };
+        attrs.onkeydown = function (event) { if (event.key === 'Enter' || event.key === ' ') { event.preventDefault(); onDrill(item); } };
       }
       return h('tr', attrs, [
         h('td', { text: String(item.rank) }), h('td', { text: item.name }),
@@ -531,19 +604,19 @@
         h('td', { text: String(item.attempts) }),
       ]);
     });
-    return h('table', { 'aria-label': board.parent_name + '排名' }, [
+    return stacked(h('table', { 'aria-label': board.parent_name + '排名' }, [
       h('thead', {}, [h('tr', {}, [h('th', { text: '名次' }), h('th', { text: '单位' }), h('th', { text: '积分' }), h('th', { text: '人数' }), h('th', { text: '人次' })])]),
       h('tbody', {}, rows),
-    ]);
+    ]));
   }
 
   function peopleTable(board) {
-    return h('table', { 'aria-label': '个人排名' }, [
+    return stacked(h('table', { 'aria-label': '个人排名' }, [
       h('thead', {}, [h('tr', {}, [h('th', { text: '名次' }), h('th', { text: '姓名' }), h('th', { text: '积分' }), h('th', { text: '用时' })])]),
       h('tbody', {}, board.items.map(function (p) {
         return h('tr', {}, [h('td', { text: String(p.rank) }), h('td', { text: p.name_masked + ' · ' + p.unit_name }), h('td', { text: String(p.points) }), h('td', { text: duration(p.time_used_ms) })]);
       })),
-    ]);
+    ]));
   }
 
   // Follows one board over SSE; `render` gets every new board.
@@ -555,6 +628,15 @@
     });
     S.streams.push(source);
     return source;
+  }
+
+  // A ranking the campaign hides (public_rankings; docs/fair-play.md): a note in its place.
+  function rankingHidden(kind, container) {
+    var shown = S.campaign.public_rankings;
+    if (!shown || shown[kind] !== false) return false;
+    container.textContent = '';
+    container.appendChild(h('p', { class: 'muted', text: kind === 'units' ? '本竞赛不公开单位排名' : '本竞赛不公开个人排名' }));
+    return true;
   }
 
   function rankPage() {
@@ -592,12 +674,12 @@
         crumbs.appendChild(document.createTextNode(' › '));
         crumbs.appendChild(h('button', { type: 'button', text: p.name, onclick: function () { path = path.slice(0, i + 1); follow(); } }));
       });
-      stream = live('board=units&parent=' + encodeURIComponent(parent), function (b) {
+      stream = rankingHidden('units', board) ? null : live('board=units&parent=' + encodeURIComponent(parent), function (b) {
         board.textContent = '';
         board.appendChild(unitTable(b, function (item) { path.push({ id: item.unit_id, name: item.name }); follow(); }));
       }, stamp);
       var unitQuery = path.length ? '&unit=' + encodeURIComponent(parent) : '';
-      peopleStream = live('board=participants&limit=20' + unitQuery, function (b) {
+      peopleStream = rankingHidden('individuals', people) ? null : live('board=participants&limit=20' + unitQuery, function (b) {
         people.textContent = '';
         people.appendChild(b.items.length ? peopleTable(b) : h('p', { class: 'muted', text: '暂无成绩' }));
       });
@@ -615,6 +697,7 @@
         var m = r.body;
         mineCard.appendChild(h('h2', { text: '我的成绩' }));
         mineCard.appendChild(h('p', { id: 'my-points', text: '累计积分 ' + m.points + ' 分，答题 ' + m.attempts + ' 次，用时 ' + duration(m.time_used_ms) }));
+        if (m.exclusion) mineCard.appendChild(h('p', { class: 'notice', role: 'status', text: m.exclusion.message }));
         mineCard.appendChild(h('ul', { class: 'ranks' }, m.ranks.map(function (rank) {
           return h('li', {}, [h('span', { text: rank.name }), h('span', { text: rank.rank ? '第 ' + rank.rank + ' 名' : '暂无排名' })]);
         })));
@@ -671,6 +754,56 @@
     return box;
   }
 
+  // ---------------------------------------------------------------- certificates
+
+  // The study-hour certificate (学时证明) of a campaign that grants one: the download button
+  // from the close while the score reaches the threshold, else why not; nothing otherwise.
+  function certificateNotice() {
+    var box = h('div', { id: 'certificate-notice' });
+    if (!(me() && me().token)) return box;
+    api('GET', '/campaigns/' + S.cid + '/certificate').then(function (r) {
+      if (r.status !== 200) return;
+      var c = r.body;
+      if (c.available) {
+        var status = h('p', { class: 'muted', role: 'status', 'aria-live': 'polite' });
+        box.appendChild(h('button', { class: 'btn', type: 'button', id: 'certificate-download',
+          text: '下载学时证明（' + c.hours + ' 学时）', onclick: function () { downloadCertificate(status); } }));
+        box.appendChild(h('p', { class: 'muted', text: '下载期至 ' + localTime(c.available_until) + '。证书编号：' + c.serial }));
+        box.appendChild(h('a', { class: 'btn ghost', href: '/verify/' + encodeURIComponent(c.serial), text: '查看证书核验页' }));
+        box.appendChild(status);
+      } else if (c.reason === 'certificate_not_yet_available') {
+        box.appendChild(h('p', { class: 'muted', text: '竞赛结束后，计分成绩达到 ' + c.min_score + ' 分者可下载 ' + c.hours + ' 学时的学时证明。' }));
+      } else if (c.reason === 'certificate_below_threshold') {
+        box.appendChild(h('p', { class: 'muted', text: '您的计分成绩为 ' + c.score + ' 分，未达到获得学时证明所需的 ' + c.min_score + ' 分。' }));
+      } else if (c.reason === 'certificate_expired') {
+        box.appendChild(h('p', { class: 'muted', text: '学时证明的下载期已过。' }));
+      }
+    });
+    return box;
+  }
+
+  // The PDF needs the participant's token, so it is fetched and handed to the browser as a file.
+  function downloadCertificate(status) {
+    var who = me();
+    status.textContent = '正在生成学时证明…';
+    fetch('/api/v1/campaigns/' + S.cid + '/certificate.pdf', {
+      headers: { 'Authorization': 'Bearer ' + who.token }, cache: 'no-store',
+    }).then(function (response) {
+      if (!response.ok) {
+        return response.json().then(function (e) { status.textContent = e.message || '下载失败，请稍后重试。'; });
+      }
+      return response.blob().then(function (blob) {
+        var url = URL.createObjectURL(blob);
+        var link = h('a', { href: url, download: '学时证明.pdf' });
+        document.body.appendChild(link);
+        link.click();
+        link.remove();
+        setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
+        status.textContent = '学时证明已下载。';
+      });
+    }, function () { status.textContent = '网络连接失败，请稍后重试。'; });
+  }
+
   function winnersPage() {
     show([h('p', { class: 'loading', text: '正在加载获奖名单…' })]);
     api('GET', '/campaigns/' + S.cid + '/prizes/winners').then(function (r) {
@@ -680,12 +813,12 @@
       var parts = [h('h1', { text: '获奖名单' })];
       w.prizes.forEach(function (prize) {
         parts.push(h('h2', { text: prize.prize + '（' + prize.winners.length + ' 名）' }));
-        parts.push(h('div', { class: 'card' }, [h('table', { 'aria-label': prize.prize }, [
+        parts.push(h('div', { class: 'card' }, [stacked(h('table', { 'aria-label': prize.prize }, [
           h('thead', {}, [h('tr', {}, [h('th', { text: '奖级' }), h('th', { text: '姓名' }), h('th', { text: '手机号' }), h('th', { text: '单位' })])]),
           h('tbody', {}, prize.winners.map(function (winner) {
             return h('tr', {}, [h('td', { text: winner.award }), h('td', { text: winner.name }), h('td', { text: winner.phone }), h('td', { text: winner.unit })]);
           })),
-        ])]));
+        ]))]));
       });
       parts.push(h('div', { class: 'card audit' }, [
         h('h2', { text: '抽奖核验信息' }),
@@ -710,7 +843,7 @@
       if (r.status !== 200) return failure((r.body && r.body.message) || '暂时无法进入练功房，请稍后重试。', [homeButton()]);
       var room = r.body;
       var history = room.history.length
-        ? h('table', { 'aria-label': '今日练习记录', id: 'practice-history' }, [
+        ? stacked(h('table', { 'aria-label': '今日练习记录', id: 'practice-history' }, [
           h('thead', {}, [h('tr', {}, [h('th', { text: '次' }), h('th', { text: '交卷时间' }), h('th', { text: '得分' }), h('th', { text: '用时' })])]),
           h('tbody', {}, room.history.map(function (item, i) {
             return h('tr', {}, [
@@ -720,7 +853,7 @@
               h('td', { text: duration(item.time_used_ms) }),
             ]);
           })),
-        ])
+        ]))
         : h('p', { class: 'muted', id: 'practice-history', text: '今天还没有练习记录。' });
       var startButton = room.open_now
         ? h('a', { class: 'btn', href: '#/practice/run', id: 'practice-start', text: room.open ? '继续练习' : '开始练习' })
@@ -760,7 +893,8 @@
     var answers = questions.map(function () { return []; });
     var current = 0;
     var sent = false;
-    var clockEl = h('span', { class: 'clock', role: 'timer', 'aria-label': '剩余时间' });
+    var warned = false;
+    var clockEl = h('span', { class: 'clock', role: 'timer', 'aria-live': 'off', 'aria-atomic': 'true', 'aria-label': '剩余时间' });
     var timerBar = h('div', { class: 'timer practice' }, [clockEl, h('span', { class: 'status', text: '练习 · 不计成绩' })]);
     var card = h('div', { class: 'card' });
     var prev = h('button', { class: 'btn secondary', type: 'button', text: '上一题', onclick: function () { move(current - 1); } });
@@ -778,7 +912,7 @@
       var multiple = q.kind === 'multiple';
       card.textContent = '';
       card.appendChild(h('span', { class: 'kind', text: kindName(q.kind) }));
-      card.appendChild(h('p', { class: 'muted', text: '第 ' + (current + 1) + ' / ' + questions.length + ' 题' + (multiple ? '（可选多项）' : '') }));
+      card.appendChild(h('h1', { class: 'qno', text: '第 ' + (current + 1) + ' / ' + questions.length + ' 题' + (multiple ? '（可选多项）' : '') }));
       card.appendChild(h('p', { class: 'stem', id: 'stem', text: q.stem }));
       var group = h('div', { role: multiple ? 'group' : 'radiogroup', 'aria-labelledby': 'stem' });
       q.options.forEach(function (option) {
@@ -827,7 +961,8 @@
     function tick() {
       var left = deadline - now();
       clockEl.textContent = '剩余 ' + clock(left);
-      if (left <= 0) submit();
+      if (left <= 30000 && !warned) { warned = true; say('还剩' + Math.max(0, Math.ceil(left / 1000)) + '秒，请尽快交卷'); }
+      if (left <= 0) { say('时间到，系统已自动交卷'); submit(); }
     }
 
     show([timerBar, card, h('div', { class: 'footer' }, [h('div', { class: 'row' }, [prev, next, submitButton])])]);
@@ -895,6 +1030,7 @@
           row('姓名', b.name), row('手机号', b.phone_masked), row('单位代码', b.unit_id),
           row('报名时间', b.registered_at && localTime(b.registered_at)),
           row('同意的告知版本', b.consent_version), row('监护人', b.guardian_name),
+          row('手机号（加密保存，仅用于中奖通知）', b.phone_kept ? '已保存' : '未保存'),
           row('已保存的答题次数', b.attempts_recorded), row('保存期限至', b.retain_until),
           h('p', { class: 'muted', text: '我们保存：' + b.kept }),
         ]),
@@ -904,12 +1040,217 @@
     }, function () { failure('网络连接失败，请检查网络后重试。', [homeButton()]); });
   }
 
+  // ---------------------------------------------------------------- organizations (issue 18)
+  // An entry of kind `organizations`: find one's organization by a part of its name or its
+  // pinyin initials, or register it (full name, 统一社会信用代码, region), then register under it
+  // as staff, as a 五进 participant (counted in its 五进 group) or as its principal person; an
+  // organization's administrator applies with a letter of authorization.
+
+  var PUBLIC_KINDS = [['enterprise', '企业'], ['village', '农村'], ['community', '社区'], ['school', '学校'], ['family', '家庭']];
+
+  // A cascade of region selects where any level may be chosen (organizations register at a
+  // province, a city or a county).
+  function regionPicker(onChange) {
+    var box = h('div', { id: 'org-region' });
+    function level(depth, units) {
+      var select = h('select', { id: 'org-region-' + depth, 'aria-label': depth === 0 ? '所在地区' : '下级地区' },
+        [h('option', { value: '', text: depth === 0 ? '请选择地区' : '（本级）' })].concat(units.map(function (u) {
+          return h('option', { value: u.id, 'data-children': u.has_children ? '1' : '', text: u.name });
+        })));
+      var wrap = h('div', { 'data-depth': depth }, [select]);
+      var parent = box.lastChild ? box.lastChild.firstChild.value : '';
+      select.addEventListener('change', function () {
+        while (box.lastChild && box.lastChild !== wrap) box.removeChild(box.lastChild);
+        var option = select.options[select.selectedIndex];
+        onChange(option && option.value ? option.value : (depth === 0 ? null : parent));
+        if (option && option.value && option.getAttribute('data-children')) {
+          api('GET', '/campaigns/' + S.cid + '/units?parent=' + encodeURIComponent(option.value)).then(function (r) {
+            if (r.status === 200) level(depth + 1, r.body.items);
+          });
+        }
+      });
+      box.appendChild(wrap);
+    }
+    return { el: box, start: function (entryId) {
+      api('GET', '/campaigns/' + S.cid + '/units?entry=' + encodeURIComponent(entryId)).then(function (r) {
+        if (r.status === 200) level(0, r.body.items);
+      });
+    } };
+  }
+
+  function orgRegister(entry) {
+    var chosen = null;
+    var results = h('ul', { class: 'org-results', id: 'org-results', 'aria-live': 'polite' });
+    var q = h('input', { id: 'org-q', type: 'search', maxlength: '60', placeholder: '输入单位名称关键字或拼音首字母' });
+    var picked = h('p', { id: 'org-picked', class: 'muted', text: '尚未选择单位' });
+    var orgError = h('p', { class: 'error', id: 'org-error', role: 'alert' });
+    var timer = null;
+    function searchNow() {
+      var text = q.value.trim();
+      api('GET', '/campaigns/' + S.cid + '/organizations?q=' + encodeURIComponent(text)).then(function (r) {
+        results.textContent = '';
+        var items = (r.body && r.body.items) || [];
+        if (!items.length) results.appendChild(h('li', { class: 'muted', text: '没有找到，请换个关键字，或先注册单位' }));
+        items.forEach(function (o) {
+          results.appendChild(h('li', {}, [h('button', { type: 'button', class: 'btn ghost', 'data-unit': o.unit_id,
+            text: o.name + '（' + o.region_path.join(' / ') + '）',
+            onclick: function () {
+              chosen = o;
+              picked.textContent = '已选择：' + o.name;
+              apply.hidden = false;
+              apply.setAttribute('href', '#/org-apply/' + o.org_id);
+            } })]));
+        });
+      });
+    }
+    q.addEventListener('input', function () { clearTimeout(timer); timer = setTimeout(searchNow, 300); });
+    var apply = h('a', { class: 'btn ghost', id: 'org-apply-link', href: '#/', hidden: true, text: '申请成为本单位管理员' });
+    var roleStaff = h('input', { type: 'radio', name: 'role', id: 'role-staff', value: 'staff', checked: true });
+    var rolePublic = h('input', { type: 'radio', name: 'role', id: 'role-public', value: 'public' });
+    var kind = h('select', { id: 'public-kind', 'aria-label': '“五进”类别' }, PUBLIC_KINDS.map(function (k) { return h('option', { value: k[0], text: k[1] }); }));
+    var kindBox = h('div', { hidden: true }, [h('label', { for: 'public-kind', text: '“五进”类别' }), kind]);
+    var principal = h('input', { type: 'checkbox', id: 'principal' });
+    var post = h('input', { id: 'principal-post', maxlength: '30', placeholder: '如：局长' });
+    var postBox = h('div', { hidden: true }, [h('label', { for: 'principal-post', text: '职务' }), post]);
+    function roles() {
+      kindBox.hidden = !rolePublic.checked;
+      principalBox.hidden = rolePublic.checked;
+      postBox.hidden = !principal.checked || rolePublic.checked;
+    }
+    var principalBox = h('label', { class: 'check' }, [principal, h('span', { text: '我是单位主要负责人' })]);
+    [roleStaff, rolePublic, principal].forEach(function (i) { i.addEventListener('change', roles); });
+    var name = h('input', { id: 'name', autocomplete: 'name', maxlength: '30' });
+    var phone = h('input', { id: 'phone', type: 'tel', inputmode: 'numeric', autocomplete: 'tel', maxlength: '16' });
+    var error = h('p', { class: 'error', id: 'register-error', role: 'alert' });
+    var consent = h('input', { id: 'consent', type: 'checkbox' });
+    var notice = null;
+    var consentBox = h('label', { class: 'check', hidden: true }, [consent, h('span', { text: '我已阅读并同意个人信息处理告知' })]);
+    api('GET', '/campaigns/' + S.cid + '/notice').then(function (r) {
+      notice = r.status === 200 ? r.body.notice : null;
+      consentBox.hidden = !notice;
+    });
+    var submit = h('button', { class: 'btn', type: 'submit', text: '报名并开始答题' });
+    var form = h('form', { class: 'card', novalidate: true }, [
+      h('h2', { text: '第一步：选择您所在（或关联）的单位' }),
+      h('label', { for: 'org-q', text: '搜索单位' }), q, results, picked, orgError,
+      h('a', { class: 'btn secondary', id: 'org-new-link', href: '#/org-new/' + entry.id, text: '搜索不到？先注册单位' }),
+      apply,
+      h('h2', { text: '第二步：填写个人信息' }),
+      h('label', { class: 'check' }, [roleStaff, h('span', { text: '本单位干部职工' })]),
+      h('label', { class: 'check' }, [rolePublic, h('span', { text: '“五进”人员（企业、农村、社区、学校、家庭的群众，成绩计入关联单位）' })]),
+      kindBox, principalBox, postBox,
+      h('label', { for: 'name', text: '姓名（实名）' }), name,
+      h('label', { for: 'phone', text: '手机号' }), phone,
+      consentBox, error, submit,
+    ]);
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      error.textContent = orgError.textContent = '';
+      if (!chosen) { orgError.textContent = '请先搜索并选择单位'; return; }
+      if (notice && !consent.checked) { error.textContent = '请阅读个人信息处理告知并勾选同意'; return; }
+      var body = { name: name.value.trim(), phone: phone.value.replace(/[\s-]/g, ''), unit_id: chosen.unit_id };
+      if (notice) { body.consent = true; body.notice_version = notice.version; }
+      if (rolePublic.checked) body.public_kind = kind.value;
+      else if (principal.checked) { body.principal = true; body.principal_post = post.value.trim(); }
+      submit.disabled = true;
+      api('POST', '/campaigns/' + S.cid + '/participants', body).then(function (r) {
+        submit.disabled = false;
+        if (r.status === 200 || r.status === 201) {
+          saveMe({ token: r.body.token, pid: r.body.participant_id, unit: r.body.unit_id, nameMasked: body.name.charAt(0) + '*' });
+          go('#/attempt');
+          return;
+        }
+        error.textContent = (r.body && r.body.message) || '报名失败，请稍后重试';
+      }, function () { submit.disabled = false; error.textContent = '网络连接失败，请检查网络后重试'; });
+    });
+    show([h('h1', { text: entry.name + '参赛报名' }), form]);
+    searchNow();
+  }
+
+  function orgNew(entryId) {
+    var region = null;
+    var picker = regionPicker(function (id) { region = id; });
+    var name = h('input', { id: 'org-name', maxlength: '60' });
+    var code = h('input', { id: 'org-code', maxlength: '18', autocapitalize: 'characters', autocomplete: 'off' });
+    var error = h('p', { class: 'error', id: 'org-new-error', role: 'alert' });
+    var submit = h('button', { class: 'btn', type: 'submit', text: '注册单位' });
+    var form = h('form', { class: 'card', novalidate: true }, [
+      h('label', { for: 'org-name', text: '单位全称' }), name,
+      h('label', { for: 'org-code', text: '统一社会信用代码（18位）' }), code,
+      h('label', { text: '所在地区（可选到省、市或县）' }), picker.el,
+      error, submit,
+    ]);
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      error.textContent = '';
+      if (!region) { error.textContent = '请选择单位所在地区'; return; }
+      submit.disabled = true;
+      api('POST', '/campaigns/' + S.cid + '/organizations', { name: name.value, credit_code: code.value, region_id: region }).then(function (r) {
+        submit.disabled = false;
+        if (r.status === 201) {
+          show([h('h1', { text: '单位注册成功' }), h('div', { class: 'card' }, [
+            h('p', { text: r.body.name + '（' + r.body.region_path.join(' / ') + '）已注册。' }),
+            h('a', { class: 'btn', href: '#/register/' + entryId, text: '返回报名，搜索并选择本单位' }),
+            h('a', { class: 'btn secondary', href: '#/org-apply/' + r.body.org_id, text: '申请成为本单位管理员' }),
+          ])]);
+          return;
+        }
+        error.textContent = (r.body && r.body.message) || '注册失败，请稍后重试';
+      }, function () { submit.disabled = false; error.textContent = '网络连接失败，请检查网络后重试'; });
+    });
+    show([h('h1', { text: '注册单位' }), form]);
+    picker.start(entryId);
+  }
+
+  function orgApply(orgId) {
+    var name = h('input', { id: 'admin-name', maxlength: '30', autocomplete: 'name' });
+    var phone = h('input', { id: 'admin-phone', type: 'tel', inputmode: 'numeric', maxlength: '16' });
+    var file = h('input', { id: 'admin-file', type: 'file', accept: 'application/pdf,image/jpeg,image/png' });
+    var error = h('p', { class: 'error', id: 'admin-error', role: 'alert' });
+    var submit = h('button', { class: 'btn', type: 'submit', text: '提交申请' });
+    var form = h('form', { class: 'card', novalidate: true }, [
+      h('p', { class: 'muted', text: '每个单位可设1名管理员，由上级单位审核。请上传盖章的授权说明（PDF、JPG 或 PNG，不超过5MB）。' }),
+      h('label', { for: 'admin-name', text: '姓名' }), name,
+      h('label', { for: 'admin-phone', text: '手机号' }), phone,
+      h('label', { for: 'admin-file', text: '授权文件' }), file,
+      error, submit,
+    ]);
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      error.textContent = '';
+      var f = file.files && file.files[0];
+      if (!f) { error.textContent = '请选择授权文件'; return; }
+      if (f.size > 5 * 1024 * 1024) { error.textContent = '授权文件不能超过5MB'; return; }
+      var data = new FormData();
+      data.append('name', name.value.trim());
+      data.append('phone', phone.value.replace(/[\s-]/g, ''));
+      data.append('file', f);
+      submit.disabled = true;
+      fetch('/api/v1/campaigns/' + S.cid + '/organizations/' + encodeURIComponent(orgId) + '/admin-applications', { method: 'POST', body: data }).then(function (response) {
+        return response.json().then(function (body) { return { status: response.status, body: body }; }, function () { return { status: response.status, body: null }; });
+      }).then(function (r) {
+        submit.disabled = false;
+        if (r.status === 201) {
+          show([h('h1', { text: '申请已提交' }), h('div', { class: 'card' }, [
+            h('p', { id: 'admin-filed', text: '申请编号 ' + r.body.application_id + '，请等待上级单位审核；审核通过后，审核人会将登录账号和初始密码告知您。' }),
+            homeButton(),
+          ])]);
+          return;
+        }
+        error.textContent = (r.body && r.body.message) || '提交失败，请稍后重试';
+      }, function () { submit.disabled = false; error.textContent = '网络连接失败，请检查网络后重试'; });
+    });
+    show([h('h1', { text: '申请成为单位管理员' }), form]);
+  }
+
   // ---------------------------------------------------------------- routing
 
   function route() {
     var parts = (location.hash || '#/').slice(2).split('/');
     switch (parts[0]) {
       case 'register': return register(parts[1]);
+      case 'org-new': return orgNew(parts[1]);
+      case 'org-apply': return orgApply(parts[1]);
       case 'attempt': return attemptPage();
       case 'result': return resultPage(parts[1]);
       case 'rank': return rankPage();

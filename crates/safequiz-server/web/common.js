@@ -65,6 +65,7 @@ var SQ = (function () {
   function choiceLabel(key) { return key === 'T' ? '正确' : key === 'F' ? '错误' : key; }
 
   // One reviewed question: options marked right and wrong, the verdict, explanation and source.
+  // Right and wrong are said in words with a symbol (✓ 正确答案, ✗ 错选), not by colour alone.
   // `words` names whose answer it is: {chosen: '（你的选择）', answer: '你的答案'}.
   function reviewCard(item, words) {
     var options = (item.options || []).map(function (o) {
@@ -73,11 +74,12 @@ var SQ = (function () {
       return h('div', { class: 'option' + (isRight ? ' right' : isChosen ? ' wrong' : '') }, [
         h('span', { class: 'key', text: o.key === 'T' ? '✓' : o.key === 'F' ? '✗' : o.key }),
         h('span', { text: (o.text === null ? '（选项已不在题库中）' : o.text) + (isChosen ? words.chosen : '') }),
+        isRight ? h('span', { class: 'mark', text: '✓ 正确答案' }) : isChosen ? h('span', { class: 'mark', text: '✗ 错选' }) : null,
       ]);
     });
     return h('div', { class: 'card review' }, [
       item.kind ? h('span', { class: 'kind', text: kindName(item.kind) }) : null,
-      h('p', { class: 'verdict ' + (item.correct ? 'ok' : 'bad'), text: '第 ' + (item.index + 1) + ' 题 ' + (item.correct ? '回答正确' : '回答错误') }),
+      h('p', { class: 'verdict ' + (item.correct ? 'ok' : 'bad'), text: (item.correct ? '✓ ' : '✗ ') + '第 ' + (item.index + 1) + ' 题 ' + (item.correct ? '回答正确' : '回答错误') }),
       h('p', { class: 'stem', text: item.stem === null ? '（该题已从题库中删除，题号 ' + item.id + '）' : item.stem }),
     ].concat(options).concat([
       h('p', { text: '正确答案：' + item.correct_choices.map(choiceLabel).join('、') + '；' + words.answer + '：' + (item.choices.length ? item.choices.map(choiceLabel).join('、') : '未作答') }),

@@ -188,6 +188,7 @@
     { page: 'figures', name: '统计报表' },
     { page: 'questions', name: '题目分析' },
     { page: 'headcounts', name: '应参与人数' },
+    { page: 'flags', name: '公平性核查' },
   ];
 
   // The header and tabs of a logged-in page about `unitId`; the period pages' tabs keep the
@@ -206,6 +207,14 @@
       if (tab.page === page) active = link;
       nav.appendChild(link);
     });
+    // Self-registered organizations (issue 18): their figures and the administrator queue.
+    if (S.me.organizations) {
+      [['orgs', '单位情况'], ['applications', '管理员审核']].forEach(function (t) {
+        var link = h('a', { href: '#/' + t[0], 'aria-current': page === t[0] ? 'page' : null, text: t[1] });
+        if (page === t[0]) active = link;
+        nav.appendChild(link);
+      });
+    }
     // The audit trail: only for the organizer of the whole campaign.
     if (S.me.unit_id === '*') {
       var audit = h('a', { href: '#/audit', 'aria-current': page === 'audit' ? 'page' : null, text: '审计日志' });
@@ -1232,6 +1241,127 @@
     try { return decodeURIComponent(text); } catch (e) { return ''; }
   }
 
+  // ---------------------------------------------------------------- organizations (issue 18)
+
+  // Each organization within the scope: staff and 五进 apart, and its principal person.
+  function orgsPage() {
+    loading();
+    var shown = whileShown();
+    get('/organizations').then(shown(function (r) {
+      if (r.status !== 200) throw refused(r);
+      frame('orgs', currentUnit().id);
+      var rows = r.body.items.map(function (o) {
+        return h('tr', { 'data-unit': o.unit_id }, [
+          h('td', { text: o.name }),
+          h('td', { text: num(o.staff_took_part) + ' / ' + num(o.staff_registered) }),
+          h('td', { text: num(o.staff_points) }),
+          h('td', { text: num(o.public_took_part) + ' / ' + num(o.public_registered) }),
+          h('td', { text: num(o.public_points) }),
+          h('td', { text: o.principal_post ? o.principal_post + (o.principal_took_part ? '（已参赛）' : '（未参赛）') : '未登记' }),
+        ]);
+      });
+      show([h('h1', { text: '单位情况' }), h('table', { class: 'units', id: 'orgs' }, [
+        h('caption', { text: '职工与“五进”人员分列（参赛人数 / 报名人数）' }),
+        h('thead', {}, [h('tr', {}, ['单位', '职工参赛', '职工总分', '“五进”参赛', '“五进”总分', '主要负责人'].map(function (t) { return h('th', { scope: 'col', text: t }); }))]),
+        h('tbody', {}, rows),
+      ])]);
+    }), failed(orgsPage));
+  }
+
+  // The applications of organizations below the organizer: approve (the one-time password is
+  // shown once) or refuse with a reason.
+  function applicationsPage(status) {
+    loading();
+    var shown = whileShown();
+    get('/admin-applications' + query({ status: status })).then(shown(function (r) {
+      if (r.status !== 200) throw refused(r);
+      frame('applications', currentUnit().id);
+      var tabs = h('p', {}, [['pending', '待审核'], ['approved', '已通过'], ['refused', '已拒绝']].map(function (t) {
+        return h('a', { class: 'btn ghost', href: '#/applications/' + t[0], 'aria-current': t[0] === status ? 'page' : null, text: t[1] });
+      }));
+      var list = r.body.items.map(function (a) {
+        var result = h('p', { class: 'result', role: 'status' });
+        var reason = h('input', { maxlength: '200', placeholder: '拒绝理由', 'aria-label': '拒绝理由' });
+        var actions = a.status !== 'pending' ? [h('p', { text: a.status === 'approved' ? '已通过' : '已拒绝：' + (a.reason || '') })] : [
+          h('button', { class: 'btn', type: 'button', 'data-approve': a.application_id, text: '通过', onclick: function () {
+            call('POST', '/admin-applications/' + a.application_id + '/approval').then(function (x) {
+              if (x.status === 201) {
+                result.textContent = '已创建管理员账号 ' + x.body.username + '，初始密码 ' + x.body.one_time_password + '（仅显示一次，请告知申请人，首次登录须修改）';
+              } else result.textContent = messageOf(x, '操作失败');
+            });
+          } }),
+          reason,
+          h('button', { class: 'btn secondary', type: 'button', text: '拒绝', onclick: function () {
+            call('POST', '/admin-applications/' + a.application_id + '/refusal', { reason: reason.value }).then(function (x) {
+              result.textContent = x.status === 204 ? '已拒绝' : messageOf(x, '操作失败');
+            });
+          } }),
+        ];
+        return h('div', { class: 'card', 'data-application': a.application_id }, [
+          h('h2', { text: a.org_name }),
+          h('p', { text: '申请人：' + a.applicant_name + '，手机 ' + a.phone + '，提交于 ' + time(new Date(a.submitted_at_ms).toISOString()) }),
+          h('a', { href: '/api/v1/organizer/admin-applications/' + a.application_id + '/file', target: '_blank', rel: 'noopener', text: '查看授权文件（' + Math.ceil(a.file_size / 1024) + ' KB）' }),
+        ].concat(actions, [result]));
+      });
+      show([h('h1', { text: '单位管理员审核' }), tabs].concat(list.length ? list : [h('p', { class: 'muted', text: '暂无申请' })]));
+    }), failed(function () { applicationsPage(status); }));
+  }
+
+  // Fair play (docs/fair-play.md): flagged participants with reasons and evidence, each child
+  // unit's share, and exclusion or its undo with a reason (each written to the audit trail).
+  var REASONS = {
+    shared_device: '同一设备多人使用', device_burst: '同一设备短时集中报名或答题',
+    network_burst: '同一网段短时集中答题', chained_starts: '多个账号接力答题',
+    same_start_minute: '每天同一分钟开始答题', regular_gaps: '作答间隔过于规律',
+    no_page_load: '未打开答题页面即答题',
+  };
+  function evidenceText(e) {
+    return Object.keys(e || {}).map(function (k) { return k + '=' + e[k]; }).join('，');
+  }
+  function flagsPage(unitId, after) {
+    frame('flags', unitId);
+    loading();
+    var shown = whileShown();
+    get('/flags' + query({ unit: unitId, after: after || '' })).then(shown(function (r) {
+      if (r.status !== 200) throw refused(r);
+      var f = r.body;
+      var shares = h('table', { class: 'data' }, [
+        h('caption', { text: '下级单位被标记的参与比例' }),
+        h('tr', {}, ['单位', '参与人数', '被标记人数', '比例'].map(function (t) { return h('th', { scope: 'col', text: t }); })),
+      ].concat(f.units.map(function (u) {
+        return h('tr', { 'data-unit': u.unit_id }, [
+          h('th', { scope: 'row', text: u.name }), h('td', { text: num(u.participants) }),
+          h('td', { text: num(u.flagged) }), h('td', { text: rate(u.share) }),
+        ]);
+      })));
+      var items = f.items.map(function (p) {
+        var state = h('p', { class: 'state', role: 'status' });
+        var reason = h('input', { maxlength: '200', autocomplete: 'off', 'aria-label': '原因', placeholder: '原因（必填）' });
+        var excluded = !!p.exclusion;
+        var button = h('button', { type: 'button', class: excluded ? 'secondary' : '', text: excluded ? '撤销排除' : '排除成绩', onclick: function () {
+          if (!reason.value.trim()) { state.textContent = '请填写原因'; return; }
+          state.textContent = '提交中…';
+          call(excluded ? 'DELETE' : 'POST', '/participants/' + p.participant_id + '/exclusion', { reason: reason.value.trim() }).then(function (res) {
+            if (res.status === 200) flagsPage(unitId, after);
+            else state.textContent = messageOf(res, '操作失败');
+          }, function (e) { if (e !== HANDLED) state.textContent = '网络错误，未保存'; });
+        } });
+        return h('div', { class: 'card', 'data-participant': String(p.participant_id) }, [
+          h('h2', { text: (p.name || '（未同步姓名）') + ' · ' + p.unit_name + ' · 编号 ' + p.participant_id }),
+          h('p', { text: '计入成绩：' + num(p.points) + ' 分，' + num(p.attempts) + ' 次' }),
+          h('ul', {}, p.flags.map(function (flag) {
+            return h('li', { text: (REASONS[flag.reason] || flag.reason) + '（' + evidenceText(flag.evidence) + '）' });
+          })),
+          p.exclusion ? h('p', { class: 'notice', text: '已排除：' + p.exclusion.reason + '（' + p.exclusion.by + '，' + time(p.exclusion.at) + '）' }) : null,
+          reason, button, state,
+        ]);
+      });
+      var more = f.next_after ? h('a', { class: 'btn secondary', href: '#/flags/' + encodeURIComponent(unitId) + '?after=' + f.next_after, text: '下一页' }) : null;
+      show([h('h1', { text: '公平性核查' }), crumbs('flags'), h('p', { class: 'muted', text: '标记只是复核线索，不会自动扣分；排除成绩须填写原因，并记入审计日志。' }), shares]
+        .concat(items.length ? items : [h('p', { class: 'muted', text: '暂无被标记的参与者' })], [more]));
+    }), failed(function () { flagsPage(unitId, after); }));
+  }
+
   function route() {
     stopTimers();
     var at = parseHash();
@@ -1243,6 +1373,8 @@
     if (at.page === 'totp') return totpPage();
     if (at.page === 'audit') return auditPage(at.params);
     if (at.page === 'person') return personPage(at.arg);
+    if (at.page === 'orgs') return orgsPage();
+    if (at.page === 'applications') return applicationsPage(at.arg || 'pending');
     // The unit joins the breadcrumbs once the server has answered for it.
     var unitId = at.arg || currentUnit().id;
     switch (at.page) {
@@ -1250,6 +1382,7 @@
       case 'figures': return figuresPage(unitId, at.params);
       case 'questions': return questionsPage(unitId, at.params);
       case 'headcounts': return headcountsPage(unitId);
+      case 'flags': return flagsPage(unitId, at.params.after);
       default: return progress(unitId);
     }
   }

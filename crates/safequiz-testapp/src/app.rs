@@ -31,10 +31,16 @@ pub struct TestAppBuilder {
     database: Database,
     topology: Topology,
     time_limit_secs: Option<u32>,
+    public_rankings: Option<safequiz_domain::campaign::PublicRankings>,
     trusted_proxies: Option<Vec<String>>,
     redis_proxy: bool,
     adjust: Option<Adjustment>,
+    organizations: bool,
+    campaigns: Option<CampaignAdjustment>,
 }
+
+/// A change a test makes to every served campaign before the service starts.
+type CampaignAdjustment = Box<dyn Fn(&mut safequiz_domain::campaign::Campaign) + Send>;
 
 impl TestAppBuilder {
     /// Spreads participants over `shards` shards (hot-state tests use 4).
@@ -63,6 +69,15 @@ impl TestAppBuilder {
         self
     }
 
+    /// Gives every campaign these public rankings (`public_rankings`: fair play tests).
+    pub fn public_rankings(
+        mut self,
+        rankings: safequiz_domain::campaign::PublicRankings,
+    ) -> TestAppBuilder {
+        self.public_rankings = Some(rankings);
+        self
+    }
+
     /// Gives every campaign attempts of `secs` seconds (browser tests wait for a deadline).
     pub fn time_limit_secs(mut self, secs: u32) -> TestAppBuilder {
         self.time_limit_secs = Some(secs);
@@ -80,6 +95,23 @@ impl TestAppBuilder {
     /// (one redis-server only).
     pub fn redis_proxy(mut self) -> TestAppBuilder {
         self.redis_proxy = true;
+        self
+    }
+
+    /// Also serves [`ORG_CAMPAIGN`], a campaign whose one entry takes self-registered
+    /// organizations under the shipped region tree (issue 18).
+    pub fn organizations(mut self) -> TestAppBuilder {
+        self.organizations = true;
+        self
+    }
+
+    /// Changes every campaign served after loading it (scoring policies, certificates,
+    /// windows: issue 18 tests).
+    pub fn campaigns(
+        mut self,
+        adjust: impl Fn(&mut safequiz_domain::campaign::Campaign) + Send + 'static,
+    ) -> TestAppBuilder {
+        self.campaigns = Some(Box::new(adjust));
         self
     }
 
@@ -176,11 +208,27 @@ impl TestAppBuilder {
         let mut catalogue =
             Catalogue::load(&loaded.dir, &loaded.banks_dir(), &loaded.campaigns_dir())
                 .expect("the shipped banks and campaigns load");
+        if self.organizations {
+            let campaign = organizations_campaign(&loaded.dir, &catalogue.banks);
+            catalogue.campaigns.push(Arc::new(campaign));
+        }
         if let Some(secs) = self.time_limit_secs {
             for campaign in &mut catalogue.campaigns {
                 Arc::get_mut(campaign)
                     .expect("a freshly loaded campaign has one owner")
                     .time_limit_secs = secs;
+            }
+        }
+        if let Some(rankings) = self.public_rankings {
+            for campaign in &mut catalogue.campaigns {
+                Arc::get_mut(campaign)
+                    .expect("a freshly loaded campaign has one owner")
+                    .public_rankings = rankings;
+            }
+        }
+        if let Some(adjust) = &self.campaigns {
+            for campaign in &mut catalogue.campaigns {
+                adjust(Arc::get_mut(campaign).expect("a freshly loaded campaign has one owner"));
             }
         }
         let catalogue = Arc::new(catalogue);
@@ -490,6 +538,43 @@ impl TestApp {
         assert_eq!(status, 200, "{body}");
         body["token"].as_str().expect("a new token").to_owned()
     }
+}
+
+/// The campaign [`TestAppBuilder::organizations`] adds: organizations register under the
+/// shipped regions, participants under them (staff, 五进, principal persons).
+pub const ORG_CAMPAIGN: &str = "org-test";
+
+/// Builds [`ORG_CAMPAIGN`] over the shipped banks and region tree.
+fn organizations_campaign(
+    config_dir: &std::path::Path,
+    banks: &[safequiz_domain::bank::Bank],
+) -> safequiz_domain::campaign::Campaign {
+    use safequiz_domain::campaign::{Campaign, parse_campaign_file};
+    let text = format!(
+        r#"
+id = "{ORG_CAMPAIGN}"
+title = "水利安全生产知识竞赛（测试）"
+opens_at = "2026-01-01T00:00:00+08:00"
+closes_at = "2027-07-01T00:00:00+08:00"
+time_limit_secs = 150
+questions_per_attempt = 5
+attempts_per_day = 1
+points_per_question = 1
+banks = ["accident-prevention", "hazard-identification", "evacuation", "self-rescue", "rescue-drills", "emergency-response"]
+
+[[entries]]
+id = "org"
+name = "水利单位"
+kind = "organizations"
+units = "units/regions.tsv"
+"#
+    );
+    let file = parse_campaign_file(&text).expect("the test campaign parses");
+    let regions = std::fs::read_to_string(config_dir.join("units/regions.tsv"))
+        .expect("the shipped region tree is readable");
+    let regions =
+        safequiz_domain::units::parse_unit_file(&regions).expect("the shipped region tree parses");
+    Campaign::build(file, &[regions], banks).expect("the test campaign is valid")
 }
 
 /// The campaign the shipped configuration serves.

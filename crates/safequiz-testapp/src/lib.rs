@@ -9,7 +9,7 @@ mod app;
 mod topology;
 
 pub use app::{
-    CAMPAIGN, Participant, TestApp, TestAppBuilder, correct_keys, shipped_catalogue,
+    CAMPAIGN, ORG_CAMPAIGN, Participant, TestApp, TestAppBuilder, correct_keys, shipped_catalogue,
     status_and_json, wrong_keys,
 };
 pub use safequiz_testkit::*;

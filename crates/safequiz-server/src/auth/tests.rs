@@ -167,6 +167,43 @@ fn phone_hashes_survive_a_rotation_through_the_phone_secret() {
 }
 
 #[test]
+fn a_sealed_phone_opens_only_with_its_secret_and_campaign_and_intact() {
+    let phone = Phone::parse("13812345678").expect("valid");
+    let sealer = keys(OLD);
+    let sealed = sealer.seal_phone("c1", &phone);
+    assert!(
+        sealed.starts_with("1.") && !sealed.contains("13812345678"),
+        "{sealed}"
+    );
+    assert_ne!(
+        sealer.seal_phone("c1", &phone),
+        sealed,
+        "a fresh nonce per seal"
+    );
+    assert_eq!(
+        sealer.open_phone("c1", &sealed).as_deref(),
+        Some("13812345678")
+    );
+    assert_eq!(
+        rotated("2026-06-20T00:00:00Z")
+            .open_phone("c1", &sealed)
+            .as_deref(),
+        Some("13812345678"),
+        "the phone secret outlives a rotation of the token secret"
+    );
+    assert_eq!(keys(NEW).open_phone("c1", &sealed), None, "another secret");
+    assert_eq!(sealer.open_phone("c2", &sealed), None, "another campaign");
+    let mut bytes = sealed.into_bytes();
+    let last = bytes.len() - 1;
+    bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(bytes).expect("text");
+    assert_eq!(sealer.open_phone("c1", &tampered), None, "tampered");
+    for junk in ["", "1.", "2.AAAA", "1.!!!", "1.AAAAAAAAAAAAAAAA"] {
+        assert_eq!(sealer.open_phone("c1", junk), None, "{junk:?}");
+    }
+}
+
+#[test]
 fn the_auth_settings_build_the_rotated_keys() {
     let settings = crate::config::AuthSettings {
         secret: SecretString::from(NEW),

@@ -25,19 +25,14 @@ use super::campaigns::find_campaign;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Participant, optional_json};
 use crate::auth::ParticipantClaims;
+use safequiz_sql::fair_play::Kind;
 
-/// Unit ids from the entry's root down to `unit`; a token naming a unit the campaign no longer
-/// has cannot be served.
-pub fn unit_path<'c>(campaign: &'c Campaign, unit: &str) -> Result<Vec<&'c str>, ApiError> {
-    let ix = campaign.units.find(unit).ok_or_else(|| {
-        ApiError::Unauthorized("凭证中的单位已不在本竞赛中，请重新报名".to_owned())
-    })?;
-    Ok(campaign
-        .units
-        .path(ix)
-        .into_iter()
-        .map(|ix| campaign.units.get(ix).id.as_str())
-        .collect())
+/// Unit ids from the entry's root down to `unit`, an organization's and a 五进 group's
+/// included (their ids carry their region: `safequiz_domain::organization::unit_path`, no
+/// lookup); a token naming a unit the campaign no longer has cannot be served.
+pub fn unit_path<'c>(campaign: &'c Campaign, unit: &'c str) -> Result<Vec<&'c str>, ApiError> {
+    safequiz_domain::organization::unit_path(&campaign.units, unit)
+        .ok_or_else(|| ApiError::Unauthorized("凭证中的单位已不在本竞赛中，请重新报名".to_owned()))
 }
 
 fn actor<'a>(
@@ -51,7 +46,7 @@ fn actor<'a>(
         shards: state.shards,
         participant: claims.participant,
         path,
-        points_per_question: campaign.points_per_question,
+        scoring: campaign.scoring,
     }
 }
 
@@ -106,11 +101,12 @@ fn check_open(campaign: &Campaign, now: Timestamp) -> Result<(), ApiError> {
         (status = 200, description = "The open attempt, resumed", body = OpenAttempt<'_>),
         (status = 401, description = "`unauthorized`: no token, a bad one, or another campaign's", body = ErrorBody<'_>),
         (status = 404, description = "`not_found`: no such campaign", body = ErrorBody<'_>),
-        (status = 409, description = "`campaign_closed` or `daily_limit_reached` (with `next_attempt_at`)", body = ErrorBody<'_>),
+        (status = 409, description = "`campaign_closed`, `daily_limit_reached` (with `next_attempt_at`) or `total_limit_reached` (the campaign's `attempts_total` used)", body = ErrorBody<'_>),
     )
 )]
 #[tracing::instrument(skip_all, fields(participant = claims.participant))]
 pub async fn start(
+    request: actix_web::HttpRequest,
     state: web::Data<AppState>,
     campaign: web::Path<String>,
     Participant(claims): Participant,
@@ -126,7 +122,17 @@ pub async fn start(
         .start(&actor, campaign.attempts_per_day, &attempt)
         .await?
     {
-        StartOutcome::Created(record) => render_open(campaign, &record, now, StatusCode::CREATED),
+        StartOutcome::Created(record) => {
+            state.fair_play.observe(
+                &state,
+                &request,
+                &claims,
+                Kind::Start,
+                record.id.number,
+                now,
+            );
+            render_open(campaign, &record, now, StatusCode::CREATED)
+        }
         StartOutcome::Resumed(record) => render_open(campaign, &record, now, StatusCode::OK),
         StartOutcome::DailyLimitReached => {
             let next = calendar::start_of_next_day(now, &campaign.time_zone);
@@ -135,6 +141,9 @@ pub async fn start(
                 local: local_time(campaign, next),
             })
         }
+        StartOutcome::TotalLimitReached => Err(ApiError::TotalLimitReached {
+            total: campaign.scoring.attempts_total.unwrap_or(0),
+        }),
     }
 }
 
@@ -171,6 +180,7 @@ pub struct AnswerBody {
 )]
 #[tracing::instrument(skip_all, fields(participant = claims.participant))]
 pub async fn save(
+    request: actix_web::HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, u32)>,
     Participant(claims): Participant,
@@ -188,7 +198,12 @@ pub async fn save(
         .save(&actor, id.number, index, choice, now.as_millisecond())
         .await?
     {
-        SaveOutcome::Saved => Ok(HttpResponse::NoContent().finish()),
+        SaveOutcome::Saved => {
+            state
+                .fair_play
+                .observe(&state, &request, &claims, Kind::Save, id.number, now);
+            Ok(HttpResponse::NoContent().finish())
+        }
         SaveOutcome::Missing => Err(no_such_attempt()),
         SaveOutcome::Closed => Err(ApiError::AttemptClosed),
         SaveOutcome::BadIndex => Err(bad_index(index)),
@@ -227,6 +242,7 @@ pub struct SubmitBody {
 )]
 #[tracing::instrument(skip_all, fields(participant = claims.participant))]
 pub async fn submit(
+    request: actix_web::HttpRequest,
     state: web::Data<AppState>,
     attempt: web::Path<String>,
     Participant(claims): Participant,
@@ -253,7 +269,12 @@ pub async fn submit(
         .submit(&actor, id.number, &answers, now.as_millisecond())
         .await?
     {
-        SubmitOutcome::Final(record) => render_final(campaign, &record, now),
+        SubmitOutcome::Final(record) => {
+            state
+                .fair_play
+                .observe(&state, &request, &claims, Kind::Submit, id.number, now);
+            render_final(campaign, &record, now)
+        }
         SubmitOutcome::Archived => render_archived(&state, campaign, id, now).await,
         SubmitOutcome::Missing => Err(no_such_attempt()),
         SubmitOutcome::Closed => Err(ApiError::AttemptClosed),
@@ -582,7 +603,9 @@ pub fn render_final(
         attempt_id: record.id.to_string(),
         status: "final",
         score: result.points,
-        max_score: campaign.points_per_question * record.len() as u32,
+        max_score: campaign
+            .scoring
+            .max_points(questions.iter().map(|(_, question)| question.kind)),
         correct_count: result.correct,
         time_used_ms: result.time_used_ms,
         auto_submitted: result.auto_submitted,

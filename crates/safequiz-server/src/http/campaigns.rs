@@ -3,6 +3,7 @@
 use actix_web::{HttpResponse, web};
 use jiff::Timestamp;
 use safequiz_domain::campaign::Campaign;
+use safequiz_domain::score::Counted;
 use safequiz_domain::units::UnitIx;
 use serde::{Deserialize, Serialize};
 
@@ -21,14 +22,38 @@ struct CampaignView<'a> {
     questions_per_attempt: usize,
     attempts_per_day: u32,
     points_per_question: u32,
+    /// Points per correct answer by kind (issue 18; all `points_per_question` by default).
+    points: PointsView,
+    /// Which attempts make a participant's score: `sum`, `best` or `last`.
+    counted: &'static str,
+    /// Attempts a participant may make over the whole campaign, when capped.
+    attempts_total: Option<u32>,
     max_score: u32,
     entries: Vec<EntryView<'a>>,
+    /// Which public rankings the campaign shows (docs/fair-play.md).
+    public_rankings: RankingsView,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct PointsView {
+    single: u32,
+    multiple: u32,
+    judge: u32,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct RankingsView {
+    units: bool,
+    individuals: bool,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 struct EntryView<'a> {
     id: &'a str,
     name: &'a str,
+    /// `units`, or `organizations`: participants find or register their organization
+    /// (`GET/POST .../organizations`) under the entry's regions (issue 18).
+    kind: &'static str,
 }
 
 /// The body of `GET /api/v1/campaigns` (documentation only: the handler builds it as JSON).
@@ -49,6 +74,9 @@ struct CampaignList<'a> {
     )
 )]
 pub async fn list(state: web::Data<AppState>) -> HttpResponse {
+    // The page loads this list first: its answer carries the page-load token the page echoes
+    // on its requests (docs/fair-play.md, `no_page_load`).
+    let page_token = state.fair_play.page_token(state.clock.now());
     let campaigns: Vec<CampaignView<'_>> = state
         .catalogue
         .campaigns
@@ -64,6 +92,17 @@ pub async fn list(state: web::Data<AppState>) -> HttpResponse {
             questions_per_attempt: campaign.questions_per_attempt(),
             attempts_per_day: campaign.attempts_per_day,
             points_per_question: campaign.points_per_question,
+            points: PointsView {
+                single: campaign.scoring.points.single,
+                multiple: campaign.scoring.points.multiple,
+                judge: campaign.scoring.points.judge,
+            },
+            counted: match campaign.scoring.counted {
+                Counted::Sum => "sum",
+                Counted::Best => "best",
+                Counted::Last => "last",
+            },
+            attempts_total: campaign.scoring.attempts_total,
             max_score: campaign.max_points(),
             entries: campaign
                 .entries
@@ -71,11 +110,21 @@ pub async fn list(state: web::Data<AppState>) -> HttpResponse {
                 .map(|entry| EntryView {
                     id: &entry.id,
                     name: &entry.name,
+                    kind: match entry.kind {
+                        safequiz_domain::campaign::EntryKind::Units => "units",
+                        safequiz_domain::campaign::EntryKind::Organizations => "organizations",
+                    },
                 })
                 .collect(),
+            public_rankings: RankingsView {
+                units: campaign.public_rankings.units,
+                individuals: campaign.public_rankings.individuals,
+            },
         })
         .collect();
-    HttpResponse::Ok().json(serde_json::json!({ "items": campaigns }))
+    HttpResponse::Ok()
+        .insert_header((super::fair_play::PAGE_TOKEN_HEADER, page_token))
+        .json(serde_json::json!({ "items": campaigns }))
 }
 
 /// The query of `GET /api/v1/campaigns/{cid}/units`.

@@ -63,6 +63,12 @@ pub enum ApiError {
         /// The same instant as people read it in the campaign's zone (`2026-06-03 00:00`).
         local: String,
     },
+    /// The attempts allowed over the whole campaign (`attempts_total`) are used up.
+    #[error("本次竞赛的答题次数（共 {total} 次）已用完")]
+    TotalLimitReached {
+        /// The campaign's `attempts_total`.
+        total: u32,
+    },
     /// The campaign is not open at this instant.
     #[error("{0}")]
     CampaignClosed(String),
@@ -105,6 +111,18 @@ pub enum ApiError {
     /// Anything unexpected; the cause is logged, not sent.
     #[error("internal error")]
     Internal(String),
+    /// The request conflicts with what the record holds (issue 18): `already_registered` (an
+    /// organization's credit code or name), `application_exists`, `not_pending`.
+    #[error("{message}")]
+    Conflict {
+        /// Which conflict.
+        code: &'static str,
+        /// What is refused, for the person who asked.
+        message: String,
+    },
+    /// The campaign hides this public ranking (`public_rankings`; docs/fair-play.md).
+    #[error("本竞赛不公开此排行榜")]
+    RankingsHidden,
 }
 
 /// What is wrong with one row of an uploaded table.
@@ -150,7 +168,7 @@ impl ApiError {
     pub const STREAMS_RETRY_AFTER_SECS: u64 = 10;
 
     /// Every code any error response carries.
-    pub const CODES: [&'static str; 31] = [
+    pub const CODES: [&'static str; 47] = [
         "not_found",
         "bad_request",
         "unauthorized",
@@ -164,6 +182,10 @@ impl ApiError {
         "invalid_headcount",
         "phone_taken",
         "daily_limit_reached",
+        "total_limit_reached",
+        "certificate_not_yet_available",
+        "certificate_expired",
+        "certificate_below_threshold",
         "campaign_closed",
         "attempt_closed",
         "out_of_scope",
@@ -182,6 +204,18 @@ impl ApiError {
         "password_expired",
         "totp_enrollment_required",
         "invalid_totp",
+        "already_registered",
+        "application_exists",
+        "not_pending",
+        "invalid_credit_code",
+        "invalid_region",
+        "invalid_file",
+        "invalid_post",
+        "invalid_public_kind",
+        "rankings_hidden",
+        "invalid_reason",
+        "already_excluded",
+        "not_excluded",
     ];
 
     /// A `422` naming the field `code` concerns.
@@ -202,6 +236,7 @@ impl ApiError {
             ApiError::Invalid { code, .. } | ApiError::InvalidRows { code, .. } => code,
             ApiError::PhoneTaken => "phone_taken",
             ApiError::DailyLimitReached { .. } => "daily_limit_reached",
+            ApiError::TotalLimitReached { .. } => "total_limit_reached",
             ApiError::CampaignClosed(_) => "campaign_closed",
             ApiError::AttemptClosed => "attempt_closed",
             ApiError::Forbidden { code, .. } => code,
@@ -210,6 +245,8 @@ impl ApiError {
             ApiError::TooManyStreams => "too_many_streams",
             ApiError::NotReady(_) => "not_ready",
             ApiError::Internal(_) => "internal",
+            ApiError::Conflict { code, .. } => code,
+            ApiError::RankingsHidden => "rankings_hidden",
         }
     }
 }
@@ -300,7 +337,7 @@ impl From<safequiz_redis::RedisError> for ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NotFound(_) | ApiError::RankingsHidden => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -309,8 +346,10 @@ impl ResponseError for ApiError {
             }
             ApiError::PhoneTaken
             | ApiError::DailyLimitReached { .. }
+            | ApiError::TotalLimitReached { .. }
             | ApiError::CampaignClosed(_)
-            | ApiError::AttemptClosed => StatusCode::CONFLICT,
+            | ApiError::AttemptClosed
+            | ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::TooManyAttempts { .. } | ApiError::RateLimited { .. } => {
                 StatusCode::TOO_MANY_REQUESTS

@@ -151,6 +151,9 @@ impl BoardKey {
         query: &UnitBoardQuery,
     ) -> Result<BoardKey, ApiError> {
         let campaign = find_campaign(state, campaign)?;
+        if !campaign.public_rankings.units {
+            return Err(ApiError::RankingsHidden);
+        }
         let parent = match campaign.units.find(&query.parent) {
             Some(ix) => Parent::Unit(ix),
             None => Parent::Entry(entry_index(campaign, &query.parent)?),
@@ -172,6 +175,9 @@ impl BoardKey {
         query: &ParticipantBoardQuery,
     ) -> Result<BoardKey, ApiError> {
         let campaign = find_campaign(state, campaign)?;
+        if !campaign.public_rankings.individuals {
+            return Err(ApiError::RankingsHidden);
+        }
         let unit = match &query.unit {
             Some(unit) => Some(
                 campaign
@@ -230,7 +236,7 @@ async fn serve(
         (status = 200, description = "The board (a shared snapshot, with `ETag`)", body = UnitBoard<'_>),
         (status = 304, description = "Not modified (`If-None-Match` matched)"),
         (status = 400, description = "`bad_request`: a malformed query", body = ErrorBody<'_>),
-        (status = 404, description = "`not_found`: no such campaign, unit or entry", body = ErrorBody<'_>),
+        (status = 404, description = "`not_found`: no such campaign, unit or entry; `rankings_hidden`: the campaign hides this ranking", body = ErrorBody<'_>),
     )
 )]
 #[tracing::instrument(skip_all)]
@@ -355,7 +361,7 @@ struct ParticipantItem<'a> {
         (status = 200, description = "The board (a shared snapshot, with `ETag`)", body = ParticipantBoard<'_>),
         (status = 304, description = "Not modified (`If-None-Match` matched)"),
         (status = 400, description = "`bad_request`: a malformed query or a limit outside 1 to 100", body = ErrorBody<'_>),
-        (status = 404, description = "`not_found`: no such campaign or unit", body = ErrorBody<'_>),
+        (status = 404, description = "`not_found`: no such campaign or unit; `rankings_hidden`: the campaign hides this ranking", body = ErrorBody<'_>),
     )
 )]
 #[tracing::instrument(skip_all)]

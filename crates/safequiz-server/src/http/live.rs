@@ -97,7 +97,7 @@ struct BoardEvent {
         (status = 200, description = "An endless `text/event-stream` of `board` events, each the \
             board's JSON as the plain endpoint answers it; a comment every 15 s", content_type = "text/event-stream", body = BoardEvent),
         (status = 400, description = "`bad_request`: a malformed query", body = ErrorBody<'_>),
-        (status = 404, description = "`not_found`: no such campaign, unit or entry", body = ErrorBody<'_>),
+        (status = 404, description = "`not_found`: no such campaign, unit or entry; `rankings_hidden`: the campaign hides this ranking", body = ErrorBody<'_>),
         (status = 503, description = "`too_many_streams`: this replica serves `limits.live_streams_per_replica` streams; see `Retry-After` (or `not_ready`: Redis unreachable)", body = ErrorBody<'_>),
     )
 )]

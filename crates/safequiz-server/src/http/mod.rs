@@ -6,14 +6,17 @@
 pub mod attempts;
 pub mod audit;
 pub mod campaigns;
+pub mod certificates;
 pub mod client_address;
 pub mod error;
 pub mod extract;
+pub mod fair_play;
 pub mod health;
 pub mod leaderboards;
 pub mod limits;
 pub mod live;
 pub mod openapi;
+pub mod organizations;
 pub mod organizer;
 pub mod pages;
 pub mod participants;
@@ -79,4 +82,7 @@ pub struct AppState {
     /// Organizer login policy (`[auth] organizer_*`): lockout, idle logout, password expiry,
     /// second factor.
     pub login_policy: crate::http::organizer::security::LoginPolicy,
+    /// This replica's fair-play observations, written to SQL by `workers::fair_play`, and the
+    /// page-load token key (docs/fair-play.md).
+    pub fair_play: Arc<crate::http::fair_play::FairPlay>,
 }

@@ -33,8 +33,8 @@ use super::organizer::{
     questions, security,
 };
 use super::{
-    attempts, audit, campaigns, health, leaderboards, live, pages, participants, practice, privacy,
-    prizes,
+    attempts, audit, campaigns, certificates, fair_play, health, leaderboards, live, organizations,
+    pages, participants, practice, privacy, prizes,
 };
 
 /// The document: every operation of the route table, the error schema and the security schemes.
@@ -61,6 +61,10 @@ use super::{
         prizes::me,
         prizes::winners,
         prizes::export_winners,
+        certificates::status,
+        certificates::pdf,
+        certificates::verify_json,
+        certificates::verify_page,
         attempts::start,
         attempts::save,
         attempts::submit,
@@ -82,10 +86,21 @@ use super::{
         figures::daily,
         questions::questions,
         headcounts::set_headcount,
+        fair_play::flags,
+        fair_play::exclude,
+        fair_play::undo_exclusion,
         headcounts::upload_headcounts,
         exports::participants,
         exports::units,
         exports::daily,
+        organizations::register,
+        organizations::search,
+        organizations::apply,
+        organizations::queue,
+        organizations::file,
+        organizations::approve,
+        organizations::refuse,
+        organizations::figures,
         openapi_json,
         docs,
         health::healthz,
@@ -112,6 +127,8 @@ use super::{
                                               a participant token (`participant`) where needed"),
         (name = "organizer", description = "The back office: an organizer session (`organizer` or \
                                             `organizer_cookie`) limited to the account's scope"),
+        (name = "organization", description = "Self-registered organizations: registration, search, \
+                                               administrator applications (issue 18)"),
         (name = "health", description = "Probes and metrics for balancers and operators"),
         (name = "pages", description = "The web pages and their assets (HTML, scripts, styles)"),
         (name = "docs", description = "This document and its page"),

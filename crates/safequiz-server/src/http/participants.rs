@@ -8,7 +8,9 @@ use safequiz_domain::campaign::Campaign;
 use safequiz_domain::participant::{IdentityError, PersonName, Phone};
 use safequiz_domain::units::Unit;
 use safequiz_redis::boards::Standing;
-use safequiz_redis::participants::{RegisterOutcome, Registration, RegistrationConsent};
+use safequiz_redis::participants::{
+    RecordFields, RegisterOutcome, Registration, RegistrationConsent,
+};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
@@ -46,6 +48,17 @@ pub struct RegisterBody {
     /// The guardian's consent box was ticked.
     #[serde(default)]
     guardian_consent: bool,
+    /// "五进" registration (issue 18): `enterprise`, `village`, `community`, `school` or
+    /// `family`; `unit_id` then names the linked organization and the participant counts in its
+    /// 五进 group.
+    #[serde(default)]
+    public_kind: Option<String>,
+    /// "单位主要负责人" was ticked; `principal_post` is then required.
+    #[serde(default)]
+    principal: bool,
+    /// The principal person's post (职务), 1 to 30 characters.
+    #[serde(default)]
+    principal_post: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -57,7 +70,10 @@ struct Registered {
 }
 
 /// The unit a participant registers with: a leaf of `campaign` (`422 invalid_unit` otherwise).
-fn registration_unit<'c>(campaign: &'c Campaign, unit_id: &str) -> Result<&'c Unit, ApiError> {
+pub(crate) fn registration_unit<'c>(
+    campaign: &'c Campaign,
+    unit_id: &str,
+) -> Result<&'c Unit, ApiError> {
     let unit = campaign
         .units
         .find(unit_id.trim())
@@ -120,7 +136,7 @@ fn registered(
         (status = 404, description = "`not_found`: no such campaign", body = ErrorBody<'_>),
         (status = 409, description = "`phone_taken`: the phone is registered under another name", body = ErrorBody<'_>),
         (status = 413, description = "`payload_too_large`", body = ErrorBody<'_>),
-        (status = 422, description = "`invalid_name`, `invalid_phone`, `invalid_unit`, `consent_required` (the campaign's notice was not consented to), `guardian_consent_required` or `under_14_refused`", body = ErrorBody<'_>),
+        (status = 422, description = "`invalid_name`, `invalid_phone`, `invalid_unit`, `invalid_public_kind`, `invalid_post`, `consent_required` (the campaign's notice was not consented to), `guardian_consent_required` or `under_14_refused`", body = ErrorBody<'_>),
         (status = 429, description = "`rate_limited`: too many registrations from this address or with this phone; see `Retry-After`", body = ErrorBody<'_>),
     )
 )]
@@ -134,7 +150,14 @@ pub async fn register(
     let campaign = find_campaign(&state, &campaign)?;
     let name = PersonName::parse(&body.name).map_err(|e| identity_error("invalid_name", e))?;
     let phone = Phone::parse(&body.phone).map_err(|e| identity_error("invalid_phone", e))?;
-    let unit = registration_unit(campaign, &body.unit_id)?;
+    let role = super::organizations::Role::parse(
+        body.public_kind.as_deref(),
+        body.principal,
+        body.principal_post.as_deref(),
+    )?;
+    // A leaf, or an organization (read from SQL: it must exist) or its 五进 group (issue 18).
+    let unit_id =
+        super::organizations::registration_unit(&state, campaign, &body.unit_id, &role).await?;
     let consent = super::privacy::registration_consent(
         campaign,
         &super::privacy::ConsentFields {
@@ -148,27 +171,52 @@ pub async fn register(
     let now = state.clock.now();
     let phone_hash = state.auth.phone_hash(&campaign.id, &phone);
     super::limits::check_registration(&state, &request, &campaign.id, &phone_hash).await?;
+    // A campaign with prizes keeps the number, sealed, to notify its winners (issue 19).
+    let phone_sealed =
+        (!campaign.prizes.is_empty()).then(|| state.auth.seal_phone(&campaign.id, &phone));
     let outcome = state
         .hot
-        .register_with_consent(
+        .register_with(
             &Registration {
                 campaign: &campaign.id,
                 shards: state.shards,
                 phone_hash: &phone_hash,
                 name: name.as_str(),
                 phone_masked: &phone.masked(),
-                unit: &unit.id,
+                unit: &unit_id,
                 now_ms: now.as_millisecond(),
             },
-            consent
-                .as_ref()
-                .map(|(version, guardian)| RegistrationConsent {
-                    notice_version: version,
-                    guardian_name: guardian.as_deref(),
-                })
-                .as_ref(),
+            &RecordFields {
+                consent: consent
+                    .as_ref()
+                    .map(|(version, guardian)| RegistrationConsent {
+                        notice_version: version,
+                        guardian_name: guardian.as_deref(),
+                    }),
+                phone_sealed: phone_sealed.as_deref(),
+            },
         )
         .await?;
+    if let RegisterOutcome::Created { participant, unit }
+    | RegisterOutcome::Existing { participant, unit } = &outcome
+    {
+        state.fair_play.observe_participant(
+            &state,
+            &request,
+            &campaign.id,
+            *participant,
+            unit,
+            safequiz_sql::fair_play::Kind::Register,
+            0,
+            now,
+        );
+    }
+    if let RegisterOutcome::Created { participant, unit }
+    | RegisterOutcome::Existing { participant, unit } = &outcome
+        && *unit == unit_id
+    {
+        super::organizations::record_role(&state, campaign, *participant, unit, &role, now).await?;
+    }
     registered(&state, campaign, outcome, now)
 }
 
@@ -186,6 +234,10 @@ struct Me<'a> {
     today: Today,
     ranks: Vec<Rank<'a>>,
     server_time: Timestamp,
+    /// Present when organizers excluded the participant's results (docs/fair-play.md): the
+    /// participant still sees their own results, and this notice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exclusion: Option<super::fair_play::ExclusionNotice>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -230,7 +282,8 @@ async fn standing_and_ranks(
         .hot
         .my_standing(&campaign.id, state.shards, claims.participant, &boards)
         .await?;
-    let ranks = if standing.attempts == 0 {
+    // Hidden individual rankings (`public_rankings`): `me` tells no rank either.
+    let ranks = if standing.attempts == 0 || !campaign.public_rankings.individuals {
         vec![None; boards.len()]
     } else {
         ranks.into_iter().map(Some).collect()
@@ -313,21 +366,36 @@ pub async fn me(
         .iter()
         .filter_map(|id| campaign.units.find(id).map(|ix| campaign.units.get(ix)))
         .collect();
+    let mut unit_path: Vec<UnitRef<'_>> = units
+        .iter()
+        .map(|unit| UnitRef {
+            id: &unit.id,
+            name: &unit.name,
+            kind: unit.kind.as_str(),
+        })
+        .collect();
+    let mut rank_list = rank_views(&units, &ranks);
+    // An organization and its 五进 group close the path (issue 18); their names live in SQL,
+    // which `me` does not read: the page shows the name it registered with.
+    for (offset, id) in path.iter().enumerate().skip(units.len()) {
+        let (kind, name) = super::organizations::dynamic_label(id);
+        unit_path.push(UnitRef { id, name, kind });
+        rank_list.push(Rank {
+            level: kind,
+            unit_id: Some(id),
+            name,
+            rank: ranks.get(offset + 1).copied().flatten(),
+        });
+    }
     Ok(HttpResponse::Ok().json(Me {
         participant_id: claims.participant,
-        unit_path: units
-            .iter()
-            .map(|unit| UnitRef {
-                id: &unit.id,
-                name: &unit.name,
-                kind: unit.kind.as_str(),
-            })
-            .collect(),
+        unit_path,
         points: standing.points,
         attempts: standing.attempts,
         time_used_ms: standing.time_used_ms,
         today: today(campaign, &claims, &standing, now),
-        ranks: rank_views(&units, &ranks),
+        ranks: rank_list,
         server_time: now,
+        exclusion: super::fair_play::exclusion_notice(&state, campaign, claims.participant).await,
     }))
 }

@@ -138,6 +138,8 @@ struct Held {
     consent_version: Option<String>,
     consented_at: Option<Timestamp>,
     guardian_name: Option<String>,
+    /// Whether the record keeps the phone number, sealed, to notify prize winners (issue 19).
+    phone_kept: bool,
     /// Attempts the durable record holds.
     attempts_recorded: i64,
     /// The last day the campaign keeps personal information.
@@ -205,10 +207,17 @@ pub async fn held(
             .and_then(|r| r.consented_at_ms)
             .and_then(instant),
         guardian_name: record.as_ref().and_then(|r| r.guardian_name.clone()),
+        phone_kept: record.as_ref().is_some_and(|r| r.phone_kept == 1),
         attempts_recorded: record.as_ref().map_or(0, |r| r.attempts),
         retain_until: campaign.notice.as_ref().map(|n| n.retain_until),
-        kept: "姓名、遮挡后的手机号、手机号的加密摘要、所选单位、报名时间、同意的告知版本、\
-               每次答题的题目、作答、得分与用时；手机号本身从不保存",
+        kept: if campaign.prizes.is_empty() {
+            "姓名、遮挡后的手机号、手机号的加密摘要、所选单位、报名时间、同意的告知版本、\
+             每次答题的题目、作答、得分与用时；手机号本身从不保存"
+        } else {
+            "姓名、遮挡后的手机号、手机号的加密摘要、所选单位、报名时间、同意的告知版本、\
+             每次答题的题目、作答、得分与用时；为通知中奖，手机号以加密形式保存，\
+             仅在全竞赛管理员导出获奖名单时解密"
+        },
     }))
 }
 
@@ -281,6 +290,7 @@ pub async fn delete_registration(
             at_ms: erased.registered_ms,
             guardian_name: None,
         }),
+        phone_sealed: None,
     };
     state.store.erase_participant(&anonymous, now).await?;
     super::audit::record(

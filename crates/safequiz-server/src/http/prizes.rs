@@ -2,11 +2,13 @@
 //! the organizer's winners export. All three read the stored draw (`safequiz_sql::prizes`);
 //! `safequiz prizes draw` is the only writer.
 //!
-//! The record keeps no full phone number (only the keyed hash and the masked form,
-//! docs/design.md §5.3), so the export gives the organizer of the whole campaign the names as
-//! registered, the masked numbers and the participant ids; an organizer of one unit's subtree
-//! gets `403 out_of_scope` (prizes are the whole campaign's, and a unit's share of the list is not
-//! theirs to publish). Every download writes an audit row first.
+//! The winners are notified on the phone they registered with: a campaign with prizes keeps each
+//! registration's number sealed (`AuthKeys::seal_phone`, docs/prizes.md "Notifying the
+//! winners"), and this export is the only place it is opened. It gives the organizer of the
+//! whole campaign the names as registered, the full numbers, the masked ones and the
+//! participant ids; an organizer of one unit's subtree gets `403 out_of_scope` (prizes are the
+//! whole campaign's, and a unit's share of the list is not theirs to publish). Every download
+//! writes an audit row first, saying how many full numbers it carries.
 
 use actix_web::http::header::{
     CacheControl, CacheDirective, Charset, ContentDisposition, DispositionParam, DispositionType,
@@ -191,17 +193,19 @@ fn field(text: &str) -> String {
     }
 }
 
-fn winners_csv(campaign: &Campaign, rows: &[WinnerRow]) -> String {
+/// The winners' file; `phones[i]` is row `i`'s full number, empty when the record holds none.
+fn winners_csv(campaign: &Campaign, rows: &[WinnerRow], phones: &[String]) -> String {
     // UTF-8 with BOM, so Excel and WPS read the Chinese.
     let mut text =
-        String::from("\u{feff}奖项,奖级,名次,参与者编号,姓名,手机号（脱敏）,单位,得分\r\n");
-    for row in rows {
+        String::from("\u{feff}奖项,奖级,名次,参与者编号,姓名,手机号,手机号（脱敏）,单位,得分\r\n");
+    for (row, phone) in rows.iter().zip(phones) {
         let line = [
             field(&row.prize),
             field(&row.award),
             row.rank.to_string(),
             row.participant_id.to_string(),
             field(&row.name),
+            field(phone),
             field(&row.phone_masked),
             field(&unit_name(campaign, &row.unit_id)),
             row.points.to_string(),
@@ -222,7 +226,7 @@ fn winners_csv(campaign: &Campaign, rows: &[WinnerRow]) -> String {
     summary = "Download the prize winners (whole-campaign organizers only; audited)",
     security(("organizer" = []), ("organizer_cookie" = [])),
     responses(
-        (status = 200, description = "The CSV (UTF-8 with BOM): prize, award, rank, participant id, name, masked phone, unit, points", content_type = "text/csv"),
+        (status = 200, description = "The CSV (UTF-8 with BOM): prize, award, rank, participant id, name, full phone (empty when not kept), masked phone, unit, points", content_type = "text/csv"),
         (status = 401, description = "`unauthorized`: no session, or an ended one", body = ErrorBody<'_>),
         (status = 403, description = "`out_of_scope`: not the organizer of the whole campaign; or `password_change_required`", body = ErrorBody<'_>),
         (status = 404, description = "`not_found`: the campaign has no draw yet", body = ErrorBody<'_>),
@@ -245,14 +249,28 @@ pub async fn export_winners(
         ));
     }
     let rows = state.store.prize_winners(&campaign.id).await?;
+    // A number that does not open (another secret, a damaged row) is left out, never guessed.
+    let phones: Vec<String> = rows
+        .iter()
+        .map(|row| {
+            row.phone_sealed
+                .as_deref()
+                .and_then(|sealed| state.auth.open_phone(&campaign.id, sealed))
+                .unwrap_or_default()
+        })
+        .collect();
+    let full = phones.iter().filter(|phone| !phone.is_empty()).count();
     session
         .audit(
             action::EXPORT,
             Scope::WholeCampaign.as_str(),
-            format!("winners.csv: {} rows", rows.len()),
+            format!(
+                "winners.csv: {} rows, {full} full phone numbers",
+                rows.len()
+            ),
         )
         .await?;
-    let body = winners_csv(campaign, &rows);
+    let body = winners_csv(campaign, &rows, &phones);
     Ok(HttpResponse::Ok()
         .insert_header(ContentDisposition {
             disposition: DispositionType::Attachment,

@@ -9,8 +9,8 @@ use super::organizer::{
     questions, security,
 };
 use super::{
-    attempts, audit, campaigns, health, leaderboards, live, openapi, pages, participants, practice,
-    privacy, prizes,
+    attempts, audit, campaigns, certificates, fair_play, health, leaderboards, live, openapi,
+    organizations, pages, participants, practice, privacy, prizes,
 };
 
 /// Registers every route, the extractor error handlers and the JSON 404 fallback.
@@ -61,7 +61,18 @@ pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) 
                             .route("/{cid}/practice/submit", web::post().to(practice::submit))
                             .route("/{cid}/prizes/me", web::get().to(prizes::me))
                             .route("/{cid}/prizes/winners", web::get().to(prizes::winners))
+                            .route("/{cid}/certificate", web::get().to(certificates::status))
+                            .route("/{cid}/certificate.pdf", web::get().to(certificates::pdf))
                             .route("/{cid}/units", web::get().to(campaigns::units))
+                            .route(
+                                "/{cid}/organizations",
+                                web::post().to(organizations::register),
+                            )
+                            .route("/{cid}/organizations", web::get().to(organizations::search))
+                            .route(
+                                "/{cid}/organizations/{oid}/admin-applications",
+                                web::post().to(organizations::apply),
+                            )
                             .route(
                                 "/{cid}/leaderboards/units",
                                 web::get().to(leaderboards::units),
@@ -71,6 +82,10 @@ pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) 
                                 web::get().to(leaderboards::participants),
                             )
                             .route("/{cid}/leaderboards/stream", web::get().to(live::stream)),
+                    )
+                    .route(
+                        "/certificates/{serial}",
+                        web::get().to(certificates::verify_json),
                     )
                     .service(
                         web::scope("/organizer")
@@ -85,6 +100,15 @@ pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) 
                             .route(
                                 "/participants",
                                 web::get().to(organizer_participants::participants),
+                            )
+                            .route("/flags", web::get().to(fair_play::flags))
+                            .route(
+                                "/participants/{pid}/exclusion",
+                                web::post().to(fair_play::exclude),
+                            )
+                            .route(
+                                "/participants/{pid}/exclusion",
+                                web::delete().to(fair_play::undo_exclusion),
                             )
                             .route(
                                 "/participants/{pid}/attempts",
@@ -107,7 +131,21 @@ pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) 
                                 web::get().to(prizes::export_winners),
                             )
                             .route("/exports/units.{format}", web::get().to(exports::units))
-                            .route("/exports/daily.{format}", web::get().to(exports::daily)),
+                            .route("/exports/daily.{format}", web::get().to(exports::daily))
+                            .route("/organizations", web::get().to(organizations::figures))
+                            .route("/admin-applications", web::get().to(organizations::queue))
+                            .route(
+                                "/admin-applications/{id}/file",
+                                web::get().to(organizations::file),
+                            )
+                            .route(
+                                "/admin-applications/{id}/approval",
+                                web::post().to(organizations::approve),
+                            )
+                            .route(
+                                "/admin-applications/{id}/refusal",
+                                web::post().to(organizations::refuse),
+                            ),
                     ),
             )
             .route("/healthz", web::get().to(health::healthz))
@@ -117,6 +155,7 @@ pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) 
             .route("/c/{cid}", web::get().to(pages::shell))
             .route("/c/{cid}/", web::get().to(pages::shell))
             .route("/organizer", web::get().to(pages::organizer_shell))
+            .route("/verify/{serial}", web::get().to(certificates::verify_page))
             .route("/organizer/", web::get().to(pages::organizer_shell))
             .route("/static/{file}", web::get().to(pages::asset))
             .default_service(web::to(not_found));

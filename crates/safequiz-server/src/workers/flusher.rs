@@ -395,6 +395,7 @@ fn participant_row(
             at_ms: entry.registered_ms,
             guardian_name: entry.guardian.map(str::to_owned),
         }),
+        phone_sealed: entry.phone_sealed.map(str::to_owned),
     })
 }
 

@@ -4,5 +4,6 @@
 
 pub mod boards;
 pub mod broadcaster;
+pub mod fair_play;
 pub mod flusher;
 pub mod sweeper;

@@ -73,25 +73,22 @@ async fn sweep_shard(
             .await?;
         let mut batch_finalized = 0;
         for attempt in &due {
-            let Some(unit) = campaign.units.find(&attempt.unit) else {
+            // Organizations and 五进 groups carry their region in their id (issue 18).
+            let Some(path) =
+                safequiz_domain::organization::unit_path(&campaign.units, &attempt.unit)
+            else {
                 // The unit left the configuration mid-campaign; the attempt stays indexed and
                 // is reported each pass until an operator restores the unit.
                 tracing::error!(attempt.id = %attempt.id, unit.code = %attempt.unit,
                     "cannot finalize an attempt whose unit is no longer configured");
                 continue;
             };
-            let path: Vec<&str> = campaign
-                .units
-                .path(unit)
-                .into_iter()
-                .map(|ix| campaign.units.get(ix).id.as_str())
-                .collect();
             let actor = Actor {
                 campaign: &campaign.id,
                 shards: state.shards,
                 participant: attempt.id.participant,
                 path: &path,
-                points_per_question: campaign.points_per_question,
+                scoring: campaign.scoring,
             };
             if let ReadOutcome::Final(_) = state.hot.read(&actor, attempt.id.number, now_ms).await?
             {

@@ -137,3 +137,44 @@ async fn a_participant_practises_then_competes_then_sees_the_prize_won() {
         .expect("the draw is stored");
     scenario_output(&app, "winner", &[&me.token, &id, "李*", &attempt]).await;
 }
+
+#[tokio::test]
+async fn every_participant_page_passes_axe_and_fits_a_phone_at_large_text() {
+    use safequiz_domain::prizes::{self, EligibleList};
+    use safequiz_sql::prizes::DrawRow;
+    use safequiz_testapp::{CAMPAIGN, eventually};
+
+    // Someone else has played and the prizes are drawn, so the winners page lists them.
+    let app = TestApp::builder().shards(4).spawn().await;
+    app.play(800_004_444, 1, &["110101"], 1).await;
+    let eligible = eventually(
+        "the attempt is recorded",
+        std::time::Duration::from_secs(30),
+        || async {
+            let eligible = app.state.store.eligible_participants(CAMPAIGN).await.ok()?;
+            (eligible.len() == 1).then_some(eligible)
+        },
+    )
+    .await;
+    let campaign = app.catalogue.campaign(CAMPAIGN).expect("campaign");
+    let list = EligibleList::new(eligible).expect("list");
+    let digest = prizes::list_digest(list.to_csv().as_bytes());
+    let seed = prizes::seed(CAMPAIGN, "accessibility test", &digest);
+    let winners = prizes::draw(&list, &campaign.prizes, seed);
+    app.state
+        .store
+        .record_draw(
+            &DrawRow {
+                campaign_id: CAMPAIGN.to_owned(),
+                seed_from: "accessibility test".to_owned(),
+                list_digest: prizes::hex(&digest),
+                seed: prizes::hex(&seed),
+                eligible: 1,
+                drawn_at_ms: app.clock.now().as_millisecond(),
+            },
+            &winners,
+        )
+        .await
+        .expect("the draw is stored");
+    run_scenario(&app, "accessibility").await;
+}

@@ -75,6 +75,7 @@ async fn store_with_record(database: Database) -> (Store, TempDir) {
             unit_id: unit.to_owned(),
             registered_at_ms: MORNING_MS - 86_400_000 + id * 61_001,
             consent: None,
+            phone_sealed: None,
         })
     };
     let attempt = |id: i64, n: i64, unit: &str, day: i32, correct: i32, used_ms: i64| {

@@ -91,20 +91,29 @@ async fn the_organizer_pages_are_served_unframeable_with_their_own_script() {
     // Each page's script starts with the shared part, so a page still loads one script.
     let common = "var SQ = (function () {";
     for (path, own) in [
-        ("/static/organizer.js", "safequiz organizer pages"),
-        ("/static/app.js", "safequiz participant pages"),
+        ("/static/organizer.js", "function toLogin()"),
+        ("/static/app.js", "function attemptPage()"),
     ] {
         let response = app.get(path).await;
         assert_eq!(response.status(), 200, "{path}");
         let script = response.text().await.expect("text");
         assert!(script.contains(common), "{path} carries common.js");
         assert!(script.contains(own), "{path} carries its page's script");
+        assert!(
+            !script.contains("\n// safequiz"),
+            "{path} is served without its whole-line comments"
+        );
     }
     let style = app.get("/static/organizer.css").await;
     assert_eq!(style.status(), 200);
+    let style = style.text().await.expect("text");
     assert!(
-        style.text().await.expect("text").contains(".nav"),
+        style.contains(".nav"),
         "the organizer stylesheet adds to the shared one"
+    );
+    assert!(
+        style.contains("html.big") && !style.contains("/*"),
+        "the shared stylesheet is there, served without its comments"
     );
 
     let unknown = app.get("/static/secrets.toml").await;

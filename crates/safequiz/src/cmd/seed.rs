@@ -184,6 +184,7 @@ fn registration(campaign: &Campaign, participant: u64, unit: &str) -> Participan
         unit_id: unit.to_owned(),
         registered_at_ms: campaign.opens_at.as_millisecond() + participant as i64,
         consent: None,
+        phone_sealed: None,
     }
 }
 

@@ -31,6 +31,38 @@ fn the_shipped_banks_pass_the_check_with_at_least_300_questions() {
     }
 }
 
+/// The water-sector banks (issue 18) hold at least 100 questions over their three areas, each
+/// area with enough questions for the six-mechanisms campaign's per-category draw.
+#[test]
+fn the_water_banks_hold_at_least_100_questions() {
+    let output = safequiz(&["bank", "check", "question-banks"], &[]);
+    let (stdout, stderr) = texts(&output);
+    assert!(output.status.success(), "shipped banks must pass: {stderr}");
+    let count_of = |area: &str| -> usize {
+        stdout
+            .split(&format!("{area} "))
+            .nth(1)
+            .and_then(|tail| tail.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("category {area} has questions: {stdout}"))
+    };
+    let areas = [
+        ("水利安全生产风险管控", 10),
+        ("水利工程事故隐患排查治理", 7),
+        ("安全生产法律法规", 8),
+    ];
+    let mut total = 0;
+    for (area, drawn_per_attempt) in areas {
+        let count = count_of(area);
+        assert!(
+            count >= 3 * drawn_per_attempt,
+            "{area}: {count} questions for {drawn_per_attempt} a test"
+        );
+        total += count;
+    }
+    assert!(total >= 100, "{total} water-sector questions");
+}
+
 #[test]
 fn a_broken_bank_fails_with_one_precise_line_per_problem() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -11,6 +11,11 @@ fn the_shipped_configuration_is_valid() {
     assert!(output.status.success(), "{stderr}");
     assert!(stdout.contains("campaign safety-month:"), "{stdout}");
     assert!(stdout.contains("5 question(s) per attempt"), "{stdout}");
+    assert!(
+        stdout.contains("campaign water-six-mechanisms:")
+            && stdout.contains("25 question(s) per attempt"),
+        "the water ministry's six-mechanisms quiz loads beside it: {stdout}"
+    );
     assert!(stdout.contains("configuration OK"), "{stdout}");
 }
 

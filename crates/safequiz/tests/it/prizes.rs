@@ -277,6 +277,19 @@ async fn a_draw_after_the_close_is_stored_verified_and_shown() {
         csv.contains("测试者") && csv.contains(&winner.to_string()),
         "{csv}"
     );
+    // The full number each winner registered with, opened from its seal, agrees with the
+    // masked one and is one of the numbers the participants registered with.
+    for line in csv.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        let (full, masked) = (cells[5], cells[6]);
+        let registered: Vec<String> = (0..10u64).map(|i| format!("13{:09}", 20_000 + i)).collect();
+        assert!(registered.iter().any(|phone| phone == full), "{line}");
+        assert_eq!(
+            (&full[..3], &full[7..]),
+            (&masked[..3], &masked[7..]),
+            "{line}"
+        );
+    }
     let trail = app
         .state
         .store
@@ -292,7 +305,9 @@ async fn a_draw_after_the_close_is_stored_verified_and_shown() {
         .await
         .expect("audit");
     assert!(
-        trail.iter().any(|row| row.detail.contains("winners.csv")),
+        trail
+            .iter()
+            .any(|row| row.detail == "winners.csv: 6 rows, 6 full phone numbers"),
         "an audit row for the export: {trail:?}"
     );
     assert!(

@@ -68,6 +68,9 @@ struct AccountView<'a> {
     unit_id: &'a str,
     unit_name: &'a str,
     must_change_password: bool,
+    /// The campaign takes self-registered organizations: the pages show the organizations
+    /// report and the administrator applications (issue 18).
+    organizations: bool,
 }
 
 fn account_view<'a>(
@@ -86,6 +89,7 @@ fn account_view<'a>(
         unit_id: account.scope.as_str(),
         unit_name,
         must_change_password: account.must_change_password,
+        organizations: campaign.is_some_and(Campaign::has_organizations),
     }
 }
 

@@ -92,6 +92,15 @@ impl Session {
         campaign: &Campaign,
         wanted: &Scope,
     ) -> Result<Option<UnitIx>, ScopeError> {
+        // Organizations and 五进 groups are not in the tree; their ids carry their region
+        // (issue 18). Such a target resolves to no unit of the tree: `Target::dynamic` says so.
+        if let Some(checked) = safequiz_domain::organization::check_dynamic_scope(
+            &campaign.units,
+            &self.account.scope,
+            wanted,
+        ) {
+            return checked.map(|()| None);
+        }
         self.account.scope.check(&campaign.units, wanted)
     }
 }
@@ -104,6 +113,9 @@ pub(crate) struct Target<'c> {
     pub(crate) unit: Option<UnitIx>,
     /// Its name as organizers read it.
     pub(crate) name: &'c str,
+    /// An organization or a 五进 group (issue 18): `unit` is `None` without meaning the whole
+    /// campaign.
+    pub(crate) dynamic: bool,
 }
 
 impl<'c> Target<'c> {
@@ -128,6 +140,7 @@ impl<'c> Target<'c> {
     ) -> Result<Target<'c>, ApiError> {
         let unit = session.check_scope(campaign, &scope)?;
         Ok(Target {
+            dynamic: safequiz_domain::organization::is_dynamic_scope(&campaign.units, &scope),
             name: scope.name(&campaign.units),
             scope,
             unit,

@@ -164,7 +164,13 @@ pub async fn progress(
     };
     let target = Target::checked(&session, campaign, scope)?;
     let tree = &campaign.units;
-    let children = children_of(campaign, target.unit);
+    // An organization or a 五进 group has no children in the tree: its own totals only (the
+    // staff and 五进 split is in the organizations report).
+    let children = if target.dynamic {
+        Vec::new()
+    } else {
+        children_of(campaign, target.unit)
+    };
     let mut ids: Vec<&str> = children
         .iter()
         .map(|&ix| tree.get(ix).id.as_str())
