@@ -87,6 +87,10 @@ pub struct CampaignFile {
     /// false }`); absent: both shown.
     #[serde(default)]
     pub public_rankings: PublicRankings,
+    /// Fair-play signals (issue 21, docs/fair-play.md): observe each participant request's
+    /// device token, network and page load, and compute the signals. Absent: off.
+    #[serde(default)]
+    pub fair_play: bool,
 }
 
 /// Which public rankings a campaign shows (issue 21: current national rules discourage
@@ -350,6 +354,9 @@ pub struct Campaign {
     pub certificate: Option<Certificate>,
     /// Which public rankings are shown (`PublicRankings`).
     pub public_rankings: PublicRankings,
+    /// Whether participant requests are observed for the fair-play signals; off by default
+    /// because the observations cost the service and the record (docs/fair-play.md "Cost").
+    pub fair_play: bool,
 }
 
 /// A campaign's practice room (练功房): attempts that are reviewed at once and never counted.
@@ -479,6 +486,7 @@ impl Campaign {
                 scoring,
                 certificate,
                 public_rankings: file.public_rankings,
+                fair_play: file.fair_play,
             }),
             _ => Err(problems.into_vec()),
         }

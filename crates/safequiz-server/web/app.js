@@ -88,8 +88,9 @@
     if (!isNaN(server)) S.offset = server - (sentAt + Date.now()) / 2;
   }
 
-  // Fair play (docs/fair-play.md, disclosed in the notice): a random device token kept in
-  // localStorage, and the page-load token the campaign list answered with, sent on every call.
+  // Fair play (docs/fair-play.md, disclosed in the notice), for a campaign that turns it on: a
+  // random device token kept in localStorage, and the page-load token the campaign list
+  // answered with, sent on every call.
   function deviceToken() {
     var key = 'safequiz:device', token = null;
     try { token = localStorage.getItem(key); } catch (e) { token = null; }
@@ -107,8 +108,10 @@
     var headers = { 'Accept': 'application/json' };
     var who = me();
     if (who && who.token) headers['Authorization'] = 'Bearer ' + who.token;
-    headers['X-Device'] = S.device || (S.device = deviceToken());
-    if (S.page) headers['X-Page'] = S.page;
+    if (S.campaign && S.campaign.fair_play) {
+      headers['X-Device'] = S.device || (S.device = deviceToken());
+      if (S.page) headers['X-Page'] = S.page;
+    }
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     var sentAt = Date.now();
     return fetch('/api/v1' + path, {
@@ -210,6 +213,25 @@
 
   // ---------------------------------------------------------------- registration
 
+  // The personal-information notice (issue 20), as shown above a registration form.
+  function noticeNodes(notice) {
+    var list = function (items) { return h('ul', {}, items.map(function (t) { return h('li', { text: t }); })); };
+    return [h('h2', { text: '个人信息处理告知' }),
+      h('p', { text: '处理者：' + notice.processor }),
+      h('p', { text: '联系方式：' + notice.contact }),
+      h('p', { text: '处理目的：' }), list(notice.purposes),
+      h('p', { text: '收集的信息：' }), list(notice.data_kinds),
+      h('p', { text: '保存期限：至 ' + notice.retain_until + '，期满后删除姓名与手机号。' }),
+      h('p', { text: '您的权利：' + notice.rights }),
+      h('p', { class: 'muted', text: '告知版本：' + notice.version }),
+    ];
+  }
+
+  // A name masked as the boards mask it: 张*丰, 李*.
+  function maskedName(name) {
+    return name.length <= 1 ? name : name.charAt(0) + (name.length === 2 ? '*' : new Array(name.length - 1).join('*') + name.charAt(name.length - 1));
+  }
+
   function register(entryId) {
     var entry = S.campaign.entries.filter(function (e) { return e.id === entryId; })[0];
     if (!entry) return go('#/');
@@ -275,16 +297,7 @@
     api('GET', '/campaigns/' + S.cid + '/notice').then(function (r) {
       notice = r.status === 200 ? r.body.notice : null;
       if (!notice) { noticeBox.hidden = true; return; }
-      var list = function (items) { return h('ul', {}, items.map(function (t) { return h('li', { text: t }); })); };
-      [h('h2', { text: '个人信息处理告知' }),
-        h('p', { text: '处理者：' + notice.processor }),
-        h('p', { text: '联系方式：' + notice.contact }),
-        h('p', { text: '处理目的：' }), list(notice.purposes),
-        h('p', { text: '收集的信息：' }), list(notice.data_kinds),
-        h('p', { text: '保存期限：至 ' + notice.retain_until + '，期满后删除姓名与手机号。' }),
-        h('p', { text: '您的权利：' + notice.rights }),
-        h('p', { class: 'muted', text: '告知版本：' + notice.version }),
-      ].forEach(function (n) { noticeBox.appendChild(n); });
+      noticeNodes(notice).forEach(function (n) { noticeBox.appendChild(n); });
       consentBox.hidden = false;
       under14Box.hidden = notice.under_14 === 'refuse';
     });
@@ -324,8 +337,7 @@
       api('POST', '/campaigns/' + S.cid + '/participants', body).then(function (r) {
         submit.disabled = false;
         if (r.status === 200 || r.status === 201) {
-          var masked = nameValue.length <= 1 ? nameValue : nameValue.charAt(0) + (nameValue.length === 2 ? '*' : new Array(nameValue.length - 1).join('*') + nameValue.charAt(nameValue.length - 1));
-          saveMe({ token: r.body.token, pid: r.body.participant_id, unit: r.body.unit_id, nameMasked: masked });
+          saveMe({ token: r.body.token, pid: r.body.participant_id, unit: r.body.unit_id, nameMasked: maskedName(nameValue) });
           go('#/attempt');
           return;
         }
@@ -696,7 +708,7 @@
         if (r.status !== 200) return;
         var m = r.body;
         mineCard.appendChild(h('h2', { text: '我的成绩' }));
-        mineCard.appendChild(h('p', { id: 'my-points', text: '累计积分 ' + m.points + ' 分，答题 ' + m.attempts + ' 次，用时 ' + duration(m.time_used_ms) }));
+        mineCard.appendChild(h('p', { id: 'my-points', text: (S.campaign.counted === 'best' || S.campaign.counted === 'last' ? '计分成绩 ' : '累计积分 ') + m.points + ' 分，答题 ' + m.attempts + ' 次，用时 ' + duration(m.time_used_ms) }));
         if (m.exclusion) mineCard.appendChild(h('p', { class: 'notice', role: 'status', text: m.exclusion.message }));
         mineCard.appendChild(h('ul', { class: 'ranks' }, m.ranks.map(function (rank) {
           return h('li', {}, [h('span', { text: rank.name }), h('span', { text: rank.rank ? '第 ' + rank.rank + ' 名' : '暂无排名' })]);
@@ -1124,10 +1136,12 @@
     var error = h('p', { class: 'error', id: 'register-error', role: 'alert' });
     var consent = h('input', { id: 'consent', type: 'checkbox' });
     var notice = null;
-    var consentBox = h('label', { class: 'check', hidden: true }, [consent, h('span', { text: '我已阅读并同意个人信息处理告知' })]);
+    var noticeBox = h('div', { class: 'card notice', id: 'notice', hidden: true });
+    var consentBox = h('label', { class: 'check', hidden: true }, [consent, h('span', { text: '我已阅读并同意上述个人信息处理告知' })]);
     api('GET', '/campaigns/' + S.cid + '/notice').then(function (r) {
       notice = r.status === 200 ? r.body.notice : null;
-      consentBox.hidden = !notice;
+      if (notice) noticeNodes(notice).forEach(function (n) { noticeBox.appendChild(n); });
+      noticeBox.hidden = consentBox.hidden = !notice;
     });
     var submit = h('button', { class: 'btn', type: 'submit', text: '报名并开始答题' });
     var form = h('form', { class: 'card', novalidate: true }, [
@@ -1156,14 +1170,14 @@
       api('POST', '/campaigns/' + S.cid + '/participants', body).then(function (r) {
         submit.disabled = false;
         if (r.status === 200 || r.status === 201) {
-          saveMe({ token: r.body.token, pid: r.body.participant_id, unit: r.body.unit_id, nameMasked: body.name.charAt(0) + '*' });
+          saveMe({ token: r.body.token, pid: r.body.participant_id, unit: r.body.unit_id, nameMasked: maskedName(body.name) });
           go('#/attempt');
           return;
         }
         error.textContent = (r.body && r.body.message) || '报名失败，请稍后重试';
       }, function () { submit.disabled = false; error.textContent = '网络连接失败，请检查网络后重试'; });
     });
-    show([h('h1', { text: entry.name + '参赛报名' }), form]);
+    show([h('h1', { text: entry.name + '参赛报名' }), noticeBox, form]);
     searchNow();
   }
 

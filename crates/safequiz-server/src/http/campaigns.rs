@@ -32,6 +32,8 @@ struct CampaignView<'a> {
     entries: Vec<EntryView<'a>>,
     /// Which public rankings the campaign shows (docs/fair-play.md).
     public_rankings: RankingsView,
+    /// Whether the page sends its device and page-load tokens (fair play, docs/fair-play.md).
+    fair_play: bool,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -120,6 +122,7 @@ pub async fn list(state: web::Data<AppState>) -> HttpResponse {
                 units: campaign.public_rankings.units,
                 individuals: campaign.public_rankings.individuals,
             },
+            fair_play: campaign.fair_play,
         })
         .collect();
     HttpResponse::Ok()

@@ -129,6 +129,14 @@ impl FairPlay {
         attempt: u32,
         now: Timestamp,
     ) {
+        // Only a campaign that turned fair play on is observed.
+        if !state
+            .catalogue
+            .campaign(campaign)
+            .is_some_and(|campaign| campaign.fair_play)
+        {
+            return;
+        }
         let headers = request.headers();
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let device = header(DEVICE_HEADER)

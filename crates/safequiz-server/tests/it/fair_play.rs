@@ -188,6 +188,7 @@ async fn crowd_app() -> TestApp {
     TestApp::builder()
         .clock_at(midnight())
         .trusted_proxies(&["127.0.0.1"])
+        .campaigns(|campaign| campaign.fair_play = true)
         .spawn()
         .await
 }
