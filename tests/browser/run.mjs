@@ -6,6 +6,8 @@
 //   node run.mjs practice|winner <base-url> <token> <participant id> <masked name> [attempt id]
 //   node run.mjs organizer <base-url> <username> <one-time password>
 //   node run.mjs accessibility <base-url>   (axe-core, text scaling, touch targets; a draw done)
+//   node run.mjs sector <base-url> <province organizer> <one-time password>   (issue 18; asks the
+//     Rust test for the answer key and the certificate window on stdout, answered on stdin)
 //
 // Screenshots of every step go to tests/artifacts/browser/ (git-ignored). Exits 1 with the
 // reason on the first failed check.
@@ -13,8 +15,11 @@
 import { chromium } from 'playwright-core';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { inflateSync } from 'node:zlib';
 import assert from 'node:assert/strict';
+import jsQR from 'jsqr';
 
 const [scenario, base, ...rest] = process.argv.slice(2);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -631,6 +636,33 @@ async function setLargeText(page, on) {
   assert.equal(await page.evaluate(() => document.documentElement.classList.contains('big')), on, 'large-text mode switched');
 }
 
+// The checks of one page in its current state, each problem pushed to `found`: at 100%, 150% and
+// 200% text no sideways scrolling or overflow, 44 px targets and text at least 16 px times the
+// scale (body text 18 px at 100%); headings in order; no serious or critical axe-core violation;
+// then the same in large-text mode, where the page has the switch (`largeText`). Screenshots:
+// tests/artifacts/browser/<scenario>-<state>-<100|150|200|large>.png.
+async function checkPage(page, state, axeSource, found, { largeText = true } = {}) {
+  for (const scale of TEXT_SCALES) {
+    await setTextScale(page, scale);
+    for (const problem of await layoutProblems(page, 16 * scale / 100, scale === 100 ? 18 : 0)) found.push(`${state} at ${scale}%: ${problem}`);
+    await shot(page, `${state}-${scale}`);
+  }
+  await setTextScale(page, 100);
+  for (const problem of await headingProblems(page)) found.push(`${state}: ${problem}`);
+  const serious = (violations) => violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  for (const v of serious(await axeViolations(page, axeSource))) {
+    found.push(`${state}: axe ${v.id} (${v.impact}) ${v.help}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  }
+  if (!largeText) return;
+  await setLargeText(page, true);
+  for (const problem of await layoutProblems(page, 24, 24)) found.push(`${state} in large-text mode: ${problem}`);
+  for (const v of serious(await axeViolations(page, axeSource))) {
+    found.push(`${state} in large-text mode: axe ${v.id} (${v.impact}) ${v.help}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  }
+  await shot(page, `${state}-large`);
+  await setLargeText(page, false);
+}
+
 // Every participant page and state: axe-core finds no serious or critical violation (normal and
 // large text), and at 100%, 150% and 200% text on the 360 px phone nothing scrolls sideways or
 // overflows, touch targets are 44 px and text is at least 16 px times the scale (24 px in
@@ -647,26 +679,7 @@ async function accessibility() {
   page.on('dialog', (dialog) => dialog.accept());
   page.on('pageerror', (error) => found.push(`script error: ${error.message}`));
 
-  async function check(state) {
-    for (const scale of TEXT_SCALES) {
-      await setTextScale(page, scale);
-      for (const problem of await layoutProblems(page, 16 * scale / 100, scale === 100 ? 18 : 0)) found.push(`${state} at ${scale}%: ${problem}`);
-      await shot(page, `${state}-${scale}`);
-    }
-    await setTextScale(page, 100);
-    for (const problem of await headingProblems(page)) found.push(`${state}: ${problem}`);
-    const serious = (violations) => violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-    for (const v of serious(await axeViolations(page, axeSource))) {
-      found.push(`${state}: axe ${v.id} (${v.impact}) ${v.help}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-    }
-    await setLargeText(page, true);
-    for (const problem of await layoutProblems(page, 24, 24)) found.push(`${state} in large-text mode: ${problem}`);
-    for (const v of serious(await axeViolations(page, axeSource))) {
-      found.push(`${state} in large-text mode: axe ${v.id} (${v.impact}) ${v.help}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-    }
-    await shot(page, `${state}-large`);
-    await setLargeText(page, false);
-  }
+  const check = (state) => checkPage(page, state, axeSource, found);
 
   // Landing, not registered; the large-text choice is remembered across a reload.
   await page.goto(`${base}/c/safety-month/`);
@@ -755,7 +768,411 @@ async function accessibility() {
   assert.deepEqual(found, [], `accessibility problems:\n${found.join('\n')}`);
 }
 
-const scenarios = { journey, reload, timeout, organizer, practice, winner, accessibility };
+// ---------------------------------------------------------------- the sector journey (issue 18)
+
+const WATER = 'water-six-mechanisms';
+// A 1×1 PNG: an authorization letter as a phone photographs it (the server checks the bytes).
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
+
+// Requests to the Rust test that runs this script (tests/it/browser.rs): one line
+// `@test <request>` on standard output, answered with one line on standard input.
+let testInput = null;
+let testReplies = null;
+async function askTest(request) {
+  if (!testInput) {
+    testInput = createInterface({ input: process.stdin, crlfDelay: Infinity });
+    testReplies = testInput[Symbol.asyncIterator]();
+  }
+  console.log(`@test ${request}`);
+  const { value, done } = await testReplies.next();
+  if (done) throw new Error(`the test did not answer "${request}"`);
+  return value;
+}
+
+// One `POST` to the participant API from another phone; fails unless it succeeds.
+async function apiPost(path, body) {
+  const response = await fetch(`${base}/api/v1${path}`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+  });
+  const json = await response.json();
+  assert.ok(response.status < 300, `POST ${path}: ${response.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+// The display keys of the right options of `question` (as the attempt's JSON shows it), from
+// `answerKey`: question id → the texts of its right options, as the banks hold them.
+function rightKeys(question, answerKey) {
+  const texts = answerKey[question.id];
+  assert.ok(texts, `the answer key has ${question.id}`);
+  const keys = question.options.filter((option) => texts.includes(option.text)).map((option) => option.key);
+  assert.equal(keys.length, texts.length, `every right option of ${question.id} is shown`);
+  return keys;
+}
+
+// Answers question `index` (0-based) with `keys` through the progress dots and the options.
+async function answerWith(page, index, keys) {
+  await page.locator('.dot').nth(index).click();
+  await page.locator('.qno', { hasText: `第 ${index + 1} / ` }).waitFor();
+  for (const key of keys) await page.locator(`.option[data-key="${key}"]`).click();
+  await page.waitForFunction(() => document.querySelector('.status')?.textContent === '已保存');
+}
+
+// Types `text` into the organization search; once the page lists the answer, returns the
+// names found.
+async function searchOrganizations(page, text) {
+  const answered = page.waitForResponse((r) => {
+    const url = new URL(r.url());
+    return url.pathname === `/api/v1/campaigns/${WATER}/organizations` && url.searchParams.get('q') === text;
+  });
+  await page.getByLabel('搜索单位').fill(text);
+  const names = (await (await answered).json()).items.map((o) => o.name);
+  await page.waitForFunction((expected) => {
+    const shown = [...document.querySelectorAll('#org-results li')].map((li) => li.textContent);
+    return expected.length
+      ? shown.length === expected.length && expected.every((name, i) => shown[i].startsWith(`${name}（`))
+      : shown.length === 1 && shown[0].includes('没有找到');
+  }, names);
+  return names;
+}
+
+// The operators of a PDF content stream with their numeric and name operands (strings skipped).
+function contentOps(content) {
+  const ops = [];
+  let operands = [];
+  let i = 0;
+  const delimiter = /[\s()<>[\]{}/%]/;
+  while (i < content.length) {
+    const c = content[i];
+    if (/\s/.test(c)) { i += 1; continue; }
+    if (c === '%') { while (i < content.length && content[i] !== '\n') i += 1; continue; }
+    if (c === '(') {
+      for (let depth = 0; i < content.length; i += 1) {
+        if (content[i] === '\\') { i += 1; continue; }
+        if (content[i] === '(') depth += 1;
+        else if (content[i] === ')' && --depth === 0) { i += 1; break; }
+      }
+      operands.push(null);
+      continue;
+    }
+    if (c === '<' && content[i + 1] !== '<') { i = content.indexOf('>', i) + 1; operands.push(null); continue; }
+    if ('[]{}<>'.includes(c)) { i += 1; continue; }
+    let j = i + 1;
+    while (j < content.length && !delimiter.test(content[j])) j += 1;
+    const word = content.slice(i, j);
+    i = j;
+    if (c === '/') operands.push(word);
+    else if (/^[-+.\d]/.test(word)) operands.push(Number(word));
+    else { ops.push({ op: word, args: operands }); operands = []; }
+  }
+  return ops;
+}
+
+// The rectangles a PDF viewer fills on the certificate's page (`re` … `f`), each with the gray
+// it is filled in, read from the page's compressed content streams (an embedded font's, which
+// has a `/Length1`, is left alone).
+function filledRects(pdf) {
+  const text = pdf.toString('latin1');
+  const rects = [];
+  for (const match of text.matchAll(/<<([^<>]*)>>\s*stream\r?\n/g)) {
+    const dict = match[1];
+    if (!dict.includes('/FlateDecode') || dict.includes('/Length1')) continue;
+    const length = Number(/\/Length (\d+)/.exec(dict)[1]);
+    const start = match.index + match[0].length;
+    const content = inflateSync(pdf.subarray(start, start + length)).toString('latin1');
+    let path = [];
+    let gray = 0;
+    for (const { op, args } of contentOps(content)) {
+      if (op === 'g') gray = args[0];
+      else if (op === 're') path.push({ x: args[0], y: args[1], w: args[2], h: args[3] });
+      else if (op === 'f' || op === 'F' || op === 'f*') { rects.push(...path.map((r) => ({ ...r, gray }))); path = []; }
+      else if (['S', 's', 'n', 'B', 'B*', 'b', 'b*'].includes(op)) path = [];
+    }
+  }
+  return rects;
+}
+
+// What a phone's camera reads from the certificate's QR code: its white square and the black
+// rectangles on it, painted at 4 pixels a point and decoded by jsQR. Null if nothing is read.
+function readQr(pdf) {
+  const rects = filledRects(pdf);
+  const square = rects.find((r) => r.gray === 1 && r.w > 50 && Math.abs(r.w - r.h) < 0.01);
+  assert.ok(square, 'the certificate has a white square for its QR code');
+  const scale = 4;
+  const size = Math.round(square.w * scale);
+  const pixels = new Uint8ClampedArray(size * size * 4).fill(255);
+  const inside = (r) => r.x >= square.x && r.y >= square.y
+    && r.x + r.w <= square.x + square.w + 0.01 && r.y + r.h <= square.y + square.h + 0.01;
+  for (const r of rects.filter((r) => r.gray === 0 && inside(r))) {
+    const left = Math.round((r.x - square.x) * scale);
+    const right = Math.round((r.x + r.w - square.x) * scale);
+    const top = Math.round((square.y + square.h - r.y - r.h) * scale);
+    const bottom = Math.round((square.y + square.h - r.y) * scale);
+    for (let y = top; y < bottom; y += 1) {
+      for (let x = left; x < right; x += 1) pixels.fill(0, (y * size + x) * 4, (y * size + x) * 4 + 3);
+    }
+  }
+  const code = jsQR(pixels, size, size);
+  return code ? code.data : null;
+}
+
+// The facts a verification page lists, label → value.
+async function verifiedFacts(page) {
+  return page.evaluate(() => Object.fromEntries([...document.querySelectorAll('main dt')]
+    .map((dt) => [dt.textContent, dt.nextElementSibling.textContent])));
+}
+
+// The water ministry's 六项机制 quiz as a sector runs it: an organization registers itself on the
+// participant page, a participant finds it by a keyword and registers under it after the notice,
+// answers two attempts scored under the campaign's policy (4 points a question, the best of 3
+// counted), the organization's administrator applies with a letter of authorization, the
+// province's organizer approves, the administrator signs in and exports their people; after the
+// close the participant downloads the study-hour certificate, whose QR code opens the public
+// verification page; an edited serial is not found. The new pages are checked as the
+// `accessibility` scenario checks the others.
+async function sector() {
+  const [provinceUser, provinceOneTime] = rest;
+  const axeSource = readFileSync(join(here, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+  const answerKey = JSON.parse(await askTest('answer-key'));
+  const water = `${base}/c/${WATER}/`;
+  const ORG = '长治市上党区水务服务中心';
+  const CODE = '91110108551385082Q';
+  const found = []; // accessibility problems, all reported at the end
+  const problems = []; // script errors on the participant pages
+  const watch = (page) => page.on('pageerror', (error) => problems.push(`${page.url()}: ${error.message}`));
+
+  // Another county's organization has a participant: the administrator's export leaves them out.
+  const other = await apiPost(`/campaigns/${WATER}/organizations`,
+    { name: '太原市小店区水利局', credit_code: '9144030071526726XG', region_id: '140105' });
+  await apiPost(`/campaigns/${WATER}/participants`,
+    { name: '李四光', phone: '13900004444', unit_id: other.unit_id, consent: true });
+
+  // The landing page states the campaign's policy; people enter through their organization.
+  const page = await (await browser.newContext({ ...phone, acceptDownloads: true })).newPage();
+  page.on('dialog', (dialog) => dialog.accept());
+  watch(page);
+  await page.goto(water);
+  await page.getByRole('heading', { level: 1 }).waitFor();
+  assert.match(await page.locator('h1').textContent(), /六项机制/);
+  const rules = await page.locator('.rules').textContent();
+  assert.match(rules, /共可答题 3 次/);
+  assert.match(rules, /每题 4 分，满分 100 分/);
+  assert.match(rules, /以最好的一次成绩计分/);
+  await shot(page, '1-landing');
+
+  // The organization is not found yet; it registers itself (a wrong check character first).
+  await page.getByRole('link', { name: '单位参赛' }).click();
+  await page.getByRole('heading', { name: '单位参赛报名' }).waitFor();
+  assert.deepEqual(await searchOrganizations(page, '上党区水务'), []);
+  await page.locator('#org-results li', { hasText: '没有找到' }).waitFor();
+  await shot(page, '2-not-found');
+  await page.getByRole('link', { name: '搜索不到？先注册单位' }).click();
+  await page.getByRole('heading', { name: '注册单位' }).waitFor();
+  await page.getByLabel('单位全称').fill(ORG);
+  await page.getByLabel('统一社会信用代码（18位）').fill(`${CODE.slice(0, 17)}0`);
+  await page.locator('#org-region-0').selectOption('140000');
+  await page.locator('#org-region-1').selectOption('140400');
+  await page.locator('#org-region-2').selectOption('140404');
+  await page.getByRole('button', { name: '注册单位' }).click();
+  await page.locator('#org-new-error', { hasText: '校验位错误' }).waitFor();
+  await checkPage(page, 'org-new', axeSource, found);
+  await page.getByLabel('统一社会信用代码（18位）').fill(CODE);
+  await page.getByRole('button', { name: '注册单位' }).click();
+  await page.getByRole('heading', { name: '单位注册成功' }).waitFor();
+  assert.match(await page.locator('main').textContent(), new RegExp(`${ORG}（山西省 / 长治市 / 上党区）已注册`));
+  await shot(page, '3-org-registered');
+
+  // A participant finds it by a keyword of its name and registers under it, after the notice.
+  await page.getByRole('link', { name: '返回报名，搜索并选择本单位' }).click();
+  assert.deepEqual(await searchOrganizations(page, '水务'), [ORG], 'the keyword finds this organization only');
+  const hit = page.locator('#org-results button', { hasText: ORG });
+  const applyLink = page.getByRole('link', { name: '申请成为本单位管理员' });
+  assert.equal(await applyLink.isVisible(), false, 'no application before an organization is chosen');
+  await page.locator('#notice h2', { hasText: '个人信息处理告知' }).waitFor();
+  await checkPage(page, 'org-search', axeSource, found);
+  await hit.click();
+  await page.locator('#org-picked', { hasText: `已选择：${ORG}` }).waitFor();
+  await applyLink.waitFor();
+  // A 五进 participant picks a kind and is no principal person; back to the staff.
+  const principal = page.getByLabel('我是单位主要负责人');
+  await page.getByLabel(/“五进”人员/).check();
+  await page.locator('#public-kind').waitFor();
+  assert.equal(await principal.isVisible(), false, 'a 五进 participant is no principal person');
+  await page.getByLabel('本单位干部职工').check();
+  await principal.waitFor();
+  assert.equal(await page.locator('#public-kind').isVisible(), false);
+  await page.getByLabel('姓名（实名）').fill('张三丰');
+  await page.getByLabel('手机号').fill('13800005555');
+  await page.getByRole('button', { name: '报名并开始答题' }).click();
+  await page.locator('#register-error', { hasText: '勾选同意' }).waitFor();
+  await page.getByLabel('我已阅读并同意上述个人信息处理告知').check();
+  await shot(page, '4-register');
+  const registration = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/campaigns/${WATER}/participants`));
+  let started = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/campaigns/${WATER}/attempts`));
+  await page.getByRole('button', { name: '报名并开始答题' }).click();
+  assert.equal((await registration).status(), 201, 'a new participant');
+  const participantId = (await (await registration).json()).participant_id;
+  let attempt = await (await started).json();
+  await page.locator('.option').first().waitFor();
+
+  // The first attempt: 25 questions, all right but two (single-choice or true/false ones).
+  assert.equal(attempt.questions.length, 25);
+  assert.equal(await page.locator('.dot').count(), 25);
+  const wrong = attempt.questions.map((q, i) => [q, i]).filter(([q]) => q.kind !== 'multiple').slice(-2).map(([, i]) => i);
+  assert.equal(wrong.length, 2, 'the draw has two single-answer questions');
+  for (const [i, question] of attempt.questions.entries()) {
+    const right = rightKeys(question, answerKey);
+    const keys = wrong.includes(i) ? [question.options.find((o) => !right.includes(o.key)).key] : right;
+    await answerWith(page, i, keys);
+  }
+  assert.equal(await page.locator('.dots .answered').count(), 25, 'every dot shows an answer');
+  await shot(page, '5-attempt');
+  await page.getByRole('button', { name: '交卷' }).click();
+  await page.locator('#score').waitFor();
+  assert.equal(await page.locator('#score').textContent(), '92 / 100 分', '23 right at 4 points each');
+  assert.equal(await page.locator('.review').count(), 25, 'the review lists every question');
+  // Before the close the certificate is announced, not offered.
+  await page.locator('#certificate-notice', { hasText: '竞赛结束后，计分成绩达到 85 分者可下载 4 学时的学时证明' }).waitFor();
+  await shot(page, '6-result');
+
+  // A second, weaker attempt (one right answer, the rest left blank): the best one still counts.
+  await page.getByRole('link', { name: '返回首页' }).click();
+  started = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/campaigns/${WATER}/attempts`));
+  await page.getByRole('link', { name: '开始今日答题' }).click();
+  attempt = await (await started).json();
+  await answerWith(page, 0, rightKeys(attempt.questions[0], answerKey));
+  await page.getByRole('button', { name: '交卷' }).click();
+  await page.locator('#score').waitFor();
+  assert.equal(await page.locator('#score').textContent(), '4 / 100 分');
+  await page.getByRole('link', { name: '查看排名' }).click();
+  await page.locator('#my-points').waitFor();
+  assert.match(await page.locator('#my-points').textContent(), /^计分成绩 92 分，答题 2 次/, 'the best attempt counts, not the sum or the last');
+  await shot(page, '7-my-score');
+
+  // The organization's administrator applies on their own phone, finding it by pinyin initials.
+  const applicant = await (await browser.newContext(phone)).newPage();
+  watch(applicant);
+  await applicant.goto(`${water}#/register/organization`);
+  assert.deepEqual(await searchOrganizations(applicant, 'czssdq'), [ORG], 'the initials find this organization only');
+  await applicant.locator('#org-results button', { hasText: ORG }).click();
+  await applicant.getByRole('link', { name: '申请成为本单位管理员' }).click();
+  await applicant.getByRole('heading', { name: '申请成为单位管理员' }).waitFor();
+  await applicant.getByLabel('姓名').fill('王管理');
+  await applicant.getByLabel('手机号').fill('13900001111');
+  await applicant.getByRole('button', { name: '提交申请' }).click();
+  await applicant.locator('#admin-error', { hasText: '请选择授权文件' }).waitFor();
+  await checkPage(applicant, 'org-apply', axeSource, found);
+  await applicant.getByLabel('授权文件').setInputFiles({ name: '授权书.png', mimeType: 'image/png', buffer: PNG });
+  await applicant.getByRole('button', { name: '提交申请' }).click();
+  await applicant.locator('#admin-filed').waitFor();
+  const applicationId = /申请编号 (\d+)/.exec(await applicant.locator('#admin-filed').textContent())[1];
+  await shot(applicant, '8-applied');
+
+  // The organizer of the province above approves it; the account's one-time password shows once.
+  const province = await organizerPhone(provinceUser, provinceOneTime, 'shanxi2026anquan');
+  await province.getByRole('link', { name: '管理员审核' }).click();
+  const card = province.locator(`[data-application="${applicationId}"]`);
+  await card.waitFor();
+  const filed = await card.textContent();
+  assert.ok(filed.includes(ORG) && filed.includes('王管理') && filed.includes('13900001111'), filed);
+  await shot(province, '9-application-queue', false);
+  await card.getByRole('button', { name: '通过' }).click();
+  const approval = card.locator('.result', { hasText: '已创建管理员账号' });
+  await approval.waitFor();
+  const [, adminUser, adminOneTime] = /管理员账号 (\S+)，初始密码 ([^（\s]+)/.exec(await approval.textContent());
+  await shot(province, '10-approved', false);
+  await province.context().close();
+
+  // The administrator signs in to their organization's back office and exports its people, and
+  // nobody else's.
+  const admin = await organizerPhone(adminUser, adminOneTime, 'shuiwu2026anquan');
+  // Their pages are headed with the organization's name, which the record holds.
+  await admin.getByRole('heading', { level: 1, name: ORG }).waitFor();
+  assert.match(await admin.locator('#account .who').textContent(), new RegExp(`${adminUser} · ${ORG}`));
+  await shot(admin, '11-administrator', false);
+  await admin.getByRole('link', { name: '统计报表' }).click();
+  await admin.locator('#period').waitFor();
+  let exported = { name: '', text: '' };
+  const rowOf = (name) => exported.text.split(/\r?\n/).find((line) => line.includes(name))?.split(',');
+  // 参与者编号,姓名,手机号,单位,单位代码,参与次数,总分,…: once the record has both attempts.
+  await retryUntil(
+    'both attempts in the export',
+    async () => {
+      const file = await downloadOf(admin, 'a[data-export="participants.csv"]');
+      exported = { name: file.name, text: file.bytes.toString('utf8') };
+    },
+    async () => rowOf('张三丰')?.[5] === '2',
+  );
+  assert.match(exported.name, new RegExp(`^参与人员-${ORG}-.*\\.csv$`));
+  assert.match(exported.text, /参与者编号,姓名,手机号,单位,单位代码,参与次数,总分/);
+  const row = rowOf('张三丰');
+  assert.equal(row[3], ORG);
+  assert.equal(row[2], '138****5555', 'the phone masked');
+  // 总分 is the record's sum of attempts (docs/design.md §3.4), not the counted best.
+  assert.equal(row[6], '96');
+  assert.ok(!exported.text.includes('李四光'), "another organization's people are not exported");
+  await shot(admin, '12-export', false);
+  await admin.context().close();
+
+  // After the close, within the download window but past the validity of the token the phone
+  // keeps (30 days from registering): the page asks to register again, and the same name and
+  // phone are the same participant. The campaign is over, so no attempt starts.
+  assert.equal(await askTest('certificate-window'), 'ok');
+  await page.goto(`${water}#/`);
+  await page.reload();
+  await page.locator('#certificate-notice', { hasText: '登录已过期' }).waitFor();
+  await shot(page, '13-token-expired');
+  await page.locator('#certificate-notice').getByRole('button', { name: '重新报名' }).click();
+  await page.getByRole('link', { name: '单位参赛' }).click();
+  assert.deepEqual(await searchOrganizations(page, '水务'), [ORG]);
+  await page.locator('#org-results button', { hasText: ORG }).click();
+  await page.getByLabel('姓名（实名）').fill('张三丰');
+  await page.getByLabel('手机号').fill('13800005555');
+  await page.getByLabel('我已阅读并同意上述个人信息处理告知').check();
+  const again = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/campaigns/${WATER}/participants`));
+  await page.getByRole('button', { name: '报名并开始答题' }).click();
+  assert.equal((await again).status(), 200, 'registered before');
+  assert.equal((await (await again).json()).participant_id, participantId, 'the same participant');
+  await page.locator('.notice', { hasText: '竞赛已于' }).waitFor();
+  await page.getByRole('link', { name: '返回首页' }).click();
+
+  // The certificate, and its QR code.
+  await page.locator('#certificate-download').waitFor();
+  const serial = /证书编号：([\w.-]+)/.exec(await page.locator('#certificate-notice p', { hasText: '证书编号' }).textContent())[1];
+  await shot(page, '14-certificate-offered');
+  const pdf = await downloadOf(page, '#certificate-download');
+  await page.locator('#certificate-notice', { hasText: '学时证明已下载' }).waitFor();
+  assert.equal(pdf.bytes.subarray(0, 5).toString('latin1'), '%PDF-', 'a PDF');
+  assert.ok(pdf.bytes.length < 200_000, `${pdf.bytes.length} bytes`);
+  const url = readQr(pdf.bytes);
+  assert.equal(url, `${base}/verify/${serial}`, 'the QR code opens the verification page of its serial');
+
+  // Someone scans it: the verification page shows the certificate's facts, the name masked.
+  const scanner = await (await browser.newContext(phone)).newPage();
+  await scanner.goto(url);
+  await scanner.locator('.valid', { hasText: '该学时证明真实有效' }).waitFor();
+  const facts = await verifiedFacts(scanner);
+  assert.equal(facts['姓名'], '张*丰');
+  assert.equal(facts['单位'], ORG);
+  assert.equal(facts['成绩'], '92 分');
+  assert.equal(facts['学时'], '4 学时');
+  assert.equal(facts['证书编号'], serial);
+  assert.match(facts['竞赛活动'], /六项机制/);
+  assert.ok(!(await scanner.locator('body').textContent()).includes('张三丰'), 'no full name on a public page');
+  await checkPage(scanner, 'verify', axeSource, found, { largeText: false });
+
+  // An edited serial is not found.
+  const forged = serial.slice(0, -1) + (serial.endsWith('0') ? '1' : '0');
+  await scanner.goto(`${base}/verify/${forged}`);
+  await scanner.locator('.invalid', { hasText: '未找到该证书' }).waitFor();
+  assert.equal(await scanner.locator('.valid').count(), 0);
+  assert.equal(await scanner.locator('dl').count(), 0, 'no facts for a forged serial');
+  await checkPage(scanner, 'verify-not-found', axeSource, found, { largeText: false });
+
+  assert.deepEqual(problems, [], 'no script errors');
+  assert.deepEqual(found, [], `accessibility problems:\n${found.join('\n')}`);
+}
+
+const scenarios = { journey, reload, timeout, organizer, practice, winner, accessibility, sector };
 try {
   if (!scenarios[scenario]) throw new Error(`unknown scenario ${scenario}`);
   await scenarios[scenario]();
@@ -764,5 +1181,6 @@ try {
   console.error(`browser scenario ${scenario} failed: ${error.stack || error}`);
   process.exitCode = 1;
 } finally {
+  testInput?.close();
   await browser.close();
 }

@@ -40,6 +40,8 @@
 -- until the board writer applies the last one, which `boards::my_standing` must not count
 -- against the participant). pts and ms are counted by the campaign's policy (safequiz_domain::score::Scoring::
 -- count): summed, the best attempt's (more points, then less time) or the last attempt's.
+-- fm counts the full-mark attempts (absent: none). While an organizer excludes the participant
+-- (exclusion.lua), x holds when and xr why, and each attempt entry says `excluded`.
 --
 -- The rules finalize runs are written once in Rust and mirrored here for speed: scoring and
 -- full marks are safequiz_domain::score's, the time counted, the totals and the board order
@@ -76,10 +78,10 @@ local function bind(keys, argv)
 end
 
 -- Attempt n and the participant's totals in one read:
--- {t, r, a, v, k, q, open, att, last, pts, ms}.
+-- {t, r, a, v, k, q, open, att, last, pts, ms, fm, x}.
 local function load(n)
   return redis.call('HMGET', P, n .. ':t', n .. ':r', n .. ':a', n .. ':v', n .. ':k', n .. ':q',
-    'open', 'att', 'last', 'pts', 'ms')
+    'open', 'att', 'last', 'pts', 'ms', 'fm', 'x')
 end
 
 -- Whether attempt n, whose fields are absent, was started and then forgotten once its row was
@@ -213,10 +215,15 @@ local function finalize(n, auto, f, answers)
   local result = string.format('%d,%d,%d,%d,%d', points, correct, finished, used, auto)
   local open = f[7]
   if open == tostring(n) then open = '0' end
+  -- score::is_full_marks: the count an exclusion takes off the units (exclusion.lua).
+  local full = NO_FIELDS
+  if #key > 0 and correct == #key then
+    full = {'fm', string.format('%d', tonumber(f[12] or 0) + 1)}
+  end
   redis.call('HSET', P, n .. ':r', result, n .. ':a', answers,
     'att', string.format('%d', attempts), 'pts', string.format('%d', pts),
     'ms', string.format('%d', ms), 'last', string.format('%d', last), 'open', open or '0',
-    'pl', string.format('%d', previous_last))
+    'pl', string.format('%d', previous_last), unpack(full))
   f[2], f[3], f[7] = result, answers, open
   defer_unindex(DEADLINES, PID .. '-' .. n .. ' ' .. UNIT)
 
@@ -224,9 +231,17 @@ local function finalize(n, auto, f, answers)
   -- also carries `unit_points`, the change of this participant's counted points, which the
   -- board writer adds instead of the attempt's (board_feed.lua). The national rule's entry
   -- stays as it was.
-  local counted = NO_FIELDS
-  if p and p.counted ~= 'sum' then
-    counted = {'unit_points', string.format('%d', pts - previous_pts)}
+  -- An excluded participant's attempt is recorded like any other and changes their totals, but
+  -- the board writer applies nothing of it (board_feed.lua): the entry says `excluded`.
+  local extra = NO_FIELDS
+  if (p and p.counted ~= 'sum') or f[13] then
+    extra = {}
+    if p and p.counted ~= 'sum' then
+      extra[1], extra[2] = 'unit_points', string.format('%d', pts - previous_pts)
+    end
+    if f[13] then
+      extra[#extra + 1], extra[#extra + 2] = 'excluded', '1'
+    end
   end
 
   -- The attempt entry; its fields are documented in src/streams.rs (AttemptEntry). With
@@ -243,7 +258,7 @@ local function finalize(n, auto, f, answers)
     'attempts', string.format('%d', attempts),
     'total_points', string.format('%d', pts), 'total_time', string.format('%d', ms),
     'last', string.format('%d', last), 'previous_last', string.format('%d', previous_last),
-    'path', table.concat(OP_ARGV, ',', 5, 4 + M), unpack(counted))
+    'path', table.concat(OP_ARGV, ',', 5, 4 + M), unpack(extra))
 end
 
 -- The answer text with question i (1-based) set to the bit set `bits`.

@@ -14,6 +14,14 @@
 -- existed (its totals were applied by the finalize of that version) gives empty strings, which
 -- the writer counts and skips.
 --
+-- Exclusions (exclusion.lua, issue 21): an attempt entry marked `excluded` applies nothing and
+-- returns no row. An `exclusion` entry takes the participant's totals as it carries them off
+-- the unit totals (their attempts, counted points, one participant, their full-mark attempts)
+-- and returns the row {participant, path, 'x', '0', '0', last}: their member off every board of
+-- the path. An `inclusion` entry adds the same back and returns {participant, path, points,
+-- time, last, '0'}: their member added, as a first attempt's row would. A participant with no
+-- final attempt has nothing on the boards: neither returns a row.
+--
 -- Unit totals pack two counters into one integer field, high * 2^32 + low: "<unit>:pa" is
 -- attempts (high) and points (low), "<unit>:nf" participants (high) and full-mark attempts
 -- (low); unit "*" is the whole campaign. Each low counter stays far below 2^32 within one shard
@@ -75,7 +83,7 @@ for _, entry in ipairs(entries) do
       named[name] = fields[i + 1]
     end
   end
-  if kind == 'attempt' then
+  if kind == 'attempt' and not named.excluded then
     for i = 1, 6 do reply[#reply + 1] = row[i] end
     if named.total_points and after(entry[1], applied) then
       local correct, questions = tonumber(named.correct), #named.key
@@ -92,6 +100,26 @@ for _, entry in ipairs(entries) do
       for unit in string.gmatch(named.path, '[^,]+') do
         add(unit .. ':pa', pa)
         if nf ~= 0 then add(unit .. ':nf', nf) end
+      end
+    end
+  elseif (kind == 'exclusion' or kind == 'inclusion') and named.attempts ~= '0' then
+    local sign, board_row = 1, nil
+    if kind == 'exclusion' then
+      sign = -1
+      board_row = {named.participant, named.path, 'x', '0', '0', named.last}
+    else
+      board_row = {named.participant, named.path, named.total_points, named.total_time,
+        named.last, '0'}
+    end
+    for i = 1, 6 do reply[#reply + 1] = board_row[i] end
+    if after(entry[1], applied) then
+      local pa = sign * (tonumber(named.attempts) * WORD + tonumber(named.total_points))
+      local nf = sign * (WORD + tonumber(named.full_marks))
+      add('*:pa', pa)
+      add('*:nf', nf)
+      for unit in string.gmatch(named.path, '[^,]+') do
+        add(unit .. ':pa', pa)
+        add(unit .. ':nf', nf)
       end
     end
   end

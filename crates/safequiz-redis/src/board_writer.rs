@@ -112,11 +112,12 @@ impl BoardWrites {
     }
 }
 
-/// One attempt entry's board fields, as `board_feed.lua` returns them.
+/// One entry's board fields, as `board_feed.lua` returns them: an attempt's (or an undone
+/// exclusion's) new member and the one it replaces, or an exclusion's member to remove.
 struct BoardUpdate<'a> {
     path: &'a str,
-    score: BoardScore,
-    member: BoardMember,
+    /// The new member and its score; `None` for an exclusion (`exclusions`).
+    added: Option<(BoardScore, BoardMember)>,
     previous: Option<BoardMember>,
 }
 
@@ -127,16 +128,23 @@ impl<'a> BoardUpdate<'a> {
         };
         let participant: u64 = participant.parse().ok()?;
         let previous_last: i64 = previous.parse().ok()?;
+        // "x": an exclusion, whose row names the member to take off in `previous`.
+        let added = match points.as_str() {
+            "x" => None,
+            points => Some((
+                BoardScore {
+                    points: points.parse().ok()?,
+                    time_used_ms: time.parse().ok()?,
+                },
+                BoardMember {
+                    last_finished_ms: last.parse().ok()?,
+                    participant,
+                },
+            )),
+        };
         Some(BoardUpdate {
             path,
-            score: BoardScore {
-                points: points.parse().ok()?,
-                time_used_ms: time.parse().ok()?,
-            },
-            member: BoardMember {
-                last_finished_ms: last.parse().ok()?,
-                participant,
-            },
+            added,
             // 0 before the participant's first final attempt: no entry to move.
             previous: (previous_last > 0).then_some(BoardMember {
                 last_finished_ms: previous_last,
@@ -192,8 +200,9 @@ impl HotState {
                 pass.skipped += 1;
                 continue;
             };
-            let score = update.score.to_redis_score();
-            let member = update.member.encode();
+            let added = update
+                .added
+                .map(|(score, member)| (score.to_redis_score(), member.encode()));
             let previous = update.previous.map(|previous| previous.encode());
             let units = std::iter::once(None)
                 .chain(update.path.split(',').filter(|u| !u.is_empty()).map(Some));
@@ -209,7 +218,9 @@ impl HotState {
                 if let Some(previous) = &previous {
                     writes.set(previous, None);
                 }
-                writes.set(&member, Some(score));
+                if let Some((score, member)) = &added {
+                    writes.set(member, Some(*score));
+                }
             }
             pass.applied += 1;
         }

@@ -85,10 +85,13 @@ pub struct Standing {
     /// When the final attempt before the last finished, Unix ms (0 before a second one): the
     /// member the boards hold for the participant until the writer applies the last one.
     pub previous_finished_ms: i64,
+    /// When an organizer excluded the participant's results (issue 21, `exclusions`), Unix ms;
+    /// `None` when they count.
+    pub excluded_ms: Option<i64>,
 }
 
 /// The participant hash's fields a standing is read from, in `Standing::from_fields`'s order.
-const STANDING_FIELDS: [&str; 8] = ["pts", "ms", "att", "last", "open", "day", "dn", "pl"];
+const STANDING_FIELDS: [&str; 9] = ["pts", "ms", "att", "last", "open", "day", "dn", "pl", "x"];
 
 impl Standing {
     /// The standing from the participant hash's [`STANDING_FIELDS`], in this order (missing
@@ -105,6 +108,7 @@ impl Standing {
             last_start_day: field(5).map(|day| day as i32),
             starts_that_day: field(6).unwrap_or(0) as u32,
             previous_finished_ms: field(7).unwrap_or(0),
+            excluded_ms: field(8),
         }
     }
 
@@ -299,7 +303,8 @@ impl HotState {
     /// The participant's standing and, once they have a final attempt, their rank (1 is best)
     /// on each of `boards` (`None`: the campaign's): their hash read once, then one `ZRANK` per
     /// board in one round trip (one per board slot on a cluster, concurrently), whatever the
-    /// shard count. A board the writer has not yet brought up to their latest attempt (a pass,
+    /// shard count. Ranks are empty while the participant is excluded (`exclusions`). A board
+    /// the writer has not yet brought up to their latest attempt (a pass,
     /// about 100 ms, see `board_writer`) is counted against their new score, so an attempt
     /// finished a moment ago is counted at once: two `ZCOUNT`s (before the score, and on it),
     /// and `rank.lua` only when others share the score exactly. Ranks are empty before a final
@@ -313,7 +318,8 @@ impl HotState {
         boards: &[Option<&str>],
     ) -> Result<(Standing, Vec<u64>), RedisError> {
         let standing = self.standing(campaign, shards, participant).await?;
-        if standing.attempts == 0 {
+        // Excluded results are on no board (`exclusions`): no rank either.
+        if standing.attempts == 0 || standing.excluded_ms.is_some() {
             return Ok((standing, Vec::new()));
         }
         let member = standing.member(participant);

@@ -42,6 +42,7 @@ mod batch;
 pub mod board_writer;
 pub mod boards;
 mod connection;
+pub mod exclusions;
 pub use connection::Connection;
 pub mod keys;
 pub mod limits;

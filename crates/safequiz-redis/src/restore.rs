@@ -7,7 +7,8 @@
 //! highest attempt number) and the day counter (`day dn`); the people and phone indexes; the
 //! shards' unit totals and individual boards. A final attempt's own fields are not written: it
 //! is in SQL, where a review reads it. So the service continues as if Redis had never been lost:
-//! reviews, the daily limit, totals, ranks. Attempts that were open when Redis was lost are gone
+//! reviews, the daily limit, totals, ranks. A participant whose results an organizer excluded
+//! (`exclusions`) gets their hash, marked, and nothing on the boards or in the unit totals. Attempts that were open when Redis was lost are gone
 //! (they never reached SQL); with AOF `everysec`, that is at most about a second of starts.
 //!
 //! A restore is a [`Restorer`] fed batch by batch: `add_people` (people and phone indexes),
@@ -26,6 +27,7 @@ use safequiz_domain::score::{Candidate, Counted};
 
 use crate::boards::{PACKED_FIELDS, pack};
 use crate::connection::{Connection, ShardPipelines, Slot};
+use crate::exclusions::Exclusion;
 use crate::keys::{self, Shard, ShardKeys};
 use crate::{HotState, RedisError};
 
@@ -84,6 +86,9 @@ pub struct RestoredParticipant {
     pub counted: Counted,
     /// Under `best` or `last`, the attempt counted so far.
     pub kept: Candidate,
+    /// The organizer's exclusion in force (`exclusions`): their hash is marked and keeps its
+    /// totals, but they are on no board and in no unit's totals.
+    pub excluded: Option<Exclusion>,
 }
 
 impl RestoredParticipant {
@@ -98,7 +103,14 @@ impl RestoredParticipant {
             last_day: None,
             counted: Counted::Sum,
             kept: Candidate::default(),
+            excluded: None,
         }
+    }
+
+    /// The same participant, excluded by `exclusion` (`None`: counted).
+    pub fn excluded(mut self, exclusion: Option<Exclusion>) -> RestoredParticipant {
+        self.excluded = exclusion;
+        self
     }
 
     /// The same participant counted by `counted` (`safequiz_domain::score::Counted`): under
@@ -329,13 +341,14 @@ impl HotState {
         Ok(sizes)
     }
 
-    /// Every participant's totals as their hash holds them, pipelined (reconcile).
+    /// Every participant's totals as their hash holds them, and whether it is marked excluded
+    /// (`exclusions`), pipelined (reconcile).
     pub async fn standings(
         &self,
         campaign: &str,
         shards: u16,
         participants: &[u64],
-    ) -> Result<Vec<ParticipantTotals>, RedisError> {
+    ) -> Result<Vec<(ParticipantTotals, bool)>, RedisError> {
         let connection = self.connection().await?;
         let mut standings = Vec::with_capacity(participants.len());
         for chunk in participants.chunks(CHUNK) {
@@ -345,16 +358,25 @@ impl HotState {
                 let mut command = redis::cmd("HMGET");
                 command
                     .arg(ShardKeys::new(campaign, shard).participant(*participant))
-                    .arg(&["pts", "ms", "att", "last"]);
+                    .arg(&["pts", "ms", "att", "last", "x"]);
                 pipelines.add(shard, command);
             }
-            type Fields = (Option<i64>, Option<i64>, Option<u32>, Option<i64>);
+            type Fields = (
+                Option<i64>,
+                Option<i64>,
+                Option<u32>,
+                Option<i64>,
+                Option<i64>,
+            );
             let replies: Vec<Fields> = pipelines.query(&connection).await?;
-            standings.extend(replies.into_iter().map(|(p, m, a, l)| ParticipantTotals {
-                points: p.unwrap_or(0),
-                time_used_ms: m.unwrap_or(0),
-                attempts: a.unwrap_or(0),
-                last_finished_ms: l.unwrap_or(0),
+            standings.extend(replies.into_iter().map(|(p, m, a, l, x)| {
+                let totals = ParticipantTotals {
+                    points: p.unwrap_or(0),
+                    time_used_ms: m.unwrap_or(0),
+                    attempts: a.unwrap_or(0),
+                    last_finished_ms: l.unwrap_or(0),
+                };
+                (totals, x.is_some())
             }));
         }
         Ok(standings)
@@ -417,7 +439,7 @@ impl Restorer {
     ) -> Result<(), RedisError> {
         let played: Vec<&RestoredParticipant> = participants
             .iter()
-            .filter(|p| p.totals.attempts > 0)
+            .filter(|p| p.totals.attempts > 0 || p.excluded.is_some())
             .collect();
         for chunk in played.chunks(CHUNK) {
             let mut reads = ShardPipelines::new();
@@ -435,7 +457,7 @@ impl Restorer {
                 self.add_participant(participant, existing).await?;
             }
         }
-        self.restored.participants += played.len();
+        self.restored.participants += played.iter().filter(|p| p.totals.attempts > 0).count();
         self.restored.attempts += played
             .iter()
             .map(|p| p.totals.attempts as usize)
@@ -467,10 +489,21 @@ impl Restorer {
             fields.push(("day", day.to_string()));
             fields.push(("dn", starts.to_string()));
         }
+        // Full-mark attempts, as finalize counts them (what an exclusion takes off the units).
+        if participant.units.full_marks > 0 {
+            fields.push(("fm", participant.units.full_marks.to_string()));
+        }
+        if let Some(exclusion) = &participant.excluded {
+            fields.push(("x", exclusion.at_ms.to_string()));
+            fields.push(("xr", exclusion.reason.clone()));
+        }
         self.batch.add(
             shard,
             Cmd::hset_multiple(keys.participant(participant.participant), &fields),
         );
+        if participant.excluded.is_some() || participant.totals.attempts == 0 {
+            return self.batch.queued().await;
+        }
         let score = totals.score().to_redis_score();
         let member = totals.member(participant.participant).encode();
         let boards = std::iter::once(None).chain(participant.path.iter().map(|u| Some(u.as_str())));

@@ -115,6 +115,11 @@ pub(crate) static REGISTER: LazyLock<Lua> =
 pub(crate) static ERASE: LazyLock<Lua> =
     LazyLock::new(|| Lua::new(include_str!("../lua/erase.lua").to_owned()));
 
+/// Excludes a participant's results from the boards and unit totals, or undoes it (issue 21;
+/// `exclusions`).
+pub(crate) static EXCLUSION: LazyLock<Lua> =
+    LazyLock::new(|| Lua::new(include_str!("../lua/exclusion.lua").to_owned()));
+
 /// Removes flushed attempts' fields from their participants' hashes (`archive`).
 pub(crate) static FORGET: LazyLock<Lua> =
     LazyLock::new(|| Lua::new(include_str!("../lua/forget.lua").to_owned()));

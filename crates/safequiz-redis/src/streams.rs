@@ -29,7 +29,16 @@
 //! which reads them in `board_feed.lua`): `total_points`, `total_time` and `last` (the
 //! participant's totals after this attempt, which make their board score and member),
 //! `previous_last` (`last` before it, `0` before their first final attempt) and `path` (the unit
-//! ids from the entry's root to the participant's unit, comma-separated).
+//! ids from the entry's root to the participant's unit, comma-separated). While an organizer
+//! excludes the participant's results, `excluded` (`1`): the board writer applies nothing of it.
+//! Under a `best` or `last` policy, `unit_points` (the change of the participant's counted
+//! points, what their units add instead of `points`).
+//!
+//! `type=exclusion` and `type=inclusion`, written by `exclusion.lua` when an organizer excludes
+//! a participant's results or undoes it (`exclusions`): `participant`, `at` (instant),
+//! `path`, and the participant's totals at that instant, `attempts`, `total_points`,
+//! `total_time`, `full_marks` (full-mark attempts) and `last`. Only the board writer reads
+//! them; the flusher acknowledges them without a row (the record wrote the decision first).
 
 use redis::streams::{
     StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamInfoGroupsReply,
@@ -82,6 +91,14 @@ pub enum StreamRecord<'a> {
     Participant(ParticipantEntry<'a>),
     /// An attempt was finalized.
     Attempt(AttemptEntry<'a>),
+    /// An organizer excluded a participant's results (`excluded: true`) or undid that: for the
+    /// board writer; the record wrote it first (`exclusions`).
+    Exclusion {
+        /// The participant.
+        participant: u64,
+        /// Excluded (`type=exclusion`) or counted again (`type=inclusion`).
+        excluded: bool,
+    },
 }
 
 /// A `type=participant` entry: a registration.
@@ -191,6 +208,10 @@ pub fn decode(entry: &StreamEntry) -> Result<StreamRecord<'_>, EntryError> {
                 attempts: entry.number("attempts")?,
             }))
         }
+        kind @ ("exclusion" | "inclusion") => Ok(StreamRecord::Exclusion {
+            participant: entry.number("participant")?,
+            excluded: kind == "exclusion",
+        }),
         other => Err(EntryError::UnknownType(other.to_owned())),
     }
 }

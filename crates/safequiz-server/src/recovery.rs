@@ -20,6 +20,7 @@ use safequiz_domain::board::{BoardMember, Finish, ParticipantTotals, UnitTotals}
 use safequiz_domain::campaign::Campaign;
 use safequiz_domain::scope::WHOLE_CAMPAIGN;
 use safequiz_redis::attempts::AttemptId;
+use safequiz_redis::exclusions::Exclusion;
 use safequiz_redis::restore::{
     BoardEntry, Restored, RestoredAttempt, RestoredParticipant, RestoredPerson,
 };
@@ -92,6 +93,7 @@ pub async fn rebuild_with(
         .clear_derived(&campaign.id, state.shards, &units)
         .await?;
     let mut restorer = state.hot.restorer(&campaign.id, state.shards).await?;
+    let exclusions = state.store.excluded_participants(&campaign.id).await?;
     let limit = options.participants_per_batch.max(1);
     let mut paths = Paths::new(campaign);
     let mut after = i64::MIN;
@@ -114,12 +116,33 @@ pub async fn rebuild_with(
             })
             .collect();
         restorer.add_people(&people).await?;
-        drop(people);
         let mut problems = Vec::new();
-        let folded = fold(state, campaign, &mut paths, range, &mut problems).await?;
+        let mut folded = fold(state, campaign, &mut paths, range, &mut problems).await?;
         if let Some(problem) = problems.into_iter().next() {
             return Err(RecoveryError::Record(problem));
         }
+        // Excluded participants keep their marked hash, attempts or not.
+        for person in &people {
+            let Some(exclusion) = exclusions.get(&(person.participant as i64)) else {
+                continue;
+            };
+            let mark = Some(Exclusion {
+                at_ms: exclusion.at_ms,
+                reason: exclusion.reason.clone(),
+            });
+            match folded.remove(&person.participant) {
+                Some(sums) => {
+                    folded.insert(person.participant, sums.excluded(mark));
+                }
+                None => {
+                    if let Some(path) = paths.of(&person.unit) {
+                        let sums = RestoredParticipant::new(person.participant, path.clone());
+                        folded.insert(person.participant, sums.excluded(mark));
+                    }
+                }
+            }
+        }
+        drop(people);
         let participants: Vec<RestoredParticipant> = folded.into_values().collect();
         restorer.add_participants(&participants).await?;
         match range.upto {
@@ -273,6 +296,7 @@ pub async fn reconcile_with(
         ));
     }
     let limit = options.participants_per_batch.max(1);
+    let exclusions = state.store.excluded_participants(&campaign.id).await?;
     let mut paths = Paths::new(campaign);
     let mut people: u64 = 0;
     let mut units: HashMap<String, UnitTotals> = HashMap::new();
@@ -287,8 +311,18 @@ pub async fn reconcile_with(
         let range = IdRange::of_batch(after, &ids, limit);
         drop(ids);
         let mut problems = Vec::new();
-        let folded = fold(state, campaign, &mut paths, range, &mut problems).await?;
+        let mut folded = fold(state, campaign, &mut paths, range, &mut problems).await?;
         problems.into_iter().for_each(&mut report);
+        // An excluded participant counts on no board and in no unit; their hash keeps its
+        // totals and carries the mark, which is compared apart (`exclusion_differences`).
+        let mut excluded = BTreeMap::new();
+        folded.retain(|id, sums| {
+            let keep = !exclusions.contains_key(&(*id as i64));
+            if !keep {
+                excluded.insert(*id, sums.clone());
+            }
+            keep
+        });
         for sums in folded.values() {
             for unit in std::iter::once(WHOLE_CAMPAIGN).chain(sums.path.iter().map(String::as_str))
             {
@@ -298,7 +332,8 @@ pub async fn reconcile_with(
                 *board_sizes.entry(board).or_default() += 1;
             }
         }
-        participant_differences(state, campaign, &folded, &mut report).await?;
+        participant_differences(state, campaign, &folded, false, &mut report).await?;
+        participant_differences(state, campaign, &excluded, true, &mut report).await?;
         match range.upto {
             Some(upto) => after = upto,
             None => break,
@@ -369,6 +404,7 @@ async fn participant_differences(
     state: &AppState,
     campaign: &Campaign,
     folded: &BTreeMap<u64, RestoredParticipant>,
+    excluded: bool,
     report: &mut dyn FnMut(String),
 ) -> Result<(), RecoveryError> {
     let ids: Vec<u64> = folded.keys().copied().collect();
@@ -378,13 +414,22 @@ async fn participant_differences(
         .await?;
     let shown = |t: &ParticipantTotals| (t.points, t.time_used_ms, t.attempts, t.last_finished_ms);
     let mut entries = Vec::new();
-    for ((id, sums), standing) in folded.iter().zip(standings) {
+    for ((id, sums), (standing, marked)) in folded.iter().zip(standings) {
         if standing != sums.totals {
             report(format!(
                 "participant {id}: (points, time used ms, attempts, last finish) redis={:?} sql={:?}",
                 shown(&standing),
                 shown(&sums.totals)
             ));
+        }
+        if marked != excluded {
+            report(format!(
+                "participant {id}: excluded redis={marked} sql={excluded}"
+            ));
+        }
+        // An excluded participant's board entries are absent: the board sizes show any left.
+        if excluded {
+            continue;
         }
         let member = BoardMember {
             last_finished_ms: sums.totals.last_finished_ms,

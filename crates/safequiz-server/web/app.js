@@ -770,10 +770,18 @@
 
   // The study-hour certificate (学时证明) of a campaign that grants one: the download button
   // from the close while the score reaches the threshold, else why not; nothing otherwise.
+  // Whatever the campaign, a token past its validity (`auth.participant_token_ttl_hours` after
+  // registering, which can end before a certificate's window) asks to register again: the same
+  // name and phone are the same participant, with their results.
   function certificateNotice() {
     var box = h('div', { id: 'certificate-notice' });
     if (!(me() && me().token)) return box;
     api('GET', '/campaigns/' + S.cid + '/certificate').then(function (r) {
+      if (r.status === 401) {
+        box.appendChild(h('p', { class: 'notice', role: 'status', text: '登录已过期，请用报名时的姓名和手机号重新报名，您的成绩仍然保留。' }));
+        box.appendChild(h('button', { class: 'btn', type: 'button', text: '重新报名', onclick: function () { saveMe(null); go('#/'); } }));
+        return;
+      }
       if (r.status !== 200) return;
       var c = r.body;
       if (c.available) {

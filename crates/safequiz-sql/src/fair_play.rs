@@ -608,17 +608,21 @@ impl Store {
             .remove(&participant_id))
     }
 
-    /// Every participant excluded now.
-    pub async fn excluded_participants(&self, campaign_id: &str) -> Result<Vec<i64>, StoreError> {
+    /// Every exclusion in force, by participant (a rebuild or reconcile of the hot state reads
+    /// them once: exclusions are a handful, not a share of the campaign).
+    pub async fn excluded_participants(
+        &self,
+        campaign_id: &str,
+    ) -> Result<BTreeMap<i64, ExclusionRow>, StoreError> {
         Ok(Statement::new(
-            "SELECT participant_id FROM exclusions WHERE campaign_id = $1 \
-             AND undone_at_ms IS NULL ORDER BY participant_id",
+            "SELECT participant_id, reason, by_account, at_ms, undone_at_ms, undo_reason, \
+             undone_by FROM exclusions WHERE campaign_id = $1 AND undone_at_ms IS NULL",
         )
         .bind(campaign_id)
-        .fetch_all::<(i64,)>(self)
+        .fetch_all::<ExclusionRow>(self)
         .await?
         .into_iter()
-        .map(|(p,)| p)
+        .map(|e| (e.participant_id, e))
         .collect())
     }
 

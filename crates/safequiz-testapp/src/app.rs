@@ -326,6 +326,22 @@ impl TestApp {
         }
     }
 
+    /// Waits until the service's flusher has written and acknowledged every stream entry
+    /// (reconcile reports entries not yet in SQL).
+    pub async fn record_caught_up(&self) {
+        eventually(
+            "the flusher has written every entry",
+            std::time::Duration::from_secs(30),
+            || async {
+                let lag = safequiz_server::http::health::flush_lag(&self.state)
+                    .await
+                    .ok()?;
+                (lag.pending == 0 && lag.undelivered == 0).then_some(())
+            },
+        )
+        .await;
+    }
+
     /// `GET path`, returning the response.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client

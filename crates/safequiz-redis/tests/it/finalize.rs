@@ -445,7 +445,10 @@ async fn check(
     // The participants' totals.
     let ids: Vec<u64> = totals.keys().copied().collect();
     let standings = hot.standings(campaign, shards, &ids).await.expect("HMGET");
-    prop_assert_eq!(standings, totals.values().copied().collect::<Vec<_>>());
+    prop_assert_eq!(
+        standings,
+        totals.values().map(|t| (*t, false)).collect::<Vec<_>>()
+    );
 
     // The unit totals, the whole campaign's included, and the boards, once the board writer has
     // applied the streams.

@@ -151,7 +151,7 @@ async fn facts(
     }
     drop(rows);
     let totals = campaign.scoring.totals_of(attempts);
-    let organization = organization_name(state, campaign, &held.unit_id).await?;
+    let organization = super::organizations::unit_name(state, campaign, &held.unit_id).await?;
     Ok(Some(Facts {
         name: held.name,
         organization,
@@ -162,44 +162,6 @@ async fn facts(
         date: last_day(campaign),
         serial: serial(state, &campaign.id, participant),
     }))
-}
-
-/// The name of unit `id`: a configured unit's, a self-registered organization's from the
-/// record (`safequiz_domain::organization`), or a 五进 group's; the id itself when none is known.
-async fn organization_name(
-    state: &AppState,
-    campaign: &Campaign,
-    id: &str,
-) -> Result<String, ApiError> {
-    use safequiz_domain::organization::{SEPARATOR, dynamic_unit, public_unit_name};
-    if let Some(ix) = campaign.units.find(id) {
-        return Ok(campaign.units.get(ix).name.clone());
-    }
-    let Some(unit) = dynamic_unit(&campaign.units, id) else {
-        return Ok(id.to_owned());
-    };
-    let name = match unit.organization {
-        Some(organization) => {
-            let number = organization
-                .rsplit(SEPARATOR)
-                .next()
-                .and_then(|number| number.parse::<i64>().ok());
-            match number {
-                Some(number) => state
-                    .store
-                    .organization(&campaign.id, number)
-                    .await?
-                    .map_or_else(|| id.to_owned(), |record| record.name),
-                None => id.to_owned(),
-            }
-        }
-        None => campaign.units.get(unit.anchor).name.clone(),
-    };
-    Ok(if unit.public {
-        public_unit_name(&name)
-    } else {
-        name
-    })
 }
 
 /// The campaign's last day in its zone, as the certificate prints it.
@@ -449,8 +411,8 @@ pub async fn verify_page(
         "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>学时证明核验</title><style>\
-         body{{font-family:sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;\
-         line-height:1.6;color:#1a1a1a}}\
+         body{{font-family:sans-serif;font-size:1.125rem;max-width:36rem;margin:2rem auto;\
+         padding:0 1rem;line-height:1.6;color:#1a1a1a;overflow-wrap:anywhere}}\
          .valid{{color:#0b6b2e;font-weight:bold}}.invalid{{color:#a30f0f;font-weight:bold}}\
          dl{{display:grid;grid-template-columns:max-content 1fr;gap:.4rem 1rem}}\
          dt{{color:#555}}dd{{margin:0;word-break:break-all}}</style></head>\

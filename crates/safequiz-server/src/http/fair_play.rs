@@ -272,7 +272,7 @@ pub async fn flags(
     query: web::Query<FlagsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let campaign = session.campaign()?;
-    let target = Target::resolve(&session, campaign, query.unit.as_deref())?;
+    let target = Target::resolve(&session, campaign, query.unit.as_deref()).await?;
     let limit = query.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(ApiError::BadRequest("limit: 1 到 200".to_owned()));
@@ -373,7 +373,7 @@ async fn checked(
     session: &super::organizer::Session,
     participant: i64,
     body: &ExclusionBody,
-) -> Result<String, ApiError> {
+) -> Result<(String, String), ApiError> {
     let campaign = session.campaign()?;
     let reason = body.reason.trim();
     if reason.is_empty() || reason.chars().count() > 200 {
@@ -387,8 +387,40 @@ async fn checked(
         .participant_unit(&campaign.id, participant)
         .await?
         .ok_or(ApiError::NotFound("no such participant"))?;
-    session.check_scope(campaign, &Scope::Unit(unit))?;
-    Ok(reason.to_owned())
+    session.check_scope(campaign, &Scope::Unit(unit.clone()))?;
+    Ok((reason.to_owned(), unit))
+}
+
+/// Brings the hot state's mark of `participant` (of `unit`) in line with the exclusion the
+/// record holds in force, whatever the request's own outcome: the live boards and unit totals
+/// then follow within the board writer's pass (`safequiz_redis::exclusions`). The record
+/// decides first, so a Redis that fails here leaves a `503` and a retry (answered
+/// `already_excluded` or `not_excluded` by the record) marks Redis then.
+async fn follow_record(
+    state: &AppState,
+    campaign: &safequiz_domain::campaign::Campaign,
+    participant: i64,
+    unit: &str,
+) -> Result<(), ApiError> {
+    let path = safequiz_domain::organization::unit_path(&campaign.units, unit).ok_or(
+        ApiError::NotFound("the participant's unit is not configured"),
+    )?;
+    let in_force = state.store.exclusion(&campaign.id, participant).await?;
+    let mark = in_force.map(|e| safequiz_redis::exclusions::Exclusion {
+        at_ms: e.at_ms,
+        reason: e.reason,
+    });
+    state
+        .hot
+        .set_exclusion(
+            &campaign.id,
+            state.shards,
+            participant as u64,
+            &path,
+            mark.as_ref(),
+        )
+        .await?;
+    Ok(())
 }
 
 /// `POST /api/v1/organizer/participants/{pid}/exclusion` `{reason}`: excludes a participant of
@@ -418,15 +450,16 @@ pub async fn exclude(
     body: web::Json<ExclusionBody>,
 ) -> Result<HttpResponse, ApiError> {
     let participant = participant.into_inner();
-    let reason = checked(&state, &session, participant, &body).await?;
+    let (reason, unit) = checked(&state, &session, participant, &body).await?;
     let campaign = session.campaign()?;
     let by = format!("organizer:{}", session.account.username);
     let now = state.clock.now().as_millisecond();
-    if !state
+    let excluded = state
         .store
         .exclude_participant(&campaign.id, participant, &reason, &by, now)
-        .await?
-    {
+        .await?;
+    follow_record(&state, campaign, participant, &unit).await?;
+    if !excluded {
         return Err(ApiError::invalid(
             "already_excluded",
             "该参与者的成绩已被排除",
@@ -473,15 +506,16 @@ pub async fn undo_exclusion(
     body: web::Json<ExclusionBody>,
 ) -> Result<HttpResponse, ApiError> {
     let participant = participant.into_inner();
-    let reason = checked(&state, &session, participant, &body).await?;
+    let (reason, unit) = checked(&state, &session, participant, &body).await?;
     let campaign = session.campaign()?;
     let by = format!("organizer:{}", session.account.username);
     let now = state.clock.now().as_millisecond();
-    if !state
+    let undone = state
         .store
         .undo_exclusion(&campaign.id, participant, &reason, &by, now)
-        .await?
-    {
+        .await?;
+    follow_record(&state, campaign, participant, &unit).await?;
+    if !undone {
         return Err(ApiError::invalid("not_excluded", "该参与者的成绩未被排除"));
     }
     session
@@ -509,20 +543,29 @@ pub struct ExclusionNotice {
     message: String,
 }
 
-/// The exclusion in force of `participant`, read from the record (one indexed row; `me` is no
-/// hot path). A database that does not answer leaves the notice out rather than failing `me`.
+/// The notice of `participant`'s exclusion, made at `at_ms` (the mark `me` read with the
+/// standing): its reason is read from the hot state only for an excluded participant, so `me`
+/// reads no SQL. A Redis that does not answer this second read leaves the notice out rather
+/// than failing `me`.
 pub async fn exclusion_notice(
     state: &AppState,
     campaign: &safequiz_domain::campaign::Campaign,
     participant: u64,
+    at_ms: i64,
 ) -> Option<ExclusionNotice> {
-    let participant = i64::try_from(participant).ok()?;
-    match state.store.exclusion(&campaign.id, participant).await {
-        Ok(found) => found.map(|e| ExclusionNotice {
-            message: format!("成绩已被组织单位排除（原因：{}）", e.reason),
-            at: instant(e.at_ms),
-            reason: e.reason,
-        }),
+    match state
+        .hot
+        .exclusion_reason(&campaign.id, state.shards, participant)
+        .await
+    {
+        Ok(reason) => {
+            let reason = reason.unwrap_or_default();
+            Some(ExclusionNotice {
+                message: format!("成绩已被组织单位排除（原因：{reason}）"),
+                at: instant(at_ms),
+                reason,
+            })
+        }
         Err(error) => {
             tracing::warn!(error = %error, "the exclusion of a participant could not be read");
             None

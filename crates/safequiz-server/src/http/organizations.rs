@@ -916,7 +916,8 @@ pub async fn figures(
     query: web::Query<FiguresQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let campaign = session.campaign()?;
-    let target = super::organizer::Target::resolve(&session, campaign, query.unit.as_deref())?;
+    let target =
+        super::organizer::Target::resolve(&session, campaign, query.unit.as_deref()).await?;
     const PAGE: u32 = 100;
     let mut items = state
         .store
@@ -929,6 +930,45 @@ pub async fn figures(
         None
     };
     Ok(HttpResponse::Ok().json(FiguresPage { items, next }))
+}
+
+/// The name of unit `id`: a configured unit's, a self-registered organization's from the
+/// record (`safequiz_domain::organization`), or a 五进 group's; the id itself when none is known.
+/// The certificate and the back office's pages about an organization name it so.
+pub async fn unit_name(
+    state: &AppState,
+    campaign: &Campaign,
+    id: &str,
+) -> Result<String, ApiError> {
+    use safequiz_domain::organization::{SEPARATOR, public_unit_name};
+    if let Some(ix) = campaign.units.find(id) {
+        return Ok(campaign.units.get(ix).name.clone());
+    }
+    let Some(unit) = dynamic_unit(&campaign.units, id) else {
+        return Ok(id.to_owned());
+    };
+    let name = match unit.organization {
+        Some(organization) => {
+            let number = organization
+                .rsplit(SEPARATOR)
+                .next()
+                .and_then(|number| number.parse::<i64>().ok());
+            match number {
+                Some(number) => state
+                    .store
+                    .organization(&campaign.id, number)
+                    .await?
+                    .map_or_else(|| id.to_owned(), |record| record.name),
+                None => id.to_owned(),
+            }
+        }
+        None => campaign.units.get(unit.anchor).name.clone(),
+    };
+    Ok(if unit.public {
+        public_unit_name(&name)
+    } else {
+        name
+    })
 }
 
 /// The kind and the name `me` shows for an organization (`organization`, 本单位) or a 五进

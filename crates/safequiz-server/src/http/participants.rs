@@ -396,6 +396,12 @@ pub async fn me(
         today: today(campaign, &claims, &standing, now),
         ranks: rank_list,
         server_time: now,
-        exclusion: super::fair_play::exclusion_notice(&state, campaign, claims.participant).await,
+        exclusion: match standing.excluded_ms {
+            Some(at_ms) => {
+                super::fair_play::exclusion_notice(&state, campaign, claims.participant, at_ms)
+                    .await
+            }
+            None => None,
+        },
     }))
 }

@@ -216,12 +216,15 @@ async fn flush_shard(
     }
     let mut rows = Vec::with_capacity(entries.len());
     let mut ids = Vec::with_capacity(entries.len());
+    // Entries for the board writer alone (exclusions): nothing to write, acknowledged at once.
+    let mut no_row = Vec::new();
     for entry in &entries {
         match record_row(campaign, entry) {
-            Ok(row) => {
+            Ok(Some(row)) => {
                 rows.push(row);
                 ids.push(entry.id.clone());
             }
+            Ok(None) => no_row.push(entry.id.clone()),
             Err(reason) => {
                 tracing::error!(stream.id = %entry.id, reason = %reason,
                     "moving an unreadable stream entry to the dead-letter stream");
@@ -229,6 +232,9 @@ async fn flush_shard(
                     .await?;
             }
         }
+    }
+    if !no_row.is_empty() {
+        hot.ack(id, shard, &no_row).await?;
     }
     match state.store.insert_batch(&rows).await {
         Ok(inserted) => {
@@ -241,7 +247,7 @@ async fn flush_shard(
         Err(error) => return Err(error.into()),
     }
     hot.trim_flushed(id, shard).await?;
-    Ok(ids.len())
+    Ok(ids.len() + no_row.len())
 }
 
 /// After a batch failed on some row's data: writes the rows one at a time, so one bad row
@@ -366,13 +372,18 @@ async fn same_as_recorded(
         && row.questions == attempt.questions)
 }
 
-/// The record row a stream entry stands for.
-fn record_row(campaign: &Campaign, entry: &StreamEntry) -> Result<RecordRow, EntryError> {
+/// The record row a stream entry stands for; `None` for an entry the record already holds
+/// in its own way (an exclusion, which the organizer's request wrote to SQL first).
+fn record_row(campaign: &Campaign, entry: &StreamEntry) -> Result<Option<RecordRow>, EntryError> {
     Ok(match decode(entry)? {
-        StreamRecord::Participant(participant) => {
-            RecordRow::Participant(participant_row(campaign, &participant)?)
+        StreamRecord::Participant(participant) => Some(RecordRow::Participant(participant_row(
+            campaign,
+            &participant,
+        )?)),
+        StreamRecord::Attempt(attempt) => {
+            Some(RecordRow::Attempt(attempt_row(campaign, &attempt)?))
         }
-        StreamRecord::Attempt(attempt) => RecordRow::Attempt(attempt_row(campaign, &attempt)?),
+        StreamRecord::Exclusion { .. } => None,
     })
 }
 

@@ -178,3 +178,118 @@ async fn every_participant_page_passes_axe_and_fits_a_phone_at_large_text() {
         .expect("the draw is stored");
     run_scenario(&app, "accessibility").await;
 }
+
+/// The sector journey of issue 18 on the shipped water campaign (`sector` in run.mjs): an
+/// organization registered on the participant page, a participant finding it and answering
+/// under the campaign's policy, an administrator's application approved by the province's
+/// organizer, their export, and after the close the study-hour certificate verified through
+/// its QR code. The scenario asks this test, one line each on its standard output, for the
+/// answer key (question id → the texts of its right options) and for the clock to move into
+/// the certificate's download window; each is answered on its standard input. As the real quiz
+/// ran (answers from June 5, the close on June 30, certificates for 15 days), the participant
+/// registers weeks before the window's day, so their phone's token has expired by then.
+#[tokio::test]
+async fn the_sector_journey_from_organization_registration_to_a_verified_certificate() {
+    use safequiz_domain::scope::Scope;
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+    use super::at;
+
+    const WATER: &str = "water-six-mechanisms";
+    // Three and a half weeks before the shipped campaign's close (2027-07-01).
+    let journey = at("2027-06-05T09:00:00+08:00");
+    let app = TestApp::builder().shards(4).clock_at(journey).spawn().await;
+    let campaign = app
+        .catalogue
+        .campaign(WATER)
+        .expect("the water campaign is shipped");
+    assert!(campaign.opens_at < journey && journey < campaign.closes_at);
+    let certificate = campaign
+        .certificate
+        .expect("the water campaign grants certificates");
+    // Nine days after the close: inside the download window, past the token's validity.
+    let (opens, until) = certificate.window(campaign.closes_at);
+    let in_window = opens
+        .checked_add(jiff::SignedDuration::from_hours(9 * 24 + 1))
+        .expect("an instant");
+    assert!(in_window < until);
+    let token_expiry = journey
+        .checked_add(app.state.token_ttl)
+        .expect("an instant");
+    assert!(token_expiry < in_window, "the scenario re-registers");
+    let answer_key: serde_json::Map<String, serde_json::Value> = campaign
+        .pool
+        .questions()
+        .iter()
+        .map(|question| {
+            let right: Vec<&str> = question
+                .options
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| question.answer.contains(*i))
+                .map(|(_, text)| text.as_str())
+                .collect();
+            (question.id.clone(), serde_json::json!(right))
+        })
+        .collect();
+
+    // The organizer of 山西省, the level above the county the organization registers in.
+    let one_time = safequiz_server::accounts::one_time_password();
+    let hash = safequiz_server::accounts::hash_password(&one_time).expect("a hash");
+    app.state
+        .store
+        .add_organizer(&safequiz_sql::organizers::NewOrganizer {
+            campaign_id: WATER,
+            scope: &Scope::parse("140000").expect("a unit"),
+            username: "shanxi-water",
+            password_hash: &hash,
+            created_at_ms: app.clock.now().as_millisecond(),
+        })
+        .await
+        .expect("the account is added");
+
+    let dir = repo_root().join("tests/browser");
+    assert!(
+        dir.join("node_modules/jsqr").exists(),
+        "jsqr is not installed; the README's test command runs `npm ci` in tests/browser"
+    );
+    let mut child = tokio::process::Command::new("node")
+        .arg(dir.join("run.mjs"))
+        .args(["sector", &app.address, "shanxi-water", &one_time])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs (the README's test command installs it)");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let errors = tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text).await;
+        text
+    });
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut printed = String::new();
+    while let Some(line) = lines.next_line().await.expect("the scenario's output") {
+        printed.push_str(&line);
+        printed.push('\n');
+        let reply = match line.strip_prefix("@test ") {
+            None => continue,
+            Some("answer-key") => serde_json::Value::Object(answer_key.clone()).to_string(),
+            Some("certificate-window") => {
+                app.clock.set(in_window);
+                "ok".to_owned()
+            }
+            Some(other) => panic!("the scenario asked for {other}\n{printed}"),
+        };
+        stdin
+            .write_all(format!("{reply}\n").as_bytes())
+            .await
+            .expect("the scenario reads its answers");
+    }
+    drop(stdin);
+    let status = child.wait().await.expect("the scenario ends");
+    let errors = errors.await.expect("stderr is read");
+    assert!(status.success(), "{printed}{errors}");
+}

@@ -340,6 +340,7 @@ async fn organizers_review_flags_in_scope_and_exclusions_are_audited() {
     .await;
     assert_eq!(counted(&listed), Some(0), "{listed}");
     // Reconcile (Redis against the raw rows) stays clean: the rows are kept.
+    app.record_caught_up().await;
     app.boards_caught_up().await;
     let campaign = app
         .catalogue

@@ -8,6 +8,7 @@ mod browser;
 mod certificates;
 mod edge;
 mod errors;
+mod exclusions;
 mod export;
 mod failover;
 mod fair_play;

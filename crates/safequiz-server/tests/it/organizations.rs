@@ -586,6 +586,10 @@ async fn administrator(database: Database) {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["unit_id"], unit);
     assert_eq!(body["items"], json!([]));
+    // Their pages are headed with the organization's name, from the record.
+    assert_eq!(body["name"], "上党区水利局", "{body}");
+    let (_, me) = get_as(&app, &admin, &format!("{API}/me")).await;
+    assert_eq!(me["unit_name"], "上党区水利局", "{me}");
     for forbidden in [
         format!("{API}/figures?unit={other_unit}"),
         format!("{API}/figures?unit={COUNTY}"),

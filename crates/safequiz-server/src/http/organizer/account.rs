@@ -73,15 +73,30 @@ struct AccountView<'a> {
     organizations: bool,
 }
 
+/// The name of the account's scope as the pages head it: a unit's from the tree, an
+/// administrator's organization's (or 五进 group's) from the record.
+async fn scope_name(
+    state: &AppState,
+    account: &OrganizerRecord,
+    campaign: Option<&Campaign>,
+) -> Result<String, ApiError> {
+    Ok(match (campaign, &account.scope) {
+        (Some(campaign), Scope::Unit(id))
+            if safequiz_domain::organization::is_dynamic_scope(&campaign.units, &account.scope) =>
+        {
+            crate::http::organizations::unit_name(state, campaign, id).await?
+        }
+        (Some(campaign), scope) => scope.name(&campaign.units).to_owned(),
+        (None, Scope::WholeCampaign) => WHOLE_CAMPAIGN_NAME.to_owned(),
+        (None, Scope::Unit(_)) => String::new(),
+    })
+}
+
 fn account_view<'a>(
     account: &'a OrganizerRecord,
     campaign: Option<&'a Campaign>,
+    unit_name: &'a str,
 ) -> AccountView<'a> {
-    let unit_name = match (campaign, &account.scope) {
-        (Some(campaign), scope) => scope.name(&campaign.units),
-        (None, Scope::WholeCampaign) => WHOLE_CAMPAIGN_NAME,
-        (None, Scope::Unit(_)) => "",
-    };
     AccountView {
         username: &account.username,
         campaign_id: &account.campaign_id,
@@ -246,6 +261,7 @@ pub async fn login(
         account.session_epoch,
     )?;
     let campaign = state.catalogue.campaign(&account.campaign_id).map(|c| &**c);
+    let unit_name = scope_name(&state, &account, campaign).await?;
     tracing::info!(organizer = account.organizer_id, "organizer logged in");
     Ok(HttpResponse::Ok().cookie(cookie).json(LoginAnswer {
         token,
@@ -253,7 +269,7 @@ pub async fn login(
         must_change_password: account.must_change_password,
         password_expired,
         totp_enrollment_required,
-        organizer: account_view(&account, campaign),
+        organizer: account_view(&account, campaign, &unit_name),
     }))
 }
 
@@ -335,7 +351,8 @@ pub async fn logout(
 pub async fn me(session: AnySession) -> Result<HttpResponse, ApiError> {
     let session = session.0;
     let campaign = session.campaign().ok();
-    Ok(HttpResponse::Ok().json(account_view(&session.account, campaign)))
+    let unit_name = scope_name(session.state(), &session.account, campaign).await?;
+    Ok(HttpResponse::Ok().json(account_view(&session.account, campaign, &unit_name)))
 }
 
 /// The answer of `PUT /organizer/password` (documentation only: it is built as JSON).

@@ -193,7 +193,7 @@ pub async fn participants(
 ) -> Result<HttpResponse, ApiError> {
     let format = Format::parse(&format)?;
     let campaign = session.campaign()?;
-    let target = Target::resolve(&session, campaign, query.unit())?;
+    let target = Target::resolve(&session, campaign, query.unit()).await?;
     let filter = query.filter(&session, &target)?;
     let today = campaign.day_of(state.clock.now()).to_string();
     let name = FileName::new("参与人员", "participants", &target, &today);
@@ -247,7 +247,7 @@ pub async fn units(
     query: web::Query<PeriodQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let format = Format::parse(&format)?;
-    let (campaign, target, period) = query.resolve(&session, state.clock.now())?;
+    let (campaign, target, period) = query.resolve(&session, state.clock.now()).await?;
     let figures = unit_figures(&state, campaign, &target, period, query.sort).await?;
     let rows = export::unit_figure_rows(&figures);
     let name = FileName::new("单位统计", "units", &target, &period.file_suffix());
@@ -295,7 +295,7 @@ pub async fn daily(
     query: web::Query<PeriodQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let format = Format::parse(&format)?;
-    let (campaign, target, period) = query.resolve(&session, state.clock.now())?;
+    let (campaign, target, period) = query.resolve(&session, state.clock.now()).await?;
     let series = daily_series(&state, campaign, &target, period).await?;
     let name = FileName::new("每日统计", "daily", &target, &period.file_suffix());
     let rows = export::daily_rows(&series);

@@ -135,7 +135,7 @@ pub(crate) async fn unit_figures(
         .await?;
     sort_children(&mut figures.children, sort);
     if figures.total.name.is_empty() {
-        figures.total.name = target.name.to_owned();
+        figures.total.name = target.name.to_string();
     }
     Ok(figures)
 }
@@ -193,7 +193,7 @@ pub async fn figures(
     query: web::Query<PeriodQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
-    let (campaign, target, period) = query.resolve(&session, now)?;
+    let (campaign, target, period) = query.resolve(&session, now).await?;
     let figures = unit_figures(&state, campaign, &target, period, query.sort).await?;
     let today = calendar::day_number(campaign.day_of(now));
     let mut days = state
@@ -207,7 +207,7 @@ pub async fn figures(
     );
     Ok(HttpResponse::Ok().json(FiguresAnswer {
         unit_id: target.scope.as_str(),
-        name: target.name,
+        name: &target.name,
         from: period.from,
         to: period.to,
         sort: query.sort,
@@ -256,11 +256,11 @@ pub async fn daily(
     Organizer(session): Organizer,
     query: web::Query<PeriodQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (campaign, target, period) = query.resolve(&session, state.clock.now())?;
+    let (campaign, target, period) = query.resolve(&session, state.clock.now()).await?;
     let series = daily_series(&state, campaign, &target, period).await?;
     Ok(HttpResponse::Ok().json(DailyAnswer {
         unit_id: target.scope.as_str(),
-        name: target.name,
+        name: &target.name,
         from: period.from,
         to: period.to,
         days: series.into_iter().map(Into::into).collect(),

@@ -34,6 +34,7 @@ pub mod progress;
 pub mod questions;
 pub mod security;
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -111,8 +112,9 @@ pub(crate) struct Target<'c> {
     pub(crate) scope: Scope,
     /// The unit (`None`: the whole campaign).
     pub(crate) unit: Option<UnitIx>,
-    /// Its name as organizers read it.
-    pub(crate) name: &'c str,
+    /// Its name as organizers read it: an organization's or a 五进 group's from the record
+    /// (the tree has no such unit).
+    pub(crate) name: Cow<'c, str>,
     /// An organization or a 五进 group (issue 18): `unit` is `None` without meaning the whole
     /// campaign.
     pub(crate) dynamic: bool,
@@ -120,7 +122,7 @@ pub(crate) struct Target<'c> {
 
 impl<'c> Target<'c> {
     /// Checks `unit` (the organizer's own scope when absent or blank) against the session.
-    pub(crate) fn resolve(
+    pub(crate) async fn resolve(
         session: &Session,
         campaign: &'c Campaign,
         unit: Option<&str>,
@@ -129,19 +131,28 @@ impl<'c> Target<'c> {
             Some(unit) => Scope::parse(unit)?,
             None => session.scope().clone(),
         };
-        Target::checked(session, campaign, scope)
+        Target::checked(session, campaign, scope).await
     }
 
-    /// Checks `scope` against the session.
-    pub(crate) fn checked(
+    /// Checks `scope` against the session; an organization or a 五进 group is named from the
+    /// record (one read, only for such a target).
+    pub(crate) async fn checked(
         session: &Session,
         campaign: &'c Campaign,
         scope: Scope,
     ) -> Result<Target<'c>, ApiError> {
         let unit = session.check_scope(campaign, &scope)?;
+        let dynamic = safequiz_domain::organization::is_dynamic_scope(&campaign.units, &scope);
+        let name = if dynamic {
+            Cow::Owned(
+                super::organizations::unit_name(&session.state, campaign, scope.as_str()).await?,
+            )
+        } else {
+            Cow::Borrowed(scope.name(&campaign.units))
+        };
         Ok(Target {
-            dynamic: safequiz_domain::organization::is_dynamic_scope(&campaign.units, &scope),
-            name: scope.name(&campaign.units),
+            dynamic,
+            name,
             scope,
             unit,
         })

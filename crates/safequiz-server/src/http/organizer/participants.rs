@@ -216,7 +216,7 @@ pub async fn participants(
     query: web::Query<ParticipantQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let campaign = session.campaign()?;
-    let target = Target::resolve(&session, campaign, query.unit())?;
+    let target = Target::resolve(&session, campaign, query.unit()).await?;
     let filter = query.filter(&session, &target)?;
     let (after, per_page) = query.page()?;
     let page = state
@@ -365,7 +365,7 @@ pub async fn participant_attempts(
     participant: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let campaign = session.campaign()?;
-    let target = Target::resolve(&session, campaign, None)?;
+    let target = Target::resolve(&session, campaign, None).await?;
     let participant = participant.into_inner();
     let attempts = state
         .store

@@ -145,13 +145,13 @@ pub struct PeriodQuery {
 impl PeriodQuery {
     /// The session's campaign, the unit asked for (checked against the session's scope) and
     /// the period asked for, defaults filled in: what every period report starts from.
-    pub(crate) fn resolve<'s>(
+    pub(crate) async fn resolve<'s>(
         &self,
         session: &'s Session,
         now: Timestamp,
     ) -> Result<(&'s Campaign, Target<'s>, Period), ApiError> {
         let campaign = session.campaign()?;
-        let target = Target::resolve(session, campaign, self.unit.as_deref())?;
+        let target = Target::resolve(session, campaign, self.unit.as_deref()).await?;
         let period = Period::parse(campaign, now, self.from.as_deref(), self.to.as_deref())?;
         Ok((campaign, target, period))
     }

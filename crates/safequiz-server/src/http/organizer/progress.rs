@@ -162,7 +162,7 @@ pub async fn progress(
         Some(unit) => Scope::parse(unit)?,
         None => session.scope().clone(),
     };
-    let target = Target::checked(&session, campaign, scope)?;
+    let target = Target::checked(&session, campaign, scope).await?;
     let tree = &campaign.units;
     // An organization or a 五进 group has no children in the tree: its own totals only (the
     // staff and 五进 split is in the organizations report).
@@ -189,7 +189,7 @@ pub async fn progress(
         .collect();
     Ok(HttpResponse::Ok().json(Progress {
         unit_id: target.scope.as_str(),
-        name: target.name,
+        name: &target.name,
         path: path_from_own_unit(&session, tree, target.unit),
         at: state.clock.now(),
         totals: own.into(),

@@ -124,7 +124,7 @@ pub async fn questions(
     Organizer(session): Organizer,
     query: web::Query<PeriodQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (campaign, target, period) = query.resolve(&session, state.clock.now())?;
+    let (campaign, target, period) = query.resolve(&session, state.clock.now()).await?;
     let (from, to) = period.days();
     let stats = state
         .store
@@ -142,7 +142,7 @@ pub async fn questions(
     });
     Ok(HttpResponse::Ok().json(AnalysisAnswer {
         unit_id: target.scope.as_str(),
-        name: target.name,
+        name: &target.name,
         from: period.from,
         to: period.to,
         items,
