@@ -423,6 +423,59 @@ async fn follow_record(
     Ok(())
 }
 
+/// Excludes `participant` (`exclude`) or undoes their exclusion, with the reason of `body`: the
+/// record decides, Redis follows it, then the audit row; `422` when already so.
+async fn decide(
+    state: &AppState,
+    session: &super::organizer::Session,
+    participant: i64,
+    body: &ExclusionBody,
+    exclude: bool,
+) -> Result<HttpResponse, ApiError> {
+    let (reason, unit) = checked(state, session, participant, body).await?;
+    let campaign = session.campaign()?;
+    let by = format!("organizer:{}", session.account.username);
+    let now = state.clock.now().as_millisecond();
+    let changed = if exclude {
+        state
+            .store
+            .exclude_participant(&campaign.id, participant, &reason, &by, now)
+            .await?
+    } else {
+        state
+            .store
+            .undo_exclusion(&campaign.id, participant, &reason, &by, now)
+            .await?
+    };
+    follow_record(state, campaign, participant, &unit).await?;
+    let (action, refusal) = if exclude {
+        (
+            safequiz_sql::audit::action::EXCLUSION,
+            ("already_excluded", "该参与者的成绩已被排除"),
+        )
+    } else {
+        (
+            safequiz_sql::audit::action::EXCLUSION_UNDONE,
+            ("not_excluded", "该参与者的成绩未被排除"),
+        )
+    };
+    if !changed {
+        return Err(ApiError::invalid(refusal.0, refusal.1));
+    }
+    session
+        .audit(
+            action,
+            session.scope().as_str(),
+            format!("participant={participant} reason={reason}"),
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(ExclusionAnswer {
+        participant_id: participant,
+        excluded: exclude,
+        reason,
+    }))
+}
+
 /// `POST /api/v1/organizer/participants/{pid}/exclusion` `{reason}`: excludes a participant of
 /// the organizer's scope from boards, totals, ranks, figures and exports, with an audit row.
 #[utoipa::path(
@@ -449,34 +502,7 @@ pub async fn exclude(
     participant: web::Path<i64>,
     body: web::Json<ExclusionBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let participant = participant.into_inner();
-    let (reason, unit) = checked(&state, &session, participant, &body).await?;
-    let campaign = session.campaign()?;
-    let by = format!("organizer:{}", session.account.username);
-    let now = state.clock.now().as_millisecond();
-    let excluded = state
-        .store
-        .exclude_participant(&campaign.id, participant, &reason, &by, now)
-        .await?;
-    follow_record(&state, campaign, participant, &unit).await?;
-    if !excluded {
-        return Err(ApiError::invalid(
-            "already_excluded",
-            "该参与者的成绩已被排除",
-        ));
-    }
-    session
-        .audit(
-            safequiz_sql::audit::action::EXCLUSION,
-            session.scope().as_str(),
-            format!("participant={participant} reason={reason}"),
-        )
-        .await?;
-    Ok(HttpResponse::Ok().json(ExclusionAnswer {
-        participant_id: participant,
-        excluded: true,
-        reason,
-    }))
+    decide(&state, &session, participant.into_inner(), &body, true).await
 }
 
 /// `DELETE /api/v1/organizer/participants/{pid}/exclusion` `{reason}`: undoes an exclusion,
@@ -505,31 +531,7 @@ pub async fn undo_exclusion(
     participant: web::Path<i64>,
     body: web::Json<ExclusionBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let participant = participant.into_inner();
-    let (reason, unit) = checked(&state, &session, participant, &body).await?;
-    let campaign = session.campaign()?;
-    let by = format!("organizer:{}", session.account.username);
-    let now = state.clock.now().as_millisecond();
-    let undone = state
-        .store
-        .undo_exclusion(&campaign.id, participant, &reason, &by, now)
-        .await?;
-    follow_record(&state, campaign, participant, &unit).await?;
-    if !undone {
-        return Err(ApiError::invalid("not_excluded", "该参与者的成绩未被排除"));
-    }
-    session
-        .audit(
-            safequiz_sql::audit::action::EXCLUSION_UNDONE,
-            session.scope().as_str(),
-            format!("participant={participant} reason={reason}"),
-        )
-        .await?;
-    Ok(HttpResponse::Ok().json(ExclusionAnswer {
-        participant_id: participant,
-        excluded: false,
-        reason,
-    }))
+    decide(&state, &session, participant.into_inner(), &body, false).await
 }
 
 /// What `me` tells an excluded participant.
