@@ -37,8 +37,12 @@ fn unpack(packed: u64) -> (u64, u64) {
 
 /// How many of the members sharing a participant's score `my_standing` reads, from the last, to
 /// place them among those ties when the board writer has not yet passed (a reply of at most
-/// `TIES_READ` members of 25 bytes); past that, `rank.lua` searches.
-const TIES_READ: usize = 64;
+/// `TIES_READ` members of 25 bytes); past that, `rank.lua` searches. Right after a submit the
+/// participant's member is the newest finish, so it sorts after every tie the board holds but
+/// those of the few later finishes another shard's writer already applied: 8 covers them, and
+/// each member read costs Redis and the service (64 cost a `ZREVRANGEBYSCORE` of 10.8 µs,
+/// `20261205-012314-reads-sqlite`).
+const TIES_READ: usize = 8;
 
 /// How many members sharing the score sort from `member` on, given `last_ties`, the last of
 /// them in Redis's order reversed (descending bytes); `None` when all those read do and the

@@ -7,25 +7,13 @@
 
 use crate::{HotState, RedisError};
 
-/// One counter after a hit: the hits in its current window, this one included, and the
-/// milliseconds until the window ends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct WindowCount {
-    /// Hits in the current window, this one included.
-    pub hits: u64,
-    /// Milliseconds until the window ends and the counter is gone.
-    pub resets_in_ms: u64,
-}
-
 impl HotState {
     /// Counts one hit under each of `counters` (key, window seconds) and returns each count in
-    /// its window: one pipeline (`INCR`, `EXPIRE ... NX`, `PTTL` per key), one round
-    /// trip. The keys must share a slot (`keys::registration_hits` puts them in `{limits}`).
+    /// its window: one pipeline (`INCR`, `EXPIRE ... NX` per key), one round trip. The keys must
+    /// share a slot (`keys::registration_hits` puts them in `{limits}`). How long a window has
+    /// left is asked apart ([`HotState::window_left_ms`]), only for a refusal.
     #[tracing::instrument(skip_all)]
-    pub async fn count_hits(
-        &self,
-        counters: &[(String, u64)],
-    ) -> Result<Vec<WindowCount>, RedisError> {
+    pub async fn count_hits(&self, counters: &[(String, u64)]) -> Result<Vec<u64>, RedisError> {
         // Not a MULTI: a transaction cut by a cluster failover comes back as an aborted EXEC the
         // service cannot tell from a bug (a 500); a plain pipeline's errors are the connection's
         // and the cluster's own (a 503). A counter whose EXPIRE was lost gets it on its next
@@ -39,22 +27,29 @@ impl HotState {
                 .arg(*window_secs)
                 .arg("NX")
                 .ignore();
-            pipeline.cmd("PTTL").arg(key);
         }
         let mut connection = self.connection().await?;
-        let replies: Vec<i64> = pipeline.query_async(&mut connection).await?;
-        Ok(replies
-            .chunks(2)
-            .zip(counters)
-            .map(|(reply, (_, window_secs))| WindowCount {
-                hits: u64::try_from(reply[0]).unwrap_or_default(),
-                // -1 (no expiry) cannot follow `EXPIRE NX`; read anything odd as a whole window.
-                resets_in_ms: u64::try_from(reply[1])
-                    .ok()
-                    .filter(|ms| *ms > 0)
-                    .unwrap_or(window_secs * 1000),
-            })
+        let hits: Vec<i64> = pipeline.query_async(&mut connection).await?;
+        Ok(hits
+            .into_iter()
+            .map(|hits| u64::try_from(hits).unwrap_or_default())
             .collect())
+    }
+
+    /// Milliseconds until the window of counter `key` (of `window_secs`) ends and it is gone.
+    #[tracing::instrument(skip_all)]
+    pub async fn window_left_ms(&self, key: &str, window_secs: u64) -> Result<u64, RedisError> {
+        let mut connection = self.connection().await?;
+        let left: i64 = redis::cmd("PTTL")
+            .arg(key)
+            .query_async(&mut connection)
+            .await?;
+        // -1 (no expiry) cannot follow `EXPIRE NX`, -2 is a window just ended: read anything
+        // odd as a whole window.
+        Ok(u64::try_from(left)
+            .ok()
+            .filter(|ms| *ms > 0)
+            .unwrap_or(window_secs * 1000))
     }
 
     /// The failures counted under each of `keys` in their current windows (0 when none).

@@ -148,10 +148,11 @@ pub async fn check_registration(
         return Ok(());
     }
     let counts = state.hot.count_hits(&counters).await?;
-    for (count, (cap, message)) in counts.iter().zip(caps) {
-        if count.hits > cap {
+    for ((hits, (cap, message)), (key, window_secs)) in counts.iter().zip(caps).zip(&counters) {
+        if *hits > cap {
+            let left_ms = state.hot.window_left_ms(key, *window_secs).await?;
             return Err(ApiError::RateLimited {
-                retry_after_secs: whole_secs(Duration::from_millis(count.resets_in_ms)),
+                retry_after_secs: whole_secs(Duration::from_millis(left_ms)),
                 message: message.to_owned(),
             });
         }
