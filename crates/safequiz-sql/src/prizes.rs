@@ -5,7 +5,9 @@
 //! input and keeps its output. One draw per campaign: a second is refused, so that nobody can
 //! redraw until the result suits them.
 
+use futures_util::TryStreamExt;
 use safequiz_domain::prizes::{Eligible, PrizeWinners};
+use safequiz_domain::score::{Candidate, Counted};
 
 use crate::statement::Statement;
 use crate::{Store, StoreError};
@@ -57,6 +59,16 @@ pub struct WinnerRow {
 }
 
 #[derive(sqlx::FromRow)]
+struct AttemptPoints {
+    attempt_id: String,
+    participant_id: i64,
+    points: i32,
+    time_used_ms: i64,
+    finished_at_ms: i64,
+    full_marks: bool,
+}
+
+#[derive(sqlx::FromRow)]
 struct TotalsRow {
     participant_id: i64,
     points: i64,
@@ -92,13 +104,21 @@ const WINNERS_FROM: &str = "FROM prize_winners w JOIN participant_totals t \
      ON p.campaign_id = w.campaign_id AND p.participant_id = w.participant_id";
 
 impl Store {
-    /// Every participant of `campaign_id` with at least one final attempt, from the totals the
-    /// flusher keeps, in no particular order (`EligibleList::new` orders them). Full marks means
-    /// every final attempt had full marks.
+    /// Every participant of `campaign_id` with at least one final attempt whose results count
+    /// (not excluded), in no particular order (`EligibleList::new` orders them), with their
+    /// points and time as the campaign counts them (`counted`), the order of the individual
+    /// boards. Under `sum`, from the totals the flusher keeps, and full marks means every final
+    /// attempt had full marks; under `best` or `last`, from the attempts (one read of the
+    /// campaign's rows, as a draw is made once): the counted attempt's points and time
+    /// (`Counted::prefers` picks it), full marks when that attempt had them.
     pub async fn eligible_participants(
         &self,
         campaign_id: &str,
+        counted: Counted,
     ) -> Result<Vec<Eligible>, StoreError> {
+        if counted != Counted::Sum {
+            return self.eligible_by_attempt(campaign_id, counted).await;
+        }
         let rows: Vec<TotalsRow> = Statement::new(
             "SELECT participant_id, points, time_used_ms, last_finished_at_ms, attempts, \
              full_marks FROM participant_totals WHERE campaign_id = $1 AND attempts > 0",
@@ -116,6 +136,61 @@ impl Store {
                 full_marks: row.full_marks == row.attempts,
             })
             .collect())
+    }
+
+    /// [`Store::eligible_participants`] under `best` or `last`: the participants' attempts in
+    /// participant order, each participant's counted attempt kept as they stream by.
+    async fn eligible_by_attempt(
+        &self,
+        campaign_id: &str,
+        counted: Counted,
+    ) -> Result<Vec<Eligible>, StoreError> {
+        let mut rows = Statement::new(
+            "SELECT attempt_id, participant_id, points, time_used_ms, finished_at_ms, full_marks \
+             FROM attempts WHERE campaign_id = $1 AND participant_id NOT IN \
+             (SELECT participant_id FROM exclusions WHERE campaign_id = $1 \
+             AND undone_at_ms IS NULL) ORDER BY participant_id",
+        )
+        .bind(campaign_id)
+        .fetch::<AttemptPoints>(self);
+        let mut eligible: Vec<Eligible> = Vec::new();
+        let mut kept = Candidate::default();
+        while let Some(row) = rows.try_next().await? {
+            let number = row
+                .attempt_id
+                .rsplit_once('-')
+                .and_then(|(_, n)| n.parse::<u32>().ok())
+                .unwrap_or(0);
+            let candidate = Candidate {
+                number,
+                points: u32::try_from(row.points).unwrap_or(0),
+                time_used_ms: row.time_used_ms,
+            };
+            let participant = row.participant_id as u64;
+            let first = eligible.last().is_none_or(|e| e.participant != participant);
+            if first {
+                eligible.push(Eligible {
+                    participant,
+                    points: i64::from(row.points),
+                    time_used_ms: row.time_used_ms,
+                    last_finished_ms: row.finished_at_ms,
+                    full_marks: row.full_marks,
+                });
+                kept = candidate;
+                continue;
+            }
+            let Some(current) = eligible.last_mut() else {
+                continue;
+            };
+            current.last_finished_ms = current.last_finished_ms.max(row.finished_at_ms);
+            if counted.prefers(candidate, kept) {
+                kept = candidate;
+                current.points = i64::from(row.points);
+                current.time_used_ms = row.time_used_ms;
+                current.full_marks = row.full_marks;
+            }
+        }
+        Ok(eligible)
     }
 
     /// Stores `draw` and its winners in one transaction; refused when the campaign has a draw.

@@ -2,6 +2,7 @@
 //! (`tests/browser/run.mjs`) against this real service and Redis. Screenshots land in
 //! `tests/artifacts/browser/`.
 
+use safequiz_domain::score::Counted;
 use safequiz_testapp::{TestApp, repo_root};
 
 async fn run_scenario(app: &TestApp, scenario: &str) {
@@ -106,7 +107,12 @@ async fn a_participant_practises_then_competes_then_sees_the_prize_won() {
         "the real attempt is recorded",
         std::time::Duration::from_secs(30),
         || async {
-            let eligible = app.state.store.eligible_participants(CAMPAIGN).await.ok()?;
+            let eligible = app
+                .state
+                .store
+                .eligible_participants(CAMPAIGN, Counted::Sum)
+                .await
+                .ok()?;
             (eligible.len() == 1).then_some(eligible)
         },
     )
@@ -151,7 +157,12 @@ async fn every_participant_page_passes_axe_and_fits_a_phone_at_large_text() {
         "the attempt is recorded",
         std::time::Duration::from_secs(30),
         || async {
-            let eligible = app.state.store.eligible_participants(CAMPAIGN).await.ok()?;
+            let eligible = app
+                .state
+                .store
+                .eligible_participants(CAMPAIGN, Counted::Sum)
+                .await
+                .ok()?;
             (eligible.len() == 1).then_some(eligible)
         },
     )

@@ -119,8 +119,12 @@ fn draw(args: DrawArgs) -> anyhow::Result<ExitCode> {
                 existing.list_digest
             );
         }
-        let list = EligibleList::new(store.eligible_participants(&campaign.id).await?)
-            .map_err(|error| anyhow::anyhow!("the record's totals: {error}"))?;
+        let list = EligibleList::new(
+            store
+                .eligible_participants(&campaign.id, campaign.scoring.counted)
+                .await?,
+        )
+        .map_err(|error| anyhow::anyhow!("the record's totals: {error}"))?;
         let text = list.to_csv();
         let digest = prizes::list_digest(text.as_bytes());
         let digest_hex = prizes::hex(&digest);

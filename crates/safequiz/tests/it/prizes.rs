@@ -1,6 +1,7 @@
 //! `safequiz prizes draw` and `verify` as organizers and auditors run them, and the results a
 //! winner, a non-winner, the public and the organizers then see.
 
+use safequiz_domain::score::Counted;
 use std::path::Path;
 use std::time::Duration;
 
@@ -56,7 +57,12 @@ async fn a_draw_after_the_close_is_stored_verified_and_shown() {
         "the totals are recorded",
         Duration::from_secs(30),
         || async {
-            let eligible = app.state.store.eligible_participants(CAMPAIGN).await.ok()?;
+            let eligible = app
+                .state
+                .store
+                .eligible_participants(CAMPAIGN, Counted::Sum)
+                .await
+                .ok()?;
             (eligible.len() == 10).then_some(())
         },
     )
