@@ -661,7 +661,7 @@ impl Store {
         .bind(at_ms)
         .execute_in(&mut tx)
         .await?;
-        crate::rollups::rebuild_in(&mut tx, campaign_id).await?;
+        crate::rollups::remove_participant(&mut tx, campaign_id, participant_id).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -691,7 +691,7 @@ impl Store {
         if changed == 0 {
             return Ok(false);
         }
-        crate::rollups::rebuild_in(&mut tx, campaign_id).await?;
+        crate::rollups::restore_participant(&mut tx, campaign_id, participant_id).await?;
         tx.commit().await?;
         Ok(true)
     }

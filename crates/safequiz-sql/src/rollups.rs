@@ -30,7 +30,10 @@ pub use increments::NO_PREVIOUS_DAY;
 pub use rebuild::{Rebuilt, RollupDifference};
 
 pub(crate) use rebuild::{ATTEMPT_COLUMNS, rebuild_in};
-pub(crate) use write::{UnitRow, add_attempts, add_registrations, lock_campaign};
+pub(crate) use write::{
+    UnitRow, add_attempts, add_registrations, lock_campaign, remove_participant,
+    restore_participant,
+};
 
 use crate::statement::Statement;
 use crate::{Store, StoreError};

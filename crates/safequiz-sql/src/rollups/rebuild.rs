@@ -140,7 +140,9 @@ struct Comparison {
 
 /// What the check compares: sums that do not depend on the order the attempts arrived in.
 /// `unit_days` keeps a day's attempts in whichever `prev_day` row was current when they came,
-/// so its sums are compared per day, and its participants per (day, previous day).
+/// so its sums are compared per day, and its participants per (day, previous day). A figure of
+/// zero equals no row: an exclusion subtracts a participant's attempts (`remove_participant`)
+/// and may leave rows that add up to nothing where a rebuild writes none.
 const COMPARISONS: [Comparison; 5] = [
     Comparison {
         table: "unit_days",
@@ -148,7 +150,8 @@ const COMPARISONS: [Comparison; 5] = [
         select: "SELECT unit_id || ' day ' || CAST(day AS TEXT) AS key, \
                  'attempts ' || CAST(SUM(attempts) AS TEXT) || ', points ' || \
                  CAST(SUM(points) AS TEXT) || ', full marks ' || CAST(SUM(full_marks) AS TEXT) \
-                 AS value FROM {table} WHERE campaign_id = $1 GROUP BY unit_id, day",
+                 AS value FROM {table} WHERE campaign_id = $1 GROUP BY unit_id, day \
+                 HAVING SUM(attempts) <> 0 OR SUM(points) <> 0 OR SUM(full_marks) <> 0",
     },
     Comparison {
         table: "unit_days participants",
@@ -166,7 +169,8 @@ const COMPARISONS: [Comparison; 5] = [
                  CAST(CAST(q.correct AS INTEGER) AS TEXT) AS key, \
                  CAST(q.answers AS TEXT) || ' of ' || CAST(q.options AS TEXT) || ' options' \
                  AS value FROM {table} q JOIN rollup_keys u ON u.id = q.unit_key \
-                 JOIN rollup_keys k ON k.id = q.question_key WHERE u.campaign_id = $1",
+                 JOIN rollup_keys k ON k.id = q.question_key WHERE u.campaign_id = $1 \
+                 AND q.answers <> 0",
     },
     Comparison {
         table: "participant_totals",

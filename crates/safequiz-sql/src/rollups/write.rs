@@ -91,6 +91,85 @@ pub(crate) async fn add_attempts(
     write(tx, campaign_id, &increments).await
 }
 
+/// Takes every recorded attempt of `participant_id` out of `campaign_id`'s roll-ups (an
+/// organizer's exclusion, issue 21): what those attempts add counted from nothing (the order
+/// they arrived in changes only which `prev_day` row of a day holds them, never a day's sums or
+/// its participants per previous day) is subtracted from the unit and question figures, their
+/// `participant_days` rows go and their `participant_totals` row is left registered with no
+/// attempt, as a rebuild without them would. Reads and writes only this participant's rows
+/// and the figures they touched, whatever the campaign's size. Returns the attempts removed.
+pub(crate) async fn remove_participant(
+    tx: &mut Transaction,
+    campaign_id: &str,
+    participant_id: i64,
+) -> Result<usize, StoreError> {
+    lock_campaign(tx, campaign_id).await?;
+    let rows = participant_attempts(tx, campaign_id, participant_id).await?;
+    let attempts: Vec<&AttemptRow> = rows.iter().collect();
+    if !attempts.is_empty() {
+        let units: BTreeSet<&str> = attempts.iter().map(|a| a.unit_id.as_str()).collect();
+        let paths = unit_paths(tx, campaign_id, &units).await?;
+        let mut minus = increments(WHOLE_CAMPAIGN, &attempts, &HashMap::new(), &paths)?;
+        for counts in minus.unit_days.values_mut() {
+            counts.participants = -counts.participants;
+            counts.attempts = -counts.attempts;
+            counts.points = -counts.points;
+            counts.full_marks = -counts.full_marks;
+        }
+        for counts in minus.question_days.values_mut() {
+            counts.answers = -counts.answers;
+        }
+        minus.participant_totals.clear();
+        minus.participant_days.clear();
+        write(tx, campaign_id, &minus).await?;
+    }
+    Statement::new("DELETE FROM participant_days WHERE campaign_id = $1 AND participant_id = $2")
+        .bind(campaign_id)
+        .bind(participant_id)
+        .execute_in(tx)
+        .await?;
+    Statement::new(
+        "UPDATE participant_totals SET attempts = 0, points = 0, full_marks = 0, \
+         time_used_ms = 0, last_finished_at_ms = CAST(NULL AS BIGINT) \
+         WHERE campaign_id = $1 AND participant_id = $2",
+    )
+    .bind(campaign_id)
+    .bind(participant_id)
+    .execute_in(tx)
+    .await?;
+    Ok(attempts.len())
+}
+
+/// Counts every recorded attempt of `participant_id` in `campaign_id`'s roll-ups again (the
+/// undo of [`remove_participant`]), as the flusher would have: attempts recorded while they
+/// were excluded included. Returns the attempts added.
+pub(crate) async fn restore_participant(
+    tx: &mut Transaction,
+    campaign_id: &str,
+    participant_id: i64,
+) -> Result<usize, StoreError> {
+    let rows = participant_attempts(tx, campaign_id, participant_id).await?;
+    let attempts: Vec<&AttemptRow> = rows.iter().collect();
+    add_attempts(tx, campaign_id, &attempts).await?;
+    Ok(attempts.len())
+}
+
+/// Every recorded attempt of one participant, in `tx`.
+async fn participant_attempts(
+    tx: &mut Transaction,
+    campaign_id: &str,
+    participant_id: i64,
+) -> Result<Vec<AttemptRow>, StoreError> {
+    Ok(Statement::new(&format!(
+        "SELECT {} FROM attempts WHERE campaign_id = $1 AND participant_id = $2",
+        super::ATTEMPT_COLUMNS
+    ))
+    .bind(campaign_id)
+    .bind(participant_id)
+    .fetch_all_in(tx)
+    .await?)
+}
+
 /// The active days of `participants` as the roll-ups have them.
 async fn known_days(
     tx: &mut Transaction,
