@@ -2,8 +2,10 @@
 //! registration, and the purge of a campaign at the end of its retention (issue 20;
 //! docs/privacy.md).
 //!
-//! Deleting never removes a row: the name, the masked phone, the phone hash, the sealed phone
-//! (issue 19) and a guardian's name are emptied and `erased_at_ms` set, in `participants` and in the roll-ups' `participant_totals`.
+//! Deleting never removes a row of the record: the name, the masked phone, the phone hash, the
+//! sealed phone (issue 19) and a guardian's name are emptied and `erased_at_ms` set, in
+//! `participants` and in the roll-ups' `participant_totals`. The fair-play observations and flags
+//! of the participants concerned (issue 21: device tokens, networks) are deleted.
 //! The participant id, unit and attempts stay as anonymous rows, so every unit's totals, the
 //! roll-ups, the boards rebuilt from the record and `reconcile` are what they were.
 
@@ -54,6 +56,14 @@ const ERASE_PARTICIPANTS: &str = "UPDATE participants SET name = '', phone_maske
      WHERE campaign_id = $2 AND erased_at_ms IS NULL";
 const ERASE_TOTALS: &str = "UPDATE participant_totals SET name = '', phone_masked = '' \
      WHERE campaign_id = $1 AND (name <> '' OR phone_masked <> '')";
+
+/// The fair-play data of the participants a condition selects (`$1` the campaign, then the
+/// condition's own): their observed requests (device token, network, instants) and the flags
+/// computed from them (issue 21). Exclusions stay: they are organizers' audited decisions.
+const ERASE_FAIR_PLAY: [&str; 2] = [
+    "DELETE FROM observations WHERE campaign_id = $1",
+    "DELETE FROM flags WHERE campaign_id = $1",
+];
 
 impl Store {
     /// What the record holds about participant `participant_id` of `campaign_id`; `None` before
@@ -112,6 +122,13 @@ impl Store {
             .bind(anonymous.participant_id)
             .execute_in(&mut tx)
             .await?;
+        for erase in ERASE_FAIR_PLAY {
+            Statement::new(&format!("{erase} AND participant_id = $2"))
+                .bind(anonymous.campaign_id.as_str())
+                .bind(anonymous.participant_id)
+                .execute_in(&mut tx)
+                .await?;
+        }
         // The row inserted above already carries no name: mark it erased too.
         let marked = Statement::new(
             "UPDATE participants SET erased_at_ms = $1 \
@@ -147,8 +164,9 @@ impl Store {
     }
 
     /// Empties the name, masked phone, phone hash and guardian's name of every participant of
-    /// `campaign_id`, in `participants` and `participant_totals`, in one transaction; attempts,
-    /// roll-ups and the audit trail stay. Returns what it removed.
+    /// `campaign_id`, in `participants` and `participant_totals`, and deletes the campaign's
+    /// fair-play observations and flags, in one transaction; attempts, roll-ups, exclusions and
+    /// the audit trail stay. Returns what it removed.
     pub async fn purge_campaign(
         &self,
         campaign_id: &str,
@@ -165,6 +183,12 @@ impl Store {
             .bind(campaign_id)
             .execute_in(&mut tx)
             .await?;
+        for erase in ERASE_FAIR_PLAY {
+            Statement::new(erase)
+                .bind(campaign_id)
+                .execute_in(&mut tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(counts)
     }

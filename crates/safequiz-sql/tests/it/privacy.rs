@@ -148,6 +148,23 @@ async fn a_purge_empties_names_and_keeps_rows_rollups_and_the_trail(database: Da
         .append_audit(&entry(1_000, "export"))
         .await
         .expect("appended");
+    // Fair-play observations of participants 1 and 3 (device token, network).
+    let observed = |participant: i64| safequiz_sql::fair_play::Observation {
+        campaign_id: "c1".to_owned(),
+        participant_id: participant,
+        unit_id: "110101".to_owned(),
+        kind: 1,
+        at_ms: 1_500,
+        attempt: 1,
+        device: format!("device-{participant}"),
+        net: "10.1.2.0/24".to_owned(),
+        page: 1,
+    };
+    store
+        .insert_observations(&[observed(1), observed(3)])
+        .await
+        .expect("observed");
+    assert_eq!(store.observation_count("c1").await.expect("count"), 2);
     // One person deleted their registration before.
     assert!(
         store
@@ -179,6 +196,11 @@ async fn a_purge_empties_names_and_keeps_rows_rollups_and_the_trail(database: Da
         .expect("read")
         .expect("row");
     assert_eq!(deleted.phone_kept, 0, "a deletion empties the sealed phone");
+    assert_eq!(
+        store.observation_count("c1").await.expect("count"),
+        1,
+        "a deletion removes that person's observations, not others'"
+    );
 
     let preview = store.purge_preview("c1").await.expect("preview");
     assert_eq!(
@@ -217,6 +239,11 @@ async fn a_purge_empties_names_and_keeps_rows_rollups_and_the_trail(database: Da
     assert!(
         store.check_rollups("c1").await.expect("check").is_empty(),
         "roll-ups agree"
+    );
+    assert_eq!(
+        store.observation_count("c1").await.expect("count"),
+        0,
+        "a purge removes the campaign's observations"
     );
     let again = store.purge_campaign("c1", 10_000).await.expect("again");
     assert_eq!(again.participants, 0, "nothing left to purge");
