@@ -67,6 +67,13 @@ async fn boards(app: &TestApp) -> (Vec<u64>, Vec<u64>) {
     (ids(None).await, ids(Some("110101")).await)
 }
 
+/// `who` leads the campaign's board and Dongcheng's.
+async fn leads_both_boards(app: &TestApp, who: &Participant) {
+    let (campaign_board, district_board) = boards(app).await;
+    assert_eq!(campaign_board.first(), Some(&who.id), "{campaign_board:?}");
+    assert_eq!(district_board.first(), Some(&who.id), "{district_board:?}");
+}
+
 async fn me(app: &TestApp, who: &Participant) -> Value {
     let (status, me) = app
         .get_as(who, &format!("/api/v1/campaigns/{CAMPAIGN}/me"))
@@ -132,17 +139,7 @@ async fn an_exclusion_takes_a_participant_off_every_live_board_and_an_undo_puts_
     }
     reconciled(&app, "before any exclusion").await;
     let before = totals(&app).await;
-    let (campaign_board, district_board) = boards(&app).await;
-    assert_eq!(
-        campaign_board.first(),
-        Some(&cheat.id),
-        "{campaign_board:?}"
-    );
-    assert_eq!(
-        district_board.first(),
-        Some(&cheat.id),
-        "{district_board:?}"
-    );
+    leads_both_boards(&app, &cheat).await;
     assert_eq!(me(&app, &cheat).await["ranks"][0]["rank"], 1);
 
     // Excluded: off both boards and out of every total on the path, within the writer's pass.
@@ -244,17 +241,7 @@ async fn an_exclusion_takes_a_participant_off_every_live_board_and_an_undo_puts_
         })
         .collect::<Vec<_>>();
     assert_eq!(totals(&app).await, second_attempt);
-    let (campaign_board, district_board) = boards(&app).await;
-    assert_eq!(
-        campaign_board.first(),
-        Some(&cheat.id),
-        "{campaign_board:?}"
-    );
-    assert_eq!(
-        district_board.first(),
-        Some(&cheat.id),
-        "{district_board:?}"
-    );
+    leads_both_boards(&app, &cheat).await;
     let mine = me(&app, &cheat).await;
     assert_eq!(mine["points"], 10, "{mine}");
     assert_eq!(mine["ranks"][0]["rank"], 1, "{mine}");
