@@ -6,7 +6,7 @@ use anyhow::Context;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper::header::{ACCEPT_ENCODING, AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -58,7 +58,10 @@ impl Connection {
         let mut request = Request::builder()
             .method(method)
             .uri(path)
-            .header(HOST, self.host.as_str());
+            .header(HOST, self.host.as_str())
+            // As every browser (WeChat's included) asks: the service compresses what is worth
+            // it (the boards' shared snapshots) and the generator never decodes those bodies.
+            .header(ACCEPT_ENCODING, "gzip, deflate, br");
         if let Some(token) = token {
             request = request.header(AUTHORIZATION, format!("Bearer {token}"));
         }

@@ -254,6 +254,94 @@ async fn a_request_naming_the_snapshot_gets_304_and_any_other_gets_the_body() {
     }
 }
 
+#[tokio::test]
+async fn a_client_accepting_gzip_gets_the_compressed_body_with_its_own_tag() {
+    let snapshots = cache(LONG);
+    let text: &'static str = Box::leak(
+        format!(
+            "[{}]",
+            (0..200)
+                .map(|n| format!("{{\"rank\":{n},\"name\":\"张*三\"}}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        )
+        .into_boxed_str(),
+    );
+    let snapshot = snapshots.get(&1, || body(text)).await.expect("computed");
+    let respond = |accept: Option<&str>, if_none_match: Option<&str>| {
+        let mut request = TestRequest::get();
+        if let Some(value) = accept {
+            request = request.insert_header(("Accept-Encoding", value));
+        }
+        if let Some(value) = if_none_match {
+            request = request.insert_header(("If-None-Match", value));
+        }
+        snapshots.respond(&snapshot, &request.to_http_request())
+    };
+    let header = |response: &actix_web::HttpResponse, name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().expect("text").to_owned())
+    };
+
+    let zipped = respond(Some("gzip, deflate, br"), None);
+    assert_eq!(zipped.status(), StatusCode::OK);
+    assert_eq!(header(&zipped, "content-encoding").as_deref(), Some("gzip"));
+    assert_eq!(header(&zipped, "vary").as_deref(), Some("Accept-Encoding"));
+    let gz_tag = header(&zipped, "etag").expect("a tag");
+    assert_ne!(
+        gz_tag,
+        snapshot.etag(),
+        "another representation, another tag"
+    );
+    let compressed = actix_web::body::to_bytes(zipped.into_body())
+        .await
+        .expect("a body");
+    assert!(
+        compressed.len() * 3 < text.len(),
+        "{} bytes",
+        compressed.len()
+    );
+    let mut plain = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(&compressed[..]),
+        &mut plain,
+    )
+    .expect("gzip");
+    assert_eq!(plain, text, "the same board");
+
+    // Revalidation names the representation the client holds.
+    assert_eq!(
+        respond(Some("gzip"), Some(&gz_tag)).status(),
+        StatusCode::NOT_MODIFIED
+    );
+    assert_eq!(
+        respond(None, Some(&gz_tag)).status(),
+        StatusCode::OK,
+        "the plain body's tag is another"
+    );
+    // No gzip asked, or refused with q=0: the plain body.
+    for accept in [
+        None,
+        Some("identity"),
+        Some("gzip;q=0, br"),
+        Some("GZIP;Q=0.0"),
+    ] {
+        let response = respond(accept, None);
+        assert_eq!(header(&response, "content-encoding"), None, "{accept:?}");
+        assert_eq!(
+            header(&response, "etag").as_deref(),
+            Some(snapshot.etag()),
+            "{accept:?}"
+        );
+    }
+    assert_eq!(
+        header(&respond(Some("*"), None), "content-encoding").as_deref(),
+        Some("gzip")
+    );
+}
+
 #[test]
 fn max_age_is_the_interval_in_whole_seconds_rounded_up() {
     for (interval_ms, header) in [
