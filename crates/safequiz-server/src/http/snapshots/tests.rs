@@ -337,7 +337,7 @@ async fn a_client_accepting_gzip_gets_the_compressed_body_with_its_own_tag() {
         );
     }
     assert_eq!(
-        header(&respond(Some("*"), None), "content-encoding").as_deref(),
+        header(&respond(Some(&String::from('*')), None), "content-encoding").as_deref(),
         Some("gzip")
     );
 }
