@@ -204,7 +204,9 @@ local function finalize(n, auto, f, answers)
   local previous_pts = tonumber(f[10] or 0)
   local pts = previous_pts + points
   local ms = tonumber(f[11] or 0) + used
-  if p and p.counted ~= 'sum' then
+  -- Counted by one attempt (best or last) rather than summed.
+  local by_one = p and p.counted ~= 'sum'
+  if by_one then
     if p.counted == 'last' or attempts == 1 or points > previous_pts
       or (points == previous_pts and used < tonumber(f[11] or 0)) then
       pts, ms = points, used
@@ -233,15 +235,14 @@ local function finalize(n, auto, f, answers)
   -- stays as it was.
   -- An excluded participant's attempt is recorded like any other and changes their totals, but
   -- the board writer applies nothing of it (board_feed.lua): the entry says `excluded`.
+  -- (No table is made for the national rule's entry of a counted participant.)
   local extra = NO_FIELDS
-  if (p and p.counted ~= 'sum') or f[13] then
-    extra = {}
-    if p and p.counted ~= 'sum' then
-      extra[1], extra[2] = 'unit_points', string.format('%d', pts - previous_pts)
-    end
-    if f[13] then
-      extra[#extra + 1], extra[#extra + 2] = 'excluded', '1'
-    end
+  if by_one and f[13] then
+    extra = {'unit_points', string.format('%d', pts - previous_pts), 'excluded', '1'}
+  elseif by_one then
+    extra = {'unit_points', string.format('%d', pts - previous_pts)}
+  elseif f[13] then
+    extra = {'excluded', '1'}
   end
 
   -- The attempt entry; its fields are documented in src/streams.rs (AttemptEntry). With

@@ -69,6 +69,15 @@ local function add(field, delta)
     sums[field] = delta
   end
 end
+-- Adds the packed increments pa and nf to the whole campaign and every unit of `path`.
+local function add_path(path, pa, nf)
+  add('*:pa', pa)
+  if nf ~= 0 then add('*:nf', nf) end
+  for unit in string.gmatch(path, '[^,]+') do
+    add(unit .. ':pa', pa)
+    if nf ~= 0 then add(unit .. ':nf', nf) end
+  end
+end
 for _, entry in ipairs(entries) do
   reply[2] = entry[1]
   local fields = entry[2]
@@ -95,12 +104,7 @@ for _, entry in ipairs(entries) do
       local nf = 0
       if named.attempts == '1' then nf = WORD end
       if questions > 0 and correct == questions then nf = nf + 1 end
-      add('*:pa', pa)
-      if nf ~= 0 then add('*:nf', nf) end
-      for unit in string.gmatch(named.path, '[^,]+') do
-        add(unit .. ':pa', pa)
-        if nf ~= 0 then add(unit .. ':nf', nf) end
-      end
+      add_path(named.path, pa, nf)
     end
   elseif (kind == 'exclusion' or kind == 'inclusion') and named.attempts ~= '0' then
     local sign, board_row = 1, nil
@@ -114,13 +118,7 @@ for _, entry in ipairs(entries) do
     for i = 1, 6 do reply[#reply + 1] = board_row[i] end
     if after(entry[1], applied) then
       local pa = sign * (tonumber(named.attempts) * WORD + tonumber(named.total_points))
-      local nf = sign * (WORD + tonumber(named.full_marks))
-      add('*:pa', pa)
-      add('*:nf', nf)
-      for unit in string.gmatch(named.path, '[^,]+') do
-        add(unit .. ':pa', pa)
-        add(unit .. ':nf', nf)
-      end
+      add_path(named.path, pa, sign * (WORD + tonumber(named.full_marks)))
     end
   end
 end

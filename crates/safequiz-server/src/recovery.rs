@@ -126,21 +126,18 @@ pub async fn rebuild_with(
             let Some(exclusion) = exclusions.get(&(person.participant as i64)) else {
                 continue;
             };
-            let mark = Some(Exclusion {
+            let sums = match folded.remove(&person.participant) {
+                Some(sums) => sums,
+                None => match paths.of(&person.unit) {
+                    Some(path) => RestoredParticipant::new(person.participant, path.clone()),
+                    None => continue,
+                },
+            };
+            let mark = Exclusion {
                 at_ms: exclusion.at_ms,
                 reason: exclusion.reason.clone(),
-            });
-            match folded.remove(&person.participant) {
-                Some(sums) => {
-                    folded.insert(person.participant, sums.excluded(mark));
-                }
-                None => {
-                    if let Some(path) = paths.of(&person.unit) {
-                        let sums = RestoredParticipant::new(person.participant, path.clone());
-                        folded.insert(person.participant, sums.excluded(mark));
-                    }
-                }
-            }
+            };
+            folded.insert(person.participant, sums.excluded(Some(mark)));
         }
         drop(people);
         let participants: Vec<RestoredParticipant> = folded.into_values().collect();
@@ -315,14 +312,9 @@ pub async fn reconcile_with(
         problems.into_iter().for_each(&mut report);
         // An excluded participant counts on no board and in no unit; their hash keeps its
         // totals and carries the mark, which is compared apart (`exclusion_differences`).
-        let mut excluded = BTreeMap::new();
-        folded.retain(|id, sums| {
-            let keep = !exclusions.contains_key(&(*id as i64));
-            if !keep {
-                excluded.insert(*id, sums.clone());
-            }
-            keep
-        });
+        let excluded: BTreeMap<u64, RestoredParticipant> = folded
+            .extract_if(.., |id, _| exclusions.contains_key(&(*id as i64)))
+            .collect();
         for sums in folded.values() {
             for unit in std::iter::once(WHOLE_CAMPAIGN).chain(sums.path.iter().map(String::as_str))
             {

@@ -126,6 +126,7 @@ pub async fn start(
             state.fair_play.observe(
                 &state,
                 &request,
+                campaign,
                 &claims,
                 Kind::Start,
                 record.id.number,
@@ -199,9 +200,15 @@ pub async fn save(
         .await?
     {
         SaveOutcome::Saved => {
-            state
-                .fair_play
-                .observe(&state, &request, &claims, Kind::Save, id.number, now);
+            state.fair_play.observe(
+                &state,
+                &request,
+                campaign,
+                &claims,
+                Kind::Save,
+                id.number,
+                now,
+            );
             Ok(HttpResponse::NoContent().finish())
         }
         SaveOutcome::Missing => Err(no_such_attempt()),
@@ -270,9 +277,15 @@ pub async fn submit(
         .await?
     {
         SubmitOutcome::Final(record) => {
-            state
-                .fair_play
-                .observe(&state, &request, &claims, Kind::Submit, id.number, now);
+            state.fair_play.observe(
+                &state,
+                &request,
+                campaign,
+                &claims,
+                Kind::Submit,
+                id.number,
+                now,
+            );
             render_final(campaign, &record, now)
         }
         SubmitOutcome::Archived => render_archived(&state, campaign, id, now).await,

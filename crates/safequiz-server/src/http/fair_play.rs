@@ -15,6 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{KeyInit, Mac};
 use jiff::Timestamp;
+use safequiz_domain::campaign::Campaign;
 use safequiz_domain::scope::Scope;
 use safequiz_sql::fair_play::{FlaggedParticipant, Kind, Observation, UnitShare};
 use secrecy::{ExposeSecret, SecretString};
@@ -94,11 +95,14 @@ impl FairPlay {
         mac.verify_truncated_left(&signature).is_ok() && signature.len() == 16
     }
 
-    /// Records one participant request (start, save, submit) from `request`.
+    /// Records one participant request (start, save, submit) from `request`, of a participant
+    /// of `campaign`.
+    #[allow(clippy::too_many_arguments)]
     pub fn observe(
         &self,
         state: &AppState,
         request: &HttpRequest,
+        campaign: &Campaign,
         claims: &ParticipantClaims,
         kind: Kind,
         attempt: u32,
@@ -107,7 +111,7 @@ impl FairPlay {
         self.observe_participant(
             state,
             request,
-            &claims.campaign,
+            campaign,
             claims.participant,
             &claims.unit,
             kind,
@@ -122,7 +126,7 @@ impl FairPlay {
         &self,
         state: &AppState,
         request: &HttpRequest,
-        campaign: &str,
+        campaign: &Campaign,
         participant: u64,
         unit: &str,
         kind: Kind,
@@ -130,11 +134,7 @@ impl FairPlay {
         now: Timestamp,
     ) {
         // Only a campaign that turned fair play on is observed.
-        if !state
-            .catalogue
-            .campaign(campaign)
-            .is_some_and(|campaign| campaign.fair_play)
-        {
+        if !campaign.fair_play {
             return;
         }
         let headers = request.headers();
@@ -146,7 +146,7 @@ impl FairPlay {
         let page = header(PAGE_HEADER).is_some_and(|t| self.check_page(t));
         let net = network(&super::limits::request_address(request, state));
         self.push(Observation {
-            campaign_id: campaign.to_owned(),
+            campaign_id: campaign.id.clone(),
             participant_id: i64::try_from(participant).unwrap_or(i64::MAX),
             unit_id: unit.to_owned(),
             kind: kind as i32,
@@ -398,7 +398,7 @@ async fn checked(
 /// `already_excluded` or `not_excluded` by the record) marks Redis then.
 async fn follow_record(
     state: &AppState,
-    campaign: &safequiz_domain::campaign::Campaign,
+    campaign: &Campaign,
     participant: i64,
     unit: &str,
 ) -> Result<(), ApiError> {
@@ -551,7 +551,7 @@ pub struct ExclusionNotice {
 /// than failing `me`.
 pub async fn exclusion_notice(
     state: &AppState,
-    campaign: &safequiz_domain::campaign::Campaign,
+    campaign: &Campaign,
     participant: u64,
     at_ms: i64,
 ) -> Option<ExclusionNotice> {

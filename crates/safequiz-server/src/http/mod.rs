@@ -8,6 +8,7 @@ pub mod audit;
 pub mod campaigns;
 pub mod certificates;
 pub mod client_address;
+mod encoding;
 pub mod error;
 pub mod extract;
 pub mod fair_play;

@@ -6,14 +6,13 @@
 //! the script and stylesheet URLs carry a content hash, so browsers cache them for good and a new
 //! release is fetched at once. The shell itself is revalidated (`ETag`) on every visit.
 
-use std::io::Write;
 use std::sync::LazyLock;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use flate2::Compression;
-use flate2::write::GzEncoder;
 
+use super::encoding::{accepts_gzip, gzip};
 use super::error::ApiError;
 
 struct Asset {
@@ -25,12 +24,7 @@ struct Asset {
 
 impl Asset {
     fn new(content_type: &'static str, plain: Vec<u8>) -> Asset {
-        let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
-        // Writing to a Vec cannot fail.
-        let gzip = encoder
-            .write_all(&plain)
-            .and_then(|()| encoder.finish())
-            .unwrap_or_default();
+        let gzip = gzip(&plain, Compression::best());
         let etag = format!("\"{:016x}\"", fnv1a(&plain));
         Asset {
             content_type,
@@ -51,11 +45,7 @@ impl Asset {
         {
             return HttpResponse::NotModified().finish();
         }
-        let gzip = !self.gzip.is_empty()
-            && headers
-                .get(header::ACCEPT_ENCODING)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.contains("gzip"));
+        let gzip = !self.gzip.is_empty() && accepts_gzip(headers);
         let mut response = HttpResponse::Ok();
         response
             .content_type(self.content_type)

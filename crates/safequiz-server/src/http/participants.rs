@@ -203,7 +203,7 @@ pub async fn register(
         state.fair_play.observe_participant(
             &state,
             &request,
-            &campaign.id,
+            campaign,
             *participant,
             unit,
             safequiz_sql::fair_play::Kind::Register,

@@ -22,12 +22,11 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
 use flate2::Compression;
-use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
-use std::io::Write as _;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::encoding::{accepts_gzip, gzip};
 use super::error::ApiError;
 
 #[cfg(test)]
@@ -38,26 +37,6 @@ const VARY_ENCODING: HeaderValue = HeaderValue::from_static("Accept-Encoding");
 
 /// `Content-Encoding` of a compressed board.
 const GZIP: HeaderValue = HeaderValue::from_static("gzip");
-
-/// Whether an `Accept-Encoding` value accepts gzip: named (or `*`) without `q=0`.
-fn accepts_gzip(value: &[u8]) -> bool {
-    value.split(|&byte| byte == b',').any(|coding| {
-        let mut parts = coding.split(|&byte| byte == b';');
-        let name = parts.next().unwrap_or_default().trim_ascii();
-        // `*` (any coding) matched as a byte: the tidy test keeps the one-asterisk string for
-        // the whole-campaign scope.
-        let named = name.eq_ignore_ascii_case(b"gzip") || matches!(name, [b'*']);
-        let refused = parts.any(|parameter| {
-            let parameter = parameter.trim_ascii();
-            parameter.len() >= 3
-                && parameter[..2].eq_ignore_ascii_case(b"q=")
-                && parameter[2..]
-                    .iter()
-                    .all(|&byte| byte == b'0' || byte == b'.')
-        });
-        named && !refused
-    })
-}
 
 /// Most boards one replica keeps. The largest body (100 participants) is about 13 KB, so a full
 /// cache holds at most about 55 MB, and far less with typical boards.
@@ -92,16 +71,10 @@ impl Snapshot {
         };
         // Compressed once per computation, never per view: a 100-row board of about 13 KB
         // leaves as about 3 KB to a phone on a poor network.
-        let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
-        // Writing to a Vec cannot fail.
-        let gzip = encoder
-            .write_all(&body)
-            .and_then(|()| encoder.finish())
-            .unwrap_or_default();
         Snapshot {
             etag: tag(""),
             gzip_etag: tag("-gz"),
-            gzip: Bytes::from(gzip),
+            gzip: Bytes::from(gzip(&body, Compression::fast())),
             body,
             computed_at,
         }
@@ -273,10 +246,7 @@ impl<K: Hash + Eq + Clone> Snapshots<K> {
     /// the snapshot, else `200` with the body; both with `ETag` and `Cache-Control`.
     pub fn respond(&self, snapshot: &Snapshot, request: &HttpRequest) -> HttpResponse {
         let headers = request.headers();
-        let gzip = !snapshot.gzip.is_empty()
-            && headers
-                .get_all(header::ACCEPT_ENCODING)
-                .any(|value| accepts_gzip(value.as_bytes()));
+        let gzip = !snapshot.gzip.is_empty() && accepts_gzip(headers);
         let (body, etag) = if gzip {
             (&snapshot.gzip, &snapshot.gzip_etag)
         } else {
