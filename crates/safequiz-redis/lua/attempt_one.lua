@@ -9,7 +9,7 @@
 -- machine): a save about 14 µs inside EVALSHA and 18 µs of Redis CPU per request, a start
 -- 24 µs and 29 µs, a submit (finalize) 63-83 µs and 77-81 µs; see docs/performance.md.
 
-local reply, failure = run(body, KEYS, ARGV)
+local reply, failure = run(body, 0, 0, #ARGV)
 local refused = flush()
 if failure then return failure end
 if refused then return refused end

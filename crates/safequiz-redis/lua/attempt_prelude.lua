@@ -1,9 +1,12 @@
 -- Shared prelude of the attempt scripts (start, save, submit, read); the Rust wrapper
 -- (src/scripts.rs) puts it in front of each of them, so every script sees the same argument
--- layout and the same finalize. Each body is wrapped as `local function body(KEYS, ARGV)`,
--- so its KEYS and ARGV are one operation's: the script's own when it runs alone
--- (attempt_one.lua), or its slice of a group commit (attempt_batch.lua runs many operations in
--- one call). `bind` sets the per-operation locals below before each body runs.
+-- layout and the same finalize. Each body is wrapped as `local function body(KEYS, ARGV)`
+-- and given the script's own KEYS and ARGV, whether it runs alone (attempt_one.lua) or as one
+-- operation of a group commit (attempt_batch.lua runs many operations in one call): `bind`
+-- sets the per-operation locals below before each body runs, among them REST, the absolute
+-- index of the operation's own first argument, so that a body reads ARGV[REST + i] in place
+-- and no operation's arguments are copied into tables of their own. The layouts below count
+-- from the operation's first key and argument.
 --
 -- An operation's KEYS, all carrying the participant's shard hash tag {campaign:shard}:
 --   KEYS[1]      the participant's hash (totals, day counter, every attempt's fields)
@@ -59,22 +62,31 @@
 -- exists; the participant's totals and the stream change only inside that one branch.
 
 -- The operation being run, set by `bind`: its keys (P, DEADLINES, STREAM), now, points per
--- question, participant id, M, its own unit, REST (the index of the body's own first argument)
--- and OP_ARGV (for the unit ids).
+-- question, participant id, M, its own unit, BASE (the index before its first argument), REST
+-- (the index of the body's own first argument) and LAST (the index of its last argument).
 local P, DEADLINES, STREAM
-local NOW, PPQ, SCORING, PID, M, UNIT, REST, OP_ARGV
+local NOW, PPQ, SCORING, PID, M, UNIT, BASE, REST, LAST
 
-local function bind(keys, argv)
-  P, DEADLINES, STREAM = keys[1], keys[2], keys[3]
-  NOW = tonumber(argv[1])
+-- Binds the operation whose keys follow KEYS[key_at] and whose `count` arguments follow
+-- ARGV[arg_at] (both 0 for a script's only operation).
+local function bind(key_at, arg_at, count)
+  P, DEADLINES, STREAM = KEYS[key_at + 1], KEYS[key_at + 2], KEYS[key_at + 3]
+  NOW = tonumber(ARGV[arg_at + 1])
   -- nil unless ARGV[2] is one number; finalize then reads the points by kind from SCORING.
-  PPQ = tonumber(argv[2])
-  SCORING = argv[2]
-  PID = argv[3]
-  M = tonumber(argv[4])
-  UNIT = argv[4 + M]
-  REST = 5 + M
-  OP_ARGV = argv
+  PPQ = tonumber(ARGV[arg_at + 2])
+  SCORING = ARGV[arg_at + 2]
+  PID = ARGV[arg_at + 3]
+  M = tonumber(ARGV[arg_at + 4])
+  UNIT = ARGV[arg_at + 4 + M]
+  BASE = arg_at
+  REST = arg_at + 5 + M
+  LAST = arg_at + count
+end
+
+-- The operation's own argument i (0-based from REST), nil past its last.
+local function own(i)
+  if REST + i > LAST then return nil end
+  return ARGV[REST + i]
 end
 
 -- Attempt n and the participant's totals in one read:
@@ -259,7 +271,7 @@ local function finalize(n, auto, f, answers)
     'attempts', string.format('%d', attempts),
     'total_points', string.format('%d', pts), 'total_time', string.format('%d', ms),
     'last', string.format('%d', last), 'previous_last', string.format('%d', previous_last),
-    'path', table.concat(OP_ARGV, ',', 5, 4 + M), unpack(extra))
+    'path', table.concat(ARGV, ',', BASE + 5, BASE + 4 + M), unpack(extra))
 end
 
 -- The answer text with question i (1-based) set to the bit set `bits`.
@@ -286,9 +298,9 @@ end
 -- side turns it into that operation's error); or nil and an error reply for the errors a
 -- cluster client answers by retrying the whole call elsewhere (READONLY: a primary demoted by a
 -- failover), which must fail the whole call as before.
-local function run(body, keys, argv)
-  bind(keys, argv)
-  local ok, reply = pcall(body, keys, argv)
+local function run(body, key_at, arg_at, count)
+  bind(key_at, arg_at, count)
+  local ok, reply = pcall(body, KEYS, ARGV)
   if ok then return reply end
   local message
   if type(reply) == 'table' and reply.err then

@@ -19,7 +19,7 @@ if open and open ~= '0' then
   finalize(open, 1, f, f[3])
 end
 
-local total = tonumber(ARGV[REST + 8] or 0)
+local total = tonumber(own(8) or 0)
 if total > 0 and tonumber(last[4] or 0) >= total then return {'total_limit'} end
 
 local day = ARGV[REST]
