@@ -36,9 +36,10 @@
 -- script as their marker moves, so a pass repeated after a failed board write adds nothing
 -- twice.
 --
--- Cost: one XRANGE of up to ARGV[3] entries and one HINCRBY per distinct totals field they
--- touch (a campaign's attempts share the upper units' fields); only the six fields the boards
--- need cross the network, not the attempt's questions and answers.
+-- Cost: one XRANGE of up to ARGV[3] entries (7 fields an attempt, its figures packed in
+-- `values`) and one HINCRBY per distinct totals field they touch (a campaign's attempts share
+-- the upper units' fields); only the six values the boards need cross the network, not the
+-- attempt's questions and answers.
 
 local WORD = 4294967296
 
@@ -56,8 +57,19 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 local cursor = redis.call('GET', KEYS[2]) or '0-0'
 local applied = redis.call('GET', KEYS[5]) or '0-0'
 local entries = redis.call('XRANGE', KEYS[3], '(' .. cursor, '+', 'COUNT', ARGV[3])
-local wanted = {participant = 1, path = 2, total_points = 3, total_time = 4, last = 5,
-  previous_last = 6}
+-- The named fields of an attempt entry that its `values` field packs (src/streams.rs), in
+-- the packed order; an entry written before the packing has them as fields of their own.
+local PACKED = {'unit', 'day', 'started', 'deadline', 'finished', 'time_used', 'points',
+  'correct', 'auto', 'attempts', 'total_points', 'total_time', 'last', 'previous_last',
+  'unit_points', 'excluded'}
+local function unpack_values(named)
+  local i = 1
+  for value in string.gmatch(named.values .. ',', '([^,]*),') do
+    if value ~= '' then named[PACKED[i]] = value end
+    i = i + 1
+  end
+  named.participant = string.match(named.attempt or '', '^(%d+)-')
+end
 local reply = {cursor, '', #entries}
 local order, sums = {}, {}
 local function add(field, delta)
@@ -81,19 +93,17 @@ end
 for _, entry in ipairs(entries) do
   reply[2] = entry[1]
   local fields = entry[2]
-  local kind, row, named = nil, {'', '', '', '', '', ''}, {}
-  for i = 1, #fields, 2 do
-    local name = fields[i]
-    if name == 'type' then
-      kind = fields[i + 1]
-    else
-      local at = wanted[name]
-      if at then row[at] = fields[i + 1] end
-      named[name] = fields[i + 1]
-    end
-  end
+  local named = {}
+  for i = 1, #fields, 2 do named[fields[i]] = fields[i + 1] end
+  local kind = named.type
+  if kind == 'attempt' and named.values then unpack_values(named) end
   if kind == 'attempt' and not named.excluded then
-    for i = 1, 6 do reply[#reply + 1] = row[i] end
+    reply[#reply + 1] = named.participant or ''
+    reply[#reply + 1] = named.path or ''
+    reply[#reply + 1] = named.total_points or ''
+    reply[#reply + 1] = named.total_time or ''
+    reply[#reply + 1] = named.last or ''
+    reply[#reply + 1] = named.previous_last or ''
     if named.total_points and after(entry[1], applied) then
       local correct, questions = tonumber(named.correct), #named.key
       -- Under `counted = best|last` the entry's `unit_points` is the change of the

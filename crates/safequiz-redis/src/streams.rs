@@ -20,19 +20,23 @@
 //! `phone_sealed` (the phone number sealed for the winners' notification, issue 19).
 //!
 //! `type=attempt`, written by finalize in `attempt_prelude.lua` in the same script that updates
-//! the totals: `attempt` (`<participant>-<n>`), `participant`, `unit` (the
-//! participant's), `day` (calendar day number of the start), `started`, `deadline`, `finished`
-//! (for an automatic submission, the deadline), `time_used` (ms), `points`, `correct`, `auto`
-//! (`1` when the server submitted it, else `0`), `questions`, `key` and `answers` (encoded as in
-//! the attempt's hash, see [`crate::attempts::EncodedQuestions`]), and `attempts` (the
-//! participant's final attempts including this one). For the board writer (`board_writer`,
-//! which reads them in `board_feed.lua`): `total_points`, `total_time` and `last` (the
-//! participant's totals after this attempt, which make their board score and member),
-//! `previous_last` (`last` before it, `0` before their first final attempt) and `path` (the unit
-//! ids from the entry's root to the participant's unit, comma-separated). While an organizer
-//! excludes the participant's results, `excluded` (`1`): the board writer applies nothing of it.
-//! Under a `best` or `last` policy, `unit_points` (the change of the participant's counted
-//! points, what their units add instead of `points`).
+//! the totals: `attempt` (`<participant>-<n>`), `values`, `questions`, `key` and `answers`
+//! (encoded as in the attempt's hash, see [`crate::attempts::EncodedQuestions`]) and `path`
+//! (the unit ids from the entry's root to the participant's unit, comma-separated). `values`
+//! packs 16 comma-separated values, in this order (every field of an entry is an argument that
+//! Redis takes, stores, appends to the AOF and returns to each reader: docs/performance.md):
+//! `unit` (the participant's), `day` (calendar day number of the start), `started`,
+//! `deadline`, `finished` (for an automatic submission, the deadline), `time_used` (ms),
+//! `points`, `correct`, `auto` (`1` when the server submitted it, else `0`), `attempts` (the
+//! participant's final attempts including this one); then for the board writer
+//! (`board_writer`, which reads them in `board_feed.lua`) `total_points`, `total_time` and
+//! `last` (the participant's totals after this attempt, which make their board score and
+//! member), `previous_last` (`last` before it, `0` before their first final attempt),
+//! `unit_points` (under a `best` or `last` policy the change of the participant's counted
+//! points, what their units add instead of `points`; empty under `sum`) and `excluded` (`1`
+//! while an organizer excludes the participant's results: the board writer applies nothing of
+//! it; else empty). An entry written before the packing (an upgrade's leftovers) carries the
+//! same names as fields of their own, plus `participant`; both readers still take it.
 //!
 //! `type=exclusion` and `type=inclusion`, written by `exclusion.lua` when an organizer excludes
 //! a participant's results or undoes it (`exclusions`): `participant`, `at` (instant),
@@ -189,23 +193,25 @@ pub fn decode(entry: &StreamEntry) -> Result<StreamRecord<'_>, EntryError> {
         "attempt" => {
             let questions =
                 EncodedQuestions::new(text("questions")?, text("key")?, text("answers")?);
+            let attempt =
+                AttemptId::parse(text("attempt")?).ok_or(EntryError::Malformed("attempt"))?;
+            let (participant, figures) = match entry.get("values") {
+                Some(values) => (attempt.participant, Figures::packed(values)?),
+                None => (entry.number("participant")?, Figures::named(entry)?),
+            };
             Ok(StreamRecord::Attempt(AttemptEntry {
-                attempt: AttemptId::parse(text("attempt")?)
-                    .ok_or(EntryError::Malformed("attempt"))?,
-                participant: entry.number("participant")?,
-                unit: text("unit")?,
-                day: entry.number("day")?,
-                started_ms: entry.number("started")?,
-                deadline_ms: entry.number("deadline")?,
-                finish: Finish {
-                    finished_ms: entry.number("finished")?,
-                    time_used_ms: entry.number("time_used")?,
-                },
-                points: entry.number("points")?,
-                correct: entry.number("correct")?,
-                auto_submitted: entry.number::<u8>("auto")? == 1,
+                attempt,
+                participant,
+                unit: figures.unit,
+                day: figures.day,
+                started_ms: figures.started_ms,
+                deadline_ms: figures.deadline_ms,
+                finish: figures.finish,
+                points: figures.points,
+                correct: figures.correct,
+                auto_submitted: figures.auto_submitted,
                 questions: questions.decode_final().ok_or(EntryError::Questions)?,
-                attempts: entry.number("attempts")?,
+                attempts: figures.attempts,
             }))
         }
         kind @ ("exclusion" | "inclusion") => Ok(StreamRecord::Exclusion {
@@ -217,6 +223,72 @@ pub fn decode(entry: &StreamEntry) -> Result<StreamRecord<'_>, EntryError> {
 }
 
 /// How far the flusher is behind on a stream.
+/// The figures of an attempt entry the flusher records: packed in its `values` field, or in
+/// fields of their own in an entry written before the packing (still read, so that entries
+/// left in a stream by the previous version are flushed after an upgrade).
+struct Figures<'a> {
+    unit: &'a str,
+    day: i32,
+    started_ms: i64,
+    deadline_ms: i64,
+    finish: Finish,
+    points: u32,
+    correct: u32,
+    auto_submitted: bool,
+    attempts: u32,
+}
+
+impl<'a> Figures<'a> {
+    /// The packed order finalize writes (the module's documentation names each value): the
+    /// ten the flusher reads, then the board writer's six, which it does not.
+    fn packed(values: &'a str) -> Result<Figures<'a>, EntryError> {
+        const MALFORMED: EntryError = EntryError::Malformed("values");
+        let parts: Vec<&str> = values.split(',').collect();
+        if parts.len() != PACKED_VALUES {
+            return Err(MALFORMED);
+        }
+        fn number<T: std::str::FromStr>(text: &str) -> Result<T, EntryError> {
+            text.parse().map_err(|_| MALFORMED)
+        }
+        Ok(Figures {
+            unit: Some(parts[0])
+                .filter(|unit| !unit.is_empty())
+                .ok_or(MALFORMED)?,
+            day: number(parts[1])?,
+            started_ms: number(parts[2])?,
+            deadline_ms: number(parts[3])?,
+            finish: Finish {
+                finished_ms: number(parts[4])?,
+                time_used_ms: number(parts[5])?,
+            },
+            points: number(parts[6])?,
+            correct: number(parts[7])?,
+            auto_submitted: number::<u8>(parts[8])? == 1,
+            attempts: number(parts[9])?,
+        })
+    }
+
+    fn named(entry: &'a StreamEntry) -> Result<Figures<'a>, EntryError> {
+        Ok(Figures {
+            unit: entry.field("unit")?,
+            day: entry.number("day")?,
+            started_ms: entry.number("started")?,
+            deadline_ms: entry.number("deadline")?,
+            finish: Finish {
+                finished_ms: entry.number("finished")?,
+                time_used_ms: entry.number("time_used")?,
+            },
+            points: entry.number("points")?,
+            correct: entry.number("correct")?,
+            auto_submitted: entry.number::<u8>("auto")? == 1,
+            attempts: entry.number("attempts")?,
+        })
+    }
+}
+
+/// How many comma-separated values an attempt entry's `values` field holds.
+const PACKED_VALUES: usize = 16;
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FlushLag {
     /// Entries delivered to a flusher and not yet acknowledged.

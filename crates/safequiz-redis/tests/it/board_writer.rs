@@ -303,3 +303,95 @@ async fn an_entry_without_board_fields_is_counted_and_passed() {
         .expect("pass");
     assert_eq!(again.entries, 0, "the cursor moved past it");
 }
+
+/// The order of the values an attempt entry's `values` field packs (`streams`).
+const PACKED: [&str; 16] = [
+    "unit",
+    "day",
+    "started",
+    "deadline",
+    "finished",
+    "time_used",
+    "points",
+    "correct",
+    "auto",
+    "attempts",
+    "total_points",
+    "total_time",
+    "last",
+    "previous_last",
+    "unit_points",
+    "excluded",
+];
+
+#[tokio::test]
+async fn an_attempt_entry_written_before_the_packing_is_applied_like_a_packed_one() {
+    let (redis, hot) = hot_state();
+    let (old_redis, old_hot) = hot_state();
+    let mut connection = raw(&redis).await;
+    let mut old_connection = raw(&old_redis).await;
+    // Two attempts of one participant and one of another, as this version writes them; the
+    // same entries, each value as a field of its own, into a second Redis.
+    play(&hot, 1, 0, 3, 20_000).await;
+    play(&hot, 1, 1, 5, 10_000).await;
+    play(&hot, 2, 0, 4, 30_000).await;
+    let mut copied = 0;
+    for shard in Shard::all(SHARDS) {
+        let stream = ShardKeys::new(CAMPAIGN, shard).stream();
+        let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+            .arg(&stream)
+            .arg("-")
+            .arg("+")
+            .query_async(&mut connection)
+            .await
+            .expect("XRANGE");
+        for (_, fields) in entries {
+            let mut named: Vec<String> = Vec::new();
+            for pair in fields.chunks(2) {
+                if pair[0] == "values" {
+                    copied += 1;
+                    let values: Vec<&str> = pair[1].split(',').collect();
+                    assert_eq!(values.len(), PACKED.len(), "{values:?}");
+                    for (name, value) in PACKED.iter().zip(values) {
+                        if !value.is_empty() {
+                            named.extend([(*name).to_owned(), value.to_owned()]);
+                        }
+                    }
+                } else {
+                    named.extend(pair.iter().cloned());
+                }
+                if pair[0] == "attempt" {
+                    let participant = pair[1].split('-').next().expect("an id");
+                    named.extend(["participant".to_owned(), participant.to_owned()]);
+                }
+            }
+            let _: String = redis::cmd("XADD")
+                .arg(&stream)
+                .arg("*")
+                .arg(&named)
+                .query_async(&mut old_connection)
+                .await
+                .expect("XADD");
+        }
+    }
+    assert_eq!(copied, 3, "every attempt entry packs its values");
+
+    catch_up_boards(&hot, CAMPAIGN, SHARDS).await;
+    catch_up_boards(&old_hot, CAMPAIGN, SHARDS).await;
+    let boards_now = boards(&mut connection).await;
+    assert_eq!(boards_now[0].len(), 2, "{boards_now:?}");
+    assert_eq!(boards(&mut old_connection).await, boards_now);
+    let units = [WHOLE_CAMPAIGN, PATH[0], PATH[1]];
+    let totals = hot
+        .unit_totals(CAMPAIGN, SHARDS, &units)
+        .await
+        .expect("totals");
+    assert_eq!(totals[0].attempts, 3, "{totals:?}");
+    assert_eq!(
+        old_hot
+            .unit_totals(CAMPAIGN, SHARDS, &units)
+            .await
+            .expect("totals"),
+        totals
+    );
+}

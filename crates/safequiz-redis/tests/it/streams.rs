@@ -205,3 +205,89 @@ fn entries_that_are_not_a_record_are_refused_with_the_reason() {
         assert_eq!(decode(&entry(&fields)), Err(expected), "{why}");
     }
 }
+
+#[test]
+fn a_packed_attempt_and_one_written_before_the_packing_decode_alike() {
+    let named = [
+        ("type", "attempt"),
+        ("attempt", "5-2"),
+        ("participant", "5"),
+        ("unit", "110101"),
+        ("day", "20613"),
+        ("started", "1000"),
+        ("deadline", "151000"),
+        ("finished", "61000"),
+        ("time_used", "60000"),
+        ("points", "1"),
+        ("correct", "1"),
+        ("auto", "1"),
+        ("questions", "q-1/10,q-2/01"),
+        ("key", "12"),
+        ("answers", "20"),
+        ("attempts", "2"),
+        ("total_points", "3"),
+        ("total_time", "90000"),
+        ("last", "61000"),
+        ("previous_last", "31000"),
+        ("path", "110000,110101"),
+    ];
+    let values = "110101,20613,1000,151000,61000,60000,1,1,1,2,3,90000,61000,31000,,";
+    let packed = |values: &'static str| -> Fields<'static> {
+        vec![
+            ("type", "attempt"),
+            ("attempt", "5-2"),
+            ("values", values),
+            ("questions", "q-1/10,q-2/01"),
+            ("key", "12"),
+            ("answers", "20"),
+            ("path", "110000,110101"),
+        ]
+    };
+    let named = entry(&named);
+    let old = decode(&named).expect("an entry of the previous version decodes");
+    assert_eq!(decode(&entry(&packed(values))), Ok(old.clone()));
+    let StreamRecord::Attempt(attempt) = old else {
+        panic!("an attempt");
+    };
+    assert_eq!(
+        (
+            attempt.participant,
+            attempt.attempts,
+            attempt.auto_submitted
+        ),
+        (5, 2, true)
+    );
+    assert_eq!(
+        decode(&entry(&packed(
+            "110101,20613,1000,151000,61000,60000,1,1,1,2,3,90000,61000,31000,-2,1"
+        ))),
+        Ok(StreamRecord::Attempt(attempt)),
+        "unit_points and excluded are the board writer's"
+    );
+
+    let cases = [
+        (
+            "110101,20613,1000,151000,61000,60000,1,1,1,2,3,90000,61000,31000,",
+            "a value short",
+        ),
+        (
+            "110101,20613,1000,151000,61000,60000,1,1,1,2,3,90000,61000,31000,,,",
+            "a value too many",
+        ),
+        (
+            "110101,20613,1000,151000,soon,60000,1,1,1,2,3,90000,61000,31000,,",
+            "an instant that is not a number",
+        ),
+        (
+            ",20613,1000,151000,61000,60000,1,1,1,2,3,90000,61000,31000,,",
+            "no unit",
+        ),
+    ];
+    for (values, why) in cases {
+        assert_eq!(
+            decode(&entry(&packed(values))),
+            Err(EntryError::Malformed("values")),
+            "{why}"
+        );
+    }
+}
