@@ -6,8 +6,8 @@
 -- KEYS: every operation's keys (the prelude's layout), concatenated in order. On a Redis
 -- Cluster they all carry one shard's hash tag, so one slot.
 -- ARGV[1]: N, the number of operations; then per operation: its kind ("start", "save",
--- "submit" or "read"), its number of keys k and of arguments a, then its a arguments (the
--- prelude's layout and the body's own).
+-- "submit" or "read") and its number of arguments a, then its a arguments (the prelude's
+-- layout and the body's own). Every operation has the prelude's three keys.
 -- Returns one reply per operation, in order: the body's reply, or {"!error", message} when
 -- that operation raised an error (the others are not affected, and writes it did before the
 -- error stay, as in a script of its own). A READONLY error fails the whole call, so that a
@@ -29,11 +29,11 @@ local BODIES = {start = body_start, save = body_save, submit = body_submit, read
 local replies = {}
 local key_at, arg_at = 0, 2
 for op = 1, tonumber(ARGV[1]) do
-  local kind, nkeys, nargs = ARGV[arg_at], tonumber(ARGV[arg_at + 1]), tonumber(ARGV[arg_at + 2])
-  arg_at = arg_at + 3
+  local kind, nargs = ARGV[arg_at], tonumber(ARGV[arg_at + 1])
+  arg_at = arg_at + 2
   local body = BODIES[kind]
   local op_keys, op_args = key_at, arg_at - 1
-  key_at, arg_at = key_at + nkeys, arg_at + nargs
+  key_at, arg_at = key_at + 3, arg_at + nargs
   if not body then
     replies[op] = {'!error', 'ERR unknown attempt operation ' .. tostring(kind)}
   else

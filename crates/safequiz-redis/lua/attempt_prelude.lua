@@ -21,9 +21,10 @@
 --                correct answer when every kind earns the same and attempts are summed (the
 --                national rule), else "single,multiple,judge,counted" (counted: sum|best|last)
 --   ARGV[3]      the participant id
---   ARGV[4]      M, the number of units on the participant's path
---   ARGV[5..4+M] the unit ids, root first; the last is the participant's own unit
---   ARGV[5+M..]  the script's own arguments (REST is their first index)
+--   ARGV[4]      the participant's path: the unit ids, root first, joined by ","; the last is
+--                their own unit (one argument rather than one per unit: every argument costs
+--                Redis its parsing and a Lua string, docs/performance.md)
+--   ARGV[5..]    the script's own arguments (REST is their first index)
 -- Return: each script's own (see its header); an attempt's record is `record` below.
 --
 -- Attempt n of a participant lives in fields of KEYS[1] (src/attempts/encoding.rs reads and
@@ -62,10 +63,10 @@
 -- exists; the participant's totals and the stream change only inside that one branch.
 
 -- The operation being run, set by `bind`: its keys (P, DEADLINES, STREAM), now, points per
--- question, participant id, M, its own unit, BASE (the index before its first argument), REST
--- (the index of the body's own first argument) and LAST (the index of its last argument).
+-- question, participant id, path, REST (the index of the body's own first argument) and LAST
+-- (the index of its last argument).
 local P, DEADLINES, STREAM
-local NOW, PPQ, SCORING, PID, M, UNIT, BASE, REST, LAST
+local NOW, PPQ, SCORING, PID, PATH, REST, LAST
 
 -- Binds the operation whose keys follow KEYS[key_at] and whose `count` arguments follow
 -- ARGV[arg_at] (both 0 for a script's only operation).
@@ -76,11 +77,14 @@ local function bind(key_at, arg_at, count)
   PPQ = tonumber(ARGV[arg_at + 2])
   SCORING = ARGV[arg_at + 2]
   PID = ARGV[arg_at + 3]
-  M = tonumber(ARGV[arg_at + 4])
-  UNIT = ARGV[arg_at + 4 + M]
-  BASE = arg_at
-  REST = arg_at + 5 + M
+  PATH = ARGV[arg_at + 4]
+  REST = arg_at + 5
   LAST = arg_at + count
+end
+
+-- The participant's own unit, the last of the path (read only by the scripts that need it).
+local function own_unit()
+  return string.match(PATH, '([^,]*)$')
 end
 
 -- The operation's own argument i (0-based from REST), nil past its last.
@@ -239,7 +243,8 @@ local function finalize(n, auto, f, answers)
     'ms', string.format('%d', ms), 'last', string.format('%d', last), 'open', open or '0',
     'pl', string.format('%d', previous_last), unpack(full))
   f[2], f[3], f[7] = result, answers, open
-  defer_unindex(DEADLINES, PID .. '-' .. n .. ' ' .. UNIT)
+  local unit = own_unit()
+  defer_unindex(DEADLINES, PID .. '-' .. n .. ' ' .. unit)
 
   -- The attempt entry; its layout is documented in src/streams.rs (AttemptEntry): the
   -- attempt's figures and the participant's totals after it packed into one `values` field
@@ -253,11 +258,11 @@ local function finalize(n, auto, f, answers)
   local unit_points = ''
   if by_one then unit_points = string.format('%d', pts - previous_pts) end
   local values = string.format('%s,%s,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%s,%s',
-    UNIT, day, started, deadline, finished, used, points, correct, auto, attempts, pts, ms,
+    unit, day, started, deadline, finished, used, points, correct, auto, attempts, pts, ms,
     last, previous_last, unit_points, f[13] and '1' or '')
   redis.call('XADD', STREAM, '*', 'type', 'attempt', 'attempt', PID .. '-' .. n,
     'values', values, 'questions', f[6], 'key', key, 'answers', answers,
-    'path', table.concat(ARGV, ',', BASE + 5, BASE + 4 + M))
+    'path', PATH)
 end
 
 -- The answer text with question i (1-based) set to the bit set `bits`.

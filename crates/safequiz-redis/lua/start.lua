@@ -35,6 +35,6 @@ local answers = string.rep('0', #key)
 redis.call('HSET', P,
   n .. ':t', t, n .. ':q', ARGV[REST + 5], n .. ':k', key, n .. ':v', ARGV[REST + 7],
   n .. ':a', answers, 'seq', n, 'open', n, 'day', day, 'dn', used + 1)
-redis.call('ZADD', DEADLINES, ARGV[REST + 4], PID .. '-' .. n .. ' ' .. UNIT)
+redis.call('ZADD', DEADLINES, ARGV[REST + 4], PID .. '-' .. n .. ' ' .. own_unit())
 -- The same shape as `record`, without reading back what was just written.
 return {'created', n, t, ARGV[REST + 5], answers, ARGV[REST + 7], '', ''}

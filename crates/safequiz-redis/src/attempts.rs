@@ -96,10 +96,7 @@ impl Actor<'_> {
             .arg(now_ms)
             .arg(self.scoring.script_arg())
             .arg(self.participant)
-            .arg(self.path.len());
-        for unit in self.path {
-            invocation.arg(*unit);
-        }
+            .arg(self.path.join(","));
         invocation
     }
 }
