@@ -5,9 +5,10 @@
 -- KEYS and ARGV: the prelude's and the body's (attempt_prelude.lua and the body's header).
 -- Returns the body's reply; an error the body raised is this script's error reply, as before.
 --
--- Cost (Redis 7.0, AOF everysec, `loadtest/run ceiling`, each kind run apart, medians of this
--- machine): a save about 14 µs inside EVALSHA and 18 µs of Redis CPU per request, a start
--- 24 µs and 29 µs, a submit (finalize) 63-83 µs and 77-81 µs; see docs/performance.md.
+-- Cost (Redis 7.0, AOF everysec, `loadtest/run ceiling`, each kind run apart, where requests
+-- that meet in flight share a batch call; medians of 3 on this machine, `22ff49d`): Redis CPU
+-- per request about 12 µs for a save, 23 µs for a start, 41 µs for a submit (finalize); a
+-- whole attempt 136 µs under the ceiling's mixed load; see docs/performance.md.
 
 local reply, failure = run(body, 0, 0, #ARGV)
 local refused = flush()
