@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use safequiz_sql::fair_play::{Kind, Observation, Touched};
+use safequiz_sql::fair_play::{GroupSchedule, Kind, Observation, Touched};
 use safequiz_sql::{DatabaseSettings, Store};
 use secrecy::SecretString;
 
@@ -112,6 +112,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let mut slowest = 0.0f64;
     let mut previous = Touched::default();
+    let mut schedule = GroupSchedule::default();
     let mut rows = 0;
     for batch in passes.values() {
         let pass_started = Instant::now();
@@ -124,8 +125,21 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         let mut work = touched.clone();
         work.merge(std::mem::replace(&mut previous, touched));
         let now = batch.last().map_or(0, |o| o.at_ms);
-        store.compute_flags(&args.campaign, &work, now).await?;
+        // As the service's worker spaces a busy group's computations (`GroupSchedule`).
+        let due = schedule.take_due(work, now);
+        let computed = store.compute_flags(&args.campaign, &due, now).await?;
+        schedule.computed(&computed, now);
         slowest = slowest.max(pass_started.elapsed().as_secs_f64());
+    }
+    // The groups still waiting for their turn, as the worker's last pass computes them.
+    let last = passes.values().last().and_then(|batch| batch.last());
+    let rest = schedule.take_due(Touched::default(), i64::MAX);
+    if let Some(last) = last
+        && !rest.is_empty()
+    {
+        store
+            .compute_flags(&args.campaign, &rest, last.at_ms)
+            .await?;
     }
     let elapsed = started.elapsed().as_secs_f64();
     let flagged: BTreeSet<i64> = store

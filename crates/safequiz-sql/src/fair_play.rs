@@ -9,6 +9,8 @@
 //! Tables: migration `0010_fair_play`.
 
 pub mod signals;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -68,13 +70,17 @@ pub struct Touched {
 }
 
 impl Touched {
-    /// Adds what `observation` touches.
+    /// Adds what `observation` touches: its device and network, and its participant when it is
+    /// a start, since a participant's own signals ([`signals::participant_flags`]) are made of
+    /// their starts alone and nothing else changes them.
     pub fn add(&mut self, observation: &Observation) {
         if !observation.device.is_empty() {
             self.devices.insert(observation.device.clone());
         }
         self.nets.insert(observation.net.clone());
-        self.participants.insert(observation.participant_id);
+        if observation.kind == Kind::Start as i32 {
+            self.participants.insert(observation.participant_id);
+        }
     }
 
     /// Adds everything `other` touched.
@@ -86,7 +92,99 @@ impl Touched {
 
     /// Whether nothing was touched.
     pub fn is_empty(&self) -> bool {
-        self.participants.is_empty()
+        self.participants.is_empty() && self.devices.is_empty() && self.nets.is_empty()
+    }
+}
+
+/// A device's or network's group signals read the group's whole recent window (a day) again
+/// each time they are computed; a network carrying tens of thousands of people (a mobile
+/// operator's carrier-grade NAT) would make every pass read all of its day. So a group is
+/// computed again no sooner than its last read allows at this many rows a second: a group of a
+/// few hundred observations every pass, as before; a factory's day of 2,000 every second or
+/// two; a carrier's 100,000 every 50 s. Flags are reasons to look, not a live signal: a busy
+/// group's flags come up to a minute late, never missed, since each computation covers the
+/// whole window again.
+pub const GROUP_ROWS_PER_SECOND: usize = 2_000;
+
+/// The longest a touched group waits for its next computation.
+pub const GROUP_MAX_WAIT_MS: i64 = 60_000;
+
+/// How long after a computation that read `rows` observations its group may be computed again.
+pub fn group_wait_ms(rows: usize) -> i64 {
+    let wait = rows.saturating_mul(1_000) / GROUP_ROWS_PER_SECOND;
+    i64::try_from(wait)
+        .unwrap_or(GROUP_MAX_WAIT_MS)
+        .min(GROUP_MAX_WAIT_MS)
+}
+
+/// One device (`device`: true) or network, as a group whose signals are computed together.
+pub type Group = (bool, String);
+
+/// What one [`Store::compute_flags`] did: the flags written and, per group computed, how many
+/// observations it read (what [`GroupSchedule`] spaces the group's next computation by).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Computed {
+    /// Flags written (raised or brought up to date).
+    pub flags: usize,
+    /// Observations read per group.
+    pub group_rows: BTreeMap<Group, usize>,
+}
+
+/// When each group of one campaign may be computed again, and the groups touched meanwhile,
+/// which wait for it ([`GROUP_ROWS_PER_SECOND`]). Participants are always computed at once: a
+/// participant's starts are a few a day.
+#[derive(Clone, Debug, Default)]
+pub struct GroupSchedule {
+    due: BTreeMap<Group, i64>,
+    waiting: Touched,
+}
+
+impl GroupSchedule {
+    /// What to compute at `now_ms` of `touched` and of the groups waiting: every participant,
+    /// and the groups that are due; the others wait.
+    pub fn take_due(&mut self, touched: Touched, now_ms: i64) -> Touched {
+        let mut candidates = std::mem::take(&mut self.waiting);
+        candidates.merge(touched);
+        let mut now = Touched {
+            participants: candidates.participants,
+            ..Touched::default()
+        };
+        for (device, set) in [(true, candidates.devices), (false, candidates.nets)] {
+            for key in set {
+                let due = self
+                    .due
+                    .get(&(device, key.clone()))
+                    .is_none_or(|at| *at <= now_ms);
+                let (into_now, into_waiting) = if device {
+                    (&mut now.devices, &mut self.waiting.devices)
+                } else {
+                    (&mut now.nets, &mut self.waiting.nets)
+                };
+                if due {
+                    into_now.insert(key);
+                } else {
+                    into_waiting.insert(key);
+                }
+            }
+        }
+        // A group not touched since its wait ended needs no entry.
+        self.due.retain(|_, at| *at > now_ms);
+        now
+    }
+
+    /// Spaces the next computation of each group `computed` read.
+    pub fn computed(&mut self, computed: &Computed, now_ms: i64) {
+        for (group, rows) in &computed.group_rows {
+            let wait = group_wait_ms(*rows);
+            if wait > 0 {
+                self.due.insert(group.clone(), now_ms + wait);
+            }
+        }
+    }
+
+    /// Whether groups are waiting.
+    pub fn has_waiting(&self) -> bool {
+        !self.waiting.is_empty()
     }
 }
 
@@ -235,15 +333,16 @@ impl Store {
 
     /// Recomputes the signals of what `touched` names in `campaign_id` and stores the flags
     /// raised (a flag once raised stays, its evidence brought up to date). `now_ms` bounds the
-    /// group window. Returns how many flags were written.
+    /// group window. Returns how many flags were written and what each group read.
     pub async fn compute_flags(
         &self,
         campaign_id: &str,
         touched: &Touched,
         now_ms: i64,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Computed, StoreError> {
         let since = now_ms - GROUP_WINDOW_MS;
         let mut flags = Vec::new();
+        let mut computed = Computed::default();
         let devices: Vec<Text<'_>> = touched.devices.iter().map(|v| Text { v }).collect();
         let nets: Vec<Text<'_>> = touched.nets.iter().map(|v| Text { v }).collect();
         let participants: Vec<Int> = touched.participants.iter().map(|&v| Int { v }).collect();
@@ -255,6 +354,7 @@ impl Store {
                     SqlType::Text,
                     json_rows(&devices),
                     since,
+                    None,
                 )
                 .await?;
             let mut groups: BTreeMap<&str, Vec<&Observation>> = BTreeMap::new();
@@ -262,6 +362,9 @@ impl Store {
                 groups.entry(&row.device).or_default().push(row);
             }
             for (device, rows) in groups {
+                computed
+                    .group_rows
+                    .insert((true, device.to_owned()), rows.len());
                 flags.extend(signals::group_flags("device", device, &rows));
             }
             let mut st = Statement::new(
@@ -290,13 +393,23 @@ impl Store {
         }
         if !nets.is_empty() {
             let rows = self
-                .observations_where(campaign_id, "net", SqlType::Text, json_rows(&nets), since)
+                .observations_where(
+                    campaign_id,
+                    "net",
+                    SqlType::Text,
+                    json_rows(&nets),
+                    since,
+                    None,
+                )
                 .await?;
             let mut groups: BTreeMap<&str, Vec<&Observation>> = BTreeMap::new();
             for row in &rows {
                 groups.entry(&row.net).or_default().push(row);
             }
             for (net, rows) in groups {
+                computed
+                    .group_rows
+                    .insert((false, net.to_owned()), rows.len());
                 flags.extend(signals::group_flags("net", net, &rows));
             }
         }
@@ -308,6 +421,7 @@ impl Store {
                     SqlType::Int8,
                     json_rows(&participants),
                     i64::MIN,
+                    Some(Kind::Start),
                 )
                 .await?;
             let mut own: BTreeMap<i64, Vec<&Observation>> = BTreeMap::new();
@@ -340,8 +454,9 @@ impl Store {
                 e: f.evidence.to_string(),
             })
             .collect();
+        computed.flags = out.len();
         if out.is_empty() {
-            return Ok(0);
+            return Ok(computed);
         }
         let mut tx = self.begin_write().await?;
         for chunk in out.chunks(ROWS_PER_STATEMENT) {
@@ -369,9 +484,11 @@ impl Store {
             st.execute_in(&mut tx).await?;
         }
         tx.commit().await?;
-        Ok(out.len())
+        Ok(computed)
     }
 
+    /// The observations since `since` whose `column` is one of `json`'s values, of kind `only`
+    /// when given (a literal, so that the partial index of starts serves it: migration 0012).
     async fn observations_where(
         &self,
         campaign_id: &str,
@@ -379,9 +496,11 @@ impl Store {
         kind: SqlType,
         json: String,
         since: i64,
+        only: Option<Kind>,
     ) -> Result<Vec<Observation>, StoreError> {
+        let only = only.map_or(String::new(), |kind| format!(" AND kind = {}", kind as i32));
         let mut st = Statement::new(&format!(
-            "SELECT {COLUMNS} FROM observations WHERE campaign_id = $1 AND at_ms >= $2 \
+            "SELECT {COLUMNS} FROM observations WHERE campaign_id = $1 AND at_ms >= $2{only} \
              AND {column} IN (SELECT r.v FROM "
         ))
         .bind(campaign_id)

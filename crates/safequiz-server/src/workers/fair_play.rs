@@ -4,14 +4,17 @@
 //!
 //! What a pass touched is looked at again on the next pass too: another replica may commit
 //! observations of the same device a moment later, and its own pass may have run before ours
-//! committed, so the second look sees both. A batch that cannot be written is kept and retried
-//! (up to `http::fair_play::MAX_BUFFERED` rows); observations never delay a participant.
+//! committed, so the second look sees both. A device or network whose day is large is computed
+//! again only as often as its last read allows (`safequiz_sql::fair_play::GroupSchedule`: at
+//! most about 2,000 rows a second per group, a minute at most), so a carrier's network does not
+//! make every pass read its whole day. A batch that cannot be written is kept and retried (up to
+//! `http::fair_play::MAX_BUFFERED` rows); observations never delay a participant.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use safequiz_sql::fair_play::{Observation, Touched};
+use safequiz_sql::fair_play::{GroupSchedule, Observation, Touched};
 use tokio::sync::watch;
 
 use crate::http::AppState;
@@ -26,6 +29,7 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut pending: Vec<Observation> = Vec::new();
     let mut previous: BTreeMap<String, Touched> = BTreeMap::new();
+    let mut schedules: BTreeMap<String, GroupSchedule> = BTreeMap::new();
     loop {
         let stopping = tokio::select! {
             _ = ticker.tick() => *shutdown.borrow(),
@@ -33,7 +37,15 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
         };
         // The record's tables exist once the flusher (or its stand-in) has migrated it.
         if state.record_ready.load(Ordering::Acquire) {
-            match pass(&state, &mut pending, std::mem::take(&mut previous)).await {
+            match pass(
+                &state,
+                &mut pending,
+                std::mem::take(&mut previous),
+                &mut schedules,
+                stopping,
+            )
+            .await
+            {
                 Ok(touched) => previous = touched,
                 Err(error) => {
                     tracing::warn!(error = %error, "fair-play pass failed; retrying next pass");
@@ -47,11 +59,15 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
 }
 
 /// One pass: writes what is buffered (with `pending`, a failed pass's rows), then computes the
-/// signals of what it and `previous` touched. Returns what this pass touched.
+/// signals of what it and `previous` touched, and of the groups `schedules` held back that are
+/// now due (the others wait in it; with `drain`, as the service stops, none waits). Returns
+/// what this pass touched.
 pub async fn pass(
     state: &AppState,
     pending: &mut Vec<Observation>,
     previous: BTreeMap<String, Touched>,
+    schedules: &mut BTreeMap<String, GroupSchedule>,
+    drain: bool,
 ) -> Result<BTreeMap<String, Touched>, safequiz_sql::StoreError> {
     pending.extend(state.fair_play.take());
     if pending.len() > MAX_BUFFERED {
@@ -75,20 +91,37 @@ pub async fn pass(
     for (campaign, seen) in previous {
         work.entry(campaign).or_default().merge(seen);
     }
+    for campaign in schedules.keys() {
+        work.entry(campaign.clone()).or_default();
+    }
     let now = state.clock.now().as_millisecond();
-    for (campaign, seen) in &work {
-        if !seen.is_empty() {
-            state.store.compute_flags(campaign, seen, now).await?;
+    for (campaign, seen) in work {
+        let schedule = schedules.entry(campaign.clone()).or_default();
+        let due = schedule.take_due(seen, if drain { i64::MAX } else { now });
+        if !due.is_empty() {
+            let computed = state.store.compute_flags(&campaign, &due, now).await?;
+            schedule.computed(&computed, now);
+        }
+        if !schedule.has_waiting() {
+            schedules.remove(&campaign);
         }
     }
     Ok(touched)
 }
 
 /// Writes and computes everything buffered now, twice so that the second look happens at once
-/// (tests: the signals of what was observed so far, without waiting for the ticker).
+/// (tests: the signals of what was observed so far, without waiting for the ticker or for a
+/// busy group's turn).
 pub async fn settle(state: &AppState) -> Result<(), safequiz_sql::StoreError> {
     let mut pending = Vec::new();
-    let touched = pass(state, &mut pending, BTreeMap::new()).await?;
-    pass(state, &mut pending, touched).await?;
+    let touched = pass(
+        state,
+        &mut pending,
+        BTreeMap::new(),
+        &mut BTreeMap::new(),
+        true,
+    )
+    .await?;
+    pass(state, &mut pending, touched, &mut BTreeMap::new(), true).await?;
     Ok(())
 }
