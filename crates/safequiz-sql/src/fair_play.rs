@@ -186,6 +186,12 @@ impl GroupSchedule {
     pub fn has_waiting(&self) -> bool {
         !self.waiting.is_empty()
     }
+
+    /// Whether it holds nothing: no group waiting and none whose wait still runs (then it can
+    /// be dropped and made again at no loss).
+    pub fn is_idle(&self) -> bool {
+        self.waiting.is_empty() && self.due.is_empty()
+    }
 }
 
 /// Group signals (bursts, chains, regular gaps) look at this much of a device's or network's

@@ -102,7 +102,7 @@ pub async fn pass(
             let computed = state.store.compute_flags(&campaign, &due, now).await?;
             schedule.computed(&computed, now);
         }
-        if !schedule.has_waiting() {
+        if schedule.is_idle() {
             schedules.remove(&campaign);
         }
     }

@@ -71,6 +71,10 @@ fn a_busy_group_waits_for_its_turn_while_participants_and_quiet_groups_go_at_onc
         0,
     );
 
+    assert!(
+        !schedule.is_idle(),
+        "nothing waits yet, but the busy group's wait runs"
+    );
     let now = schedule.take_due(touched(&["busy"], &["quiet"], &[2]), 1_000);
     assert_eq!(now, touched(&[], &["quiet"], &[2]));
     assert!(schedule.has_waiting());
@@ -85,6 +89,7 @@ fn a_busy_group_waits_for_its_turn_while_participants_and_quiet_groups_go_at_onc
         touched(&["busy"], &[], &[])
     );
     assert!(!schedule.has_waiting());
+    assert!(schedule.is_idle(), "every wait is over");
     // Its wait over and nothing waiting, the group goes at once when touched again.
     assert_eq!(
         schedule.take_due(touched(&["busy"], &[], &[]), 50_001),
