@@ -245,9 +245,11 @@ impl Statement {
     }
 
     /// Appends a row source named `name` whose rows are the objects of the JSON array `json`,
-    /// one column per key of `columns`: `json_to_recordset` on PostgreSQL, `json_each` on
+    /// one column per key of `columns`: `json_to_recordset` on PostgreSQL, `jsonb_each` on
     /// SQLite. One parameter carries any number of rows, so the text never changes with the
-    /// number of rows and is prepared once per connection.
+    /// number of rows and is prepared once per connection. (`jsonb_each`, not `json_each`:
+    /// the latter hands each row's object to `json_extract` as text, which parses it again
+    /// for every column; that was about 8% of the flusher's CPU.)
     pub(crate) fn push_json_rows(
         &mut self,
         backend: Backend,
@@ -271,7 +273,7 @@ impl Statement {
                     .iter()
                     .map(|(column, _)| format!("json_extract(value, '$.{column}') AS {column}"))
                     .collect();
-                self.push(&format!("(SELECT {} FROM json_each(", values.join(", ")))
+                self.push(&format!("(SELECT {} FROM jsonb_each(", values.join(", ")))
                     .push_bind(json)
                     .push(&format!(")) AS {name}"))
             }
