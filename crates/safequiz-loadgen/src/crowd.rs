@@ -126,19 +126,21 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         work.merge(std::mem::replace(&mut previous, touched));
         let now = batch.last().map_or(0, |o| o.at_ms);
         // As the service's worker spaces a busy group's computations (`GroupSchedule`).
-        let due = schedule.take_due(work, now);
-        let computed = store.compute_flags(&args.campaign, &due, now).await?;
-        schedule.computed(&computed, now);
+        store
+            .compute_scheduled(&args.campaign, &mut schedule, work, now, false)
+            .await?;
         slowest = slowest.max(pass_started.elapsed().as_secs_f64());
     }
     // The groups still waiting for their turn, as the worker's last pass computes them.
-    let last = passes.values().last().and_then(|batch| batch.last());
-    let rest = schedule.take_due(Touched::default(), i64::MAX);
-    if let Some(last) = last
-        && !rest.is_empty()
-    {
+    if let Some(last) = passes.values().last().and_then(|batch| batch.last()) {
         store
-            .compute_flags(&args.campaign, &rest, last.at_ms)
+            .compute_scheduled(
+                &args.campaign,
+                &mut schedule,
+                Touched::default(),
+                last.at_ms,
+                true,
+            )
             .await?;
     }
     let elapsed = started.elapsed().as_secs_f64();

@@ -337,6 +337,27 @@ impl Store {
         Ok(())
     }
 
+    /// Computes, through `schedule`, what `touched` and the groups waiting in it come to at
+    /// `now_ms`: the participants and the due groups now ([`GroupSchedule::take_due`]), the
+    /// others left waiting; with `drain` (a worker's last pass), every group waiting too. Then
+    /// spaces the computed groups' next turn.
+    pub async fn compute_scheduled(
+        &self,
+        campaign_id: &str,
+        schedule: &mut GroupSchedule,
+        touched: Touched,
+        now_ms: i64,
+        drain: bool,
+    ) -> Result<Computed, StoreError> {
+        let due = schedule.take_due(touched, if drain { i64::MAX } else { now_ms });
+        if due.is_empty() {
+            return Ok(Computed::default());
+        }
+        let computed = self.compute_flags(campaign_id, &due, now_ms).await?;
+        schedule.computed(&computed, now_ms);
+        Ok(computed)
+    }
+
     /// Recomputes the signals of what `touched` names in `campaign_id` and stores the flags
     /// raised (a flag once raised stays, its evidence brought up to date). `now_ms` bounds the
     /// group window. Returns how many flags were written and what each group read.

@@ -97,11 +97,10 @@ pub async fn pass(
     let now = state.clock.now().as_millisecond();
     for (campaign, seen) in work {
         let schedule = schedules.entry(campaign.clone()).or_default();
-        let due = schedule.take_due(seen, if drain { i64::MAX } else { now });
-        if !due.is_empty() {
-            let computed = state.store.compute_flags(&campaign, &due, now).await?;
-            schedule.computed(&computed, now);
-        }
+        state
+            .store
+            .compute_scheduled(&campaign, schedule, seen, now, drain)
+            .await?;
         if schedule.is_idle() {
             schedules.remove(&campaign);
         }

@@ -85,74 +85,13 @@ async fn scenario_output(app: &TestApp, scenario: &str, args: &[&str]) -> String
     stdout
 }
 
-#[tokio::test]
-async fn a_participant_practises_then_competes_then_sees_the_prize_won() {
+/// Once the one participant who played is recorded, draws the prizes as `safequiz prizes draw`
+/// does (crates/safequiz/src/cmd/prizes.rs), seeded from `seed_from`, and stores the draw.
+async fn draw_the_prizes(app: &TestApp, seed_from: &str) {
     use safequiz_domain::prizes::{self, EligibleList};
     use safequiz_sql::prizes::DrawRow;
     use safequiz_testapp::{CAMPAIGN, eventually};
 
-    let app = TestApp::builder().shards(4).spawn().await;
-    let me = app.register("李四", "13800002222", "110101").await;
-    let id = me.id.to_string();
-    let printed = scenario_output(&app, "practice", &[&me.token, &id, "李*"]).await;
-    let attempt = printed
-        .lines()
-        .find_map(|line| line.strip_prefix("attempt #/result/"))
-        .unwrap_or_else(|| panic!("the scenario names the attempt: {printed}"))
-        .trim()
-        .to_owned();
-
-    // Practice reached nothing: the record holds the one real attempt.
-    let eligible = eventually(
-        "the real attempt is recorded",
-        std::time::Duration::from_secs(30),
-        || async {
-            let eligible = app
-                .state
-                .store
-                .eligible_participants(CAMPAIGN, Counted::Sum)
-                .await
-                .ok()?;
-            (eligible.len() == 1).then_some(eligible)
-        },
-    )
-    .await;
-    let rows = app.state.store.attempts(CAMPAIGN).await.expect("SQL");
-    assert_eq!(rows.len(), 1, "practice attempts are never recorded");
-
-    // The draw as `safequiz prizes draw` runs it (crates/safequiz/src/cmd/prizes.rs).
-    let campaign = app.catalogue.campaign(CAMPAIGN).expect("campaign");
-    let list = EligibleList::new(eligible).expect("list");
-    let digest = prizes::list_digest(list.to_csv().as_bytes());
-    let seed = prizes::seed(CAMPAIGN, "browser test", &digest);
-    let winners = prizes::draw(&list, &campaign.prizes, seed);
-    app.state
-        .store
-        .record_draw(
-            &DrawRow {
-                campaign_id: CAMPAIGN.to_owned(),
-                seed_from: "browser test".to_owned(),
-                list_digest: prizes::hex(&digest),
-                seed: prizes::hex(&seed),
-                eligible: 1,
-                drawn_at_ms: app.clock.now().as_millisecond(),
-            },
-            &winners,
-        )
-        .await
-        .expect("the draw is stored");
-    scenario_output(&app, "winner", &[&me.token, &id, "李*", &attempt]).await;
-}
-
-#[tokio::test]
-async fn every_participant_page_passes_axe_and_fits_a_phone_at_large_text() {
-    use safequiz_domain::prizes::{self, EligibleList};
-    use safequiz_sql::prizes::DrawRow;
-    use safequiz_testapp::{CAMPAIGN, eventually};
-
-    // Someone else has played and the prizes are drawn, so the winners page lists them.
-    let app = TestApp::builder().shards(4).spawn().await;
-    app.play(800_004_444, 1, &["110101"], 1).await;
     let eligible = eventually(
         "the attempt is recorded",
         std::time::Duration::from_secs(30),
@@ -170,14 +109,14 @@ async fn every_participant_page_passes_axe_and_fits_a_phone_at_large_text() {
     let campaign = app.catalogue.campaign(CAMPAIGN).expect("campaign");
     let list = EligibleList::new(eligible).expect("list");
     let digest = prizes::list_digest(list.to_csv().as_bytes());
-    let seed = prizes::seed(CAMPAIGN, "accessibility test", &digest);
+    let seed = prizes::seed(CAMPAIGN, seed_from, &digest);
     let winners = prizes::draw(&list, &campaign.prizes, seed);
     app.state
         .store
         .record_draw(
             &DrawRow {
                 campaign_id: CAMPAIGN.to_owned(),
-                seed_from: "accessibility test".to_owned(),
+                seed_from: seed_from.to_owned(),
                 list_digest: prizes::hex(&digest),
                 seed: prizes::hex(&seed),
                 eligible: 1,
@@ -187,6 +126,36 @@ async fn every_participant_page_passes_axe_and_fits_a_phone_at_large_text() {
         )
         .await
         .expect("the draw is stored");
+}
+
+#[tokio::test]
+async fn a_participant_practises_then_competes_then_sees_the_prize_won() {
+    use safequiz_testapp::CAMPAIGN;
+
+    let app = TestApp::builder().shards(4).spawn().await;
+    let me = app.register("李四", "13800002222", "110101").await;
+    let id = me.id.to_string();
+    let printed = scenario_output(&app, "practice", &[&me.token, &id, "李*"]).await;
+    let attempt = printed
+        .lines()
+        .find_map(|line| line.strip_prefix("attempt #/result/"))
+        .unwrap_or_else(|| panic!("the scenario names the attempt: {printed}"))
+        .trim()
+        .to_owned();
+
+    // Practice reached nothing: the record holds the one real attempt, which the draw finds.
+    draw_the_prizes(&app, "browser test").await;
+    let rows = app.state.store.attempts(CAMPAIGN).await.expect("SQL");
+    assert_eq!(rows.len(), 1, "practice attempts are never recorded");
+    scenario_output(&app, "winner", &[&me.token, &id, "李*", &attempt]).await;
+}
+
+#[tokio::test]
+async fn every_participant_page_passes_axe_and_fits_a_phone_at_large_text() {
+    // Someone else has played and the prizes are drawn, so the winners page lists them.
+    let app = TestApp::builder().shards(4).spawn().await;
+    app.play(800_004_444, 1, &["110101"], 1).await;
+    draw_the_prizes(&app, "accessibility test").await;
     run_scenario(&app, "accessibility").await;
 }
 
