@@ -543,6 +543,8 @@ fn kind_of(key: &str) -> &'static str {
         ":seq" => "sequences",
         ":boards:cursor" | ":boards:lease" => "board_writer",
         _ if tail.starts_with(":p:") => "participant_hashes",
+        // The per-phone registration counters: transient, gone a window after registering.
+        _ if tail.starts_with(":reg:") => "registration_counters",
         _ => "other",
     }
 }

@@ -4,17 +4,35 @@
 -- KEYS[2] the shard's people (hash: participant id -> "name\tmasked phone\tunit\tregistered ms")
 -- KEYS[3] the shard's participant counter
 -- KEYS[4] the shard's stream (the participant entry's fields are documented in src/streams.rs)
--- ARGV: keyed phone hash (hex), name, masked phone, unit id, now (ms), shard count, shard;
--- then field/value pairs for the record only (`participants::RecordFields`: the consent of
+-- KEYS[5] the phone's registration counter in the current window (`ShardKeys::phone_hits`)
+-- ARGV: keyed phone hash (hex), name, masked phone, unit id, now (ms), shard count, shard,
+-- registrations allowed per window with one phone (0: no limit), the window (seconds); then
+-- field/value pairs for the record only (`participants::RecordFields`: the consent of
 -- issue 20, the sealed phone of issue 19): they go to the stream entry (and from there to SQL)
 -- and never to the people entry, whose format and size they leave unchanged.
--- Returns {"created", id, unit}, {"existing", id, unit} for the same phone and name, or
--- {"taken"} when the phone belongs to someone with another name.
+-- Returns {"created", id, unit}, {"existing", id, unit} for the same phone and name,
+-- {"taken"} when the phone belongs to someone with another name, or {"limited", ms left in the
+-- window} when the phone is over its limit (nothing else written).
+--
+-- The phone's counter lives here, in the shard its phone picks, so that a registration is one
+-- round trip (issue 22; it was a pipeline on `{limits}` first). Its window starts at its first
+-- hit (`EXPIRE ... NX` leaves a running one alone) and a refused attempt is counted too, so a
+-- script that keeps trying stays refused until the window ends.
 --
 -- Invariants: one participant per phone per campaign; id mod shard count = shard, so the id
 -- alone names the shard. The unit of an existing participant never changes (their points stay
 -- where they were earned). The plain phone number never reaches Redis.
 
+local allowed = tonumber(ARGV[8])
+if allowed > 0 then
+  local hits = redis.call('INCR', KEYS[5])
+  redis.call('EXPIRE', KEYS[5], ARGV[9], 'NX')
+  if hits > allowed then
+    local left = redis.call('PTTL', KEYS[5])
+    if left <= 0 then left = tonumber(ARGV[9]) * 1000 end
+    return {'limited', string.format('%d', left)}
+  end
+end
 local id = redis.call('HGET', KEYS[1], ARGV[1])
 if id then
   local person = redis.call('HGET', KEYS[2], id)
@@ -28,6 +46,6 @@ redis.call('HSET', KEYS[1], ARGV[1], id)
 redis.call('HSET', KEYS[2], id, ARGV[2] .. '\t' .. ARGV[3] .. '\t' .. ARGV[4] .. '\t' .. ARGV[5])
 local entry = {'type', 'participant', 'participant', id, 'name', ARGV[2],
   'phone_masked', ARGV[3], 'phone_hash', ARGV[1], 'unit', ARGV[4], 'registered', ARGV[5]}
-for i = 8, #ARGV do table.insert(entry, ARGV[i]) end
+for i = 10, #ARGV do table.insert(entry, ARGV[i]) end
 redis.call('XADD', KEYS[4], '*', unpack(entry))
 return {'created', id, ARGV[4]}

@@ -11,7 +11,8 @@
 //! - `top_participants`: one `ZRANGE` of the board, then the rows' names, one `HMGET` per shard;
 //! - `my_standing`: the participant's hash, then one `ZRANK` per board, whatever the shard count;
 //!   a board the writer has not yet brought up to date costs one `ZCOUNT` and one short
-//!   `ZREVRANGEBYSCORE` of the last ties more, and `rank.lua` only past `TIES_READ` ties.
+//!   `ZREVRANGEBYSCORE` of the last ties more, and `rank.lua` only past `TIES_READ` ties; within
+//!   `COUNT_WITHIN_MS` of the latest finish, the counts alone, two round trips in all.
 
 use redis::Cmd;
 pub use safequiz_domain::board::UnitTotals;
@@ -43,6 +44,15 @@ fn unpack(packed: u64) -> (u64, u64) {
 /// each member read costs Redis and the service (64 cost a `ZREVRANGEBYSCORE` of 10.8 µs,
 /// `20261205-012314-reads-sqlite`).
 const TIES_READ: usize = 8;
+
+/// For how long after a participant's latest finish `my_standing` counts every board at once
+/// instead of asking `ZRANK` first. A board the writer has not passed answers `ZRANK` with
+/// nothing, and costs a second round trip of counts; the writer passes every 100 ms or so, but
+/// lags by seconds under a peak, and nearly every view of the result page comes within seconds
+/// of its submit. Counting a board the writer has passed is exact too, and costs a few
+/// microseconds more than a `ZRANK` (a `ZCOUNT` and a short `ZREVRANGEBYSCORE`), so 10 s
+/// trades little for the views after it.
+pub const COUNT_WITHIN_MS: i64 = 10_000;
 
 /// How many members sharing the score sort from `member` on, given `last_ties`, the last of
 /// them in Redis's order reversed (descending bytes); `None` when all those read do and the
@@ -305,14 +315,17 @@ impl HotState {
     }
 
     /// The participant's standing and, once they have a final attempt, their rank (1 is best)
-    /// on each of `boards` (`None`: the campaign's): their hash read once, then one `ZRANK` per
-    /// board in one round trip (one per board slot on a cluster, concurrently), whatever the
-    /// shard count. Ranks are empty while the participant is excluded (`exclusions`). A board
-    /// the writer has not yet brought up to their latest attempt (a pass,
-    /// about 100 ms, see `board_writer`) is counted against their new score, so an attempt
-    /// finished a moment ago is counted at once: two `ZCOUNT`s (before the score, and on it),
-    /// and `rank.lua` only when others share the score exactly. Ranks are empty before a final
-    /// attempt.
+    /// on each of `boards` (`None`: the campaign's) at `now_ms`: their hash read once, then one
+    /// `ZRANK` per board in one round trip (one per board slot on a cluster, concurrently),
+    /// whatever the shard count. Ranks are empty while the participant is excluded
+    /// (`exclusions`). A board the writer has not yet brought up to their latest attempt (a
+    /// pass, about 100 ms, see `board_writer`) is counted against their new score, so an attempt
+    /// finished a moment ago is counted at once: a `ZCOUNT` up to the score and the last ties on
+    /// it, and `rank.lua` only when more than those share the score exactly. Within
+    /// [`COUNT_WITHIN_MS`] of the latest attempt's finish (the result page's view, right after
+    /// a submit) every board is counted at once, without asking `ZRANK` first: the count is
+    /// exact whether or not the writer has passed, and a round trip less (issue 22). Ranks are
+    /// empty before a final attempt.
     #[tracing::instrument(skip_all, fields(participant, boards = boards.len()))]
     pub async fn my_standing(
         &self,
@@ -320,6 +333,7 @@ impl HotState {
         shards: u16,
         participant: u64,
         boards: &[Option<&str>],
+        now_ms: i64,
     ) -> Result<(Standing, Vec<u64>), RedisError> {
         let standing = self.standing(campaign, shards, participant).await?;
         // Excluded results are on no board (`exclusions`): no rank either.
@@ -327,13 +341,19 @@ impl HotState {
             return Ok((standing, Vec::new()));
         }
         let member = standing.member(participant);
-        let mut pipelines = ShardPipelines::new();
-        for board in boards {
-            let key = keys::board(campaign, *board);
-            pipelines.add(Slot::Board(key.clone()), Cmd::zrank(key, &member));
-        }
         let connection = self.connection().await?;
-        let held: Vec<Option<u64>> = pipelines.query(&connection).await?;
+        // A clock behind the finish (another replica's) reads as recent too: counting is exact.
+        let held: Vec<Option<u64>> =
+            if now_ms.saturating_sub(standing.last_finished_ms) < COUNT_WITHIN_MS {
+                vec![None; boards.len()]
+            } else {
+                let mut pipelines = ShardPipelines::new();
+                for board in boards {
+                    let key = keys::board(campaign, *board);
+                    pipelines.add(Slot::Board(key.clone()), Cmd::zrank(key, &member));
+                }
+                pipelines.query(&connection).await?
+            };
         // Boards the writer has not brought up to date: the members up to the score
         // inclusive, and the last members sharing it (in Redis's order, the members' bytes),
         // in one pipeline; those of the ties from the member on are counted here and taken

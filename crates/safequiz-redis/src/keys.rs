@@ -10,6 +10,8 @@
 //! - `{c:s}:phones`: keyed phone hash → participant id;
 //! - `{c:s}:people`: participant id → name, masked phone, unit, registration instant;
 //! - `{c:s}:seq`: the counter participant ids are made from;
+//! - `{c:s}:reg:<phone hash>`: registrations with one phone in the current window, counted by
+//!   `register.lua` in the shard the phone picks (see [`ShardKeys::phone_hits`]);
 //! - `{c:s}:deadlines`: open attempts by the instant their grace ends (the sweeper's index);
 //! - `{c:s}:stream`: finalized attempts and registrations, for the SQL flusher;
 //! - `{c:s}:dead`: stream entries the flusher could not use, with the reason;
@@ -31,8 +33,9 @@
 //! and short-lived):
 //! - `{login}:fail:<kind>:<who>`: failed organizer logins of one username or one client address
 //!   in the current window (see [`login_failures`]).
-//! - `{limits}:reg:<campaign>:<kind>:<who>`: registrations from one client address or of one
-//!   phone hash in the current window (see [`registration_hits`]).
+//! - `{limits}:reg:<campaign>:<kind>:<who>`: registrations from one client address, and the
+//!   other registrations counted like a participant's (an organization's credit code, an
+//!   administrator's application by phone), in the current window (see [`registration_hits`]).
 
 use std::fmt;
 
@@ -103,6 +106,13 @@ impl<'a> ShardKeys<'a> {
         self.key(format_args!("seq"))
     }
 
+    /// The counter of participant registrations with one phone (its keyed hash, in hex) in the
+    /// current window: in the shard the phone picks, so `register.lua` counts it in the same
+    /// call that registers.
+    pub fn phone_hits(&self, phone_hash_hex: &str) -> String {
+        self.key(format_args!("reg:{phone_hash_hex}"))
+    }
+
     /// Open attempts by the end of their grace.
     pub fn deadlines(&self) -> String {
         self.key(format_args!("deadlines"))
@@ -167,9 +177,11 @@ pub fn login_failures(kind: &str, who: &str) -> String {
     format!("{{login}}:fail:{kind}:{who}")
 }
 
-/// The counter of registrations to `campaign` under `who` (a client address or a keyed phone
-/// hash, by `kind`) in the current window (`HotState::count_hits`). All in the one slot
-/// `{limits}`, so one atomic pipeline counts an address and a phone together on a cluster too.
+/// The counter of registrations to `campaign` under `who` (a client address, or what else is
+/// counted like a participant's registration, by `kind`) in the current window
+/// (`HotState::count_hits`). All in the one slot `{limits}`, so one pipeline counts an address and
+/// a second counter together on a cluster too. A participant's phone is counted in its shard
+/// instead ([`ShardKeys::phone_hits`]).
 pub fn registration_hits(campaign: &str, kind: &str, who: &str) -> String {
     format!("{{limits}}:reg:{campaign}:{kind}:{who}")
 }

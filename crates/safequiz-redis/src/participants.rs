@@ -82,6 +82,21 @@ pub enum RegisterOutcome {
     },
     /// The phone belongs to a participant with another name.
     PhoneTaken,
+    /// The phone is over its registration limit ([`PhoneLimit`]); nothing was written.
+    Limited {
+        /// Milliseconds until the window ends.
+        retry_after_ms: u64,
+    },
+}
+
+/// Registrations allowed with one phone per window, counted by the register script itself in
+/// the shard the phone picks (one round trip, issue 22). `allowed = 0` counts nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PhoneLimit {
+    /// Registrations allowed per window; 0 for no limit.
+    pub allowed: u64,
+    /// The window, in seconds from its first registration.
+    pub window_secs: u64,
 }
 
 impl HotState {
@@ -90,17 +105,23 @@ impl HotState {
         &self,
         registration: &Registration<'_>,
     ) -> Result<RegisterOutcome, RedisError> {
-        self.register_with(registration, &RecordFields::default())
-            .await
+        self.register_with(
+            registration,
+            &RecordFields::default(),
+            PhoneLimit::default(),
+        )
+        .await
     }
 
     /// [`HotState::register`], recording `record` with a new participant (nothing of it is
-    /// stored for a participant found again).
+    /// stored for a participant found again), and counting the registration against the phone's
+    /// `limit` first: over it, [`RegisterOutcome::Limited`] and nothing else written.
     #[tracing::instrument(skip_all, fields(campaign = registration.campaign))]
     pub async fn register_with(
         &self,
         registration: &Registration<'_>,
         record: &RecordFields<'_>,
+        limit: PhoneLimit,
     ) -> Result<RegisterOutcome, RedisError> {
         let shard = Shard::of_phone_hash(registration.phone_hash, registration.shards);
         let keys = ShardKeys::new(registration.campaign, shard);
@@ -114,13 +135,16 @@ impl HotState {
             .key(keys.people())
             .key(keys.sequence())
             .key(keys.stream())
+            .key(keys.phone_hits(&hash))
             .arg(hash)
             .arg(registration.name)
             .arg(registration.phone_masked)
             .arg(registration.unit)
             .arg(registration.now_ms)
             .arg(registration.shards.max(1))
-            .arg(shard.0);
+            .arg(shard.0)
+            .arg(limit.allowed)
+            .arg(limit.window_secs);
         for (field, value) in record.pairs() {
             invocation.arg(field).arg(value);
         }
@@ -143,6 +167,11 @@ impl HotState {
                 unit: unit(),
             }),
             Some("taken") => Ok(RegisterOutcome::PhoneTaken),
+            Some("limited") => Ok(RegisterOutcome::Limited {
+                retry_after_ms: reply.get(1).and_then(|ms| ms.parse().ok()).ok_or_else(|| {
+                    RedisError::Reply(format!("malformed register reply: {reply:?}"))
+                })?,
+            }),
             _ => Err(RedisError::Reply(format!(
                 "unexpected register reply: {reply:?}"
             ))),

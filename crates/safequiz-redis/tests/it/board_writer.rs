@@ -134,23 +134,14 @@ async fn my_standing_counts_a_new_score_against_boards_not_yet_updated() {
                 .count() as u64;
             expected.push(before + 1);
         }
-        let (_, ranks) = hot
-            .my_standing(CAMPAIGN, SHARDS, participant, &board_keys)
-            .await
-            .expect("my standing");
+        let (_, ranks) = crate::my_standing(&hot, participant, &board_keys).await;
         assert_eq!(ranks, expected, "participant {participant}");
     }
     // Once the writer has passed, ranks are the domain's: 1 (6 points in 30 s) first.
     catch_up_boards(&hot, CAMPAIGN, SHARDS).await;
-    let (_, ranks) = hot
-        .my_standing(CAMPAIGN, SHARDS, 1, &board_keys)
-        .await
-        .expect("my standing");
+    let (_, ranks) = crate::my_standing(&hot, 1, &board_keys).await;
     assert_eq!(ranks, vec![1; 3]);
-    let (_, ranks) = hot
-        .my_standing(CAMPAIGN, SHARDS, 6, &board_keys)
-        .await
-        .expect("my standing");
+    let (_, ranks) = crate::my_standing(&hot, 6, &board_keys).await;
     // 6 ties 4 and 5 on the score and finished a day later: after 1, 3, 2 (2 points in 70 s),
     // 4 and 5.
     assert_eq!(ranks, vec![6; 3]);

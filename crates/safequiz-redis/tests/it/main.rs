@@ -191,3 +191,29 @@ async fn catch_up_boards(hot: &HotState, campaign: &str, shards: u16) {
         }
     }
 }
+
+/// `my_standing` of `participant` on `boards` both ways it may read them: as right after their
+/// latest finish (every board counted, no `ZRANK`) and long after it (`ZRANK` first, counts only
+/// for boards the writer has not passed). The two must agree; the standing and ranks returned.
+async fn my_standing(
+    hot: &HotState,
+    participant: u64,
+    boards: &[Option<&str>],
+) -> (safequiz_redis::boards::Standing, Vec<u64>) {
+    // The instants are relative to the finish `my_standing` reads: any before it is "right
+    // after" (a clock behind reads as recent), the largest is "long after".
+    let (standing, counted) = hot
+        .my_standing(CAMPAIGN, SHARDS, participant, boards, i64::MIN)
+        .await
+        .expect("my standing, counted");
+    let (again, ranked) = hot
+        .my_standing(CAMPAIGN, SHARDS, participant, boards, i64::MAX)
+        .await
+        .expect("my standing, ZRANK first");
+    assert_eq!(standing, again, "participant {participant}");
+    assert_eq!(
+        counted, ranked,
+        "participant {participant}: counted at once and ZRANK first agree"
+    );
+    (standing, counted)
+}

@@ -260,15 +260,9 @@ async fn check_counts_behind_the_writer(hot: &HotState, played: &[Played]) {
         let boards: Vec<Option<&str>> = std::iter::once(None)
             .chain(me.path.iter().copied().map(Some))
             .collect();
-        let (_, counted) = hot
-            .my_standing(CAMPAIGN, SHARDS, me.id, &boards)
-            .await
-            .expect("counted");
+        let (_, counted) = crate::my_standing(hot, me.id, &boards).await;
         crate::catch_up_boards(hot, CAMPAIGN, SHARDS).await;
-        let (_, ranked) = hot
-            .my_standing(CAMPAIGN, SHARDS, me.id, &boards)
-            .await
-            .expect("ranked");
+        let (_, ranked) = crate::my_standing(hot, me.id, &boards).await;
         assert_eq!(
             counted, ranked,
             "{case}: counted before the writer, ranked after"
@@ -289,10 +283,7 @@ async fn check_standings(
         let boards: Vec<Option<&str>> = std::iter::once(None)
             .chain(me.path.iter().copied().map(Some))
             .collect();
-        let (standing, ranks) = hot
-            .my_standing(CAMPAIGN, SHARDS, me.id, &boards)
-            .await
-            .expect("standing script");
+        let (standing, ranks) = crate::my_standing(hot, me.id, &boards).await;
         let reference = hot.standing(CAMPAIGN, SHARDS, me.id).await.expect("HMGET");
         assert_eq!(standing, reference, "participant {}", me.id);
         let Some(placing) = me.placing else {

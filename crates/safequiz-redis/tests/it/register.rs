@@ -2,10 +2,10 @@
 
 use std::collections::HashSet;
 
-use safequiz_redis::keys::Shard;
-use safequiz_redis::participants::{RegisterOutcome, Registration};
+use safequiz_redis::keys::{Shard, ShardKeys};
+use safequiz_redis::participants::{PhoneLimit, RecordFields, RegisterOutcome, Registration};
 
-use crate::{CAMPAIGN, SHARDS, T0, hot_state};
+use crate::{CAMPAIGN, SHARDS, T0, hot_state, raw};
 
 /// A keyed phone hash made from a number (the service derives it with an HMAC).
 fn phone_hash(n: u8) -> [u8; 16] {
@@ -100,4 +100,73 @@ async fn ids_are_distinct_and_fall_in_the_shard_their_phone_hash_picks() {
         usize::from(SHARDS),
         "the phones spread over every shard"
     );
+}
+
+#[tokio::test]
+async fn a_phone_over_its_limit_is_refused_in_the_same_call_and_nothing_is_written() {
+    let (redis, hot) = hot_state();
+    let hash = phone_hash(7);
+    let limit = PhoneLimit {
+        allowed: 2,
+        window_secs: 600,
+    };
+    let register = |name: &'static str| {
+        let hot = &hot;
+        let hash = &hash;
+        async move {
+            hot.register_with(
+                &registration(hash, name, "110101"),
+                &RecordFields::default(),
+                limit,
+            )
+            .await
+            .expect("Redis runs the register script")
+        }
+    };
+
+    let first = register("张三").await;
+    assert!(
+        matches!(first, RegisterOutcome::Created { .. }),
+        "{first:?}"
+    );
+    let again = register("张三").await;
+    assert!(
+        matches!(again, RegisterOutcome::Existing { .. }),
+        "{again:?}"
+    );
+    // The third in the window is refused before the phone index is even read: another name
+    // would otherwise be `PhoneTaken`.
+    let refused = register("李四").await;
+    let RegisterOutcome::Limited { retry_after_ms } = refused else {
+        panic!("the third registration of one phone is limited, got {refused:?}");
+    };
+    assert!(
+        (1..=600_000).contains(&retry_after_ms),
+        "the time left in a 600 s window: {retry_after_ms}"
+    );
+    // Refused ones are counted too: a script that keeps trying stays refused.
+    assert!(matches!(
+        register("张三").await,
+        RegisterOutcome::Limited { .. }
+    ));
+
+    let shard = Shard::of_phone_hash(&hash, SHARDS);
+    let mut connection = raw(&redis).await;
+    let entries: u64 = redis::cmd("XLEN")
+        .arg(ShardKeys::new(CAMPAIGN, shard).stream())
+        .query_async(&mut connection)
+        .await
+        .expect("XLEN");
+    assert_eq!(entries, 1, "only the first registration wrote an entry");
+    assert_eq!(hot.people_count(CAMPAIGN, SHARDS).await.expect("HLEN"), 1);
+
+    // Another phone has its own allowance; no limit counts nothing.
+    let other = phone_hash(8);
+    for _ in 0..3 {
+        let outcome = hot
+            .register(&registration(&other, "王五", "110101"))
+            .await
+            .expect("Redis runs the register script");
+        assert!(!matches!(outcome, RegisterOutcome::Limited { .. }));
+    }
 }

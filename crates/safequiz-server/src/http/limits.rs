@@ -3,9 +3,13 @@
 //! too_many_streams`).
 //!
 //! Where each is counted, and why:
-//! - registrations per client address and per phone: in Redis ([`check_registration`], one
-//!   pipeline on `{limits}` keys before `register.lua`), so every replica agrees.
-//!   Register is not the steady hot path, so its one extra round trip is affordable;
+//! - registrations per client address and per phone: in Redis, so every replica agrees. A
+//!   participant's phone is counted by `register.lua` itself, in the shard the phone picks
+//!   ([`phone_limit`], [`phone_limited`]): a registration with the address limit off is one
+//!   round trip. The address (and what else is counted like a registration: an organization's
+//!   credit code, an administrator's application by phone) is one pipeline on `{limits}` keys
+//!   before it ([`check_registration`], [`check_address`]), a second round trip only when that
+//!   limit is on, as an address's counter cannot live in the shard a phone picks;
 //! - requests per participant token: in this replica's memory ([`ParticipantWindows`], checked by
 //!   the `Participant` extractor), because a Redis call there would double the hot path's round
 //!   trips and a counter field written by every attempt script would add a write (and AOF bytes)
@@ -27,6 +31,7 @@ use std::time::{Duration, Instant};
 use actix_web::HttpRequest;
 use actix_web::http::header::{self, HeaderValue};
 use safequiz_redis::keys::registration_hits;
+use safequiz_redis::participants::PhoneLimit;
 
 use super::AppState;
 use super::client_address;
@@ -105,16 +110,56 @@ impl Drop for StreamSlot {
     }
 }
 
-/// Counts a registration to `campaign` from the request's client address and with the phone
-/// `phone_hash` (the keyed hash: the plain number never reaches Redis), across every replica;
-/// `429 rate_limited` when either is over its limit. One Redis round trip, none when both
-/// limits are off. A refused registration is counted too, so a script that keeps trying stays
-/// refused until the window ends.
+/// Counts a registration to `campaign` from the request's client address and under `who` (a
+/// phone's keyed hash: the plain number never reaches Redis; or a credit code), across every
+/// replica; `429 rate_limited` when either is over its limit. One Redis round trip, none when
+/// both limits are off. A refused registration is counted too, so a script that keeps trying
+/// stays refused until the window ends. A participant's own registration counts its phone in
+/// `register.lua` instead ([`check_address`], [`phone_limit`]).
 pub async fn check_registration(
     state: &AppState,
     request: &HttpRequest,
     campaign: &str,
-    phone_hash: &[u8],
+    who: &[u8],
+) -> Result<(), ApiError> {
+    count_registration(state, request, campaign, Some(who)).await
+}
+
+/// [`check_registration`] for a participant's registration: the client address only (no round
+/// trip when that limit is off); `register.lua` counts the phone.
+pub async fn check_address(
+    state: &AppState,
+    request: &HttpRequest,
+    campaign: &str,
+) -> Result<(), ApiError> {
+    count_registration(state, request, campaign, None).await
+}
+
+/// The phone limit `register.lua` applies (`limits.registrations_per_phone` per
+/// `limits.phone_window_secs`; 0 for none).
+pub fn phone_limit(state: &AppState) -> PhoneLimit {
+    let limits = state.limits.settings();
+    PhoneLimit {
+        allowed: limits.registrations_per_phone,
+        window_secs: limits.phone_window_secs,
+    }
+}
+
+/// The refusal of a registration over its phone's limit, `retry_after_ms` before its window ends.
+pub fn phone_limited(retry_after_ms: u64) -> ApiError {
+    ApiError::RateLimited {
+        retry_after_secs: whole_secs(Duration::from_millis(retry_after_ms)),
+        message: PHONE_LIMITED.to_owned(),
+    }
+}
+
+const PHONE_LIMITED: &str = "该手机号的报名次数过多，请稍后再试";
+
+async fn count_registration(
+    state: &AppState,
+    request: &HttpRequest,
+    campaign: &str,
+    who: Option<&[u8]>,
 ) -> Result<(), ApiError> {
     let limits = state.limits.settings();
     let mut counters = Vec::with_capacity(2);
@@ -130,19 +175,15 @@ pub async fn check_registration(
             "该网络地址的报名次数过多，请稍后再试",
         ));
     }
-    if limits.registrations_per_phone > 0 {
-        let hex: String = phone_hash
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect();
+    if let Some(who) = who
+        && limits.registrations_per_phone > 0
+    {
+        let hex: String = who.iter().map(|byte| format!("{byte:02x}")).collect();
         counters.push((
             registration_hits(campaign, "phone", &hex),
             limits.phone_window_secs,
         ));
-        caps.push((
-            limits.registrations_per_phone,
-            "该手机号的报名次数过多，请稍后再试",
-        ));
+        caps.push((limits.registrations_per_phone, PHONE_LIMITED));
     }
     if counters.is_empty() {
         return Ok(());

@@ -102,6 +102,9 @@ fn registered(
         RegisterOutcome::Created { participant, unit } => (StatusCode::CREATED, participant, unit),
         RegisterOutcome::Existing { participant, unit } => (StatusCode::OK, participant, unit),
         RegisterOutcome::PhoneTaken => return Err(ApiError::PhoneTaken),
+        RegisterOutcome::Limited { retry_after_ms } => {
+            return Err(super::limits::phone_limited(retry_after_ms));
+        }
     };
     let expires_at = now
         .saturating_add(state.token_ttl)
@@ -170,7 +173,7 @@ pub async fn register(
     )?;
     let now = state.clock.now();
     let phone_hash = state.auth.phone_hash(&campaign.id, &phone);
-    super::limits::check_registration(&state, &request, &campaign.id, &phone_hash).await?;
+    super::limits::check_address(&state, &request, &campaign.id).await?;
     // A campaign with prizes keeps the number, sealed, to notify its winners (issue 19).
     let phone_sealed =
         (!campaign.prizes.is_empty()).then(|| state.auth.seal_phone(&campaign.id, &phone));
@@ -195,6 +198,7 @@ pub async fn register(
                     }),
                 phone_sealed: phone_sealed.as_deref(),
             },
+            super::limits::phone_limit(&state),
         )
         .await?;
     if let RegisterOutcome::Created { participant, unit }
@@ -268,8 +272,9 @@ struct Rank<'a> {
 
 /// The participant's standing and their rank on the campaign's board and on each board of
 /// `path` (the unit ids from the entry's root down to their own), `None` everywhere before a
-/// final attempt: the participant's hash, then one `ZRANK` per board (`HotState::my_standing`),
-/// read live, so the result page shows a rank that counts the attempt just submitted.
+/// final attempt: the participant's hash, then one `ZRANK` per board, or right after a finish
+/// the counts that place the new score (`HotState::my_standing`), read live, so the result page
+/// shows a rank that counts the attempt just submitted.
 async fn standing_and_ranks(
     state: &AppState,
     campaign: &Campaign,
@@ -280,7 +285,13 @@ async fn standing_and_ranks(
     boards.extend(path.iter().map(|id| Some(*id)));
     let (standing, ranks) = state
         .hot
-        .my_standing(&campaign.id, state.shards, claims.participant, &boards)
+        .my_standing(
+            &campaign.id,
+            state.shards,
+            claims.participant,
+            &boards,
+            state.clock.now().as_millisecond(),
+        )
         .await?;
     // Hidden individual rankings (`public_rankings`): `me` tells no rank either.
     let ranks = if standing.attempts == 0 || !campaign.public_rankings.individuals {
