@@ -148,8 +148,11 @@ impl HotState {
         for (field, value) in record.pairs() {
             invocation.arg(field).arg(value);
         }
-        let mut connection = self.connection().await?;
-        let reply: Vec<String> = invocation.invoke(&mut connection).await?;
+        // In the group commit of the phone's shard: under load, with the attempt operations in
+        // flight, a registration pays no request of its own.
+        let reply = self
+            .group_commit(invocation, registration.campaign, shard)
+            .await?;
         let participant = || {
             reply
                 .get(1)
