@@ -397,16 +397,21 @@ impl HotState {
                 slot.clone(),
                 Cmd::zrevrangebyscore_limit(&key, score, score, 0, TIES_READ as isize),
             );
-            // `ZSCORE` of a member never added is nil: the same reply shape either way.
-            counts.add(slot, Cmd::zscore(&key, previous.as_deref().unwrap_or("")));
+            // Before a second attempt no member of the participant's may be stale: no `ZSCORE`.
+            if let Some(previous) = &previous {
+                counts.add(slot, Cmd::zscore(&key, previous));
+            }
         }
         let replies: Vec<redis::Value> = counts.query(&connection).await?;
         let counted = replies
-            .chunks(3)
+            .chunks(if previous.is_some() { 3 } else { 2 })
             .map(|replies| {
                 let up_to: u64 = redis::from_redis_value_ref(&replies[0])?;
                 let last_ties: Vec<String> = redis::from_redis_value_ref(&replies[1])?;
-                let stale: Option<f64> = redis::from_redis_value_ref(&replies[2])?;
+                let stale: Option<f64> = match replies.get(2) {
+                    Some(reply) => redis::from_redis_value_ref(reply)?,
+                    None => None,
+                };
                 let stale_before = match (stale, previous.as_deref()) {
                     (Some(old), Some(old_member)) => {
                         let new = score as f64;
