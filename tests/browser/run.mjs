@@ -942,7 +942,7 @@ async function sector() {
 
   // Another county's organization has a participant: the administrator's export leaves them out.
   const other = await apiPost(`/campaigns/${WATER}/organizations`,
-    { name: '太原市小店区水利局', credit_code: '9144030071526726XG', region_id: '140105' });
+    { name: '太原市小店区水利局', credit_code: '9144030071526726XG', region_id: '140105', staff: 40 });
   await apiPost(`/campaigns/${WATER}/participants`,
     { name: '李四光', phone: '13900004444', unit_id: other.unit_id, consent: true });
 
@@ -969,6 +969,7 @@ async function sector() {
   await page.getByRole('heading', { name: '注册单位' }).waitFor();
   await page.getByLabel('单位全称').fill(ORG);
   await page.getByLabel('统一社会信用代码（18位）').fill(`${CODE.slice(0, 17)}0`);
+  await page.getByLabel('在职职工人数（用于计算参与率）').fill('8');
   await page.locator('#org-region-0').selectOption('140000');
   await page.locator('#org-region-1').selectOption('140400');
   await page.locator('#org-region-2').selectOption('140404');
@@ -1046,6 +1047,15 @@ async function sector() {
   await page.getByRole('link', { name: '查看排名' }).click();
   await page.locator('#my-points').waitFor();
   assert.match(await page.locator('#my-points').textContent(), /^计分成绩 92 分，答题 2 次/, 'the best attempt counts, not the sum or the last');
+  // The board of organizations: one of the 8 staff took part (12.5%), none of the other
+  // county's 40 yet (its one participant has not answered); by average, the counted 92.
+  const orgRow = page.locator('#org-board tr', { hasText: ORG });
+  await orgRow.locator('td', { hasText: '12.5%' }).waitFor();
+  assert.match(await orgRow.textContent(), /^1/, 'first by participation rate');
+  assert.match(await orgRow.textContent(), /1 \/ 8/);
+  assert.match(await page.locator('#org-board tr', { hasText: '太原市小店区水利局' }).textContent(), /0\.0%/);
+  await page.getByRole('tab', { name: '按平均分' }).click();
+  await page.locator('#org-board tr', { hasText: ORG }).locator('td', { hasText: /^92$/ }).waitFor();
   await shot(page, '7-my-score');
 
   // The organization's administrator applies on their own phone, finding it by pinyin initials.

@@ -353,6 +353,27 @@ pub fn principal_post(text: &str) -> Result<String, &'static str> {
     }
 }
 
+/// The most staff an organization may declare.
+pub const MAX_STAFF: i64 = 1_000_000;
+
+/// The staff (在职职工人数) an organization declares when it registers: 1 to [`MAX_STAFF`]. It
+/// is the denominator of the organization's participation rate (its staff who took part, 五进
+/// participants not counted), kept as the organization unit's headcount.
+pub fn staff_count(staff: i64) -> Result<i64, &'static str> {
+    if (1..=MAX_STAFF).contains(&staff) {
+        Ok(staff)
+    } else {
+        Err("职工人数应为 1 到 1000000 之间的整数")
+    }
+}
+
+/// The participation rate of `took_part` people out of `headcount`, as a share of 1 rounded to
+/// four places (`0.1234` is 12.34%); `None` without a headcount.
+pub fn participation_rate(took_part: u64, headcount: Option<i64>) -> Option<f64> {
+    let headcount = headcount.filter(|h| *h > 0)?;
+    Some((took_part as f64 / headcount as f64 * 10_000.0).round() / 10_000.0)
+}
+
 impl crate::campaign::Campaign {
     /// Whether an entry of the campaign takes self-registered organizations.
     pub fn has_organizations(&self) -> bool {

@@ -631,6 +631,23 @@
     ]));
   }
 
+  // The board of organizations (issue 18): staff who took part over the staff declared, and the
+  // staff's average score; 五进 participants apart.
+  function organizationTable(board) {
+    var percent = function (rate) { return rate === null ? '—' : (rate * 100).toFixed(1) + '%'; };
+    return stacked(h('table', { 'aria-label': board.parent_name + '单位排名' }, [
+      h('thead', {}, [h('tr', {}, [h('th', { text: '名次' }), h('th', { text: '单位' }), h('th', { text: '参与率' }), h('th', { text: '参与职工/职工数' }), h('th', { text: '平均分' }), h('th', { text: '“五进”人数' })])]),
+      h('tbody', {}, board.items.map(function (o) {
+        return h('tr', { 'data-unit': o.unit_id }, [
+          h('td', { text: String(o.rank) }), h('td', { text: o.name + (o.region_name ? '（' + o.region_name + '）' : '') }),
+          h('td', { class: 'points', text: percent(o.participation_rate) }),
+          h('td', { text: o.staff_participants + ' / ' + (o.staff === null ? '—' : o.staff) }),
+          h('td', { text: String(o.avg_points) }), h('td', { text: String(o.public_participants) }),
+        ]);
+      })),
+    ]));
+  }
+
   // Follows one board over SSE; `render` gets every new board.
   function live(query, render, stamp) {
     var source = new EventSource('/api/v1/campaigns/' + S.cid + '/leaderboards/stream?' + query);
@@ -659,6 +676,11 @@
     var stamp = h('span', { class: 'live', 'aria-live': 'off' });
     var board = h('div', { id: 'board' });
     var people = h('div', { id: 'people' });
+    var orgs = h('div', { id: 'orgs' });
+    var orgSorts = h('div', { class: 'tabs', role: 'tablist', 'aria-label': '单位排名方式' });
+    var orgCard = h('div', { class: 'card', id: 'org-board', hidden: true }, [h('h2', { text: '参赛单位排名' }), orgSorts, orgs]);
+    var orgSort = 'rate';
+    var orgStream = null;
     var path = [];
     var stream = null;
     var peopleStream = null;
@@ -690,6 +712,19 @@
         board.textContent = '';
         board.appendChild(unitTable(b, function (item) { path.push({ id: item.unit_id, name: item.name }); follow(); }));
       }, stamp);
+      if (orgStream) orgStream.close();
+      var entry = entries.filter(function (e) { return e.id === tab; })[0];
+      orgCard.hidden = !(entry && entry.kind === 'organizations');
+      if (!orgCard.hidden) {
+        orgSorts.textContent = '';
+        [['rate', '按参与率'], ['avg_points', '按平均分']].forEach(function (s) {
+          orgSorts.appendChild(h('button', { type: 'button', role: 'tab', 'aria-selected': orgSort === s[0] ? 'true' : 'false', text: s[1], onclick: function () { orgSort = s[0]; follow(); } }));
+        });
+        orgStream = rankingHidden('units', orgs) ? null : live('board=organizations&limit=50&sort=' + orgSort + '&parent=' + encodeURIComponent(parent), function (b) {
+          orgs.textContent = '';
+          orgs.appendChild(b.items.length ? organizationTable(b) : h('p', { class: 'muted', text: '暂无单位' }));
+        });
+      }
       var unitQuery = path.length ? '&unit=' + encodeURIComponent(parent) : '';
       peopleStream = rankingHidden('individuals', people) ? null : live('board=participants&limit=20' + unitQuery, function (b) {
         people.textContent = '';
@@ -698,7 +733,7 @@
     }
 
     show([
-      h('h1', { text: '实时排名' }), mineCard, tabs, crumbs, stamp, h('div', { class: 'card' }, [board]),
+      h('h1', { text: '实时排名' }), mineCard, tabs, crumbs, stamp, h('div', { class: 'card' }, [board]), orgCard,
       h('h2', { text: '个人排名（前 20 名）' }), h('div', { class: 'card' }, [people]),
       h('a', { class: 'btn secondary', href: '#/screen', text: '大屏展示' }), homeButton(),
     ]);
@@ -1194,11 +1229,13 @@
     var picker = regionPicker(function (id) { region = id; });
     var name = h('input', { id: 'org-name', maxlength: '60' });
     var code = h('input', { id: 'org-code', maxlength: '18', autocapitalize: 'characters', autocomplete: 'off' });
+    var staff = h('input', { id: 'org-staff', type: 'number', inputmode: 'numeric', min: '1', max: '1000000' });
     var error = h('p', { class: 'error', id: 'org-new-error', role: 'alert' });
     var submit = h('button', { class: 'btn', type: 'submit', text: '注册单位' });
     var form = h('form', { class: 'card', novalidate: true }, [
       h('label', { for: 'org-name', text: '单位全称' }), name,
       h('label', { for: 'org-code', text: '统一社会信用代码（18位）' }), code,
+      h('label', { for: 'org-staff', text: '在职职工人数（用于计算参与率）' }), staff,
       h('label', { text: '所在地区（可选到省、市或县）' }), picker.el,
       error, submit,
     ]);
@@ -1207,7 +1244,9 @@
       error.textContent = '';
       if (!region) { error.textContent = '请选择单位所在地区'; return; }
       submit.disabled = true;
-      api('POST', '/campaigns/' + S.cid + '/organizations', { name: name.value, credit_code: code.value, region_id: region }).then(function (r) {
+      var count = Number(staff.value);
+      if (!staff.value || !Number.isInteger(count) || count < 1 || count > 1000000) { error.textContent = '请填写在职职工人数（1 到 1000000 之间的整数）'; return; }
+      api('POST', '/campaigns/' + S.cid + '/organizations', { name: name.value, credit_code: code.value, region_id: region, staff: count }).then(function (r) {
         submit.disabled = false;
         if (r.status === 201) {
           show([h('h1', { text: '单位注册成功' }), h('div', { class: 'card' }, [

@@ -31,6 +31,9 @@ pub struct NewOrganization<'a> {
     pub initials: &'a str,
     /// The region unit it registers under (a unit of an organizations entry).
     pub region_id: &'a str,
+    /// The staff it declares (`organization::staff_count`): its unit's headcount, the
+    /// denominator of its participation rate.
+    pub staff: i64,
     /// Now, Unix ms.
     pub created_at_ms: i64,
 }
@@ -93,19 +96,20 @@ struct RegionRow {
     depth: i32,
 }
 
-/// Inserts one unit and its closure rows: itself, and every ancestor of `parent`.
+/// Inserts one unit (with its headcount, if any) and its closure rows: itself, and every
+/// ancestor of `parent`.
 async fn insert_unit(
     tx: &mut Transaction,
     campaign_id: &str,
-    unit: (&str, &str, &str),
+    unit: (&str, &str, &str, Option<i64>),
     parent: &str,
     entry_id: &str,
     depth: i32,
 ) -> Result<(), sqlx::Error> {
-    let (unit_id, name, kind) = unit;
+    let (unit_id, name, kind, headcount) = unit;
     Statement::new(
-        "INSERT INTO units (campaign_id, unit_id, parent_id, name, kind, entry_id, depth) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO units (campaign_id, unit_id, parent_id, name, kind, entry_id, depth, \
+         headcount) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(campaign_id)
     .bind(unit_id)
@@ -114,6 +118,7 @@ async fn insert_unit(
     .bind(kind)
     .bind(entry_id)
     .bind(depth)
+    .bind(headcount)
     .execute_in(tx)
     .await?;
     Statement::new(
@@ -213,7 +218,7 @@ impl Store {
         insert_unit(
             &mut tx,
             new.campaign_id,
-            (&unit_id, new.name, ORGANIZATION_KIND),
+            (&unit_id, new.name, ORGANIZATION_KIND, Some(new.staff)),
             new.region_id,
             &region.entry_id,
             region.depth + 1,
@@ -222,7 +227,7 @@ impl Store {
         insert_unit(
             &mut tx,
             new.campaign_id,
-            (&public_id, &public_unit_name(new.name), PUBLIC_KIND),
+            (&public_id, &public_unit_name(new.name), PUBLIC_KIND, None),
             &unit_id,
             &region.entry_id,
             region.depth + 2,
@@ -230,6 +235,34 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(record)
+    }
+
+    /// The organizations of the campaign within `within`'s subtree (all of them for `None`),
+    /// with the staff they declared, for the public board of organizations: one read of `units`
+    /// (organizations are units of kind `organization`, their staff the unit's headcount), by
+    /// unit id.
+    pub async fn organizations_on_board(
+        &self,
+        campaign_id: &str,
+        within: Option<&str>,
+    ) -> Result<Vec<OrganizationOnBoard>, StoreError> {
+        let mut st = Statement::new(
+            "SELECT u.unit_id, u.name, u.parent_id AS region_id, \
+             CAST(u.headcount AS BIGINT) AS staff FROM units u \
+             WHERE u.campaign_id = $1 AND u.kind = $2",
+        )
+        .bind(campaign_id)
+        .bind(ORGANIZATION_KIND);
+        if let Some(ancestor) = within {
+            st.push(
+                " AND u.unit_id IN (SELECT a.unit_id FROM unit_ancestors a \
+                 WHERE a.campaign_id = u.campaign_id AND a.ancestor_id = ",
+            )
+            .push_bind(ancestor)
+            .push(")");
+        }
+        st.push(" ORDER BY u.unit_id");
+        Ok(st.fetch_all(self).await?)
     }
 
     /// The organization numbered `org_id` of the campaign.
@@ -393,6 +426,19 @@ pub struct OrganizationPerson<'a> {
     pub public_kind: Option<&'a str>,
     /// Now, Unix ms.
     pub registered_at_ms: i64,
+}
+
+/// An organization as the public board of organizations lists it.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct OrganizationOnBoard {
+    /// Its unit id (`region~org_id`).
+    pub unit_id: String,
+    /// Full name.
+    pub name: String,
+    /// The region it registered under.
+    pub region_id: String,
+    /// The staff it declared; `None` for one registered before staff were asked.
+    pub staff: Option<i64>,
 }
 
 /// One organization's figures: staff and 五进 apart, and its principal person.

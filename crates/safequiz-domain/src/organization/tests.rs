@@ -234,3 +234,21 @@ fn scopes_reach_down_to_organizations_but_not_up() {
     ));
     assert!(matches!(check(&public, &org), Some(Err(_))));
 }
+
+#[test]
+fn staff_counts_are_one_to_a_million_and_rates_are_shares_of_them() {
+    assert_eq!(staff_count(1), Ok(1));
+    assert_eq!(staff_count(MAX_STAFF), Ok(MAX_STAFF));
+    for wrong in [0, -5, MAX_STAFF + 1] {
+        assert!(staff_count(wrong).is_err(), "{wrong}");
+    }
+    assert_eq!(participation_rate(1, Some(3)), Some(0.3333));
+    assert_eq!(
+        participation_rate(30, Some(20)),
+        Some(1.5),
+        "more than declared shows as such"
+    );
+    assert_eq!(participation_rate(0, Some(20)), Some(0.0));
+    assert_eq!(participation_rate(4, None), None);
+    assert_eq!(participation_rate(4, Some(0)), None);
+}

@@ -168,7 +168,7 @@ impl ApiError {
     pub const STREAMS_RETRY_AFTER_SECS: u64 = 10;
 
     /// Every code any error response carries.
-    pub const CODES: [&'static str; 47] = [
+    pub const CODES: [&'static str; 48] = [
         "not_found",
         "bad_request",
         "unauthorized",
@@ -209,6 +209,7 @@ impl ApiError {
         "not_pending",
         "invalid_credit_code",
         "invalid_region",
+        "invalid_staff",
         "invalid_file",
         "invalid_post",
         "invalid_public_kind",

@@ -1,5 +1,6 @@
-//! Public leaderboards: units (children of a parent, rolled up from their whole subtree) and
-//! individuals (names masked, no phone numbers).
+//! Public leaderboards: units (children of a parent, rolled up from their whole subtree),
+//! individuals (names masked, no phone numbers) and, in a campaign of self-registered
+//! organizations (issue 18), the organizations of a region ranked by participation rate or score.
 //!
 //! Individual order, total and published: more points, then less total time used, then the
 //! earlier finish of the last attempt, then the smaller participant id. Unit order: the chosen
@@ -15,6 +16,7 @@
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use safequiz_domain::campaign::Campaign;
+use safequiz_domain::organization::{participation_rate, public_unit_id};
 use safequiz_domain::participant::mask_name;
 use safequiz_domain::units::UnitIx;
 use safequiz_redis::boards::UnitTotals;
@@ -131,6 +133,12 @@ enum Board {
     Units { parent: Parent, sort: UnitSort },
     /// The best `limit` participants of `unit`'s subtree (of the campaign without `unit`).
     Participants { unit: Option<UnitIx>, limit: u8 },
+    /// The first `limit` self-registered organizations of `parent`'s subtree by `sort`.
+    Organizations {
+        parent: Parent,
+        sort: OrganizationSort,
+        limit: u8,
+    },
 }
 
 /// What a unit board lists the children of.
@@ -187,20 +195,53 @@ impl BoardKey {
             ),
             None => None,
         };
-        let limit = query.limit.unwrap_or(DEFAULT_BOARD_LIMIT);
-        let limit = u8::try_from(limit)
-            .ok()
-            .filter(|&limit| limit > 0 && usize::from(limit) <= MAX_BOARD_LIMIT)
-            .ok_or_else(|| {
-                ApiError::BadRequest(format!("limit must be between 1 and {MAX_BOARD_LIMIT}"))
-            })?;
         Ok(BoardKey {
             campaign: campaign.id.clone(),
-            board: Board::Participants { unit, limit },
+            board: Board::Participants {
+                unit,
+                limit: board_limit(query.limit)?,
+            },
         })
     }
 
-    /// Computes the board from Redis: its JSON body, exactly as served.
+    /// The board of organizations of `query` in campaign `campaign`: the 404 of a campaign
+    /// without organizations, or of a parent that is neither its organizations entry nor one of
+    /// that entry's regions; the 400 of a limit outside 1 to [`MAX_BOARD_LIMIT`].
+    pub fn organizations(
+        state: &AppState,
+        campaign: &str,
+        query: &OrganizationBoardQuery,
+    ) -> Result<BoardKey, ApiError> {
+        let campaign = find_campaign(state, campaign)?;
+        if !campaign.public_rankings.units {
+            return Err(ApiError::RankingsHidden);
+        }
+        let organizations_entry = |entry: usize| {
+            campaign.entries[entry].kind == safequiz_domain::campaign::EntryKind::Organizations
+        };
+        let parent = match campaign.units.find(&query.parent) {
+            Some(ix) if campaign.is_organization_region(ix) => Some(Parent::Unit(ix)),
+            Some(_) => None,
+            None => entry_index(campaign, &query.parent)
+                .ok()
+                .filter(|&entry| organizations_entry(entry))
+                .map(Parent::Entry),
+        }
+        .ok_or(ApiError::NotFound(
+            "no region or entry of organizations has this id in the campaign",
+        ))?;
+        Ok(BoardKey {
+            campaign: campaign.id.clone(),
+            board: Board::Organizations {
+                parent,
+                sort: query.sort,
+                limit: board_limit(query.limit)?,
+            },
+        })
+    }
+
+    /// Computes the board from Redis (and, for organizations, their list from SQL): its JSON
+    /// body, exactly as served.
     pub async fn compute(&self, state: &AppState) -> Result<Bytes, ApiError> {
         let campaign = find_campaign(state, &self.campaign)?;
         let body = match self.board {
@@ -208,9 +249,24 @@ impl BoardKey {
             Board::Participants { unit, limit } => {
                 participant_board(state, campaign, unit, usize::from(limit)).await?
             }
+            Board::Organizations {
+                parent,
+                sort,
+                limit,
+            } => organization_board(state, campaign, parent, sort, usize::from(limit)).await?,
         };
         Ok(Bytes::from(body))
     }
+}
+
+/// A board's `limit` (20 without one), or the 400 of one outside 1 to [`MAX_BOARD_LIMIT`].
+fn board_limit(limit: Option<usize>) -> Result<u8, ApiError> {
+    u8::try_from(limit.unwrap_or(DEFAULT_BOARD_LIMIT))
+        .ok()
+        .filter(|&limit| limit > 0 && usize::from(limit) <= MAX_BOARD_LIMIT)
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!("limit must be between 1 and {MAX_BOARD_LIMIT}"))
+        })
 }
 
 /// The board of `key` from the shared snapshots, as a `200` or a `304`.
@@ -416,4 +472,204 @@ async fn participant_board(
         "items": items,
     })
     .to_string())
+}
+
+/// Which figure orders the board of organizations.
+#[derive(
+    Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq, Hash, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum OrganizationSort {
+    /// The participation rate: staff who took part over the staff the organization declared.
+    #[default]
+    Rate,
+    /// The average counted score of the staff who took part.
+    AvgPoints,
+    /// The staff's points.
+    Points,
+    /// Staff who took part.
+    Participants,
+}
+
+impl OrganizationSort {
+    fn as_str(self) -> &'static str {
+        match self {
+            OrganizationSort::Rate => "rate",
+            OrganizationSort::AvgPoints => "avg_points",
+            OrganizationSort::Points => "points",
+            OrganizationSort::Participants => "participants",
+        }
+    }
+}
+
+/// The query of the board of organizations.
+#[derive(Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationBoardQuery {
+    /// A region of the organizations entry (its whole subtree's organizations are ranked), or
+    /// the entry's id (every organization of the campaign).
+    pub(crate) parent: String,
+    /// The figure that orders the organizations, larger first.
+    #[serde(default)]
+    #[param(inline)]
+    pub(crate) sort: OrganizationSort,
+    /// How many organizations, 1 to 100 (20 without it).
+    #[param(minimum = 1, maximum = 100)]
+    pub(crate) limit: Option<usize>,
+}
+
+/// One organization on the board: its staff apart from its 五进 participants.
+#[derive(Serialize, utoipa::ToSchema)]
+struct OrganizationItem<'a> {
+    rank: usize,
+    unit_id: &'a str,
+    name: &'a str,
+    /// The region it registered under, by name.
+    region_name: &'a str,
+    /// The staff it declared; `null` for one registered before staff were asked.
+    staff: Option<i64>,
+    /// Staff with a final attempt.
+    staff_participants: u64,
+    /// `staff_participants / staff`, a share of 1 rounded to four places; `null` without staff.
+    participation_rate: Option<f64>,
+    /// The staff's points (counted as the campaign counts them).
+    points: u64,
+    /// `points / staff_participants`, rounded to two places (0 before anyone took part).
+    avg_points: f64,
+    /// 五进 participants with a final attempt, counted for the organization apart.
+    public_participants: u64,
+}
+
+/// The body of the board of organizations.
+#[derive(Serialize, utoipa::ToSchema)]
+struct OrganizationBoard<'a> {
+    parent: &'a str,
+    parent_name: &'a str,
+    sort: &'static str,
+    /// Organizations registered in the parent's subtree, all of them (the items are the first
+    /// `limit`).
+    organizations: usize,
+    items: Vec<OrganizationItem<'a>>,
+}
+
+/// `GET /api/v1/campaigns/{cid}/leaderboards/organizations?parent=ID&sort=rate|avg_points|points|participants&limit=N`:
+/// the self-registered organizations of a region's subtree (or of the campaign), ranked.
+#[utoipa::path(
+    get,
+    path = "/api/v1/campaigns/{cid}/leaderboards/organizations",
+    tag = "participant",
+    summary = "The board of organizations: a region's self-registered organizations ranked by participation rate or score",
+    params(("cid" = String, Path, description = "The campaign id"), OrganizationBoardQuery),
+    responses(
+        (status = 200, description = "The board (a shared snapshot, with `ETag`)", body = OrganizationBoard<'_>),
+        (status = 304, description = "Not modified (`If-None-Match` matched)"),
+        (status = 400, description = "`bad_request`: a malformed query or a limit outside 1 to 100", body = ErrorBody<'_>),
+        (status = 404, description = "`not_found`: no such campaign, or no such region or entry of organizations; `rankings_hidden`: the campaign hides unit rankings", body = ErrorBody<'_>),
+    )
+)]
+#[tracing::instrument(skip_all)]
+pub async fn organizations(
+    state: web::Data<AppState>,
+    campaign: web::Path<String>,
+    query: web::Query<OrganizationBoardQuery>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let key = BoardKey::organizations(&state, &campaign, &query)?;
+    serve(&state, &key, &request).await
+}
+
+/// The board of organizations as JSON text: the organizations of the parent's subtree from the
+/// record (names and declared staff; they change only when one registers), their live figures
+/// from Redis (each organization's unit totals and its 五进 group's, in one round trip per
+/// shard), staff = organization − group. Its cost grows with the organizations of the subtree,
+/// and it is paid once per snapshot interval, whatever the viewers.
+async fn organization_board(
+    state: &AppState,
+    campaign: &Campaign,
+    parent: Parent,
+    sort: OrganizationSort,
+    limit: usize,
+) -> Result<String, ApiError> {
+    let tree = &campaign.units;
+    let (parent_id, parent_name, within) = match parent {
+        Parent::Unit(ix) => {
+            let unit = tree.get(ix);
+            (unit.id.as_str(), unit.name.as_str(), Some(unit.id.as_str()))
+        }
+        Parent::Entry(entry) => {
+            let entry = &campaign.entries[entry];
+            (entry.id.as_str(), entry.name.as_str(), None)
+        }
+    };
+    let organizations = state
+        .store
+        .organizations_on_board(&campaign.id, within)
+        .await?;
+    let ids: Vec<String> = organizations
+        .iter()
+        .flat_map(|o| [o.unit_id.clone(), public_unit_id(&o.unit_id)])
+        .collect();
+    let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let totals = state
+        .hot
+        .unit_totals(&campaign.id, state.shards, &id_refs)
+        .await?;
+    let mut rows: Vec<OrganizationItem<'_>> = organizations
+        .iter()
+        .zip(totals.chunks(2))
+        .map(|(organization, totals)| {
+            let (whole, public) = (totals[0], totals.get(1).copied().unwrap_or_default());
+            let staff_participants = whole.participants.saturating_sub(public.participants);
+            let points = whole.points.saturating_sub(public.points);
+            let avg_points = if staff_participants == 0 {
+                0.0
+            } else {
+                (points as f64 / staff_participants as f64 * 100.0).round() / 100.0
+            };
+            OrganizationItem {
+                rank: 0,
+                unit_id: &organization.unit_id,
+                name: &organization.name,
+                region_name: tree
+                    .find(&organization.region_id)
+                    .map_or("", |ix| tree.get(ix).name.as_str()),
+                staff: organization.staff,
+                staff_participants,
+                participation_rate: participation_rate(staff_participants, organization.staff),
+                points,
+                avg_points,
+                public_participants: public.participants,
+            }
+        })
+        .collect();
+    // Larger first; an organization without declared staff has no rate and goes last on that
+    // board. Equal figures share a rank and keep the registration order (by unit id).
+    let figure = |item: &OrganizationItem<'_>| match sort {
+        OrganizationSort::Rate => item.participation_rate.unwrap_or(-1.0),
+        OrganizationSort::AvgPoints => item.avg_points,
+        OrganizationSort::Points => item.points as f64,
+        OrganizationSort::Participants => item.staff_participants as f64,
+    };
+    rows.sort_by(|a, b| figure(b).total_cmp(&figure(a)));
+    let count = rows.len();
+    rows.truncate(limit);
+    let mut rank = 0;
+    let mut previous = None;
+    for (position, row) in rows.iter_mut().enumerate() {
+        let value = figure(row);
+        if previous != Some(value) {
+            rank = position + 1;
+            previous = Some(value);
+        }
+        row.rank = rank;
+    }
+    let board = OrganizationBoard {
+        parent: parent_id,
+        parent_name,
+        sort: sort.as_str(),
+        organizations: count,
+        items: rows,
+    };
+    serde_json::to_string(&board).map_err(|error| ApiError::Internal(error.to_string()))
 }

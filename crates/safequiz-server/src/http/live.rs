@@ -1,7 +1,8 @@
 //! Live leaderboards over Server-Sent Events, for ranking pages and big screens.
 //!
-//! `GET /api/v1/campaigns/{cid}/leaderboards/stream?board=units&parent=ID[&sort=..]` or
-//! `?board=participants[&unit=ID][&limit=N]` answers `text/event-stream`: an `event: board` with
+//! `GET /api/v1/campaigns/{cid}/leaderboards/stream?board=units&parent=ID[&sort=..]`,
+//! `?board=participants[&unit=ID][&limit=N]` or `?board=organizations&parent=ID[&sort=..][&limit=N]`
+//! answers `text/event-stream`: an `event: board` with
 //! the same JSON as the plain endpoint at once, then again whenever it changes, and a comment every
 //! 15 s so that proxies keep the connection open. Browsers reconnect by themselves when it drops.
 //!
@@ -18,7 +19,9 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
-use super::leaderboards::{BoardKey, ParticipantBoardQuery, UnitBoardQuery, UnitSort};
+use super::leaderboards::{
+    BoardKey, OrganizationBoardQuery, ParticipantBoardQuery, UnitBoardQuery,
+};
 use super::snapshots::Snapshot;
 
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -31,15 +34,16 @@ pub struct StreamParams {
     /// Which board the stream follows.
     #[param(inline)]
     board: BoardKind,
-    /// For `units`: the unit or entry whose children are ranked (required).
+    /// For `units`: the unit or entry whose children are ranked; for `organizations`: the
+    /// region or entry whose organizations are (required for both).
     parent: Option<String>,
-    /// For `units`: the figure that orders them.
-    #[serde(default)]
-    #[param(inline)]
-    sort: UnitSort,
+    /// The figure that orders the board: for `units` `points` (the default), `participants` or
+    /// `attempts`; for `organizations` `rate` (the default), `avg_points`, `points` or
+    /// `participants`.
+    sort: Option<String>,
     /// For `participants`: the unit whose subtree is ranked.
     unit: Option<String>,
-    /// For `participants`: how many, 1 to 100.
+    /// For `participants` and `organizations`: how many, 1 to 100.
     limit: Option<usize>,
 }
 
@@ -48,6 +52,7 @@ pub struct StreamParams {
 enum BoardKind {
     Units,
     Participants,
+    Organizations,
 }
 
 impl StreamParams {
@@ -59,7 +64,7 @@ impl StreamParams {
                     parent: self.parent.ok_or_else(|| {
                         ApiError::BadRequest("a unit board stream needs `parent`".to_owned())
                     })?,
-                    sort: self.sort,
+                    sort: sort_of(self.sort.as_deref())?,
                 };
                 BoardKey::units(state, campaign, &query)
             }
@@ -70,6 +75,31 @@ impl StreamParams {
                 };
                 BoardKey::participants(state, campaign, &query)
             }
+            BoardKind::Organizations => {
+                let query = OrganizationBoardQuery {
+                    parent: self.parent.ok_or_else(|| {
+                        ApiError::BadRequest(
+                            "a board of organizations stream needs `parent`".to_owned(),
+                        )
+                    })?,
+                    sort: sort_of(self.sort.as_deref())?,
+                    limit: self.limit,
+                };
+                BoardKey::organizations(state, campaign, &query)
+            }
+        }
+    }
+}
+
+/// The sort `sort` names for a board whose sorts are `T`'s (its default without one), or a 400.
+fn sort_of<T: serde::de::DeserializeOwned + Default>(sort: Option<&str>) -> Result<T, ApiError> {
+    match sort {
+        None => Ok(T::default()),
+        Some(sort) => {
+            T::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(sort))
+                .map_err(|_| {
+                    ApiError::BadRequest(format!("no board of this kind is sorted by `{sort}`"))
+                })
         }
     }
 }

@@ -71,6 +71,7 @@ use super::{
         attempts::read,
         leaderboards::units,
         leaderboards::participants,
+        leaderboards::organizations,
         live::stream,
         account::login,
         account::logout,

@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use safequiz_domain::campaign::Campaign;
 use safequiz_domain::organization::{
     CreditCode, OrganizationName, PublicKind, dynamic_unit, initials, principal_post,
-    public_unit_id,
+    public_unit_id, staff_count,
 };
 use safequiz_domain::participant::{PersonName, Phone};
 use safequiz_domain::scope::Scope;
@@ -50,6 +50,10 @@ pub struct OrganizationBody {
     /// The region it registers under: a unit of the campaign's organizations entry
     /// (`GET .../units`).
     region_id: String,
+    /// Its staff (在职职工人数), 1 to 1,000,000: the denominator of its participation rate on
+    /// the board of organizations (its staff who took part, 五进 participants not counted).
+    #[schema(minimum = 1, maximum = 1_000_000)]
+    staff: i64,
 }
 
 /// An organization as the public API shows it.
@@ -114,7 +118,7 @@ fn organizations_campaign<'s>(state: &'s AppState, id: &str) -> Result<&'s Campa
         (status = 400, description = "`bad_request`: a malformed body", body = ErrorBody<'_>),
         (status = 404, description = "`not_found`: no such campaign, or it takes no organizations", body = ErrorBody<'_>),
         (status = 409, description = "`already_registered`: the credit code is registered in the campaign, or the name in the region", body = ErrorBody<'_>),
-        (status = 422, description = "`invalid_credit_code` (length, character, check character), `invalid_name`, `invalid_region`", body = ErrorBody<'_>),
+        (status = 422, description = "`invalid_credit_code` (length, character, check character), `invalid_name`, `invalid_region`, `invalid_staff` (outside 1 to 1,000,000)", body = ErrorBody<'_>),
         (status = 429, description = "`rate_limited`: too many registrations from this address", body = ErrorBody<'_>),
     )
 )]
@@ -136,6 +140,8 @@ pub async fn register(
         .filter(|&ix| campaign.is_organization_region(ix))
         .ok_or_else(|| ApiError::invalid("invalid_region", "所选地区不存在，请重新选择"))?;
     let region = &campaign.units.get(region).id;
+    let staff =
+        staff_count(body.staff).map_err(|message| ApiError::invalid("invalid_staff", message))?;
     // Counted like a participant's registration: per client address, and per credit code.
     let key = format!("org:{}", code.as_str());
     super::limits::check_registration(&state, &request, &campaign.id, key.as_bytes()).await?;
@@ -147,6 +153,7 @@ pub async fn register(
             name: name.as_str(),
             initials: &initials(name.as_str()),
             region_id: region,
+            staff,
             created_at_ms: state.clock.now().as_millisecond(),
         })
         .await;

@@ -81,6 +81,10 @@ pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) 
                                 "/{cid}/leaderboards/participants",
                                 web::get().to(leaderboards::participants),
                             )
+                            .route(
+                                "/{cid}/leaderboards/organizations",
+                                web::get().to(leaderboards::organizations),
+                            )
                             .route("/{cid}/leaderboards/stream", web::get().to(live::stream)),
                     )
                     .route(

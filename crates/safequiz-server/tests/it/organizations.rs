@@ -23,12 +23,22 @@ async fn json_of(response: reqwest::Response) -> (u16, Value) {
 }
 
 async fn register_org(app: &TestApp, name: &str, code: &str, region: &str) -> (u16, Value) {
+    register_org_with(app, name, code, region, 20).await
+}
+
+async fn register_org_with(
+    app: &TestApp,
+    name: &str,
+    code: &str,
+    region: &str,
+    staff: i64,
+) -> (u16, Value) {
     json_of(
         app.request(
             Method::POST,
             &format!("/api/v1/campaigns/{ORG_CAMPAIGN}/organizations"),
             None,
-            Some(&json!({"name": name, "credit_code": code, "region_id": region})),
+            Some(&json!({"name": name, "credit_code": code, "region_id": region, "staff": staff})),
         )
         .await,
     )
@@ -693,4 +703,121 @@ async fn administrator(database: Database) {
     for action in ["admin_approve", "admin_refuse", "admin_file"] {
         assert!(actions.contains(&action), "{actions:?}");
     }
+}
+
+#[tokio::test]
+async fn the_board_of_organizations_ranks_a_region_s_organizations_by_rate_or_average() {
+    let app = TestApp::builder().organizations().spawn().await;
+    // Staff are declared when registering, 1 to 1,000,000; nothing is written otherwise.
+    for wrong in [0, 1_000_001] {
+        let (status, body) = register_org_with(&app, "上党区水利局", HUAWEI, COUNTY, wrong).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (422, Some("invalid_staff")),
+            "{body}"
+        );
+    }
+    // Two staff of four took part in the first (50%), one of ten in the second (10%) but with a
+    // better average; the third, in another county, has no one yet. A 五进 participant counts
+    // for neither the rate nor the staff's average.
+    let (_, big) = register_org_with(&app, "上党区水利局", HUAWEI, COUNTY, 4).await;
+    let (_, small) = register_org_with(&app, "上党区水务中心", TENCENT, COUNTY, 10).await;
+    let (_, far) = register_org_with(&app, "小店区水利局", XIAOMI, OTHER_COUNTY, 7).await;
+    let unit = |org: &Value| org["unit_id"].as_str().expect("a unit").to_owned();
+    let mut phones = (1..).map(|n| format!("139000000{n:02}"));
+    let mut join = async |org: &Value, body: Value| {
+        let mut body = body;
+        body["unit_id"] = json!(unit(org));
+        let (status, answer) = register_person(&app, &phones.next().expect("a phone"), body).await;
+        assert_eq!(status, 201, "{answer}");
+        participant(&answer)
+    };
+    let first = join(&big, json!({})).await;
+    let second = join(&big, json!({})).await;
+    let villager = join(&big, json!({"public_kind": "village"})).await;
+    let best = join(&small, json!({})).await;
+    let big_points = play(&app, &first, 1).await + play(&app, &second, 2).await;
+    play(&app, &villager, 5).await;
+    let small_points = play(&app, &best, 4).await;
+    assert!(
+        small_points > big_points / 2,
+        "the small one has the better average"
+    );
+    app.boards_caught_up().await;
+
+    let board = |query: &'static str| {
+        let app = &app;
+        async move {
+            app.get_json(&format!(
+                "/api/v1/campaigns/{ORG_CAMPAIGN}/leaderboards/organizations?{query}"
+            ))
+            .await
+        }
+    };
+    // A snapshot computed before the writer's pass may be served for one interval: polled.
+    let by_rate = eventually(
+        "the board counts every attempt",
+        std::time::Duration::from_secs(20),
+        || async {
+            let (status, body) = board("parent=140400").await;
+            assert_eq!(status, 200, "{body}");
+            (body["items"][0]["staff_participants"] == 2).then_some(body)
+        },
+    )
+    .await;
+    assert_eq!(by_rate["sort"], "rate");
+    assert_eq!(
+        by_rate["organizations"], 2,
+        "the city's two, not the other county's"
+    );
+    let items = by_rate["items"].as_array().expect("items");
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["unit_id"], unit(&big).as_str());
+    assert_eq!(items[0]["staff"], 4);
+    assert_eq!(items[0]["participation_rate"], 0.5);
+    assert_eq!(items[0]["points"], big_points);
+    assert_eq!(
+        items[0]["public_participants"], 1,
+        "the 五进 participant, apart"
+    );
+    assert_eq!(items[1]["unit_id"], unit(&small).as_str());
+    assert_eq!(items[1]["participation_rate"], 0.1);
+    assert_eq!(
+        (items[0]["rank"].as_u64(), items[1]["rank"].as_u64()),
+        (Some(1), Some(2))
+    );
+
+    let (status, by_average) = board("parent=140400&sort=avg_points").await;
+    assert_eq!(status, 200, "{by_average}");
+    let items = by_average["items"].as_array().expect("items");
+    assert_eq!(items[0]["unit_id"], unit(&small).as_str());
+    assert_eq!(items[0]["avg_points"], small_points as f64);
+    assert_eq!(items[1]["avg_points"], big_points as f64 / 2.0);
+
+    // The province holds all three; the entry is the whole campaign, limited here to one.
+    let (_, province) = board("parent=140000&sort=participants").await;
+    assert_eq!(province["organizations"], 3, "{province}");
+    assert_eq!(province["items"][2]["unit_id"], unit(&far).as_str());
+    assert_eq!(province["items"][2]["participation_rate"], 0.0);
+    let (status, entry) = board("parent=org&limit=1").await;
+    assert_eq!(status, 200, "{entry}");
+    assert_eq!(
+        (
+            entry["organizations"].as_u64(),
+            entry["items"].as_array().map(Vec::len)
+        ),
+        (Some(3), Some(1))
+    );
+
+    // The same board on the live stream's query; then the refusals.
+    let (status, _) = board("parent=140000&sort=rate&limit=0").await;
+    assert_eq!(status, 400, "a limit of 0");
+    let (status, _) = board("parent=140400&sort=attempts").await;
+    assert_eq!(status, 400, "no such sort for organizations");
+    let (status, _) = board("parent=nowhere").await;
+    assert_eq!(status, 404, "no such region");
+    let (status, _) = app
+        .get_json("/api/v1/campaigns/safety-month/leaderboards/organizations?parent=region")
+        .await;
+    assert_eq!(status, 404, "a campaign without organizations");
 }
