@@ -1,15 +1,13 @@
--- batch: a group commit of attempt operations (start, save, submit, read, standing, and the
--- registrations of the same shard, mixed), run one after the other in the order given, in one
--- script call (src/batch.rs sends it when requests arrived while the previous call was in
--- flight). The tail src/scripts.rs puts after the prelude and every body, each wrapped as
--- `body_<kind>`.
+-- batch: a group commit of attempt operations (start, save, submit, read, mixed), run one after
+-- the other in the order given, in one script call (src/batch.rs sends it when requests
+-- arrived while the previous call was in flight). The tail src/scripts.rs puts after the
+-- prelude and every body, each wrapped as `body_<kind>`.
 --
--- KEYS: every operation's keys, concatenated in order: the prelude's three, or for a
--- registration register.lua's five. On a Redis Cluster they all carry one shard's hash tag, so
--- one slot.
+-- KEYS: every operation's keys (the prelude's layout), concatenated in order. On a Redis
+-- Cluster they all carry one shard's hash tag, so one slot.
 -- ARGV[1]: N, the number of operations; then per operation: its kind ("start", "save",
--- "submit", "read", "standing" or "register") and its number of arguments a, then its a
--- arguments (the prelude's layout and the body's own; register.lua's own layout).
+-- "submit" or "read") and its number of arguments a, then its a arguments (the prelude's
+-- layout and the body's own). Every operation has the prelude's three keys.
 -- Returns one reply per operation, in order: the body's reply, or {"!error", message} when
 -- that operation raised an error (the others are not affected, and writes it did before the
 -- error stay, as in a script of its own). A READONLY error fails the whole call, so that a
@@ -27,28 +25,19 @@
 -- 16)"): a save about 14 µs inside a batch call at the ceiling (the same as alone); a whole
 -- attempt 126 µs inside batch calls of 32 against 233 µs alone, with an otherwise idle Redis.
 
-local BODIES = {start = body_start, save = body_save, submit = body_submit, read = body_read,
-  standing = body_standing, register = body_register}
--- The operations whose body has a layout of its own, by their number of keys (`run_own`).
-local OWN_LAYOUT = {register = 5}
+local BODIES = {start = body_start, save = body_save, submit = body_submit, read = body_read}
 local replies = {}
 local key_at, arg_at = 0, 2
 for op = 1, tonumber(ARGV[1]) do
   local kind, nargs = ARGV[arg_at], tonumber(ARGV[arg_at + 1])
   arg_at = arg_at + 2
   local body = BODIES[kind]
-  local own_keys = OWN_LAYOUT[kind]
   local op_keys, op_args = key_at, arg_at - 1
-  key_at, arg_at = key_at + (own_keys or 3), arg_at + nargs
+  key_at, arg_at = key_at + 3, arg_at + nargs
   if not body then
     replies[op] = {'!error', 'ERR unknown attempt operation ' .. tostring(kind)}
   else
-    local reply, failure
-    if own_keys then
-      reply, failure = run_own(body, op_keys, own_keys, op_args, nargs)
-    else
-      reply, failure = run(body, op_keys, op_args, nargs)
-    end
+    local reply, failure = run(body, op_keys, op_args, nargs)
     if failure then
       flush()
       return failure

@@ -286,11 +286,15 @@ local function choice(kinds, i, letters, tf)
   return bits
 end
 
--- What one operation's pcall gave: the body's reply, or {"!error", message} for an error (the
--- Rust side turns it into that operation's error); or nil and an error reply for the errors a
+-- Runs one operation: binds its keys and arguments, then its body under pcall, so that an
+-- error answers that operation only (writes it did before the error stay, as they would in a
+-- script of its own). Returns the body's reply, or {"!error", message} for an error (the Rust
+-- side turns it into that operation's error); or nil and an error reply for the errors a
 -- cluster client answers by retrying the whole call elsewhere (READONLY: a primary demoted by a
 -- failover), which must fail the whole call as before.
-local function outcome(ok, reply)
+local function run(body, key_at, arg_at, count)
+  bind(key_at, arg_at, count)
+  local ok, reply = pcall(body, KEYS, ARGV)
   if ok then return reply end
   local message
   if type(reply) == 'table' and reply.err then
@@ -300,23 +304,4 @@ local function outcome(ok, reply)
   end
   if string.sub(message, 1, 8) == 'READONLY' then return nil, {err = message} end
   return {'!error', message}
-end
-
--- Runs one operation: binds its keys and arguments, then its body under pcall, so that an
--- error answers that operation only (writes it did before the error stay, as they would in a
--- script of its own); returns what `outcome` makes of it.
-local function run(body, key_at, arg_at, count)
-  bind(key_at, arg_at, count)
-  return outcome(pcall(body, KEYS, ARGV))
-end
-
--- Runs one operation whose body has a layout of its own (register.lua: its `nkeys` keys from
--- KEYS[key_at + 1] and `count` arguments from ARGV[arg_at + 1]), given them as tables of their
--- own, under pcall like `run`. The copy costs a little per call, which the operations that
--- come once per participant (a registration) can pay.
-local function run_own(body, key_at, nkeys, arg_at, count)
-  local keys, args = {}, {}
-  for i = 1, nkeys do keys[i] = KEYS[key_at + i] end
-  for i = 1, count do args[i] = ARGV[arg_at + i] end
-  return outcome(pcall(body, keys, args))
 end

@@ -571,6 +571,7 @@ impl HotState {
             .collect())
     }
 
+    /// Runs an attempt script call through the handle's group commit (`batch.rs`).
     /// Runs an attempt operation's script call through this handle's group commit
     /// (`batch.rs`): alone when nothing of its target is in flight, else with the operations
     /// that arrived meanwhile, in one script call.
@@ -579,19 +580,7 @@ impl HotState {
         actor: &Actor<'_>,
         invocation: Call<'static>,
     ) -> Result<Vec<String>, RedisError> {
-        self.group_commit(invocation, actor.campaign, actor.shard())
-            .await
-    }
-
-    /// Runs `invocation`, an attempt operation on shard `shard` of `campaign` (the prelude's
-    /// three keys), through this handle's group commit.
-    pub(crate) async fn group_commit(
-        &self,
-        invocation: Call<'static>,
-        campaign: &str,
-        shard: Shard,
-    ) -> Result<Vec<String>, RedisError> {
-        let target = self.is_cluster().then_some((campaign, shard));
+        let target = self.is_cluster().then(|| (actor.campaign, actor.shard()));
         self.batches
             .run(invocation, target, &self.settings, &self.connections)
             .await

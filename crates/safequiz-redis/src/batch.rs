@@ -1,5 +1,5 @@
-//! Group commit of attempt operations: concurrent starts, saves, submits, reads, standings and
-//! registrations of one handle share one script call.
+//! Group commit of attempt operations: concurrent starts, saves, submits and reads of one
+//! handle share one script call.
 //!
 //! Why: against one client, Redis spends most of an attempt's time around the data work rather
 //! than in it (reading, parsing and answering each call, invoking the script, the prelude's
@@ -157,17 +157,10 @@ async fn send(ops: &mut Vec<Op>, settings: &ConnectSettings, connections: &Conne
     let mut call = BATCH.call();
     call.arg(ops.len());
     for op in ops.iter_mut() {
-        let kind = op
-            .call
-            .lua()
-            .kind()
-            .expect("only attempt operations are batched");
-        debug_assert_eq!(
-            op.call.keys().len(),
-            if kind == "register" { 5 } else { 3 },
-            "the prelude's three keys, or register.lua's five"
-        );
-        call.arg(kind).arg(op.call.args().len());
+        let lua = op.call.lua();
+        debug_assert_eq!(op.call.keys().len(), 3, "the prelude's three keys");
+        call.arg(lua.kind().expect("only attempt operations are batched"))
+            .arg(op.call.args().len());
         call.take_encoded(&mut op.call);
     }
     match call.invoke::<Value>(&mut connection).await {

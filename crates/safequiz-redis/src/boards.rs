@@ -20,7 +20,7 @@ use safequiz_domain::board::{BoardMember, BoardScore};
 
 use crate::connection::{Connection, ShardPipelines, Slot};
 use crate::keys::{self, Shard, ShardKeys};
-use crate::scripts::{Call, RANK, STANDING, is_no_script};
+use crate::scripts::{Call, RANK, is_no_script};
 use crate::{HotState, RedisError};
 
 /// Unit totals pack two counters into one field as `high << 32 | low` (see the prelude):
@@ -266,9 +266,7 @@ impl HotState {
             .collect())
     }
 
-    /// A participant's totals and day counter: one `HMGET` of their hash, as an operation of
-    /// the group commit (`standing.lua`), so that under load it shares the script call of the
-    /// attempt operations in flight rather than paying a request of its own (issue 22).
+    /// A participant's totals and day counter.
     #[tracing::instrument(skip_all, fields(participant))]
     pub async fn standing(
         &self,
@@ -276,21 +274,14 @@ impl HotState {
         shards: u16,
         participant: u64,
     ) -> Result<Standing, RedisError> {
-        let shard = Shard::of_participant(participant, shards);
-        let keys = ShardKeys::new(campaign, shard);
-        let mut call = STANDING.call();
-        call.key(keys.participant(participant))
-            .key(keys.deadlines())
-            .key(keys.stream());
-        // The prelude's now, scoring and path, which a standing does not read.
-        call.arg(0).arg("").arg(participant).arg("");
-        let reply = self.group_commit(call, campaign, shard).await?;
-        if reply.len() != STANDING_FIELDS.len() {
-            return Err(RedisError::Reply(format!(
-                "unexpected reply of the standing script: {reply:?}"
-            )));
-        }
-        let fields: Vec<Option<i64>> = reply.iter().map(|field| field.parse().ok()).collect();
+        let key = ShardKeys::new(campaign, Shard::of_participant(participant, shards))
+            .participant(participant);
+        let mut connection = self.connection().await?;
+        let fields: Vec<Option<i64>> = redis::cmd("HMGET")
+            .arg(key)
+            .arg(&STANDING_FIELDS)
+            .query_async(&mut connection)
+            .await?;
         Ok(Standing::from_fields(&fields))
     }
 

@@ -148,11 +148,8 @@ impl HotState {
         for (field, value) in record.pairs() {
             invocation.arg(field).arg(value);
         }
-        // In the group commit of the phone's shard: under load, with the attempt operations in
-        // flight, a registration pays no request of its own.
-        let reply = self
-            .group_commit(invocation, registration.campaign, shard)
-            .await?;
+        let mut connection = self.connection().await?;
+        let reply: Vec<String> = invocation.invoke(&mut connection).await?;
         let participant = || {
             reply
                 .get(1)

@@ -4,7 +4,7 @@
 //! followed by its own body, so every state change of an attempt is one script, one round trip,
 //! atomic (docs/design.md §2.3). The body is wrapped as a Lua function of its own `KEYS` and
 //! `ARGV`, so the same text runs in two scripts: alone (`attempt_one.lua` after it: START, SAVE,
-//! SUBMIT, READ, STANDING) and as one operation of a group commit ([`BATCH`]: the prelude, every body and
+//! SUBMIT, READ) and as one operation of a group commit ([`BATCH`]: the prelude, every body and
 //! `attempt_batch.lua`, which runs N operations in order in one call; see `batch.rs`). Either
 //! way each operation is atomic and runs exactly as alone.
 //!
@@ -23,12 +23,11 @@ use redis::{Cmd, FromRedisValue, RedisError, RedisResult, ToRedisArgs};
 const PRELUDE: &str = include_str!("../lua/attempt_prelude.lua");
 
 /// The bodies of the attempt operations, by the kind the batch script names them with.
-const ATTEMPT_BODIES: [(&str, &str); 5] = [
+const ATTEMPT_BODIES: [(&str, &str); 4] = [
     ("start", include_str!("../lua/start.lua")),
     ("save", include_str!("../lua/save.lua")),
     ("submit", include_str!("../lua/submit.lua")),
     ("read", include_str!("../lua/read.lua")),
-    ("standing", include_str!("../lua/standing.lua")),
 ];
 
 /// A Lua script and its SHA-1, as Redis names it.
@@ -98,30 +97,19 @@ pub(crate) static SUBMIT: LazyLock<Lua> = LazyLock::new(|| Lua::attempt("submit"
 /// Reads an attempt, finalizing it when its time has run out.
 pub(crate) static READ: LazyLock<Lua> = LazyLock::new(|| Lua::attempt("read"));
 
-/// Reads a participant's totals for `me` (`boards::standing`), in the group commit.
-pub(crate) static STANDING: LazyLock<Lua> = LazyLock::new(|| Lua::attempt("standing"));
-
-const REGISTER_CODE: &str = include_str!("../lua/register.lua");
-
-/// Runs many attempt operations, of any kind, and registrations, in one call
-/// (`attempt_batch.lua`, `batch.rs`).
+/// Runs many attempt operations, of any kind, in one call (`attempt_batch.lua`, `batch.rs`).
 pub(crate) static BATCH: LazyLock<Lua> = LazyLock::new(|| {
     let mut code = format!("{PRELUDE}\n");
     for (kind, body) in ATTEMPT_BODIES {
         code.push_str(&wrapped(&format!("body_{kind}"), body));
     }
-    code.push_str(&wrapped("body_register", REGISTER_CODE));
     code.push_str(include_str!("../lua/attempt_batch.lua"));
     Lua::new(code)
 });
 
-/// Finds or creates a participant: a script of its own layout, alone, or an operation of a
-/// group commit with the attempt operations of its shard (issue 22).
-pub(crate) static REGISTER: LazyLock<Lua> = LazyLock::new(|| {
-    let mut lua = Lua::new(REGISTER_CODE.to_owned());
-    lua.kind = Some("register");
-    lua
-});
+/// Finds or creates a participant.
+pub(crate) static REGISTER: LazyLock<Lua> =
+    LazyLock::new(|| Lua::new(include_str!("../lua/register.lua").to_owned()));
 
 /// Erases one participant's name and phone (issue 20; `privacy`).
 pub(crate) static ERASE: LazyLock<Lua> =

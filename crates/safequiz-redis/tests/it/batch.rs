@@ -1,9 +1,8 @@
 //! Group commit (`src/batch.rs`): attempt operations sent concurrently through one handle share
 //! script calls, and answer and write exactly what they would one at a time.
 //!
-//! The property test plays generated operations (starts, saves, submits, reads and standings of
-//! several participants, some twice in one batch, late reads that finalize, resubmits, and
-//! registrations: new, found again, taken, over their phone's limit) one at a time on
+//! The property test plays generated operations (starts, saves, submits, reads of several
+//! participants, some twice in one batch, late reads that finalize, resubmits) one at a time on
 //! one redis-server and in concurrent rounds (each round one batch) on another, or on a Redis
 //! Cluster, and requires the same replies and the same participants' hashes, deadline indexes,
 //! unit totals, boards and stream entries. Two more tests count the script calls
@@ -19,7 +18,6 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
 use safequiz_redis::attempts::{Actor, ChoiceArg, ReadOutcome, SaveOutcome, StartOutcome};
 use safequiz_redis::keys::{Shard, ShardKeys};
-use safequiz_redis::participants::{PhoneLimit, RecordFields, RegisterOutcome, Registration};
 use safequiz_redis::{Connection, HotState};
 use safequiz_testkit::{RedisCluster, RedisServer};
 
@@ -64,20 +62,7 @@ enum Op {
         day: i64,
         moment: usize,
     },
-    /// `me`'s read of the participant's totals (`standing.lua`), between the others.
-    Standing {
-        who: usize,
-    },
-    /// A registration (`register.lua`) of phone `phone` under name `name`, at most twice a
-    /// window per phone: new, found again, taken by another name, or over the limit.
-    Register {
-        phone: u8,
-        name: usize,
-    },
 }
-
-/// The names registrations use.
-const NAMES: [&str; 2] = ["张三", "李四"];
 
 #[derive(Clone, Debug)]
 struct Scenario {
@@ -111,10 +96,8 @@ fn op(people: usize) -> impl Strategy<Value = Op> {
             .prop_map(|(who, number, answers, day, moment)| Op::Submit {
                 who, number, answers, day, moment,
             }),
-        2 => (who.clone(), number, day, moment)
+        2 => (who, number, day, moment)
             .prop_map(|(who, number, day, moment)| Op::Read { who, number, day, moment }),
-        1 => who.prop_map(|who| Op::Standing { who }),
-        1 => (0u8..4, 0..NAMES.len()).prop_map(|(phone, name)| Op::Register { phone, name }),
     ]
 }
 
@@ -140,42 +123,11 @@ fn instant(day: i64, moment: usize) -> i64 {
 
 /// Runs one operation; returns its outcome as text, to compare.
 async fn play(hot: &HotState, campaign: &str, scenario: &Scenario, op: &Op) -> String {
-    if let Op::Register { phone, name } = op {
-        let mut hash = [0u8; 16];
-        hash[0] = *phone;
-        hash[15] = phone.wrapping_mul(7);
-        let registration = Registration {
-            campaign,
-            shards: scenario.shards,
-            phone_hash: &hash,
-            name: NAMES[*name],
-            phone_masked: "138****0000",
-            unit: "110101",
-            now_ms: T0,
-        };
-        let limit = PhoneLimit {
-            allowed: 2,
-            window_secs: 600,
-        };
-        // The time left in a window is Redis's clock's, not the operations': not compared.
-        return hot
-            .register_with(&registration, &RecordFields::default(), limit)
-            .await
-            .map_or_else(
-                |error| format!("error: {error}"),
-                |outcome| match outcome {
-                    RegisterOutcome::Limited { .. } => "limited".to_owned(),
-                    other => format!("{other:?}"),
-                },
-            );
-    }
     let who = match op {
         Op::Start { who, .. }
         | Op::Save { who, .. }
         | Op::Submit { who, .. }
-        | Op::Read { who, .. }
-        | Op::Standing { who } => *who,
-        Op::Register { .. } => unreachable!("played above"),
+        | Op::Read { who, .. } => *who,
     };
     let actor = Actor {
         campaign,
@@ -233,11 +185,6 @@ async fn play(hot: &HotState, campaign: &str, scenario: &Scenario, op: &Op) -> S
             .read(&actor, *number, instant(*day, *moment))
             .await
             .map(|o| format!("{o:?}")),
-        Op::Standing { .. } => hot
-            .standing(campaign, scenario.shards, actor.participant)
-            .await
-            .map(|o| format!("{o:?}")),
-        Op::Register { .. } => unreachable!("played above"),
     };
     outcome.unwrap_or_else(|error| format!("error: {error}"))
 }
@@ -280,14 +227,6 @@ async fn dump(
             .await
             .expect("HGETALL");
         dump.insert(keys.totals(), hash(pairs));
-        for key in [keys.phones(), keys.people()] {
-            let pairs: Vec<(String, String)> = redis::cmd("HGETALL")
-                .arg(&key)
-                .query_async(connection)
-                .await
-                .expect("HGETALL");
-            dump.insert(key, hash(pairs));
-        }
         for key in [keys.deadlines()] {
             let members: Vec<String> = redis::cmd("ZRANGE")
                 .arg(&key)
