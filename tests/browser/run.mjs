@@ -969,7 +969,7 @@ async function sector() {
   await page.getByRole('heading', { name: '注册单位' }).waitFor();
   await page.getByLabel('单位全称').fill(ORG);
   await page.getByLabel('统一社会信用代码（18位）').fill(`${CODE.slice(0, 17)}0`);
-  await page.getByLabel('在职职工人数（用于计算参与率）').fill('8');
+  await page.getByLabel('在职职工人数').fill('8');
   await page.locator('#org-region-0').selectOption('140000');
   await page.locator('#org-region-1').selectOption('140400');
   await page.locator('#org-region-2').selectOption('140404');

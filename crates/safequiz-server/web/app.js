@@ -631,19 +631,14 @@
     ]));
   }
 
-  // The board of organizations (issue 18): staff who took part over the staff declared, and the
-  // staff's average score; 五进 participants apart.
+  // The board of organizations (issue 18; docs/api.md).
   function organizationTable(board) {
-    var percent = function (rate) { return rate === null ? '—' : (rate * 100).toFixed(1) + '%'; };
     return stacked(h('table', { 'aria-label': board.parent_name + '单位排名' }, [
-      h('thead', {}, [h('tr', {}, [h('th', { text: '名次' }), h('th', { text: '单位' }), h('th', { text: '参与率' }), h('th', { text: '参与职工/职工数' }), h('th', { text: '平均分' }), h('th', { text: '“五进”人数' })])]),
+      h('thead', {}, [h('tr', {}, ['名次', '单位', '参与率', '参与职工/职工数', '平均分', '“五进”人数'].map(function (t) { return h('th', { text: t }); }))]),
       h('tbody', {}, board.items.map(function (o) {
-        return h('tr', { 'data-unit': o.unit_id }, [
-          h('td', { text: String(o.rank) }), h('td', { text: o.name + (o.region_name ? '（' + o.region_name + '）' : '') }),
-          h('td', { class: 'points', text: percent(o.participation_rate) }),
-          h('td', { text: o.staff_participants + ' / ' + (o.staff === null ? '—' : o.staff) }),
-          h('td', { text: String(o.avg_points) }), h('td', { text: String(o.public_participants) }),
-        ]);
+        var rate = o.participation_rate;
+        return h('tr', { 'data-unit': o.unit_id }, [o.rank, o.name, rate === null ? '—' : (rate * 100).toFixed(1) + '%',
+          o.staff_participants + ' / ' + (o.staff === null ? '—' : o.staff), o.avg_points, o.public_participants].map(function (t) { return h('td', { text: String(t) }); }));
       })),
     ]));
   }
@@ -677,7 +672,7 @@
     var board = h('div', { id: 'board' });
     var people = h('div', { id: 'people' });
     var orgs = h('div', { id: 'orgs' });
-    var orgSorts = h('div', { class: 'tabs', role: 'tablist', 'aria-label': '单位排名方式' });
+    var orgSorts = h('div', { class: 'tabs', role: 'tablist' });
     var orgCard = h('div', { class: 'card', id: 'org-board', hidden: true }, [h('h2', { text: '参赛单位排名' }), orgSorts, orgs]);
     var orgSort = 'rate';
     var orgStream = null;
@@ -720,7 +715,7 @@
         [['rate', '按参与率'], ['avg_points', '按平均分']].forEach(function (s) {
           orgSorts.appendChild(h('button', { type: 'button', role: 'tab', 'aria-selected': orgSort === s[0] ? 'true' : 'false', text: s[1], onclick: function () { orgSort = s[0]; follow(); } }));
         });
-        orgStream = rankingHidden('units', orgs) ? null : live('board=organizations&limit=50&sort=' + orgSort + '&parent=' + encodeURIComponent(parent), function (b) {
+        orgStream = rankingHidden('units', orgs) ? null : live('board=organizations&sort=' + orgSort + '&parent=' + encodeURIComponent(parent), function (b) {
           orgs.textContent = '';
           orgs.appendChild(b.items.length ? organizationTable(b) : h('p', { class: 'muted', text: '暂无单位' }));
         });
@@ -1235,7 +1230,7 @@
     var form = h('form', { class: 'card', novalidate: true }, [
       h('label', { for: 'org-name', text: '单位全称' }), name,
       h('label', { for: 'org-code', text: '统一社会信用代码（18位）' }), code,
-      h('label', { for: 'org-staff', text: '在职职工人数（用于计算参与率）' }), staff,
+      h('label', { for: 'org-staff', text: '在职职工人数' }), staff,
       h('label', { text: '所在地区（可选到省、市或县）' }), picker.el,
       error, submit,
     ]);
@@ -1244,9 +1239,7 @@
       error.textContent = '';
       if (!region) { error.textContent = '请选择单位所在地区'; return; }
       submit.disabled = true;
-      var count = Number(staff.value);
-      if (!staff.value || !Number.isInteger(count) || count < 1 || count > 1000000) { error.textContent = '请填写在职职工人数（1 到 1000000 之间的整数）'; return; }
-      api('POST', '/campaigns/' + S.cid + '/organizations', { name: name.value, credit_code: code.value, region_id: region, staff: count }).then(function (r) {
+      api('POST', '/campaigns/' + S.cid + '/organizations', { name: name.value, credit_code: code.value, region_id: region, staff: Number(staff.value) || 0 }).then(function (r) {
         submit.disabled = false;
         if (r.status === 201) {
           show([h('h1', { text: '单位注册成功' }), h('div', { class: 'card' }, [
