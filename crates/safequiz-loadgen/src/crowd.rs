@@ -41,6 +41,9 @@ pub struct Args {
     /// Scattered ordinary people.
     #[arg(long, default_value_t = 2000)]
     scattered: usize,
+    /// People of a unit told to answer at a 9:00 meeting, behind one address.
+    #[arg(long, default_value_t = 300)]
+    meeting: usize,
     /// Questions per attempt.
     #[arg(long, default_value_t = 5)]
     questions: usize,
@@ -76,9 +79,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     store.migrate().await?;
     let people = crowd_plan::crowd(
         args.seed,
-        args.scripted,
-        args.factory,
-        args.scattered,
+        crowd_plan::Sizes {
+            scripted: args.scripted,
+            factory: args.factory,
+            scattered: args.scattered,
+            meeting: args.meeting,
+        },
         args.questions,
         3_800_000_000,
     );
@@ -157,7 +163,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut ok = true;
     let mut groups = serde_json::Map::new();
-    for group in [Group::Scripted, Group::Factory, Group::Scattered] {
+    for group in Group::ALL {
         let members: Vec<usize> = (0..people.len())
             .filter(|&i| people[i].group == group)
             .collect();

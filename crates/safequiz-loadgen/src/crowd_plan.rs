@@ -11,6 +11,9 @@
 //!   own phone, loading the page, registering and starting at times spread over a morning
 //!   (07:00-12:00), answering with human pauses.
 //! - **scattered**: ordinary people each on their own device and network, over the whole day.
+//! - **meeting**: a unit told "everyone answer now" at a 9:00 meeting: ordinary people behind
+//!   one address, each on their own phone, loading the page, registering during the ten minutes
+//!   before and all starting within the minute 09:00, answering with human pauses.
 
 /// Which group a person belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -21,15 +24,26 @@ pub enum Group {
     Factory,
     /// Ordinary people, each on their own.
     Scattered,
+    /// Ordinary people behind one address, all starting in one minute.
+    Meeting,
 }
 
 impl Group {
+    /// Every group, in the order reports list them.
+    pub const ALL: [Group; 4] = [
+        Group::Scripted,
+        Group::Factory,
+        Group::Scattered,
+        Group::Meeting,
+    ];
+
     /// The group's name in reports.
     pub fn name(self) -> &'static str {
         match self {
             Group::Scripted => "scripted",
             Group::Factory => "factory",
             Group::Scattered => "scattered",
+            Group::Meeting => "meeting",
         }
     }
 
@@ -37,7 +51,7 @@ impl Group {
     pub fn target(self) -> f64 {
         match self {
             Group::Scripted => 0.95,
-            Group::Factory => 0.01,
+            Group::Factory | Group::Meeting => 0.01,
             Group::Scattered => 0.005,
         }
     }
@@ -152,18 +166,30 @@ fn answers(
     steps
 }
 
-/// The crowd of one day: `scripted`, `factory` and `scattered` people answering `questions`
-/// questions each, phones from `first_phone` on.
-pub fn crowd(
-    seed: u64,
-    scripted: usize,
-    factory: usize,
-    scattered: usize,
-    questions: usize,
-    first_phone: u64,
-) -> Vec<Person> {
+/// How many people of each group a crowd has.
+#[derive(Clone, Copy, Debug)]
+pub struct Sizes {
+    /// Scripted accounts.
+    pub scripted: usize,
+    /// People behind the factory's address.
+    pub factory: usize,
+    /// People each on their own.
+    pub scattered: usize,
+    /// People of the 9:00 meeting.
+    pub meeting: usize,
+}
+
+/// The crowd of one day: the people of `sizes` answering `questions` questions each, phones
+/// from `first_phone` on.
+pub fn crowd(seed: u64, sizes: Sizes, questions: usize, first_phone: u64) -> Vec<Person> {
+    let Sizes {
+        scripted,
+        factory,
+        scattered,
+        meeting,
+    } = sizes;
     let mut rng = Rng::new(seed);
-    let mut people = Vec::with_capacity(scripted + factory + scattered);
+    let mut people = Vec::with_capacity(scripted + factory + scattered + meeting);
     let mut phone = first_phone;
     let mut next_phone = || {
         phone += 1;
@@ -214,6 +240,20 @@ pub fn crowd(
                 i % 256,
                 rng.range(1, 255)
             ),
+            page: true,
+            steps,
+        });
+    }
+    for _ in 0..meeting {
+        let register = 8 * HOUR + 50 * MINUTE + rng.range(0, 10 * MINUTE);
+        let start = 9 * HOUR + rng.range(0, MINUTE);
+        let mut steps = vec![(register, Step::Register)];
+        steps.extend(answers(&mut rng, start, questions, human_gap));
+        people.push(Person {
+            group: Group::Meeting,
+            phone: next_phone(),
+            device: rng.device(),
+            address: "192.0.2.60".to_owned(),
             page: true,
             steps,
         });

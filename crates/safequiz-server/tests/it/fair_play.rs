@@ -196,7 +196,17 @@ async fn crowd_app() -> TestApp {
 #[tokio::test]
 async fn the_scripted_crowd_is_flagged_and_ordinary_people_are_not() {
     let app = crowd_app().await;
-    let people = crowd_plan::crowd(21, 40, 60, 60, 5, 3_900_000_000);
+    let people = crowd_plan::crowd(
+        21,
+        crowd_plan::Sizes {
+            scripted: 40,
+            factory: 60,
+            scattered: 60,
+            meeting: 40,
+        },
+        5,
+        3_900_000_000,
+    );
     let played = play_crowd(&app, &people, &["110101", "130102"]).await;
     let ids: Vec<u64> = played.iter().map(|(id, _)| *id).collect();
     let steps: usize = people.iter().map(|p| p.steps.len()).sum();
@@ -236,7 +246,17 @@ async fn the_scripted_crowd_is_flagged_and_ordinary_people_are_not() {
 async fn organizers_review_flags_in_scope_and_exclusions_are_audited() {
     let app = crowd_app().await;
     // Six scripted accounts on one device, half in each province; two ordinary people.
-    let people = crowd_plan::crowd(7, 6, 0, 2, 5, 3_910_000_000);
+    let people = crowd_plan::crowd(
+        7,
+        crowd_plan::Sizes {
+            scripted: 6,
+            factory: 0,
+            scattered: 2,
+            meeting: 0,
+        },
+        5,
+        3_910_000_000,
+    );
     let played = play_crowd(&app, &people, &["110101", "130102"]).await;
     let ids: Vec<u64> = played.iter().map(|(id, _)| *id).collect();
     let steps: usize = people.iter().map(|p| p.steps.len()).sum();

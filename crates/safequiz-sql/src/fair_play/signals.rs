@@ -21,8 +21,12 @@ pub const DEVICE_BURST_PARTICIPANTS: usize = 10;
 /// The window of a device burst: 10 minutes.
 pub const DEVICE_BURST_WINDOW_MS: i64 = 10 * 60_000;
 /// This many participants starting from one network (/24 or /48) within
-/// [`NET_BURST_WINDOW_MS`] flags them (`network_burst`). A factory of 300 starting over a
-/// morning starts about one a minute; a script starts its whole list at once.
+/// [`NET_BURST_WINDOW_MS`], each without a phone and page of their own, flags them
+/// (`network_burst`). A start counts when it carries no device token, or no valid page-load
+/// token, or a device token another participant of the network also used: a unit told to
+/// answer at 9:00 on its people's own phones starts hundreds in a minute and counts none
+/// (`safequiz-loadgen crowd`'s meeting); a script starting its list at once, on one device or
+/// without the page, counts every account.
 pub const NET_BURST_PARTICIPANTS: usize = 30;
 /// The window of a network burst: one minute.
 pub const NET_BURST_WINDOW_MS: i64 = 60_000;
@@ -138,9 +142,27 @@ pub fn group_flags(via: &str, key: &str, rows: &[&Observation]) -> Vec<Flag> {
                 NETWORK_BURST,
             )
         };
+    // On a network, only the starts nobody's own phone and page account for (see
+    // `NET_BURST_PARTICIPANTS`); on a device, every one.
+    let mut device_users: HashMap<&str, BTreeSet<i64>> = HashMap::new();
+    for o in &sorted {
+        if !o.device.is_empty() {
+            device_users
+                .entry(o.device.as_str())
+                .or_default()
+                .insert(o.participant_id);
+        }
+    }
+    let unaccounted = |o: &Observation| {
+        o.device.is_empty()
+            || o.page == 0
+            || device_users
+                .get(o.device.as_str())
+                .is_some_and(|users| users.len() > 1)
+    };
     let events: Vec<&&Observation> = sorted
         .iter()
-        .filter(|o| burst_kinds.contains(&o.kind))
+        .filter(|o| burst_kinds.contains(&o.kind) && (via == "device" || unaccounted(o)))
         .collect();
     let mut bursting: BTreeSet<i64> = BTreeSet::new();
     let mut worst = 0;

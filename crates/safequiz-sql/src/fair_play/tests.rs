@@ -150,3 +150,39 @@ fn a_list_walked_account_after_account_on_one_network_is_a_chain() {
 fn starts_after_submits_on_a_busy_network_are_not_hand_overs() {
     assert!(chained(&walked_list(6, true)).is_empty());
 }
+
+/// 40 participants starting within one minute on one network, participant `n` on the device
+/// `device(n)`, with or without the page.
+fn meeting(device: fn(i64) -> String, page: bool) -> BTreeSet<i64> {
+    let rows: Vec<Observation> = (1..=40)
+        .map(|n| {
+            let mut o = observation(n, Kind::Start, &device(n), "10.0.0.0/24");
+            o.at_ms = 1_000 * n;
+            o.page = i32::from(page);
+            o
+        })
+        .collect();
+    let refs: Vec<&Observation> = rows.iter().collect();
+    signals::group_flags("net", "10.0.0.0/24", &refs)
+        .into_iter()
+        .filter(|flag| flag.reason == signals::NETWORK_BURST)
+        .map(|flag| flag.participant_id)
+        .collect()
+}
+
+#[test]
+fn a_meeting_on_its_own_phones_is_no_network_burst_and_a_script_is() {
+    let own = |n: i64| format!("phone-{n}");
+    assert!(
+        meeting(own, true).is_empty(),
+        "a unit told to answer at 9:00, each on their own phone with the page"
+    );
+    let all: BTreeSet<i64> = (1..=40).collect();
+    assert_eq!(meeting(own, false), all, "none loaded the page");
+    assert_eq!(meeting(|_| String::new(), true), all, "no device tokens");
+    assert_eq!(
+        meeting(|n| format!("tablet-{}", n % 2), true),
+        all,
+        "two devices for forty accounts"
+    );
+}
