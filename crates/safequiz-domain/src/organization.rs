@@ -367,28 +367,36 @@ pub fn staff_count(staff: i64) -> Result<i64, &'static str> {
     }
 }
 
-/// The participation rate of `took_part` people out of `headcount`, as a share of 1 rounded to
-/// four places (`0.1234` is 12.34%); `None` without a headcount.
-pub fn participation_rate(took_part: u64, headcount: Option<i64>) -> Option<f64> {
+/// The share of `headcount` that `took_part` people are (more than 1 when more took part than
+/// expected); `None` without a positive headcount. The one rule of every participation rate:
+/// the record's unit figures and the board of organizations.
+pub fn participation_share(took_part: u64, headcount: Option<i64>) -> Option<f64> {
     let headcount = headcount.filter(|h| *h > 0)?;
-    Some((took_part as f64 / headcount as f64 * 10_000.0).round() / 10_000.0)
+    Some(took_part as f64 / headcount as f64)
+}
+
+/// [`participation_share`] rounded to four places (`0.1234` is 12.34%), as boards publish it.
+pub fn participation_rate(took_part: u64, headcount: Option<i64>) -> Option<f64> {
+    participation_share(took_part, headcount).map(|share| (share * 10_000.0).round() / 10_000.0)
 }
 
 impl crate::campaign::Campaign {
     /// Whether an entry of the campaign takes self-registered organizations.
     pub fn has_organizations(&self) -> bool {
+        (0..self.entries.len()).any(|entry| self.is_organizations_entry(entry))
+    }
+
+    /// Whether entry number `entry` takes self-registered organizations.
+    pub fn is_organizations_entry(&self, entry: usize) -> bool {
         self.entries
-            .iter()
-            .any(|e| e.kind == crate::campaign::EntryKind::Organizations)
+            .get(entry)
+            .is_some_and(|e| e.kind == crate::campaign::EntryKind::Organizations)
     }
 
     /// Whether `ix` is a region of an organizations entry: organizations register under it,
     /// participants do not register on it directly.
     pub fn is_organization_region(&self, ix: UnitIx) -> bool {
-        let entry = self.units.get(ix).entry;
-        self.entries
-            .get(entry)
-            .is_some_and(|e| e.kind == crate::campaign::EntryKind::Organizations)
+        self.is_organizations_entry(self.units.get(ix).entry)
     }
 }
 

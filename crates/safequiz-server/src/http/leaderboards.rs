@@ -83,11 +83,7 @@ pub(crate) struct Figures {
 
 impl From<UnitTotals> for Figures {
     fn from(totals: UnitTotals) -> Figures {
-        let avg_score = if totals.attempts == 0 {
-            0.0
-        } else {
-            (totals.points as f64 / totals.attempts as f64 * 100.0).round() / 100.0
-        };
+        let avg_score = average(totals.points, totals.attempts);
         Figures {
             points: totals.points,
             participants: totals.participants,
@@ -216,15 +212,12 @@ impl BoardKey {
         if !campaign.public_rankings.units {
             return Err(ApiError::RankingsHidden);
         }
-        let organizations_entry = |entry: usize| {
-            campaign.entries[entry].kind == safequiz_domain::campaign::EntryKind::Organizations
-        };
         let parent = match campaign.units.find(&query.parent) {
             Some(ix) if campaign.is_organization_region(ix) => Some(Parent::Unit(ix)),
             Some(_) => None,
             None => entry_index(campaign, &query.parent)
                 .ok()
-                .filter(|&entry| organizations_entry(entry))
+                .filter(|&entry| campaign.is_organizations_entry(entry))
                 .map(Parent::Entry),
         }
         .ok_or(ApiError::NotFound(
@@ -257,6 +250,31 @@ impl BoardKey {
         };
         Ok(Bytes::from(body))
     }
+}
+
+/// `total / count` in two decimals, 0 for no count: an average as every board shows it.
+fn average(total: u64, count: u64) -> f64 {
+    if count == 0 {
+        0.0
+    } else {
+        super::round2(total as f64 / count as f64)
+    }
+}
+
+/// The ranks of rows already in board order, given each row's figure: 1-based positions, equal
+/// figures sharing the rank of the first of them (1, 2, 2, 4).
+fn shared_ranks<V: PartialEq>(figures: impl Iterator<Item = V>) -> Vec<usize> {
+    let mut ranks = Vec::new();
+    let mut previous: Option<V> = None;
+    for (position, value) in figures.enumerate() {
+        let rank = match (&previous, ranks.last()) {
+            (Some(before), Some(&rank)) if *before == value => rank,
+            _ => position + 1,
+        };
+        ranks.push(rank);
+        previous = Some(value);
+    }
+    ranks
 }
 
 /// A board's `limit` (20 without one), or the 400 of one outside 1 to [`MAX_BOARD_LIMIT`].
@@ -357,12 +375,9 @@ async fn unit_board(
     let mut rows: Vec<(UnitIx, UnitTotals)> = children.into_iter().zip(totals).collect();
     // A stable sort keeps the unit file's order among equal figures.
     rows.sort_by_key(|row| std::cmp::Reverse(figure(&row.1)));
+    let ranks = shared_ranks(rows.iter().map(|row| figure(&row.1)));
     let mut items = Vec::with_capacity(rows.len());
-    let mut rank = 0;
-    for (position, (ix, totals)) in rows.iter().enumerate() {
-        if position == 0 || figure(totals) != figure(&rows[position - 1].1) {
-            rank = position + 1;
-        }
+    for ((ix, totals), rank) in rows.iter().zip(ranks) {
         let unit = tree.get(*ix);
         items.push(UnitItem {
             rank,
@@ -622,11 +637,7 @@ async fn organization_board(
             let (whole, public) = (totals[0], totals.get(1).copied().unwrap_or_default());
             let staff_participants = whole.participants.saturating_sub(public.participants);
             let points = whole.points.saturating_sub(public.points);
-            let avg_points = if staff_participants == 0 {
-                0.0
-            } else {
-                (points as f64 / staff_participants as f64 * 100.0).round() / 100.0
-            };
+            let avg_points = average(points, staff_participants);
             OrganizationItem {
                 rank: 0,
                 unit_id: &organization.unit_id,
@@ -654,14 +665,8 @@ async fn organization_board(
     rows.sort_by(|a, b| figure(b).total_cmp(&figure(a)));
     let count = rows.len();
     rows.truncate(limit);
-    let mut rank = 0;
-    let mut previous = None;
-    for (position, row) in rows.iter_mut().enumerate() {
-        let value = figure(row);
-        if previous != Some(value) {
-            rank = position + 1;
-            previous = Some(value);
-        }
+    let ranks = shared_ranks(rows.iter().map(figure));
+    for (row, rank) in rows.iter_mut().zip(ranks) {
         row.rank = rank;
     }
     let board = OrganizationBoard {
@@ -672,4 +677,21 @@ async fn organization_board(
         items: rows,
     };
     serde_json::to_string(&board).map_err(|error| ApiError::Internal(error.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_figures_share_the_rank_of_the_first_of_them() {
+        assert_eq!(
+            shared_ranks([9, 7, 7, 5, 5, 5, 1].into_iter()),
+            [1, 2, 2, 4, 4, 4, 7]
+        );
+        assert_eq!(shared_ranks(std::iter::empty::<u64>()), Vec::<usize>::new());
+        assert_eq!(average(3, 2), 1.5);
+        assert_eq!(average(1, 3), 0.33);
+        assert_eq!(average(5, 0), 0.0);
+    }
 }

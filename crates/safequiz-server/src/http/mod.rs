@@ -43,6 +43,11 @@ use crate::http::leaderboards::BoardKey;
 use crate::http::snapshots::Snapshots;
 use crate::workers::broadcaster::Broadcaster;
 
+/// Two decimals, as the pages and boards show averages.
+pub(crate) fn round2(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
 /// What every handler receives: shared, read-only or internally synchronised.
 #[derive(Clone)]
 pub struct AppState {

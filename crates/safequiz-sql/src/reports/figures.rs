@@ -38,9 +38,10 @@ impl UnitFigure {
     /// Participants per head of the headcount (may exceed 1 when more people than expected take
     /// part); `None` when no positive headcount is known.
     pub fn participation_rate(&self) -> Option<f64> {
-        self.headcount
-            .filter(|&headcount| headcount > 0)
-            .map(|headcount| self.participants as f64 / headcount as f64)
+        safequiz_domain::organization::participation_share(
+            u64::try_from(self.participants).unwrap_or(0),
+            self.headcount,
+        )
     }
 }
 

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::period::{Period, PeriodQuery, date_of};
 use super::{Organizer, Target};
-use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
+use crate::http::{AppState, round2};
 
 #[cfg(test)]
 mod tests;
@@ -50,11 +50,6 @@ pub(crate) fn sort_children(children: &mut [UnitFigure], sort: FigureSort) {
         FigureSort::AvgScore => children.sort_by(|a, b| average(b).total_cmp(&average(a))),
         FigureSort::ParticipationRate => children.sort_by(|a, b| rate(b).total_cmp(&rate(a))),
     }
-}
-
-/// Two decimals, as the pages show averages.
-fn round2(value: f64) -> f64 {
-    (value * 100.0).round() / 100.0
 }
 
 /// A unit's figures over a period as the API shows them.
