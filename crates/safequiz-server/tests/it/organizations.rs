@@ -720,7 +720,8 @@ async fn the_board_of_organizations_ranks_a_region_s_organizations_by_rate_or_av
     // Two staff of four took part in the first (50%), one of ten in the second (10%) but with a
     // better average; the third, in another county, has no one yet. A 五进 participant counts
     // for neither the rate nor the staff's average.
-    let (_, big) = register_org_with(&app, "上党区水利局", HUAWEI, COUNTY, 4).await;
+    let (status, big) = register_org_with(&app, "上党区水利局", HUAWEI, COUNTY, 4).await;
+    assert_eq!(status, 201, "the refused ones wrote nothing: {big}");
     let (_, small) = register_org_with(&app, "上党区水务中心", TENCENT, COUNTY, 10).await;
     let (_, far) = register_org_with(&app, "小店区水利局", XIAOMI, OTHER_COUNTY, 7).await;
     let unit = |org: &Value| org["unit_id"].as_str().expect("a unit").to_owned();
@@ -814,6 +815,21 @@ async fn the_board_of_organizations_ranks_a_region_s_organizations_by_rate_or_av
     assert_eq!(status, 400, "a limit of 0");
     let (status, _) = board("parent=140400&sort=attempts").await;
     assert_eq!(status, 400, "no such sort for organizations");
+    // The live stream takes the same query and refuses the same way, before any stream.
+    for (query, expected) in [
+        ("board=organizations&parent=140400&sort=attempts", 400),
+        ("board=organizations&sort=rate", 400),
+        ("board=units&parent=region&sort=rate", 400),
+        ("board=organizations&parent=nowhere", 404),
+    ] {
+        let (status, body) = app
+            .get_json(&format!(
+                "/api/v1/campaigns/{ORG_CAMPAIGN}/leaderboards/stream?{query}"
+            ))
+            .await;
+        assert_eq!(status, expected, "{query}: {body}");
+        assert!(body["error"].is_string(), "{query}: a JSON error: {body}");
+    }
     let (status, _) = board("parent=nowhere").await;
     assert_eq!(status, 404, "no such region");
     let (status, _) = app
