@@ -237,5 +237,60 @@ impl UnitTotals {
     }
 }
 
+/// Which individual boards a campaign keeps live (docs/design.md §3.8): the whole campaign's
+/// always, and one per unit of a participant's path (the unit ids from the entry's root down to
+/// their own) down to `levels` levels, every level when `levels` is absent. Each kept level costs
+/// every participant one board entry in Redis (about 124 B), so the national campaign keeps its
+/// national board only (issue 15): a unit's own best are then read from the record by its
+/// organizers, and `me` tells the national rank.
+///
+/// This is the one home of the rule: the board writer, the restore, `me`, the public board and
+/// the reconcile all ask it which boards of a path exist.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IndividualBoards {
+    levels: Option<usize>,
+}
+
+impl IndividualBoards {
+    /// A board for the campaign and for every unit of every path.
+    pub const EVERY_LEVEL: IndividualBoards = IndividualBoards { levels: None };
+
+    /// A board for the campaign and for the units of the first `levels` levels of a path (0: the
+    /// campaign's board only).
+    pub fn down_to(levels: usize) -> IndividualBoards {
+        IndividualBoards {
+            levels: Some(levels),
+        }
+    }
+
+    /// How many levels below the campaign keep a board; `None`: every level.
+    pub fn levels(self) -> Option<usize> {
+        self.levels
+    }
+
+    /// The units of `path` (from the entry's root down) whose boards are kept: its first levels.
+    pub fn kept<T>(self, path: &[T]) -> &[T] {
+        &path[..path.len().min(self.depth())]
+    }
+
+    /// The same for a path read one unit at a time (a stream entry's comma-joined path).
+    pub fn kept_units<'a>(
+        self,
+        path: impl Iterator<Item = &'a str>,
+    ) -> impl Iterator<Item = &'a str> {
+        path.take(self.depth())
+    }
+
+    /// Whether a unit whose path from the entry's root has `length` units (1: a root unit)
+    /// has a board of its own.
+    pub fn keeps(self, length: usize) -> bool {
+        length <= self.depth()
+    }
+
+    fn depth(self) -> usize {
+        self.levels.unwrap_or(usize::MAX)
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -14,6 +14,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 
 use crate::bank::{Bank, Question};
+use crate::board::IndividualBoards;
 use crate::calendar;
 use crate::certificate::Certificate;
 use crate::draw::{DrawPlan, QuestionPool};
@@ -91,6 +92,10 @@ pub struct CampaignFile {
     /// device token, network and page load, and compute the signals. Absent: off.
     #[serde(default)]
     pub fair_play: bool,
+    /// How many levels of the unit trees keep an individual board below the whole campaign's
+    /// (0: the campaign's only); absent: every level (`IndividualBoards`).
+    #[serde(default)]
+    pub individual_board_levels: Option<i64>,
 }
 
 /// Which public rankings a campaign shows (issue 21: current national rules discourage
@@ -357,6 +362,8 @@ pub struct Campaign {
     /// Whether participant requests are observed for the fair-play signals; off by default
     /// because the observations cost the service and the record (docs/fair-play.md "Cost").
     pub fair_play: bool,
+    /// Which individual boards are kept live: the campaign's and its units' down to a level.
+    pub individual_boards: IndividualBoards,
 }
 
 /// A campaign's practice room (练功房): attempts that are reviewed at once and never counted.
@@ -439,6 +446,13 @@ impl Campaign {
             &plan,
             &mut problems,
         );
+        let individual_boards = match file.individual_board_levels {
+            None => IndividualBoards::EVERY_LEVEL,
+            Some(levels) => in_range("individual_board_levels", levels, 0, 16, &mut problems)
+                .map_or(IndividualBoards::EVERY_LEVEL, |levels| {
+                    IndividualBoards::down_to(levels as usize)
+                }),
+        };
 
         match (
             window,
@@ -487,6 +501,7 @@ impl Campaign {
                 certificate,
                 public_rankings: file.public_rankings,
                 fair_play: file.fair_play,
+                individual_boards,
             }),
             _ => Err(problems.into_vec()),
         }

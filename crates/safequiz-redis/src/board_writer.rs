@@ -7,8 +7,9 @@
 //! every shard). Finalize runs in the participant's shard and cannot write keys of other slots on
 //! a cluster, so it appends the participant's new totals and unit path to the attempt entry
 //! (`streams`), and this writer moves their board entries: for each attempt, on the campaign's
-//! board and every board of the path, `ZREM` of the member their previous totals made and `ZADD`
-//! of the new one (the order and its spelling are `safequiz_domain::board`'s).
+//! board and every board of the path the campaign keeps (`IndividualBoards`), `ZREM` of the
+//! member their previous totals made and `ZADD` of the new one (the order and its spelling are
+//! `safequiz_domain::board`'s).
 //!
 //! The unit totals (the shard's part of every unit's attempts, points, participants and
 //! full-mark attempts) are applied by the same pass, inside `board_feed.lua`: they are in the
@@ -53,7 +54,7 @@
 use std::collections::HashMap;
 
 use redis::Cmd;
-use safequiz_domain::board::{BoardMember, BoardScore};
+use safequiz_domain::board::{BoardMember, BoardScore, IndividualBoards};
 
 use crate::connection::{Connection, ShardPipelines, Slot};
 use crate::keys::{self, Shard, ShardKeys};
@@ -157,11 +158,12 @@ impl<'a> BoardUpdate<'a> {
 impl HotState {
     /// One pass of the board writer named `writer` over `shard`: if it holds the shard's lease
     /// (taking it when free, for `lease_ms`), applies up to `count` stream entries after the
-    /// shard's cursor to the boards and moves the cursor past them.
+    /// shard's cursor to the `kept` boards and moves the cursor past them.
     #[tracing::instrument(skip_all, fields(%shard))]
     pub async fn write_boards(
         &self,
         campaign: &str,
+        kept: IndividualBoards,
         shard: Shard,
         writer: &str,
         count: usize,
@@ -204,8 +206,8 @@ impl HotState {
                 .added
                 .map(|(score, member)| (score.to_redis_score(), member.encode()));
             let previous = update.previous.map(|previous| previous.encode());
-            let units = std::iter::once(None)
-                .chain(update.path.split(',').filter(|u| !u.is_empty()).map(Some));
+            let path = update.path.split(',').filter(|u| !u.is_empty());
+            let units = std::iter::once(None).chain(kept.kept_units(path).map(Some));
             for unit in units {
                 let key = keys::board(campaign, unit);
                 let writes = match boards.get_mut(&key) {

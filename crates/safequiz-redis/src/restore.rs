@@ -21,7 +21,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use redis::{AsyncCommands, Cmd};
-use safequiz_domain::board::{BoardMember, Finish, ParticipantTotals, UnitTotals};
+use safequiz_domain::board::{
+    BoardMember, Finish, IndividualBoards, ParticipantTotals, UnitTotals,
+};
 use safequiz_domain::scope::WHOLE_CAMPAIGN;
 use safequiz_domain::score::{Candidate, Counted};
 
@@ -217,6 +219,8 @@ impl Batch {
 pub struct Restorer {
     campaign: String,
     shards: u16,
+    /// The individual boards the campaign keeps.
+    kept: IndividualBoards,
     batch: Batch,
     /// The highest participant id restored in each shard, over `shards`.
     sequences: HashMap<Shard, u64>,
@@ -251,11 +255,18 @@ impl HotState {
         Ok(())
     }
 
-    /// Starts a restore of `campaign`; run [`HotState::clear_derived`] first.
-    pub async fn restorer(&self, campaign: &str, shards: u16) -> Result<Restorer, RedisError> {
+    /// Starts a restore of `campaign`, whose `kept` individual boards it fills; run
+    /// [`HotState::clear_derived`] first.
+    pub async fn restorer(
+        &self,
+        campaign: &str,
+        shards: u16,
+        kept: IndividualBoards,
+    ) -> Result<Restorer, RedisError> {
         Ok(Restorer {
             campaign: campaign.to_owned(),
             shards,
+            kept,
             batch: Batch {
                 connection: self.connection().await?,
                 commands: ShardPipelines::new(),
@@ -506,7 +517,8 @@ impl Restorer {
         }
         let score = totals.score().to_redis_score();
         let member = totals.member(participant.participant).encode();
-        let boards = std::iter::once(None).chain(participant.path.iter().map(|u| Some(u.as_str())));
+        let path = self.kept.kept(&participant.path);
+        let boards = std::iter::once(None).chain(path.iter().map(|u| Some(u.as_str())));
         for board in boards {
             let key = keys::board(&self.campaign, board);
             self.batch

@@ -92,7 +92,10 @@ pub async fn rebuild_with(
         .hot
         .clear_derived(&campaign.id, state.shards, &units)
         .await?;
-    let mut restorer = state.hot.restorer(&campaign.id, state.shards).await?;
+    let mut restorer = state
+        .hot
+        .restorer(&campaign.id, state.shards, campaign.individual_boards)
+        .await?;
     let exclusions = state.store.excluded_participants(&campaign.id).await?;
     let limit = options.participants_per_batch.max(1);
     let mut paths = Paths::new(campaign);
@@ -258,10 +261,10 @@ const BOARD_BACKLOG_CAP: usize = 10_000;
 /// one line each, as it finds them (so that millions of them need no memory); returns how many.
 ///
 /// Batch by batch: every participant's totals in their hash, and their member and score on the
-/// campaign's board and on the board of every unit on their path. At the end: the number of
-/// registrations, every unit's totals, and every board's size. Equal sizes with
-/// every expected member present at its score means no board holds anything else, so the
-/// boards are compared exactly without reading them whole.
+/// campaign's board and on the board of every unit of their path the campaign keeps
+/// (`IndividualBoards`). At the end: the number of registrations, every unit's totals, and every
+/// board's size. Equal sizes with every expected member present at its score means no board
+/// holds anything else, so the boards are compared exactly without reading them whole.
 pub async fn reconcile_with(
     state: &AppState,
     campaign: &Campaign,
@@ -320,7 +323,9 @@ pub async fn reconcile_with(
             {
                 let figures = units.entry(unit.to_owned()).or_default();
                 *figures = figures.merge(sums.units);
-                let board = (unit != WHOLE_CAMPAIGN).then(|| unit.to_owned());
+            }
+            let kept = campaign.individual_boards.kept(&sums.path);
+            for board in std::iter::once(None).chain(kept.iter().cloned().map(Some)) {
                 *board_sizes.entry(board).or_default() += 1;
             }
         }
@@ -368,7 +373,8 @@ async fn unit_differences(
     Ok(())
 }
 
-/// Every board holds as many members as the record puts on it.
+/// Every board holds as many members as the record puts on it: none on a board of a level the
+/// campaign does not keep.
 async fn board_size_differences(
     state: &AppState,
     campaign: &Campaign,
@@ -428,7 +434,8 @@ async fn participant_differences(
             participant: *id,
         };
         entries.push(BoardEntry { unit: None, member });
-        entries.extend(sums.path.iter().map(|unit| BoardEntry {
+        let kept = campaign.individual_boards.kept(&sums.path);
+        entries.extend(kept.iter().map(|unit| BoardEntry {
             unit: Some(unit.as_str()),
             member,
         }));

@@ -720,7 +720,11 @@
           orgs.appendChild(b.items.length ? organizationTable(b) : h('p', { class: 'muted', text: '暂无单位' }));
         });
       }
-      var unitQuery = path.length ? '&unit=' + encodeURIComponent(parent) : '';
+      // A campaign may keep individual boards down to a level (`individual_levels`): the
+      // deepest board kept on the way down is shown.
+      var levels = S.campaign.public_rankings.individual_levels;
+      var kept = path.slice(0, levels == null ? path.length : levels);
+      var unitQuery = kept.length ? '&unit=' + encodeURIComponent(kept[kept.length - 1].id) : '';
       peopleStream = rankingHidden('individuals', people) ? null : live('board=participants&limit=20' + unitQuery, function (b) {
         people.textContent = '';
         people.appendChild(b.items.length ? peopleTable(b) : h('p', { class: 'muted', text: '暂无成绩' }));

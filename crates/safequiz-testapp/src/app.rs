@@ -32,6 +32,7 @@ pub struct TestAppBuilder {
     topology: Topology,
     time_limit_secs: Option<u32>,
     public_rankings: Option<safequiz_domain::campaign::PublicRankings>,
+    shipped_board_levels: bool,
     trusted_proxies: Option<Vec<String>>,
     redis_proxy: bool,
     adjust: Option<Adjustment>,
@@ -75,6 +76,14 @@ impl TestAppBuilder {
         rankings: safequiz_domain::campaign::PublicRankings,
     ) -> TestAppBuilder {
         self.public_rankings = Some(rankings);
+        self
+    }
+
+    /// Serves the campaigns' individual boards as their files keep them (`individual_board_levels`:
+    /// the national campaign keeps its national board only). Without it every campaign keeps a
+    /// board for every unit, which most tests of the boards, ranks and recovery exercise.
+    pub fn shipped_board_levels(mut self) -> TestAppBuilder {
+        self.shipped_board_levels = true;
         self
     }
 
@@ -217,6 +226,13 @@ impl TestAppBuilder {
                 Arc::get_mut(campaign)
                     .expect("a freshly loaded campaign has one owner")
                     .time_limit_secs = secs;
+            }
+        }
+        if !self.shipped_board_levels {
+            for campaign in &mut catalogue.campaigns {
+                Arc::get_mut(campaign)
+                    .expect("a freshly loaded campaign has one owner")
+                    .individual_boards = safequiz_domain::board::IndividualBoards::EVERY_LEVEL;
             }
         }
         if let Some(rankings) = self.public_rankings {

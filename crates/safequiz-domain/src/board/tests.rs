@@ -4,7 +4,8 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 
 use super::{
-    BoardMember, BoardScore, Finish, POINT_WEIGHT, ParticipantTotals, Placing, UnitTotals,
+    BoardMember, BoardScore, Finish, IndividualBoards, POINT_WEIGHT, ParticipantTotals, Placing,
+    UnitTotals,
 };
 
 #[test]
@@ -233,4 +234,25 @@ proptest! {
         let score = a.score.to_redis_score();
         prop_assert_eq!(score as f64 as i64, score);
     }
+}
+
+#[test]
+fn individual_boards_keep_the_first_levels_of_a_path() {
+    let path = ["110000", "110100", "110101"];
+    let every = IndividualBoards::EVERY_LEVEL;
+    assert_eq!(every.kept(&path), &path[..]);
+    assert!(every.keeps(3) && every.keeps(40));
+    let national = IndividualBoards::down_to(0);
+    assert!(national.kept(&path).is_empty());
+    assert!(!national.keeps(1));
+    let provinces = IndividualBoards::down_to(1);
+    assert_eq!(provinces.kept(&path), &path[..1]);
+    assert!(provinces.keeps(1) && !provinces.keeps(2));
+    assert_eq!(
+        provinces
+            .kept_units("110000,110100,110101".split(','))
+            .collect::<Vec<_>>(),
+        ["110000"]
+    );
+    assert_eq!(IndividualBoards::down_to(5).kept(&path), &path[..]);
 }

@@ -475,3 +475,29 @@ fn odd_scoring_settings_are_refused_naming_their_key() {
         );
     }
 }
+
+#[test]
+fn individual_boards_are_kept_at_every_level_unless_limited() {
+    use crate::board::IndividualBoards;
+    let campaign = build(CAMPAIGN).expect("valid");
+    assert_eq!(campaign.individual_boards, IndividualBoards::EVERY_LEVEL);
+    let limited = CAMPAIGN.replacen(
+        "\n[[entries]]",
+        "\nindividual_board_levels = 1\n\n[[entries]]",
+        1,
+    );
+    let campaign = build(&limited).expect("valid");
+    assert_eq!(campaign.individual_boards, IndividualBoards::down_to(1));
+    let refused = CAMPAIGN.replacen(
+        "\n[[entries]]",
+        "\nindividual_board_levels = -1\n\n[[entries]]",
+        1,
+    );
+    let problems = build(&refused).expect_err("a negative level is refused");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("key `individual_board_levels`: -1 is out of range")),
+        "{problems:?}"
+    );
+}

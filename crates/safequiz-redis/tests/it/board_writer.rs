@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use safequiz_domain::board::{BoardMember, BoardScore, Placing};
+use safequiz_domain::board::{BoardMember, BoardScore, IndividualBoards, Placing};
+
+const EVERY_LEVEL: IndividualBoards = IndividualBoards::EVERY_LEVEL;
 use safequiz_domain::scope::WHOLE_CAMPAIGN;
 use safequiz_redis::HotState;
 use safequiz_redis::attempts::{ReadOutcome, SubmitOutcome};
@@ -212,14 +214,14 @@ async fn one_writer_holds_a_shard_until_its_lease_ends() {
     // Participant 1 is in shard 1.
     let shard = Shard::of_participant(1, SHARDS);
     let first = hot
-        .write_boards(CAMPAIGN, shard, "a", 100, 300)
+        .write_boards(CAMPAIGN, EVERY_LEVEL, shard, "a", 100, 300)
         .await
         .expect("pass");
     assert!(first.holder, "a free shard goes to the first writer");
     play(&hot, 1, 0, 5, 20_000).await;
 
     let refused = hot
-        .write_boards(CAMPAIGN, shard, "b", 100, 300)
+        .write_boards(CAMPAIGN, EVERY_LEVEL, shard, "b", 100, 300)
         .await
         .expect("pass");
     assert_eq!(
@@ -232,7 +234,7 @@ async fn one_writer_holds_a_shard_until_its_lease_ends() {
     // Writer a never comes back: b takes the shard once a's lease ends, and applies the entry.
     let taken = eventually("b holds the shard", Duration::from_secs(5), || async {
         let pass = hot
-            .write_boards(CAMPAIGN, shard, "b", 100, 300)
+            .write_boards(CAMPAIGN, EVERY_LEVEL, shard, "b", 100, 300)
             .await
             .expect("pass");
         pass.holder.then_some(pass)
@@ -284,12 +286,12 @@ async fn an_entry_without_board_fields_is_counted_and_passed() {
         .await
         .expect("XADD");
     let pass = hot
-        .write_boards(CAMPAIGN, shard, "a", 100, 1_000)
+        .write_boards(CAMPAIGN, EVERY_LEVEL, shard, "a", 100, 1_000)
         .await
         .expect("pass");
     assert_eq!((pass.entries, pass.applied, pass.skipped), (1, 0, 1));
     let again = hot
-        .write_boards(CAMPAIGN, shard, "a", 100, 1_000)
+        .write_boards(CAMPAIGN, EVERY_LEVEL, shard, "a", 100, 1_000)
         .await
         .expect("pass");
     assert_eq!(again.entries, 0, "the cursor moved past it");
@@ -384,5 +386,51 @@ async fn an_attempt_entry_written_before_the_packing_is_applied_like_a_packed_on
             .await
             .expect("totals"),
         totals
+    );
+}
+
+#[tokio::test]
+async fn a_campaign_that_keeps_fewer_levels_gets_no_board_below_them() {
+    let (redis, hot) = hot_state();
+    let mut connection = raw(&redis).await;
+    for participant in 1..=3 {
+        play(&hot, participant, 0, participant as usize, 20_000).await;
+    }
+    for shard in Shard::all(SHARDS) {
+        let pass = hot
+            .write_boards(
+                CAMPAIGN,
+                IndividualBoards::down_to(1),
+                shard,
+                "a",
+                100,
+                1_000,
+            )
+            .await
+            .expect("pass");
+        assert!(pass.holder);
+    }
+    let [campaign, first, second]: [Vec<(String, i64)>; 3] = boards(&mut connection)
+        .await
+        .try_into()
+        .expect("three boards");
+    assert_eq!(campaign.len(), 3, "the campaign's board holds everyone");
+    assert_eq!(
+        first, campaign,
+        "the first level's board too, in the same order"
+    );
+    assert!(
+        second.is_empty(),
+        "the second level keeps no board: {second:?}"
+    );
+    let totals = hot
+        .unit_totals(CAMPAIGN, SHARDS, &[WHOLE_CAMPAIGN, PATH[0], PATH[1]])
+        .await
+        .expect("totals");
+    assert!(
+        totals
+            .iter()
+            .all(|t| t.participants == 3 && t.attempts == 3),
+        "unit totals are kept at every level whatever the boards: {totals:?}"
     );
 }

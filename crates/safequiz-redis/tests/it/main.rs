@@ -23,6 +23,7 @@ mod streams;
 mod submit;
 
 use safequiz_domain::bank::{Choices, QuestionKind};
+use safequiz_domain::board::IndividualBoards;
 use safequiz_domain::draw::OptionOrder;
 use safequiz_redis::attempts::{Actor, AttemptRecord, ChoiceArg, NewAttempt, StartOutcome};
 use safequiz_redis::{HotState, RedisSettings};
@@ -177,7 +178,14 @@ async fn catch_up_boards(hot: &HotState, campaign: &str, shards: u16) {
     for shard in safequiz_redis::keys::Shard::all(shards) {
         loop {
             let pass = hot
-                .write_boards(campaign, shard, "test-writer", 256, 10_000)
+                .write_boards(
+                    campaign,
+                    IndividualBoards::EVERY_LEVEL,
+                    shard,
+                    "test-writer",
+                    256,
+                    10_000,
+                )
                 .await
                 .expect("the board writer's pass");
             assert!(pass.holder, "the test's writer holds shard {shard}");

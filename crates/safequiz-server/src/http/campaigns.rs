@@ -47,6 +47,9 @@ struct PointsView {
 struct RankingsView {
     units: bool,
     individuals: bool,
+    /// How many levels of units below the whole campaign have an individual board
+    /// (`individual_board_levels`; 0: the campaign's only); `null`: every level.
+    individual_levels: Option<usize>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -121,6 +124,7 @@ pub async fn list(state: web::Data<AppState>) -> HttpResponse {
             public_rankings: RankingsView {
                 units: campaign.public_rankings.units,
                 individuals: campaign.public_rankings.individuals,
+                individual_levels: campaign.individual_boards.levels(),
             },
             fair_play: campaign.fair_play,
         })

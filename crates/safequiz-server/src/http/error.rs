@@ -123,6 +123,10 @@ pub enum ApiError {
     /// The campaign hides this public ranking (`public_rankings`; docs/fair-play.md).
     #[error("本竞赛不公开此排行榜")]
     RankingsHidden,
+    /// The campaign keeps no individual board at this unit's level (`individual_board_levels`;
+    /// docs/design.md §3.8).
+    #[error("本竞赛只设全国和上级单位的个人排名，此单位没有个人排行榜")]
+    BoardNotKept,
 }
 
 /// What is wrong with one row of an uploaded table.
@@ -168,7 +172,7 @@ impl ApiError {
     pub const STREAMS_RETRY_AFTER_SECS: u64 = 10;
 
     /// Every code any error response carries.
-    pub const CODES: [&'static str; 48] = [
+    pub const CODES: [&'static str; 49] = [
         "not_found",
         "bad_request",
         "unauthorized",
@@ -214,6 +218,7 @@ impl ApiError {
         "invalid_post",
         "invalid_public_kind",
         "rankings_hidden",
+        "board_not_kept",
         "invalid_reason",
         "already_excluded",
         "not_excluded",
@@ -248,6 +253,7 @@ impl ApiError {
             ApiError::Internal(_) => "internal",
             ApiError::Conflict { code, .. } => code,
             ApiError::RankingsHidden => "rankings_hidden",
+            ApiError::BoardNotKept => "board_not_kept",
         }
     }
 }
@@ -338,7 +344,9 @@ impl From<safequiz_redis::RedisError> for ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::NotFound(_) | ApiError::RankingsHidden => StatusCode::NOT_FOUND,
+            ApiError::NotFound(_) | ApiError::RankingsHidden | ApiError::BoardNotKept => {
+                StatusCode::NOT_FOUND
+            }
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

@@ -183,12 +183,19 @@ impl BoardKey {
             return Err(ApiError::RankingsHidden);
         }
         let unit = match &query.unit {
-            Some(unit) => Some(
-                campaign
+            Some(unit) => {
+                let ix = campaign
                     .units
                     .find(unit)
-                    .ok_or(ApiError::NotFound("no unit has this id in the campaign"))?,
-            ),
+                    .ok_or(ApiError::NotFound("no unit has this id in the campaign"))?;
+                if !campaign
+                    .individual_boards
+                    .keeps(campaign.units.path(ix).len())
+                {
+                    return Err(ApiError::BoardNotKept);
+                }
+                Some(ix)
+            }
             None => None,
         };
         Ok(BoardKey {

@@ -270,8 +270,9 @@ struct Rank<'a> {
     rank: Option<u64>,
 }
 
-/// The participant's standing and their rank on the campaign's board and on each board of
-/// `path` (the unit ids from the entry's root down to their own), `None` everywhere before a
+/// The participant's standing and their rank on the campaign's board and on each board the
+/// campaign keeps of `path` (the unit ids from the entry's root down to their own; the first
+/// `individual_board_levels` of them when the campaign sets it), `None` everywhere before a
 /// final attempt: the participant's hash, then one `ZRANK` per board, or right after a finish
 /// the counts that place the new score (`HotState::my_standing`), read live, so the result page
 /// shows a rank that counts the attempt just submitted.
@@ -282,7 +283,8 @@ async fn standing_and_ranks(
     path: &[&str],
 ) -> Result<(Standing, Vec<Option<u64>>), ApiError> {
     let mut boards: Vec<Option<&str>> = vec![None];
-    boards.extend(path.iter().map(|id| Some(*id)));
+    let kept = campaign.individual_boards.kept(path);
+    boards.extend(kept.iter().map(|id| Some(*id)));
     let (standing, ranks) = state
         .hot
         .my_standing(
@@ -328,7 +330,8 @@ fn today(
     }
 }
 
-/// The national rank, then one rank per unit of the path, each named by its level.
+/// The national rank, then one rank per unit of the path that has a board (`ranks` holds one
+/// per kept board), each named by its level.
 fn rank_views<'c>(units: &[&'c Unit], ranks: &[Option<u64>]) -> Vec<Rank<'c>> {
     let national = Rank {
         level: "national",
@@ -349,7 +352,8 @@ fn rank_views<'c>(units: &[&'c Unit], ranks: &[Option<u64>]) -> Vec<Rank<'c>> {
 }
 
 /// `GET /api/v1/campaigns/{cid}/me`: my unit path, totals, today's attempts and my rank at
-/// every level of my unit path, from the campaign down to my own unit.
+/// every level of my unit path that keeps an individual board, from the campaign down to my own
+/// unit (or to the campaign's `individual_board_levels`).
 #[utoipa::path(
     get,
     path = "/api/v1/campaigns/{cid}/me",

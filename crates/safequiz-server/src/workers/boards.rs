@@ -52,7 +52,14 @@ pub async fn write_once(state: &AppState, writer: &str) -> Result<usize, RedisEr
             loop {
                 let pass = state
                     .hot
-                    .write_boards(&campaign.id, shard, writer, BATCH, LEASE_MS)
+                    .write_boards(
+                        &campaign.id,
+                        campaign.individual_boards,
+                        shard,
+                        writer,
+                        BATCH,
+                        LEASE_MS,
+                    )
                     .await?;
                 applied += pass.applied;
                 if pass.entries > 0 {

@@ -519,3 +519,122 @@ async fn a_finished_attempt_is_in_my_standing_at_once_and_on_every_board_within_
         "seen {seen_after:?} after the submit, the interval is {interval:?}"
     );
 }
+
+// A campaign may keep individual boards down to a level only (`individual_board_levels`, the
+// memory of issue 15): the writer, `me`, the public boards, the rebuild and the reconcile all
+// follow it, while the unit totals stay at every level.
+#[tokio::test]
+async fn a_campaign_keeping_fewer_board_levels_ranks_down_to_them_and_reconciles() {
+    use safequiz_domain::board::IndividualBoards;
+    let app = TestApp::builder()
+        .shards(2)
+        .campaigns(|campaign| campaign.individual_boards = IndividualBoards::down_to(1))
+        .spawn()
+        .await;
+    let campaign = app.catalogue.campaign(CAMPAIGN).expect("campaign").clone();
+    let (_, list) = app.get_json("/api/v1/campaigns").await;
+    assert_eq!(
+        list["items"][0]["public_rankings"]["individual_levels"], 1,
+        "{list}"
+    );
+    let first = app.register("王小明", "13900000011", "110101").await;
+    let second = app.register("李四光", "13900000012", "110101").await;
+    play_with(&app, &first, 2).await;
+    play_with(&app, &second, 5).await;
+    // National and province only: 东城区 (the second level) keeps no board.
+    assert_eq!(my_ranks(&app, &second).await, vec![json!(1); 2]);
+    app.boards_caught_up().await;
+    assert_eq!(my_ranks(&app, &first).await, vec![json!(2); 2]);
+    let (status, board) = app
+        .get_json(&format!(
+            "/api/v1/campaigns/{CAMPAIGN}/leaderboards/participants?unit=110000"
+        ))
+        .await;
+    assert_eq!(status, 200, "{board}");
+    assert_eq!(board["items"].as_array().map(Vec::len), Some(2), "{board}");
+    for path in [
+        "leaderboards/participants?unit=110101",
+        "leaderboards/stream?board=participants&unit=110101",
+    ] {
+        let (status, body) = app
+            .get_json(&format!("/api/v1/campaigns/{CAMPAIGN}/{path}"))
+            .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (404, Some("board_not_kept")),
+            "{path}: {body}"
+        );
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    let (_, units) = app
+        .get_json(&format!(
+            "/api/v1/campaigns/{CAMPAIGN}/leaderboards/units?parent=110000"
+        ))
+        .await;
+    assert_eq!(
+        item_of(&units, "110101").expect("东城区")["participants"],
+        2,
+        "unit totals stay at every level: {units}"
+    );
+    let mut redis = app.redis.connection().await;
+    let county: u64 = redis::cmd("ZCARD")
+        .arg(safequiz_redis::keys::board(CAMPAIGN, Some("110101")))
+        .query_async(&mut redis)
+        .await
+        .expect("ZCARD");
+    assert_eq!(county, 0, "no board below the levels kept");
+    eventually(
+        "the record holds both attempts and reconciles",
+        Duration::from_secs(10),
+        || async {
+            safequiz_server::recovery::reconcile(&app.state, &campaign)
+                .await
+                .ok()
+                .filter(Vec::is_empty)
+        },
+    )
+    .await;
+    safequiz_server::recovery::rebuild(&app.state, &campaign)
+        .await
+        .expect("rebuilds");
+    let differences = safequiz_server::recovery::reconcile(&app.state, &campaign)
+        .await
+        .expect("reconciles");
+    assert!(differences.is_empty(), "{differences:?}");
+    assert_eq!(my_ranks(&app, &first).await, vec![json!(2); 2], "rebuilt");
+}
+
+// The national campaign as shipped keeps its national board only: `me` shows one rank, the
+// national board lists everyone, a province's individual board is not kept.
+#[tokio::test]
+async fn the_shipped_national_campaign_ranks_individuals_nationally_only() {
+    let app = TestApp::builder().shipped_board_levels().spawn().await;
+    let (_, list) = app.get_json("/api/v1/campaigns").await;
+    let national = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|c| c["id"] == CAMPAIGN)
+        .expect("the national campaign");
+    assert_eq!(national["public_rankings"]["individual_levels"], 0);
+    let who = app.register("王小明", "13900000021", "110101").await;
+    play_with(&app, &who, 3).await;
+    assert_eq!(my_ranks(&app, &who).await, vec![json!(1)], "national only");
+    app.boards_caught_up().await;
+    let (status, board) = app
+        .get_json(&format!(
+            "/api/v1/campaigns/{CAMPAIGN}/leaderboards/participants"
+        ))
+        .await;
+    assert_eq!(status, 200, "{board}");
+    assert_eq!(board["items"].as_array().map(Vec::len), Some(1), "{board}");
+    let (status, body) = app
+        .get_json(&format!(
+            "/api/v1/campaigns/{CAMPAIGN}/leaderboards/participants?unit=110000"
+        ))
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (404, Some("board_not_kept"))
+    );
+}
