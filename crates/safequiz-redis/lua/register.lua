@@ -14,28 +14,42 @@
 -- {"taken"} when the phone belongs to someone with another name, or {"limited", ms left in the
 -- window} when the phone is over its limit (nothing else written).
 --
--- The phone's counter lives here, in the shard its phone picks, so that a registration is one
--- round trip (issue 22; it was a pipeline on `{limits}` first). Its window starts at its first
--- hit (`EXPIRE ... NX` leaves a running one alone) and a refused attempt is counted too, so a
--- script that keeps trying stays refused until the window ends.
+-- The phone's counter lives here, in the shard the phone picks, so that a registration is one
+-- round trip (issue 22; it was a pipeline on `{limits}` first). A phone's first registration,
+-- the one that creates its participant, is never over a limit of 1 or more, so it writes no
+-- counter (issue 15: a counter per registration was about 100 B of Redis per participant for
+-- the window's length). A later one counts itself and, when the counter is fresh and the
+-- creation is within the window, the creation too, with the window ending where it would have
+-- ended from the creation: the same count and window as a counter started at the first
+-- registration. A refused attempt is counted too, so a script that keeps trying stays refused
+-- until the window ends.
 --
 -- Invariants: one participant per phone per campaign; id mod shard count = shard, so the id
 -- alone names the shard. The unit of an existing participant never changes (their points stay
 -- where they were earned). The plain phone number never reaches Redis.
 
-local allowed = tonumber(ARGV[8])
-if allowed > 0 then
-  local hits = redis.call('INCR', KEYS[5])
-  redis.call('EXPIRE', KEYS[5], ARGV[9], 'NX')
-  if hits > allowed then
-    local left = redis.call('PTTL', KEYS[5])
-    if left <= 0 then left = tonumber(ARGV[9]) * 1000 end
-    return {'limited', string.format('%d', left)}
-  end
-end
+local allowed, window_ms = tonumber(ARGV[8]), tonumber(ARGV[9]) * 1000
 local id = redis.call('HGET', KEYS[1], ARGV[1])
 if id then
-  local person = redis.call('HGET', KEYS[2], id)
+  local person = redis.call('HGET', KEYS[2], id) or ''
+  if allowed > 0 then
+    local hits = redis.call('INCR', KEYS[5])
+    if hits == 1 then
+      local age = tonumber(ARGV[5]) - (tonumber(string.match(person, '\t(%d+)$')) or 0)
+      if age < 0 then age = 0 end
+      if age < window_ms then
+        hits = redis.call('INCR', KEYS[5])
+        redis.call('PEXPIRE', KEYS[5], window_ms - age)
+      else
+        redis.call('PEXPIRE', KEYS[5], window_ms)
+      end
+    end
+    if hits > allowed then
+      local left = redis.call('PTTL', KEYS[5])
+      if left <= 0 then left = window_ms end
+      return {'limited', string.format('%d', left)}
+    end
+  end
   local name, unit = string.match(person, '^([^\t]*)\t[^\t]*\t([^\t]*)\t')
   if name == ARGV[2] then return {'existing', id, unit} end
   return {'taken'}

@@ -129,13 +129,23 @@ async fn a_phone_over_its_limit_is_refused_in_the_same_call_and_nothing_is_writt
         matches!(first, RegisterOutcome::Created { .. }),
         "{first:?}"
     );
+    // A phone's first registration keeps no counter (issue 15: memory per participant).
+    let shard = Shard::of_phone_hash(&hash, SHARDS);
+    let counter = ShardKeys::new(CAMPAIGN, shard).phone_hits(&hex(&hash));
+    let mut connection = raw(&redis).await;
+    let kept: u64 = redis::cmd("EXISTS")
+        .arg(&counter)
+        .query_async(&mut connection)
+        .await
+        .expect("EXISTS");
+    assert_eq!(kept, 0, "no counter after a first registration");
     let again = register("张三").await;
     assert!(
         matches!(again, RegisterOutcome::Existing { .. }),
         "{again:?}"
     );
-    // The third in the window is refused before the phone index is even read: another name
-    // would otherwise be `PhoneTaken`.
+    // The second counted the first as well: the third in the window is refused before the name
+    // is compared (another name would otherwise be `PhoneTaken`).
     let refused = register("李四").await;
     let RegisterOutcome::Limited { retry_after_ms } = refused else {
         panic!("the third registration of one phone is limited, got {refused:?}");
@@ -150,8 +160,6 @@ async fn a_phone_over_its_limit_is_refused_in_the_same_call_and_nothing_is_writt
         RegisterOutcome::Limited { .. }
     ));
 
-    let shard = Shard::of_phone_hash(&hash, SHARDS);
-    let mut connection = raw(&redis).await;
     let entries: u64 = redis::cmd("XLEN")
         .arg(ShardKeys::new(CAMPAIGN, shard).stream())
         .query_async(&mut connection)
@@ -169,4 +177,67 @@ async fn a_phone_over_its_limit_is_refused_in_the_same_call_and_nothing_is_writt
             .expect("Redis runs the register script");
         assert!(!matches!(outcome, RegisterOutcome::Limited { .. }));
     }
+}
+
+/// The keyed phone hash as the register script's counter key spells it.
+fn hex(hash: &[u8; 16]) -> String {
+    hash.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+#[tokio::test]
+async fn a_phone_registered_before_the_window_counts_from_its_next_registration() {
+    let (_redis, hot) = hot_state();
+    let hash = phone_hash(9);
+    let limit = PhoneLimit {
+        allowed: 1,
+        window_secs: 600,
+    };
+    let register_at = |now_ms: i64| {
+        let hot = &hot;
+        let hash = &hash;
+        async move {
+            let mut registration = registration(hash, "张三", "110101");
+            registration.now_ms = now_ms;
+            hot.register_with(&registration, &RecordFields::default(), limit)
+                .await
+                .expect("Redis runs the register script")
+        }
+    };
+    assert!(matches!(
+        register_at(T0).await,
+        RegisterOutcome::Created { .. }
+    ));
+    // Within the window the creation counts: a second registration is over a limit of 1.
+    let RegisterOutcome::Limited { retry_after_ms } = register_at(T0 + 200_000).await else {
+        panic!("the creation 200 s ago counts in a 600 s window");
+    };
+    assert!(
+        (1..=400_000).contains(&retry_after_ms),
+        "the window ends 600 s after the creation: {retry_after_ms} ms left"
+    );
+    let other = phone_hash(10);
+    let mut registration = registration(&other, "李四", "110101");
+    let created = hot
+        .register_with(&registration, &RecordFields::default(), limit)
+        .await
+        .expect("register");
+    assert!(matches!(created, RegisterOutcome::Created { .. }));
+    // Past the window the creation no longer counts: one more is allowed, then the next is not.
+    registration.now_ms = T0 + 601_000;
+    let later = hot
+        .register_with(&registration, &RecordFields::default(), limit)
+        .await
+        .expect("register");
+    assert!(
+        matches!(later, RegisterOutcome::Existing { .. }),
+        "{later:?}"
+    );
+    let again = hot
+        .register_with(&registration, &RecordFields::default(), limit)
+        .await
+        .expect("register");
+    assert!(
+        matches!(again, RegisterOutcome::Limited { .. }),
+        "{again:?}"
+    );
 }
