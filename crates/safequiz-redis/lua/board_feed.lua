@@ -93,9 +93,14 @@ end
 for _, entry in ipairs(entries) do
   reply[2] = entry[1]
   local fields = entry[2]
+  -- Every writer puts `type` first; a registration (half the entries when people register as
+  -- they answer) is passed without reading its fields into a table.
+  local kind = fields[1] == 'type' and fields[2] or nil
   local named = {}
-  for i = 1, #fields, 2 do named[fields[i]] = fields[i + 1] end
-  local kind = named.type
+  if kind ~= 'participant' then
+    for i = 1, #fields, 2 do named[fields[i]] = fields[i + 1] end
+    kind = named.type
+  end
   if kind == 'attempt' and named.values then unpack_values(named) end
   if kind == 'attempt' and not named.excluded then
     reply[#reply + 1] = named.participant or ''

@@ -58,8 +58,10 @@ local n = redis.call('INCR', KEYS[3])
 id = string.format('%d', n * tonumber(ARGV[6]) + tonumber(ARGV[7]))
 redis.call('HSET', KEYS[1], ARGV[1], id)
 redis.call('HSET', KEYS[2], id, ARGV[2] .. '\t' .. ARGV[3] .. '\t' .. ARGV[4] .. '\t' .. ARGV[5])
-local entry = {'type', 'participant', 'participant', id, 'name', ARGV[2],
-  'phone_masked', ARGV[3], 'phone_hash', ARGV[1], 'unit', ARGV[4], 'registered', ARGV[5]}
+-- The entry packs the registration into one `person` field, tab-separated (a name holds no
+-- tab): 4 arguments instead of 14, each of which XADD, the AOF and both readers pay for.
+local entry = {'type', 'participant', 'person', id .. '\t' .. ARGV[2] .. '\t' .. ARGV[3] ..
+  '\t' .. ARGV[1] .. '\t' .. ARGV[4] .. '\t' .. ARGV[5]}
 for i = 10, #ARGV do table.insert(entry, ARGV[i]) end
 redis.call('XADD', KEYS[4], '*', unpack(entry))
 return {'created', id, ARGV[4]}

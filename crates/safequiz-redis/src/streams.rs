@@ -12,10 +12,12 @@
 //! in Unix ms. Readers look fields up by name, so the order written does not matter and a field
 //! added later is ignored by older readers.
 //!
-//! `type=participant`, written by `register.lua` when a participant is created:
-//! `participant` (the id), `name`, `phone_masked` (`138****5678`), `phone_hash` (hex of the keyed
-//! phone hash), `unit` (the unit registered with), `registered` (instant); when the campaign
-//! has a notice, `consent` (the notice version consented to, at `registered`) and for a child
+//! `type=participant`, written by `register.lua` when a participant is created: `person`,
+//! which packs six tab-separated values (a name holds no tab): the participant id, the name,
+//! the masked phone (`138****5678`), the hex of the keyed phone hash, the unit registered with
+//! and the instant (an entry written before the packing carries them as fields of their own,
+//! `participant`, `name`, `phone_masked`, `phone_hash`, `unit`, `registered`, and is still
+//! read); when the campaign has a notice, `consent` (the notice version consented to, at `registered`) and for a child
 //! under 14 `guardian` (the name of the guardian who consented); when the campaign has prizes,
 //! `phone_sealed` (the phone number sealed for the winners' notification, issue 19).
 //!
@@ -179,17 +181,16 @@ pub enum EntryError {
 pub fn decode(entry: &StreamEntry) -> Result<StreamRecord<'_>, EntryError> {
     let text = |field| entry.field(field);
     match text("type")? {
-        "participant" => Ok(StreamRecord::Participant(ParticipantEntry {
-            participant: entry.number("participant")?,
-            name: text("name")?,
-            phone_masked: text("phone_masked")?,
-            phone_hash: text("phone_hash")?,
-            unit: text("unit")?,
-            registered_ms: entry.number("registered")?,
-            consent: entry.get("consent"),
-            guardian: entry.get("guardian"),
-            phone_sealed: entry.get("phone_sealed"),
-        })),
+        "participant" => {
+            let mut person = match entry.get("person") {
+                Some(packed) => ParticipantEntry::packed(packed)?,
+                None => ParticipantEntry::named(entry)?,
+            };
+            person.consent = entry.get("consent");
+            person.guardian = entry.get("guardian");
+            person.phone_sealed = entry.get("phone_sealed");
+            Ok(StreamRecord::Participant(person))
+        }
         "attempt" => {
             let questions =
                 EncodedQuestions::new(text("questions")?, text("key")?, text("answers")?);
@@ -282,6 +283,45 @@ impl<'a> Figures<'a> {
             correct: entry.number("correct")?,
             auto_submitted: entry.number::<u8>("auto")? == 1,
             attempts: entry.number("attempts")?,
+        })
+    }
+}
+
+/// A registration's fixed fields: packed in its `person` field, or in fields of their own in an
+/// entry written before the packing. The record-only fields are read by name either way.
+impl<'a> ParticipantEntry<'a> {
+    fn packed(person: &'a str) -> Result<ParticipantEntry<'a>, EntryError> {
+        const MALFORMED: EntryError = EntryError::Malformed("person");
+        let mut parts = person.split('\t');
+        let mut next = || parts.next().ok_or(MALFORMED);
+        let entry = ParticipantEntry {
+            participant: next()?.parse().map_err(|_| MALFORMED)?,
+            name: next()?,
+            phone_masked: next()?,
+            phone_hash: next()?,
+            unit: next()?,
+            registered_ms: next()?.parse().map_err(|_| MALFORMED)?,
+            consent: None,
+            guardian: None,
+            phone_sealed: None,
+        };
+        if parts.next().is_some() {
+            return Err(MALFORMED);
+        }
+        Ok(entry)
+    }
+
+    fn named(entry: &'a StreamEntry) -> Result<ParticipantEntry<'a>, EntryError> {
+        Ok(ParticipantEntry {
+            participant: entry.number("participant")?,
+            name: entry.field("name")?,
+            phone_masked: entry.field("phone_masked")?,
+            phone_hash: entry.field("phone_hash")?,
+            unit: entry.field("unit")?,
+            registered_ms: entry.number("registered")?,
+            consent: None,
+            guardian: None,
+            phone_sealed: None,
         })
     }
 }

@@ -280,3 +280,59 @@ fn a_packed_attempt_and_one_written_before_the_packing_decode_alike() {
         );
     }
 }
+
+#[test]
+fn a_packed_registration_and_one_written_before_the_packing_decode_alike() {
+    let record = [
+        ("consent", "2026-2"),
+        ("guardian", "王大明"),
+        ("phone_sealed", "sealed-text"),
+    ];
+    let mut named: Fields<'_> = vec![
+        ("type", "participant"),
+        ("participant", "17"),
+        ("name", "王小明"),
+        ("phone_masked", "138****5678"),
+        ("phone_hash", "00ff"),
+        ("unit", "110101"),
+        ("registered", "1780000000000"),
+    ];
+    named.extend(record);
+    let packed = |person: &'static str| -> Fields<'static> {
+        let mut fields = vec![("type", "participant"), ("person", person)];
+        fields.extend(record);
+        fields
+    };
+    let named = entry(&named);
+    let old = decode(&named).expect("an entry of the previous version decodes");
+    let StreamRecord::Participant(person) = &old else {
+        panic!("a registration");
+    };
+    assert_eq!(
+        (person.participant, person.name, person.guardian),
+        (17, "王小明", Some("王大明"))
+    );
+    assert_eq!(
+        decode(&entry(&packed(
+            "17\t王小明\t138****5678\t00ff\t110101\t1780000000000"
+        ))),
+        Ok(old)
+    );
+    for (person, why) in [
+        ("17\t王小明\t138****5678\t00ff\t110101", "a value short"),
+        (
+            "17\t王小明\t138****5678\t00ff\t110101\t1780000000000\tx",
+            "a value too many",
+        ),
+        (
+            "x\t王小明\t138****5678\t00ff\t110101\t1780000000000",
+            "an id that is no number",
+        ),
+    ] {
+        assert_eq!(
+            decode(&entry(&packed(person))),
+            Err(EntryError::Malformed("person")),
+            "{why}"
+        );
+    }
+}
