@@ -43,7 +43,9 @@ fn start_flusher(app: &TestApp) -> Child {
 }
 
 async fn a_flusher_killed_mid_run_loses_and_duplicates_nothing(database: Database) {
+    // The binary's reconcile reads the shipped campaign, so the service keeps the same boards.
     let app = TestApp::builder()
+        .shipped_board_levels()
         .shards(4)
         .database(database)
         .flusher(false)

@@ -310,7 +310,8 @@ async fn participant_journey(served: &Served, catalogue: &Catalogue) -> Vec<(Str
             "leaderboards/units?parent=enterprise&sort=participants",
         ),
         ("everyone", "leaderboards/participants"),
-        ("Dongcheng", "leaderboards/participants?unit=110101"),
+        // The shipped national campaign keeps its national individual board only.
+        ("the best five", "leaderboards/participants?limit=5"),
     ] {
         let (status, board) = served
             .call(
