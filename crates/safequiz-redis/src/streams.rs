@@ -17,9 +17,10 @@
 //! the masked phone (`138****5678`), the hex of the keyed phone hash, the unit registered with
 //! and the instant (an entry written before the packing carries them as fields of their own,
 //! `participant`, `name`, `phone_masked`, `phone_hash`, `unit`, `registered`, and is still
-//! read); when the campaign has a notice, `consent` (the notice version consented to, at `registered`) and for a child
-//! under 14 `guardian` (the name of the guardian who consented); when the campaign has prizes,
-//! `phone_sealed` (the phone number sealed for the winners' notification, issue 19).
+//! read); when the campaign has a notice, `consent` (the notice version consented to at that
+//! instant) and for a child under 14 `guardian` (the name of the guardian who consented); when
+//! the campaign has prizes, `phone_sealed` (the phone number sealed for the winners'
+//! notification, issue 19).
 //!
 //! `type=attempt`, written by finalize in `attempt_prelude.lua` in the same script that updates
 //! the totals: `attempt` (`<participant>-<n>`), `values`, `questions`, `key` and `answers`

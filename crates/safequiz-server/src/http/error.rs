@@ -125,7 +125,7 @@ pub enum ApiError {
     RankingsHidden,
     /// The campaign keeps no individual board at this unit's level (`individual_board_levels`;
     /// docs/design.md §3.8).
-    #[error("本竞赛只设全国和上级单位的个人排名，此单位没有个人排行榜")]
+    #[error("本竞赛不设此单位的个人排行榜，请查看全国或上级单位的排行榜")]
     BoardNotKept,
 }
 
