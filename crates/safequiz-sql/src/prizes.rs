@@ -156,11 +156,7 @@ impl Store {
         let mut eligible: Vec<Eligible> = Vec::new();
         let mut kept = Candidate::default();
         while let Some(row) = rows.try_next().await? {
-            let number = row
-                .attempt_id
-                .rsplit_once('-')
-                .and_then(|(_, n)| n.parse::<u32>().ok())
-                .unwrap_or(0);
+            let number = crate::record::attempt_number(&row.attempt_id);
             let candidate = Candidate {
                 number,
                 points: u32::try_from(row.points).unwrap_or(0),

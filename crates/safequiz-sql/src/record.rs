@@ -111,6 +111,15 @@ pub struct Consent {
     pub guardian_name: Option<String>,
 }
 
+/// The number of an attempt among its participant's (1 for the first) from its id,
+/// `<participant>-<n>`; 0 for an id without one.
+pub(crate) fn attempt_number(attempt_id: &str) -> u32 {
+    attempt_id
+        .rsplit_once('-')
+        .and_then(|(_, n)| n.parse().ok())
+        .unwrap_or(0)
+}
+
 /// A finalized attempt, as the record keeps it.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct AttemptRow {

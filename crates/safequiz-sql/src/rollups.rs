@@ -35,8 +35,63 @@ pub(crate) use write::{
     restore_participant,
 };
 
-use crate::statement::Statement;
+use safequiz_domain::score::Counted;
+
+use crate::statement::{Statement, Transaction};
 use crate::{Store, StoreError};
+
+impl Store {
+    /// Records which attempts make `campaign_id`'s participant totals (`counted`, docs/design.md
+    /// §3.4): called at every start from the configuration, before any flush. A campaign whose
+    /// policy changed has its roll-ups rebuilt from the raw rows in the same transaction, so its
+    /// participants' totals follow the new policy at once (once, at the first start after the
+    /// change of the campaign file).
+    pub async fn sync_counting(
+        &self,
+        campaign_id: &str,
+        counted: Counted,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let before = recorded_counting(&mut tx, campaign_id).await?;
+        if before != counted {
+            Statement::new(
+                "INSERT INTO campaign_scoring (campaign_id, counted) VALUES ($1, $2) \
+                 ON CONFLICT (campaign_id) DO UPDATE SET counted = excluded.counted",
+            )
+            .bind(campaign_id)
+            .bind(counted.as_str())
+            .execute_in(&mut tx)
+            .await?;
+            let rebuilt = rebuild_in(&mut tx, campaign_id).await?;
+            if rebuilt.attempts > 0 {
+                tracing::info!(
+                    campaign.id = campaign_id,
+                    counted = counted.as_str(),
+                    attempts = rebuilt.attempts,
+                    "the counted policy changed: participant totals rebuilt"
+                );
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// The counted policy `campaign_scoring` holds for `campaign_id` (`sum` when none).
+pub(crate) async fn recorded_counting(
+    tx: &mut Transaction,
+    campaign_id: &str,
+) -> Result<Counted, StoreError> {
+    let names: Vec<String> =
+        Statement::new("SELECT counted FROM campaign_scoring WHERE campaign_id = $1")
+            .bind(campaign_id)
+            .fetch_scalars_in(tx)
+            .await?;
+    Ok(names
+        .first()
+        .and_then(|name| Counted::parse(name))
+        .unwrap_or(Counted::Sum))
+}
 
 impl Store {
     /// Builds the roll-ups of every campaign a migration left without them (a record written

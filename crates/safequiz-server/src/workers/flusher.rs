@@ -66,7 +66,8 @@ pub struct FlusherOptions {
     pub max_deliveries: u32,
 }
 
-/// Brings the schema up to date and syncs every campaign's units into the record.
+/// Brings the schema up to date and syncs every campaign's units and counted policy into the
+/// record.
 pub async fn prepare_record(state: &AppState) -> Result<(), safequiz_sql::StoreError> {
     state.store.migrate().await?;
     for campaign in &state.catalogue.campaigns {
@@ -84,6 +85,10 @@ pub async fn prepare_record(state: &AppState) -> Result<(), safequiz_sql::StoreE
             })
             .collect();
         state.store.sync_units(&campaign.id, &units).await?;
+        state
+            .store
+            .sync_counting(&campaign.id, campaign.scoring.counted)
+            .await?;
     }
     state.record_ready.store(true, Ordering::Release);
     Ok(())

@@ -280,6 +280,42 @@ async fn recovery_of_best_and_last_campaigns_rebuilds_the_counted_totals() {
             },
         )
         .await;
+        // The organizer's export shows each participant's counted score as 总分 (issue 18).
+        let national = app
+            .organizer(
+                safequiz_domain::scope::WHOLE_CAMPAIGN,
+                &format!("national-{}", counted.as_str()),
+            )
+            .await;
+        let csv = app
+            .request(
+                reqwest::Method::GET,
+                "/api/v1/organizer/exports/participants.csv",
+                Some(&national),
+                None,
+            )
+            .await
+            .text()
+            .await
+            .expect("a CSV");
+        let mut lines = csv.trim_start_matches('\u{feff}').lines();
+        let header: Vec<&str> = lines.next().expect("a header").split(',').collect();
+        let column = |name: &str| header.iter().position(|h| *h == name).expect(name);
+        let (id, total, attempts) = (column("参与者编号"), column("总分"), column("参与次数"));
+        let exported: std::collections::HashMap<u64, (i64, i64)> = lines
+            .map(|line| {
+                let cells: Vec<&str> = line.split(',').collect();
+                let number = |at: usize| cells[at].parse::<i64>().expect("a number");
+                (number(id) as u64, (number(total), number(attempts)))
+            })
+            .collect();
+        for (me, points) in people.iter().zip(expected) {
+            assert_eq!(
+                exported.get(&me.id),
+                Some(&(points, 2)),
+                "{counted:?}: 总分 is the counted score, both attempts counted: {csv}"
+            );
+        }
         recovery::rebuild(&app.state, &campaign)
             .await
             .expect("rebuilds");

@@ -42,6 +42,9 @@ pub(crate) struct ParticipantCounts {
     pub(crate) time_used_ms: i64,
     /// When the last finished, Unix ms (a maximum, not a sum).
     pub(crate) last_finished_at_ms: i64,
+    /// Under `best` or `last`, the number of the attempt counted: `points` and `time_used_ms`
+    /// are then that attempt's, not sums (`write::count_totals`). `None` under `sum`.
+    pub(crate) counted_attempt: Option<u32>,
 }
 
 impl ParticipantCounts {
@@ -90,6 +93,9 @@ pub(crate) struct Increments {
     pub(crate) participant_totals: BTreeMap<i64, ParticipantCounts>,
     /// Per participant and day.
     pub(crate) participant_days: BTreeMap<(i64, i32), ParticipantCounts>,
+    /// Whether `participant_totals` holds counted scores to write as they are (`best`, `last`)
+    /// rather than sums to add (`sum`).
+    pub(crate) counted_totals: bool,
 }
 
 impl Increments {

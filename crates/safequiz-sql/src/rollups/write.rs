@@ -3,11 +3,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use safequiz_domain::scope::WHOLE_CAMPAIGN;
+use safequiz_domain::score::{Candidate, Counted};
 use serde::Serialize;
 
 use super::increments::{AnswerCounts, Increments, increments};
 use crate::StoreError;
-use crate::record::{AttemptRow, ParticipantRow};
+use crate::record::{AttemptRow, ParticipantRow, attempt_number};
 use crate::statement::{Record, SqlType, Statement, Transaction, json_rows};
 
 /// Makes the other writers of `campaign`'s roll-ups wait until this transaction ends: flushers
@@ -87,8 +88,85 @@ pub(crate) async fn add_attempts(
     let units: BTreeSet<&str> = attempts.iter().map(|a| a.unit_id.as_str()).collect();
     let known = known_days(tx, campaign_id, &participants).await?;
     let paths = unit_paths(tx, campaign_id, &units).await?;
-    let increments = increments(WHOLE_CAMPAIGN, attempts, &known, &paths)?;
+    let mut increments = increments(WHOLE_CAMPAIGN, attempts, &known, &paths)?;
+    let counted = super::recorded_counting(tx, campaign_id).await?;
+    if counted != Counted::Sum {
+        count_totals(tx, campaign_id, counted, attempts, &mut increments).await?;
+    }
     write(tx, campaign_id, &increments).await
+}
+
+/// A participant's counted attempt as `participant_totals` holds it.
+#[derive(sqlx::FromRow)]
+struct CountedRow {
+    participant_id: i64,
+    points: i64,
+    time_used_ms: i64,
+    counted_attempt: Option<i64>,
+}
+
+/// Under `best` or `last`, makes the batch's participant totals the counted scores: each
+/// participant's counted attempt so far (read from `participant_totals`) and the batch's
+/// attempts of theirs compared by `Counted::prefers`, the one rule (docs/design.md §3.4), in
+/// whatever order they come. Attempts, full marks and the last finish still count every attempt.
+async fn count_totals(
+    tx: &mut Transaction,
+    campaign_id: &str,
+    counted: Counted,
+    attempts: &[&AttemptRow],
+    increments: &mut Increments,
+) -> Result<(), StoreError> {
+    let ids: Vec<IdRow> = increments
+        .participant_totals
+        .keys()
+        .map(|&i| IdRow { i })
+        .collect();
+    let rows: Vec<CountedRow> = select_in(
+        tx,
+        "SELECT participant_id, points, time_used_ms, counted_attempt FROM participant_totals \
+         WHERE campaign_id = $1 AND participant_id IN (SELECT r.i FROM ",
+        campaign_id,
+        ("i", SqlType::Int8),
+        &ids,
+    )
+    .await?;
+    let mut kept: HashMap<i64, Candidate> = rows
+        .into_iter()
+        .filter_map(|row| {
+            let number = u32::try_from(row.counted_attempt?).ok()?;
+            Some((
+                row.participant_id,
+                Candidate {
+                    number,
+                    points: u32::try_from(row.points).unwrap_or(0),
+                    time_used_ms: row.time_used_ms,
+                },
+            ))
+        })
+        .collect();
+    for attempt in attempts {
+        let new = Candidate {
+            number: attempt_number(&attempt.attempt_id),
+            points: u32::try_from(attempt.points).unwrap_or(0),
+            time_used_ms: attempt.time_used_ms,
+        };
+        kept.entry(attempt.participant_id)
+            .and_modify(|current| {
+                if counted.prefers(new, *current) {
+                    *current = new;
+                }
+            })
+            .or_insert(new);
+    }
+    for (participant, totals) in &mut increments.participant_totals {
+        if let Some(candidate) = kept.get(participant) {
+            totals.points = i64::from(candidate.points);
+            totals.time_used_ms = candidate.time_used_ms;
+            totals.counted_attempt = Some(candidate.number);
+        }
+    }
+    increments.counted_totals = true;
+    Ok(())
 }
 
 /// Takes every recorded attempt of `participant_id` out of `campaign_id`'s roll-ups (an
@@ -130,7 +208,8 @@ pub(crate) async fn remove_participant(
         .await?;
     Statement::new(
         "UPDATE participant_totals SET attempts = 0, points = 0, full_marks = 0, \
-         time_used_ms = 0, last_finished_at_ms = CAST(NULL AS BIGINT) \
+         time_used_ms = 0, last_finished_at_ms = CAST(NULL AS BIGINT), \
+         counted_attempt = CAST(NULL AS BIGINT) \
          WHERE campaign_id = $1 AND participant_id = $2",
     )
     .bind(campaign_id)
@@ -400,6 +479,26 @@ const PARTICIPANT_TOTALS: Upsert = Upsert {
            THEN excluded.last_finished_at_ms ELSE participant_totals.last_finished_at_ms END",
 };
 
+/// [`PARTICIPANT_TOTALS`] under `best` or `last`: the counted attempt's points and time, and
+/// its number, replace what the row held; attempts and full marks still add up.
+const COUNTED_PARTICIPANT_TOTALS: Upsert = Upsert {
+    head: "INSERT INTO participant_totals (campaign_id, participant_id, unit_id, name, \
+           phone_masked, registered_at_ms, registered, attempts, points, full_marks, \
+           time_used_ms, last_finished_at_ms, counted_attempt) \
+           SELECT $1, r.i, r.u, '', '', 0, FALSE, r.na, r.pt, r.fm, r.t, r.l, r.ca FROM ",
+    campaign: true,
+    columns: &["i", "u", "na", "pt", "fm", "t", "l", "ca"],
+    tail: " WHERE true ON CONFLICT (campaign_id, participant_id) DO UPDATE SET \
+           attempts = participant_totals.attempts + excluded.attempts, \
+           points = excluded.points, \
+           full_marks = participant_totals.full_marks + excluded.full_marks, \
+           time_used_ms = excluded.time_used_ms, \
+           counted_attempt = excluded.counted_attempt, \
+           last_finished_at_ms = CASE WHEN participant_totals.last_finished_at_ms IS NULL \
+           OR excluded.last_finished_at_ms > participant_totals.last_finished_at_ms \
+           THEN excluded.last_finished_at_ms ELSE participant_totals.last_finished_at_ms END",
+};
+
 /// `question_counts` key: unit key, day, question key, options chosen, correct.
 type CountKey = (i32, i32, i32, i32, bool);
 
@@ -579,21 +678,27 @@ async fn write(
         )
         .await?;
     let rows = &increments.participant_totals;
-    PARTICIPANT_TOTALS
-        .run(
-            tx,
-            campaign_id,
-            vec![
-                Column::Int8(rows.keys().copied().collect()),
-                Column::Text(rows.values().map(|c| c.unit_id.clone()).collect()),
-                Column::Int8(rows.values().map(|c| c.attempts).collect()),
-                Column::Int8(rows.values().map(|c| c.points).collect()),
-                Column::Int8(rows.values().map(|c| c.full_marks).collect()),
-                Column::Int8(rows.values().map(|c| c.time_used_ms).collect()),
-                Column::Int8(rows.values().map(|c| c.last_finished_at_ms).collect()),
-            ],
-        )
-        .await
+    let mut columns = vec![
+        Column::Int8(rows.keys().copied().collect()),
+        Column::Text(rows.values().map(|c| c.unit_id.clone()).collect()),
+        Column::Int8(rows.values().map(|c| c.attempts).collect()),
+        Column::Int8(rows.values().map(|c| c.points).collect()),
+        Column::Int8(rows.values().map(|c| c.full_marks).collect()),
+        Column::Int8(rows.values().map(|c| c.time_used_ms).collect()),
+        Column::Int8(rows.values().map(|c| c.last_finished_at_ms).collect()),
+    ];
+    if increments.counted_totals {
+        columns.push(Column::Int8(
+            rows.values()
+                .map(|c| c.counted_attempt.map_or(0, i64::from))
+                .collect(),
+        ));
+        COUNTED_PARTICIPANT_TOTALS
+            .run(tx, campaign_id, columns)
+            .await
+    } else {
+        PARTICIPANT_TOTALS.run(tx, campaign_id, columns).await
+    }
 }
 
 #[derive(Serialize)]
