@@ -1117,8 +1117,8 @@ async function sector() {
   const row = rowOf('张三丰');
   assert.equal(row[3], ORG);
   assert.equal(row[2], '138****5555', 'the phone masked');
-  // 总分 is the record's sum of attempts (docs/design.md §3.4), not the counted best.
-  assert.equal(row[6], '96');
+  // 总分 is the counted score, the best attempt's (docs/design.md §3.4), not the sum of both.
+  assert.equal(row[6], '92');
   assert.ok(!exported.text.includes('李四光'), "another organization's people are not exported");
   await shot(admin, '12-export', false);
   await admin.context().close();
