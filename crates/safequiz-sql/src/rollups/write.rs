@@ -6,7 +6,7 @@ use safequiz_domain::scope::WHOLE_CAMPAIGN;
 use safequiz_domain::score::{Candidate, Counted};
 use serde::Serialize;
 
-use super::increments::{AnswerCounts, Increments, increments};
+use super::increments::{AnswerCounts, Increments, ParticipantCounts, increments};
 use crate::StoreError;
 use crate::record::{AttemptRow, ParticipantRow, attempt_number};
 use crate::statement::{Record, SqlType, Statement, Transaction, json_rows};
@@ -661,32 +661,15 @@ async fn write(
         )
         .await?;
     let rows = &increments.participant_days;
-    PARTICIPANT_DAYS
-        .run(
-            tx,
-            campaign_id,
-            vec![
-                Column::Int8(rows.keys().map(|(i, _)| *i).collect()),
-                Column::Int4(rows.keys().map(|(_, d)| *d).collect()),
-                Column::Text(rows.values().map(|c| c.unit_id.clone()).collect()),
-                Column::Int8(rows.values().map(|c| c.attempts).collect()),
-                Column::Int8(rows.values().map(|c| c.points).collect()),
-                Column::Int8(rows.values().map(|c| c.full_marks).collect()),
-                Column::Int8(rows.values().map(|c| c.time_used_ms).collect()),
-                Column::Int8(rows.values().map(|c| c.last_finished_at_ms).collect()),
-            ],
-        )
-        .await?;
-    let rows = &increments.participant_totals;
     let mut columns = vec![
-        Column::Int8(rows.keys().copied().collect()),
-        Column::Text(rows.values().map(|c| c.unit_id.clone()).collect()),
-        Column::Int8(rows.values().map(|c| c.attempts).collect()),
-        Column::Int8(rows.values().map(|c| c.points).collect()),
-        Column::Int8(rows.values().map(|c| c.full_marks).collect()),
-        Column::Int8(rows.values().map(|c| c.time_used_ms).collect()),
-        Column::Int8(rows.values().map(|c| c.last_finished_at_ms).collect()),
+        Column::Int8(rows.keys().map(|(i, _)| *i).collect()),
+        Column::Int4(rows.keys().map(|(_, d)| *d).collect()),
     ];
+    columns.extend(counts_columns(rows.values()));
+    PARTICIPANT_DAYS.run(tx, campaign_id, columns).await?;
+    let rows = &increments.participant_totals;
+    let mut columns = vec![Column::Int8(rows.keys().copied().collect())];
+    columns.extend(counts_columns(rows.values()));
     if increments.counted_totals {
         columns.push(Column::Int8(
             rows.values()
@@ -699,6 +682,19 @@ async fn write(
     } else {
         PARTICIPANT_TOTALS.run(tx, campaign_id, columns).await
     }
+}
+
+/// The columns of participant figures (`participant_totals`, `participant_days`) after their
+/// key: unit, attempts, points, full marks, time used, last finish.
+fn counts_columns<'a>(counts: impl Iterator<Item = &'a ParticipantCounts> + Clone) -> [Column; 6] {
+    [
+        Column::Text(counts.clone().map(|c| c.unit_id.clone()).collect()),
+        Column::Int8(counts.clone().map(|c| c.attempts).collect()),
+        Column::Int8(counts.clone().map(|c| c.points).collect()),
+        Column::Int8(counts.clone().map(|c| c.full_marks).collect()),
+        Column::Int8(counts.clone().map(|c| c.time_used_ms).collect()),
+        Column::Int8(counts.map(|c| c.last_finished_at_ms).collect()),
+    ]
 }
 
 #[derive(Serialize)]
