@@ -240,7 +240,7 @@ impl UnitTotals {
 /// Which individual boards a campaign keeps live (docs/design.md §3.8): the whole campaign's
 /// always, and one per unit of a participant's path (the unit ids from the entry's root down to
 /// their own) down to `levels` levels, every level when `levels` is absent. Each kept level costs
-/// every participant one board entry in Redis (about 124 B), so the national campaign keeps its
+/// every participant one board entry in Redis (about 120 B), so the national campaign keeps its
 /// national board only (issue 15): a unit's own best are then read from the record by its
 /// organizers, and `me` tells the national rank.
 ///
