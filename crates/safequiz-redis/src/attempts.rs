@@ -571,7 +571,6 @@ impl HotState {
             .collect())
     }
 
-    /// Runs an attempt script call through the handle's group commit (`batch.rs`).
     /// Runs an attempt operation's script call through this handle's group commit
     /// (`batch.rs`): alone when nothing of its target is in flight, else with the operations
     /// that arrived meanwhile, in one script call.

@@ -8,7 +8,8 @@
 //! their previous active day so that any period's distinct participants are one sum),
 //! `question_counts` (answers per unit, day and question; migration `0006_question_counts`,
 //! keyed by the integers `rollup_keys` gives units and questions), `participant_totals` and
-//! `participant_days` (each participant's totals, overall and per day, for the searches).
+//! `participant_days` (each participant's totals, overall and per day, for the searches; overall
+//! the counted score under `best` and `last`, by the policy `campaign_scoring` holds).
 //!
 //! [`Store::insert_batch`] adds the attempts it actually inserted (not the duplicates its
 //! `ON CONFLICT DO NOTHING` skipped) in the same transaction, so the roll-ups are exactly as

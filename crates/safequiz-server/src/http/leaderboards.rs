@@ -188,10 +188,9 @@ impl BoardKey {
                     .units
                     .find(unit)
                     .ok_or(ApiError::NotFound("no unit has this id in the campaign"))?;
-                if !campaign
-                    .individual_boards
-                    .keeps(campaign.units.path(ix).len())
-                {
+                // A unit's path from its entry's root holds depth + 1 units.
+                let length = usize::from(campaign.units.get(ix).depth) + 1;
+                if !campaign.individual_boards.keeps(length) {
                     return Err(ApiError::BoardNotKept);
                 }
                 Some(ix)

@@ -145,8 +145,8 @@ pub fn group_flags(via: &str, key: &str, rows: &[&Observation]) -> Vec<Flag> {
     // On a network, only the starts nobody's own phone and page account for (see
     // `NET_BURST_PARTICIPANTS`); on a device, every one.
     let mut device_users: HashMap<&str, BTreeSet<i64>> = HashMap::new();
-    for o in sorted.iter().filter(|_| via != "device") {
-        if !o.device.is_empty() {
+    if via != "device" {
+        for o in sorted.iter().filter(|o| !o.device.is_empty()) {
             device_users
                 .entry(o.device.as_str())
                 .or_default()
