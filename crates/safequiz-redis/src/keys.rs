@@ -36,6 +36,8 @@
 //! - `{limits}:reg:<campaign>:<kind>:<who>`: registrations from one client address, and the
 //!   other registrations counted like a participant's (an organization's credit code, an
 //!   administrator's application by phone), in the current window (see [`registration_hits`]).
+//! - `{fair-play}:observations`: the replicas' fair-play observations, one entry a second per
+//!   replica, until the fair-play worker has written them to SQL ([`OBSERVATIONS`]).
 
 use std::fmt;
 
@@ -171,6 +173,9 @@ pub fn board(campaign: &str, unit: Option<&str>) -> String {
         unit.unwrap_or(safequiz_domain::scope::WHOLE_CAMPAIGN)
     )
 }
+
+/// The stream of fair-play observations the replicas ship (`observations`).
+pub const OBSERVATIONS: &str = "{fair-play}:observations";
 
 /// The counter of failed organizer logins of `who` (a username or a client address, by `kind`).
 pub fn login_failures(kind: &str, who: &str) -> String {

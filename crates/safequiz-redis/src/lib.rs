@@ -46,6 +46,7 @@ pub mod exclusions;
 pub use connection::Connection;
 pub mod keys;
 pub mod limits;
+pub mod observations;
 pub mod participants;
 pub mod placement;
 pub mod practice;

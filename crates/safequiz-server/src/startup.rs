@@ -183,8 +183,13 @@ impl Application {
             consumer_name(),
             workers_stopped.clone(),
         ));
+        // Observations are written and the signals computed beside the flusher; a replica that
+        // only serves ships its observations and leaves that work to a flusher's process.
         let fair_play = tokio::spawn(workers::fair_play::run(
             self.state.clone(),
+            self.flusher
+                .as_ref()
+                .map(|options| options.consumer.clone()),
             workers_stopped.clone(),
         ));
         let placement = tokio::spawn(log_placement(self.state.clone(), workers_stopped.clone()));

@@ -1,16 +1,19 @@
 //! Fair play (issue 21; docs/fair-play.md): observations of participants' requests, the signals
 //! computed from them, the flags organizers review and the exclusions they decide.
 //!
-//! Observations never cost the request path a database or Redis call: each replica buffers
-//! them in memory and its fair-play worker writes a batch a second ([`Store::insert_observations`])
-//! and then recomputes the signals of the devices, networks and participants the batch touched
-//! ([`Store::compute_flags`]). The rules themselves are the pure [`signals`].
+//! Observations never cost the request path a database or Redis call: each replica appends
+//! them to a buffer in memory ([`wire`]) and ships it to Redis once a second; the fair-play
+//! worker, which runs beside the flusher, writes what was shipped
+//! ([`Store::insert_observations`]) and then recomputes the signals of the devices, networks and
+//! participants it touched ([`Store::compute_flags`]). The rules themselves are the pure
+//! [`signals`].
 //!
 //! Tables: migration `0010_fair_play`.
 
 pub mod signals;
 #[cfg(test)]
 mod tests;
+pub mod wire;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -2,10 +2,11 @@
 //! page-load token, and the organizers' review: flagged participants and exclusions.
 //!
 //! Observing costs a request no Redis or database call (docs/design.md §2.7): the handler
-//! pushes one [`Observation`] into this replica's [`FairPlay`] buffer (a mutex held for a
-//! `Vec::push`), and `workers::fair_play` writes the buffer to SQL once a second and computes the
-//! signals there. A replica that stops loses at most its last second of observations, which
-//! only weakens a signal; the results themselves never depend on them.
+//! appends one packed line to this replica's [`FairPlay`] buffer (a mutex held while the line is
+//! written into a reused byte buffer: no allocation once it has grown), and `workers::fair_play`
+//! ships the buffer to Redis once a second; the fair-play worker beside the flusher writes it to
+//! SQL and computes the signals there. A replica that stops loses at most its last second of
+//! observations, which only weakens a signal; the results themselves never depend on them.
 
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -17,7 +18,8 @@ use hmac::{KeyInit, Mac};
 use jiff::Timestamp;
 use safequiz_domain::campaign::Campaign;
 use safequiz_domain::scope::Scope;
-use safequiz_sql::fair_play::{FlaggedParticipant, Kind, Observation, UnitShare};
+use safequiz_sql::fair_play::wire::Line;
+use safequiz_sql::fair_play::{FlaggedParticipant, Kind, UnitShare};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -35,13 +37,14 @@ pub const PAGE_HEADER: &str = "x-page";
 /// The header `GET /api/v1/campaigns` issues the page-load token in.
 pub const PAGE_TOKEN_HEADER: &str = "x-page-token";
 
-/// A buffer holds at most this many observations; beyond, new ones are dropped (and counted in
-/// the log) rather than growing memory while the database is away.
-pub const MAX_BUFFERED: usize = 200_000;
+/// A buffer holds at most this many bytes of packed lines (about 200,000 observations);
+/// beyond, new ones are dropped rather than growing memory while Redis is away.
+pub const MAX_BUFFERED_BYTES: usize = 16 << 20;
 
-/// This replica's observation buffer and the page-token key.
+/// This replica's observation buffer (packed lines, `safequiz_sql::fair_play::wire`) and the
+/// page-token key.
 pub struct FairPlay {
-    buffer: Mutex<Vec<Observation>>,
+    buffer: Mutex<Vec<u8>>,
     page_key: HmacSha256,
 }
 
@@ -59,15 +62,20 @@ impl FairPlay {
         }
     }
 
-    /// Takes everything buffered.
-    pub fn take(&self) -> Vec<Observation> {
-        std::mem::take(&mut *self.buffer.lock().unwrap_or_else(|e| e.into_inner()))
+    /// Moves everything buffered into `into` (emptied first), leaving the buffer with `into`'s
+    /// former capacity: two buffers swap roles every second, so neither is allocated again.
+    pub fn take_into(&self, into: &mut Vec<u8>) {
+        into.clear();
+        std::mem::swap(
+            &mut *self.buffer.lock().unwrap_or_else(|e| e.into_inner()),
+            into,
+        );
     }
 
-    fn push(&self, observation: Observation) {
+    fn push(&self, line: Line<'_, Network>) {
         let mut buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
-        if buffer.len() < MAX_BUFFERED {
-            buffer.push(observation);
+        if buffer.len() < MAX_BUFFERED_BYTES {
+            line.append_to(&mut buffer);
         }
     }
 
@@ -141,20 +149,18 @@ impl FairPlay {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let device = header(DEVICE_HEADER)
             .filter(|d| valid_device(d))
-            .unwrap_or("")
-            .to_owned();
+            .unwrap_or("");
         let page = header(PAGE_HEADER).is_some_and(|t| self.check_page(t));
-        let net = network(&super::limits::request_address(request, state));
-        self.push(Observation {
-            campaign_id: campaign.id.clone(),
+        self.push(Line {
+            campaign_id: &campaign.id,
             participant_id: i64::try_from(participant).unwrap_or(i64::MAX),
-            unit_id: unit.to_owned(),
-            kind: kind as i32,
+            unit_id: unit,
+            kind,
             at_ms: now.as_millisecond(),
             attempt: i32::try_from(attempt).unwrap_or(i32::MAX),
             device,
-            net,
-            page: i32::from(page),
+            net: network(&super::limits::request_address(request, state)),
+            page,
         });
     }
 }
@@ -168,19 +174,30 @@ pub fn valid_device(token: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// The network an address is counted under: its /24 (IPv4) or /48 (IPv6); the full address is
+/// The network an address is counted under: its /24 (IPv4) or /48 (IPv6), written as
+/// `a.b.c.0/24` or `x:y:z::/48` (`unknown` for what is not an address); the full address is
 /// never kept.
-pub fn network(address: &str) -> String {
-    match address.parse::<IpAddr>() {
-        Ok(IpAddr::V4(v4)) => {
-            let [a, b, c, _] = v4.octets();
-            format!("{a}.{b}.{c}.0/24")
+pub fn network(address: &str) -> Network {
+    Network(address.parse::<IpAddr>().ok())
+}
+
+/// A client's network ([`network`]), written by its `Display`.
+#[derive(Clone, Copy, Debug)]
+pub struct Network(Option<IpAddr>);
+
+impl std::fmt::Display for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(IpAddr::V4(v4)) => {
+                let [a, b, c, _] = v4.octets();
+                write!(f, "{a}.{b}.{c}.0/24")
+            }
+            Some(IpAddr::V6(v6)) => {
+                let s = v6.segments();
+                write!(f, "{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+            }
+            None => f.write_str("unknown"),
         }
-        Ok(IpAddr::V6(v6)) => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
-        }
-        Err(_) => "unknown".to_owned(),
     }
 }
 

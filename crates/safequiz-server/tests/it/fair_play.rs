@@ -242,6 +242,79 @@ async fn the_scripted_crowd_is_flagged_and_ordinary_people_are_not() {
     }
 }
 
+/// A replica whose flusher runs elsewhere only ships its observations to Redis; the fair-play
+/// worker of a flusher's process (`safequiz flush`) writes them and computes their signals, and
+/// the shipments leave Redis once written.
+#[tokio::test]
+async fn a_replica_without_a_flusher_ships_observations_for_the_flushers_worker() {
+    let app = TestApp::builder()
+        .clock_at(midnight())
+        .trusted_proxies(&["127.0.0.1"])
+        .flusher(false)
+        .campaigns(|campaign| campaign.fair_play = true)
+        .spawn()
+        .await;
+    let people = crowd_plan::crowd(
+        3,
+        crowd_plan::Sizes {
+            scripted: 4,
+            factory: 0,
+            scattered: 0,
+            meeting: 0,
+        },
+        5,
+        3_920_000_000,
+    );
+    let played = play_crowd(&app, &people, &["110101"]).await;
+    let steps: usize = people.iter().map(|p| p.steps.len()).sum();
+    let (hot, store) = (app.state.hot.clone(), app.state.store.clone());
+    eventually(
+        "the replica ships its observations",
+        Duration::from_secs(30),
+        || {
+            let hot = hot.clone();
+            async move { (hot.observations_waiting().await.ok()? > 0).then_some(()) }
+        },
+    )
+    .await;
+    assert_eq!(
+        store.observation_count(CAMPAIGN).await.expect("a count"),
+        0,
+        "a replica that only serves writes no observation itself"
+    );
+
+    let worker = std::sync::Arc::new(tokio::sync::Mutex::new(
+        safequiz_server::workers::fair_play::SignalWorker::new("flush-process".to_owned()),
+    ));
+    let state = app.state.clone();
+    eventually(
+        "the worker writes every observation",
+        Duration::from_secs(30),
+        || {
+            let (state, store, worker) = (state.clone(), store.clone(), worker.clone());
+            async move {
+                worker.lock().await.pass(&state, true).await.ok()?;
+                (store.observation_count(CAMPAIGN).await.ok()? == steps as i64).then_some(())
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        hot.observations_waiting().await.expect("a length"),
+        0,
+        "written shipments are deleted"
+    );
+    let flags = store.flags(CAMPAIGN).await.expect("flags");
+    for (id, _) in &played {
+        assert!(
+            flags
+                .iter()
+                .any(|f| f.participant_id == *id as i64 && f.reason == "no_page_load"),
+            "scripted account {id} flagged for starting without the page: {flags:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn organizers_review_flags_in_scope_and_exclusions_are_audited() {
     let app = crowd_app().await;

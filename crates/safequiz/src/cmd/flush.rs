@@ -1,4 +1,5 @@
-//! `safequiz flush`: run the stream-to-SQL flusher alone, until SIGINT/SIGTERM.
+//! `safequiz flush`: run the stream-to-SQL flusher alone (with the fair-play worker, which
+//! writes the replicas' observations and computes their signals), until SIGINT/SIGTERM.
 //!
 //! For deployments that keep `flusher.enabled = false` in the service replicas and run flushers
 //! as their own processes; any number may run, each a consumer of the same group.
@@ -33,11 +34,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let options = flusher_options(&loaded.settings);
         tracing::info!(consumer = %options.consumer, "flusher started");
         let (stop, stopped) = watch::channel(false);
+        // The fair-play worker writes the replicas' observations and computes their signals
+        // here, off the replicas that serve (docs/fair-play.md).
+        let fair_play = tokio::spawn(workers::fair_play::run(
+            state.clone(),
+            Some(options.consumer.clone()),
+            stopped.clone(),
+        ));
         let flusher = tokio::spawn(workers::flusher::run(state, options, stopped));
         super::serve::shutdown_signal().await;
-        // A send error only means the flusher already ended.
+        // A send error only means the workers already ended.
         let _ = stop.send(true);
         flusher.await.context("the flusher task failed")?;
+        fair_play.await.context("the fair-play task failed")?;
         tracing::info!("flusher stopped");
         Ok(ExitCode::SUCCESS)
     })

@@ -168,3 +168,49 @@ fn rebuild_names_an_unknown_campaign() {
     assert!(!output.status.success());
     assert!(err.contains("no campaign has id `nope`"), "{err}");
 }
+
+/// `safequiz flush` also runs the fair-play worker: the observations service replicas ship to
+/// Redis are written to SQL by it and leave Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_flush_process_writes_the_observations_replicas_ship() {
+    let app = TestApp::builder()
+        .shipped_board_levels()
+        .shards(4)
+        .flusher(false)
+        .spawn()
+        .await;
+    let mut lines = Vec::new();
+    for participant in [11, 12] {
+        safequiz_sql::fair_play::wire::Line {
+            campaign_id: CAMPAIGN,
+            participant_id: participant,
+            unit_id: "110101",
+            kind: safequiz_sql::fair_play::Kind::Start,
+            at_ms: 1_780_000_000_000,
+            attempt: 1,
+            device: "abcdefghijklmnopq",
+            net: "10.9.8.0/24",
+            page: false,
+        }
+        .append_to(&mut lines);
+    }
+    app.state
+        .hot
+        .ship_observations(&lines)
+        .await
+        .expect("shipped");
+
+    let mut flusher = start_flusher(&app);
+    eventually(
+        "the flush process writes the shipped observations",
+        Duration::from_secs(30),
+        || async {
+            let count = app.state.store.observation_count(CAMPAIGN).await.ok()?;
+            let waiting = app.state.hot.observations_waiting().await.ok()?;
+            (count == 2 && waiting == 0).then_some(())
+        },
+    )
+    .await;
+    flusher.kill().expect("stop");
+    let _ = flusher.wait();
+}

@@ -1,0 +1,140 @@
+//! The stream that carries fair-play observations from the service replicas to the fair-play
+//! worker (docs/fair-play.md): each replica ships its buffer of packed lines (the format is
+//! `safequiz_sql::fair_play::wire`'s) as one entry a second, so observing costs a request no
+//! Redis call; the worker, which runs beside the flusher (in `safequiz flush`, or in a replica
+//! whose flusher is on), reads entries through its consumer group, writes them to SQL,
+//! computes the signals, then acknowledges and deletes them.
+//!
+//! The stream is capped at [`MAX_ENTRIES`] (approximately): if no worker runs, the oldest
+//! observations go, which only weakens a signal; results never depend on them.
+
+use redis::streams::{StreamAutoClaimOptions, StreamAutoClaimReply, StreamReadOptions};
+use redis::streams::{StreamId, StreamReadReply};
+use redis::{AsyncCommands, Value};
+
+use crate::keys::OBSERVATIONS;
+use crate::{HotState, RedisError};
+
+/// The consumer group of the fair-play workers.
+pub const GROUP: &str = "fair-play";
+
+/// About how many entries the stream keeps at most: an hour of shipments from 100 replicas at
+/// one a second would be 360,000; a day of a few replicas with no worker stays under it.
+pub const MAX_ENTRIES: usize = 100_000;
+
+/// One shipped buffer: its stream id and its lines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shipment {
+    /// The stream id.
+    pub id: String,
+    /// Packed observation lines.
+    pub text: String,
+}
+
+impl HotState {
+    /// Ships one buffer of packed observation lines as one entry.
+    pub async fn ship_observations(&self, lines: &[u8]) -> Result<(), RedisError> {
+        let mut connection = self.connection().await?;
+        let _: String = redis::cmd("XADD")
+            .arg(OBSERVATIONS)
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(MAX_ENTRIES)
+            .arg("*")
+            .arg("o")
+            .arg(lines)
+            .query_async(&mut connection)
+            .await?;
+        Ok(())
+    }
+
+    /// Creates the workers' group (and the stream) unless it exists.
+    pub async fn ensure_observation_group(&self) -> Result<(), RedisError> {
+        let mut connection = self.connection().await?;
+        let created: Result<(), redis::RedisError> = connection
+            .xgroup_create_mkstream(OBSERVATIONS, GROUP, "0")
+            .await;
+        match created {
+            Ok(()) => Ok(()),
+            Err(error) if error.code() == Some("BUSYGROUP") => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Up to `count` shipments for `consumer`: those delivered to it before and never
+    /// acknowledged when `pending`, else new ones.
+    pub async fn read_observations(
+        &self,
+        consumer: &str,
+        count: usize,
+        pending: bool,
+    ) -> Result<Vec<Shipment>, RedisError> {
+        let mut connection = self.connection().await?;
+        let options = StreamReadOptions::default()
+            .group(GROUP, consumer)
+            .count(count);
+        let start = if pending { "0" } else { ">" };
+        let reply: Option<StreamReadReply> = connection
+            .xread_options(&[OBSERVATIONS], &[start], &options)
+            .await?;
+        Ok(reply
+            .map(|reply| reply.keys)
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|stream| stream.ids)
+            .map(shipment_of)
+            .collect())
+    }
+
+    /// Claims for `consumer` up to `count` shipments another worker has held unacknowledged for
+    /// `min_idle_ms` or more (a worker that stopped mid-pass).
+    pub async fn claim_observations(
+        &self,
+        consumer: &str,
+        min_idle_ms: u64,
+        count: usize,
+    ) -> Result<Vec<Shipment>, RedisError> {
+        let mut connection = self.connection().await?;
+        let reply: StreamAutoClaimReply = connection
+            .xautoclaim_options(
+                OBSERVATIONS,
+                GROUP,
+                consumer,
+                min_idle_ms,
+                "0-0",
+                StreamAutoClaimOptions::default().count(count),
+            )
+            .await?;
+        Ok(reply.claimed.into_iter().map(shipment_of).collect())
+    }
+
+    /// Acknowledges and deletes `ids`: their observations are in SQL.
+    pub async fn done_with_observations(&self, ids: &[String]) -> Result<(), RedisError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut pipeline = redis::pipe();
+        pipeline
+            .xack(OBSERVATIONS, GROUP, ids)
+            .ignore()
+            .xdel(OBSERVATIONS, ids)
+            .ignore();
+        let mut connection = self.connection().await?;
+        let () = pipeline.query_async(&mut connection).await?;
+        Ok(())
+    }
+
+    /// How many shipments wait in the stream (read or not): 0 when it does not exist.
+    pub async fn observations_waiting(&self) -> Result<u64, RedisError> {
+        let mut connection = self.connection().await?;
+        Ok(connection.xlen(OBSERVATIONS).await?)
+    }
+}
+
+fn shipment_of(entry: StreamId) -> Shipment {
+    let text = match entry.map.get("o") {
+        Some(Value::BulkString(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
+        _ => String::new(),
+    };
+    Shipment { id: entry.id, text }
+}
