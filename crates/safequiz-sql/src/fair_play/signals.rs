@@ -164,20 +164,34 @@ pub fn group_flags(via: &str, key: &str, rows: &[&Observation]) -> Vec<Flag> {
         .iter()
         .filter(|o| burst_kinds.contains(&o.kind) && (via == "device" || unaccounted(o)))
         .collect();
+    // One pass with a sliding window: the participants inside it counted by their events, so a
+    // network's day of 100,000 starts costs 100,000 steps, not a set rebuilt per start. Windows
+    // only move forward, so a window over the threshold adds only the events no earlier one
+    // added (`added`).
     let mut bursting: BTreeSet<i64> = BTreeSet::new();
+    let mut inside: HashMap<i64, usize> = HashMap::new();
     let mut worst = 0;
-    let mut from = 0;
+    let (mut from, mut added) = (0, 0);
     for (end, last) in events.iter().enumerate() {
+        *inside.entry(last.participant_id).or_default() += 1;
         while last.at_ms - events[from].at_ms > window {
+            let leaving = events[from].participant_id;
+            if let Some(count) = inside.get_mut(&leaving) {
+                *count -= 1;
+                if *count == 0 {
+                    inside.remove(&leaving);
+                }
+            }
             from += 1;
         }
-        let inside: BTreeSet<i64> = events[from..=end]
-            .iter()
-            .map(|o| o.participant_id)
-            .collect();
         if inside.len() >= least {
             worst = worst.max(inside.len());
-            bursting.extend(inside);
+            bursting.extend(
+                events[from.max(added)..=end]
+                    .iter()
+                    .map(|o| o.participant_id),
+            );
+            added = end + 1;
         }
     }
     for participant in &bursting {

@@ -186,3 +186,73 @@ fn a_meeting_on_its_own_phones_is_no_network_burst_and_a_script_is() {
         "two devices for forty accounts"
     );
 }
+
+/// The bursting participants by the rule's definition, window by window: for each start, the
+/// participants of the starts up to it within the window; a window with enough of them flags
+/// them all.
+fn bursting_by_definition(starts: &[Observation]) -> (BTreeSet<i64>, usize) {
+    let mut sorted: Vec<&Observation> = starts.iter().collect();
+    sorted.sort_by_key(|o| (o.at_ms, o.kind));
+    let (mut flagged, mut worst) = (BTreeSet::new(), 0);
+    for (end, last) in sorted.iter().enumerate() {
+        let inside: BTreeSet<i64> = sorted[..=end]
+            .iter()
+            .filter(|o| last.at_ms - o.at_ms <= signals::NET_BURST_WINDOW_MS)
+            .map(|o| o.participant_id)
+            .collect();
+        if inside.len() >= signals::NET_BURST_PARTICIPANTS {
+            worst = worst.max(inside.len());
+            flagged.extend(inside);
+        }
+    }
+    (flagged, worst)
+}
+
+#[test]
+fn network_bursts_in_one_pass_flag_whom_the_windows_do() {
+    // Starts without a page on one network: bursts and quiet spells, participants starting
+    // more than once, several starts in one millisecond.
+    let mut seed: u64 = 0x5eed;
+    let mut next = |bound: u64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % bound
+    };
+    let (mut flagged_somewhere, mut spared_somewhere) = (false, false);
+    for round in 0..20 {
+        let mut starts = Vec::new();
+        let mut at = 0;
+        for _ in 0..300 {
+            at += if next(10) == 0 {
+                30_000 + next(60_000) as i64
+            } else {
+                next(2_500) as i64
+            };
+            let participant = 1 + next(120 + round * 10) as i64;
+            let mut o = observation(participant, Kind::Start, "", "10.0.0.0/24");
+            o.at_ms = at;
+            o.page = 0;
+            starts.push(o);
+        }
+        let rows: Vec<&Observation> = starts.iter().collect();
+        let flags = signals::group_flags("net", "10.0.0.0/24", &rows);
+        let burst: Vec<&signals::Flag> = flags
+            .iter()
+            .filter(|f| f.reason == signals::NETWORK_BURST)
+            .collect();
+        let flagged: BTreeSet<i64> = burst.iter().map(|f| f.participant_id).collect();
+        let (expected, worst) = bursting_by_definition(&starts);
+        assert_eq!(flagged, expected, "round {round}");
+        for flag in burst {
+            assert_eq!(flag.evidence["most_in_window"], worst, "round {round}");
+        }
+        let everyone: BTreeSet<i64> = starts.iter().map(|o| o.participant_id).collect();
+        flagged_somewhere |= !flagged.is_empty();
+        spared_somewhere |= flagged.len() < everyone.len();
+    }
+    assert!(
+        flagged_somewhere && spared_somewhere,
+        "the rounds both flag and spare people"
+    );
+}
