@@ -9,7 +9,7 @@
 //! observations go, which only weakens a signal; results never depend on them.
 
 use redis::streams::{StreamAutoClaimOptions, StreamAutoClaimReply, StreamReadOptions};
-use redis::streams::{StreamId, StreamReadReply};
+use redis::streams::{StreamId, StreamMaxlen, StreamReadReply};
 use redis::{AsyncCommands, Value};
 
 use crate::keys::OBSERVATIONS;
@@ -35,15 +35,9 @@ impl HotState {
     /// Ships one buffer of packed observation lines as one entry.
     pub async fn ship_observations(&self, lines: &[u8]) -> Result<(), RedisError> {
         let mut connection = self.connection().await?;
-        let _: String = redis::cmd("XADD")
-            .arg(OBSERVATIONS)
-            .arg("MAXLEN")
-            .arg("~")
-            .arg(MAX_ENTRIES)
-            .arg("*")
-            .arg("o")
-            .arg(lines)
-            .query_async(&mut connection)
+        let cap = StreamMaxlen::Approx(MAX_ENTRIES);
+        let _: String = connection
+            .xadd_maxlen(OBSERVATIONS, cap, "*", &[("o", lines)])
             .await?;
         Ok(())
     }
@@ -134,7 +128,14 @@ impl HotState {
 fn shipment_of(entry: StreamId) -> Shipment {
     let text = match entry.map.get("o") {
         Some(Value::BulkString(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
-        _ => String::new(),
+        other => {
+            tracing::warn!(
+                shipment = %entry.id,
+                value = ?other.map(|_| "not a string"),
+                "a fair-play shipment without its lines; skipped"
+            );
+            String::new()
+        }
     };
     Shipment { id: entry.id, text }
 }
