@@ -8,8 +8,7 @@
 //! The stream is capped at [`MAX_ENTRIES`] (approximately): if no worker runs, the oldest
 //! observations go, which only weakens a signal; results never depend on them.
 
-use redis::streams::{StreamAutoClaimOptions, StreamAutoClaimReply, StreamReadOptions};
-use redis::streams::{StreamId, StreamMaxlen, StreamReadReply};
+use redis::streams::{StreamId, StreamMaxlen};
 use redis::{AsyncCommands, Value};
 
 use crate::keys::OBSERVATIONS;
@@ -44,15 +43,7 @@ impl HotState {
 
     /// Creates the workers' group (and the stream) unless it exists.
     pub async fn ensure_observation_group(&self) -> Result<(), RedisError> {
-        let mut connection = self.connection().await?;
-        let created: Result<(), redis::RedisError> = connection
-            .xgroup_create_mkstream(OBSERVATIONS, GROUP, "0")
-            .await;
-        match created {
-            Ok(()) => Ok(()),
-            Err(error) if error.code() == Some("BUSYGROUP") => Ok(()),
-            Err(error) => Err(error.into()),
-        }
+        self.create_group(OBSERVATIONS, GROUP).await
     }
 
     /// Up to `count` shipments for `consumer`: those delivered to it before and never
@@ -63,21 +54,10 @@ impl HotState {
         count: usize,
         pending: bool,
     ) -> Result<Vec<Shipment>, RedisError> {
-        let mut connection = self.connection().await?;
-        let options = StreamReadOptions::default()
-            .group(GROUP, consumer)
-            .count(count);
-        let start = if pending { "0" } else { ">" };
-        let reply: Option<StreamReadReply> = connection
-            .xread_options(&[OBSERVATIONS], &[start], &options)
+        let entries = self
+            .read_as(OBSERVATIONS, GROUP, consumer, count, pending)
             .await?;
-        Ok(reply
-            .map(|reply| reply.keys)
-            .unwrap_or_default()
-            .into_iter()
-            .flat_map(|stream| stream.ids)
-            .map(shipment_of)
-            .collect())
+        Ok(entries.into_iter().map(shipment_of).collect())
     }
 
     /// Claims for `consumer` up to `count` shipments another worker has held unacknowledged for
@@ -88,18 +68,10 @@ impl HotState {
         min_idle_ms: u64,
         count: usize,
     ) -> Result<Vec<Shipment>, RedisError> {
-        let mut connection = self.connection().await?;
-        let reply: StreamAutoClaimReply = connection
-            .xautoclaim_options(
-                OBSERVATIONS,
-                GROUP,
-                consumer,
-                min_idle_ms,
-                "0-0",
-                StreamAutoClaimOptions::default().count(count),
-            )
+        let entries = self
+            .claim_as(OBSERVATIONS, GROUP, consumer, min_idle_ms, count)
             .await?;
-        Ok(reply.claimed.into_iter().map(shipment_of).collect())
+        Ok(entries.into_iter().map(shipment_of).collect())
     }
 
     /// Acknowledges and deletes `ids`: their observations are in SQL.

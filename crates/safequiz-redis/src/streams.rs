@@ -380,15 +380,69 @@ fn stream_id_less(a: &str, b: &str) -> bool {
 impl HotState {
     /// Creates the flusher group on a shard's stream (and the stream) unless it exists.
     pub async fn ensure_group(&self, campaign: &str, shard: Shard) -> Result<(), RedisError> {
+        self.create_group(&ShardKeys::new(campaign, shard).stream(), GROUP)
+            .await
+    }
+
+    /// Creates consumer group `group` on stream `key` (and the stream) unless it exists.
+    pub(crate) async fn create_group(&self, key: &str, group: &str) -> Result<(), RedisError> {
         let mut connection = self.connection().await?;
-        let created: Result<(), redis::RedisError> = connection
-            .xgroup_create_mkstream(ShardKeys::new(campaign, shard).stream(), GROUP, "0")
-            .await;
+        let created: Result<(), redis::RedisError> =
+            connection.xgroup_create_mkstream(key, group, "0").await;
         match created {
             Ok(()) => Ok(()),
             Err(error) if error.code() == Some("BUSYGROUP") => Ok(()),
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// Up to `count` entries of stream `key` for `consumer` of `group`: its own pending ones
+    /// (delivered before, never acknowledged) when `pending`, else new ones.
+    pub(crate) async fn read_as(
+        &self,
+        key: &str,
+        group: &str,
+        consumer: &str,
+        count: usize,
+        pending: bool,
+    ) -> Result<Vec<StreamId>, RedisError> {
+        let mut connection = self.connection().await?;
+        let options = StreamReadOptions::default()
+            .group(group, consumer)
+            .count(count);
+        let start = if pending { "0" } else { ">" };
+        let reply: Option<StreamReadReply> =
+            connection.xread_options(&[key], &[start], &options).await?;
+        Ok(reply
+            .map(|reply| reply.keys)
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|stream| stream.ids)
+            .collect())
+    }
+
+    /// Claims for `consumer` up to `count` entries of stream `key` that another consumer of
+    /// `group` has held unacknowledged for `min_idle_ms` or more: `XAUTOCLAIM`.
+    pub(crate) async fn claim_as(
+        &self,
+        key: &str,
+        group: &str,
+        consumer: &str,
+        min_idle_ms: u64,
+        count: usize,
+    ) -> Result<Vec<StreamId>, RedisError> {
+        let mut connection = self.connection().await?;
+        let reply: StreamAutoClaimReply = connection
+            .xautoclaim_options(
+                key,
+                group,
+                consumer,
+                min_idle_ms,
+                "0-0",
+                StreamAutoClaimOptions::default().count(count),
+            )
+            .await?;
+        Ok(reply.claimed)
     }
 
     /// Up to `count` entries for `consumer`: its own pending ones (delivered before, never
@@ -401,22 +455,9 @@ impl HotState {
         count: usize,
         pending: bool,
     ) -> Result<Vec<StreamEntry>, RedisError> {
-        let mut connection = self.connection().await?;
-        let options = StreamReadOptions::default()
-            .group(GROUP, consumer)
-            .count(count);
         let key = ShardKeys::new(campaign, shard).stream();
-        let start = if pending { "0" } else { ">" };
-        let reply: Option<StreamReadReply> = connection
-            .xread_options(&[&key], &[start], &options)
-            .await?;
-        Ok(reply
-            .map(|reply| reply.keys)
-            .unwrap_or_default()
-            .into_iter()
-            .flat_map(|stream| stream.ids)
-            .map(entry_of)
-            .collect())
+        let entries = self.read_as(&key, GROUP, consumer, count, pending).await?;
+        Ok(entries.into_iter().map(entry_of).collect())
     }
 
     /// Claims for `consumer` up to `count` entries that another consumer has held unacknowledged
@@ -429,18 +470,11 @@ impl HotState {
         min_idle_ms: u64,
         count: usize,
     ) -> Result<Vec<StreamEntry>, RedisError> {
-        let mut connection = self.connection().await?;
-        let reply: StreamAutoClaimReply = connection
-            .xautoclaim_options(
-                ShardKeys::new(campaign, shard).stream(),
-                GROUP,
-                consumer,
-                min_idle_ms,
-                "0-0",
-                StreamAutoClaimOptions::default().count(count),
-            )
+        let key = ShardKeys::new(campaign, shard).stream();
+        let entries = self
+            .claim_as(&key, GROUP, consumer, min_idle_ms, count)
             .await?;
-        Ok(reply.claimed.into_iter().map(entry_of).collect())
+        Ok(entries.into_iter().map(entry_of).collect())
     }
 
     /// How many times each of `ids` has been delivered (0 for an id no longer pending).
