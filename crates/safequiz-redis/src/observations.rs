@@ -46,30 +46,17 @@ impl HotState {
         self.create_group(OBSERVATIONS, GROUP).await
     }
 
-    /// Up to `count` shipments for `consumer`: those delivered to it before and never
-    /// acknowledged when `pending`, else new ones.
-    pub async fn read_observations(
-        &self,
-        consumer: &str,
-        count: usize,
-        pending: bool,
-    ) -> Result<Vec<Shipment>, RedisError> {
-        let entries = self
-            .read_as(OBSERVATIONS, GROUP, consumer, count, pending)
-            .await?;
-        Ok(entries.into_iter().map(shipment_of).collect())
-    }
-
-    /// Claims for `consumer` up to `count` shipments another worker has held unacknowledged for
-    /// `min_idle_ms` or more (a worker that stopped mid-pass).
-    pub async fn claim_observations(
+    /// Up to `count` shipments for `consumer`, in the order of [`HotState::next_as`]: its own
+    /// pending ones, else those another worker has held for `min_idle_ms` or more (one that
+    /// stopped mid-pass), else new ones.
+    pub async fn next_observations(
         &self,
         consumer: &str,
         min_idle_ms: u64,
         count: usize,
     ) -> Result<Vec<Shipment>, RedisError> {
-        let entries = self
-            .claim_as(OBSERVATIONS, GROUP, consumer, min_idle_ms, count)
+        let (entries, _) = self
+            .next_as(OBSERVATIONS, GROUP, consumer, min_idle_ms, count)
             .await?;
         Ok(entries.into_iter().map(shipment_of).collect())
     }
@@ -100,10 +87,9 @@ impl HotState {
 fn shipment_of(entry: StreamId) -> Shipment {
     let text = match entry.map.get("o") {
         Some(Value::BulkString(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
-        other => {
+        _ => {
             tracing::warn!(
                 shipment = %entry.id,
-                value = ?other.map(|_| "not a string"),
                 "a fair-play shipment without its lines; skipped"
             );
             String::new()

@@ -62,6 +62,17 @@ use crate::{HotState, RedisError};
 /// The consumer group every flusher joins.
 pub const GROUP: &str = "flusher";
 
+/// Where a consumer's next entries came from ([`HotState::next_entries`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// Its own, delivered before and never acknowledged.
+    Pending,
+    /// Another consumer's, held unacknowledged too long.
+    Claimed,
+    /// Never delivered before.
+    New,
+}
+
 /// One stream entry: its id and its fields.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StreamEntry {
@@ -460,21 +471,48 @@ impl HotState {
         Ok(entries.into_iter().map(entry_of).collect())
     }
 
-    /// Claims for `consumer` up to `count` entries that another consumer has held unacknowledged
-    /// for `min_idle_ms` or more (a flusher that died): `XAUTOCLAIM`.
-    pub async fn claim_stale(
+    /// A consumer's next entries of a shard's stream: see [`HotState::next_as`].
+    pub async fn next_entries(
         &self,
         campaign: &str,
         shard: Shard,
         consumer: &str,
         min_idle_ms: u64,
         count: usize,
-    ) -> Result<Vec<StreamEntry>, RedisError> {
+    ) -> Result<(Vec<StreamEntry>, Source), RedisError> {
         let key = ShardKeys::new(campaign, shard).stream();
-        let entries = self
-            .claim_as(&key, GROUP, consumer, min_idle_ms, count)
+        let (entries, source) = self
+            .next_as(&key, GROUP, consumer, min_idle_ms, count)
             .await?;
-        Ok(entries.into_iter().map(entry_of).collect())
+        Ok((entries.into_iter().map(entry_of).collect(), source))
+    }
+
+    /// Up to `count` entries of stream `key` for `consumer` of `group`, in the order every
+    /// consumer takes them: its own pending ones (delivered before, never acknowledged: a pass
+    /// that failed), else those another consumer has held for `min_idle_ms` or more (one that
+    /// stopped), else new ones.
+    pub(crate) async fn next_as(
+        &self,
+        key: &str,
+        group: &str,
+        consumer: &str,
+        min_idle_ms: u64,
+        count: usize,
+    ) -> Result<(Vec<StreamId>, Source), RedisError> {
+        let own = self.read_as(key, group, consumer, count, true).await?;
+        if !own.is_empty() {
+            return Ok((own, Source::Pending));
+        }
+        let claimed = self
+            .claim_as(key, group, consumer, min_idle_ms, count)
+            .await?;
+        if !claimed.is_empty() {
+            return Ok((claimed, Source::Claimed));
+        }
+        Ok((
+            self.read_as(key, group, consumer, count, false).await?,
+            Source::New,
+        ))
     }
 
     /// How many times each of `ids` has been delivered (0 for an id no longer pending).

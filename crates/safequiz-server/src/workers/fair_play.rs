@@ -155,19 +155,9 @@ impl SignalWorker {
             self.group_ready = true;
         }
         let hot = &state.hot;
-        let mut shipments = hot
-            .read_observations(&self.consumer, SHIPMENTS_PER_PASS, true)
+        let shipments = hot
+            .next_observations(&self.consumer, CLAIM_IDLE_MS, SHIPMENTS_PER_PASS)
             .await?;
-        if shipments.is_empty() {
-            shipments = hot
-                .claim_observations(&self.consumer, CLAIM_IDLE_MS, SHIPMENTS_PER_PASS)
-                .await?;
-        }
-        if shipments.is_empty() {
-            shipments = hot
-                .read_observations(&self.consumer, SHIPMENTS_PER_PASS, false)
-                .await?;
-        }
         let mut observations: Vec<Observation> = Vec::new();
         for shipment in &shipments {
             let (read, malformed) = wire::read(&shipment.text);
@@ -212,17 +202,6 @@ impl SignalWorker {
         self.previous = touched;
         Ok(())
     }
-}
-
-/// Ships what this replica buffered and has a worker write and compute everything shipped,
-/// twice so that the second look happens at once (tests: the signals of what was observed so
-/// far, without waiting for the ticker or for a busy group's turn).
-pub async fn settle(state: &AppState) -> Result<(), PassError> {
-    Shipper::default().ship(state).await?;
-    let mut worker = SignalWorker::new("settle".to_owned());
-    worker.pass(state, true).await?;
-    worker.pass(state, true).await?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ use safequiz_domain::score::is_full_marks;
 use safequiz_redis::attempts::AttemptId;
 use safequiz_redis::keys::Shard;
 use safequiz_redis::streams::{
-    AttemptEntry, EntryError, ParticipantEntry, StreamEntry, StreamRecord, decode,
+    AttemptEntry, EntryError, ParticipantEntry, Source, StreamEntry, StreamRecord, decode,
 };
 use safequiz_sql::record::{AttemptRow, Consent, ParticipantRow, RecordRow, StoredQuestion};
 use safequiz_sql::units::UnitRecord;
@@ -198,23 +198,13 @@ async fn flush_shard(
     let hot = &state.hot;
     let id = campaign.id.as_str();
     hot.ensure_group(id, shard).await?;
-    let mut entries = hot
-        .read_group(id, shard, &options.consumer, options.batch_rows, true)
+    let idle_ms = u64::try_from(options.claim_idle.as_millis()).unwrap_or(u64::MAX);
+    let (entries, source) = hot
+        .next_entries(id, shard, &options.consumer, idle_ms, options.batch_rows)
         .await?;
-    if entries.is_empty() {
-        let idle_ms = u64::try_from(options.claim_idle.as_millis()).unwrap_or(u64::MAX);
-        entries = hot
-            .claim_stale(id, shard, &options.consumer, idle_ms, options.batch_rows)
-            .await?;
-        if !entries.is_empty() {
-            tracing::info!(entries = entries.len(), shard = %shard,
-                "claimed entries a stopped flusher left unacknowledged");
-        }
-    }
-    if entries.is_empty() {
-        entries = hot
-            .read_group(id, shard, &options.consumer, options.batch_rows, false)
-            .await?;
+    if source == Source::Claimed {
+        tracing::info!(entries = entries.len(), shard = %shard,
+            "claimed entries a stopped flusher left unacknowledged");
     }
     if entries.is_empty() {
         return Ok(0);
