@@ -17,7 +17,10 @@
 //! written and acknowledged. The rows written are then inserted again with `insert_batch` alone
 //! into another fresh database, prepared as the flusher prepares it (migrated, units synced, so
 //! the roll-ups count every level of the tree), which separates the SQL share from the Redis
-//! share.
+//! share. Each run also times the question fold of what the flush queued (`question fold`,
+//! attempts per second), and, on a third fresh database, the flush with the fold running beside
+//! it as in a flusher process, until every entry is written and every batch folded (`flush with
+//! the fold beside`: the rate the two sustain together).
 //!
 //! This is a measurement, not a test: it prints medians with the range and checks only that
 //! every attempt arrived.
@@ -34,9 +37,11 @@ use safequiz_redis::keys::{Shard, ShardKeys};
 use safequiz_server::catalogue::Catalogue;
 use safequiz_server::clock::Clock;
 use safequiz_server::config::{self, Settings};
+use safequiz_server::http::AppState;
 use safequiz_server::http::attempts::unit_path;
 use safequiz_server::startup::{build_state, flusher_options};
-use safequiz_server::workers::flusher::{flush_once, prepare_record};
+use safequiz_server::workers::flusher::{FlusherOptions, flush_once, prepare_record};
+use safequiz_server::workers::questions;
 use safequiz_sql::record::RecordRow;
 use safequiz_testapp::{CAMPAIGN, PostgresCluster, RedisServer};
 use secrecy::SecretString;
@@ -185,11 +190,13 @@ async fn measure(options: Options, settings: Settings, catalogue: Arc<Catalogue>
     for &database in &options.databases {
         let folder = tempfile::tempdir().expect("a temporary folder");
         let mut flush_rates = Vec::new();
+        let mut fold_rates = Vec::new();
+        let mut both_rates = Vec::new();
         let mut insert_rates = Vec::new();
         for run in 0..options.runs {
             snapshot.restore().await;
             let mut settings = settings.clone();
-            settings.database.url = SecretString::from(database.fresh(&folder, 2 * run).await);
+            settings.database.url = SecretString::from(database.fresh(&folder, 3 * run).await);
             let state = build_state(&settings, catalogue.clone(), Clock::system())
                 .expect("the state builds");
             prepare_record(&state)
@@ -197,12 +204,7 @@ async fn measure(options: Options, settings: Settings, catalogue: Arc<Catalogue>
                 .expect("the fresh database migrates");
 
             let started = Instant::now();
-            let mut flushed = 0;
-            while flushed < options.rows {
-                let done = flush_once(&state, &flusher).await.expect("a flush pass");
-                assert!(done > 0, "the streams ran dry after {flushed} entries");
-                flushed += done;
-            }
+            flush_all(&state, &flusher, options.rows).await;
             let elapsed = started.elapsed();
             let rows = state
                 .store
@@ -212,15 +214,71 @@ async fn measure(options: Options, settings: Settings, catalogue: Arc<Catalogue>
             assert_eq!(rows.len(), options.rows, "every attempt reached SQL once");
             flush_rates.push(rate(options.rows, elapsed));
 
+            let started = Instant::now();
+            let folded = state
+                .store
+                .fold_all_questions()
+                .await
+                .expect("the question fold");
+            fold_rates.push(rate(options.rows, started.elapsed()));
+            assert_eq!(
+                folded.attempts, options.rows as u64,
+                "every attempt folded once"
+            );
+
+            snapshot.restore().await;
+            settings.database.url = SecretString::from(database.fresh(&folder, 3 * run + 1).await);
+            let state = build_state(&settings, catalogue.clone(), Clock::system())
+                .expect("the state builds");
+            prepare_record(&state)
+                .await
+                .expect("the fresh database migrates");
+            let elapsed = flush_with_fold(&state, &flusher, options.rows).await;
+            both_rates.push(rate(options.rows, elapsed));
+
             let rows: Vec<RecordRow> = rows.into_iter().map(RecordRow::Attempt).collect();
-            settings.database.url = SecretString::from(database.fresh(&folder, 2 * run + 1).await);
+            settings.database.url = SecretString::from(database.fresh(&folder, 3 * run + 2).await);
             let elapsed =
                 insert_only(&settings, catalogue.clone(), &rows, flusher.batch_rows).await;
             insert_rates.push(rate(rows.len(), elapsed));
         }
         report(database, "flush_once", &flush_rates);
+        report(database, "question fold", &fold_rates);
+        report(database, "flush with the fold beside", &both_rates);
         report(database, "insert_batch only", &insert_rates);
     }
+}
+
+/// Flushes until `rows` entries are written and acknowledged.
+async fn flush_all(state: &AppState, flusher: &FlusherOptions, rows: usize) {
+    let mut flushed = 0;
+    while flushed < rows {
+        let done = flush_once(state, flusher).await.expect("a flush pass");
+        assert!(done > 0, "the streams ran dry after {flushed} entries");
+        flushed += done;
+    }
+}
+
+/// What a flusher process does: the flusher, and beside it the question fold worker itself
+/// (`workers::questions::run`, which folds every second or at once while it finds a full
+/// load), stopped when the flush is done so that its stop folds the rest; until every entry is
+/// written and every batch folded.
+async fn flush_with_fold(state: &AppState, flusher: &FlusherOptions, rows: usize) -> Duration {
+    let started = Instant::now();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let fold = tokio::spawn(questions::run(state.clone(), stopped));
+    flush_all(state, flusher, rows).await;
+    stop.send(true)
+        .expect("the fold worker runs until told to stop");
+    fold.await.expect("the fold worker stops");
+    let elapsed = started.elapsed();
+    let pending = state
+        .store
+        .questions_pending(CAMPAIGN)
+        .await
+        .expect("the queue reads");
+    assert_eq!(pending, 0, "every attempt folded by the worker's stop");
+    elapsed
 }
 
 /// Starts, answers and submits one attempt for each of participants `1..=rows`, so each

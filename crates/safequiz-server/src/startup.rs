@@ -178,6 +178,13 @@ impl Application {
                 })
             }
         };
+        // The question counters of what the flusher writes are folded beside it.
+        let questions = self.flusher.as_ref().map(|_| {
+            tokio::spawn(workers::questions::run(
+                self.state.clone(),
+                workers_stopped.clone(),
+            ))
+        });
         let boards = tokio::spawn(workers::boards::run(
             self.state.clone(),
             consumer_name(),
@@ -216,6 +223,7 @@ impl Application {
         for (name, task) in [
             ("sweeper", sweeper),
             ("flusher", Some(flusher)),
+            ("question fold", questions),
             ("board writer", Some(boards)),
             ("fair play", Some(fair_play)),
             ("placement check", Some(placement)),

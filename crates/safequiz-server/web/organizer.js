@@ -1090,7 +1090,7 @@
         h('div', { class: 'card' }, [
           h('h1', { text: b.name + ' · 题目分析' }),
           h('p', { class: 'muted', text: b.from + ' 至 ' + b.to + '，共抽到 ' + b.items.length + ' 道题。正确率低的排在前面：正确率异常低、或某个错误选项特别集中的题，可能题意不清或答案有误，请反馈给命题人员核查。' }),
-        ]),
+        ].concat(b.pending_attempts > 0 ? [h('p', { class: 'muted', id: 'questions-pending', text: '另有 ' + b.pending_attempts + ' 份刚交的答卷正在汇总，稍后刷新即计入题目分析。' })] : [])),
         b.items.length ? list : h('p', { class: 'card muted', text: '期间内还没有完成的答题。' }),
       ]);
     })).catch(shown(failed(function () { questionsPage(unitId, params); }, {

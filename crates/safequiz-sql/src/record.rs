@@ -209,7 +209,9 @@ impl Store {
     /// The attempts actually inserted (not those already present, nor a second copy in the
     /// batch) are added to the roll-ups in the same transaction (see `rollups`), and every
     /// registration to the participant totals, so the figures the reports read are exactly as
-    /// durable as the rows and count each attempt once.
+    /// durable as the rows and count each attempt once. Their question counters are queued in
+    /// the same transaction for the question fold ([`Store::fold_questions`]), which adds them
+    /// a moment later.
     ///
     /// All or nothing: when the database refuses one row, no row of the batch is written.
     #[tracing::instrument(skip_all, fields(rows = rows.len()))]
@@ -273,7 +275,8 @@ impl Store {
             // exclusion's rebuild holds the same lock, so either order counts them once or not).
             let attempts =
                 crate::fair_play::without_excluded(&mut tx, campaign_id, attempts).await?;
-            rollups::add_attempts(&mut tx, campaign_id, &attempts).await?;
+            rollups::add_attempts(&mut tx, campaign_id, &attempts, rollups::Questions::Fold)
+                .await?;
         }
         tx.commit().await?;
         Ok(inserted)

@@ -13,13 +13,16 @@
 //!
 //! [`Store::insert_batch`] adds the attempts it actually inserted (not the duplicates its
 //! `ON CONFLICT DO NOTHING` skipped) in the same transaction, so the roll-ups are exactly as
-//! durable as the rows and count each attempt once. [`Store::rebuild_rollups`] recomputes a
+//! durable as the rows and count each attempt once; the question counters alone it queues in
+//! that transaction (`question_pending`) for the question fold ([`Store::fold_questions`], module
+//! `fold`), which adds them a moment later, exactly once. [`Store::rebuild_rollups`] recomputes a
 //! campaign's from the raw rows (after a unit tree change, or an upgrade), and
 //! [`Store::check_rollups`] compares them with such a rebuild. The rule itself, what a batch
 //! adds, is the pure `increments` function, which all three run.
 //!
 //! This module writes roll-ups; the reports (`reports`) read them.
 
+mod fold;
 mod increments;
 mod rebuild;
 mod write;
@@ -27,12 +30,13 @@ mod write;
 #[cfg(test)]
 mod tests;
 
+pub use fold::{FOLD_BATCHES, Folded};
 pub use increments::NO_PREVIOUS_DAY;
 pub use rebuild::{Rebuilt, RollupDifference};
 
 pub(crate) use rebuild::{ATTEMPT_COLUMNS, rebuild_in};
 pub(crate) use write::{
-    UnitRow, add_attempts, add_registrations, lock_campaign, remove_participant,
+    Questions, UnitRow, add_attempts, add_registrations, lock_campaign, remove_participant,
     restore_participant,
 };
 

@@ -527,6 +527,16 @@ async fn question_analysis_counts_draws_right_answers_and_the_most_chosen_wrong_
         reviews.push(play_as(&app, "测试者", &phone, COUNTY, right).await.1);
     }
     wait_for_record(&app, 3, 3).await;
+    // The question counters follow the flush by a fold beside the flusher.
+    eventually(
+        "the question fold has counted the flushed attempts",
+        Duration::from_secs(20),
+        || async {
+            let pending = app.state.store.questions_pending(CAMPAIGN).await.ok()?;
+            (pending == 0).then_some(())
+        },
+    )
+    .await;
 
     // What the analysis must say, from the reviews the participants got: per question, draws,
     // right answers, and each wrong answer as option texts.
@@ -560,6 +570,7 @@ async fn question_analysis_counts_draws_right_answers_and_the_most_chosen_wrong_
 
     let (status, body) = get_as(&app, &county, &format!("{API}/questions")).await;
     assert_eq!(status, 200, "{body}");
+    assert_eq!(body["pending_attempts"], 0, "{body}");
     let items = body["items"].as_array().expect("items");
     assert_eq!(items.len(), expected.len());
     let shares: Vec<f64> = items

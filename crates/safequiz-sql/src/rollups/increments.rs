@@ -76,19 +76,12 @@ pub(crate) struct AnswerCounts {
 /// `unit_days` key: unit (or the whole campaign), day, previous active day.
 pub(crate) type UnitDay = (String, i32, i32);
 
-/// A question counter's key by name (`question_counts` numbers the unit and the question):
-/// unit, day, question, options chosen over the bank's order, correct.
-pub(crate) type QuestionAnswer = (String, i32, String, u8, bool);
-
-/// Everything a batch adds, keyed as the tables are; every map is ordered, so two writers
-/// always touch rows in the same order.
+/// Everything a batch adds but its question counters ([`answers`]), keyed as the tables are; every map is ordered, so two writers always touch rows in the same order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Increments {
     /// Per unit at every level of the attempt's unit (and the whole campaign), day and previous
     /// day.
     pub(crate) unit_days: BTreeMap<UnitDay, DayCounts>,
-    /// Per unit at every level, day, question and answer.
-    pub(crate) question_days: BTreeMap<QuestionAnswer, AnswerCounts>,
     /// Per participant.
     pub(crate) participant_totals: BTreeMap<i64, ParticipantCounts>,
     /// Per participant and day.
@@ -135,7 +128,7 @@ pub(crate) fn increments(
     attempts: &[&AttemptRow],
     known_days: &HashMap<i64, BTreeSet<i32>>,
     paths: &HashMap<String, Vec<String>>,
-) -> Result<Increments, StoreError> {
+) -> Increments {
     let mut by_participant: BTreeMap<i64, BTreeMap<i32, Vec<&AttemptRow>>> = BTreeMap::new();
     for attempt in attempts {
         by_participant
@@ -177,7 +170,6 @@ pub(crate) fn increments(
                     full_marks: i64::from(attempt.full_marks),
                 };
                 increments.add_day(&levels, day, prev, counts);
-                add_questions(&mut increments, &levels, attempt)?;
                 increments
                     .participant_totals
                     .entry(participant)
@@ -191,7 +183,7 @@ pub(crate) fn increments(
             }
         }
     }
-    Ok(increments)
+    increments
 }
 
 /// The last active day before `day`, or [`NO_PREVIOUS_DAY`].
@@ -204,7 +196,7 @@ fn previous(active: &BTreeSet<i32>, day: i32) -> i32 {
 }
 
 /// The roll-up keys of `unit`: the unit, its ancestors, and the whole campaign.
-fn levels<'a>(
+pub(crate) fn levels<'a>(
     campaign: &'a str,
     unit: &str,
     paths: &'a HashMap<String, Vec<String>>,
@@ -217,18 +209,28 @@ fn levels<'a>(
     levels
 }
 
-/// Counts each question of `attempt` at every level: the answer over the bank's option order.
-fn add_questions(
-    increments: &mut Increments,
-    levels: &[&str],
-    attempt: &AttemptRow,
-) -> Result<(), StoreError> {
+/// One answer of an attempt as the question counters count it: the question, the options
+/// chosen over the bank's option order (0: not answered), whether it scored, and how many
+/// options the question was shown with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Answer {
+    pub(crate) question_id: String,
+    pub(crate) chosen: u8,
+    pub(crate) correct: bool,
+    pub(crate) options: i32,
+}
+
+/// The answers of `attempt`, each counted at every level of its unit (see [`levels`]) on its
+/// day. Every question is read before any is returned, so a malformed one refuses the whole
+/// attempt (a data error).
+pub(crate) fn answers(attempt: &AttemptRow) -> Result<Vec<Answer>, StoreError> {
     let malformed = |problem: String| StoreError::Record {
         attempt_id: attempt.attempt_id.clone(),
         problem,
     };
     let questions = StoredQuestion::decode_all(&attempt.questions)
         .map_err(|error| malformed(error.to_string()))?;
+    let mut answers = Vec::with_capacity(questions.len());
     for question in questions {
         let order = OptionOrder::from_slice(&question.order).ok_or_else(|| {
             malformed(format!(
@@ -238,23 +240,12 @@ fn add_questions(
         })?;
         let key = Choices::from_bits(question.key);
         let shown = Choices::from_bits(question.chosen);
-        let chosen = order.original(shown).bits();
-        let correct = score::is_correct(key, shown);
-        let options = question.order.len().min(MAX_OPTIONS) as i32;
-        for level in levels {
-            let row = increments
-                .question_days
-                .entry((
-                    (*level).to_owned(),
-                    attempt.day,
-                    question.id.clone(),
-                    chosen,
-                    correct,
-                ))
-                .or_default();
-            row.answers += 1;
-            row.options = row.options.max(options);
-        }
+        answers.push(Answer {
+            chosen: order.original(shown).bits(),
+            correct: score::is_correct(key, shown),
+            options: question.order.len().min(MAX_OPTIONS) as i32,
+            question_id: question.id,
+        });
     }
-    Ok(())
+    Ok(answers)
 }

@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use super::write::{add_attempts, lock_campaign};
+use super::fold::{drop_pending_in, fold_campaign_in};
+use super::write::{Questions, add_attempts, lock_campaign};
 use crate::record::AttemptRow;
 use crate::statement::{Statement, Transaction};
 use crate::{Store, StoreError};
@@ -44,6 +45,7 @@ pub(crate) async fn rebuild_in(
     campaign_id: &str,
 ) -> Result<Rebuilt, StoreError> {
     lock_campaign(tx, campaign_id).await?;
+    drop_pending_in(tx, campaign_id).await?;
     for (table, of_campaign) in TABLES {
         Statement::new(&format!("DELETE FROM {table} WHERE {of_campaign}"))
             .bind(campaign_id)
@@ -91,7 +93,7 @@ pub(crate) async fn rebuild_in(
         .fetch_all_in(tx)
         .await?;
         let refs: Vec<&AttemptRow> = rows.iter().collect();
-        add_attempts(tx, campaign_id, &refs).await?;
+        add_attempts(tx, campaign_id, &refs, Questions::Now).await?;
         attempts += rows.len() as u64;
         after = last;
     }
@@ -233,6 +235,8 @@ impl Store {
     ) -> Result<Vec<RollupDifference>, StoreError> {
         let mut tx = self.begin_write().await?;
         lock_campaign(&mut tx, campaign_id).await?;
+        // The counters as they will be once the campaign's pending batches are folded.
+        fold_campaign_in(&mut tx, campaign_id).await?;
         for (source, of_campaign) in TABLES {
             // Made empty, then filled: PostgreSQL takes no parameters in `CREATE TABLE AS`.
             Statement::new(&format!(

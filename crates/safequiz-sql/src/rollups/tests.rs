@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use safequiz_domain::scope::WHOLE_CAMPAIGN;
 
-use super::increments::{DayCounts, Increments, NO_PREVIOUS_DAY, increments};
+use super::increments::{
+    Answer, DayCounts, Increments, NO_PREVIOUS_DAY, answers, increments, levels,
+};
 use crate::record::AttemptRow;
 
 const CAMPAIGN: &str = WHOLE_CAMPAIGN;
@@ -65,11 +67,6 @@ fn merge(total: &mut Increments, more: Increments) {
         row.points += counts.points;
         row.full_marks += counts.full_marks;
     }
-    for (key, counts) in more.question_days {
-        let row = total.question_days.entry(key).or_default();
-        row.answers += counts.answers;
-        row.options = row.options.max(counts.options);
-    }
 }
 
 /// Participants of `level` active in `from..=to` as the roll-ups answer it.
@@ -118,10 +115,7 @@ fn previous_day_counters_give_every_periods_distinct_participants_whatever_the_a
                 })
                 .collect();
             let refs: Vec<&AttemptRow> = rows.iter().collect();
-            merge(
-                &mut total,
-                increments(CAMPAIGN, &refs, &known, &paths()).expect("increments"),
-            );
+            merge(&mut total, increments(CAMPAIGN, &refs, &known, &paths()));
             for &(participant, day) in batch {
                 known.entry(participant).or_default().insert(day);
             }
@@ -163,7 +157,7 @@ fn a_day_between_two_known_days_moves_the_later_days_participant() {
     let known = HashMap::from([(7, BTreeSet::from([10, 14]))]);
     let row = attempt(7, 3, "leaf", 12, 2);
 
-    let added = increments(CAMPAIGN, &[&row], &known, &paths()).expect("increments");
+    let added = increments(CAMPAIGN, &[&row], &known, &paths());
 
     let leaf = |day, prev| {
         added
@@ -203,7 +197,7 @@ fn a_second_attempt_on_a_known_day_adds_figures_but_no_participant() {
     let known = HashMap::from([(7, BTreeSet::from([10]))]);
     let row = attempt(7, 2, "leaf", 10, 1);
 
-    let added = increments(CAMPAIGN, &[&row], &known, &paths()).expect("increments");
+    let added = increments(CAMPAIGN, &[&row], &known, &paths());
 
     assert_eq!(
         added
@@ -227,7 +221,7 @@ fn a_second_attempt_on_a_known_day_adds_figures_but_no_participant() {
 fn a_unit_outside_the_unit_table_counts_for_the_whole_campaign_only() {
     let row = attempt(7, 1, "gone", 10, 1);
 
-    let added = increments(CAMPAIGN, &[&row], &HashMap::new(), &paths()).expect("increments");
+    let added = increments(CAMPAIGN, &[&row], &HashMap::new(), &paths());
 
     let units: BTreeSet<&str> = added
         .unit_days
@@ -243,34 +237,35 @@ fn answers_are_counted_over_the_banks_option_order() {
     // (the bank's A) chosen while the key is the first shown (the bank's B).
     let row = attempt(7, 1, "leaf", 10, 1);
 
-    let added = increments(CAMPAIGN, &[&row], &HashMap::new(), &paths()).expect("increments");
+    let read = answers(&row).expect("the questions decode");
 
-    let answer = |question: &str, chosen, correct| {
-        added
-            .question_days
-            .get(&("root".to_owned(), 10, question.to_owned(), chosen, correct))
-            .map(|counts| (counts.answers, counts.options))
+    let answer = |id: &str, chosen, correct| Answer {
+        question_id: id.to_owned(),
+        chosen,
+        correct,
+        options: 2,
     };
-    assert_eq!(answer("qa", 0b01, true), Some((1, 2)));
     assert_eq!(
-        answer("qb", 0b01, false),
-        Some((1, 2)),
-        "the bank's A, wrong"
+        read,
+        [answer("qa", 0b01, true), answer("qb", 0b01, false)],
+        "qb: the bank's A, wrong"
     );
     assert_eq!(
-        added.question_days.len(),
-        2 * 3,
-        "two answers at three levels"
+        levels(CAMPAIGN, "leaf", &paths()),
+        ["leaf", "root", CAMPAIGN],
+        "each answer counts at three levels"
     );
 }
 
 #[test]
-fn questions_that_do_not_decode_refuse_the_row_as_data() {
+fn an_attempt_with_a_question_that_does_not_decode_is_refused_whole_as_data() {
     let mut row = attempt(7, 1, "leaf", 10, 1);
-    row.questions = r#"[{"id":"qa","order":[0,0],"key":1,"chosen":1}]"#.to_owned();
+    row.questions =
+        r#"[{"chosen":1,"id":"qa","key":1,"order":[0,1]},{"id":"qb","order":[1,1],"key":1,"chosen":1}]"#
+            .to_owned();
 
-    let refused = increments(CAMPAIGN, &[&row], &HashMap::new(), &paths());
+    let refused = answers(&row);
 
-    let error = refused.expect_err("an order that is not a permutation");
+    let error = refused.expect_err("qb's order is not a permutation");
     assert!(error.is_data_error(), "{error}");
 }

@@ -6,7 +6,8 @@ use safequiz_domain::scope::WHOLE_CAMPAIGN;
 use safequiz_domain::score::{Candidate, Counted};
 use serde::Serialize;
 
-use super::increments::{AnswerCounts, Increments, ParticipantCounts, increments};
+use super::fold::lock_fold;
+use super::increments::{AnswerCounts, Increments, ParticipantCounts, answers, increments, levels};
 use crate::StoreError;
 use crate::record::{AttemptRow, ParticipantRow, attempt_number};
 use crate::statement::{Record, SqlType, Statement, Transaction, json_rows};
@@ -36,9 +37,9 @@ pub(crate) async fn lock_campaign(
 
 /// The rows `head` selects for `campaign_id` (bound as `$1`) whose key is one of `keys`: `head`
 /// ends inside `IN (SELECT r.<column> FROM `, and the keys follow as one JSON parameter.
-async fn select_in<R: Record, K: Serialize>(
+pub(crate) async fn select_in<R: Record, K: Serialize>(
     tx: &mut Transaction,
-    head: &'static str,
+    head: &str,
     campaign_id: &str,
     column: (&'static str, SqlType),
     keys: &[K],
@@ -74,11 +75,22 @@ pub(crate) struct UnitRow<'a> {
     pub(crate) u: &'a str,
 }
 
-/// Adds `attempts` (new to the record this transaction, all of `campaign_id`) to the roll-ups.
+/// When the question counters of attempts added to the roll-ups are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Questions {
+    /// Later, by the question fold: the attempts are queued in `question_pending` (the flush).
+    Fold,
+    /// Now, in this transaction (a rebuild, an exclusion undone).
+    Now,
+}
+
+/// Adds `attempts` (new to the record this transaction, all of `campaign_id`) to the roll-ups,
+/// their question counters as `questions` says.
 pub(crate) async fn add_attempts(
     tx: &mut Transaction,
     campaign_id: &str,
     attempts: &[&AttemptRow],
+    questions: Questions,
 ) -> Result<(), StoreError> {
     if attempts.is_empty() {
         return Ok(());
@@ -88,12 +100,18 @@ pub(crate) async fn add_attempts(
     let units: BTreeSet<&str> = attempts.iter().map(|a| a.unit_id.as_str()).collect();
     let known = known_days(tx, campaign_id, &participants).await?;
     let paths = unit_paths(tx, campaign_id, &units).await?;
-    let mut increments = increments(WHOLE_CAMPAIGN, attempts, &known, &paths)?;
+    let mut increments = increments(WHOLE_CAMPAIGN, attempts, &known, &paths);
     let counted = super::recorded_counting(tx, campaign_id).await?;
     if counted != Counted::Sum {
         count_totals(tx, campaign_id, counted, attempts, &mut increments).await?;
     }
-    write(tx, campaign_id, &increments).await
+    write(tx, campaign_id, &increments).await?;
+    match questions {
+        Questions::Fold => super::fold::queue(tx, campaign_id, attempts).await,
+        Questions::Now => {
+            count_questions(tx, campaign_id, attempts, &paths, 1, Malformed::Refuse).await
+        }
+    }
 }
 
 /// A participant's counted attempt as `participant_totals` holds it.
@@ -182,24 +200,24 @@ pub(crate) async fn remove_participant(
     participant_id: i64,
 ) -> Result<usize, StoreError> {
     lock_campaign(tx, campaign_id).await?;
+    // What is subtracted must have been added: the campaign's pending question counters first.
+    super::fold::fold_campaign_in(tx, campaign_id).await?;
     let rows = participant_attempts(tx, campaign_id, participant_id).await?;
     let attempts: Vec<&AttemptRow> = rows.iter().collect();
     if !attempts.is_empty() {
         let units: BTreeSet<&str> = attempts.iter().map(|a| a.unit_id.as_str()).collect();
         let paths = unit_paths(tx, campaign_id, &units).await?;
-        let mut minus = increments(WHOLE_CAMPAIGN, &attempts, &HashMap::new(), &paths)?;
+        let mut minus = increments(WHOLE_CAMPAIGN, &attempts, &HashMap::new(), &paths);
         for counts in minus.unit_days.values_mut() {
             counts.participants = -counts.participants;
             counts.attempts = -counts.attempts;
             counts.points = -counts.points;
             counts.full_marks = -counts.full_marks;
         }
-        for counts in minus.question_days.values_mut() {
-            counts.answers = -counts.answers;
-        }
         minus.participant_totals.clear();
         minus.participant_days.clear();
         write(tx, campaign_id, &minus).await?;
+        count_questions(tx, campaign_id, &attempts, &paths, -1, Malformed::Refuse).await?;
     }
     Statement::new("DELETE FROM participant_days WHERE campaign_id = $1 AND participant_id = $2")
         .bind(campaign_id)
@@ -229,7 +247,7 @@ pub(crate) async fn restore_participant(
 ) -> Result<usize, StoreError> {
     let rows = participant_attempts(tx, campaign_id, participant_id).await?;
     let attempts: Vec<&AttemptRow> = rows.iter().collect();
-    add_attempts(tx, campaign_id, &attempts).await?;
+    add_attempts(tx, campaign_id, &attempts, Questions::Now).await?;
     Ok(attempts.len())
 }
 
@@ -273,7 +291,7 @@ async fn known_days(
 }
 
 /// Each of `units` with itself and its ancestors, as `unit_ancestors` has them.
-async fn unit_paths(
+pub(crate) async fn unit_paths(
     tx: &mut Transaction,
     campaign_id: &str,
     units: &BTreeSet<&str>,
@@ -502,38 +520,6 @@ const COUNTED_PARTICIPANT_TOTALS: Upsert = Upsert {
 /// `question_counts` key: unit key, day, question key, options chosen, correct.
 type CountKey = (i32, i32, i32, i32, bool);
 
-/// The batch's question counters keyed as `question_counts` is, in key order (so two writers
-/// touch rows in the same order).
-async fn question_counts(
-    tx: &mut Transaction,
-    campaign_id: &str,
-    increments: &Increments,
-) -> Result<BTreeMap<CountKey, AnswerCounts>, StoreError> {
-    let counters = &increments.question_days;
-    if counters.is_empty() {
-        return Ok(BTreeMap::new());
-    }
-    let units: BTreeSet<&str> = counters.keys().map(|k| k.0.as_str()).collect();
-    let questions: BTreeSet<&str> = counters.keys().map(|k| k.2.as_str()).collect();
-    let units = rollup_keys(tx, campaign_id, "unit", &units).await?;
-    let questions = rollup_keys(tx, campaign_id, "question", &questions).await?;
-    Ok(counters
-        .iter()
-        .map(|((unit, day, question, chosen, correct), counts)| {
-            (
-                (
-                    units[unit.as_str()],
-                    *day,
-                    questions[question.as_str()],
-                    i32::from(*chosen),
-                    *correct,
-                ),
-                *counts,
-            )
-        })
-        .collect())
-}
-
 /// A name's key in `rollup_keys`.
 #[derive(sqlx::FromRow)]
 struct NameKey {
@@ -547,8 +533,8 @@ struct NameRow<'a> {
 }
 
 /// The `rollup_keys` of `names` (units or questions, by `kind`) of `campaign_id`, numbering
-/// those that have none yet. Called under the campaign's roll-up lock, so no other writer numbers
-/// the same names meanwhile; a key once given never changes.
+/// those that have none yet. Called under the question fold's lock ([`lock_fold`]), so no other
+/// writer numbers the same names meanwhile; a key once given never changes.
 async fn rollup_keys<'n>(
     tx: &mut Transaction,
     campaign_id: &str,
@@ -622,7 +608,93 @@ async fn select_keys<'n>(
         .collect())
 }
 
-/// Writes `increments`: four upserts, whatever the batch.
+/// What [`count_questions`] does with an attempt whose questions do not decode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Malformed {
+    /// Fails, so nothing of the transaction is written (a data error).
+    Refuse,
+    /// Logs it and counts the others (the fold, whose attempts are recorded already).
+    LeaveOut,
+}
+
+/// Adds what `attempts` add to `question_counts` (`sign` 1), or takes it away (`sign` -1):
+/// each answer ([`answers`], the rule) at every level of its attempt's unit (`paths`) and the
+/// whole campaign, on its day. Units and questions are numbered first, so the cells are summed
+/// under integer keys; then one upsert writes each cell once, in key order (two writers touch
+/// rows in the same order). Under the question fold's lock, which every writer of the counters
+/// holds (the fold, a rebuild, an exclusion and its undo).
+pub(crate) async fn count_questions(
+    tx: &mut Transaction,
+    campaign_id: &str,
+    attempts: &[&AttemptRow],
+    paths: &HashMap<String, Vec<String>>,
+    sign: i64,
+    malformed: Malformed,
+) -> Result<(), StoreError> {
+    lock_fold(tx).await?;
+    let mut read = Vec::with_capacity(attempts.len());
+    for &attempt in attempts {
+        match answers(attempt) {
+            Ok(answers) => read.push((attempt, answers)),
+            Err(error) if malformed == Malformed::LeaveOut => {
+                tracing::error!(error = %error, "an attempt left out of the question counters");
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    if read.is_empty() {
+        return Ok(());
+    }
+    let mut unit_levels: HashMap<&str, Vec<&str>> = HashMap::new();
+    let mut questions: BTreeSet<&str> = BTreeSet::new();
+    for (attempt, answers) in &read {
+        unit_levels
+            .entry(attempt.unit_id.as_str())
+            .or_insert_with(|| levels(WHOLE_CAMPAIGN, &attempt.unit_id, paths));
+        questions.extend(answers.iter().map(|a| a.question_id.as_str()));
+    }
+    let units: BTreeSet<&str> = unit_levels.values().flatten().copied().collect();
+    let unit_keys = rollup_keys(tx, campaign_id, "unit", &units).await?;
+    let question_keys = rollup_keys(tx, campaign_id, "question", &questions).await?;
+    let level_keys: HashMap<&str, Vec<i32>> = unit_levels
+        .iter()
+        .map(|(&unit, levels)| (unit, levels.iter().map(|level| unit_keys[level]).collect()))
+        .collect();
+    let mut cells: HashMap<CountKey, AnswerCounts> = HashMap::new();
+    for (attempt, answers) in &read {
+        let levels = &level_keys[attempt.unit_id.as_str()];
+        for answer in answers {
+            let question = question_keys[answer.question_id.as_str()];
+            let chosen = i32::from(answer.chosen);
+            for &unit in levels {
+                let cell = cells
+                    .entry((unit, attempt.day, question, chosen, answer.correct))
+                    .or_default();
+                cell.answers += sign;
+                cell.options = cell.options.max(answer.options);
+            }
+        }
+    }
+    let mut rows: Vec<(CountKey, AnswerCounts)> = cells.into_iter().collect();
+    rows.sort_unstable_by_key(|(key, _)| *key);
+    QUESTION_COUNTS
+        .run(
+            tx,
+            campaign_id,
+            vec![
+                Column::Int4(rows.iter().map(|(k, _)| k.0).collect()),
+                Column::Int4(rows.iter().map(|(k, _)| k.1).collect()),
+                Column::Int4(rows.iter().map(|(k, _)| k.2).collect()),
+                Column::Int4(rows.iter().map(|(k, _)| k.3).collect()),
+                Column::Bool(rows.iter().map(|(k, _)| k.4).collect()),
+                Column::Int4(rows.iter().map(|(_, c)| c.options).collect()),
+                Column::Int8(rows.iter().map(|(_, c)| c.answers).collect()),
+            ],
+        )
+        .await
+}
+
+/// Writes `increments`: three upserts, whatever the batch.
 async fn write(
     tx: &mut Transaction,
     campaign_id: &str,
@@ -641,22 +713,6 @@ async fn write(
                 Column::Int8(rows.values().map(|c| c.attempts).collect()),
                 Column::Int8(rows.values().map(|c| c.points).collect()),
                 Column::Int8(rows.values().map(|c| c.full_marks).collect()),
-            ],
-        )
-        .await?;
-    let rows = question_counts(tx, campaign_id, increments).await?;
-    QUESTION_COUNTS
-        .run(
-            tx,
-            campaign_id,
-            vec![
-                Column::Int4(rows.keys().map(|k| k.0).collect()),
-                Column::Int4(rows.keys().map(|k| k.1).collect()),
-                Column::Int4(rows.keys().map(|k| k.2).collect()),
-                Column::Int4(rows.keys().map(|k| k.3).collect()),
-                Column::Bool(rows.keys().map(|k| k.4).collect()),
-                Column::Int4(rows.values().map(|c| c.options).collect()),
-                Column::Int8(rows.values().map(|c| c.answers).collect()),
             ],
         )
         .await?;

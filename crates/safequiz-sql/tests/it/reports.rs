@@ -54,6 +54,7 @@ async fn store_with_record(database: Database) -> (Store, TempDir) {
     other.campaign_id = "c2".to_owned();
     rows.push(RecordRow::Participant(other));
     store.insert_batch(&rows).await.expect("insert");
+    store.fold_all_questions().await.expect("the question fold");
     (store, dir)
 }
 

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use safequiz_domain::bank::{Choices, MAX_OPTIONS};
 use safequiz_domain::draw::OptionOrder;
-use safequiz_domain::scope::Scope;
+use safequiz_domain::scope::{Scope, WHOLE_CAMPAIGN};
 use safequiz_domain::score::{self, Counted, is_full_marks};
 use safequiz_sql::Store;
 use safequiz_sql::record::{AttemptRow, ParticipantRow, RecordRow, StoredQuestion};
@@ -21,6 +21,7 @@ use safequiz_sql::reports::{
     COUNT_LIMIT, DayFigures, ParticipantCursor, ParticipantFilter, ParticipantSummary,
     QuestionStat, UnitFigure, WrongAnswer,
 };
+use safequiz_sql::rollups::Folded;
 use safequiz_sql::units::UnitRecord;
 use safequiz_testkit::{Database, on_both};
 
@@ -451,6 +452,8 @@ fn expected_people_count(total: i64, more: bool) -> i64 {
 
 /// Compares every report of the store with the brute force over `record`.
 async fn assert_reports_equal_the_raw_rows(store: &Store, record: &Record, when: &str) {
+    store.fold_all_questions().await.expect("the question fold");
+    assert_eq!(store.questions_pending(C).await.expect("pending"), 0);
     let last = D0 + DAYS - 1;
     for scope in scopes(record) {
         for from in D0 - 1..=last {
@@ -596,16 +599,118 @@ async fn batches_written_at_once_by_two_flushers_count_each_attempt_once(databas
     let mut rng = Seeded(5);
     store.sync_units(C, &record.units).await.expect("units");
     let batches = batches(&record, &mut rng);
-    // Each flusher gets every batch, in its own order: every row is written twice, at once.
+    // Each flusher gets every batch, in its own order: every row is written twice, at once,
+    // while the question fold folds what they have written so far.
     let mut reversed = batches.clone();
     reversed.reverse();
+    let writing = std::sync::atomic::AtomicBool::new(true);
+    let flushers = async {
+        tokio::join!(write(&store, &batches), write(&store, &reversed));
+        writing.store(false, std::sync::atomic::Ordering::Release);
+    };
+    let fold = async {
+        let mut folded = 0;
+        while writing.load(std::sync::atomic::Ordering::Acquire) {
+            folded += store.fold_questions(2).await.expect("a fold").attempts;
+            tokio::task::yield_now().await;
+        }
+        folded
+    };
 
-    tokio::join!(write(&store, &batches), write(&store, &reversed));
+    let ((), folded) = tokio::join!(flushers, fold);
 
+    assert!(folded > 0, "the fold ran while the flushers wrote");
     assert_reports_equal_the_raw_rows(&store, &record, "two flushers").await;
     assert_eq!(store.check_rollups(C).await.expect("a check"), []);
 }
 on_both!(batches_written_at_once_by_two_flushers_count_each_attempt_once);
+
+async fn flushed_attempts_wait_for_the_question_fold_and_are_folded_once(database: Database) {
+    let (store, _dir) = safequiz_testkit::fresh_store(database).await;
+    let record = generate(9);
+    let mut rng = Seeded(2);
+    store.sync_units(C, &record.units).await.expect("units");
+    let batches = batches(&record, &mut rng);
+
+    write(&store, &batches).await;
+
+    let attempts = record.attempts.len() as i64;
+    assert_eq!(
+        store.questions_pending(C).await.expect("pending"),
+        attempts,
+        "each attempt queued once, whatever the copies in and across batches"
+    );
+    let scope = Scope::Unit(WHOLE_CAMPAIGN.to_owned());
+    let before = store
+        .question_stats(C, &scope, D0, D0 + DAYS)
+        .await
+        .expect("stats");
+    assert_eq!(before, [], "nothing counted before the fold");
+    let figures = store
+        .unit_figures(C, &scope, D0, D0 + DAYS)
+        .await
+        .expect("figures");
+    assert_eq!(
+        figures.total.attempts, attempts,
+        "the other roll-ups at once"
+    );
+
+    let first = store.fold_questions(1).await.expect("one batch");
+    assert_eq!(first.batches, 1);
+    assert_eq!(
+        store.questions_pending(C).await.expect("pending"),
+        attempts - first.attempts as i64
+    );
+    let drawn: u64 = store
+        .question_stats(C, &scope, D0, D0 + DAYS)
+        .await
+        .expect("stats")
+        .iter()
+        .map(|stat| stat.drawn)
+        .sum();
+    assert_eq!(
+        drawn,
+        first.attempts * 3,
+        "the folded batch's three answers each, once"
+    );
+
+    let rest = store.fold_all_questions().await.expect("the rest");
+    assert_eq!(first.attempts + rest.attempts, attempts as u64);
+    assert_eq!(
+        store.fold_questions(32).await.expect("nothing"),
+        Folded::default()
+    );
+    assert_reports_equal_the_raw_rows(&store, &record, "folded").await;
+}
+on_both!(flushed_attempts_wait_for_the_question_fold_and_are_folded_once);
+
+async fn a_check_and_a_rebuild_count_the_pending_batches_once(database: Database) {
+    let (store, _dir) = safequiz_testkit::fresh_store(database).await;
+    let record = generate(13);
+    let mut rng = Seeded(6);
+    store.sync_units(C, &record.units).await.expect("units");
+    let batches = batches(&record, &mut rng);
+    let (early, late) = batches.split_at(batches.len() / 2);
+    write(&store, early).await;
+    store.fold_all_questions().await.expect("a fold");
+    write(&store, late).await;
+    assert!(store.questions_pending(C).await.expect("pending") > 0);
+
+    assert_eq!(store.check_rollups(C).await.expect("a check"), []);
+    assert!(
+        store.questions_pending(C).await.expect("pending") > 0,
+        "a check changes nothing"
+    );
+    store.rebuild_rollups(C).await.expect("a rebuild");
+
+    assert_eq!(
+        store.questions_pending(C).await.expect("pending"),
+        0,
+        "the rebuild counted the pending attempts from the raw rows"
+    );
+    assert_reports_equal_the_raw_rows(&store, &record, "rebuilt with batches pending").await;
+}
+on_both!(a_check_and_a_rebuild_count_the_pending_batches_once);
 
 async fn a_unit_moved_to_another_parent_takes_its_figures_along(database: Database) {
     let (store, _dir) = safequiz_testkit::fresh_store(database).await;

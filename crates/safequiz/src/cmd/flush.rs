@@ -41,11 +41,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Some(options.consumer.clone()),
             stopped.clone(),
         ));
+        let questions = tokio::spawn(workers::questions::run(state.clone(), stopped.clone()));
         let flusher = tokio::spawn(workers::flusher::run(state, options, stopped));
         super::serve::shutdown_signal().await;
         // A send error only means the workers already ended.
         let _ = stop.send(true);
         flusher.await.context("the flusher task failed")?;
+        questions.await.context("the question fold task failed")?;
         fair_play.await.context("the fair-play task failed")?;
         tracing::info!("flusher stopped");
         Ok(ExitCode::SUCCESS)

@@ -2,7 +2,9 @@
 //! measuring the organizer reports at scale (`loadtest/reports`).
 //!
 //! The rows go through `Store::insert_batch`, the flusher's own insert, so the roll-ups are
-//! kept exactly as in a real campaign. Participants are spread over the campaign's leaf units
+//! kept exactly as in a real campaign, and a folder folds the question counters beside the
+//! writers as the question fold worker does beside a flusher; the command ends once every
+//! batch is folded. Participants are spread over the campaign's leaf units
 //! in turn, attempts over its first days at random, each attempt drawn with the campaign's own
 //! draw and answered at random (right about two times in three). It refuses to run in
 //! production, and on a campaign whose record already has participants: synthetic rows must
@@ -28,6 +30,7 @@ use safequiz_server::telemetry;
 use safequiz_server::workers::flusher::prepare_record;
 use safequiz_sql::Store;
 use safequiz_sql::record::{AttemptRow, ParticipantRow, RecordRow, StoredQuestion};
+use safequiz_sql::rollups::FOLD_BATCHES;
 use tokio::sync::mpsc;
 
 #[cfg(test)]
@@ -122,6 +125,20 @@ async fn seed(store: &Store, campaign: &Campaign, args: &Args) -> anyhow::Result
             }
         }));
     }
+    // The question fold beside the writers, as beside a flusher; it stops when they are done.
+    let writing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let folder = {
+        let (store, writing) = (store.clone(), writing.clone());
+        tokio::spawn(async move {
+            while writing.load(std::sync::atomic::Ordering::Acquire) {
+                let folded = store.fold_questions(FOLD_BATCHES).await?;
+                if folded.batches < FOLD_BATCHES as u64 {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+            Ok::<_, anyhow::Error>(())
+        })
+    };
     let started = Instant::now();
     let mut progress = Progress::new(args.attempts);
     let mut rng = StdRng::seed_from_u64(args.seed);
@@ -169,7 +186,22 @@ async fn seed(store: &Store, campaign: &Campaign, args: &Args) -> anyhow::Result
     for writer in writers {
         writer.await.context("a writer panicked")??;
     }
+    writing.store(false, std::sync::atomic::Ordering::Release);
+    folder.await.context("the folder panicked")??;
     progress.report(started, true);
+    let pending = store.questions_pending(&campaign.id).await?;
+    if pending > 0 {
+        tracing::info!(
+            attempts = pending,
+            "folding the question counters still queued"
+        );
+        let fold_started = Instant::now();
+        store.fold_all_questions().await?;
+        tracing::info!(
+            seconds = fold_started.elapsed().as_secs_f64(),
+            "question counters folded"
+        );
+    }
     Ok(())
 }
 

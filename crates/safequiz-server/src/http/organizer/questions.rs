@@ -97,6 +97,10 @@ struct AnalysisAnswer<'c> {
     name: &'c str,
     from: Date,
     to: Date,
+    /// Recorded attempts of the campaign (any unit, any day) whose answers the analysis does
+    /// not count yet: the question counters are folded a moment after the flush, usually
+    /// within a second or two, longer while a peak is being flushed.
+    pending_attempts: i64,
     items: Vec<QuestionAnalysis<'c>>,
 }
 
@@ -130,6 +134,7 @@ pub async fn questions(
         .store
         .question_stats(&campaign.id, &target.scope, from, to)
         .await?;
+    let pending_attempts = state.store.questions_pending(&campaign.id).await?;
     let mut items: Vec<QuestionAnalysis<'_>> = stats
         .into_iter()
         .map(|stat| question_analysis(campaign, &state.catalogue.categories, stat))
@@ -145,6 +150,7 @@ pub async fn questions(
         name: &target.name,
         from: period.from,
         to: period.to,
+        pending_attempts,
         items,
     }))
 }

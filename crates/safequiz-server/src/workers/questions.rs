@@ -1,0 +1,75 @@
+//! The question fold worker: adds the question counters of flushed attempts after the flush
+//! (`safequiz_sql::rollups`, "fold"), beside every flusher.
+//!
+//! The flush queues each batch's attempts for the question counters in its own transaction,
+//! which keeps the flush at a few rows per attempt; this worker folds the queued batches, up
+//! to [`FOLD_BATCHES`] per transaction, every [`INTERVAL`] and at once again while a fold finds
+//! a full load. Several folders (one per flusher process) take turns on one lock, so each batch
+//! is folded once. A failed fold changes nothing and is retried; the question analysis says how
+//! many attempts it does not count yet.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use safequiz_sql::rollups::{FOLD_BATCHES, Folded};
+use tokio::sync::watch;
+
+use crate::http::AppState;
+use crate::workers::flusher::DRAIN_LIMIT;
+
+/// Time between folds that found less than a full load.
+pub const INTERVAL: Duration = Duration::from_secs(1);
+
+/// Folds until `shutdown` turns true, then folds what is left for at most [`DRAIN_LIMIT`].
+pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let wait = if state.record_ready.load(Ordering::Acquire) {
+            match state.store.fold_questions(FOLD_BATCHES).await {
+                Ok(folded) if full(folded) => Duration::ZERO,
+                Ok(_) => INTERVAL,
+                Err(error) => {
+                    tracing::warn!(error = %error, "question fold failed; the batches stay queued");
+                    INTERVAL
+                }
+            }
+        } else {
+            // The flusher is still preparing the record (the table may not exist yet).
+            INTERVAL
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => {}
+        }
+        if *shutdown.borrow() {
+            break;
+        }
+    }
+    if state.record_ready.load(Ordering::Acquire) {
+        drain(&state).await;
+    }
+}
+
+/// Whether a fold took a full load, so more may wait.
+fn full(folded: Folded) -> bool {
+    folded.batches >= FOLD_BATCHES as u64
+}
+
+/// At a stop: folds until nothing waits, a fold fails or [`DRAIN_LIMIT`] has passed; what is
+/// left stays queued for the next folder.
+async fn drain(state: &AppState) {
+    let until = tokio::time::Instant::now() + DRAIN_LIMIT;
+    while tokio::time::Instant::now() < until {
+        match tokio::time::timeout_at(until, state.store.fold_questions(FOLD_BATCHES)).await {
+            Ok(Ok(folded)) if full(folded) => {}
+            Ok(Ok(_)) => return,
+            Ok(Err(error)) => {
+                tracing::warn!(error = %error, "stopping: the queued question batches stay for the next folder");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!("stopping: the question fold took too long; the rest stays queued");
+                return;
+            }
+        }
+    }
+}
