@@ -82,6 +82,12 @@ struct Pending {
     attempt_ids: String,
 }
 
+/// A pending batch's id.
+#[derive(sqlx::FromRow)]
+struct IdOnly {
+    id: i64,
+}
+
 #[derive(Serialize)]
 struct IdRow {
     i: i64,
@@ -209,6 +215,17 @@ impl Store {
     /// flusher, and by `safequiz seed`.
     #[tracing::instrument(skip_all)]
     pub async fn fold_questions(&self, max_batches: i64) -> Result<Folded, StoreError> {
+        // Read first, and take the write lock only when a batch waits: an idle fold every
+        // second must not contend with other writers (on SQLite, another process's).
+        let waiting: Vec<i64> = Statement::new("SELECT id FROM question_pending LIMIT 1")
+            .fetch_all::<IdOnly>(self)
+            .await?
+            .into_iter()
+            .map(|row| row.id)
+            .collect();
+        if waiting.is_empty() {
+            return Ok(Folded::default());
+        }
         let mut tx = self.begin_write().await?;
         let folded = fold_in(&mut tx, None, max_batches.max(1)).await?;
         tx.commit().await?;
