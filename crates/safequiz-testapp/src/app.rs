@@ -343,15 +343,29 @@ impl TestApp {
     }
 
     /// Waits until the service's flusher has written and acknowledged every stream entry
-    /// (reconcile reports entries not yet in SQL).
+    /// (reconcile reports entries not yet in SQL), and the question fold beside it has folded
+    /// every batch the flusher queued: after it, an idle service starts no SQL transaction, so
+    /// a test may block its runtime (running the binary) without holding a write lock that
+    /// the binary would wait for.
     pub async fn record_caught_up(&self) {
         eventually(
-            "the flusher has written every entry",
+            "the flusher has written every entry and the question fold folded it",
             std::time::Duration::from_secs(30),
             || async {
                 let lag = safequiz_server::http::health::flush_lag(&self.state)
                     .await
                     .ok()?;
+                for campaign in &self.catalogue.campaigns {
+                    let pending = self
+                        .state
+                        .store
+                        .questions_pending(&campaign.id)
+                        .await
+                        .ok()?;
+                    if pending > 0 {
+                        return None;
+                    }
+                }
                 (lag.pending == 0 && lag.undelivered == 0).then_some(())
             },
         )

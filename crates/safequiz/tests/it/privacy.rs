@@ -36,6 +36,9 @@ async fn a_purge_is_previewed_refused_early_and_forced_with_a_reason() {
         },
     )
     .await;
+    // The binary runs while this test's runtime (and the service on it) is blocked: nothing
+    // of the service's may be mid-transaction then.
+    app.record_caught_up().await;
     let named = || async {
         app.state
             .store
