@@ -30,7 +30,7 @@ mod write;
 #[cfg(test)]
 mod tests;
 
-pub use fold::{FOLD_BATCHES, Folded};
+pub use fold::{FOLD_ATTEMPTS, FOLD_BATCHES, Folded};
 pub use increments::NO_PREVIOUS_DAY;
 pub use rebuild::{Rebuilt, RollupDifference};
 

@@ -3,15 +3,15 @@
 //!
 //! The flush queues each batch's attempts for the question counters in its own transaction,
 //! which keeps the flush at a few rows per attempt; this worker folds the queued batches, up
-//! to [`FOLD_BATCHES`] per transaction, every [`INTERVAL`] and at once again while a fold finds
-//! a full load. Several folders (one per flusher process) take turns on one lock, so each batch
+//! to [`FOLD_BATCHES`] batches or `FOLD_ATTEMPTS` attempts per transaction, every [`INTERVAL`]
+//! and at once again while a fold stops at one of those bounds. Several folders (one per flusher process) take turns on one lock, so each batch
 //! is folded once. A failed fold changes nothing and is retried; the question analysis says how
 //! many attempts it does not count yet.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use safequiz_sql::rollups::{FOLD_BATCHES, Folded};
+use safequiz_sql::rollups::FOLD_BATCHES;
 use tokio::sync::watch;
 
 use crate::http::AppState;
@@ -25,7 +25,7 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     loop {
         let wait = if state.record_ready.load(Ordering::Acquire) {
             match state.store.fold_questions(FOLD_BATCHES).await {
-                Ok(folded) if full(folded) => Duration::ZERO,
+                Ok(folded) if folded.more => Duration::ZERO,
                 Ok(_) => INTERVAL,
                 Err(error) => {
                     tracing::warn!(error = %error, "question fold failed; the batches stay queued");
@@ -49,18 +49,13 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-/// Whether a fold took a full load, so more may wait.
-fn full(folded: Folded) -> bool {
-    folded.batches >= FOLD_BATCHES as u64
-}
-
 /// At a stop: folds until nothing waits, a fold fails or [`DRAIN_LIMIT`] has passed; what is
 /// left stays queued for the next folder.
 async fn drain(state: &AppState) {
     let until = tokio::time::Instant::now() + DRAIN_LIMIT;
     while tokio::time::Instant::now() < until {
         match tokio::time::timeout_at(until, state.store.fold_questions(FOLD_BATCHES)).await {
-            Ok(Ok(folded)) if full(folded) => {}
+            Ok(Ok(folded)) if folded.more => {}
             Ok(Ok(_)) => return,
             Ok(Err(error)) => {
                 tracing::warn!(error = %error, "stopping: the queued question batches stay for the next folder");

@@ -32,6 +32,11 @@ use crate::{Store, StoreError};
 /// Pending batches one fold takes at most: about 16,000 attempts at the shipped batch size.
 pub const FOLD_BATCHES: i64 = 32;
 
+/// Attempts one fold takes at most, in whole batches (at least one): about a second of
+/// PostgreSQL on this 2-core machine, so that a backlog (a peak, a seed's larger batches) is
+/// folded in transactions of a bounded length rather than ever larger ones.
+pub const FOLD_ATTEMPTS: i64 = 16_000;
+
 /// What a fold added.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Folded {
@@ -39,6 +44,8 @@ pub struct Folded {
     pub batches: u64,
     /// Their attempts.
     pub attempts: u64,
+    /// Whether the fold stopped at one of its bounds with batches left, so more may wait.
+    pub more: bool,
 }
 
 /// Makes every other writer of the question counters wait until this transaction ends. On
@@ -79,6 +86,7 @@ pub(crate) async fn queue(
 struct Pending {
     id: i64,
     campaign_id: String,
+    attempts: i32,
     attempt_ids: String,
 }
 
@@ -108,13 +116,14 @@ async fn fold_in(
     lock_fold(tx).await?;
     let pending: Vec<Pending> = match campaign_id {
         Some(campaign_id) => Statement::new(
-            "SELECT id, campaign_id, attempt_ids FROM question_pending WHERE campaign_id = $1 \
-             ORDER BY id LIMIT $2",
+            "SELECT id, campaign_id, attempts, attempt_ids FROM question_pending \
+             WHERE campaign_id = $1 ORDER BY id LIMIT $2",
         )
         .bind(campaign_id)
         .bind(limit),
         None => Statement::new(
-            "SELECT id, campaign_id, attempt_ids FROM question_pending ORDER BY id LIMIT $1",
+            "SELECT id, campaign_id, attempts, attempt_ids FROM question_pending \
+             ORDER BY id LIMIT $1",
         )
         .bind(limit),
     }
@@ -123,8 +132,19 @@ async fn fold_in(
     if pending.is_empty() {
         return Ok(Folded::default());
     }
-    let mut by_campaign: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let read = pending.len();
+    let mut taken = 0;
+    let mut attempts = 0;
     for batch in &pending {
+        if taken > 0 && attempts + i64::from(batch.attempts) > FOLD_ATTEMPTS {
+            break;
+        }
+        attempts += i64::from(batch.attempts);
+        taken += 1;
+    }
+    let pending = &pending[..taken];
+    let mut by_campaign: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for batch in pending {
         let ids: Vec<String> =
             serde_json::from_str(&batch.attempt_ids).map_err(|error| StoreError::Record {
                 attempt_id: format!("pending batch {}", batch.id),
@@ -138,6 +158,7 @@ async fn fold_in(
     let mut folded = Folded {
         batches: pending.len() as u64,
         attempts: 0,
+        more: taken < read || read as i64 >= limit,
     };
     for (campaign_id, ids) in by_campaign {
         let keys: Vec<AttemptIdRow<'_>> = ids.iter().map(|a| AttemptIdRow { a }).collect();

@@ -21,7 +21,7 @@ use safequiz_sql::reports::{
     COUNT_LIMIT, DayFigures, ParticipantCursor, ParticipantFilter, ParticipantSummary,
     QuestionStat, UnitFigure, WrongAnswer,
 };
-use safequiz_sql::rollups::Folded;
+use safequiz_sql::rollups::{FOLD_ATTEMPTS, FOLD_BATCHES, Folded};
 use safequiz_sql::units::UnitRecord;
 use safequiz_testkit::{Database, on_both};
 
@@ -711,6 +711,38 @@ async fn a_check_and_a_rebuild_count_the_pending_batches_once(database: Database
     assert_reports_equal_the_raw_rows(&store, &record, "rebuilt with batches pending").await;
 }
 on_both!(a_check_and_a_rebuild_count_the_pending_batches_once);
+
+async fn a_fold_takes_whole_batches_up_to_its_bound_of_attempts(database: Database) {
+    let (store, _dir) = safequiz_testkit::fresh_store(database).await;
+    let record = generate(17);
+    let mut rng = Seeded(3);
+    store.sync_units(C, &record.units).await.expect("units");
+    let batches = batches(&record, &mut rng);
+    write(&store, &batches).await;
+    // Each pending batch counted as 40% of the bound (the count only bounds a fold and says
+    // what waits; the fold reads the attempts by their ids): two fit in a fold, three do not.
+    let share = FOLD_ATTEMPTS * 2 / 5;
+    run_sql(
+        &store,
+        &format!("UPDATE question_pending SET attempts = {share}"),
+    )
+    .await;
+    let queued = store.questions_pending(C).await.expect("pending") / share;
+    assert!(queued >= 3, "enough batches for the test: {queued}");
+
+    let first = store.fold_questions(FOLD_BATCHES).await.expect("a fold");
+
+    assert_eq!((first.batches, first.more), (2, true), "{first:?}");
+    let (mut folds, mut last) = (1, first);
+    while last.more {
+        last = store.fold_questions(FOLD_BATCHES).await.expect("a fold");
+        folds += 1;
+    }
+    assert_eq!(folds, (queued + 1) / 2, "two batches a fold, then the rest");
+    assert_eq!(store.questions_pending(C).await.expect("pending"), 0);
+    assert_reports_equal_the_raw_rows(&store, &record, "folded under the bound").await;
+}
+on_both!(a_fold_takes_whole_batches_up_to_its_bound_of_attempts);
 
 async fn a_unit_moved_to_another_parent_takes_its_figures_along(database: Database) {
     let (store, _dir) = safequiz_testkit::fresh_store(database).await;

@@ -132,7 +132,7 @@ async fn seed(store: &Store, campaign: &Campaign, args: &Args) -> anyhow::Result
         tokio::spawn(async move {
             while writing.load(std::sync::atomic::Ordering::Acquire) {
                 let folded = store.fold_questions(FOLD_BATCHES).await?;
-                if folded.batches < FOLD_BATCHES as u64 {
+                if !folded.more {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             }
