@@ -48,6 +48,14 @@ pub struct Folded {
     pub more: bool,
 }
 
+impl Folded {
+    /// Counts `other`'s batches and attempts with these.
+    fn add(&mut self, other: Folded) {
+        self.batches += other.batches;
+        self.attempts += other.attempts;
+    }
+}
+
 /// Makes every other writer of the question counters wait until this transaction ends. On
 /// PostgreSQL, a transaction-scoped advisory lock, taken again at no cost; SQLite has one writer
 /// at a time anyway. No holder of it waits for a campaign's roll-up lock, so the order campaign
@@ -88,12 +96,6 @@ struct Pending {
     campaign_id: String,
     attempts: i32,
     attempt_ids: String,
-}
-
-/// A pending batch's id.
-#[derive(sqlx::FromRow)]
-struct IdOnly {
-    id: i64,
 }
 
 #[derive(Serialize)]
@@ -210,8 +212,7 @@ pub(crate) async fn fold_campaign_in(
         if folded.batches == 0 {
             return Ok(total);
         }
-        total.batches += folded.batches;
-        total.attempts += folded.attempts;
+        total.add(folded);
     }
 }
 
@@ -238,13 +239,12 @@ impl Store {
     pub async fn fold_questions(&self, max_batches: i64) -> Result<Folded, StoreError> {
         // Read first, and take the write lock only when a batch waits: an idle fold every
         // second must not contend with other writers (on SQLite, another process's).
-        let waiting: Vec<i64> = Statement::new("SELECT id FROM question_pending LIMIT 1")
-            .fetch_all::<IdOnly>(self)
-            .await?
-            .into_iter()
-            .map(|row| row.id)
-            .collect();
-        if waiting.is_empty() {
+        let waiting: i64 = Statement::new(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT 1 FROM question_pending LIMIT 1) AS w",
+        )
+        .fetch_scalar(self)
+        .await?;
+        if waiting == 0 {
             return Ok(Folded::default());
         }
         let mut tx = self.begin_write().await?;
@@ -261,8 +261,7 @@ impl Store {
             if folded.batches == 0 {
                 return Ok(total);
             }
-            total.batches += folded.batches;
-            total.attempts += folded.attempts;
+            total.add(folded);
         }
     }
 

@@ -2,9 +2,8 @@
 //! measuring the organizer reports at scale (`loadtest/reports`).
 //!
 //! The rows go through `Store::insert_batch`, the flusher's own insert, so the roll-ups are
-//! kept exactly as in a real campaign, and a folder folds the question counters beside the
-//! writers as the question fold worker does beside a flusher; the command ends once every
-//! batch is folded. Participants are spread over the campaign's leaf units
+//! kept exactly as in a real campaign, and the question fold worker runs beside the writers as
+//! beside a flusher; the command ends once every batch is folded. Participants are spread over the campaign's leaf units
 //! in turn, attempts over its first days at random, each attempt drawn with the campaign's own
 //! draw and answered at random (right about two times in three). It refuses to run in
 //! production, and on a campaign whose record already has participants: synthetic rows must
@@ -27,11 +26,11 @@ use safequiz_server::clock::Clock;
 use safequiz_server::config::Environment;
 use safequiz_server::startup::build_state;
 use safequiz_server::telemetry;
+use safequiz_server::workers;
 use safequiz_server::workers::flusher::prepare_record;
 use safequiz_sql::Store;
 use safequiz_sql::record::{AttemptRow, ParticipantRow, RecordRow, StoredQuestion};
-use safequiz_sql::rollups::FOLD_BATCHES;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 #[cfg(test)]
 mod tests;
@@ -94,7 +93,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 campaign.id
             );
         }
-        seed(&state.store, &campaign, &args).await?;
+        // The question fold worker beside the writers, as beside a flusher.
+        let (stop, stopped) = watch::channel(false);
+        let folder = tokio::spawn(workers::questions::run(state.clone(), stopped));
+        let seeded = seed(&state.store, &campaign, &args).await;
+        // A send error only means the worker already ended.
+        let _ = stop.send(true);
+        folder.await.context("the question fold task failed")?;
+        seeded?;
+        fold_the_rest(&state.store, &campaign).await?;
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -125,20 +132,6 @@ async fn seed(store: &Store, campaign: &Campaign, args: &Args) -> anyhow::Result
             }
         }));
     }
-    // The question fold beside the writers, as beside a flusher; it stops when they are done.
-    let writing = Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let folder = {
-        let (store, writing) = (store.clone(), writing.clone());
-        tokio::spawn(async move {
-            while writing.load(std::sync::atomic::Ordering::Acquire) {
-                let folded = store.fold_questions(FOLD_BATCHES).await?;
-                if !folded.more {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
-            Ok::<_, anyhow::Error>(())
-        })
-    };
     let started = Instant::now();
     let mut progress = Progress::new(args.attempts);
     let mut rng = StdRng::seed_from_u64(args.seed);
@@ -186,9 +179,12 @@ async fn seed(store: &Store, campaign: &Campaign, args: &Args) -> anyhow::Result
     for writer in writers {
         writer.await.context("a writer panicked")??;
     }
-    writing.store(false, std::sync::atomic::Ordering::Release);
-    folder.await.context("the folder panicked")??;
     progress.report(started, true);
+    Ok(())
+}
+
+/// Folds what the fold worker beside the writers left queued, once they are done.
+async fn fold_the_rest(store: &Store, campaign: &Campaign) -> anyhow::Result<()> {
     let pending = store.questions_pending(&campaign.id).await?;
     if pending > 0 {
         tracing::info!(
