@@ -9,6 +9,7 @@ mod privacy;
 mod prizes;
 mod production;
 mod record;
+mod seed;
 mod serve;
 mod units;
 
