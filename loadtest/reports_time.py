@@ -6,6 +6,9 @@
         times every report for the national, a province and a county scope: one warm-up
         request, then REPEAT measured ones each; writes the medians and maxima (ms) to OUT.json
         and prints them as a table.
+    python3 loadtest/reports_time.py merge OUT.json ROUND.json...
+        the rounds of one size in one file: each report's median is the median of the rounds'
+        medians, its maximum the largest of all.
     python3 loadtest/reports_time.py compare SMALL.json LARGE.json
         prints how each time grew from the smaller record to the larger one.
 
@@ -104,6 +107,27 @@ def measure(base, token, first, last, repeat, out):
         json.dump(results, f, indent=1)
 
 
+def merge(out, rounds):
+    loaded = [json.load(open(path)) for path in rounds]
+    merged = []
+    for first in loaded[0]:
+        key = (first["scope"], first["report"])
+        same = [r for results in loaded for r in results if (r["scope"], r["report"]) == key]
+        merged.append(
+            {
+                "scope": first["scope"],
+                "report": first["report"],
+                "path": first["path"],
+                "median_ms": round(statistics.median(r["median_ms"] for r in same), 1),
+                "max_ms": max(r["max_ms"] for r in same),
+                "round_medians_ms": [r["median_ms"] for r in same],
+                "times_ms": [t for r in same for t in r["times_ms"]],
+            }
+        )
+    with open(out, "w") as f:
+        json.dump(merged, f, indent=1)
+
+
 def compare(small, large):
     a = {(r["scope"], r["report"]): r for r in json.load(open(small))}
     b = {(r["scope"], r["report"]): r for r in json.load(open(large))}
@@ -121,6 +145,8 @@ if __name__ == "__main__":
     elif command == "time":
         base, token, first, last, repeat, out = sys.argv[2:8]
         measure(base, token, first, last, int(repeat), out)
+    elif command == "merge":
+        merge(sys.argv[2], sys.argv[3:])
     elif command == "compare":
         compare(*sys.argv[2:4])
     else:
