@@ -262,6 +262,21 @@ const LISTED_COLUMNS: &str = "x.participant_id AS participant_id, x.name AS name
 /// The published order over totals `x`, as the indexes keep it.
 const ORDER: &str = " ORDER BY -x.points, x.time_used_ms, x.participant_id";
 
+/// The columns of a participant's place in the published order, over totals `x`: all a count
+/// or the first pass of a page needs, and all the rank indexes hold (PostgreSQL reads them from
+/// the index alone, migration `0015_covering_rollups`).
+const RANK_COLUMNS: &str = "x.participant_id AS participant_id, x.points AS points, \
+     x.time_used_ms AS time_used_ms";
+
+/// What the rows of a search select.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Columns {
+    /// Every column of [`ParticipantSummary`] but the unit's name.
+    Summary,
+    /// [`RANK_COLUMNS`] only.
+    Rank,
+}
+
 /// The rows of the search: totals `x` with their registration (the same row without a day),
 /// their scope and every condition of `filter` and `shape`.
 /// `unit` is the unit a lateral join gives, on PostgreSQL; otherwise the scope is a subquery.
@@ -271,18 +286,23 @@ fn push_rows(
     filter: &ParticipantFilter,
     shape: &Shape<'_>,
     unit: Option<&str>,
+    selected: Columns,
 ) {
+    let columns = |p: &str| match selected {
+        Columns::Summary => SUMMARY_COLUMNS.replace("{p}", p),
+        Columns::Rank => RANK_COLUMNS.to_owned(),
+    };
     // The registration is the totals row itself over all days; a day's totals join it.
     let p = match filter.day {
         None => {
-            let columns = SUMMARY_COLUMNS.replace("{p}", "x");
+            let columns = columns("x");
             st.push(&format!(
                 "SELECT {columns} FROM participant_totals x WHERE x.campaign_id = $1"
             ));
             "x"
         }
         Some(day) => {
-            let columns = SUMMARY_COLUMNS.replace("{p}", "p");
+            let columns = columns("p");
             st.push(&format!(
                 "SELECT {columns} FROM participant_days x \
                  JOIN participant_totals p ON p.campaign_id = x.campaign_id \
@@ -344,19 +364,32 @@ fn participants_statement(
     match shape {
         Shape::Count => {
             st.push("SELECT CAST(COUNT(*) AS BIGINT) FROM (");
-            push_rows(&mut st, scope, filter, shape, None);
+            push_rows(&mut st, scope, filter, shape, None, Columns::Rank);
             st.push(" LIMIT ")
                 .push_bind(COUNT_LIMIT + 1)
                 .push(") AS found");
         }
-        Shape::Page { limit, .. } => {
-            st.push(&format!("SELECT {LISTED_COLUMNS} FROM ("));
-            match (backend, scope.unit_id()) {
-                // Each unit of the subtree gives at most a page, read from its own index, and
-                // the pages are merged: a page costs the same whatever the subtree holds.
-                (Backend::Postgres, Some(unit)) => {
+        Shape::Page { limit, .. } if backend == Backend::Postgres => {
+            // Two passes: the page's places in the order, from the rank indexes alone (each
+            // unit of the subtree gives at most a page from its own index, and the pages are
+            // merged), then the page's rows by their keys. A page reads a few index pages per
+            // unit of the scope, however large the tables behind them.
+            let registration = if filter.day.is_some() { "p" } else { "x" };
+            let columns = SUMMARY_COLUMNS.replace("{p}", registration);
+            st.push(&format!(
+                "SELECT {LISTED_COLUMNS} FROM (SELECT {columns} FROM ("
+            ));
+            match scope.unit_id() {
+                Some(unit) => {
                     st.push("SELECT l.* FROM unit_ancestors s CROSS JOIN LATERAL (");
-                    push_rows(&mut st, scope, filter, shape, Some("s.unit_id"));
+                    push_rows(
+                        &mut st,
+                        scope,
+                        filter,
+                        shape,
+                        Some("s.unit_id"),
+                        Columns::Rank,
+                    );
                     st.push(ORDER)
                         .push(" LIMIT ")
                         .push_bind(*limit)
@@ -364,19 +397,44 @@ fn participants_statement(
                     st.push_bind(unit)
                         .push(" ORDER BY -l.points, l.time_used_ms, l.participant_id");
                 }
-                _ => {
-                    push_rows(&mut st, scope, filter, shape, None);
+                None => {
+                    push_rows(&mut st, scope, filter, shape, None, Columns::Rank);
                     st.push(ORDER);
                 }
             }
-            st.push(" LIMIT ")
+            st.push(" LIMIT ").push_bind(*limit).push(") AS k");
+            // The listed row: the totals row itself, or a day's totals and the registration.
+            match filter.day {
+                None => st.push(
+                    " JOIN participant_totals x ON x.campaign_id = $1 \
+                     AND x.participant_id = k.participant_id) AS x",
+                ),
+                Some(day) => st
+                    .push(
+                        " JOIN participant_days x ON x.campaign_id = $1 \
+                         AND x.participant_id = k.participant_id AND x.day = ",
+                    )
+                    .push_bind(day)
+                    .push(
+                        " JOIN participant_totals p ON p.campaign_id = $1 \
+                         AND p.participant_id = k.participant_id) AS x",
+                    ),
+            };
+            st.push(" LEFT JOIN units u ON u.campaign_id = $1 AND u.unit_id = x.unit_id")
+                .push(ORDER);
+        }
+        Shape::Page { limit, .. } => {
+            st.push(&format!("SELECT {LISTED_COLUMNS} FROM ("));
+            push_rows(&mut st, scope, filter, shape, None, Columns::Summary);
+            st.push(ORDER)
+                .push(" LIMIT ")
                 .push_bind(*limit)
                 .push(") AS x LEFT JOIN units u ON u.campaign_id = $1 AND u.unit_id = x.unit_id")
                 .push(ORDER);
         }
         Shape::All => {
             st.push(&format!("SELECT {LISTED_COLUMNS} FROM ("));
-            push_rows(&mut st, scope, filter, shape, None);
+            push_rows(&mut st, scope, filter, shape, None, Columns::Summary);
             st.push(") AS x LEFT JOIN units u ON u.campaign_id = $1 AND u.unit_id = x.unit_id")
                 .push(ORDER);
         }
