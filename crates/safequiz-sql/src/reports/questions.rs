@@ -1,5 +1,6 @@
 //! The question analysis: how each question drawn in a scope and period fared, from the
-//! scope's `question_counts` roll-up rows (one per day, question and answer given), keyed by
+//! scope's `question_counts` roll-up rows (on PostgreSQL one per question and answer given,
+//! holding its days; on SQLite one per day, question and answer given), keyed by
 //! `rollup_keys`.
 
 use std::collections::BTreeMap;
@@ -8,7 +9,7 @@ use safequiz_domain::bank::{Choices, MAX_OPTIONS};
 use safequiz_domain::scope::Scope;
 
 use super::{ReportError, check_days, for_campaign};
-use crate::Store;
+use crate::{Backend, Store};
 
 /// A wrong answer and how often it was given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,8 +136,8 @@ impl Store {
     /// correct answers, choices per option and the most frequent wrong answer, all over the
     /// bank's option order so they match the question as the bank spells it. By question id.
     ///
-    /// It reads one row per day, question and distinct answer of the scope: its size depends
-    /// on the questions and the days, not on the number of attempts.
+    /// It reads one row per question and distinct answer of the scope (on SQLite, per day too):
+    /// its size depends on the questions (and days), not on the number of attempts.
     #[tracing::instrument(skip_all, fields(campaign.id = campaign_id, scope = %scope))]
     pub async fn question_stats(
         &self,
@@ -147,22 +148,39 @@ impl Store {
     ) -> Result<Vec<QuestionStat>, ReportError> {
         check_days(from_day, to_day)?;
         let mut st = for_campaign(campaign_id);
-        st.push(
-            "SELECT k.name AS question_id, c.chosen, c.correct, c.options, c.answers FROM \
-             (SELECT question_key, chosen, correct, CAST(MAX(options) AS INTEGER) AS options, \
-             CAST(SUM(answers) AS BIGINT) AS answers FROM question_counts \
-             WHERE unit_key = (SELECT id FROM rollup_keys WHERE campaign_id = $1 \
-             AND kind = 'unit' AND name = ",
-        )
-        .push_bind(scope.as_str())
-        .push(") AND day >= ")
-        .push_bind(from_day)
-        .push(" AND day <= ")
-        .push_bind(to_day)
-        .push(
-            " GROUP BY question_key, chosen, correct) AS c \
-             JOIN rollup_keys k ON k.id = c.question_key",
-        );
+        st.push("SELECT k.name AS question_id, c.chosen, c.correct, c.options, c.answers FROM (");
+        match self.backend() {
+            // A row per answer given, its days an array by day number: the period's slice of
+            // each (NULL when no day of the period has a count, like a missing row).
+            Backend::Postgres => st
+                .push(
+                    "SELECT q.question_key, q.chosen, q.correct, q.options, \
+                     CAST(s.n AS BIGINT) AS answers FROM question_counts q CROSS JOIN LATERAL \
+                     (SELECT SUM(v) AS n FROM unnest(q.answers[",
+                )
+                .push_bind(from_day)
+                .push(":")
+                .push_bind(to_day)
+                .push("]) AS v) AS s WHERE s.n IS NOT NULL AND q.unit_key = "),
+            // A row per day and answer given.
+            Backend::Sqlite => st
+                .push(
+                    "SELECT question_key, chosen, correct, CAST(MAX(options) AS INTEGER) \
+                     AS options, CAST(SUM(answers) AS BIGINT) AS answers FROM question_counts \
+                     WHERE day >= ",
+                )
+                .push_bind(from_day)
+                .push(" AND day <= ")
+                .push_bind(to_day)
+                .push(" AND unit_key = "),
+        };
+        st.push("(SELECT id FROM rollup_keys WHERE campaign_id = $1 AND kind = 'unit' AND name = ")
+            .push_bind(scope.as_str())
+            .push(")");
+        if self.backend() == Backend::Sqlite {
+            st.push(" GROUP BY question_key, chosen, correct");
+        }
+        st.push(") AS c JOIN rollup_keys k ON k.id = c.question_key");
         let rows: Vec<AnswerRow> = st.fetch_all(self).await?;
         let mut tallies: BTreeMap<String, QuestionTally> = BTreeMap::new();
         for row in &rows {

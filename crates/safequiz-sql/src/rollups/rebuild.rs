@@ -6,7 +6,7 @@ use super::fold::{drop_pending_in, fold_campaign_in};
 use super::write::{Questions, add_attempts, lock_campaign};
 use crate::record::AttemptRow;
 use crate::statement::{Statement, Transaction};
-use crate::{Store, StoreError};
+use crate::{Backend, Store, StoreError};
 
 /// The roll-up tables a campaign's rebuild empties and fills again, each with the condition that
 /// selects the campaign's rows (`$1`, the campaign): `question_counts` has no campaign column,
@@ -137,6 +137,8 @@ struct Comparison {
     /// `SELECT <key text> AS key, <values text> AS value FROM {table} WHERE campaign_id = $1
     /// ...`, with `{table}` standing for the table or its copy.
     select: &'static str,
+    /// The select on PostgreSQL, where its layout differs.
+    postgres: Option<&'static str>,
     source: &'static str,
 }
 
@@ -149,6 +151,7 @@ const COMPARISONS: [Comparison; 5] = [
     Comparison {
         table: "unit_days",
         source: "unit_days",
+        postgres: None,
         select: "SELECT unit_id || ' day ' || CAST(day AS TEXT) AS key, \
                  'attempts ' || CAST(SUM(attempts) AS TEXT) || ', points ' || \
                  CAST(SUM(points) AS TEXT) || ', full marks ' || CAST(SUM(full_marks) AS TEXT) \
@@ -158,6 +161,7 @@ const COMPARISONS: [Comparison; 5] = [
     Comparison {
         table: "unit_days participants",
         source: "unit_days",
+        postgres: None,
         select: "SELECT unit_id || ' day ' || CAST(day AS TEXT) || ' after ' || \
                  CAST(prev_day AS TEXT) AS key, CAST(SUM(participants) AS TEXT) AS value \
                  FROM {table} WHERE campaign_id = $1 GROUP BY unit_id, day, prev_day \
@@ -173,10 +177,22 @@ const COMPARISONS: [Comparison; 5] = [
                  AS value FROM {table} q JOIN rollup_keys u ON u.id = q.unit_key \
                  JOIN rollup_keys k ON k.id = q.question_key WHERE u.campaign_id = $1 \
                  AND q.answers <> 0",
+        // The same rows, a cell's days spread out of its array.
+        postgres: Some(
+            "SELECT u.name || ' day ' || CAST(d.day AS TEXT) || ' ' || k.name || \
+             ' chosen ' || CAST(q.chosen AS TEXT) || ' correct ' || \
+             CAST(CAST(q.correct AS INTEGER) AS TEXT) AS key, \
+             CAST(q.answers[d.day] AS TEXT) || ' of ' || CAST(q.options AS TEXT) || ' options' \
+             AS value FROM {table} q CROSS JOIN LATERAL generate_subscripts(q.answers, 1) \
+             AS d (day) JOIN rollup_keys u ON u.id = q.unit_key \
+             JOIN rollup_keys k ON k.id = q.question_key WHERE u.campaign_id = $1 \
+             AND q.answers[d.day] <> 0",
+        ),
     },
     Comparison {
         table: "participant_totals",
         source: "participant_totals",
+        postgres: None,
         select: "SELECT CAST(participant_id AS TEXT) AS key, unit_id || ' ' || name || ' ' || \
                  phone_masked || ' ' || CAST(registered_at_ms AS TEXT) || ' ' || \
                  CAST(CAST(registered AS INTEGER) AS TEXT) || ': ' || \
@@ -188,6 +204,7 @@ const COMPARISONS: [Comparison; 5] = [
     Comparison {
         table: "participant_days",
         source: "participant_days",
+        postgres: None,
         select: "SELECT CAST(participant_id AS TEXT) || ' day ' || CAST(day AS TEXT) AS key, \
                  unit_id || ': ' || CAST(attempts AS TEXT) || ' attempts, ' || \
                  CAST(points AS TEXT) || ' points, ' || CAST(full_marks AS TEXT) || ' full, ' || \
@@ -254,10 +271,12 @@ impl Store {
         rebuild_in(&mut tx, campaign_id).await?;
         let mut differences = Vec::new();
         for comparison in &COMPARISONS {
-            let recorded = comparison
-                .select
-                .replace("{table}", &format!("recorded_{}", comparison.source));
-            let expected = comparison.select.replace("{table}", comparison.source);
+            let select = match (tx.backend(), comparison.postgres) {
+                (Backend::Postgres, Some(select)) => select,
+                _ => comparison.select,
+            };
+            let recorded = select.replace("{table}", &format!("recorded_{}", comparison.source));
+            let expected = select.replace("{table}", comparison.source);
             let rows: Vec<Compared> = Statement::new(&format!(
                 "SELECT * FROM (SELECT 'recorded' AS side, key, value FROM \
                  ({recorded} EXCEPT {expected}) AS d ORDER BY key LIMIT $2) AS r \

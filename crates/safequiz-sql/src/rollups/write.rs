@@ -450,7 +450,7 @@ const UNIT_DAYS: Upsert = Upsert {
 
 /// Question counters by `rollup_keys`: no campaign column (a unit key belongs to one campaign),
 /// and a key of five integers, which PostgreSQL compares several times faster than the ids'
-/// text (docs/performance.md).
+/// text (docs/performance.md). SQLite's layout: a row per day.
 const QUESTION_COUNTS: Upsert = Upsert {
     head: "INSERT INTO question_counts (unit_key, day, question_key, chosen, correct, options, \
            answers) SELECT r.u, r.d, r.q, r.ch, r.ok, r.o, r.n FROM ",
@@ -516,6 +516,18 @@ const COUNTED_PARTICIPANT_TOTALS: Upsert = Upsert {
            OR excluded.last_finished_at_ms > participant_totals.last_finished_at_ms \
            THEN excluded.last_finished_at_ms ELSE participant_totals.last_finished_at_ms END",
 };
+
+/// PostgreSQL's layout (migration `0016_question_counts_by_cell`): a row per unit, question,
+/// options chosen and correctness, its days an array indexed by the day number. One statement
+/// per day of the cells (`$1`): a day's slot of each row is added to, or made.
+const QUESTION_DAYS_POSTGRES: &str = "INSERT INTO question_counts (unit_key, question_key, \
+     chosen, correct, options, answers) \
+     SELECT r.u, r.q, r.ch, r.ok, r.o, array_fill(r.n, ARRAY[1], ARRAY[$1]) \
+     FROM UNNEST($2::integer[], $3::integer[], $4::integer[], $5::boolean[], $6::integer[], \
+     $7::bigint[]) AS r (u, q, ch, ok, o, n) \
+     ON CONFLICT (unit_key, question_key, chosen, correct) DO UPDATE SET \
+     answers[$1] = COALESCE(question_counts.answers[$1], 0) + excluded.answers[$1], \
+     options = GREATEST(question_counts.options, excluded.options)";
 
 /// `question_counts` key: unit key, day, question key, options chosen, correct.
 type CountKey = (i32, i32, i32, i32, bool);
@@ -677,6 +689,26 @@ pub(crate) async fn count_questions(
     }
     let mut rows: Vec<(CountKey, AnswerCounts)> = cells.into_iter().collect();
     rows.sort_unstable_by_key(|(key, _)| *key);
+    if let Transaction::Postgres(tx) = tx {
+        // Each day's cells, in key order (the rows are sorted with the day second).
+        let mut days: Vec<i32> = rows.iter().map(|(key, _)| key.1).collect();
+        days.sort_unstable();
+        days.dedup();
+        for day in days {
+            let of_day = || rows.iter().filter(move |(key, _)| key.1 == day);
+            sqlx::query(QUESTION_DAYS_POSTGRES)
+                .bind(day)
+                .bind(of_day().map(|(k, _)| k.0).collect::<Vec<i32>>())
+                .bind(of_day().map(|(k, _)| k.2).collect::<Vec<i32>>())
+                .bind(of_day().map(|(k, _)| k.3).collect::<Vec<i32>>())
+                .bind(of_day().map(|(k, _)| k.4).collect::<Vec<bool>>())
+                .bind(of_day().map(|(_, c)| c.options).collect::<Vec<i32>>())
+                .bind(of_day().map(|(_, c)| c.answers).collect::<Vec<i64>>())
+                .execute(&mut **tx)
+                .await?;
+        }
+        return Ok(());
+    }
     QUESTION_COUNTS
         .run(
             tx,
