@@ -277,6 +277,11 @@ enum Columns {
     Rank,
 }
 
+/// Whether `filter` looks at the registration's columns (a name or a phone).
+fn searches_registration(filter: &ParticipantFilter) -> bool {
+    filter.name.is_some() || filter.phone_suffix.is_some()
+}
+
 /// The rows of the search: totals `x` with their registration (the same row without a day),
 /// their scope and every condition of `filter` and `shape`.
 /// `unit` is the unit a lateral join gives, on PostgreSQL; otherwise the scope is a subquery.
@@ -301,6 +306,16 @@ fn push_rows(
             ));
             "x"
         }
+        // The registration joins only when its columns are listed or searched: the day's row
+        // says whether it is recorded.
+        Some(day) if selected == Columns::Rank && !searches_registration(filter) => {
+            st.push(&format!(
+                "SELECT {RANK_COLUMNS} FROM participant_days x WHERE x.campaign_id = $1 \
+                 AND x.day = "
+            ))
+            .push_bind(day);
+            "x"
+        }
         Some(day) => {
             let columns = columns("p");
             st.push(&format!(
@@ -320,7 +335,7 @@ fn push_rows(
             within(st, "x.unit_id", scope);
         }
     }
-    st.push(&format!(" AND {p}.registered"));
+    st.push(" AND x.registered");
     if let Some(name) = &filter.name {
         st.push(&format!(" AND {p}.name LIKE "))
             .push_bind(format!("%{}%", like_literal(name)))

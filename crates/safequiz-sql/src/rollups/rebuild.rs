@@ -209,6 +209,7 @@ const COMPARISONS: [Comparison; 5] = [
                  unit_id || ': ' || CAST(attempts AS TEXT) || ' attempts, ' || \
                  CAST(points AS TEXT) || ' points, ' || CAST(full_marks AS TEXT) || ' full, ' || \
                  CAST(time_used_ms AS TEXT) || ' ms, last ' || CAST(last_finished_at_ms AS TEXT) \
+                 || ', registered ' || CAST(CAST(registered AS INTEGER) AS TEXT) \
                  AS value FROM {table} WHERE campaign_id = $1",
     },
 ];

@@ -462,10 +462,16 @@ const QUESTION_COUNTS: Upsert = Upsert {
            THEN excluded.options ELSE question_counts.options END",
 };
 
+/// A new day row copies whether the participant's registration is recorded (their
+/// `participant_totals` row, written first when the registration is in the same batch), so
+/// that the searches by day need not read the totals row of each candidate;
+/// [`add_registrations`] marks the rows of a registration that arrives after them.
 const PARTICIPANT_DAYS: Upsert = Upsert {
     head: "INSERT INTO participant_days (campaign_id, participant_id, day, unit_id, attempts, \
-           points, full_marks, time_used_ms, last_finished_at_ms) \
-           SELECT $1, r.i, r.d, r.u, r.na, r.pt, r.fm, r.t, r.l FROM ",
+           points, full_marks, time_used_ms, last_finished_at_ms, registered) \
+           SELECT $1, r.i, r.d, r.u, r.na, r.pt, r.fm, r.t, r.l, \
+           COALESCE((SELECT t.registered FROM participant_totals t \
+           WHERE t.campaign_id = $1 AND t.participant_id = r.i), FALSE) FROM ",
     campaign: true,
     columns: &["i", "d", "u", "na", "pt", "fm", "t", "l"],
     tail: " WHERE true ON CONFLICT (campaign_id, participant_id, day) DO UPDATE SET \
@@ -796,8 +802,9 @@ struct RegistrationRow<'a> {
 }
 
 /// Puts `participants` (registrations of this batch) into `participant_totals`, with zero
-/// totals when they have no attempt yet. A registration already there is kept as it is, as
-/// the `participants` table keeps the first.
+/// totals when they have no attempt yet, and marks registered the `participant_days` rows of
+/// attempts recorded before them. A registration already there is kept as it is, as the
+/// `participants` table keeps the first.
 pub(crate) async fn add_registrations(
     tx: &mut Transaction,
     participants: &[&ParticipantRow],
@@ -828,25 +835,32 @@ pub(crate) async fn add_registrations(
          last_finished_at_ms) \
          SELECT r.c, r.i, r.u, r.n, r.ph, r.at, TRUE, 0, 0, 0, 0, CAST(NULL AS BIGINT) FROM ",
     );
-    st.push_json_rows(
-        tx.backend(),
-        "r",
-        &[
-            ("c", SqlType::Text),
-            ("i", SqlType::Int8),
-            ("u", SqlType::Text),
-            ("n", SqlType::Text),
-            ("ph", SqlType::Text),
-            ("at", SqlType::Int8),
-        ],
-        json_rows(&rows),
-    )
-    .push(
-        " WHERE true ON CONFLICT (campaign_id, participant_id) DO UPDATE SET \
+    let columns = [
+        ("c", SqlType::Text),
+        ("i", SqlType::Int8),
+        ("u", SqlType::Text),
+        ("n", SqlType::Text),
+        ("ph", SqlType::Text),
+        ("at", SqlType::Int8),
+    ];
+    let json = json_rows(&rows);
+    st.push_json_rows(tx.backend(), "r", &columns, json.clone())
+        .push(
+            " WHERE true ON CONFLICT (campaign_id, participant_id) DO UPDATE SET \
          unit_id = excluded.unit_id, name = excluded.name, \
          phone_masked = excluded.phone_masked, registered_at_ms = excluded.registered_at_ms, \
          registered = TRUE WHERE NOT participant_totals.registered",
+        );
+    st.execute_in(tx).await?;
+    // Usually none: a participant registers before their first attempt, and the flusher
+    // writes the registration first when both are in one batch. An index probe per
+    // registration.
+    let mut st = Statement::new(
+        "UPDATE participant_days SET registered = TRUE WHERE NOT registered \
+         AND (campaign_id, participant_id) IN (SELECT r.c, r.i FROM ",
     );
+    st.push_json_rows(tx.backend(), "r", &columns[..2], json)
+        .push(")");
     st.execute_in(tx).await?;
     Ok(())
 }
