@@ -2,6 +2,9 @@
 
     python3 loadtest/reports_time.py login BASE USERNAME ONE_TIME_PASSWORD
         replaces the one-time password as the pages make an organizer do; prints a token.
+    python3 loadtest/reports_time.py relogin BASE USERNAME
+        logs the organizer in again with the password `login` set; prints a token (an idle
+        session ends, so each round of timing starts with a fresh one).
     python3 loadtest/reports_time.py time BASE TOKEN FROM TO REPEAT OUT.json
         times every report for the national, a province and a county scope: one warm-up
         request, then REPEAT measured ones each; writes the medians and maxima (ms) to OUT.json
@@ -53,6 +56,11 @@ def login(base, username, one_time):
         token=first,
         body={"current_password": one_time, "new_password": NEW_PASSWORD},
     )
+    print(json.loads(body)["token"])
+
+
+def relogin(base, username):
+    _, body = call(base, "POST", "/organizer/login", body={"username": username, "password": NEW_PASSWORD})
     print(json.loads(body)["token"])
 
 
@@ -142,6 +150,8 @@ if __name__ == "__main__":
     command = sys.argv[1]
     if command == "login":
         login(*sys.argv[2:5])
+    elif command == "relogin":
+        relogin(*sys.argv[2:4])
     elif command == "time":
         base, token, first, last, repeat, out = sys.argv[2:8]
         measure(base, token, first, last, int(repeat), out)
