@@ -10,9 +10,10 @@
 //! filters say. Deciding whether an organizer may ask for a scope is the server's job
 //! (`Scope::check`); these functions trust the scope they are given.
 //!
-//! Statements are written once for both databases (see `statement`), and full marks are the
-//! record's `full_marks` column, which the flusher writes by the domain's rule: no report
-//! decides a rule again in SQL.
+//! Statements are written once for both databases (see `statement`) except where PostgreSQL
+//! reads differently: a lateral join per unit for participant pages, and the question counters'
+//! day arrays (`questions`). Full marks are the record's `full_marks` column, which the flusher
+//! writes by the domain's rule: no report decides a rule again in SQL.
 //!
 //! One module per report: `participants` (search pages by cursor, export stream, a
 //! participant's attempts), `daily` (the per-day series), `figures` (unit figures for the
