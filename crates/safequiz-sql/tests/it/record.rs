@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use safequiz_domain::scope::Scope;
 use safequiz_domain::score::is_full_marks;
 use safequiz_sql::record::{AttemptRow, Inserted, ParticipantRow, RecordRow, StoredQuestion};
 use safequiz_sql::{DatabaseSettings, Store};
@@ -251,3 +252,106 @@ async fn attempts_recorded_before_full_marks_existed_are_backfilled_by_the_rule(
 }
 
 on_both!(attempts_recorded_before_full_marks_existed_are_backfilled_by_the_rule);
+
+/// Runs `sql` (no parameters) on either database.
+async fn execute(store: &Store, sql: &'static str) {
+    match store {
+        Store::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+        Store::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+    }
+    .unwrap_or_else(|error| panic!("{sql}: {error}"));
+}
+
+/// The participant-days marked registered, by participant and day.
+async fn registered_days(store: &Store) -> Vec<(i64, i32)> {
+    let sql = "SELECT participant_id, day FROM participant_days WHERE registered \
+               ORDER BY participant_id, day";
+    match store {
+        Store::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await,
+        Store::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await,
+    }
+    .expect("the day rows")
+}
+
+/// Roll-ups written before migrations 0015 and 0016, the same rows on both databases: question
+/// counters as a row per day (with a day missing in the middle of a cell's days), and day
+/// rows of a registered participant and of one whose registration never came.
+async fn rollups_of_version_14(database: Database) -> (Store, TempDir) {
+    let (store, dir) = store_migrated_to(database, 14).await;
+    for sql in [
+        "INSERT INTO rollup_keys (id, campaign_id, kind, name) VALUES \
+         (1, 'c1', 'unit', '*'), (2, 'c1', 'unit', '110101'), \
+         (3, 'c1', 'question', 'qa'), (4, 'c1', 'question', 'qb')",
+        // unit, day, question, chosen, correct, options, answers
+        "INSERT INTO question_counts VALUES \
+         (1, 20454, 3, 1, TRUE, 4, 3), (1, 20456, 3, 1, TRUE, 4, 2), (1, 20457, 3, 1, TRUE, 4, 1), \
+         (1, 20455, 3, 2, FALSE, 4, 4), (1, 20457, 3, 0, FALSE, 4, 1), \
+         (1, 20456, 4, 5, FALSE, 3, 2), (1, 20457, 4, 1, TRUE, 3, 6), \
+         (2, 20454, 3, 1, TRUE, 4, 1), (2, 20457, 4, 5, FALSE, 3, 1), (2, 20457, 4, 1, TRUE, 3, 0)",
+        "INSERT INTO participant_totals (campaign_id, participant_id, unit_id, name, \
+         phone_masked, registered_at_ms, registered, attempts, points, full_marks, time_used_ms, \
+         last_finished_at_ms) VALUES \
+         ('c1', 1, '110101', '张三', '138****5678', 1, TRUE, 2, 8, 1, 100, 5), \
+         ('c1', 2, '110101', '', '', 0, FALSE, 1, 3, 0, 50, 5)",
+        "INSERT INTO participant_days (campaign_id, participant_id, day, unit_id, attempts, \
+         points, full_marks, time_used_ms, last_finished_at_ms) VALUES \
+         ('c1', 1, 20454, '110101', 1, 5, 1, 50, 4), ('c1', 1, 20456, '110101', 1, 3, 0, 50, 5), \
+         ('c1', 2, 20456, '110101', 1, 3, 0, 50, 5)",
+    ] {
+        execute(&store, sql).await;
+    }
+    store.migrate().await.expect("the later migrations run");
+    (store, dir)
+}
+
+#[tokio::test]
+async fn roll_ups_of_an_earlier_schema_read_the_same_after_the_migrations() {
+    let (postgres, _pg_dir) = rollups_of_version_14(Database::Postgres).await;
+    let (sqlite, _sqlite_dir) = rollups_of_version_14(Database::Sqlite).await;
+
+    // PostgreSQL made a cell of each question's answer, its days in one array by day number;
+    // SQLite kept its rows per day, and its analysis adds them up: both read the same for any
+    // scope and period.
+    let cell: String = match &postgres {
+        Store::Postgres(pool) => sqlx::query_scalar(
+            "SELECT CAST(answers AS TEXT) FROM question_counts \
+             WHERE unit_key = 1 AND question_key = 3 AND chosen = 1 AND correct",
+        )
+        .fetch_one(pool)
+        .await
+        .expect("the cell"),
+        Store::Sqlite(_) => unreachable!("a PostgreSQL store"),
+    };
+    assert_eq!(cell, "[20454:20457]={3,NULL,2,1}");
+    for scope in ["*", "110101"] {
+        for (from, to) in [
+            (20454, 20457),
+            (20455, 20456),
+            (20457, 20457),
+            (20400, 20454),
+            (20458, 20470),
+        ] {
+            let scope = Scope::parse(scope).expect("a scope");
+            let read = postgres
+                .question_stats("c1", &scope, from, to)
+                .await
+                .expect("PostgreSQL's analysis");
+            let expected = sqlite
+                .question_stats("c1", &scope, from, to)
+                .await
+                .expect("SQLite's analysis");
+            assert_eq!(read, expected, "{scope} over {from}..={to}");
+            if (from, to) == (20454, 20457) {
+                assert!(
+                    !read.is_empty(),
+                    "{scope} has answers over the whole period"
+                );
+            }
+        }
+    }
+
+    // The day rows learned whether their participant is registered, on both databases.
+    for store in [&postgres, &sqlite] {
+        assert_eq!(registered_days(store).await, vec![(1, 20454), (1, 20456)]);
+    }
+}
