@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use safequiz_domain::scope::Scope;
+use safequiz_domain::scope::{Scope, WHOLE_CAMPAIGN};
 use safequiz_domain::score::is_full_marks;
 use safequiz_sql::record::{AttemptRow, Inserted, ParticipantRow, RecordRow, StoredQuestion};
 use safequiz_sql::{DatabaseSettings, Store};
@@ -323,7 +323,7 @@ async fn roll_ups_of_an_earlier_schema_read_the_same_after_the_migrations() {
         Store::Sqlite(_) => unreachable!("a PostgreSQL store"),
     };
     assert_eq!(cell, "[20454:20457]={3,NULL,2,1}");
-    for scope in ["*", "110101"] {
+    for scope in [WHOLE_CAMPAIGN, "110101"] {
         for (from, to) in [
             (20454, 20457),
             (20455, 20456),
