@@ -9,6 +9,7 @@ use safequiz_domain::bank::{Choices, MAX_OPTIONS};
 use safequiz_domain::scope::Scope;
 
 use super::{ReportError, check_days, for_campaign};
+use crate::statement::Statement;
 use crate::{Backend, Store};
 
 /// A wrong answer and how often it was given.
@@ -149,11 +150,19 @@ impl Store {
         check_days(from_day, to_day)?;
         let mut st = for_campaign(campaign_id);
         st.push("SELECT k.name AS question_id, c.chosen, c.correct, c.options, c.answers FROM (");
+        let scope_key = |st: &mut Statement| {
+            st.push(
+                " AND q.unit_key = (SELECT id FROM rollup_keys WHERE campaign_id = $1 \
+                 AND kind = 'unit' AND name = ",
+            )
+            .push_bind(scope.as_str())
+            .push(")");
+        };
         match self.backend() {
             // A row per answer given, its days an array by day number: the period's slice of
             // each (NULL when no day of the period has a count, like a missing row).
-            Backend::Postgres => st
-                .push(
+            Backend::Postgres => {
+                st.push(
                     "SELECT q.question_key, q.chosen, q.correct, q.options, \
                      CAST(s.n AS BIGINT) AS answers FROM question_counts q CROSS JOIN LATERAL \
                      (SELECT SUM(v) AS n FROM unnest(q.answers[",
@@ -161,24 +170,23 @@ impl Store {
                 .push_bind(from_day)
                 .push(":")
                 .push_bind(to_day)
-                .push("]) AS v) AS s WHERE s.n IS NOT NULL AND q.unit_key = "),
+                .push("]) AS v) AS s WHERE s.n IS NOT NULL");
+                scope_key(&mut st);
+            }
             // A row per day and answer given.
-            Backend::Sqlite => st
-                .push(
-                    "SELECT question_key, chosen, correct, CAST(MAX(options) AS INTEGER) \
-                     AS options, CAST(SUM(answers) AS BIGINT) AS answers FROM question_counts \
-                     WHERE day >= ",
+            Backend::Sqlite => {
+                st.push(
+                    "SELECT q.question_key, q.chosen, q.correct, \
+                     CAST(MAX(q.options) AS INTEGER) AS options, \
+                     CAST(SUM(q.answers) AS BIGINT) AS answers FROM question_counts q \
+                     WHERE q.day >= ",
                 )
                 .push_bind(from_day)
-                .push(" AND day <= ")
-                .push_bind(to_day)
-                .push(" AND unit_key = "),
-        };
-        st.push("(SELECT id FROM rollup_keys WHERE campaign_id = $1 AND kind = 'unit' AND name = ")
-            .push_bind(scope.as_str())
-            .push(")");
-        if self.backend() == Backend::Sqlite {
-            st.push(" GROUP BY question_key, chosen, correct");
+                .push(" AND q.day <= ")
+                .push_bind(to_day);
+                scope_key(&mut st);
+                st.push(" GROUP BY q.question_key, q.chosen, q.correct");
+            }
         }
         st.push(") AS c JOIN rollup_keys k ON k.id = c.question_key");
         let rows: Vec<AnswerRow> = st.fetch_all(self).await?;

@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use super::fold::lock_fold;
 use super::increments::{AnswerCounts, Increments, ParticipantCounts, answers, increments, levels};
-use crate::StoreError;
 use crate::record::{AttemptRow, ParticipantRow, attempt_number};
 use crate::statement::{Record, SqlType, Statement, Transaction, json_rows};
+use crate::{Backend, StoreError};
 
 /// Makes the other writers of `campaign`'s roll-ups wait until this transaction ends: flushers
 /// take it after inserting their attempts, the rebuild before reading any. On PostgreSQL, a
@@ -449,8 +449,8 @@ const UNIT_DAYS: Upsert = Upsert {
 };
 
 /// Question counters by `rollup_keys`: no campaign column (a unit key belongs to one campaign),
-/// and a key of five integers, which PostgreSQL compares several times faster than the ids'
-/// text (docs/performance.md). SQLite's layout: a row per day.
+/// and a key of integers, which a database compares several times faster than the ids' text
+/// (docs/performance.md). SQLite's layout, a row per day; PostgreSQL's is [`QUESTION_CELLS`].
 const QUESTION_COUNTS: Upsert = Upsert {
     head: "INSERT INTO question_counts (unit_key, day, question_key, chosen, correct, options, \
            answers) SELECT r.u, r.d, r.q, r.ch, r.ok, r.o, r.n FROM ",
@@ -524,16 +524,20 @@ const COUNTED_PARTICIPANT_TOTALS: Upsert = Upsert {
 };
 
 /// PostgreSQL's layout (migration `0016_question_counts_by_cell`): a row per unit, question,
-/// options chosen and correctness, its days an array indexed by the day number. One statement
-/// per day of the cells (`$1`): a day's slot of each row is added to, or made.
-const QUESTION_DAYS_POSTGRES: &str = "INSERT INTO question_counts (unit_key, question_key, \
-     chosen, correct, options, answers) \
-     SELECT r.u, r.q, r.ch, r.ok, r.o, array_fill(r.n, ARRAY[1], ARRAY[$1]) \
-     FROM UNNEST($2::integer[], $3::integer[], $4::integer[], $5::boolean[], $6::integer[], \
-     $7::bigint[]) AS r (u, q, ch, ok, o, n) \
-     ON CONFLICT (unit_key, question_key, chosen, correct) DO UPDATE SET \
-     answers[$1] = COALESCE(question_counts.answers[$1], 0) + excluded.answers[$1], \
-     options = GREATEST(question_counts.options, excluded.options)";
+/// options chosen and correctness, its days an array indexed by the day number. A row comes as
+/// a one-day array (`[d:d]={n}`), added to that day's slot of the cell or made. A statement may
+/// not touch a row twice, so it takes one day's cells at a time.
+const QUESTION_CELLS: Upsert = Upsert {
+    head: "INSERT INTO question_counts (unit_key, question_key, chosen, correct, options, \
+           answers) SELECT r.u, r.q, r.ch, r.ok, r.o, array_fill(r.n, ARRAY[1], ARRAY[r.d]) FROM ",
+    campaign: false,
+    columns: &["u", "d", "q", "ch", "ok", "o", "n"],
+    tail: " ON CONFLICT (unit_key, question_key, chosen, correct) DO UPDATE SET \
+           answers[array_lower(excluded.answers, 1)] = \
+           COALESCE(question_counts.answers[array_lower(excluded.answers, 1)], 0) \
+           + excluded.answers[array_lower(excluded.answers, 1)], \
+           options = GREATEST(question_counts.options, excluded.options)",
+};
 
 /// `question_counts` key: unit key, day, question key, options chosen, correct.
 type CountKey = (i32, i32, i32, i32, bool);
@@ -638,8 +642,8 @@ pub(crate) enum Malformed {
 /// Adds what `attempts` add to `question_counts` (`sign` 1), or takes it away (`sign` -1):
 /// each answer ([`answers`], the rule) at every level of its attempt's unit (`paths`) and the
 /// whole campaign, on its day. Units and questions are numbered first, so the cells are summed
-/// under integer keys; then one upsert writes each cell once, in key order (two writers touch
-/// rows in the same order). Under the question fold's lock, which every writer of the counters
+/// under integer keys; then one upsert writes each cell once, by day then key (two writers
+/// touch rows in the same order; PostgreSQL's statement takes one day at a time). Under the question fold's lock, which every writer of the counters
 /// holds (the fold, a rebuild, an exclusion and its undo).
 pub(crate) async fn count_questions(
     tx: &mut Transaction,
@@ -693,43 +697,40 @@ pub(crate) async fn count_questions(
             }
         }
     }
+    // By day, then key: every writer writes the cells in the same order, and a day's cells
+    // are one run of rows.
     let mut rows: Vec<(CountKey, AnswerCounts)> = cells.into_iter().collect();
-    rows.sort_unstable_by_key(|(key, _)| *key);
-    if let Transaction::Postgres(tx) = tx {
-        // Each day's cells, in key order (the rows are sorted with the day second).
-        let mut days: Vec<i32> = rows.iter().map(|(key, _)| key.1).collect();
-        days.sort_unstable();
-        days.dedup();
-        for day in days {
-            let of_day = || rows.iter().filter(move |(key, _)| key.1 == day);
-            sqlx::query(QUESTION_DAYS_POSTGRES)
-                .bind(day)
-                .bind(of_day().map(|(k, _)| k.0).collect::<Vec<i32>>())
-                .bind(of_day().map(|(k, _)| k.2).collect::<Vec<i32>>())
-                .bind(of_day().map(|(k, _)| k.3).collect::<Vec<i32>>())
-                .bind(of_day().map(|(k, _)| k.4).collect::<Vec<bool>>())
-                .bind(of_day().map(|(_, c)| c.options).collect::<Vec<i32>>())
-                .bind(of_day().map(|(_, c)| c.answers).collect::<Vec<i64>>())
-                .execute(&mut **tx)
-                .await?;
+    rows.sort_unstable_by_key(|&((unit, day, question, chosen, correct), _)| {
+        (day, unit, question, chosen, correct)
+    });
+    match tx.backend() {
+        Backend::Postgres => {
+            for day in rows.chunk_by(|a, b| a.0.1 == b.0.1) {
+                QUESTION_CELLS
+                    .run(tx, campaign_id, count_columns(day))
+                    .await?;
+            }
+            Ok(())
         }
-        return Ok(());
+        Backend::Sqlite => {
+            QUESTION_COUNTS
+                .run(tx, campaign_id, count_columns(&rows))
+                .await
+        }
     }
-    QUESTION_COUNTS
-        .run(
-            tx,
-            campaign_id,
-            vec![
-                Column::Int4(rows.iter().map(|(k, _)| k.0).collect()),
-                Column::Int4(rows.iter().map(|(k, _)| k.1).collect()),
-                Column::Int4(rows.iter().map(|(k, _)| k.2).collect()),
-                Column::Int4(rows.iter().map(|(k, _)| k.3).collect()),
-                Column::Bool(rows.iter().map(|(k, _)| k.4).collect()),
-                Column::Int4(rows.iter().map(|(_, c)| c.options).collect()),
-                Column::Int8(rows.iter().map(|(_, c)| c.answers).collect()),
-            ],
-        )
-        .await
+}
+
+/// The columns of [`QUESTION_COUNTS`] and [`QUESTION_CELLS`] for `rows`.
+fn count_columns(rows: &[(CountKey, AnswerCounts)]) -> Vec<Column> {
+    vec![
+        Column::Int4(rows.iter().map(|(k, _)| k.0).collect()),
+        Column::Int4(rows.iter().map(|(k, _)| k.1).collect()),
+        Column::Int4(rows.iter().map(|(k, _)| k.2).collect()),
+        Column::Int4(rows.iter().map(|(k, _)| k.3).collect()),
+        Column::Bool(rows.iter().map(|(k, _)| k.4).collect()),
+        Column::Int4(rows.iter().map(|(_, c)| c.options).collect()),
+        Column::Int8(rows.iter().map(|(_, c)| c.answers).collect()),
+    ]
 }
 
 /// Writes `increments`: three upserts, whatever the batch.

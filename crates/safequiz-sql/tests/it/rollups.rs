@@ -24,6 +24,7 @@ use safequiz_sql::reports::{
 use safequiz_sql::rollups::{FOLD_ATTEMPTS, FOLD_BATCHES, Folded};
 use safequiz_sql::units::UnitRecord;
 use safequiz_testkit::{Database, on_both};
+use tempfile::TempDir;
 
 const C: &str = "c1";
 const D0: i32 = 20_600;
@@ -222,6 +223,20 @@ fn batches(record: &Record, rng: &mut Seeded) -> Vec<Vec<RecordRow>> {
         }
     }
     batches
+}
+
+/// A fresh store with the units of `generate(seed)`, that record, and its rows in the shuffled
+/// batches of `shuffle` (written by no one yet).
+async fn prepared(
+    database: Database,
+    seed: u64,
+    shuffle: u64,
+) -> (Store, TempDir, Record, Vec<Vec<RecordRow>>) {
+    let (store, dir) = safequiz_testkit::fresh_store(database).await;
+    let record = generate(seed);
+    store.sync_units(C, &record.units).await.expect("units");
+    let batches = batches(&record, &mut Seeded(shuffle));
+    (store, dir, record, batches)
 }
 
 /// The units of `scope`'s subtree in `units` (`None`: every unit, known or not).
@@ -555,11 +570,7 @@ async fn write(store: &Store, batches: &[Vec<RecordRow>]) {
 }
 
 async fn reports_equal_a_brute_force_over_the_raw_rows(database: Database) {
-    let (store, _dir) = safequiz_testkit::fresh_store(database).await;
-    let record = generate(7);
-    let mut rng = Seeded(11);
-    store.sync_units(C, &record.units).await.expect("units");
-    let batches = batches(&record, &mut rng);
+    let (store, _dir, record, batches) = prepared(database, 7, 11).await;
     // Another campaign with the same units, which no report of c1 may see.
     let mut other = batches[0].clone();
     for row in &mut other {
@@ -594,11 +605,7 @@ async fn reports_equal_a_brute_force_over_the_raw_rows(database: Database) {
 on_both!(reports_equal_a_brute_force_over_the_raw_rows);
 
 async fn batches_written_at_once_by_two_flushers_count_each_attempt_once(database: Database) {
-    let (store, _dir) = safequiz_testkit::fresh_store(database).await;
-    let record = generate(21);
-    let mut rng = Seeded(5);
-    store.sync_units(C, &record.units).await.expect("units");
-    let batches = batches(&record, &mut rng);
+    let (store, _dir, record, batches) = prepared(database, 21, 5).await;
     // Each flusher gets every batch, in its own order: every row is written twice, at once,
     // while the question fold folds what they have written so far.
     let mut reversed = batches.clone();
@@ -626,11 +633,7 @@ async fn batches_written_at_once_by_two_flushers_count_each_attempt_once(databas
 on_both!(batches_written_at_once_by_two_flushers_count_each_attempt_once);
 
 async fn flushed_attempts_wait_for_the_question_fold_and_are_folded_once(database: Database) {
-    let (store, _dir) = safequiz_testkit::fresh_store(database).await;
-    let record = generate(9);
-    let mut rng = Seeded(2);
-    store.sync_units(C, &record.units).await.expect("units");
-    let batches = batches(&record, &mut rng);
+    let (store, _dir, record, batches) = prepared(database, 9, 2).await;
 
     write(&store, &batches).await;
 
@@ -685,11 +688,7 @@ async fn flushed_attempts_wait_for_the_question_fold_and_are_folded_once(databas
 on_both!(flushed_attempts_wait_for_the_question_fold_and_are_folded_once);
 
 async fn a_check_and_a_rebuild_count_the_pending_batches_once(database: Database) {
-    let (store, _dir) = safequiz_testkit::fresh_store(database).await;
-    let record = generate(13);
-    let mut rng = Seeded(6);
-    store.sync_units(C, &record.units).await.expect("units");
-    let batches = batches(&record, &mut rng);
+    let (store, _dir, record, batches) = prepared(database, 13, 6).await;
     let (early, late) = batches.split_at(batches.len() / 2);
     write(&store, early).await;
     store.fold_all_questions().await.expect("a fold");
@@ -713,11 +712,7 @@ async fn a_check_and_a_rebuild_count_the_pending_batches_once(database: Database
 on_both!(a_check_and_a_rebuild_count_the_pending_batches_once);
 
 async fn a_fold_takes_whole_batches_up_to_its_bound_of_attempts(database: Database) {
-    let (store, _dir) = safequiz_testkit::fresh_store(database).await;
-    let record = generate(17);
-    let mut rng = Seeded(3);
-    store.sync_units(C, &record.units).await.expect("units");
-    let batches = batches(&record, &mut rng);
+    let (store, _dir, record, batches) = prepared(database, 17, 3).await;
     write(&store, &batches).await;
     // Each pending batch counted as 40% of the bound (the count only bounds a fold and says
     // what waits; the fold reads the attempts by their ids): two fit in a fold, three do not.
@@ -745,11 +740,8 @@ async fn a_fold_takes_whole_batches_up_to_its_bound_of_attempts(database: Databa
 on_both!(a_fold_takes_whole_batches_up_to_its_bound_of_attempts);
 
 async fn a_unit_moved_to_another_parent_takes_its_figures_along(database: Database) {
-    let (store, _dir) = safequiz_testkit::fresh_store(database).await;
-    let mut record = generate(3);
-    let mut rng = Seeded(8);
-    store.sync_units(C, &record.units).await.expect("units");
-    write(&store, &batches(&record, &mut rng)).await;
+    let (store, _dir, mut record, batches) = prepared(database, 3, 8).await;
+    write(&store, &batches).await;
 
     // County R12 moves from city R1 to city R2, and the unit `gone` appears under E.
     for unit in &mut record.units {
@@ -769,11 +761,8 @@ async fn a_unit_moved_to_another_parent_takes_its_figures_along(database: Databa
 on_both!(a_unit_moved_to_another_parent_takes_its_figures_along);
 
 async fn a_check_finds_roll_ups_that_differ_from_the_raw_rows(database: Database) {
-    let (store, _dir) = safequiz_testkit::fresh_store(database).await;
-    let record = generate(4);
-    store.sync_units(C, &record.units).await.expect("units");
-    let mut rng = Seeded(1);
-    write(&store, &batches(&record, &mut rng)).await;
+    let (store, _dir, record, batches) = prepared(database, 4, 1).await;
+    write(&store, &batches).await;
     // A row written behind the roll-ups' back: the raw rows now hold an attempt they miss.
     let extra = &record.attempts[0];
     let copy = "INSERT INTO attempts (campaign_id, attempt_id, participant_id, unit_id, day, \
