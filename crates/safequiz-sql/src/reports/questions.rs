@@ -1,7 +1,7 @@
 //! The question analysis: how each question drawn in a scope and period fared, from the
 //! scope's `question_counts` roll-up rows (on PostgreSQL one per question and answer given,
-//! holding its days; on SQLite one per day, question and answer given), keyed by
-//! `rollup_keys`.
+//! holding its running total by day; on SQLite one per day, question and answer given), keyed
+//! by `rollup_keys`.
 
 use std::collections::BTreeMap;
 
@@ -59,6 +59,7 @@ struct AnswerRow {
     chosen: i32,
     correct: bool,
     options: i32,
+    /// Times given in the period.
     answers: i64,
 }
 
@@ -152,28 +153,32 @@ impl Store {
         st.push("SELECT k.name AS question_id, c.chosen, c.correct, c.options, c.answers FROM (");
         let scope_key = |st: &mut Statement| {
             st.push(
-                " AND q.unit_key = (SELECT id FROM rollup_keys WHERE campaign_id = $1 \
+                " q.unit_key = (SELECT id FROM rollup_keys WHERE campaign_id = $1 \
                  AND kind = 'unit' AND name = ",
             )
             .push_bind(scope.as_str())
             .push(")");
         };
         match self.backend() {
-            // A row per answer given, its days an array by day number: the period's slice of
-            // each (NULL when no day of the period has a count, like a missing row).
+            // A row per answer given, its running total by day number: the total at the
+            // period's last day less the total before its first (an element outside the array
+            // is NULL: before the cell's first day the total is 0, after its last day it is
+            // the last).
             Backend::Postgres => {
                 st.push(
                     "SELECT q.question_key, q.chosen, q.correct, q.options, \
-                     CAST(s.n AS BIGINT) AS answers FROM question_counts q CROSS JOIN LATERAL \
-                     (SELECT SUM(v) AS n FROM unnest(q.answers[",
+                     COALESCE(q.answers[LEAST(",
                 )
-                .push_bind(from_day)
-                .push(":")
                 .push_bind(to_day)
-                .push("]) AS v) AS s WHERE s.n IS NOT NULL");
+                .push(
+                    ", array_upper(q.answers, 1))], 0) \
+                     - COALESCE(q.answers[LEAST(",
+                )
+                .push_bind(from_day.saturating_sub(1))
+                .push(", array_upper(q.answers, 1))], 0) AS answers FROM question_counts q WHERE");
                 scope_key(&mut st);
             }
-            // A row per day and answer given.
+            // A row per day and answer given, added up for the period.
             Backend::Sqlite => {
                 st.push(
                     "SELECT q.question_key, q.chosen, q.correct, \
@@ -183,12 +188,14 @@ impl Store {
                 )
                 .push_bind(from_day)
                 .push(" AND q.day <= ")
-                .push_bind(to_day);
+                .push_bind(to_day)
+                .push(" AND");
                 scope_key(&mut st);
                 st.push(" GROUP BY q.question_key, q.chosen, q.correct");
             }
         }
-        st.push(") AS c JOIN rollup_keys k ON k.id = c.question_key");
+        // An answer not given in the period (or whose attempts were all excluded) is no row.
+        st.push(") AS c JOIN rollup_keys k ON k.id = c.question_key WHERE c.answers <> 0");
         let rows: Vec<AnswerRow> = st.fetch_all(self).await?;
         let mut tallies: BTreeMap<String, QuestionTally> = BTreeMap::new();
         for row in &rows {

@@ -177,16 +177,18 @@ const COMPARISONS: [Comparison; 5] = [
                  AS value FROM {table} q JOIN rollup_keys u ON u.id = q.unit_key \
                  JOIN rollup_keys k ON k.id = q.question_key WHERE u.campaign_id = $1 \
                  AND q.answers <> 0",
-        // The same rows, a cell's days spread out of its array.
+        // The same rows, a cell's days spread out of its running total.
         postgres: Some(
             "SELECT u.name || ' day ' || CAST(d.day AS TEXT) || ' ' || k.name || \
              ' chosen ' || CAST(q.chosen AS TEXT) || ' correct ' || \
              CAST(CAST(q.correct AS INTEGER) AS TEXT) AS key, \
-             CAST(q.answers[d.day] AS TEXT) || ' of ' || CAST(q.options AS TEXT) || ' options' \
-             AS value FROM {table} q CROSS JOIN LATERAL generate_subscripts(q.answers, 1) \
-             AS d (day) JOIN rollup_keys u ON u.id = q.unit_key \
+             CAST(d.answers AS TEXT) || ' of ' || CAST(q.options AS TEXT) || ' options' \
+             AS value FROM {table} q CROSS JOIN LATERAL (SELECT i AS day, \
+             q.answers[i] - COALESCE(q.answers[i - 1], 0) AS answers \
+             FROM generate_subscripts(q.answers, 1) AS i) AS d \
+             JOIN rollup_keys u ON u.id = q.unit_key \
              JOIN rollup_keys k ON k.id = q.question_key WHERE u.campaign_id = $1 \
-             AND q.answers[d.day] <> 0",
+             AND d.answers <> 0",
         ),
     },
     Comparison {

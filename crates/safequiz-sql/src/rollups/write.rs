@@ -523,19 +523,41 @@ const COUNTED_PARTICIPANT_TOTALS: Upsert = Upsert {
            THEN excluded.last_finished_at_ms ELSE participant_totals.last_finished_at_ms END",
 };
 
-/// PostgreSQL's layout (migration `0016_question_counts_by_cell`): a row per unit, question,
-/// options chosen and correctness, its days an array indexed by the day number. A row comes as
-/// a one-day array (`[d:d]={n}`), added to that day's slot of the cell or made. A statement may
-/// not touch a row twice, so it takes one day's cells at a time.
+/// PostgreSQL's layout (migrations `0016_question_counts_by_cell` and
+/// `0017_question_counts_running`): a row per unit, question, options chosen and correctness,
+/// `answers` an array indexed by the day number holding the cell's running total (the answers
+/// of its first day up to each day, no gaps), so that a period's count is two elements.
+///
+/// A row comes as a one-day array `[d:d]={n}`: made as it is, or added to the cell's days from
+/// `d` on. The assignment is to the slice the addition changes, `[min(d, last + 1) : max(d,
+/// last)]`, where `last` is the cell's last day:
+/// - `d = last` (a cell met again the same day, the usual case): the last element plus `n`;
+/// - `d > last` (the first time that day): the days between carry the last total, `d` adds `n`;
+/// - `d < last` (a batch of an earlier day folded late, or an exclusion): every day from `d`
+///   adds `n`, days before the array's first being 0; a subquery, only on this rare path.
+///
+/// A statement may not touch a row twice, so it takes one day's cells at a time.
 const QUESTION_CELLS: Upsert = Upsert {
     head: "INSERT INTO question_counts (unit_key, question_key, chosen, correct, options, \
            answers) SELECT r.u, r.q, r.ch, r.ok, r.o, array_fill(r.n, ARRAY[1], ARRAY[r.d]) FROM ",
     campaign: false,
     columns: &["u", "d", "q", "ch", "ok", "o", "n"],
     tail: " ON CONFLICT (unit_key, question_key, chosen, correct) DO UPDATE SET \
-           answers[array_lower(excluded.answers, 1)] = \
-           COALESCE(question_counts.answers[array_lower(excluded.answers, 1)], 0) \
-           + excluded.answers[array_lower(excluded.answers, 1)], \
+           answers[LEAST(array_lower(excluded.answers, 1), \
+           array_upper(question_counts.answers, 1) + 1) : \
+           GREATEST(array_lower(excluded.answers, 1), array_upper(question_counts.answers, 1))] \
+           = CASE WHEN array_lower(excluded.answers, 1) = array_upper(question_counts.answers, 1) \
+           THEN ARRAY[question_counts.answers[array_upper(question_counts.answers, 1)] \
+           + excluded.answers[array_lower(excluded.answers, 1)]] \
+           WHEN array_lower(excluded.answers, 1) > array_upper(question_counts.answers, 1) \
+           THEN array_fill(question_counts.answers[array_upper(question_counts.answers, 1)], \
+           ARRAY[array_lower(excluded.answers, 1) - array_upper(question_counts.answers, 1) - 1]) \
+           || (question_counts.answers[array_upper(question_counts.answers, 1)] \
+           + excluded.answers[array_lower(excluded.answers, 1)]) \
+           ELSE ARRAY(SELECT COALESCE(question_counts.answers[i], 0) \
+           + excluded.answers[array_lower(excluded.answers, 1)] \
+           FROM generate_series(array_lower(excluded.answers, 1), \
+           array_upper(question_counts.answers, 1)) AS i ORDER BY i) END, \
            options = GREATEST(question_counts.options, excluded.options)",
 };
 

@@ -273,7 +273,7 @@ async fn registered_days(store: &Store) -> Vec<(i64, i32)> {
     .expect("the day rows")
 }
 
-/// Roll-ups written before migrations 0015 and 0016, the same rows on both databases: question
+/// Roll-ups written before migrations 0015 to 0017, the same rows on both databases: question
 /// counters as a row per day (with a day missing in the middle of a cell's days), and day
 /// rows of a registered participant and of one whose registration never came.
 async fn rollups_of_version_14(database: Database) -> (Store, TempDir) {
@@ -309,9 +309,9 @@ async fn roll_ups_of_an_earlier_schema_read_the_same_after_the_migrations() {
     let (postgres, _pg_dir) = rollups_of_version_14(Database::Postgres).await;
     let (sqlite, _sqlite_dir) = rollups_of_version_14(Database::Sqlite).await;
 
-    // PostgreSQL made a cell of each question's answer, its days in one array by day number;
-    // SQLite kept its rows per day, and its analysis adds them up: both read the same for any
-    // scope and period.
+    // PostgreSQL made a cell of each question's answer, its running total in one array by day
+    // number (the missing day carries the total before it); SQLite kept its rows per day, and
+    // its analysis adds them up: both read the same for any scope and period.
     let cell: String = match &postgres {
         Store::Postgres(pool) => sqlx::query_scalar(
             "SELECT CAST(answers AS TEXT) FROM question_counts \
@@ -322,12 +322,13 @@ async fn roll_ups_of_an_earlier_schema_read_the_same_after_the_migrations() {
         .expect("the cell"),
         Store::Sqlite(_) => unreachable!("a PostgreSQL store"),
     };
-    assert_eq!(cell, "[20454:20457]={3,NULL,2,1}");
+    assert_eq!(cell, "[20454:20457]={3,3,5,6}");
     for scope in [WHOLE_CAMPAIGN, "110101"] {
         for (from, to) in [
             (20454, 20457),
             (20455, 20456),
             (20457, 20457),
+            (20456, 20470),
             (20400, 20454),
             (20458, 20470),
         ] {
