@@ -367,6 +367,7 @@ pub fn build_state(
         boards: Arc::clone(&boards),
         broadcaster: Arc::new(workers::broadcaster::Broadcaster::new(boards)),
         record_ready: Arc::new(AtomicBool::new(false)),
+        fold_wanted: Arc::new(tokio::sync::Notify::new()),
         metrics: Arc::new(Metrics::new()),
         limits: Arc::new(crate::http::limits::Limits::new(&settings.limits)),
         login_policy: crate::http::organizer::security::LoginPolicy::from_settings(&settings.auth),

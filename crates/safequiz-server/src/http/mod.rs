@@ -80,6 +80,11 @@ pub struct AppState {
     /// (`workers::flusher::prepare_record`); until then `/readyz` answers 503, since organizer
     /// accounts and headcounts need those tables.
     pub record_ready: Arc<AtomicBool>,
+    /// Woken by this process's flusher after each batch it records into PostgreSQL, so that the
+    /// question fold (`workers::questions`) starts at once instead of at its next interval:
+    /// during a peak the fold runs beside the flush on another core, and the question analysis
+    /// lags the record by one fold rather than by a second or two.
+    pub fold_wanted: Arc<tokio::sync::Notify>,
     /// What `/metrics` reports between scrapes (`crate::metrics`), shared by every worker.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Request limits (`[limits]`): the per-participant counters and the live-stream count of

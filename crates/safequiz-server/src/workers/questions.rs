@@ -3,10 +3,15 @@
 //!
 //! The flush queues each batch's attempts for the question counters in its own transaction,
 //! which keeps the flush at a few rows per attempt; this worker folds the queued batches, up
-//! to [`FOLD_BATCHES`] batches or `FOLD_ATTEMPTS` attempts per transaction, every [`INTERVAL`]
-//! and at once again while a fold stops at one of those bounds. Several folders (one per flusher process) take turns on one lock, so each batch
-//! is folded once. A failed fold changes nothing and is retried; the question analysis says how
-//! many attempts it does not count yet.
+//! to [`FOLD_BATCHES`] batches or `FOLD_ATTEMPTS` attempts per transaction: on PostgreSQL as
+//! soon as this process's flusher has recorded a batch (`AppState::fold_wanted`), at once again
+//! while a fold stops at one of those bounds, and otherwise every [`INTERVAL`] (on SQLite, whose
+//! one writer the flush would lose to the fold more often; and for batches that another process
+//! queued). While a fold runs, the batches flushed meanwhile wait and are taken
+//! together by the next one, so folds grow with the load by themselves. Several folders (one
+//! per flusher process) take turns on one lock, so each batch is folded once. A failed fold
+//! changes nothing and is retried; the question analysis says how many attempts it does not
+//! count yet.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -17,27 +22,34 @@ use tokio::sync::watch;
 use crate::http::AppState;
 use crate::workers::flusher::DRAIN_LIMIT;
 
-/// Time between folds that found less than a full load.
+/// Time between folds that found less than a full load, unless this process's flusher wakes
+/// the fold sooner.
 pub const INTERVAL: Duration = Duration::from_secs(1);
 
 /// Folds until `shutdown` turns true, then folds what is left for at most [`DRAIN_LIMIT`].
-pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(state: AppState, shutdown: watch::Receiver<bool>) {
+    run_every(state, shutdown, INTERVAL).await;
+}
+
+/// [`run`], with `interval` instead of [`INTERVAL`] between folds that nothing woke.
+pub async fn run_every(state: AppState, mut shutdown: watch::Receiver<bool>, interval: Duration) {
     loop {
         let wait = if state.record_ready.load(Ordering::Acquire) {
             match state.store.fold_questions(FOLD_BATCHES).await {
                 Ok(folded) if folded.more => Duration::ZERO,
-                Ok(_) => INTERVAL,
+                Ok(_) => interval,
                 Err(error) => {
                     tracing::warn!(error = %error, "question fold failed; the batches stay queued");
-                    INTERVAL
+                    interval
                 }
             }
         } else {
             // The flusher is still preparing the record (the table may not exist yet).
-            INTERVAL
+            interval
         };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
+            _ = state.fold_wanted.notified() => {}
             _ = shutdown.changed() => {}
         }
         if *shutdown.borrow() {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use safequiz_testapp::{CAMPAIGN, TestApp, Topology, eventually, on_both_topologies};
+use safequiz_testapp::{CAMPAIGN, Database, TestApp, Topology, eventually, on_both_topologies};
 use serde_json::Value;
 
 on_both_topologies!(every_finalized_attempt_reaches_sql_once_with_the_score_the_api_returned);
@@ -156,4 +156,76 @@ async fn the_record_holds_every_configured_unit_and_a_second_sync_changes_nothin
         .await
         .expect("a second sync is harmless");
     assert_eq!(app.state.store.units(CAMPAIGN).await.expect("SQL"), units);
+}
+
+/// Submits one attempt for a new participant of phone `phone`.
+async fn one_attempt(app: &TestApp, phone: &str) {
+    let me = app.register("测试者", phone, "110101").await;
+    let (_, attempt) = app.start_attempt(&me).await;
+    let id = attempt["attempt_id"].as_str().expect("id").to_owned();
+    app.submit(&me, &id, None).await;
+}
+
+/// Waits until the question fold has counted every recorded attempt.
+async fn all_folded(app: &TestApp, what: &str) {
+    eventually(what, Duration::from_secs(15), || async {
+        let pending = app.state.store.questions_pending(CAMPAIGN).await.ok()?;
+        (pending == 0).then_some(())
+    })
+    .await;
+}
+
+/// On PostgreSQL, where the fold runs beside the flush on another core (on SQLite it keeps its
+/// interval: one writer at a time).
+#[tokio::test]
+async fn a_recorded_batch_wakes_the_question_fold_at_once() {
+    let app = TestApp::builder()
+        .database(Database::Postgres)
+        .flusher(false)
+        .spawn()
+        .await;
+    let options = safequiz_server::workers::flusher::FlusherOptions {
+        consumer: "test".to_owned(),
+        batch_rows: 500,
+        idle: Duration::from_millis(10),
+        claim_idle: Duration::from_secs(30),
+        max_deliveries: 5,
+    };
+    // A fold worker whose interval outlasts the test: only a wake-up makes it fold again.
+    let state = safequiz_server::http::AppState {
+        fold_wanted: std::sync::Arc::new(tokio::sync::Notify::new()),
+        ..app.state.clone()
+    };
+    one_attempt(&app, "13700000001").await;
+    let flushed = safequiz_server::workers::flusher::flush_once(&state, &options)
+        .await
+        .expect("flush");
+    assert_eq!(flushed, 2, "the registration and the attempt");
+    assert_eq!(
+        app.state
+            .store
+            .questions_pending(CAMPAIGN)
+            .await
+            .expect("SQL"),
+        1,
+        "the batch waits for the fold"
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(safequiz_server::workers::questions::run_every(
+        state.clone(),
+        stopped,
+        Duration::from_secs(3600),
+    ));
+    // Its first pass folds what waited; then it waits for the hour or a wake-up.
+    all_folded(&app, "the worker's first fold").await;
+
+    one_attempt(&app, "13700000002").await;
+    let flushed = safequiz_server::workers::flusher::flush_once(&state, &options)
+        .await
+        .expect("flush");
+    assert_eq!(flushed, 2, "the registration and the attempt");
+    all_folded(&app, "the fold woken by the recorded batch").await;
+
+    stop.send(true).expect("the worker runs");
+    worker.await.expect("the worker stops");
 }
