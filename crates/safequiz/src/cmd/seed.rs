@@ -3,8 +3,9 @@
 //!
 //! The rows go through `Store::insert_batch`, the flusher's own insert, so the roll-ups are
 //! kept exactly as in a real campaign, and the question fold worker runs beside the writers as
-//! beside a flusher; the command ends once every batch is folded. Participants are spread over the campaign's leaf units
-//! in turn, attempts over its first days at random, each attempt drawn with the campaign's own
+//! beside a flusher; the command ends once every batch is folded. Participants are spread over
+//! the campaign's leaf units in turn, their attempts over its first days at random and written
+//! day after day as a campaign records them, each attempt drawn with the campaign's own
 //! draw and answered at random (right about two times in three). It refuses to run in
 //! production, and on a campaign whose record already has participants: synthetic rows must
 //! never mix with real ones.
@@ -76,6 +77,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.participants == 0 || args.days == 0 || args.batch_rows == 0 || args.writers == 0 {
         anyhow::bail!("--participants, --days, --batch-rows and --writers must be positive");
     }
+    if args.days > 256 {
+        anyhow::bail!("--days is at most 256 (a day is kept as a byte while seeding)");
+    }
     let Some(campaign) = catalogue.campaign(&args.campaign).cloned() else {
         anyhow::bail!("no campaign has id `{}`", args.campaign);
     };
@@ -106,7 +110,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Generates the record a participant at a time and writes it in batches.
+/// Generates the record and writes it in batches: every registration, then the attempts day
+/// by day.
 async fn seed(store: &Store, campaign: &Campaign, args: &Args) -> anyhow::Result<()> {
     let leaves: Vec<String> = campaign
         .units
@@ -136,40 +141,64 @@ async fn seed(store: &Store, campaign: &Campaign, args: &Args) -> anyhow::Result
     let mut progress = Progress::new(args.attempts);
     let mut rng = StdRng::seed_from_u64(args.seed);
     let first_day = calendar::day_number(campaign.day_of(campaign.opens_at));
-    let mut batch: Vec<RecordRow> = Vec::with_capacity(args.batch_rows + 64);
+    let unit_of = |participant: u64| &leaves[(participant as usize - 1) % leaves.len()];
+    // Attempts spread evenly: the first `attempts % participants` get one more.
+    let base = args.attempts / args.participants;
+    let extra = args.attempts % args.participants;
+    let count_of = |participant: u64| base + u64::from(participant <= extra);
+    // Each participant's days (offsets from the first day, sorted), one byte each, in
+    // participant order: 20 MB for 20,000,000 attempts.
+    let mut days: Vec<u8> = Vec::with_capacity(args.attempts as usize);
     for participant in 1..=args.participants {
-        let unit = &leaves[(participant as usize - 1) % leaves.len()];
+        let start = days.len();
+        days.extend((0..count_of(participant)).map(|_| rng.random_range(0..args.days) as u8));
+        days[start..].sort_unstable();
+    }
+    let mut batch: Vec<RecordRow> = Vec::with_capacity(args.batch_rows + 64);
+    let send = async |batch: &mut Vec<RecordRow>, progress: &mut Progress| {
+        let full = std::mem::replace(batch, Vec::with_capacity(args.batch_rows + 64));
+        batches.send(full).await.context("a writer stopped")?;
+        progress.report(started, false);
+        anyhow::Ok(())
+    };
+    // Every registration first, then the record as a campaign writes it: day after day, each
+    // day's attempts in participant order. (Written a participant at a time, days at random,
+    // the question fold met earlier days of its cells at almost every write, the slow path of
+    // its running totals, which a real campaign takes only around midnight.)
+    for participant in 1..=args.participants {
         batch.push(RecordRow::Participant(registration(
             campaign,
             participant,
-            unit,
+            unit_of(participant),
         )));
-        // Attempts spread evenly: the first `attempts % participants` get one more.
-        let mut count = args.attempts / args.participants;
-        if participant <= args.attempts % args.participants {
-            count += 1;
-        }
-        let mut days: Vec<i32> = (0..count)
-            .map(|_| first_day + rng.random_range(0..args.days) as i32)
-            .collect();
-        days.sort_unstable();
-        for (n, day) in days.into_iter().enumerate() {
-            let attempt = play(
-                campaign,
-                &mut rng,
-                participant,
-                n as u32 + 1,
-                unit,
-                day,
-                first_day,
-            );
-            batch.push(RecordRow::Attempt(attempt));
-        }
-        progress.attempts += count;
         if batch.len() >= args.batch_rows {
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(args.batch_rows + 64));
-            batches.send(full).await.context("a writer stopped")?;
-            progress.report(started, false);
+            send(&mut batch, &mut progress).await?;
+        }
+    }
+    for day in 0..args.days {
+        let mut at = 0;
+        for participant in 1..=args.participants {
+            let theirs = &days[at..at + count_of(participant) as usize];
+            at += theirs.len();
+            for (n, _) in theirs
+                .iter()
+                .enumerate()
+                .filter(|&(_, &d)| u32::from(d) == day)
+            {
+                batch.push(RecordRow::Attempt(play(
+                    campaign,
+                    &mut rng,
+                    participant,
+                    n as u32 + 1,
+                    unit_of(participant),
+                    first_day + day as i32,
+                    first_day,
+                )));
+                progress.attempts += 1;
+            }
+            if batch.len() >= args.batch_rows {
+                send(&mut batch, &mut progress).await?;
+            }
         }
     }
     if !batch.is_empty() {

@@ -29,6 +29,9 @@ async fn a_seeded_record_has_its_question_counters_folded_and_a_second_seed_is_r
         // Small batches: several folds, some beside the writers.
         "--batch-rows",
         "50",
+        // One writer: the batches are written in the order they are made.
+        "--writers",
+        "1",
     ];
     let env = [
         ("SAFEQUIZ_REDIS_URL", redis.url()),
@@ -68,6 +71,16 @@ async fn a_seeded_record_has_its_question_counters_folded_and_a_second_seed_is_r
         .sum();
     assert_eq!(drawn, questions as u64, "each answer counted once");
     assert_eq!(store.check_rollups(CAMPAIGN).await.expect("a check"), []);
+    // Written as a campaign records them: day after day.
+    let Store::Sqlite(pool) = &store else {
+        unreachable!("an SQLite record")
+    };
+    let written: Vec<i32> = sqlx::query_scalar("SELECT day FROM attempts ORDER BY rowid")
+        .fetch_all(pool)
+        .await
+        .expect("the days in the order written");
+    assert!(written.is_sorted(), "attempts written day after day");
+    assert_eq!((written[0], written[ATTEMPTS - 1]), (first, last));
 
     let again = safequiz(&args, &env);
 
