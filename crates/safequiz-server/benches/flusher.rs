@@ -260,8 +260,8 @@ async fn flush_all(state: &AppState, flusher: &FlusherOptions, rows: usize) {
 }
 
 /// What a flusher process does: the flusher, and beside it the question fold worker itself
-/// (`workers::questions::run`, which folds every second or at once while it finds a full
-/// load), stopped when the flush is done so that its stop folds the rest; until every entry is
+/// (`workers::questions::run`, which on PostgreSQL folds as soon as the flusher has recorded a
+/// batch, otherwise every second, and at once again while it finds a full load), stopped when the flush is done so that its stop folds the rest; until every entry is
 /// written and every batch folded.
 async fn flush_with_fold(state: &AppState, flusher: &FlusherOptions, rows: usize) -> Duration {
     let started = Instant::now();

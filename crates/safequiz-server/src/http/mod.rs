@@ -80,7 +80,7 @@ pub struct AppState {
     /// (`workers::flusher::prepare_record`); until then `/readyz` answers 503, since organizer
     /// accounts and headcounts need those tables.
     pub record_ready: Arc<AtomicBool>,
-    /// Woken by this process's flusher after each batch it records into PostgreSQL, so that the
+    /// Woken by this process's flusher after each batch it records, so that on PostgreSQL the
     /// question fold (`workers::questions`) starts at once instead of at its next interval:
     /// during a peak the fold runs beside the flush on another core, and the question analysis
     /// lags the record by one fold rather than by a second or two.

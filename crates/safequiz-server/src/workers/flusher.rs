@@ -31,7 +31,6 @@ use safequiz_redis::keys::Shard;
 use safequiz_redis::streams::{
     AttemptEntry, EntryError, ParticipantEntry, Source, StreamEntry, StreamRecord, decode,
 };
-use safequiz_sql::Backend;
 use safequiz_sql::record::{AttemptRow, Consent, ParticipantRow, RecordRow, StoredQuestion};
 use safequiz_sql::units::UnitRecord;
 use tokio::sync::watch;
@@ -248,12 +247,9 @@ async fn flush_shard(
         Err(error) => return Err(error.into()),
     }
     hot.trim_flushed(id, shard).await?;
-    if !rows.is_empty() && state.store.backend() == Backend::Postgres {
+    if !rows.is_empty() {
         // The batch queued its attempts for the question counters (or found them recorded,
-        // and the fold then finds nothing to do). PostgreSQL folds beside the flush on another
-        // core; SQLite has one writer at a time, where earlier and so smaller folds only take
-        // the write lock from the flush more often (the flusher bench: the two together fell
-        // from 9,511 to 7,592 rows/s), so there the fold keeps its interval.
+        // and the fold then finds nothing to do); the fold worker decides whether to start.
         state.fold_wanted.notify_one();
     }
     Ok(ids.len() + no_row.len())

@@ -12,8 +12,8 @@
 //!
 //! Statements are written once for both databases (see `statement`) except where PostgreSQL
 //! reads differently: a lateral join per unit for participant pages, and the question counters'
-//! day arrays (`questions`). Full marks are the record's `full_marks` column, which the flusher
-//! writes by the domain's rule: no report decides a rule again in SQL.
+//! running totals by day (`questions`). Full marks are the record's `full_marks` column, which
+//! the flusher writes by the domain's rule: no report decides a rule again in SQL.
 //!
 //! One module per report: `participants` (search pages by cursor, export stream, a
 //! participant's attempts), `daily` (the per-day series), `figures` (unit figures for the

@@ -523,6 +523,29 @@ const COUNTED_PARTICIPANT_TOTALS: Upsert = Upsert {
            THEN excluded.last_finished_at_ms ELSE participant_totals.last_finished_at_ms END",
 };
 
+// The terms of [`QUESTION_CELLS`]'s conflict clause: the day `d` the row adds to, the cell's
+// last day, the count `n` added and the cell's total on its last day.
+macro_rules! cell_day {
+    () => {
+        "array_lower(excluded.answers, 1)"
+    };
+}
+macro_rules! cell_last {
+    () => {
+        "array_upper(question_counts.answers, 1)"
+    };
+}
+macro_rules! cell_n {
+    () => {
+        "excluded.answers[array_lower(excluded.answers, 1)]"
+    };
+}
+macro_rules! cell_total {
+    () => {
+        "question_counts.answers[array_upper(question_counts.answers, 1)]"
+    };
+}
+
 /// PostgreSQL's layout (migrations `0016_question_counts_by_cell` and
 /// `0017_question_counts_running`): a row per unit, question, options chosen and correctness,
 /// `answers` an array indexed by the day number holding the cell's running total (the answers
@@ -542,23 +565,46 @@ const QUESTION_CELLS: Upsert = Upsert {
            answers) SELECT r.u, r.q, r.ch, r.ok, r.o, array_fill(r.n, ARRAY[1], ARRAY[r.d]) FROM ",
     campaign: false,
     columns: &["u", "d", "q", "ch", "ok", "o", "n"],
-    tail: " ON CONFLICT (unit_key, question_key, chosen, correct) DO UPDATE SET \
-           answers[LEAST(array_lower(excluded.answers, 1), \
-           array_upper(question_counts.answers, 1) + 1) : \
-           GREATEST(array_lower(excluded.answers, 1), array_upper(question_counts.answers, 1))] \
-           = CASE WHEN array_lower(excluded.answers, 1) = array_upper(question_counts.answers, 1) \
-           THEN ARRAY[question_counts.answers[array_upper(question_counts.answers, 1)] \
-           + excluded.answers[array_lower(excluded.answers, 1)]] \
-           WHEN array_lower(excluded.answers, 1) > array_upper(question_counts.answers, 1) \
-           THEN array_fill(question_counts.answers[array_upper(question_counts.answers, 1)], \
-           ARRAY[array_lower(excluded.answers, 1) - array_upper(question_counts.answers, 1) - 1]) \
-           || (question_counts.answers[array_upper(question_counts.answers, 1)] \
-           + excluded.answers[array_lower(excluded.answers, 1)]) \
-           ELSE ARRAY(SELECT COALESCE(question_counts.answers[i], 0) \
-           + excluded.answers[array_lower(excluded.answers, 1)] \
-           FROM generate_series(array_lower(excluded.answers, 1), \
-           array_upper(question_counts.answers, 1)) AS i ORDER BY i) END, \
-           options = GREATEST(question_counts.options, excluded.options)",
+    tail: concat!(
+        " ON CONFLICT (unit_key, question_key, chosen, correct) DO UPDATE SET answers[LEAST(",
+        cell_day!(),
+        ", ",
+        cell_last!(),
+        " + 1) : GREATEST(",
+        cell_day!(),
+        ", ",
+        cell_last!(),
+        ")] = CASE WHEN ",
+        cell_day!(),
+        " = ",
+        cell_last!(),
+        " THEN ARRAY[",
+        cell_total!(),
+        " + ",
+        cell_n!(),
+        "] WHEN ",
+        cell_day!(),
+        " > ",
+        cell_last!(),
+        " THEN array_fill(",
+        cell_total!(),
+        ", ARRAY[",
+        cell_day!(),
+        " - ",
+        cell_last!(),
+        " - 1]) || (",
+        cell_total!(),
+        " + ",
+        cell_n!(),
+        ") ELSE ARRAY(SELECT COALESCE(question_counts.answers[i], 0) + ",
+        cell_n!(),
+        " FROM generate_series(",
+        cell_day!(),
+        ", ",
+        cell_last!(),
+        ") AS i ORDER BY i) END, \
+         options = GREATEST(question_counts.options, excluded.options)"
+    ),
 };
 
 /// `question_counts` key: unit key, day, question key, options chosen, correct.
