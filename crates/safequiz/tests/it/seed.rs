@@ -93,3 +93,31 @@ async fn a_seeded_record_has_its_question_counters_folded_and_a_second_seed_is_r
         "nothing written"
     );
 }
+
+#[test]
+fn more_days_than_the_seed_keeps_are_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let file = dir.path().join("seed.sqlite");
+    let url = format!("sqlite://{}", file.display());
+    let refused = safequiz(
+        &[
+            "seed",
+            "--campaign",
+            CAMPAIGN,
+            "--participants",
+            "10",
+            "--attempts",
+            "10",
+            "--days",
+            "300",
+        ],
+        &[
+            ("SAFEQUIZ_DATABASE_URL", url.as_str()),
+            ("RUST_LOG", "warn"),
+        ],
+    );
+    let (out, err) = texts(&refused);
+    assert!(!refused.status.success(), "{out}{err}");
+    assert!(err.contains("--days is at most 256"), "{err}");
+    assert!(!file.exists(), "no record was opened");
+}
