@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
-use hyper::Method;
+use http::Method;
 use serde_json::json;
 
 use crate::client::Connection;

@@ -1,8 +1,8 @@
 //! `safequiz-loadgen`: what `loadtest/run` uses where k6 is too costly.
 //!
 //! k6 spends about 60 µs of CPU per request on this machine, so on 2 shared cores it cannot push
-//! the service to its limit. This generator keeps one hyper HTTP/1.1 connection per task, with
-//! keep-alive, and plays whole attempts (start, 5 saves, submit) without think time. It measures
+//! the service to its limit. This generator keeps one hand-written HTTP/1.1 connection per task
+//! (`client`), with keep-alive, and plays whole attempts (start, 5 saves, submit) without think time. It measures
 //! its own CPU and, over exactly its measured window, the service's (`/proc/<pid>/stat`) and
 //! Redis's (`INFO cpu`, `INFO commandstats`), so every figure is CPU per unit of work.
 //!
@@ -59,9 +59,8 @@ enum Command {
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Hello(args) => hello::serve(args),
-        // One thread: each connection's task and hyper's connection task then wake each other
-        // without crossing threads, which halves the generator's CPU per request and leaves the
-        // other core to what is measured.
+        // One thread: a connection's task never wakes another thread, and the other core is
+        // left to what is measured.
         command => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

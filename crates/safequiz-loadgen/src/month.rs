@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bytes::Bytes;
-use hyper::{Method, StatusCode};
+use http::{Method, StatusCode};
 use safequiz_sql::{DatabaseSettings, Store};
 use secrecy::SecretString;
 use serde_json::{Value, json};

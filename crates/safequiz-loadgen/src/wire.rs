@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
-use hyper::Method;
+use http::Method;
 use serde::Deserialize;
 use serde_json::json;
 
