@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use safequiz_redis::keys::Shard;
+use safequiz_server::workers::flusher::{FlusherOptions, Pass, flush_pass};
 use safequiz_testapp::{CAMPAIGN, Database, TestApp, Topology, eventually, on_both_topologies};
 use serde_json::Value;
 
@@ -228,4 +230,78 @@ async fn a_recorded_batch_wakes_the_question_fold_at_once() {
 
     stop.send(true).expect("the worker runs");
     worker.await.expect("the worker stops");
+}
+
+fn options(batch_rows: usize) -> FlusherOptions {
+    FlusherOptions {
+        consumer: "test".to_owned(),
+        batch_rows,
+        idle: Duration::from_millis(10),
+        claim_idle: Duration::from_secs(30),
+        max_deliveries: 5,
+    }
+}
+
+/// Plays one attempt of `who` (one stream entry in their shard).
+async fn play(app: &TestApp, who: &safequiz_testapp::Participant) {
+    let (_, attempt) = app.start_attempt(who).await;
+    let id = attempt["attempt_id"].as_str().expect("id").to_owned();
+    app.submit(who, &id, None).await;
+}
+
+/// The flusher goes again at once only after a pass in which some shard filled its batch: a
+/// pass whose entries over all shards add up to a batch, but which filled none, waits for
+/// larger batches.
+#[tokio::test]
+async fn a_pass_is_full_only_when_some_shard_filled_its_batch() {
+    let app = TestApp::builder().shards(4).flusher(false).spawn().await;
+    // Twelve participants over 4 shards: some shard holds three of them.
+    let mut by_shard: Vec<Vec<safequiz_testapp::Participant>> =
+        (0..4).map(|_| Vec::new()).collect();
+    for n in 0..12 {
+        let me = app
+            .register("测试者", &format!("1370000{n:04}"), "110101")
+            .await;
+        by_shard[usize::from(Shard::of_participant(me.id, 4).0)].push(me);
+    }
+    assert_eq!(
+        flush_pass(&app.state, &options(100))
+            .await
+            .expect("flush")
+            .entries,
+        12
+    );
+    let crowded = by_shard
+        .iter()
+        .position(|s| s.len() >= 3)
+        .expect("pigeonholes");
+    let other = (0..4)
+        .find(|&s| s != crowded && !by_shard[s].is_empty())
+        .expect("twelve registrations did not all land in one shard");
+
+    play(&app, &by_shard[crowded][0]).await;
+    play(&app, &by_shard[other][0]).await;
+    assert_eq!(
+        flush_pass(&app.state, &options(2)).await.expect("flush"),
+        Pass {
+            entries: 2,
+            full: false
+        },
+        "two attempts in two shards fill no batch of 2"
+    );
+
+    play(&app, &by_shard[crowded][1]).await;
+    play(&app, &by_shard[crowded][2]).await;
+    assert_eq!(
+        flush_pass(&app.state, &options(2)).await.expect("flush"),
+        Pass {
+            entries: 2,
+            full: true
+        },
+        "two attempts in one shard fill its batch of 2"
+    );
+    assert_eq!(
+        flush_pass(&app.state, &options(2)).await.expect("flush"),
+        Pass::default()
+    );
 }
