@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use rand::Rng;
 use rand::seq::SliceRandom;
+use serde_json::value::RawValue;
 
 use crate::bank::{Choices, MAX_OPTIONS, Question, QuestionKind};
 
@@ -23,6 +24,44 @@ pub struct QuestionPool {
     free_members: Vec<u32>,
     /// Pool index by question id, for attempts that name their questions by id.
     by_id: HashMap<String, u32>,
+    /// Each question's texts as JSON, by pool index.
+    texts: Vec<QuestionTexts>,
+}
+
+/// A question's texts as JSON string literals (quotes and escapes included), escaped once when
+/// the pool is built. An attempt's answers carry them: a start's stems and options, a submit's
+/// review with explanations and sources. Copying them costs a fraction of escaping every
+/// character of every text on every request, which `serde_json`'s escaping did (3.5% of the
+/// service's CPU at the load kit's ceiling, docs/performance.md).
+#[derive(Clone, Debug)]
+pub struct QuestionTexts {
+    /// The question text.
+    pub stem: Box<RawValue>,
+    /// Option texts in key order.
+    pub options: Vec<Box<RawValue>>,
+    /// Why the answer is right.
+    pub explanation: Box<RawValue>,
+    /// The law, regulation or standard the answer rests on.
+    pub source: Box<RawValue>,
+}
+
+impl QuestionTexts {
+    /// The texts of `question`, escaped.
+    pub fn of(question: &Question) -> QuestionTexts {
+        QuestionTexts {
+            stem: literal(&question.stem),
+            options: question.options.iter().map(|text| literal(text)).collect(),
+            explanation: literal(&question.explanation),
+            source: literal(&question.source),
+        }
+    }
+}
+
+/// `text` as a JSON string literal.
+fn literal(text: &str) -> Box<RawValue> {
+    // Serializing a string cannot fail, and its output is valid JSON; the fallback is never
+    // taken.
+    serde_json::value::to_raw_value(text).unwrap_or_else(|_| RawValue::NULL.to_owned())
 }
 
 /// How many questions an attempt has and how many must come from given categories.
@@ -114,11 +153,13 @@ impl QuestionPool {
             .enumerate()
             .map(|(index, question)| (question.id.clone(), index as u32))
             .collect();
+        let texts = questions.iter().map(QuestionTexts::of).collect();
         Ok(QuestionPool {
             questions,
             quota_members,
             free_members,
             by_id,
+            texts,
         })
     }
 
@@ -140,6 +181,12 @@ impl QuestionPool {
     /// The question with id `id`.
     pub fn find(&self, id: &str) -> Option<&Question> {
         self.position(id).and_then(|index| self.get(index))
+    }
+
+    /// The question with id `id` and its texts as JSON.
+    pub fn find_with_texts(&self, id: &str) -> Option<(&Question, &QuestionTexts)> {
+        let index = self.position(id)? as usize;
+        Some((self.questions.get(index)?, self.texts.get(index)?))
     }
 }
 

@@ -191,3 +191,27 @@ fn option_orders_must_be_permutations() {
         "more than six options"
     );
 }
+
+#[test]
+fn a_questions_texts_are_json_literals_that_read_back_as_the_texts() {
+    let mut tricky = question(99, "a", QuestionKind::Single);
+    tricky.stem = "“引号” \"quoted\" back\\slash\ttab\nline 《安全生产法》".to_owned();
+    tricky.options[2] = "控制字符\u{1}".to_owned();
+    tricky.source = String::new();
+    let mut all = questions();
+    all.push(tricky.clone());
+    let pool = QuestionPool::new(all, &plan(5, &[])).expect("the pool serves the plan");
+    for question in pool.questions() {
+        let (found, texts) = pool.find_with_texts(&question.id).expect("every question");
+        assert_eq!(found, question);
+        let read = |raw: &serde_json::value::RawValue| -> String {
+            serde_json::from_str(raw.get()).expect("a JSON string literal")
+        };
+        assert_eq!(read(&texts.stem), question.stem);
+        assert_eq!(read(&texts.explanation), question.explanation);
+        assert_eq!(read(&texts.source), question.source);
+        let options: Vec<String> = texts.options.iter().map(|raw| read(raw)).collect();
+        assert_eq!(options, question.options);
+    }
+    assert!(pool.find_with_texts("no-such-id").is_none());
+}

@@ -12,12 +12,13 @@ use jiff::Timestamp;
 use safequiz_domain::bank::{Choices, Question, QuestionKind};
 use safequiz_domain::calendar;
 use safequiz_domain::campaign::{Campaign, Window};
-use safequiz_domain::draw::OptionOrder;
+use safequiz_domain::draw::{OptionOrder, QuestionTexts};
 use safequiz_redis::attempts::{
     Actor, AttemptId, AttemptRecord, AttemptResult, ChoiceArg, FinalQuestion, NewAttempt,
     ReadOutcome, SaveOutcome, StartOutcome, StoredQuestion, SubmitOutcome,
 };
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 
 use super::AppState;
@@ -436,7 +437,9 @@ pub(super) fn timestamp(ms: i64) -> Timestamp {
 #[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct OptionView<'a> {
     key: char,
-    text: &'a str,
+    /// Escaped once, when the banks were loaded (`QuestionTexts`).
+    #[schema(value_type = String)]
+    text: &'a RawValue,
 }
 
 /// A question as shown, options in display order, never its key (attempts and practice alike).
@@ -445,7 +448,8 @@ pub(super) struct QuestionView<'a> {
     index: usize,
     id: &'a str,
     kind: &'static str,
-    stem: &'a str,
+    #[schema(value_type = String)]
+    stem: &'a RawValue,
     options: Vec<OptionView<'a>>,
 }
 
@@ -471,8 +475,10 @@ struct ReviewItem<'a> {
     choices: Vec<char>,
     correct_choices: Vec<char>,
     correct: bool,
-    explanation: &'a str,
-    source: &'a str,
+    #[schema(value_type = String)]
+    explanation: &'a RawValue,
+    #[schema(value_type = String)]
+    source: &'a RawValue,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -500,39 +506,39 @@ enum AttemptState<'a> {
     Final(FinalAttempt<'a>),
 }
 
+/// A question of an attempt as stored, with its bank entry and its texts as JSON.
+pub(super) type Shown<'a> = (StoredQuestion<'a>, &'a Question, &'a QuestionTexts);
+
 /// The questions of `record` with their bank entries, in display order.
 fn questions<'a>(
     campaign: &'a Campaign,
     record: &'a AttemptRecord,
-) -> Result<Vec<(StoredQuestion<'a>, &'a Question)>, ApiError> {
+) -> Result<Vec<Shown<'a>>, ApiError> {
     record
         .questions()
         .map(|stored| {
             let stored = stored.ok_or_else(|| {
                 ApiError::Internal(format!("attempt {} has an unreadable question", record.id))
             })?;
-            let question = campaign.pool.find(stored.id).ok_or_else(|| {
+            let (question, texts) = campaign.pool.find_with_texts(stored.id).ok_or_else(|| {
                 ApiError::Internal(format!(
                     "attempt {} names question {} which the banks no longer have",
                     record.id, stored.id
                 ))
             })?;
-            Ok((stored, question))
+            Ok((stored, question, texts))
         })
         .collect()
 }
 
 /// `question` as shown at `index`, its options in the order `stored` drew.
-pub(super) fn question_view<'a>(
-    index: usize,
-    stored: &StoredQuestion<'_>,
-    question: &'a Question,
-) -> QuestionView<'a> {
+pub(super) fn question_view<'a>(index: usize, shown: &Shown<'a>) -> QuestionView<'a> {
+    let (stored, question, texts) = (&shown.0, shown.1, shown.2);
     QuestionView {
         index,
         id: &question.id,
         kind: question.kind.as_str(),
-        stem: &question.stem,
+        stem: &texts.stem,
         options: stored
             .order
             .as_slice()
@@ -540,10 +546,11 @@ pub(super) fn question_view<'a>(
             .enumerate()
             .map(|(shown, &original)| OptionView {
                 key: question.kind.option_key(shown),
-                text: question
+                text: texts
                     .options
                     .get(usize::from(original))
-                    .map_or("", String::as_str),
+                    // Never empty: a drawn order holds indices of the question's options.
+                    .map_or(RawValue::NULL, |text| &**text),
             })
             .collect(),
     }
@@ -567,8 +574,8 @@ pub fn render_open(
     let answers = questions
         .iter()
         .enumerate()
-        .filter(|(_, (stored, _))| !stored.answer.is_empty())
-        .map(|(index, (stored, question))| (index, keys(question.kind, stored.answer)))
+        .filter(|(_, (stored, _, _))| !stored.answer.is_empty())
+        .map(|(index, (stored, question, _))| (index, keys(question.kind, stored.answer)))
         .collect();
     Ok(HttpResponse::build(status).json(OpenAttempt {
         attempt_id: record.id.to_string(),
@@ -581,7 +588,7 @@ pub fn render_open(
         questions: questions
             .iter()
             .enumerate()
-            .map(|(index, (stored, question))| question_view(index, stored, question))
+            .map(|(index, shown)| question_view(index, shown))
             .collect(),
         answers,
     }))
@@ -600,15 +607,16 @@ pub fn render_final(
     let review = questions
         .iter()
         .enumerate()
-        .map(|(index, (stored, question))| {
+        .map(|(index, shown)| {
+            let (stored, question, texts) = (&shown.0, shown.1, shown.2);
             let key = stored.key.unwrap_or(Choices::NONE);
             ReviewItem {
-                question: question_view(index, stored, question),
+                question: question_view(index, shown),
                 choices: keys(question.kind, stored.answer),
                 correct_choices: keys(question.kind, key),
                 correct: safequiz_domain::score::is_correct(key, stored.answer),
-                explanation: &question.explanation,
-                source: &question.source,
+                explanation: &texts.explanation,
+                source: &texts.source,
             }
         })
         .collect();
@@ -618,7 +626,7 @@ pub fn render_final(
         score: result.points,
         max_score: campaign
             .scoring
-            .max_points(questions.iter().map(|(_, question)| question.kind)),
+            .max_points(questions.iter().map(|(_, question, _)| question.kind)),
         correct_count: result.correct,
         time_used_ms: result.time_used_ms,
         auto_submitted: result.auto_submitted,

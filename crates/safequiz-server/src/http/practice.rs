@@ -10,18 +10,21 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use jiff::Timestamp;
-use safequiz_domain::bank::{Choices, Question};
+use safequiz_domain::bank::Choices;
 use safequiz_domain::calendar;
 use safequiz_domain::campaign::{Campaign, Practice};
 use safequiz_domain::draw::draw;
-use safequiz_redis::attempts::{EncodedQuestions, NewAttempt, StoredQuestion};
+use safequiz_redis::attempts::{EncodedQuestions, NewAttempt};
 use safequiz_redis::practice::{
     OpenPractice, PracticeActor, PracticeLine, PracticeStart, PracticeSubmit,
 };
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::AppState;
-use super::attempts::{QuestionView, campaign_of_path, keys, local_time, question_view, timestamp};
+use super::attempts::{
+    QuestionView, Shown, campaign_of_path, keys, local_time, question_view, timestamp,
+};
 use super::error::{ApiError, ErrorBody};
 use super::extract::Participant;
 use crate::auth::ParticipantClaims;
@@ -71,8 +74,10 @@ struct PracticeReviewItem<'a> {
     choices: Vec<char>,
     correct_choices: Vec<char>,
     correct: bool,
-    explanation: &'a str,
-    source: &'a str,
+    #[schema(value_type = String)]
+    explanation: &'a RawValue,
+    #[schema(value_type = String)]
+    source: &'a RawValue,
 }
 
 /// A submitted practice attempt with its review.
@@ -125,20 +130,20 @@ pub struct PracticeAnswers {
 fn questions<'p>(
     practice: &'p Practice,
     encoded: EncodedQuestions<'p>,
-) -> Result<Vec<(StoredQuestion<'p>, &'p Question)>, ApiError> {
+) -> Result<Vec<Shown<'p>>, ApiError> {
     encoded
         .decode()
         .map(|stored| {
             let stored = stored.ok_or_else(|| {
                 ApiError::Internal("a practice question is unreadable".to_owned())
             })?;
-            let question = practice.pool.find(stored.id).ok_or_else(|| {
+            let (question, texts) = practice.pool.find_with_texts(stored.id).ok_or_else(|| {
                 ApiError::Internal(format!(
                     "practice question {} is no longer in the banks",
                     stored.id
                 ))
             })?;
-            Ok((stored, question))
+            Ok((stored, question, texts))
         })
         .collect()
 }
@@ -164,7 +169,7 @@ fn open_view<'p>(
         questions: items
             .iter()
             .enumerate()
-            .map(|(index, (stored, question))| question_view(index, stored, question))
+            .map(|(index, shown)| question_view(index, shown))
             .collect(),
     })
 }
@@ -393,15 +398,16 @@ pub async fn submit(
     let review = items
         .iter()
         .enumerate()
-        .map(|(index, (stored, question))| {
+        .map(|(index, shown)| {
+            let (stored, question, texts) = (&shown.0, shown.1, shown.2);
             let key = stored.key.unwrap_or(Choices::NONE);
             PracticeReviewItem {
-                question: question_view(index, stored, question),
+                question: question_view(index, shown),
                 choices: keys(question.kind, stored.answer),
                 correct_choices: keys(question.kind, key),
                 correct: stored.answer == key,
-                explanation: &question.explanation,
-                source: &question.source,
+                explanation: &texts.explanation,
+                source: &texts.source,
             }
         })
         .collect();
