@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::client::Connection;
 use crate::measure::{RedisProbe, percentile, process_cpu_micros, process_rss_bytes};
-use crate::wire::{Registration, Started, Submitted, register_all};
+use crate::wire::{Registration, Started, StartedRef, Submitted, SubmittedRef, register_all};
 
 /// Arguments of `ceiling`.
 #[derive(clap::Args)]
@@ -417,9 +417,9 @@ async fn play(
             tally.errors += 1;
             continue;
         }
-        let started: Started = serde_json::from_slice(&body).context("a start's body")?;
+        let started: StartedRef<'_> = serde_json::from_slice(&body).context("a start's body")?;
         for (index, question) in started.questions.iter().enumerate() {
-            let key = question.options.first().map_or("A", |o| o.key.as_str());
+            let key = question.options.first().map_or("A", |o| o.key);
             let body = Bytes::from(format!("{{\"choices\":[\"{key}\"]}}"));
             let path = format!("/api/v1/attempts/{}/answers/{index}", started.attempt_id);
             let sent = Instant::now();
@@ -439,8 +439,11 @@ async fn play(
             tally.errors += 1;
             continue;
         }
-        let submitted: Submitted = serde_json::from_slice(&body).context("a submit's body")?;
-        tally.results.push((submitted.attempt_id, submitted.score));
+        let submitted: SubmittedRef<'_> =
+            serde_json::from_slice(&body).context("a submit's body")?;
+        tally
+            .results
+            .push((submitted.attempt_id.to_owned(), submitted.score));
     }
     Ok(tally)
 }

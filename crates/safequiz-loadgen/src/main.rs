@@ -14,6 +14,12 @@
 //! Dependency rule: a tool beside the service; it depends on `safequiz-sql` only to read the
 //! record back, and on nothing else of safequiz.
 
+/// mimalloc, as the service: the generator allocates and frees small buffers for every request
+/// and answer, and glibc's malloc and free were about 17% of its CPU at the ceiling (a profile,
+/// docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod ceiling;
 mod client;
 mod crowd;

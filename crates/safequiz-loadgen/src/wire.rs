@@ -38,6 +38,36 @@ pub(crate) struct StartedOption {
     pub(crate) key: String,
 }
 
+/// A start's answer, borrowed from its body: what the measured loop reads, without copying
+/// (the texts and the rest are skipped).
+#[derive(Deserialize)]
+pub(crate) struct StartedRef<'a> {
+    #[serde(borrow)]
+    pub(crate) attempt_id: &'a str,
+    #[serde(borrow)]
+    pub(crate) questions: Vec<StartedQuestionRef<'a>>,
+}
+
+/// One question of a start's answer, borrowed.
+#[derive(Deserialize)]
+pub(crate) struct StartedQuestionRef<'a> {
+    #[serde(borrow)]
+    pub(crate) options: Vec<StartedOptionRef<'a>>,
+}
+
+/// One option of a question, borrowed.
+#[derive(Deserialize)]
+pub(crate) struct StartedOptionRef<'a> {
+    pub(crate) key: &'a str,
+}
+
+/// A submit's answer, borrowed from its body.
+#[derive(Deserialize)]
+pub(crate) struct SubmittedRef<'a> {
+    pub(crate) attempt_id: &'a str,
+    pub(crate) score: u32,
+}
+
 /// A submit's answer.
 #[derive(Deserialize)]
 pub(crate) struct Submitted {
