@@ -155,29 +155,29 @@ async fn read_more(stream: &mut TcpStream, input: &mut BytesMut) -> anyhow::Resu
     Ok(())
 }
 
+/// The length of the line at the start of `input`, reading until its CRLF has arrived.
+async fn line(stream: &mut TcpStream, input: &mut BytesMut) -> anyhow::Result<usize> {
+    loop {
+        if let Some(end) = input.windows(2).position(|w| w == b"\r\n") {
+            return Ok(end);
+        }
+        read_more(stream, input).await?;
+    }
+}
+
 /// A chunked body, up to and including its last chunk and trailer.
 async fn read_chunked(stream: &mut TcpStream, input: &mut BytesMut) -> anyhow::Result<Bytes> {
     let mut body = BytesMut::new();
     loop {
-        let line = loop {
-            if let Some(end) = input.windows(2).position(|w| w == b"\r\n") {
-                break end;
-            }
-            read_more(stream, input).await?;
-        };
-        let size = std::str::from_utf8(&input[..line])?;
+        let line_end = line(stream, input).await?;
+        let size = std::str::from_utf8(&input[..line_end])?;
         let size = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16)
             .context("a chunk size")?;
-        input.advance(line + 2);
+        input.advance(line_end + 2);
         if size == 0 {
             // The trailer: header lines, if any, up to an empty line.
             loop {
-                let end = loop {
-                    if let Some(end) = input.windows(2).position(|w| w == b"\r\n") {
-                        break end;
-                    }
-                    read_more(stream, input).await?;
-                };
+                let end = line(stream, input).await?;
                 input.advance(end + 2);
                 if end == 0 {
                     return Ok(body.freeze());
