@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::client::Connection;
 use crate::measure::{RedisProbe, percentile, process_cpu_micros, process_rss_bytes};
-use crate::wire::{Registration, Started, StartedRef, Submitted, SubmittedRef, register_all};
+use crate::wire::{OpenAttempt, Registration, Started, Submitted, register_all};
 
 /// Arguments of `ceiling`.
 #[derive(clap::Args)]
@@ -282,7 +282,7 @@ async fn per_script(
     let mut figures = serde_json::Map::new();
 
     // One phase: `requests(token_index)` lists the requests of one participant in this phase.
-    let started: Arc<std::sync::Mutex<Vec<Option<Started>>>> = Arc::new(std::sync::Mutex::new(
+    let started: Arc<std::sync::Mutex<Vec<Option<OpenAttempt>>>> = Arc::new(std::sync::Mutex::new(
         (0..tokens.len()).map(|_| None).collect(),
     ));
     for phase in ["start", "save", "submit"] {
@@ -313,8 +313,8 @@ async fn per_script(
                             let (status, body) =
                                 connection.send(Method::POST, &path, token, None).await?;
                             anyhow::ensure!(status.is_success(), "start answered {status}");
-                            let attempt: Started = serde_json::from_slice(&body)?;
-                            started.lock().expect("not poisoned")[i] = Some(attempt);
+                            let attempt: Started<'_> = serde_json::from_slice(&body)?;
+                            started.lock().expect("not poisoned")[i] = Some(attempt.to_open());
                             requests += 1;
                         }
                         _ => {
@@ -323,9 +323,7 @@ async fn per_script(
                                 continue;
                             };
                             if phase == "save" {
-                                for (index, question) in attempt.questions.iter().enumerate() {
-                                    let key =
-                                        question.options.first().map_or("A", |o| o.key.as_str());
+                                for (index, key) in attempt.keys.iter().enumerate() {
                                     let body = Bytes::from(format!("{{\"choices\":[\"{key}\"]}}"));
                                     let path = format!(
                                         "/api/v1/attempts/{}/answers/{index}",
@@ -344,8 +342,8 @@ async fn per_script(
                                 let (status, body) =
                                     connection.send(Method::POST, &path, token, None).await?;
                                 anyhow::ensure!(status.is_success(), "submit answered {status}");
-                                let result: Submitted = serde_json::from_slice(&body)?;
-                                submitted.push((result.attempt_id, result.score));
+                                let result: Submitted<'_> = serde_json::from_slice(&body)?;
+                                submitted.push((result.attempt_id.to_owned(), result.score));
                                 requests += 1;
                             }
                         }
@@ -417,9 +415,8 @@ async fn play(
             tally.errors += 1;
             continue;
         }
-        let started: StartedRef<'_> = serde_json::from_slice(&body).context("a start's body")?;
-        for (index, question) in started.questions.iter().enumerate() {
-            let key = question.options.first().map_or("A", |o| o.key);
+        let started: Started<'_> = serde_json::from_slice(&body).context("a start's body")?;
+        for (index, key) in started.first_keys().enumerate() {
             let body = Bytes::from(format!("{{\"choices\":[\"{key}\"]}}"));
             let path = format!("/api/v1/attempts/{}/answers/{index}", started.attempt_id);
             let sent = Instant::now();
@@ -439,8 +436,7 @@ async fn play(
             tally.errors += 1;
             continue;
         }
-        let submitted: SubmittedRef<'_> =
-            serde_json::from_slice(&body).context("a submit's body")?;
+        let submitted: Submitted<'_> = serde_json::from_slice(&body).context("a submit's body")?;
         tally
             .results
             .push((submitted.attempt_id.to_owned(), submitted.score));

@@ -445,9 +445,9 @@ async fn play_day(
                     }
                     continue;
                 }
-                let started: Started = serde_json::from_slice(&body).context("a start's body")?;
-                for (index, question) in started.questions.iter().enumerate() {
-                    let key = question.options.first().map_or("A", |o| o.key.as_str());
+                let started: Started<'_> =
+                    serde_json::from_slice(&body).context("a start's body")?;
+                for (index, key) in started.first_keys().enumerate() {
                     let body = Bytes::from(format!("{{\"choices\":[\"{key}\"]}}"));
                     let path = format!("/api/v1/attempts/{}/answers/{index}", started.attempt_id);
                     let (status, _) = connection
@@ -463,9 +463,9 @@ async fn play_day(
                     failed += 1;
                     continue;
                 }
-                let submitted: Submitted =
+                let submitted: Submitted<'_> =
                     serde_json::from_slice(&body).context("a submit's body")?;
-                let (participant, number) = split_attempt(&submitted.attempt_id)
+                let (participant, number) = split_attempt(submitted.attempt_id)
                     .context("a submit named a malformed attempt id")?;
                 played.push((participant, number, submitted.score));
             }

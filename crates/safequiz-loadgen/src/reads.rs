@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 
 use crate::client::Connection;
 use crate::measure::{RedisProbe, percentile, process_cpu_micros};
-use crate::wire::{Registered, Started, Submitted};
+use crate::wire::{OpenAttempt, Registered, Started, Submitted};
 
 /// Arguments of `reads`.
 #[derive(clap::Args)]
@@ -125,7 +125,7 @@ impl Kind {
 #[derive(Default)]
 struct Player {
     token: Option<String>,
-    attempt: Option<Started>,
+    attempt: Option<OpenAttempt>,
 }
 
 /// A set of participants, phones `13<serial>` from `first_phone` on.
@@ -241,8 +241,8 @@ async fn start(
     )
     .await?;
     if let Some(answer) = answer {
-        let started: Started = serde_json::from_slice(&answer).context("a start")?;
-        players.get(i).attempt = Some(started);
+        let started: Started<'_> = serde_json::from_slice(&answer).context("a start")?;
+        players.get(i).attempt = Some(started.to_open());
     }
     Ok(())
 }
@@ -258,12 +258,10 @@ async fn save_all(
         let Some(attempt) = &player.attempt else {
             return Ok(());
         };
-        let keys: Vec<String> = attempt
-            .questions
-            .iter()
-            .map(|q| q.options.first().map_or("A".to_owned(), |o| o.key.clone()))
-            .collect();
-        (player.token.clone(), (attempt.attempt_id.clone(), keys))
+        (
+            player.token.clone(),
+            (attempt.attempt_id.clone(), attempt.keys.clone()),
+        )
     };
     let (attempt_id, keys) = attempt;
     for (index, key) in keys.iter().enumerate() {
@@ -298,11 +296,11 @@ async fn submit(
             return Ok(());
         };
         let answers: serde_json::Map<String, Value> = attempt
-            .questions
+            .keys
             .iter()
             .take(answered)
             .enumerate()
-            .filter_map(|(index, q)| Some((index.to_string(), json!([q.options.first()?.key]))))
+            .map(|(index, key)| (index.to_string(), json!([key])))
             .collect();
         let body =
             (!answers.is_empty()).then(|| Bytes::from(json!({ "answers": answers }).to_string()));
@@ -320,8 +318,10 @@ async fn submit(
     )
     .await?;
     if let Some(answer) = answer {
-        let submitted: Submitted = serde_json::from_slice(&answer).context("a submit")?;
-        tally.results.push((submitted.attempt_id, submitted.score));
+        let submitted: Submitted<'_> = serde_json::from_slice(&answer).context("a submit")?;
+        tally
+            .results
+            .push((submitted.attempt_id.to_owned(), submitted.score));
     }
     Ok(())
 }

@@ -19,59 +19,57 @@ pub(crate) struct Registered {
     pub(crate) token: String,
 }
 
-/// A start's answer: the attempt and the options of its questions.
+/// A start's answer, borrowed from its body: the attempt and the option keys of its questions
+/// (nothing is copied; the texts and the rest are skipped).
 #[derive(Deserialize)]
-pub(crate) struct Started {
-    pub(crate) attempt_id: String,
-    pub(crate) questions: Vec<StartedQuestion>,
+pub(crate) struct Started<'a> {
+    #[serde(borrow)]
+    pub(crate) attempt_id: &'a str,
+    #[serde(borrow)]
+    questions: Vec<StartedQuestion<'a>>,
 }
 
 /// One question of a start's answer.
 #[derive(Deserialize)]
-pub(crate) struct StartedQuestion {
-    pub(crate) options: Vec<StartedOption>,
+struct StartedQuestion<'a> {
+    #[serde(borrow)]
+    options: Vec<StartedOption<'a>>,
 }
 
 /// One option of a question, by the key an answer names it with.
 #[derive(Deserialize)]
-pub(crate) struct StartedOption {
-    pub(crate) key: String,
+struct StartedOption<'a> {
+    key: &'a str,
 }
 
-/// A start's answer, borrowed from its body: what the measured loop reads, without copying
-/// (the texts and the rest are skipped).
-#[derive(Deserialize)]
-pub(crate) struct StartedRef<'a> {
-    #[serde(borrow)]
-    pub(crate) attempt_id: &'a str,
-    #[serde(borrow)]
-    pub(crate) questions: Vec<StartedQuestionRef<'a>>,
+impl<'a> Started<'a> {
+    /// The key of each question's first option, in display order: the answer the load tools
+    /// give.
+    pub(crate) fn first_keys(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.questions
+            .iter()
+            .map(|question| question.options.first().map_or("A", |option| option.key))
+    }
+
+    /// What a tool keeps of the attempt after the answer's body is gone.
+    pub(crate) fn to_open(&self) -> OpenAttempt {
+        OpenAttempt {
+            attempt_id: self.attempt_id.to_owned(),
+            keys: self.first_keys().map(str::to_owned).collect(),
+        }
+    }
 }
 
-/// One question of a start's answer, borrowed.
-#[derive(Deserialize)]
-pub(crate) struct StartedQuestionRef<'a> {
-    #[serde(borrow)]
-    pub(crate) options: Vec<StartedOptionRef<'a>>,
-}
-
-/// One option of a question, borrowed.
-#[derive(Deserialize)]
-pub(crate) struct StartedOptionRef<'a> {
-    pub(crate) key: &'a str,
+/// A started attempt kept between requests: its id and each question's first option key.
+pub(crate) struct OpenAttempt {
+    pub(crate) attempt_id: String,
+    pub(crate) keys: Vec<String>,
 }
 
 /// A submit's answer, borrowed from its body.
 #[derive(Deserialize)]
-pub(crate) struct SubmittedRef<'a> {
+pub(crate) struct Submitted<'a> {
     pub(crate) attempt_id: &'a str,
-    pub(crate) score: u32,
-}
-
-/// A submit's answer.
-#[derive(Deserialize)]
-pub(crate) struct Submitted {
-    pub(crate) attempt_id: String,
     pub(crate) score: u32,
 }
 

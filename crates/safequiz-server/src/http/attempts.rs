@@ -507,7 +507,11 @@ enum AttemptState<'a> {
 }
 
 /// A question of an attempt as stored, with its bank entry and its texts as JSON.
-pub(super) type Shown<'a> = (StoredQuestion<'a>, &'a Question, &'a QuestionTexts);
+pub(super) struct Shown<'a> {
+    pub(super) stored: StoredQuestion<'a>,
+    pub(super) question: &'a Question,
+    pub(super) texts: &'a QuestionTexts,
+}
 
 /// The questions of `record` with their bank entries, in display order.
 fn questions<'a>(
@@ -526,14 +530,22 @@ fn questions<'a>(
                     record.id, stored.id
                 ))
             })?;
-            Ok((stored, question, texts))
+            Ok(Shown {
+                stored,
+                question,
+                texts,
+            })
         })
         .collect()
 }
 
 /// `question` as shown at `index`, its options in the order `stored` drew.
 pub(super) fn question_view<'a>(index: usize, shown: &Shown<'a>) -> QuestionView<'a> {
-    let (stored, question, texts) = (&shown.0, shown.1, shown.2);
+    let Shown {
+        stored,
+        question,
+        texts,
+    } = shown;
     QuestionView {
         index,
         id: &question.id,
@@ -574,8 +586,8 @@ pub fn render_open(
     let answers = questions
         .iter()
         .enumerate()
-        .filter(|(_, (stored, _, _))| !stored.answer.is_empty())
-        .map(|(index, (stored, question, _))| (index, keys(question.kind, stored.answer)))
+        .filter(|(_, shown)| !shown.stored.answer.is_empty())
+        .map(|(index, shown)| (index, keys(shown.question.kind, shown.stored.answer)))
         .collect();
     Ok(HttpResponse::build(status).json(OpenAttempt {
         attempt_id: record.id.to_string(),
@@ -608,7 +620,11 @@ pub fn render_final(
         .iter()
         .enumerate()
         .map(|(index, shown)| {
-            let (stored, question, texts) = (&shown.0, shown.1, shown.2);
+            let Shown {
+                stored,
+                question,
+                texts,
+            } = shown;
             let key = stored.key.unwrap_or(Choices::NONE);
             ReviewItem {
                 question: question_view(index, shown),
@@ -626,7 +642,7 @@ pub fn render_final(
         score: result.points,
         max_score: campaign
             .scoring
-            .max_points(questions.iter().map(|(_, question, _)| question.kind)),
+            .max_points(questions.iter().map(|shown| shown.question.kind)),
         correct_count: result.correct,
         time_used_ms: result.time_used_ms,
         auto_submitted: result.auto_submitted,

@@ -143,7 +143,11 @@ fn questions<'p>(
                     stored.id
                 ))
             })?;
-            Ok((stored, question, texts))
+            Ok(Shown {
+                stored,
+                question,
+                texts,
+            })
         })
         .collect()
 }
@@ -399,7 +403,11 @@ pub async fn submit(
         .iter()
         .enumerate()
         .map(|(index, shown)| {
-            let (stored, question, texts) = (&shown.0, shown.1, shown.2);
+            let Shown {
+                stored,
+                question,
+                texts,
+            } = shown;
             let key = stored.key.unwrap_or(Choices::NONE);
             PracticeReviewItem {
                 question: question_view(index, shown),

@@ -131,10 +131,8 @@ pub async fn run(state: AppState, options: FlusherOptions, mut shutdown: watch::
             // Every shard wrote less (or nothing): wait, so that the next pass writes larger
             // batches. A transaction per few entries costs the flusher (and SQL) several times
             // more per entry than one per hundreds, and the entries are safe in the streams
-            // meanwhile; the wait adds at most `batch_max_ms` to the flush lag. (Until
-            // 2026-12-05 the pass's total over all shards was compared with one shard's
-            // batch, so at the ceiling's rate every pass went again at once with each shard's
-            // transaction a quarter full: 81-85 µs of flusher CPU per attempt against 68.)
+            // meanwhile; the wait adds at most `batch_max_ms` to the flush lag
+            // (docs/design.md §2.5, "Batches").
             Ok(_) => options.idle,
             Err(error) => {
                 tracing::warn!(error = %error, "flush failed; the entries stay pending and are retried");
