@@ -35,7 +35,7 @@ if id then
   if allowed > 0 then
     local hits = redis.call('INCR', KEYS[5])
     if hits == 1 then
-      local age = tonumber(ARGV[5]) - (tonumber(string.match(person, '\t(%d+)$')) or 0)
+      local age = tonumber(ARGV[5]) - (tonumber(string.match(person, '^.*\t(%d+)$')) or 0)
       if age < 0 then age = 0 end
       if age < window_ms then
         hits = redis.call('INCR', KEYS[5])

@@ -1,6 +1,6 @@
 //! `read.lua` and the deadline index: an attempt is open until its grace ends, then final.
 
-use safequiz_redis::attempts::{AttemptId, DueAttempt, ReadOutcome};
+use safequiz_redis::attempts::{Actor, AttemptId, DueAttempt, ReadOutcome};
 use safequiz_redis::keys::Shard;
 
 use crate::{
@@ -71,4 +71,44 @@ async fn a_read_after_the_grace_finalizes_the_attempt_as_the_sweeper_would() {
         "a final attempt leaves the deadline index"
     );
     assert!(matches!(missing, ReadOutcome::Missing), "{missing:?}");
+}
+
+#[tokio::test]
+async fn the_own_unit_is_the_last_of_a_path_of_any_depth() {
+    let (_redis, hot) = hot_state();
+    let accepts_until = T0 + LIMIT_MS + GRACE_MS;
+    let paths: [&[&str]; 3] = [
+        &["100000"],
+        &["110000", "110101"],
+        &["120000", "120100", "120101"],
+    ];
+    for (participant, path) in (41..).zip(paths) {
+        let me = Actor {
+            path,
+            ..actor(participant)
+        };
+        start_new(&hot, &me, 1, &new_attempt(DAY, T0, &five_questions())).await;
+        let shard = Shard::of_participant(participant, SHARDS);
+        let due = hot
+            .due_attempts(CAMPAIGN, shard, accepts_until + 1, 10)
+            .await
+            .expect("ZRANGE");
+        let own = path.last().expect("a unit").to_string();
+        assert!(
+            due.iter()
+                .any(|d| d.id.participant == participant && d.unit == own),
+            "the deadline index names {own} for {path:?}: {due:?}"
+        );
+        // The read after the grace finalizes it: the attempt entry's unit is the own unit too.
+        hot.read(&me, 1, accepts_until + 1).await.expect("read");
+        let entries = hot.stream_entries(CAMPAIGN, shard).await.expect("XRANGE");
+        let attempt = format!("{participant}-1");
+        let values = entries
+            .iter()
+            .find(|fields| fields.iter().any(|(f, v)| f == "attempt" && *v == attempt))
+            .and_then(|fields| fields.iter().find(|(f, _)| f == "values"))
+            .map(|(_, v)| v.clone())
+            .expect("the attempt's entry");
+        assert_eq!(values.split(',').next(), Some(own.as_str()), "{path:?}");
+    }
 }
