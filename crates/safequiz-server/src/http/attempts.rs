@@ -468,8 +468,9 @@ struct OpenAttempt<'a> {
     answers: BTreeMap<usize, Vec<char>>,
 }
 
+/// One question of a finished attempt's review (a counted or a practice attempt alike).
 #[derive(Serialize, utoipa::ToSchema)]
-struct ReviewItem<'a> {
+pub(super) struct ReviewItem<'a> {
     #[serde(flatten)]
     question: QuestionView<'a>,
     choices: Vec<char>,
@@ -479,6 +480,27 @@ struct ReviewItem<'a> {
     explanation: &'a RawValue,
     #[schema(value_type = String)]
     source: &'a RawValue,
+}
+
+impl<'a> ReviewItem<'a> {
+    /// Question `index` of a finished attempt: what was chosen, the key, and whether it counts
+    /// as correct (`score::is_correct`, the one rule).
+    pub(super) fn of(index: usize, shown: &Shown<'a>) -> ReviewItem<'a> {
+        let Shown {
+            stored,
+            question,
+            texts,
+        } = shown;
+        let key = stored.key.unwrap_or(Choices::NONE);
+        ReviewItem {
+            question: question_view(index, shown),
+            choices: keys(question.kind, stored.answer),
+            correct_choices: keys(question.kind, key),
+            correct: safequiz_domain::score::is_correct(key, stored.answer),
+            explanation: &texts.explanation,
+            source: &texts.source,
+        }
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -619,22 +641,7 @@ pub fn render_final(
     let review = questions
         .iter()
         .enumerate()
-        .map(|(index, shown)| {
-            let Shown {
-                stored,
-                question,
-                texts,
-            } = shown;
-            let key = stored.key.unwrap_or(Choices::NONE);
-            ReviewItem {
-                question: question_view(index, shown),
-                choices: keys(question.kind, stored.answer),
-                correct_choices: keys(question.kind, key),
-                correct: safequiz_domain::score::is_correct(key, stored.answer),
-                explanation: &texts.explanation,
-                source: &texts.source,
-            }
-        })
+        .map(|(index, shown)| ReviewItem::of(index, shown))
         .collect();
     Ok(HttpResponse::Ok().json(FinalAttempt {
         attempt_id: record.id.to_string(),

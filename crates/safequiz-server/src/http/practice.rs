@@ -10,7 +10,6 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use jiff::Timestamp;
-use safequiz_domain::bank::Choices;
 use safequiz_domain::calendar;
 use safequiz_domain::campaign::{Campaign, Practice};
 use safequiz_domain::draw::draw;
@@ -19,11 +18,10 @@ use safequiz_redis::practice::{
     OpenPractice, PracticeActor, PracticeLine, PracticeStart, PracticeSubmit,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 
 use super::AppState;
 use super::attempts::{
-    QuestionView, Shown, campaign_of_path, keys, local_time, question_view, timestamp,
+    QuestionView, ReviewItem, Shown, campaign_of_path, local_time, question_view, timestamp,
 };
 use super::error::{ApiError, ErrorBody};
 use super::extract::Participant;
@@ -67,19 +65,6 @@ struct OpenPracticeView<'a> {
     questions: Vec<QuestionView<'a>>,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-struct PracticeReviewItem<'a> {
-    #[serde(flatten)]
-    question: QuestionView<'a>,
-    choices: Vec<char>,
-    correct_choices: Vec<char>,
-    correct: bool,
-    #[schema(value_type = String)]
-    explanation: &'a RawValue,
-    #[schema(value_type = String)]
-    source: &'a RawValue,
-}
-
 /// A submitted practice attempt with its review.
 #[derive(Serialize, utoipa::ToSchema)]
 struct PracticeResultView<'a> {
@@ -91,7 +76,7 @@ struct PracticeResultView<'a> {
     correct_count: u32,
     time_used_ms: i64,
     finished_at: Timestamp,
-    review: Vec<PracticeReviewItem<'a>>,
+    review: Vec<ReviewItem<'a>>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -402,22 +387,7 @@ pub async fn submit(
     let review = items
         .iter()
         .enumerate()
-        .map(|(index, shown)| {
-            let Shown {
-                stored,
-                question,
-                texts,
-            } = shown;
-            let key = stored.key.unwrap_or(Choices::NONE);
-            PracticeReviewItem {
-                question: question_view(index, shown),
-                choices: keys(question.kind, stored.answer),
-                correct_choices: keys(question.kind, key),
-                correct: stored.answer == key,
-                explanation: &texts.explanation,
-                source: &texts.source,
-            }
-        })
+        .map(|(index, shown)| ReviewItem::of(index, shown))
         .collect();
     Ok(HttpResponse::Ok().json(PracticeResultView {
         status: "final",
