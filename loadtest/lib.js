@@ -43,7 +43,7 @@ export function journey(think) {
   attempt.questions.forEach((question, index) => {
     if (think > 0) sleep(think * (0.5 + Math.random()));
     const saved = http.put(`${BASE}/api/v1/attempts/${attempt.attempt_id}/answers/${index}`,
-      JSON.stringify({ choices: [question.options[0].key] }), tagged(auth(token), 'save'));
+      JSON.stringify({ choices: [question.options[0].key], ticket: attempt.save_ticket }), tagged(auth(token), 'save'));
     check(saved, { 'save 204': (r) => r.status === 204 });
   });
   const submitted = http.post(`${BASE}/api/v1/attempts/${attempt.attempt_id}/submit`, null, tagged(auth(token), 'submit', true));

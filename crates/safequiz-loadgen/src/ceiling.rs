@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use bytes::Bytes;
 use http::{Method, StatusCode};
 use serde_json::json;
 
@@ -323,12 +322,7 @@ async fn per_script(
                                 continue;
                             };
                             if phase == "save" {
-                                for (index, key) in attempt.keys.iter().enumerate() {
-                                    let body = Bytes::from(format!("{{\"choices\":[\"{key}\"]}}"));
-                                    let path = format!(
-                                        "/api/v1/attempts/{}/answers/{index}",
-                                        attempt.attempt_id
-                                    );
+                                for (path, body) in attempt.saves() {
                                     let (status, _) = connection
                                         .send(Method::PUT, &path, token, Some(body))
                                         .await?;
@@ -416,9 +410,7 @@ async fn play(
             continue;
         }
         let started: Started<'_> = serde_json::from_slice(&body).context("a start's body")?;
-        for (index, key) in started.first_keys().enumerate() {
-            let body = Bytes::from(format!("{{\"choices\":[\"{key}\"]}}"));
-            let path = format!("/api/v1/attempts/{}/answers/{index}", started.attempt_id);
+        for (path, body) in started.saves() {
             let sent = Instant::now();
             let (status, _) = connection
                 .send(Method::PUT, &path, token, Some(body))

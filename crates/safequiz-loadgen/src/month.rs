@@ -23,7 +23,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use bytes::Bytes;
 use http::{Method, StatusCode};
 use safequiz_sql::{DatabaseSettings, Store};
 use secrecy::SecretString;
@@ -447,9 +446,7 @@ async fn play_day(
                 }
                 let started: Started<'_> =
                     serde_json::from_slice(&body).context("a start's body")?;
-                for (index, key) in started.first_keys().enumerate() {
-                    let body = Bytes::from(format!("{{\"choices\":[\"{key}\"]}}"));
-                    let path = format!("/api/v1/attempts/{}/answers/{index}", started.attempt_id);
+                for (path, body) in started.saves() {
                     let (status, _) = connection
                         .send(Method::PUT, &path, token, Some(body))
                         .await?;

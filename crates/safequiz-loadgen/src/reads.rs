@@ -253,20 +253,14 @@ async fn save_all(
     players: &Players,
     i: usize,
 ) -> anyhow::Result<()> {
-    let (token, attempt) = {
+    let (token, saves) = {
         let player = players.get(i);
         let Some(attempt) = &player.attempt else {
             return Ok(());
         };
-        (
-            player.token.clone(),
-            (attempt.attempt_id.clone(), attempt.keys.clone()),
-        )
+        (player.token.clone(), attempt.saves().collect::<Vec<_>>())
     };
-    let (attempt_id, keys) = attempt;
-    for (index, key) in keys.iter().enumerate() {
-        let path = format!("/api/v1/attempts/{attempt_id}/answers/{index}");
-        let body = Bytes::from(format!("{{\"choices\":[\"{key}\"]}}"));
+    for (path, body) in saves {
         send(
             connection,
             tally,

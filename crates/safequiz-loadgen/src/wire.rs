@@ -27,6 +27,9 @@ pub(crate) struct Started<'a> {
     pub(crate) attempt_id: &'a str,
     #[serde(borrow)]
     questions: Vec<StartedQuestion<'a>>,
+    /// Sent back with each save, as the participant's page does.
+    #[serde(borrow)]
+    save_ticket: &'a str,
 }
 
 /// One question of a start's answer.
@@ -56,14 +59,45 @@ impl<'a> Started<'a> {
         OpenAttempt {
             attempt_id: self.attempt_id.to_owned(),
             keys: self.first_keys().map(str::to_owned).collect(),
+            save_ticket: self.save_ticket.to_owned(),
         }
+    }
+
+    /// Each question's save of its first option, in display order: (path, body).
+    pub(crate) fn saves(&self) -> impl Iterator<Item = (String, Bytes)> + '_ {
+        self.first_keys()
+            .enumerate()
+            .map(|(index, key)| save_request(self.attempt_id, index, key, self.save_ticket))
     }
 }
 
-/// A started attempt kept between requests: its id and each question's first option key.
+/// A started attempt kept between requests: its id, each question's first option key and the
+/// save ticket.
 pub(crate) struct OpenAttempt {
     pub(crate) attempt_id: String,
     pub(crate) keys: Vec<String>,
+    save_ticket: String,
+}
+
+impl OpenAttempt {
+    /// Each question's save of its first option, in display order: (path, body).
+    pub(crate) fn saves(&self) -> impl Iterator<Item = (String, Bytes)> + '_ {
+        self.keys
+            .iter()
+            .enumerate()
+            .map(|(index, key)| save_request(&self.attempt_id, index, key, &self.save_ticket))
+    }
+}
+
+/// The path and body that save option `key` to question `index` of `attempt_id`, with the
+/// attempt's save ticket as the participant's page sends it.
+fn save_request(attempt_id: &str, index: usize, key: &str, ticket: &str) -> (String, Bytes) {
+    (
+        format!("/api/v1/attempts/{attempt_id}/answers/{index}"),
+        Bytes::from(format!(
+            "{{\"choices\":[\"{key}\"],\"ticket\":\"{ticket}\"}}"
+        )),
+    )
 }
 
 /// A submit's answer, borrowed from its body.

@@ -35,7 +35,14 @@
 --   n:q  the drawn questions in display order, "id/option-order" joined by ","
 --   n:k  the correct options per question, one character each: "0" + bit set over display order
 --   n:v  kind and option count per question, two characters each: "s4", "m5", "t2"
---   n:a  the saved answers, encoded like n:k; "0" is unanswered
+--   n:a  the final answers, encoded like n:k; "0" is unanswered (written by finalize)
+-- and, while attempt n is open, its saved answers in a list of their own beside the hash,
+-- `answers_list(n)` (KEYS[1] .. ":a:" .. n: the same hash tag, so the same slot): one element
+-- per question, the character n:a would hold. A save with a valid save ticket writes it with
+-- one plain `LSET` and no script (src/attempts.rs, `save_listed`): LSET fails on a missing key,
+-- so such a save can never write to an attempt that is final. Finalize copies the list into
+-- n:a and deletes it. (An attempt started before the list existed keeps its answers in n:a
+-- while open; every script reads and writes it there.)
 --   n:r  once final: "points,correct,finished,time_used,auto"
 -- and the participant's own fields are: seq (attempts started), open (the open attempt's n, "0"
 -- when none), day and dn (day of the last start and starts on that day), and the totals of
@@ -99,11 +106,22 @@ local function own(i)
   return ARGV[REST + i]
 end
 
+-- The list of open attempt n's saved answers (see the layout above).
+local function answers_list(n)
+  return P .. ':a:' .. n
+end
+
 -- Attempt n and the participant's totals in one read:
--- {t, r, a, v, k, q, open, att, last, pts, ms, fm, x}.
+-- {t, r, a, v, k, q, open, att, last, pts, ms, fm, x}; for an open attempt a is its answers
+-- list joined (f.listed then says that finalize deletes the list).
 local function load(n)
-  return redis.call('HMGET', P, n .. ':t', n .. ':r', n .. ':a', n .. ':v', n .. ':k', n .. ':q',
+  local f = redis.call('HMGET', P, n .. ':t', n .. ':r', n .. ':a', n .. ':v', n .. ':k', n .. ':q',
     'open', 'att', 'last', 'pts', 'ms', 'fm', 'x')
+  if f[1] and not f[2] and not f[3] then
+    f[3] = table.concat(redis.call('LRANGE', answers_list(n), 0, -1))
+    f.listed = true
+  end
+  return f
 end
 
 -- Whether attempt n, whose fields are absent, was started and then forgotten once its row was
@@ -248,6 +266,10 @@ local function finalize(n, auto, f, answers)
     'att', string.format('%d', attempts), 'pts', string.format('%d', pts),
     'ms', string.format('%d', ms), 'last', string.format('%d', last), 'open', open or '0',
     'pl', string.format('%d', previous_last), unpack(full))
+  if f.listed then
+    redis.call('DEL', answers_list(n))
+    f.listed = nil
+  end
   f[2], f[3], f[7] = result, answers, open
   local unit = own_unit()
   defer_unindex(DEADLINES, PID .. '-' .. n .. ' ' .. unit)

@@ -34,7 +34,13 @@ local t = day .. ',' .. ARGV[REST + 2] .. ',' .. ARGV[REST + 3] .. ',' .. ARGV[R
 local answers = string.rep('0', #key)
 redis.call('HSET', P,
   n .. ':t', t, n .. ':q', ARGV[REST + 5], n .. ':k', key, n .. ':v', ARGV[REST + 7],
-  n .. ':a', answers, 'seq', n, 'open', n, 'day', day, 'dn', used + 1)
+  'seq', n, 'open', n, 'day', day, 'dn', used + 1)
+-- The open attempt's answers, one element per question (the prelude's answers list).
+if #key > 0 then
+  local unanswered = {}
+  for i = 1, #key do unanswered[i] = '0' end
+  redis.call('RPUSH', answers_list(n), unpack(unanswered))
+end
 redis.call('ZADD', DEADLINES, ARGV[REST + 4], PID .. '-' .. n .. ' ' .. own_unit())
 -- The same shape as `record`, without reading back what was just written.
 return {'created', n, t, ARGV[REST + 5], answers, ARGV[REST + 7], '', ''}

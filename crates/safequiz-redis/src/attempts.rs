@@ -213,6 +213,9 @@ pub struct AttemptRecord {
     questions: String,
     answers: String,
     key: String,
+    /// Each question's kind and option count (`n:v`); empty for an attempt read from the
+    /// record, where nothing needs it.
+    kinds: String,
     /// The result, once final.
     pub result: Option<AttemptResult>,
 }
@@ -264,13 +267,14 @@ impl AttemptRecord {
             questions: text,
             answers,
             key,
+            kinds: String::new(),
             result: Some(result),
         }
     }
 
     fn parse(participant: u64, reply: &[String]) -> Result<AttemptRecord, RedisError> {
         let malformed = || RedisError::Reply(format!("malformed attempt record: {reply:?}"));
-        let [_, number, times, questions, answers, _kinds, key, result] = reply else {
+        let [_, number, times, questions, answers, kinds, key, result] = reply else {
             return Err(malformed());
         };
         let times = Times::parse(times).ok_or_else(malformed)?;
@@ -291,8 +295,64 @@ impl AttemptRecord {
             questions: questions.clone(),
             answers: answers.clone(),
             key: key.clone(),
+            kinds: kinds.clone(),
             result,
         })
+    }
+
+    /// The attempt's save-ticket fields, `<accepts-until ms>.<kinds>`: what a save needs to
+    /// know of the attempt to be checked without reading it ([`SaveTicket`]).
+    pub fn save_ticket_fields(&self) -> String {
+        format!("{}.{}", self.accepts_until_ms, self.kinds)
+    }
+}
+
+/// What a verified save ticket says of an open attempt: when it stops taking answers and each
+/// question's kind and option count (`n:v`), so that a save can be checked without reading the
+/// attempt and written with [`HotState::save_listed`]. The caller verifies the ticket's MAC
+/// (it binds these to the campaign, participant and attempt); this reads its fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SaveTicket<'t> {
+    /// The last instant answers count, Unix ms.
+    pub accepts_until_ms: i64,
+    kinds: &'t str,
+}
+
+impl<'t> SaveTicket<'t> {
+    /// Reads [`AttemptRecord::save_ticket_fields`]; `None` when they do not parse.
+    pub fn parse(fields: &'t str) -> Option<SaveTicket<'t>> {
+        let (accepts, kinds) = fields.split_once('.')?;
+        if kinds.len() % 2 != 0 || !kinds.is_ascii() {
+            return None;
+        }
+        Some(SaveTicket {
+            accepts_until_ms: accepts.parse().ok()?,
+            kinds,
+        })
+    }
+
+    /// The answer `choice` makes for question `index` (0-based), encoded as the scripts store
+    /// it (the bit set of the chosen options); `None` when the attempt has no such question or
+    /// the question no such options, or takes only one. The same rule as `choice` in
+    /// `attempt_prelude.lua`, which checks a save sent without a ticket; a test plays both.
+    pub fn answer(&self, index: u32, choice: ChoiceArg) -> Option<u8> {
+        let at = usize::try_from(index).ok()?.checked_mul(2)?;
+        let &[kind, count] = self.kinds.as_bytes().get(at..at + 2)? else {
+            return None;
+        };
+        let count = count.checked_sub(b'0')?;
+        let bits = if kind == b't' {
+            choice.true_false
+        } else {
+            choice.letters
+        };
+        if bits < 0 || bits >= 1 << count {
+            return None;
+        }
+        if kind != b'm' && bits & (bits - 1) != 0 {
+            return None;
+        }
+        u8::try_from(bits).ok()
     }
 }
 
@@ -475,6 +535,38 @@ impl HotState {
             Some("bad_index") => Ok(SaveOutcome::BadIndex),
             Some("bad_choice") => Ok(SaveOutcome::BadChoice),
             _ => Err(unexpected("save", &reply)),
+        }
+    }
+
+    /// Saves the answer `bits` (the bit set of the chosen options, checked by the caller against
+    /// the question's kind and option count) to question `index` of attempt `number`, with one
+    /// plain `LSET` of the attempt's answers list and no script: for a save whose ticket the
+    /// caller has verified, deadline included (docs/design.md, "Save tickets").
+    ///
+    /// `LSET` fails on a missing list, which is every attempt that is not open (final, never
+    /// started, or started before answers lists existed): then nothing is written and this
+    /// answers `false`, and the caller runs [`HotState::save`], which tells those apart.
+    #[tracing::instrument(skip_all, fields(participant = actor.participant, attempt.number = number))]
+    pub async fn save_listed(
+        &self,
+        actor: &Actor<'_>,
+        number: u32,
+        index: u32,
+        bits: u8,
+    ) -> Result<bool, RedisError> {
+        let key = ShardKeys::new(actor.campaign, actor.shard()).answers(actor.participant, number);
+        let mut connection = self.connection().await?;
+        let answer = [b'0' + bits];
+        let reply: Result<(), redis::RedisError> = redis::cmd("LSET")
+            .arg(key)
+            .arg(index)
+            .arg(&answer[..])
+            .query_async(&mut connection)
+            .await;
+        match reply {
+            Ok(()) => Ok(true),
+            Err(error) if error.code() == Some("ERR") => Ok(false),
+            Err(error) => Err(error.into()),
         }
     }
 

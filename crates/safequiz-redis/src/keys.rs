@@ -93,6 +93,13 @@ impl<'a> ShardKeys<'a> {
         self.key(format_args!("p:{participant}"))
     }
 
+    /// The saved answers of open attempt `number` (a list, one element per question; see
+    /// `attempt_prelude.lua`): the participant's hash key with `:a:<number>`, so the scripts
+    /// derive it from KEYS[1].
+    pub fn answers(&self, participant: u64, number: u32) -> String {
+        self.key(format_args!("p:{participant}:a:{number}"))
+    }
+
     /// Keyed phone hash → participant id.
     pub fn phones(&self) -> String {
         self.key(format_args!("phones"))

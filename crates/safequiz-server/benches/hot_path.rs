@@ -228,8 +228,14 @@ fn bench_render(c: &mut Criterion, fixture: &Fixture) {
     let campaign = &fixture.campaign;
     // The handlers' whole response: views, JSON encoding and the response around it.
     let open = || {
-        render_open(campaign, &fixture.open, fixture.now, StatusCode::OK)
-            .expect("the attempt's questions are in the banks")
+        render_open(
+            campaign,
+            &fixture.open,
+            String::new(),
+            fixture.now,
+            StatusCode::OK,
+        )
+        .expect("the attempt's questions are in the banks")
     };
     let finished = || {
         render_final(campaign, &fixture.finished, fixture.now)

@@ -453,6 +453,27 @@ impl TestApp {
         status_and_json(response).await
     }
 
+    /// Saves an answer as the participant's page does, with the attempt's `save_ticket`
+    /// (`ticket`); returns the status and body.
+    pub async fn save_answer_with_ticket(
+        &self,
+        participant: &Participant,
+        attempt: &str,
+        index: usize,
+        choices: &[&str],
+        ticket: &str,
+    ) -> (u16, Value) {
+        let response = self
+            .request(
+                reqwest::Method::PUT,
+                &format!("/api/v1/attempts/{attempt}/answers/{index}"),
+                Some(&participant.token),
+                Some(&json!({ "choices": choices, "ticket": ticket })),
+            )
+            .await;
+        status_and_json(response).await
+    }
+
     /// Submits `attempt`, with `body` when given; returns the status and body.
     pub async fn submit(
         &self,

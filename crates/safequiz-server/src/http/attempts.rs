@@ -15,7 +15,7 @@ use safequiz_domain::campaign::{Campaign, Window};
 use safequiz_domain::draw::{OptionOrder, QuestionTexts};
 use safequiz_redis::attempts::{
     Actor, AttemptId, AttemptRecord, AttemptResult, ChoiceArg, FinalQuestion, NewAttempt,
-    ReadOutcome, SaveOutcome, StartOutcome, StoredQuestion, SubmitOutcome,
+    ReadOutcome, SaveOutcome, SaveTicket, StartOutcome, StoredQuestion, SubmitOutcome,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -133,9 +133,13 @@ pub async fn start(
                 record.id.number,
                 now,
             );
-            render_open(campaign, &record, now, StatusCode::CREATED)
+            let ticket = save_ticket(&state, campaign, &record);
+            render_open(campaign, &record, ticket, now, StatusCode::CREATED)
         }
-        StartOutcome::Resumed(record) => render_open(campaign, &record, now, StatusCode::OK),
+        StartOutcome::Resumed(record) => {
+            let ticket = save_ticket(&state, campaign, &record);
+            render_open(campaign, &record, ticket, now, StatusCode::OK)
+        }
         StartOutcome::DailyLimitReached => {
             let next = calendar::start_of_next_day(now, &campaign.time_zone);
             Err(ApiError::DailyLimitReached {
@@ -155,6 +159,9 @@ pub async fn start(
 pub struct AnswerBody {
     /// Display keys (`A`, `B`, ... or `T`/`F`); an empty list clears the answer.
     choices: Vec<String>,
+    /// The attempt's `save_ticket`, as its start or read returned it (optional).
+    #[serde(default)]
+    ticket: Option<String>,
 }
 
 /// `PUT /api/v1/attempts/{aid}/answers/{index}`: saves one answer (`204`); an empty list clears
@@ -195,11 +202,16 @@ pub async fn save(
     let choice = parse_choice(&body.choices)?;
     let now = state.clock.now();
     let actor = actor(&state, campaign, &claims, &units);
-    match state
-        .hot
-        .save(&actor, id.number, index, choice, now.as_millisecond())
-        .await?
-    {
+    let outcome = match save_by_ticket(&state, &actor, id, index, choice, &body, now).await? {
+        Some(outcome) => outcome,
+        None => {
+            state
+                .hot
+                .save(&actor, id.number, index, choice, now.as_millisecond())
+                .await?
+        }
+    };
+    match outcome {
         SaveOutcome::Saved => {
             state.fair_play.observe(
                 &state,
@@ -217,6 +229,60 @@ pub async fn save(
         SaveOutcome::BadIndex => Err(bad_index(index)),
         SaveOutcome::BadChoice => Err(bad_choice(index)),
     }
+}
+
+/// A save checked by its ticket and written without a script (docs/design.md, "Save
+/// tickets"): `None` when the save must take the checked way instead, because it came without
+/// a ticket, the ticket does not verify for this attempt (another attempt's, a forged one, or
+/// one signed before a key rotation), its attempt no longer takes answers (the script then
+/// finalizes it and answers `closed`), the answer is not valid (the script names what is
+/// wrong, after what else may be), or the list is gone (final, or started before answers lists
+/// existed: the script tells which). So it only ever answers `Saved`, where the script would.
+async fn save_by_ticket(
+    state: &AppState,
+    actor: &Actor<'_>,
+    id: AttemptId,
+    index: u32,
+    choice: ChoiceArg,
+    body: &AnswerBody,
+    now: Timestamp,
+) -> Result<Option<SaveOutcome>, ApiError> {
+    let Some(ticket) = body.ticket.as_deref() else {
+        return Ok(None);
+    };
+    let bound = ticket_bound(actor.campaign, id);
+    let Some(ticket) = state
+        .auth
+        .verify_save_ticket(&bound, ticket)
+        .and_then(SaveTicket::parse)
+    else {
+        return Ok(None);
+    };
+    if now.as_millisecond() > ticket.accepts_until_ms {
+        return Ok(None);
+    }
+    let Some(answer) = ticket.answer(index, choice) else {
+        return Ok(None);
+    };
+    Ok(state
+        .hot
+        .save_listed(actor, id.number, index, answer)
+        .await?
+        .then_some(SaveOutcome::Saved))
+}
+
+/// The save ticket of open attempt `record` (see [`save_by_ticket`]).
+fn save_ticket(state: &AppState, campaign: &Campaign, record: &AttemptRecord) -> String {
+    state.auth.sign_save_ticket(
+        &ticket_bound(&campaign.id, record.id),
+        &record.save_ticket_fields(),
+    )
+}
+
+/// What a save ticket's MAC binds besides its fields: the campaign and the attempt, whose
+/// number names the participant too.
+fn ticket_bound(campaign: &str, id: AttemptId) -> String {
+    format!("{campaign}\n{id}")
 }
 
 /// The optional body of a submit: answers to save first, by question index.
@@ -328,7 +394,10 @@ pub async fn read(
         .read(&actor, id.number, now.as_millisecond())
         .await?
     {
-        ReadOutcome::Open(record) => render_open(campaign, &record, now, StatusCode::OK),
+        ReadOutcome::Open(record) => {
+            let ticket = save_ticket(&state, campaign, &record);
+            render_open(campaign, &record, ticket, now, StatusCode::OK)
+        }
         ReadOutcome::Final(record) => render_final(campaign, &record, now),
         ReadOutcome::Archived => render_archived(&state, campaign, id, now).await,
         ReadOutcome::Missing => Err(no_such_attempt()),
@@ -466,6 +535,10 @@ struct OpenAttempt<'a> {
     /// Saved display keys by question index.
     #[schema(value_type = BTreeMap<String, Vec<String>>)]
     answers: BTreeMap<usize, Vec<char>>,
+    /// Send it back with each save of this attempt (`ticket` of the save's body): the save is
+    /// then checked without reading the attempt, which is cheaper for the server. Opaque; a
+    /// save without it, or with one the server no longer accepts, is checked the usual way.
+    save_ticket: String,
 }
 
 /// One question of a finished attempt's review (a counted or a practice attempt alike).
@@ -600,6 +673,7 @@ pub(super) fn keys(kind: QuestionKind, choices: Choices) -> Vec<char> {
 pub fn render_open(
     campaign: &Campaign,
     record: &AttemptRecord,
+    save_ticket: String,
     now: Timestamp,
     status: StatusCode,
 ) -> Result<HttpResponse, ApiError> {
@@ -625,6 +699,7 @@ pub fn render_open(
             .map(|(index, shown)| question_view(index, shown))
             .collect(),
         answers,
+        save_ticket,
     }))
 }
 

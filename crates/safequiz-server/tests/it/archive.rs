@@ -53,6 +53,20 @@ async fn hash(app: &TestApp, participant: u64) -> BTreeMap<String, String> {
         .expect("HGETALL")
 }
 
+/// Open attempt `n`'s answers list (one element per question), empty once it is gone.
+async fn answers_list(app: &TestApp, participant: u64, n: u32) -> Vec<String> {
+    let key = ShardKeys::new(CAMPAIGN, Shard::of_participant(participant, SHARDS))
+        .answers(participant, n);
+    let mut connection = app.redis.connection().await;
+    redis::cmd("LRANGE")
+        .arg(key)
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut connection)
+        .await
+        .expect("LRANGE")
+}
+
 /// The names of attempt `n`'s fields in a participant's hash.
 fn attempt_fields(hash: &BTreeMap<String, String>, n: u32) -> Vec<&str> {
     let prefix = format!("{n}:");
@@ -114,8 +128,17 @@ async fn the_flusher_forgets_an_attempt_only_once_its_row_is_in_sql(topology: To
     assert_eq!(attempt_fields(&after, 1), Vec::<&str>::new(), "{after:?}");
     assert_eq!(
         attempt_fields(&after, 2),
-        ["2:a", "2:k", "2:q", "2:t", "2:v"],
+        ["2:k", "2:q", "2:t", "2:v"],
         "the open attempt is kept"
+    );
+    assert_eq!(
+        answers_list(&app, me.id, 2).await.len(),
+        5,
+        "with its answers list"
+    );
+    assert!(
+        answers_list(&app, me.id, 1).await.is_empty(),
+        "the final attempt's list went when it was finalized"
     );
     for field in ["seq", "open", "day", "dn", "pts", "ms", "att", "last"] {
         assert!(after.contains_key(field), "{field} is kept: {after:?}");
@@ -139,7 +162,8 @@ async fn the_flusher_forgets_an_attempt_only_once_its_row_is_in_sql(topology: To
         .await
         .expect("forget");
     assert_eq!(forgotten, 0);
-    assert_eq!(attempt_fields(&hash(&app, me.id).await, 2).len(), 5);
+    assert_eq!(attempt_fields(&hash(&app, me.id).await, 2).len(), 4);
+    assert_eq!(answers_list(&app, me.id, 2).await.len(), 5);
 }
 
 on_both_topologies!(a_review_and_a_resubmit_of_a_forgotten_attempt_answer_the_same_body);

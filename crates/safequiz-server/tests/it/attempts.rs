@@ -30,6 +30,160 @@ fn attempt_id(attempt: &Value) -> String {
         .to_owned()
 }
 
+fn save_ticket(attempt: &Value) -> String {
+    attempt["save_ticket"]
+        .as_str()
+        .expect("an open attempt's save ticket")
+        .to_owned()
+}
+
+on_both_topologies!(saves_with_the_save_ticket_count_as_saves_without_it);
+async fn saves_with_the_save_ticket_count_as_saves_without_it(topology: Topology) {
+    let app = app_on(topology).await;
+    let me = app.register("王五", "13900000001", "110101").await;
+    let (_, attempt) = app.start_attempt(&me).await;
+    let id = attempt_id(&attempt);
+    let ticket = save_ticket(&attempt);
+    let keys = |question: usize, right: bool| {
+        let question = &attempt["questions"][question];
+        if right {
+            app.correct_keys(question)
+        } else {
+            app.wrong_keys(question)
+        }
+    };
+    let (wrong, right) = (keys(0, false), keys(0, true));
+    for (index, chosen) in [
+        (0, &wrong),
+        (0, &right),
+        (1, &keys(1, true)),
+        (2, &keys(2, false)),
+    ] {
+        let chosen: Vec<&str> = chosen.iter().map(String::as_str).collect();
+        let (status, body) = app
+            .save_answer_with_ticket(&me, &id, index, &chosen, &ticket)
+            .await;
+        assert_eq!(status, 204, "saved with the ticket: {body}");
+    }
+    let (_, resumed) = app.start_attempt(&me).await;
+    assert_eq!(
+        resumed["answers"],
+        json!({ "0": right, "1": keys(1, true), "2": keys(2, false) }),
+        "the latest answers are kept"
+    );
+    assert_eq!(
+        save_ticket(&resumed),
+        ticket,
+        "a resume gives the same ticket"
+    );
+    let (status, result) = app.submit(&me, &id, None).await;
+    assert_eq!((status, &result["score"]), (200, &json!(2)));
+
+    let (status, body) = app
+        .save_answer_with_ticket(&me, &id, 3, &["A"], &ticket)
+        .await;
+    assert_eq!(
+        (status, &body["error"]),
+        (409, &json!("attempt_closed")),
+        "a final attempt takes no answer, ticket or not"
+    );
+}
+
+#[tokio::test]
+async fn a_ticket_does_not_stretch_the_time_and_a_forged_one_is_not_trusted() {
+    let app = app().await;
+    let other = app.register("赵六", "13900000002", "110101").await;
+    let (_, theirs) = app.start_attempt(&other).await;
+    // An attempt with a choice question (a draw of five true/false questions is possible).
+    let mut found = None;
+    for phone in 13_900_000_010u64..13_900_000_020 {
+        let me = app.register("王五", &phone.to_string(), "110101").await;
+        let (_, attempt) = app.start_attempt(&me).await;
+        let choice_question = attempt["questions"]
+            .as_array()
+            .expect("questions")
+            .iter()
+            .position(|q| {
+                q["kind"] != "true_false" && q["options"].as_array().is_some_and(|o| o.len() < 6)
+            });
+        if let Some(index) = choice_question {
+            found = Some((me, attempt, index));
+            break;
+        }
+    }
+    let (me, attempt, choice_question) = found.expect("a draw with a choice question");
+    let id = attempt_id(&attempt);
+    let ticket = save_ticket(&attempt);
+    // The ticket's fields are when the attempt stops taking answers and each question's kind
+    // and option count: a later instant, or more options, break its MAC.
+    let (accepts, rest) = ticket.split_once('.').expect("fields");
+    let accepts: i64 = accepts.parse().expect("accepts-until ms");
+    let stretched = format!("{}.{rest}", accepts + 3_600_000);
+    let (kinds, mac) = rest.split_once('.').expect("kinds and MAC");
+    let six_options: String = kinds
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if i % 2 == 1 { '6' } else { c })
+        .collect();
+    let more_options = format!("{accepts}.{six_options}.{mac}");
+    let options = attempt["questions"][choice_question]["options"]
+        .as_array()
+        .expect("options")
+        .len();
+    let beyond = ["A", "B", "C", "D", "E", "F"][options];
+
+    let (status, body) = app
+        .save_answer_with_ticket(&me, &id, choice_question, &[beyond], &more_options)
+        .await;
+    assert_eq!(
+        (status, &body["error"]),
+        (422, &json!("invalid_choice")),
+        "an altered option count is not believed"
+    );
+    let theirs = save_ticket(&theirs);
+    let first = app.correct_keys(&attempt["questions"][0]);
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    let (status, _) = app
+        .save_answer_with_ticket(&me, &id, 0, &first, &theirs)
+        .await;
+    assert_eq!(
+        status, 204,
+        "another attempt's ticket is ignored, the save checked"
+    );
+
+    app.clock.advance(SignedDuration::from_millis(151_900));
+    let right = app.correct_keys(&attempt["questions"][1]);
+    let right: Vec<&str> = right.iter().map(String::as_str).collect();
+    let (status, body) = app
+        .save_answer_with_ticket(&me, &id, 1, &right, &ticket)
+        .await;
+    assert_eq!(status, 204, "within the grace, with the ticket: {body}");
+    app.clock.advance(SignedDuration::from_millis(200));
+    for (ticket, why) in [(&ticket, "the ticket"), (&stretched, "a stretched ticket")] {
+        let (status, body) = app
+            .save_answer_with_ticket(&me, &id, 2, &first, ticket)
+            .await;
+        assert_eq!(
+            (status, &body["error"]),
+            (409, &json!("attempt_closed")),
+            "after the grace, with {why}"
+        );
+    }
+    let (_, result) = app.get_as(&me, &format!("/api/v1/attempts/{id}")).await;
+    assert_eq!(result["status"], "final", "the late save finalized it");
+    assert_eq!(result["auto_submitted"], true);
+    assert_eq!(
+        result["review"][1]["choices"],
+        json!(right),
+        "the answer saved within the grace counts"
+    );
+    assert_eq!(
+        result["review"][2]["choices"],
+        json!([]),
+        "the late one does not"
+    );
+}
+
 #[tokio::test]
 async fn a_start_draws_distinct_questions_without_answers_and_a_second_start_resumes() {
     let app = app().await;
@@ -338,10 +492,16 @@ async fn invalid_answers_are_422_and_change_nothing() {
             "two choices for a single answer",
         ),
     ];
+    let ticket = save_ticket(&attempt);
     for (index, choices, code, why) in cases {
         let (status, body) = app.save_answer(&me, &id, index, &choices).await;
         assert_eq!(status, 422, "{why}: {body}");
         assert_eq!(body["error"], code, "{why}");
+        let (status, body) = app
+            .save_answer_with_ticket(&me, &id, index, &choices, &ticket)
+            .await;
+        assert_eq!(status, 422, "{why}, with the ticket: {body}");
+        assert_eq!(body["error"], code, "{why}, with the ticket");
     }
 
     let mut body = answers_body(&app, &attempt, 5);
