@@ -442,15 +442,8 @@ impl TestApp {
         index: usize,
         choices: &[&str],
     ) -> (u16, Value) {
-        let response = self
-            .request(
-                reqwest::Method::PUT,
-                &format!("/api/v1/attempts/{attempt}/answers/{index}"),
-                Some(&participant.token),
-                Some(&json!({ "choices": choices })),
-            )
-            .await;
-        status_and_json(response).await
+        self.put_answer(participant, attempt, index, json!({ "choices": choices }))
+            .await
     }
 
     /// Saves an answer as the participant's page does, with the attempt's `save_ticket`
@@ -463,12 +456,23 @@ impl TestApp {
         choices: &[&str],
         ticket: &str,
     ) -> (u16, Value) {
+        let body = json!({ "choices": choices, "ticket": ticket });
+        self.put_answer(participant, attempt, index, body).await
+    }
+
+    async fn put_answer(
+        &self,
+        participant: &Participant,
+        attempt: &str,
+        index: usize,
+        body: Value,
+    ) -> (u16, Value) {
         let response = self
             .request(
                 reqwest::Method::PUT,
                 &format!("/api/v1/attempts/{attempt}/answers/{index}"),
                 Some(&participant.token),
-                Some(&json!({ "choices": choices, "ticket": ticket })),
+                Some(&body),
             )
             .await;
         status_and_json(response).await
