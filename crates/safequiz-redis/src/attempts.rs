@@ -322,9 +322,6 @@ impl<'t> SaveTicket<'t> {
     /// Reads [`AttemptRecord::save_ticket_fields`]; `None` when they do not parse.
     pub fn parse(fields: &'t str) -> Option<SaveTicket<'t>> {
         let (accepts, kinds) = fields.split_once('.')?;
-        if kinds.len() % 2 != 0 || !kinds.is_ascii() {
-            return None;
-        }
         Some(SaveTicket {
             accepts_until_ms: accepts.parse().ok()?,
             kinds,
@@ -346,7 +343,7 @@ impl<'t> SaveTicket<'t> {
         } else {
             choice.letters
         };
-        if bits < 0 || bits >= 1 << count {
+        if bits < 0 || bits >= 1i16.checked_shl(count.into())? {
             return None;
         }
         if kind != b'm' && bits & (bits - 1) != 0 {

@@ -229,9 +229,9 @@ fn bench_render(c: &mut Criterion, fixture: &Fixture) {
     // The handlers' whole response: views, JSON encoding and the response around it.
     let open = || {
         render_open(
+            &fixture.auth,
             campaign,
             &fixture.open,
-            String::new(),
             fixture.now,
             StatusCode::OK,
         )

@@ -25,7 +25,7 @@ use super::AppState;
 use super::campaigns::find_campaign;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Participant, optional_json};
-use crate::auth::ParticipantClaims;
+use crate::auth::{AuthKeys, ParticipantClaims};
 use safequiz_sql::fair_play::Kind;
 
 /// Unit ids from the entry's root down to `unit`, an organization's and a 五进 group's
@@ -133,12 +133,10 @@ pub async fn start(
                 record.id.number,
                 now,
             );
-            let ticket = save_ticket(&state, campaign, &record);
-            render_open(campaign, &record, ticket, now, StatusCode::CREATED)
+            render_open(&state.auth, campaign, &record, now, StatusCode::CREATED)
         }
         StartOutcome::Resumed(record) => {
-            let ticket = save_ticket(&state, campaign, &record);
-            render_open(campaign, &record, ticket, now, StatusCode::OK)
+            render_open(&state.auth, campaign, &record, now, StatusCode::OK)
         }
         StartOutcome::DailyLimitReached => {
             let next = calendar::start_of_next_day(now, &campaign.time_zone);
@@ -271,14 +269,6 @@ async fn save_by_ticket(
         .then_some(SaveOutcome::Saved))
 }
 
-/// The save ticket of open attempt `record` (see [`save_by_ticket`]).
-fn save_ticket(state: &AppState, campaign: &Campaign, record: &AttemptRecord) -> String {
-    state.auth.sign_save_ticket(
-        &ticket_bound(&campaign.id, record.id),
-        &record.save_ticket_fields(),
-    )
-}
-
 /// What a save ticket's MAC binds besides its fields: the campaign and the attempt, whose
 /// number names the participant too.
 fn ticket_bound(campaign: &str, id: AttemptId) -> String {
@@ -395,8 +385,7 @@ pub async fn read(
         .await?
     {
         ReadOutcome::Open(record) => {
-            let ticket = save_ticket(&state, campaign, &record);
-            render_open(campaign, &record, ticket, now, StatusCode::OK)
+            render_open(&state.auth, campaign, &record, now, StatusCode::OK)
         }
         ReadOutcome::Final(record) => render_final(campaign, &record, now),
         ReadOutcome::Archived => render_archived(&state, campaign, id, now).await,
@@ -671,9 +660,9 @@ pub(super) fn keys(kind: QuestionKind, choices: Choices) -> Vec<char> {
 /// The response of an open attempt: its questions in display order and the saved answers, never
 /// the key. Public so that the hot-path benchmark measures exactly what a handler sends.
 pub fn render_open(
+    auth: &AuthKeys,
     campaign: &Campaign,
     record: &AttemptRecord,
-    save_ticket: String,
     now: Timestamp,
     status: StatusCode,
 ) -> Result<HttpResponse, ApiError> {
@@ -699,7 +688,11 @@ pub fn render_open(
             .map(|(index, shown)| question_view(index, shown))
             .collect(),
         answers,
-        save_ticket,
+        // The ticket for its saves (see `save_by_ticket`).
+        save_ticket: auth.sign_save_ticket(
+            &ticket_bound(&campaign.id, record.id),
+            &record.save_ticket_fields(),
+        ),
     }))
 }
 
