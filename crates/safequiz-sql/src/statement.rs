@@ -9,8 +9,10 @@
 //!
 //! Only the multi-row inserts of the flush (`record`) spell SQL per database, because the two
 //! take a batch differently (`UNNEST` of arrays against multi-row `VALUES`). Statements that
-//! take many rows otherwise (the roll-ups) get them as one JSON parameter, which
-//! [`Statement::push_json_rows`] turns into a row source on either database.
+//! take many rows otherwise get them as one JSON parameter, which
+//! [`Statement::push_json_rows`] turns into a row source on either database; the roll-up
+//! upserts, the largest of them, take theirs on SQLite as a `VALUES` list of typed parameters
+//! instead ([`Statement::push_values_rows`]), which SQLite reads without parsing anything.
 //!
 //! Work that spans several statements runs in a [`Transaction`] on either database, with the
 //! `*_in` methods.
@@ -23,6 +25,22 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Arguments, AssertSqlSafe, Database, FromRow, IntoArguments, Postgres, Sqlite};
 
 use crate::{Backend, Store};
+
+/// Rows per SQLite statement that takes its rows as a `VALUES` list
+/// ([`Statement::push_values_rows`]): at most 8 columns, so about 2,000 values, far below
+/// SQLite's limit of 32,766.
+pub(crate) const SQLITE_VALUES_ROWS: usize = 256;
+
+/// How many of `left` rows (at least one) the next statement takes: [`SQLITE_VALUES_ROWS`],
+/// then the rest in falling powers of two, so that every statement's text is one of nine and
+/// each is prepared once per connection, whatever the batch sizes.
+pub(crate) fn sqlite_chunk(left: usize) -> usize {
+    if left >= SQLITE_VALUES_ROWS {
+        SQLITE_VALUES_ROWS
+    } else {
+        1 << left.max(1).ilog2()
+    }
+}
 
 /// Serializes rows for [`Statement::push_json_rows`].
 pub(crate) fn json_rows<T: serde::Serialize>(rows: &[T]) -> String {
@@ -225,6 +243,22 @@ impl Statement {
         }
     }
 
+    /// A statement for SQLite whose text starts with `text` and numbers nothing: each `$1` of
+    /// `text` becomes an anonymous `?` bound to `first` (for [`Statement::push_values_rows`]).
+    pub(crate) fn anonymous(text: &str, first: Option<&str>) -> Statement {
+        debug_assert!(
+            !text.replace("$1", "").contains('$'),
+            "no numbered parameter but $1"
+        );
+        let mut statement = Statement::new(&text.replace("$1", "?"));
+        if let Some(first) = first {
+            for _ in text.matches("$1") {
+                statement.binds.push(first.into());
+            }
+        }
+        statement
+    }
+
     /// Appends text.
     pub(crate) fn push(&mut self, text: &str) -> &mut Statement {
         self.text.push_str(text);
@@ -278,6 +312,49 @@ impl Statement {
                     .push(&format!(")) AS {name}"))
             }
         }
+    }
+
+    /// Appends a row source named `name` (SQLite only) whose rows are a multi-row `VALUES`
+    /// list of bound values, one column per name of `columns`, each row's values in that
+    /// order: `(SELECT column1 AS a, column2 AS b FROM (VALUES (?, ?), (?, ?))) AS name`.
+    /// The values reach SQLite as typed parameters, with nothing to parse; the text changes
+    /// with the number of rows, so callers send rows in a few fixed counts
+    /// ([`sqlite_chunk`]), each text prepared once per connection.
+    ///
+    /// The placeholders are anonymous (`?`), so every parameter before them in the text must be
+    /// too (see [`Statement::anonymous`]): sqlx binds `?` by its own count of them. A `$N` would
+    /// be a *named* parameter to SQLite, and with thousands of them each bind scans the list of
+    /// names (`sqlite3_bind_parameter_name`): quadratic, half the flusher's time at 256 rows.
+    pub(crate) fn push_values_rows<R>(
+        &mut self,
+        name: &str,
+        columns: &[&str],
+        rows: impl IntoIterator<Item = R>,
+    ) -> &mut Statement
+    where
+        R: IntoIterator<Item = Bind>,
+    {
+        use std::fmt::Write as _;
+        debug_assert!(
+            !self.text.contains('$'),
+            "anonymous placeholders after a numbered one would bind the wrong values"
+        );
+        self.text.push_str("(SELECT ");
+        for (n, column) in columns.iter().enumerate() {
+            let comma = if n == 0 { "" } else { ", " };
+            let _ = write!(self.text, "{comma}column{} AS {column}", n + 1);
+        }
+        self.text.push_str(" FROM (VALUES ");
+        for (r, row) in rows.into_iter().enumerate() {
+            self.text.push_str(if r == 0 { "(" } else { ", (" });
+            for (n, value) in row.into_iter().enumerate() {
+                self.binds.push(value);
+                self.text.push_str(if n == 0 { "?" } else { ", ?" });
+            }
+            self.text.push(')');
+        }
+        let _ = write!(self.text, ")) AS {name}");
+        self
     }
 
     /// The text and its arguments for `DB`: the one place values are bound.
@@ -385,5 +462,66 @@ impl Statement {
             Err(error) => futures_util::stream::once(async { Err(error) }).boxed(),
         });
         rows.into_stream().boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_go_in_full_chunks_then_falling_powers_of_two() {
+        for rows in [1, 2, 3, 255, 256, 257, 1000, 2048, 4097] {
+            let mut sizes = Vec::new();
+            let mut left = rows;
+            while left > 0 {
+                let take = sqlite_chunk(left);
+                assert!(
+                    (1..=left).contains(&take),
+                    "{rows} rows: took {take} of {left}"
+                );
+                sizes.push(take);
+                left -= take;
+            }
+            let rest: Vec<usize> = sizes
+                .iter()
+                .copied()
+                .filter(|&s| s < SQLITE_VALUES_ROWS)
+                .collect();
+            assert!(
+                rest.iter().all(|s| s.is_power_of_two()) && rest.windows(2).all(|w| w[0] > w[1]),
+                "{rows} rows: {sizes:?}"
+            );
+            assert_eq!(sizes.len(), rows / SQLITE_VALUES_ROWS + rest.len());
+        }
+    }
+
+    #[test]
+    fn values_rows_are_anonymous_parameters_after_the_first_ones() {
+        let mut st = Statement::anonymous("INSERT INTO t SELECT $1, r.a, r.b FROM ", Some("c1"));
+        st.push_values_rows(
+            "r",
+            &["a", "b"],
+            [
+                [Bind::Int4(1), Bind::Text("x".into())],
+                [Bind::Int4(2), Bind::Text("y".into())],
+            ],
+        )
+        .push(" WHERE true ON CONFLICT DO NOTHING");
+        assert_eq!(
+            st.text,
+            "INSERT INTO t SELECT ?, r.a, r.b FROM (SELECT column1 AS a, column2 AS b FROM \
+             (VALUES (?, ?), (?, ?))) AS r WHERE true ON CONFLICT DO NOTHING"
+        );
+        assert_eq!(
+            st.binds,
+            [
+                Bind::Text("c1".into()),
+                Bind::Int4(1),
+                Bind::Text("x".into()),
+                Bind::Int4(2),
+                Bind::Text("y".into())
+            ]
+        );
     }
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::fold::lock_fold;
 use super::increments::{AnswerCounts, Increments, ParticipantCounts, answers, increments, levels};
 use crate::record::{AttemptRow, ParticipantRow, attempt_number};
-use crate::statement::{Record, SqlType, Statement, Transaction, json_rows};
+use crate::statement::{Bind, Record, SqlType, Statement, Transaction, json_rows, sqlite_chunk};
 use crate::{Backend, StoreError};
 
 /// Makes the other writers of `campaign`'s roll-ups wait until this transaction ends: flushers
@@ -331,12 +331,13 @@ impl Column {
         }
     }
 
-    fn json(&self, row: usize) -> serde_json::Value {
+    /// Row `row`'s value as a parameter (a boolean as SQLite stores it, 0 or 1).
+    fn bind(&self, row: usize) -> Bind {
         match self {
-            Column::Text(values) => values[row].clone().into(),
-            Column::Int4(values) => values[row].into(),
-            Column::Int8(values) => values[row].into(),
-            Column::Bool(values) => values[row].into(),
+            Column::Text(values) => Bind::Text(values[row].clone()),
+            Column::Int4(values) => Bind::Int4(values[row]),
+            Column::Int8(values) => Bind::Int8(values[row]),
+            Column::Bool(values) => Bind::Int4(i32::from(values[row])),
         }
     }
 
@@ -362,7 +363,9 @@ struct Upsert {
 impl Upsert {
     /// Runs the statement over `values` (one per column, of equal lengths). On PostgreSQL the
     /// rows are arrays turned back into rows by `UNNEST`, which it reads faster than JSON; on
-    /// SQLite they are one JSON parameter.
+    /// SQLite they are typed parameters of a `VALUES` list, up to 256 rows a statement (as one
+    /// JSON parameter, `jsonb_each` and `json_extract` of every value were about a tenth of
+    /// the flusher's CPU, docs/performance.md).
     async fn run(
         &self,
         tx: &mut Transaction,
@@ -407,28 +410,23 @@ impl Upsert {
                 query.execute(&mut **tx).await?;
             }
             Transaction::Sqlite(_) => {
-                let rows: Vec<serde_json::Map<String, serde_json::Value>> = (0..values[0].len())
-                    .map(|row| {
-                        self.columns
-                            .iter()
-                            .zip(&values)
-                            .map(|(name, column)| ((*name).to_owned(), column.json(row)))
-                            .collect()
-                    })
-                    .collect();
-                let columns: Vec<(&str, SqlType)> = self
-                    .columns
-                    .iter()
-                    .zip(&values)
-                    .map(|(name, column)| (*name, column.sql_type()))
-                    .collect();
-                let mut st = Statement::new(self.head);
-                if self.campaign {
-                    st = st.bind(campaign_id);
-                }
-                st.push_json_rows(tx.backend(), "r", &columns, json_rows(&rows))
+                // The rows as typed parameters of a `VALUES` list, a chunk per statement.
+                let rows = values[0].len();
+                let mut start = 0;
+                while start < rows {
+                    let take = sqlite_chunk(rows - start);
+                    let mut st =
+                        Statement::anonymous(self.head, self.campaign.then_some(campaign_id));
+                    st.push_values_rows(
+                        "r",
+                        self.columns,
+                        (start..start + take)
+                            .map(|row| values.iter().map(move |column| column.bind(row))),
+                    )
                     .push(self.tail);
-                st.execute_in(tx).await?;
+                    st.execute_in(tx).await?;
+                    start += take;
+                }
             }
         }
         Ok(())
