@@ -247,7 +247,10 @@ impl Statement {
     /// `text` becomes an anonymous `?` bound to `first` (for [`Statement::push_values_rows`]).
     pub(crate) fn anonymous(text: &str, first: Option<&str>) -> Statement {
         debug_assert!(
-            !text.replace("$1", "").contains('$'),
+            text.match_indices('$').all(|(at, _)| {
+                text[at..].starts_with("$1")
+                    && !text[at + 2..].starts_with(|c: char| c.is_ascii_digit())
+            }),
             "no numbered parameter but $1"
         );
         let mut statement = Statement::new(&text.replace("$1", "?"));
