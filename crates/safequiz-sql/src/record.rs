@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{Postgres, QueryBuilder, Sqlite};
 
 use crate::rollups::{self, ATTEMPT_COLUMNS};
-use crate::statement::{Statement, Transaction};
+use crate::statement::{Statement, Transaction, sqlite_chunks};
 use crate::{Store, StoreError};
 
 #[cfg(test)]
@@ -229,11 +229,12 @@ impl Store {
         let mut new_keys: HashSet<AttemptKey> = HashSet::new();
         match &mut tx {
             Transaction::Sqlite(tx) => {
-                for chunk in participants.chunks(SQLITE_ROWS_PER_STATEMENT) {
-                    inserted.participants += insert_sqlite_participants(tx, chunk).await?;
+                for chunk in sqlite_chunks(participants.len()) {
+                    inserted.participants +=
+                        insert_sqlite_participants(tx, &participants[chunk]).await?;
                 }
-                for chunk in attempts.chunks(SQLITE_ROWS_PER_STATEMENT) {
-                    new_keys.extend(insert_sqlite_attempts(tx, chunk).await?);
+                for chunk in sqlite_chunks(attempts.len()) {
+                    new_keys.extend(insert_sqlite_attempts(tx, &attempts[chunk]).await?);
                 }
             }
             Transaction::Postgres(tx) => {
@@ -316,11 +317,6 @@ impl Store {
         Ok(count)
     }
 }
-
-/// Rows per SQLite `INSERT`. With 14 values an attempt row, a full statement binds 1,400
-/// values, far below SQLite's limit of 32,766; every full chunk has the same text, so it is
-/// prepared once per connection and then reused.
-const SQLITE_ROWS_PER_STATEMENT: usize = 100;
 
 /// Which attempt a row is: what an insert returns for each row it wrote.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, sqlx::FromRow)]

@@ -26,20 +26,29 @@ use sqlx::{Arguments, AssertSqlSafe, Database, FromRow, IntoArguments, Postgres,
 
 use crate::{Backend, Store};
 
-/// Rows per SQLite statement that takes its rows as a `VALUES` list
-/// ([`Statement::push_values_rows`]): at most 8 columns, so about 2,000 values, far below
-/// SQLite's limit of 32,766.
+/// Rows per SQLite statement that takes its rows as a multi-row `VALUES` list (the flush's
+/// inserts in `record`, the roll-ups' [`Statement::push_values_rows`]): at most 14 columns, so
+/// at most 3,584 values, far below SQLite's limit of 32,766.
 pub(crate) const SQLITE_VALUES_ROWS: usize = 256;
 
-/// How many of `left` rows (at least one) the next statement takes: [`SQLITE_VALUES_ROWS`],
-/// then the rest in falling powers of two, so that every statement's text is one of nine and
-/// each is prepared once per connection, whatever the batch sizes.
-pub(crate) fn sqlite_chunk(left: usize) -> usize {
-    if left >= SQLITE_VALUES_ROWS {
-        SQLITE_VALUES_ROWS
-    } else {
-        1 << left.max(1).ilog2()
-    }
+/// The rows `0..rows` cut into the ranges that SQLite statements of a `VALUES` list take:
+/// [`SQLITE_VALUES_ROWS`] each, then the rest in falling powers of two, so that a statement's
+/// text is one of nine and each is prepared once per connection, whatever the batch sizes.
+pub(crate) fn sqlite_chunks(rows: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        let left = rows - start;
+        if left == 0 {
+            return None;
+        }
+        let take = if left >= SQLITE_VALUES_ROWS {
+            SQLITE_VALUES_ROWS
+        } else {
+            1 << left.ilog2()
+        };
+        start += take;
+        Some(start - take..start)
+    })
 }
 
 /// Serializes rows for [`Statement::push_json_rows`].
@@ -322,7 +331,7 @@ impl Statement {
     /// order: `(SELECT column1 AS a, column2 AS b FROM (VALUES (?, ?), (?, ?))) AS name`.
     /// The values reach SQLite as typed parameters, with nothing to parse; the text changes
     /// with the number of rows, so callers send rows in a few fixed counts
-    /// ([`sqlite_chunk`]), each text prepared once per connection.
+    /// ([`sqlite_chunks`]), each text prepared once per connection.
     ///
     /// The placeholders are anonymous (`?`), so every parameter before them in the text must be
     /// too (see [`Statement::anonymous`]): sqlx binds `?` by its own count of them. A `$N` would
@@ -474,18 +483,16 @@ mod tests {
 
     #[test]
     fn rows_go_in_full_chunks_then_falling_powers_of_two() {
-        for rows in [1, 2, 3, 255, 256, 257, 1000, 2048, 4097] {
-            let mut sizes = Vec::new();
-            let mut left = rows;
-            while left > 0 {
-                let take = sqlite_chunk(left);
-                assert!(
-                    (1..=left).contains(&take),
-                    "{rows} rows: took {take} of {left}"
-                );
-                sizes.push(take);
-                left -= take;
+        for rows in [0, 1, 2, 3, 255, 256, 257, 1000, 2048, 4097] {
+            let chunks: Vec<std::ops::Range<usize>> = sqlite_chunks(rows).collect();
+            let mut next = 0;
+            for chunk in &chunks {
+                assert_eq!(chunk.start, next, "{rows} rows: {chunks:?}");
+                assert!(!chunk.is_empty(), "{rows} rows: {chunks:?}");
+                next = chunk.end;
             }
+            assert_eq!(next, rows, "{rows} rows: every row once");
+            let sizes: Vec<usize> = chunks.iter().map(|c| c.len()).collect();
             let rest: Vec<usize> = sizes
                 .iter()
                 .copied()

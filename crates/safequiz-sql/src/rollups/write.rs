@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::fold::lock_fold;
 use super::increments::{AnswerCounts, Increments, ParticipantCounts, answers, increments, levels};
 use crate::record::{AttemptRow, ParticipantRow, attempt_number};
-use crate::statement::{Bind, Record, SqlType, Statement, Transaction, json_rows, sqlite_chunk};
+use crate::statement::{Bind, Record, SqlType, Statement, Transaction, json_rows, sqlite_chunks};
 use crate::{Backend, StoreError};
 
 /// Makes the other writers of `campaign`'s roll-ups wait until this transaction ends: flushers
@@ -411,21 +411,16 @@ impl Upsert {
             }
             Transaction::Sqlite(_) => {
                 // The rows as typed parameters of a `VALUES` list, a chunk per statement.
-                let rows = values[0].len();
-                let mut start = 0;
-                while start < rows {
-                    let take = sqlite_chunk(rows - start);
+                for chunk in sqlite_chunks(values[0].len()) {
                     let mut st =
                         Statement::anonymous(self.head, self.campaign.then_some(campaign_id));
                     st.push_values_rows(
                         "r",
                         self.columns,
-                        (start..start + take)
-                            .map(|row| values.iter().map(move |column| column.bind(row))),
+                        chunk.map(|row| values.iter().map(move |column| column.bind(row))),
                     )
                     .push(self.tail);
                     st.execute_in(tx).await?;
-                    start += take;
                 }
             }
         }
