@@ -272,30 +272,48 @@ impl AttemptRecord {
         }
     }
 
-    fn parse(participant: u64, reply: &[String]) -> Result<AttemptRecord, RedisError> {
-        let malformed = || RedisError::Reply(format!("malformed attempt record: {reply:?}"));
-        let [_, number, times, questions, answers, kinds, key, result] = reply else {
-            return Err(malformed());
+    /// The record a script replied (`record` in `attempt_prelude.lua`), its texts moved in.
+    fn parse(participant: u64, reply: Vec<String>) -> Result<AttemptRecord, RedisError> {
+        let malformed = |reply: &dyn std::fmt::Debug| {
+            RedisError::Reply(format!("malformed attempt record: {reply:?}"))
         };
-        let times = Times::parse(times).ok_or_else(malformed)?;
-        let result = if result.is_empty() {
-            None
-        } else {
-            Some(AttemptResult::parse(result).ok_or_else(malformed)?)
+        let [
+            status,
+            number,
+            times,
+            questions,
+            answers,
+            kinds,
+            key,
+            result,
+        ] = <[String; 8]>::try_from(reply).map_err(|reply| malformed(&reply))?;
+        let fields = || {
+            let times = Times::parse(&times)?;
+            let result = if result.is_empty() {
+                None
+            } else {
+                Some(AttemptResult::parse(&result)?)
+            };
+            Some((times, result, number.parse().ok()?))
+        };
+        let Some((times, result, number)) = fields() else {
+            return Err(malformed(&[
+                &status, &number, &times, &questions, &answers, &kinds, &key, &result,
+            ]));
         };
         Ok(AttemptRecord {
             id: AttemptId {
                 participant,
-                number: number.parse().map_err(|_| malformed())?,
+                number,
             },
             day: times.day,
             started_ms: times.started_ms,
             deadline_ms: times.deadline_ms,
             accepts_until_ms: times.accepts_until_ms,
-            questions: questions.clone(),
-            answers: answers.clone(),
-            key: key.clone(),
-            kinds: kinds.clone(),
+            questions,
+            answers,
+            key,
+            kinds,
             result,
         })
     }
@@ -496,11 +514,11 @@ impl HotState {
         match reply.first().map(String::as_str) {
             Some("created") => Ok(StartOutcome::Created(AttemptRecord::parse(
                 actor.participant,
-                &reply,
+                reply,
             )?)),
             Some("resumed") => Ok(StartOutcome::Resumed(AttemptRecord::parse(
                 actor.participant,
-                &reply,
+                reply,
             )?)),
             Some("limit") => Ok(StartOutcome::DailyLimitReached),
             Some("total_limit") => Ok(StartOutcome::TotalLimitReached),
@@ -589,7 +607,7 @@ impl HotState {
         match reply.first().map(String::as_str) {
             Some("final") => Ok(SubmitOutcome::Final(AttemptRecord::parse(
                 actor.participant,
-                &reply,
+                reply,
             )?)),
             Some("missing") => Ok(SubmitOutcome::Missing),
             Some("archived") => Ok(SubmitOutcome::Archived),
@@ -615,11 +633,11 @@ impl HotState {
         match reply.first().map(String::as_str) {
             Some("open") => Ok(ReadOutcome::Open(AttemptRecord::parse(
                 actor.participant,
-                &reply,
+                reply,
             )?)),
             Some("final") => Ok(ReadOutcome::Final(AttemptRecord::parse(
                 actor.participant,
-                &reply,
+                reply,
             )?)),
             Some("missing") => Ok(ReadOutcome::Missing),
             Some("archived") => Ok(ReadOutcome::Archived),

@@ -172,3 +172,58 @@ fn questions_that_do_not_decode_are_refused() {
         "a key shorter than the questions is not final"
     );
 }
+
+#[test]
+fn a_script_record_is_read_field_by_field_and_a_malformed_one_is_named() {
+    let reply = |fields: &[&str]| fields.iter().map(|f| f.to_string()).collect::<Vec<_>>();
+    let open = [
+        "created",
+        "3",
+        "20600,1000,151000,154000",
+        "q1/0123",
+        "00",
+        "s4",
+        "",
+        "",
+    ];
+    let record = AttemptRecord::parse(42, reply(&open)).expect("a well-formed record");
+    assert_eq!(
+        record.id,
+        AttemptId {
+            participant: 42,
+            number: 3
+        }
+    );
+    assert_eq!(
+        (record.day, record.started_ms, record.deadline_ms),
+        (20600, 1000, 151000)
+    );
+    assert_eq!(record.accepts_until_ms, 154000);
+    assert_eq!(record.len(), 2);
+    assert_eq!(record.result, None);
+    assert_eq!(record.save_ticket_fields(), "154000.s4");
+
+    let mut last = open;
+    last[7] = "4,4,90000,89000,0";
+    let record = AttemptRecord::parse(42, reply(&last)).expect("a final record");
+    assert_eq!(
+        record.result.map(|r| (r.points, r.time_used_ms)),
+        Some((4, 89000))
+    );
+
+    let mut bad_number = open;
+    bad_number[1] = "x";
+    let mut bad_times = open;
+    bad_times[2] = "20600,1000";
+    let mut bad_result = open;
+    bad_result[7] = "4,4";
+    for bad in [&open[..7], &bad_number[..], &bad_times[..], &bad_result[..]] {
+        match AttemptRecord::parse(42, reply(bad)) {
+            Err(RedisError::Reply(message)) => {
+                assert!(message.starts_with("malformed attempt record"), "{message}");
+                assert!(message.contains(bad[2]), "{message} names the reply");
+            }
+            other => panic!("{bad:?} gave {other:?}"),
+        }
+    }
+}

@@ -25,6 +25,7 @@ use super::AppState;
 use super::campaigns::find_campaign;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Participant, optional_json};
+use super::json_writer::{JsonWriter, WriteJson, json_response};
 use crate::auth::{AuthKeys, ParticipantClaims};
 use safequiz_sql::fair_play::Kind;
 
@@ -580,6 +581,156 @@ struct FinalAttempt<'a> {
     review: Vec<ReviewItem<'a>>,
 }
 
+// The hand-written JSON of the attempt bodies (`json_writer`): each writes its fields in the
+// order declared above, which its serde derive defines; `tests` holds the two equal.
+
+impl WriteJson for OptionView<'_> {
+    fn write_json(&self, out: &mut JsonWriter) {
+        out.begin_object();
+        out.key("key");
+        out.char(self.key);
+        out.key("text");
+        out.raw(self.text);
+        out.end_object();
+    }
+}
+
+impl QuestionView<'_> {
+    /// The fields without the braces around them: a review item flattens them into its own.
+    fn write_fields(&self, out: &mut JsonWriter) {
+        out.key("index");
+        out.u64(self.index as u64);
+        out.key("id");
+        out.str(self.id);
+        out.key("kind");
+        out.str(self.kind);
+        out.key("stem");
+        out.raw(self.stem);
+        out.key("options");
+        out.array(&self.options);
+    }
+
+    /// About how long the question's JSON is, to size a body's buffer once.
+    fn json_len(&self) -> usize {
+        let texts: usize = self.options.iter().map(|o| o.text.get().len() + 24).sum();
+        texts + self.stem.get().len() + 64
+    }
+}
+
+impl WriteJson for QuestionView<'_> {
+    fn write_json(&self, out: &mut JsonWriter) {
+        out.begin_object();
+        self.write_fields(out);
+        out.end_object();
+    }
+}
+
+impl WriteJson for OpenAttempt<'_> {
+    fn write_json(&self, out: &mut JsonWriter) {
+        out.begin_object();
+        out.key("attempt_id");
+        out.str(&self.attempt_id);
+        out.key("status");
+        out.str(self.status);
+        out.key("started_at");
+        out.timestamp(self.started_at);
+        out.key("deadline");
+        out.timestamp(self.deadline);
+        out.key("server_time");
+        out.timestamp(self.server_time);
+        out.key("remaining_ms");
+        out.i64(self.remaining_ms);
+        out.key("time_limit_secs");
+        out.u64(u64::from(self.time_limit_secs));
+        out.key("questions");
+        out.array(&self.questions);
+        out.key("answers");
+        out.begin_object();
+        for (&index, keys) in &self.answers {
+            out.key_number(index);
+            out.chars(keys);
+        }
+        out.end_object();
+        out.key("save_ticket");
+        out.str(&self.save_ticket);
+        out.end_object();
+    }
+}
+
+impl OpenAttempt<'_> {
+    fn json_len(&self) -> usize {
+        self.questions
+            .iter()
+            .map(QuestionView::json_len)
+            .sum::<usize>()
+            + self.save_ticket.len()
+            + 320
+    }
+}
+
+impl WriteJson for ReviewItem<'_> {
+    fn write_json(&self, out: &mut JsonWriter) {
+        out.begin_object();
+        self.question.write_fields(out);
+        out.key("choices");
+        out.chars(&self.choices);
+        out.key("correct_choices");
+        out.chars(&self.correct_choices);
+        out.key("correct");
+        out.bool(self.correct);
+        out.key("explanation");
+        out.raw(self.explanation);
+        out.key("source");
+        out.raw(self.source);
+        out.end_object();
+    }
+}
+
+impl WriteJson for FinalAttempt<'_> {
+    fn write_json(&self, out: &mut JsonWriter) {
+        out.begin_object();
+        out.key("attempt_id");
+        out.str(&self.attempt_id);
+        out.key("status");
+        out.str(self.status);
+        out.key("score");
+        out.u64(u64::from(self.score));
+        out.key("max_score");
+        out.u64(u64::from(self.max_score));
+        out.key("correct_count");
+        out.u64(u64::from(self.correct_count));
+        out.key("time_used_ms");
+        out.i64(self.time_used_ms);
+        out.key("auto_submitted");
+        out.bool(self.auto_submitted);
+        out.key("started_at");
+        out.timestamp(self.started_at);
+        out.key("finished_at");
+        out.timestamp(self.finished_at);
+        out.key("server_time");
+        out.timestamp(self.server_time);
+        out.key("review");
+        out.array(&self.review);
+        out.end_object();
+    }
+}
+
+impl FinalAttempt<'_> {
+    fn json_len(&self) -> usize {
+        let review: usize = self
+            .review
+            .iter()
+            .map(|item| {
+                item.question.json_len()
+                    + item.explanation.get().len()
+                    + item.source.get().len()
+                    + 96
+            })
+            .sum();
+        review + 320
+    }
+}
+
 /// What `GET /api/v1/attempts/{aid}` answers (documentation only): an open attempt or a final
 /// one, told apart by `status`.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -667,18 +818,29 @@ pub fn render_open(
     status: StatusCode,
 ) -> Result<HttpResponse, ApiError> {
     let questions = questions(campaign, record)?;
-    let deadline = timestamp(record.deadline_ms);
+    let body = open_attempt(auth, campaign, record, &questions, now);
+    Ok(json_response(status, &body, body.json_len()))
+}
+
+/// The body of an open attempt whose questions are `questions`.
+fn open_attempt<'a>(
+    auth: &AuthKeys,
+    campaign: &Campaign,
+    record: &AttemptRecord,
+    questions: &[Shown<'a>],
+    now: Timestamp,
+) -> OpenAttempt<'a> {
     let answers = questions
         .iter()
         .enumerate()
         .filter(|(_, shown)| !shown.stored.answer.is_empty())
         .map(|(index, shown)| (index, keys(shown.question.kind, shown.stored.answer)))
         .collect();
-    Ok(HttpResponse::build(status).json(OpenAttempt {
+    OpenAttempt {
         attempt_id: record.id.to_string(),
         status: "open",
         started_at: timestamp(record.started_ms),
-        deadline,
+        deadline: timestamp(record.deadline_ms),
         server_time: now,
         remaining_ms: (record.deadline_ms - now.as_millisecond()).max(0),
         time_limit_secs: campaign.time_limit_secs,
@@ -693,7 +855,7 @@ pub fn render_open(
             &ticket_bound(&campaign.id, record.id),
             &record.save_ticket_fields(),
         ),
-    }))
+    }
 }
 
 /// The response of a final attempt: the result and the review with the correct answers.
@@ -702,16 +864,22 @@ pub fn render_final(
     record: &AttemptRecord,
     now: Timestamp,
 ) -> Result<HttpResponse, ApiError> {
+    let questions = questions(campaign, record)?;
+    let body = final_attempt(campaign, record, &questions, now)?;
+    Ok(json_response(StatusCode::OK, &body, body.json_len()))
+}
+
+/// The body of a final attempt whose questions are `questions`.
+fn final_attempt<'a>(
+    campaign: &Campaign,
+    record: &AttemptRecord,
+    questions: &[Shown<'a>],
+    now: Timestamp,
+) -> Result<FinalAttempt<'a>, ApiError> {
     let result = record
         .result
         .ok_or_else(|| ApiError::Internal(format!("attempt {} has no result", record.id)))?;
-    let questions = questions(campaign, record)?;
-    let review = questions
-        .iter()
-        .enumerate()
-        .map(|(index, shown)| ReviewItem::of(index, shown))
-        .collect();
-    Ok(HttpResponse::Ok().json(FinalAttempt {
+    Ok(FinalAttempt {
         attempt_id: record.id.to_string(),
         status: "final",
         score: result.points,
@@ -724,6 +892,13 @@ pub fn render_final(
         started_at: timestamp(record.started_ms),
         finished_at: timestamp(result.finished_ms),
         server_time: now,
-        review,
-    }))
+        review: questions
+            .iter()
+            .enumerate()
+            .map(|(index, shown)| ReviewItem::of(index, shown))
+            .collect(),
+    })
 }
+
+#[cfg(test)]
+mod tests;

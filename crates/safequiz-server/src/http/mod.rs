@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod fair_play;
 pub mod health;
+mod json_writer;
 pub mod leaderboards;
 pub mod limits;
 pub mod live;

@@ -1,0 +1,247 @@
+//! JSON written by hand, for the bodies the participant's hot path answers with most: an
+//! attempt open (every start) and final (every submit).
+//!
+//! Why: such a body is mostly text that is JSON already (the question texts, escaped once when
+//! the banks are loaded, `QuestionTexts`) between about a hundred field names that never need
+//! escaping, and `serde_json`'s derived serializers spent their time on the machinery around
+//! them: each field name escaped as a map key, `#[serde(flatten)]` through a map serializer.
+//! Measured with `cargo bench -p safequiz-server --bench hot_path -- render` (docs/performance.md,
+//! "Attempt bodies written by hand").
+//!
+//! How: a type that is answered this way implements [`WriteJson`], writing its fields in the
+//! order of its declaration, and keeps its serde derive as the definition of its shape: the
+//! OpenAPI document is generated from that derive, and a test (`http::attempts::tests`) holds
+//! every writer byte-equal to `serde_json`'s output for the same values, so the two cannot drift.
+
+use std::io::Write as _;
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::ContentType;
+use jiff::Timestamp;
+use serde_json::value::RawValue;
+
+/// A type written as JSON by hand, with the same bytes `serde_json` writes for it.
+pub(crate) trait WriteJson {
+    /// Appends the value's JSON to `out`.
+    fn write_json(&self, out: &mut JsonWriter);
+}
+
+/// `value` as a JSON response with `status`; `capacity` is the body's expected length.
+pub(crate) fn json_response<T: WriteJson>(
+    status: StatusCode,
+    value: &T,
+    capacity: usize,
+) -> HttpResponse {
+    let mut out = JsonWriter::with_capacity(capacity);
+    value.write_json(&mut out);
+    HttpResponse::build(status)
+        .insert_header(ContentType::json())
+        .body(out.into_bytes())
+}
+
+/// A JSON text being written: values, and objects and arrays opened and closed around them.
+/// Separators are written by the writer: a value or key that follows another in the same
+/// object or array gets its comma.
+pub(crate) struct JsonWriter {
+    out: Vec<u8>,
+}
+
+impl JsonWriter {
+    /// An empty text with room for `capacity` bytes.
+    pub(crate) fn with_capacity(capacity: usize) -> JsonWriter {
+        JsonWriter {
+            out: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// The text written.
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.out
+    }
+
+    /// The comma before a value or key that is not the first of its object or array.
+    #[inline]
+    fn separate(&mut self) {
+        if let Some(&last) = self.out.last()
+            && !matches!(last, b'{' | b'[' | b':')
+        {
+            self.out.push(b',');
+        }
+    }
+
+    #[inline]
+    pub(crate) fn begin_object(&mut self) {
+        self.separate();
+        self.out.push(b'{');
+    }
+
+    #[inline]
+    pub(crate) fn end_object(&mut self) {
+        self.out.push(b'}');
+    }
+
+    #[inline]
+    pub(crate) fn begin_array(&mut self) {
+        self.separate();
+        self.out.push(b'[');
+    }
+
+    #[inline]
+    pub(crate) fn end_array(&mut self) {
+        self.out.push(b']');
+    }
+
+    /// A field name: a Rust identifier, which JSON never escapes.
+    #[inline]
+    pub(crate) fn key(&mut self, name: &'static str) {
+        debug_assert!(
+            name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+            "{name} is not a plain field name"
+        );
+        self.separate();
+        self.out.push(b'"');
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(b"\":");
+    }
+
+    /// A map key that is a number, written as `serde_json` writes one: a string.
+    pub(crate) fn key_number(&mut self, key: usize) {
+        self.separate();
+        self.out.push(b'"');
+        self.out
+            .extend_from_slice(itoa::Buffer::new().format(key).as_bytes());
+        self.out.extend_from_slice(b"\":");
+    }
+
+    /// A string, escaped as `serde_json` escapes it. The strings of these bodies (ids, a ticket)
+    /// never need it, and are copied as they are.
+    pub(crate) fn str(&mut self, value: &str) {
+        self.separate();
+        if value.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+            self.out.push(b'"');
+            self.out.extend_from_slice(value.as_bytes());
+            self.out.push(b'"');
+        } else {
+            // Writing to a Vec cannot fail, and a string always serializes.
+            let _ = serde_json::to_writer(&mut self.out, value);
+        }
+    }
+
+    /// A one-character string: an option's display key.
+    #[inline]
+    pub(crate) fn char(&mut self, value: char) {
+        if value.is_ascii_alphanumeric() {
+            self.separate();
+            self.out.extend_from_slice(&[b'"', value as u8, b'"']);
+        } else {
+            let mut bytes = [0; 4];
+            self.str(value.encode_utf8(&mut bytes));
+        }
+    }
+
+    /// JSON that is already written (a text escaped once, at load).
+    #[inline]
+    pub(crate) fn raw(&mut self, value: &RawValue) {
+        self.separate();
+        self.out.extend_from_slice(value.get().as_bytes());
+    }
+
+    #[inline]
+    pub(crate) fn u64(&mut self, value: u64) {
+        self.separate();
+        self.out
+            .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+    }
+
+    #[inline]
+    pub(crate) fn i64(&mut self, value: i64) {
+        self.separate();
+        self.out
+            .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+    }
+
+    #[inline]
+    pub(crate) fn bool(&mut self, value: bool) {
+        self.separate();
+        self.out
+            .extend_from_slice(if value { b"true" } else { b"false" });
+    }
+
+    /// An instant as jiff serializes it: its RFC 3339 text, as a string.
+    pub(crate) fn timestamp(&mut self, value: Timestamp) {
+        self.separate();
+        self.out.push(b'"');
+        // Writing to a Vec cannot fail.
+        let _ = write!(self.out, "{value}");
+        self.out.push(b'"');
+    }
+
+    /// An array of display keys.
+    pub(crate) fn chars(&mut self, values: &[char]) {
+        self.begin_array();
+        for &value in values {
+            self.char(value);
+        }
+        self.end_array();
+    }
+
+    /// An array of values that write themselves.
+    pub(crate) fn array<T: WriteJson>(&mut self, values: &[T]) {
+        self.begin_array();
+        for value in values {
+            value.write_json(self);
+        }
+        self.end_array();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(write: impl FnOnce(&mut JsonWriter)) -> String {
+        let mut out = JsonWriter::with_capacity(0);
+        write(&mut out);
+        String::from_utf8(out.into_bytes()).expect("the writer writes UTF-8")
+    }
+
+    #[test]
+    fn values_are_separated_within_objects_and_arrays_only() {
+        let text = written(|out| {
+            out.begin_object();
+            out.key("a");
+            out.begin_array();
+            out.u64(1);
+            out.i64(-2);
+            out.begin_object();
+            out.end_object();
+            out.begin_array();
+            out.end_array();
+            out.end_array();
+            out.key("b");
+            out.bool(false);
+            out.key_number(7);
+            out.chars(&['A', 'T']);
+            out.end_object();
+        });
+        assert_eq!(text, r#"{"a":[1,-2,{},[]],"b":false,"7":["A","T"]}"#);
+    }
+
+    #[test]
+    fn strings_and_instants_are_written_as_serde_json_writes_them() {
+        let odd = "引号\"、反斜杠\\、换行\n和\u{1}";
+        let instant = Timestamp::from_millisecond(1_780_000_000_123).expect("in range");
+        let whole = Timestamp::from_second(1_780_000_000).expect("in range");
+        let text = written(|out| {
+            out.begin_array();
+            out.str(odd);
+            out.char('"');
+            out.timestamp(instant);
+            out.timestamp(whole);
+            out.end_array();
+        });
+        let expected = serde_json::to_string(&(odd, '"', instant, whole)).expect("serializes");
+        assert_eq!(text, expected);
+    }
+}
