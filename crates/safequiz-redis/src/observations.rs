@@ -8,9 +8,10 @@
 //! The stream is capped at [`MAX_ENTRIES`] (approximately): if no worker runs, the oldest
 //! observations go, which only weakens a signal; results never depend on them.
 
-use redis::streams::{StreamId, StreamMaxlen};
-use redis::{AsyncCommands, Value};
+use redis::streams::StreamMaxlen;
+use redis::AsyncCommands;
 
+use crate::streams::StreamEntry;
 use crate::keys::OBSERVATIONS;
 use crate::{HotState, RedisError};
 
@@ -84,10 +85,10 @@ impl HotState {
     }
 }
 
-fn shipment_of(entry: StreamId) -> Shipment {
-    let text = match entry.map.get("o") {
-        Some(Value::BulkString(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
-        _ => {
+fn shipment_of(entry: StreamEntry) -> Shipment {
+    let text = match entry.fields.into_iter().find(|(name, _)| name == "o") {
+        Some((_, text)) => text,
+        None => {
             tracing::warn!(
                 shipment = %entry.id,
                 "a fair-play shipment without its lines; skipped"

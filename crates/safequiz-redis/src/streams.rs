@@ -49,7 +49,7 @@
 
 use redis::streams::{
     StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamInfoGroupsReply,
-    StreamPendingCountReply, StreamPendingReply, StreamReadOptions, StreamReadReply,
+    StreamPendingCountReply, StreamPendingReply,
 };
 use redis::{AsyncCommands, Value};
 
@@ -376,6 +376,70 @@ fn entry_of(entry: StreamId) -> StreamEntry {
     }
 }
 
+/// The entries of an `XREADGROUP` reply, their texts moved out of it: read in place rather than
+/// through redis-rs's `StreamReadReply`, which puts every entry's fields in a map of its own and
+/// copies each value again (the flusher reads every entry of the streams; docs/performance.md,
+/// "Stream entries read in place"). An entry deleted while pending has no fields. Both
+/// protocols' shapes: streams as an array of (key, entries) pairs (RESP2) or a map (RESP3).
+fn read_entries(reply: Value) -> Result<Vec<StreamEntry>, RedisError> {
+    let malformed = || RedisError::Reply("malformed XREADGROUP reply".to_owned());
+    let streams: Vec<Value> = match reply {
+        Value::Nil => return Ok(Vec::new()),
+        Value::Array(streams) => streams
+            .into_iter()
+            .map(|stream| match stream {
+                Value::Array(mut pair) if pair.len() == 2 => pair.pop().ok_or_else(malformed),
+                _ => Err(malformed()),
+            })
+            .collect::<Result<_, _>>()?,
+        Value::Map(streams) => streams.into_iter().map(|(_, entries)| entries).collect(),
+        _ => return Err(malformed()),
+    };
+    let mut read = Vec::new();
+    for entries in streams {
+        let Value::Array(entries) = entries else {
+            return Err(malformed());
+        };
+        read.reserve(entries.len());
+        for entry in entries {
+            let Value::Array(entry) = entry else {
+                return Err(malformed());
+            };
+            let mut parts = entry.into_iter();
+            let id = parts.next().and_then(text).ok_or_else(malformed)?;
+            let fields = match parts.next() {
+                Some(Value::Array(values)) => {
+                    let mut fields = Vec::with_capacity(values.len() / 2);
+                    let mut values = values.into_iter();
+                    while let (Some(name), Some(value)) = (values.next(), values.next()) {
+                        fields.push((
+                            text(name).ok_or_else(malformed)?,
+                            text(value).ok_or_else(malformed)?,
+                        ));
+                    }
+                    fields
+                }
+                Some(Value::Nil) | None => Vec::new(),
+                Some(_) => return Err(malformed()),
+            };
+            read.push(StreamEntry { id, fields });
+        }
+    }
+    Ok(read)
+}
+
+/// A bulk string as text, moved when it is UTF-8 (it always is: the scripts write text).
+fn text(value: Value) -> Option<String> {
+    match value {
+        Value::BulkString(bytes) => Some(
+            String::from_utf8(bytes)
+                .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned()),
+        ),
+        Value::SimpleString(text) => Some(text),
+        _ => None,
+    }
+}
+
 /// Whether stream id `a` (`<ms>-<seq>`) comes before `b`.
 fn stream_id_less(a: &str, b: &str) -> bool {
     let parse = |id: &str| {
@@ -416,20 +480,21 @@ impl HotState {
         consumer: &str,
         count: usize,
         pending: bool,
-    ) -> Result<Vec<StreamId>, RedisError> {
+    ) -> Result<Vec<StreamEntry>, RedisError> {
         let mut connection = self.connection().await?;
-        let options = StreamReadOptions::default()
-            .group(group, consumer)
-            .count(count);
         let start = if pending { "0" } else { ">" };
-        let reply: Option<StreamReadReply> =
-            connection.xread_options(&[key], &[start], &options).await?;
-        Ok(reply
-            .map(|reply| reply.keys)
-            .unwrap_or_default()
-            .into_iter()
-            .flat_map(|stream| stream.ids)
-            .collect())
+        let reply: Value = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(group)
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(count)
+            .arg("STREAMS")
+            .arg(key)
+            .arg(start)
+            .query_async(&mut connection)
+            .await?;
+        read_entries(reply)
     }
 
     /// Claims for `consumer` up to `count` entries of stream `key` that another consumer of
@@ -441,7 +506,7 @@ impl HotState {
         consumer: &str,
         min_idle_ms: u64,
         count: usize,
-    ) -> Result<Vec<StreamId>, RedisError> {
+    ) -> Result<Vec<StreamEntry>, RedisError> {
         let mut connection = self.connection().await?;
         let reply: StreamAutoClaimReply = connection
             .xautoclaim_options(
@@ -453,7 +518,7 @@ impl HotState {
                 StreamAutoClaimOptions::default().count(count),
             )
             .await?;
-        Ok(reply.claimed)
+        Ok(reply.claimed.into_iter().map(entry_of).collect())
     }
 
     /// Up to `count` entries for `consumer`: its own pending ones (delivered before, never
@@ -467,8 +532,7 @@ impl HotState {
         pending: bool,
     ) -> Result<Vec<StreamEntry>, RedisError> {
         let key = ShardKeys::new(campaign, shard).stream();
-        let entries = self.read_as(&key, GROUP, consumer, count, pending).await?;
-        Ok(entries.into_iter().map(entry_of).collect())
+        self.read_as(&key, GROUP, consumer, count, pending).await
     }
 
     /// A consumer's next entries of a shard's stream: see [`HotState::next_as`].
@@ -481,10 +545,8 @@ impl HotState {
         count: usize,
     ) -> Result<(Vec<StreamEntry>, Source), RedisError> {
         let key = ShardKeys::new(campaign, shard).stream();
-        let (entries, source) = self
-            .next_as(&key, GROUP, consumer, min_idle_ms, count)
-            .await?;
-        Ok((entries.into_iter().map(entry_of).collect(), source))
+        self.next_as(&key, GROUP, consumer, min_idle_ms, count)
+            .await
     }
 
     /// Up to `count` entries of stream `key` for `consumer` of `group`, in the order every
@@ -498,7 +560,7 @@ impl HotState {
         consumer: &str,
         min_idle_ms: u64,
         count: usize,
-    ) -> Result<(Vec<StreamId>, Source), RedisError> {
+    ) -> Result<(Vec<StreamEntry>, Source), RedisError> {
         let own = self.read_as(key, group, consumer, count, true).await?;
         if !own.is_empty() {
             return Ok((own, Source::Pending));
@@ -679,5 +741,62 @@ impl HotState {
         let _: String = connection.xadd(keys.dead_letters(), "*", &fields).await?;
         self.ack(campaign, shard, std::slice::from_ref(&entry.id))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(text: &str) -> Value {
+        Value::BulkString(text.as_bytes().to_vec())
+    }
+
+    fn entry(id: &str, fields: &[&str]) -> Value {
+        Value::Array(vec![
+            bulk(id),
+            Value::Array(fields.iter().map(|f| bulk(f)).collect()),
+        ])
+    }
+
+    #[test]
+    fn a_read_reply_gives_its_entries_in_order_in_either_protocol() {
+        let entries = || {
+            Value::Array(vec![
+                entry("1-0", &["type", "attempt", "attempt", "7-1"]),
+                Value::Array(vec![bulk("1-1"), Value::Nil]),
+                entry("2-0", &["type", "participant", "person", "名\t字"]),
+            ])
+        };
+        let resp2 = Value::Array(vec![Value::Array(vec![bulk("s"), entries()])]);
+        let resp3 = Value::Map(vec![(bulk("s"), entries())]);
+        for reply in [resp2, resp3] {
+            let read = read_entries(reply).expect("a well-formed reply");
+            let ids: Vec<&str> = read.iter().map(|e| e.id.as_str()).collect();
+            assert_eq!(ids, ["1-0", "1-1", "2-0"]);
+            assert_eq!(read[0].get("attempt"), Some("7-1"));
+            assert_eq!(read[0].fields.len(), 2);
+            assert!(read[1].fields.is_empty(), "deleted while pending");
+            assert_eq!(read[2].get("person"), Some("名\t字"));
+        }
+        assert!(read_entries(Value::Nil).expect("nothing new").is_empty());
+    }
+
+    #[test]
+    fn a_malformed_read_reply_is_an_error() {
+        for reply in [
+            Value::Int(3),
+            Value::Array(vec![Value::Array(vec![bulk("s")])]),
+            Value::Array(vec![Value::Array(vec![bulk("s"), Value::Int(1)])]),
+            Value::Array(vec![Value::Array(vec![
+                bulk("s"),
+                Value::Array(vec![Value::Array(vec![Value::Int(1), Value::Nil])]),
+            ])]),
+        ] {
+            assert!(
+                matches!(read_entries(reply.clone()), Err(RedisError::Reply(_))),
+                "{reply:?}"
+            );
+        }
     }
 }
