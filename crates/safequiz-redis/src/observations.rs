@@ -8,11 +8,11 @@
 //! The stream is capped at [`MAX_ENTRIES`] (approximately): if no worker runs, the oldest
 //! observations go, which only weakens a signal; results never depend on them.
 
-use redis::streams::StreamMaxlen;
 use redis::AsyncCommands;
+use redis::streams::StreamMaxlen;
 
-use crate::streams::StreamEntry;
 use crate::keys::OBSERVATIONS;
+use crate::streams::StreamEntry;
 use crate::{HotState, RedisError};
 
 /// The consumer group of the fair-play workers.

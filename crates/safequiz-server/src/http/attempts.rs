@@ -586,28 +586,21 @@ struct FinalAttempt<'a> {
 
 impl WriteJson for OptionView<'_> {
     fn write_json(&self, out: &mut JsonWriter) {
-        out.begin_object();
-        out.key("key");
-        out.char(self.key);
-        out.key("text");
-        out.raw(self.text);
-        out.end_object();
+        out.object(|out| {
+            out.field("key", &self.key);
+            out.field("text", self.text);
+        });
     }
 }
 
 impl QuestionView<'_> {
     /// The fields without the braces around them: a review item flattens them into its own.
     fn write_fields(&self, out: &mut JsonWriter) {
-        out.key("index");
-        out.u64(self.index as u64);
-        out.key("id");
-        out.str(self.id);
-        out.key("kind");
-        out.str(self.kind);
-        out.key("stem");
-        out.raw(self.stem);
-        out.key("options");
-        out.array(&self.options);
+        out.field("index", &self.index);
+        out.field("id", self.id);
+        out.field("kind", self.kind);
+        out.field("stem", self.stem);
+        out.field("options", &self.options);
     }
 
     /// About how long the question's JSON is, to size a body's buffer once.
@@ -619,41 +612,24 @@ impl QuestionView<'_> {
 
 impl WriteJson for QuestionView<'_> {
     fn write_json(&self, out: &mut JsonWriter) {
-        out.begin_object();
-        self.write_fields(out);
-        out.end_object();
+        out.object(|out| self.write_fields(out));
     }
 }
 
 impl WriteJson for OpenAttempt<'_> {
     fn write_json(&self, out: &mut JsonWriter) {
-        out.begin_object();
-        out.key("attempt_id");
-        out.str(&self.attempt_id);
-        out.key("status");
-        out.str(self.status);
-        out.key("started_at");
-        out.timestamp(self.started_at);
-        out.key("deadline");
-        out.timestamp(self.deadline);
-        out.key("server_time");
-        out.timestamp(self.server_time);
-        out.key("remaining_ms");
-        out.i64(self.remaining_ms);
-        out.key("time_limit_secs");
-        out.u64(u64::from(self.time_limit_secs));
-        out.key("questions");
-        out.array(&self.questions);
-        out.key("answers");
-        out.begin_object();
-        for (&index, keys) in &self.answers {
-            out.key_number(index);
-            out.chars(keys);
-        }
-        out.end_object();
-        out.key("save_ticket");
-        out.str(&self.save_ticket);
-        out.end_object();
+        out.object(|out| {
+            out.field("attempt_id", &self.attempt_id);
+            out.field("status", self.status);
+            out.field("started_at", &self.started_at);
+            out.field("deadline", &self.deadline);
+            out.field("server_time", &self.server_time);
+            out.field("remaining_ms", &self.remaining_ms);
+            out.field("time_limit_secs", &self.time_limit_secs);
+            out.field("questions", &self.questions);
+            out.field("answers", &self.answers);
+            out.field("save_ticket", &self.save_ticket);
+        });
     }
 }
 
@@ -670,48 +646,32 @@ impl OpenAttempt<'_> {
 
 impl WriteJson for ReviewItem<'_> {
     fn write_json(&self, out: &mut JsonWriter) {
-        out.begin_object();
-        self.question.write_fields(out);
-        out.key("choices");
-        out.chars(&self.choices);
-        out.key("correct_choices");
-        out.chars(&self.correct_choices);
-        out.key("correct");
-        out.bool(self.correct);
-        out.key("explanation");
-        out.raw(self.explanation);
-        out.key("source");
-        out.raw(self.source);
-        out.end_object();
+        out.object(|out| {
+            self.question.write_fields(out);
+            out.field("choices", &self.choices);
+            out.field("correct_choices", &self.correct_choices);
+            out.field("correct", &self.correct);
+            out.field("explanation", self.explanation);
+            out.field("source", self.source);
+        });
     }
 }
 
 impl WriteJson for FinalAttempt<'_> {
     fn write_json(&self, out: &mut JsonWriter) {
-        out.begin_object();
-        out.key("attempt_id");
-        out.str(&self.attempt_id);
-        out.key("status");
-        out.str(self.status);
-        out.key("score");
-        out.u64(u64::from(self.score));
-        out.key("max_score");
-        out.u64(u64::from(self.max_score));
-        out.key("correct_count");
-        out.u64(u64::from(self.correct_count));
-        out.key("time_used_ms");
-        out.i64(self.time_used_ms);
-        out.key("auto_submitted");
-        out.bool(self.auto_submitted);
-        out.key("started_at");
-        out.timestamp(self.started_at);
-        out.key("finished_at");
-        out.timestamp(self.finished_at);
-        out.key("server_time");
-        out.timestamp(self.server_time);
-        out.key("review");
-        out.array(&self.review);
-        out.end_object();
+        out.object(|out| {
+            out.field("attempt_id", &self.attempt_id);
+            out.field("status", self.status);
+            out.field("score", &self.score);
+            out.field("max_score", &self.max_score);
+            out.field("correct_count", &self.correct_count);
+            out.field("time_used_ms", &self.time_used_ms);
+            out.field("auto_submitted", &self.auto_submitted);
+            out.field("started_at", &self.started_at);
+            out.field("finished_at", &self.finished_at);
+            out.field("server_time", &self.server_time);
+            out.field("review", &self.review);
+        });
     }
 }
 

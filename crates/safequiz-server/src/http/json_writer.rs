@@ -13,6 +13,7 @@
 //! OpenAPI document is generated from that derive, and a test (`http::attempts::tests`) holds
 //! every writer byte-equal to `serde_json`'s output for the same values, so the two cannot drift.
 
+use std::collections::BTreeMap;
 use std::io::Write as _;
 
 use actix_web::HttpResponse;
@@ -25,6 +26,105 @@ use serde_json::value::RawValue;
 pub(crate) trait WriteJson {
     /// Appends the value's JSON to `out`.
     fn write_json(&self, out: &mut JsonWriter);
+}
+
+impl<T: WriteJson + ?Sized> WriteJson for &T {
+    #[inline]
+    fn write_json(&self, out: &mut JsonWriter) {
+        (**self).write_json(out);
+    }
+}
+
+impl WriteJson for str {
+    #[inline]
+    fn write_json(&self, out: &mut JsonWriter) {
+        out.str(self);
+    }
+}
+
+impl WriteJson for String {
+    #[inline]
+    fn write_json(&self, out: &mut JsonWriter) {
+        out.str(self);
+    }
+}
+
+impl WriteJson for char {
+    #[inline]
+    fn write_json(&self, out: &mut JsonWriter) {
+        out.char(*self);
+    }
+}
+
+impl WriteJson for RawValue {
+    #[inline]
+    fn write_json(&self, out: &mut JsonWriter) {
+        out.raw(self);
+    }
+}
+
+impl WriteJson for bool {
+    #[inline]
+    fn write_json(&self, out: &mut JsonWriter) {
+        out.bool(*self);
+    }
+}
+
+impl WriteJson for u32 {
+    #[inline]
+    fn write_json(&self, out: &mut JsonWriter) {
+        out.u64(u64::from(*self));
+    }
+}
+
+impl WriteJson for usize {
+    #[inline]
+    fn write_json(&self, out: &mut JsonWriter) {
+        out.u64(*self as u64);
+    }
+}
+
+impl WriteJson for i64 {
+    #[inline]
+    fn write_json(&self, out: &mut JsonWriter) {
+        out.i64(*self);
+    }
+}
+
+impl WriteJson for Timestamp {
+    #[inline]
+    fn write_json(&self, out: &mut JsonWriter) {
+        out.timestamp(*self);
+    }
+}
+
+impl<T: WriteJson> WriteJson for [T] {
+    fn write_json(&self, out: &mut JsonWriter) {
+        out.begin_array();
+        for value in self {
+            value.write_json(out);
+        }
+        out.end_array();
+    }
+}
+
+impl<T: WriteJson> WriteJson for Vec<T> {
+    #[inline]
+    fn write_json(&self, out: &mut JsonWriter) {
+        self.as_slice().write_json(out);
+    }
+}
+
+/// A map by number, as `serde_json` writes one: an object whose keys are the numbers as text.
+impl<T: WriteJson> WriteJson for BTreeMap<usize, T> {
+    fn write_json(&self, out: &mut JsonWriter) {
+        out.begin_object();
+        for (&key, value) in self {
+            out.key_number(key);
+            value.write_json(out);
+        }
+        out.end_object();
+    }
 }
 
 /// `value` as a JSON response with `status`; `capacity` is the body's expected length.
@@ -177,22 +277,19 @@ impl JsonWriter {
         self.out.push(b'"');
     }
 
-    /// An array of display keys.
-    pub(crate) fn chars(&mut self, values: &[char]) {
-        self.begin_array();
-        for &value in values {
-            self.char(value);
-        }
-        self.end_array();
+    /// A field of an object: its name, then its value.
+    #[inline]
+    pub(crate) fn field<T: WriteJson + ?Sized>(&mut self, name: &'static str, value: &T) {
+        self.key(name);
+        value.write_json(self);
     }
 
-    /// An array of values that write themselves.
-    pub(crate) fn array<T: WriteJson>(&mut self, values: &[T]) {
-        self.begin_array();
-        for value in values {
-            value.write_json(self);
-        }
-        self.end_array();
+    /// An object whose fields `fields` writes.
+    #[inline]
+    pub(crate) fn object(&mut self, fields: impl FnOnce(&mut JsonWriter)) {
+        self.begin_object();
+        fields(self);
+        self.end_object();
     }
 }
 
@@ -222,10 +319,14 @@ mod tests {
             out.key("b");
             out.bool(false);
             out.key_number(7);
-            out.chars(&['A', 'T']);
+            ['A', 'T'].write_json(out);
+            out.field("c", "文");
             out.end_object();
         });
-        assert_eq!(text, r#"{"a":[1,-2,{},[]],"b":false,"7":["A","T"]}"#);
+        assert_eq!(
+            text,
+            r#"{"a":[1,-2,{},[]],"b":false,"7":["A","T"],"c":"文"}"#
+        );
     }
 
     #[test]
