@@ -28,73 +28,78 @@ pub(crate) trait WriteJson {
     fn write_json(&self, out: &mut JsonWriter);
 }
 
-impl<T: WriteJson + ?Sized> WriteJson for &T {
-    #[inline]
-    fn write_json(&self, out: &mut JsonWriter) {
-        (**self).write_json(out);
-    }
-}
-
 impl WriteJson for str {
-    #[inline]
+    /// Escaped as `serde_json` escapes a string. The strings of these bodies (ids, a ticket)
+    /// never need it, and are copied as they are.
     fn write_json(&self, out: &mut JsonWriter) {
-        out.str(self);
+        out.separate();
+        if self.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+            out.out.push(b'"');
+            out.out.extend_from_slice(self.as_bytes());
+            out.out.push(b'"');
+        } else {
+            // Writing to a Vec cannot fail, and a string always serializes.
+            let _ = serde_json::to_writer(&mut out.out, self);
+        }
     }
 }
 
 impl WriteJson for String {
     #[inline]
     fn write_json(&self, out: &mut JsonWriter) {
-        out.str(self);
+        self.as_str().write_json(out);
     }
 }
 
+/// A one-character string: an option's display key.
 impl WriteJson for char {
     #[inline]
     fn write_json(&self, out: &mut JsonWriter) {
-        out.char(*self);
+        if self.is_ascii_alphanumeric() {
+            out.value(&[b'"', *self as u8, b'"']);
+        } else {
+            self.encode_utf8(&mut [0; 4]).write_json(out);
+        }
     }
 }
 
+/// JSON that is already written (a text escaped once, at load).
 impl WriteJson for RawValue {
     #[inline]
     fn write_json(&self, out: &mut JsonWriter) {
-        out.raw(self);
+        out.value(self.get().as_bytes());
     }
 }
 
 impl WriteJson for bool {
     #[inline]
     fn write_json(&self, out: &mut JsonWriter) {
-        out.bool(*self);
+        out.value(if *self { b"true" } else { b"false" });
     }
 }
 
-impl WriteJson for u32 {
-    #[inline]
-    fn write_json(&self, out: &mut JsonWriter) {
-        out.u64(u64::from(*self));
-    }
+/// Integers, in decimal.
+macro_rules! integers {
+    ($($integer:ty),*) => {$(
+        impl WriteJson for $integer {
+            #[inline]
+            fn write_json(&self, out: &mut JsonWriter) {
+                out.value(itoa::Buffer::new().format(*self).as_bytes());
+            }
+        }
+    )*};
 }
 
-impl WriteJson for usize {
-    #[inline]
-    fn write_json(&self, out: &mut JsonWriter) {
-        out.u64(*self as u64);
-    }
-}
+integers!(u32, usize, i64);
 
-impl WriteJson for i64 {
-    #[inline]
-    fn write_json(&self, out: &mut JsonWriter) {
-        out.i64(*self);
-    }
-}
-
+/// An instant as jiff serializes it: its RFC 3339 text, as a string.
 impl WriteJson for Timestamp {
-    #[inline]
     fn write_json(&self, out: &mut JsonWriter) {
-        out.timestamp(*self);
+        out.separate();
+        out.out.push(b'"');
+        // Writing to a Vec cannot fail.
+        let _ = write!(out.out, "{self}");
+        out.out.push(b'"');
     }
 }
 
@@ -118,12 +123,12 @@ impl<T: WriteJson> WriteJson for Vec<T> {
 /// A map by number, as `serde_json` writes one: an object whose keys are the numbers as text.
 impl<T: WriteJson> WriteJson for BTreeMap<usize, T> {
     fn write_json(&self, out: &mut JsonWriter) {
-        out.begin_object();
-        for (&key, value) in self {
-            out.key_number(key);
-            value.write_json(out);
-        }
-        out.end_object();
+        out.object(|out| {
+            for (&key, value) in self {
+                out.key_number(key);
+                value.write_json(out);
+            }
+        });
     }
 }
 
@@ -171,30 +176,30 @@ impl JsonWriter {
     }
 
     #[inline]
-    pub(crate) fn begin_object(&mut self) {
+    fn begin_object(&mut self) {
         self.separate();
         self.out.push(b'{');
     }
 
     #[inline]
-    pub(crate) fn end_object(&mut self) {
+    fn end_object(&mut self) {
         self.out.push(b'}');
     }
 
     #[inline]
-    pub(crate) fn begin_array(&mut self) {
+    fn begin_array(&mut self) {
         self.separate();
         self.out.push(b'[');
     }
 
     #[inline]
-    pub(crate) fn end_array(&mut self) {
+    fn end_array(&mut self) {
         self.out.push(b']');
     }
 
     /// A field name: a Rust identifier, which JSON never escapes.
     #[inline]
-    pub(crate) fn key(&mut self, name: &'static str) {
+    fn key(&mut self, name: &'static str) {
         debug_assert!(
             name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
             "{name} is not a plain field name"
@@ -206,7 +211,7 @@ impl JsonWriter {
     }
 
     /// A map key that is a number, written as `serde_json` writes one: a string.
-    pub(crate) fn key_number(&mut self, key: usize) {
+    fn key_number(&mut self, key: usize) {
         self.separate();
         self.out.push(b'"');
         self.out
@@ -214,67 +219,11 @@ impl JsonWriter {
         self.out.extend_from_slice(b"\":");
     }
 
-    /// A string, escaped as `serde_json` escapes it. The strings of these bodies (ids, a ticket)
-    /// never need it, and are copied as they are.
-    pub(crate) fn str(&mut self, value: &str) {
-        self.separate();
-        if value.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-            self.out.push(b'"');
-            self.out.extend_from_slice(value.as_bytes());
-            self.out.push(b'"');
-        } else {
-            // Writing to a Vec cannot fail, and a string always serializes.
-            let _ = serde_json::to_writer(&mut self.out, value);
-        }
-    }
-
-    /// A one-character string: an option's display key.
+    /// A value whose JSON is `bytes`.
     #[inline]
-    pub(crate) fn char(&mut self, value: char) {
-        if value.is_ascii_alphanumeric() {
-            self.separate();
-            self.out.extend_from_slice(&[b'"', value as u8, b'"']);
-        } else {
-            let mut bytes = [0; 4];
-            self.str(value.encode_utf8(&mut bytes));
-        }
-    }
-
-    /// JSON that is already written (a text escaped once, at load).
-    #[inline]
-    pub(crate) fn raw(&mut self, value: &RawValue) {
+    fn value(&mut self, bytes: &[u8]) {
         self.separate();
-        self.out.extend_from_slice(value.get().as_bytes());
-    }
-
-    #[inline]
-    pub(crate) fn u64(&mut self, value: u64) {
-        self.separate();
-        self.out
-            .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
-    }
-
-    #[inline]
-    pub(crate) fn i64(&mut self, value: i64) {
-        self.separate();
-        self.out
-            .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
-    }
-
-    #[inline]
-    pub(crate) fn bool(&mut self, value: bool) {
-        self.separate();
-        self.out
-            .extend_from_slice(if value { b"true" } else { b"false" });
-    }
-
-    /// An instant as jiff serializes it: its RFC 3339 text, as a string.
-    pub(crate) fn timestamp(&mut self, value: Timestamp) {
-        self.separate();
-        self.out.push(b'"');
-        // Writing to a Vec cannot fail.
-        let _ = write!(self.out, "{value}");
-        self.out.push(b'"');
+        self.out.extend_from_slice(bytes);
     }
 
     /// A field of an object: its name, then its value.
@@ -306,22 +255,19 @@ mod tests {
     #[test]
     fn values_are_separated_within_objects_and_arrays_only() {
         let text = written(|out| {
-            out.begin_object();
-            out.key("a");
-            out.begin_array();
-            out.u64(1);
-            out.i64(-2);
-            out.begin_object();
-            out.end_object();
-            out.begin_array();
-            out.end_array();
-            out.end_array();
-            out.key("b");
-            out.bool(false);
-            out.key_number(7);
-            ['A', 'T'].write_json(out);
-            out.field("c", "文");
-            out.end_object();
+            out.object(|out| {
+                out.key("a");
+                out.begin_array();
+                1u32.write_json(out);
+                (-2i64).write_json(out);
+                out.object(|_| {});
+                <[u32]>::write_json(&[], out);
+                out.end_array();
+                out.field("b", &false);
+                out.key_number(7);
+                ['A', 'T'].write_json(out);
+                out.field("c", "文");
+            });
         });
         assert_eq!(
             text,
@@ -336,10 +282,10 @@ mod tests {
         let whole = Timestamp::from_second(1_780_000_000).expect("in range");
         let text = written(|out| {
             out.begin_array();
-            out.str(odd);
-            out.char('"');
-            out.timestamp(instant);
-            out.timestamp(whole);
+            odd.write_json(out);
+            '"'.write_json(out);
+            instant.write_json(out);
+            whole.write_json(out);
             out.end_array();
         });
         let expected = serde_json::to_string(&(odd, '"', instant, whole)).expect("serializes");
