@@ -8,13 +8,18 @@
 //! escapes, so a username holding `\n` stays on its line in both formats.
 //!
 //! Every line logged while a request is served carries its [`RequestId`] (`request_id`), which
-//! also goes back to the client in `X-Request-Id` and in every error body. The id lives in a
-//! task-local set by the request-id middleware (`http::request_id`), so it costs no span, no
-//! allocation and nothing when nothing is logged.
+//! also goes back to the client in `X-Request-Id` and in every error body, and, once the
+//! request's token was verified, the participant it acts for (`participant`, [`note_participant`]).
+//! Both live in a task-local set by the request-id middleware (`http::request_id`), so they cost
+//! no span, no allocation and nothing when nothing is logged. The participant's requests have no
+//! span of their own for the same reason: a span with a field costs the formatted field, an
+//! allocation and the registry's bookkeeping on every request, logged or not (about 1.5 µs for
+//! the two a save used to open, docs/performance.md, "Spans off the hot path").
 //!
 //! Never log phones, names, tokens, usernames or request bodies; log ids as dotted fields
 //! (`attempt.id`).
 
+use std::cell::Cell;
 use std::fmt::{self, Write as _};
 use std::future::Future;
 
@@ -32,7 +37,36 @@ use tracing_subscriber::registry::LookupSpan;
 mod tests;
 
 tokio::task_local! {
-    static CURRENT: RequestId;
+    static CURRENT: RequestScope;
+}
+
+/// What every line logged while one request is served carries: its id, and the participant
+/// once a token named one.
+pub struct RequestScope {
+    id: RequestId,
+    participant: Cell<Option<u64>>,
+}
+
+impl RequestScope {
+    fn new(id: RequestId) -> RequestScope {
+        RequestScope {
+            id,
+            participant: Cell::new(None),
+        }
+    }
+}
+
+/// Marks the request being served on this task as acting for `participant`: the lines it logs
+/// from now on carry `participant`. Outside a request, nothing.
+pub fn note_participant(participant: u64) {
+    let _outside_a_request = CURRENT.try_with(|scope| scope.participant.set(Some(participant)));
+}
+
+/// The request being served on this task, if any: its id and its participant.
+fn current() -> Option<(RequestId, Option<u64>)> {
+    CURRENT
+        .try_with(|scope| (scope.id, scope.participant.get()))
+        .ok()
 }
 
 /// The id of one request: at most [`RequestId::MAX_LEN`] bytes of `A-Z a-z 0-9 . _ : -`, held
@@ -86,17 +120,17 @@ impl RequestId {
 
     /// The id of the request being served on this task, if any.
     pub fn current() -> Option<RequestId> {
-        CURRENT.try_with(|id| *id).ok()
+        CURRENT.try_with(|scope| scope.id).ok()
     }
 
     /// Runs `future` as part of this request: its log lines and error bodies carry the id.
-    pub fn scope<F: Future>(self, future: F) -> TaskLocalFuture<RequestId, F> {
-        CURRENT.scope(self, future)
+    pub fn scope<F: Future>(self, future: F) -> TaskLocalFuture<RequestScope, F> {
+        CURRENT.scope(RequestScope::new(self), future)
     }
 
     /// Runs `f` as part of this request (the synchronous part of a service call).
     pub fn sync_scope<R>(self, f: impl FnOnce() -> R) -> R {
-        CURRENT.sync_scope(self, f)
+        CURRENT.sync_scope(RequestScope::new(self), f)
     }
 }
 
@@ -329,7 +363,7 @@ where
     ) -> fmt::Result {
         let metadata = event.metadata();
         let now = jiff::Timestamp::now();
-        let request = RequestId::current();
+        let request = current();
         match self.0 {
             LogFormat::Json => {
                 write!(
@@ -339,8 +373,11 @@ where
                 )?;
                 escape(&mut writer, metadata.target())?;
                 writer.write_char('"')?;
-                if let Some(id) = request {
+                if let Some((id, participant)) = request {
                     write!(writer, ",\"request_id\":\"{id}\"")?;
+                    if let Some(participant) = participant {
+                        write!(writer, ",\"participant\":{participant}")?;
+                    }
                 }
             }
             LogFormat::Text => {
@@ -367,7 +404,10 @@ where
         }
         match (self.0, request) {
             (LogFormat::Json, _) => writer.write_str("}\n"),
-            (LogFormat::Text, Some(id)) => writeln!(writer, " request_id={id}"),
+            (LogFormat::Text, Some((id, Some(participant)))) => {
+                writeln!(writer, " request_id={id} participant={participant}")
+            }
+            (LogFormat::Text, Some((id, None))) => writeln!(writer, " request_id={id}"),
             (LogFormat::Text, None) => writer.write_char('\n'),
         }
     }

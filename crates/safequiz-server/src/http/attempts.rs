@@ -106,7 +106,6 @@ fn check_open(campaign: &Campaign, now: Timestamp) -> Result<(), ApiError> {
         (status = 409, description = "`campaign_closed`, `daily_limit_reached` (with `next_attempt_at`) or `total_limit_reached` (the campaign's `attempts_total` used)", body = ErrorBody<'_>),
     )
 )]
-#[tracing::instrument(skip_all, fields(participant = claims.participant))]
 pub async fn start(
     request: actix_web::HttpRequest,
     state: web::Data<AppState>,
@@ -186,7 +185,6 @@ pub struct AnswerBody {
         (status = 422, description = "`invalid_index` or `invalid_choice`", body = ErrorBody<'_>),
     )
 )]
-#[tracing::instrument(skip_all, fields(participant = claims.participant))]
 pub async fn save(
     request: actix_web::HttpRequest,
     state: web::Data<AppState>,
@@ -305,7 +303,6 @@ pub struct SubmitBody {
         (status = 422, description = "`invalid_index` or `invalid_choice`", body = ErrorBody<'_>),
     )
 )]
-#[tracing::instrument(skip_all, fields(participant = claims.participant))]
 pub async fn submit(
     request: actix_web::HttpRequest,
     state: web::Data<AppState>,
@@ -369,7 +366,6 @@ pub async fn submit(
         (status = 404, description = "`not_found`: no such attempt of this participant", body = ErrorBody<'_>),
     )
 )]
-#[tracing::instrument(skip_all, fields(participant = claims.participant))]
 pub async fn read(
     state: web::Data<AppState>,
     attempt: web::Path<String>,

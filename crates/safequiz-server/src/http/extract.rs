@@ -41,6 +41,7 @@ fn verify(request: &HttpRequest) -> Result<Participant, ApiError> {
         .and_then(|value| value.strip_prefix("Bearer "))
         .ok_or_else(|| ApiError::Unauthorized("凭证格式应为 Bearer <token>".to_owned()))?;
     let claims = state.auth.verify(token.trim(), state.clock.now())?;
+    crate::telemetry::note_participant(claims.participant);
     // In memory, no I/O: the hot path keeps its one Redis round trip (`http::limits`).
     state.limits.participant_request(&claims)?;
     Ok(Participant(claims))

@@ -19,7 +19,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use tokio::task::futures::TaskLocalFuture;
 
 use super::client_address::TrustedProxies;
-use crate::telemetry::RequestId;
+use crate::telemetry::{RequestId, RequestScope};
 
 /// The header the id travels in, both ways.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -83,7 +83,7 @@ where
 {
     type Response = ServiceResponse<B>;
     type Error = Error;
-    type Future = WithId<TaskLocalFuture<RequestId, S::Future>>;
+    type Future = WithId<TaskLocalFuture<RequestScope, S::Future>>;
 
     forward_ready!(service);
 

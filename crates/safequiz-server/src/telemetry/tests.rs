@@ -3,7 +3,7 @@
 use std::io;
 use std::sync::{Arc, Mutex};
 
-use super::{LogFormat, RequestId, escape, subscriber};
+use super::{LogFormat, RequestId, escape, note_participant, subscriber};
 
 /// A log destination the test reads back.
 #[derive(Clone, Default)]
@@ -131,4 +131,41 @@ fn escape_leaves_ordinary_text_alone() {
     let mut out = String::new();
     escape(&mut out, "张三 organizer-1 o'k").expect("write");
     assert_eq!(out, "张三 organizer-1 o'k");
+}
+
+#[test]
+fn lines_name_the_participant_once_the_request_noted_it() {
+    let id = RequestId::parse(b"req-1").expect("a sane id");
+    let log = || {
+        note_participant(7);
+        tracing::warn!("outside any request");
+        id.sync_scope(|| {
+            tracing::warn!("before the token");
+            note_participant(42);
+            tracing::warn!("after the token");
+        });
+        tracing::warn!("after the request");
+    };
+    let json: Vec<serde_json::Value> = lines(LogFormat::Json, log)
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let participants: Vec<_> = json.iter().map(|event| event.get("participant")).collect();
+    assert_eq!(
+        participants,
+        [None, None, Some(&serde_json::json!(42)), None],
+        "{json:#?}"
+    );
+    assert_eq!(json[2]["request_id"], "req-1");
+
+    let text = lines(LogFormat::Text, log);
+    assert_eq!(text.len(), 4, "{text:#?}");
+    assert!(
+        text[2].ends_with(" request_id=req-1 participant=42"),
+        "{}",
+        text[2]
+    );
+    for line in [&text[0], &text[1], &text[3]] {
+        assert!(!line.contains("participant="), "{line}");
+    }
 }
