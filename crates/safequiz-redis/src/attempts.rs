@@ -493,11 +493,11 @@ pub struct DueAttempt {
 /// The participant's requests (one call each) and the sweeper's list. A request's span is at
 /// `debug` level, so that under the default `info` filter it costs nothing: at `info` its fields
 /// are formatted and its bookkeeping done on every request, logged or not (about 0.7 µs a span,
-/// docs/performance.md, "Spans off the hot path"). The service's log lines name the
-/// participant without it.
+/// docs/performance.md, "Spans off the hot path"). The participant is not among its fields: the
+/// service's log lines name it already (`participant`), and a JSON line must not hold a key twice.
 impl HotState {
     /// Starts today's attempt with the questions of `attempt`, or resumes the open one.
-    #[tracing::instrument(level = "debug", skip_all, fields(participant = actor.participant))]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn start(
         &self,
         actor: &Actor<'_>,
@@ -532,7 +532,7 @@ impl HotState {
     }
 
     /// Saves the answer to question `index` (0-based) of attempt `number`.
-    #[tracing::instrument(level = "debug", skip_all, fields(participant = actor.participant, attempt.number = number))]
+    #[tracing::instrument(level = "debug", skip_all, fields(attempt.number = number))]
     pub async fn save(
         &self,
         actor: &Actor<'_>,
@@ -566,7 +566,7 @@ impl HotState {
     /// `LSET` fails on a missing list, which is every attempt that is not open (final, never
     /// started, or started before answers lists existed): then nothing is written and this
     /// answers `false`, and the caller runs [`HotState::save`], which tells those apart.
-    #[tracing::instrument(level = "debug", skip_all, fields(participant = actor.participant, attempt.number = number))]
+    #[tracing::instrument(level = "debug", skip_all, fields(attempt.number = number))]
     pub async fn save_listed(
         &self,
         actor: &Actor<'_>,
@@ -591,7 +591,7 @@ impl HotState {
     }
 
     /// Saves `answers` (question index, choice), all or none, then finalizes attempt `number`.
-    #[tracing::instrument(level = "debug", skip_all, fields(participant = actor.participant, attempt.number = number))]
+    #[tracing::instrument(level = "debug", skip_all, fields(attempt.number = number))]
     pub async fn submit(
         &self,
         actor: &Actor<'_>,
@@ -625,7 +625,7 @@ impl HotState {
 
     /// Reads attempt `number`, finalizing it first (automatically submitted) when its grace has
     /// ended; the sweeper finalizes through this too.
-    #[tracing::instrument(level = "debug", skip_all, fields(participant = actor.participant, attempt.number = number))]
+    #[tracing::instrument(level = "debug", skip_all, fields(attempt.number = number))]
     pub async fn read(
         &self,
         actor: &Actor<'_>,
