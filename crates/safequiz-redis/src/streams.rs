@@ -363,13 +363,12 @@ impl FlushLag {
 }
 
 fn entry_of(entry: StreamId) -> StreamEntry {
-    let mut fields = Vec::with_capacity(entry.map.len());
     // Field order does not matter to readers; they look fields up by name.
-    for (name, value) in entry.map {
-        if let Value::BulkString(bytes) = value {
-            fields.push((name, String::from_utf8_lossy(&bytes).into_owned()));
-        }
-    }
+    let fields = entry
+        .map
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, text(value)?)))
+        .collect();
     StreamEntry {
         id: entry.id,
         fields,
@@ -428,7 +427,8 @@ fn read_entries(reply: Value) -> Result<Vec<StreamEntry>, RedisError> {
     Ok(read)
 }
 
-/// A bulk string as text, moved when it is UTF-8 (it always is: the scripts write text).
+/// A bulk string as text, moved when it is UTF-8 (it always is: the scripts write text); the
+/// one conversion of a stream value, for every reply that carries entries.
 fn text(value: Value) -> Option<String> {
     match value {
         Value::BulkString(bytes) => Some(
