@@ -81,15 +81,20 @@ pub fn dynamic_unit<'a>(tree: &UnitTree, id: &'a str) -> Option<DynamicUnit<'a>>
     })
 }
 
+/// Room for a participant's path: the deepest tree (regions: province, city, county) with an
+/// organization and its group below it.
+const PATH_ROOM: usize = 6;
+
 /// The unit ids from the entry's root down to `id`: the tree's path for a configured unit,
 /// then the organization and its 五进 group for the ids [`dynamic_unit`] reads; `None` for an
-/// id that is neither. No allocation beyond the vector, no lookup outside `tree`.
+/// id that is neither. No allocation beyond the vector (one, sized for a
+/// path of a few levels: every attempt request builds one), no lookup outside `tree`.
 pub fn unit_path<'a>(tree: &'a UnitTree, id: &'a str) -> Option<Vec<&'a str>> {
     let ids = |ix: UnitIx| -> Vec<&'a str> {
-        tree.path(ix)
-            .into_iter()
-            .map(|u| tree.get(u).id.as_str())
-            .collect()
+        let mut ids = Vec::with_capacity(PATH_ROOM);
+        ids.extend(tree.ancestors(ix).map(|u| tree.get(u).id.as_str()));
+        ids.reverse();
+        ids
     };
     if let Some(ix) = tree.find(id) {
         return Some(ids(ix));

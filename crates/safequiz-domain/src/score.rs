@@ -12,6 +12,8 @@
 //! generated attempts and requires equal results. Recovery, the flusher (the record's
 //! `full_marks`) and the reports call these functions.
 
+use std::fmt;
+
 use crate::bank::{Choices, QuestionKind};
 use crate::board::{Finish, ParticipantTotals};
 
@@ -195,18 +197,10 @@ impl Scoring {
 
     /// The scripts' spelling (`ARGV[2]` of `attempt_prelude.lua`): the plain number of points when
     /// every kind earns the same and attempts are summed (so the national campaign's scripts
-    /// parse one number, as before), else `single,multiple,judge,counted`.
-    pub fn script_arg(&self) -> String {
-        match (self.points.as_uniform(), self.counted) {
-            (Some(points), Counted::Sum) => points.to_string(),
-            _ => format!(
-                "{},{},{},{}",
-                self.points.single,
-                self.points.multiple,
-                self.points.judge,
-                self.counted.as_str()
-            ),
-        }
+    /// parse one number, as before), else `single,multiple,judge,counted`. Written where it is
+    /// used (every attempt request sends it), with no text of its own.
+    pub fn script_arg(&self) -> impl fmt::Display + use<> {
+        ScriptArg(*self)
     }
 
     /// Scores an attempt from `(kind, correct answer, chosen)` triples, one per question.
@@ -292,6 +286,26 @@ impl Scoring {
         }
         totals.attempts += 1;
         totals.last_finished_ms = totals.last_finished_ms.max(finish.finished_ms);
+    }
+}
+
+/// [`Scoring::script_arg`]'s text.
+struct ScriptArg(Scoring);
+
+impl fmt::Display for ScriptArg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scoring = &self.0;
+        match (scoring.points.as_uniform(), scoring.counted) {
+            (Some(points), Counted::Sum) => write!(f, "{points}"),
+            _ => write!(
+                f,
+                "{},{},{},{}",
+                scoring.points.single,
+                scoring.points.multiple,
+                scoring.points.judge,
+                scoring.counted.as_str()
+            ),
+        }
     }
 }
 

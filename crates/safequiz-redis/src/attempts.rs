@@ -19,7 +19,7 @@ use safequiz_domain::draw::{OptionOrder, draw};
 use safequiz_domain::score::Scoring;
 
 use crate::keys::{Shard, ShardKeys};
-use crate::scripts::{Call, Lua, READ, SAVE, START, SUBMIT};
+use crate::scripts::{Call, Formatted, Lua, READ, SAVE, START, SUBMIT};
 use crate::{HotState, RedisError};
 
 mod encoding;
@@ -89,15 +89,32 @@ impl Actor<'_> {
         let keys = ShardKeys::new(self.campaign, self.shard());
         let mut invocation = script.call();
         invocation
-            .key(keys.participant(self.participant))
-            .key(keys.deadlines())
-            .key(keys.stream());
+            .key(keys.participant_key(self.participant))
+            .key(keys.deadlines_key())
+            .key(keys.stream_key());
         invocation
             .arg(now_ms)
-            .arg(self.scoring.script_arg())
+            .arg(Formatted(self.scoring.script_arg()))
             .arg(self.participant)
-            .arg(self.path.join(","));
+            .arg(Formatted(Joined(self.path)));
         invocation
+    }
+}
+
+/// Unit ids joined by ",": the path argument of the attempt scripts.
+struct Joined<'a>(&'a [&'a str]);
+
+impl fmt::Display for Joined<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut units = self.0.iter();
+        if let Some(first) = units.next() {
+            f.write_str(first)?;
+        }
+        for unit in units {
+            f.write_str(",")?;
+            f.write_str(unit)?;
+        }
+        Ok(())
     }
 }
 
@@ -574,7 +591,8 @@ impl HotState {
         index: u32,
         bits: u8,
     ) -> Result<bool, RedisError> {
-        let key = ShardKeys::new(actor.campaign, actor.shard()).answers(actor.participant, number);
+        let key =
+            ShardKeys::new(actor.campaign, actor.shard()).answers_key(actor.participant, number);
         let mut connection = self.connection().await?;
         let answer = [b'0' + bits];
         let reply: Result<(), redis::RedisError> = redis::cmd("LSET")

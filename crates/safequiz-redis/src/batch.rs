@@ -158,9 +158,9 @@ async fn send(ops: &mut Vec<Op>, settings: &ConnectSettings, connections: &Conne
     call.arg(ops.len());
     for op in ops.iter_mut() {
         let lua = op.call.lua();
-        debug_assert_eq!(op.call.keys().len(), 3, "the prelude's three keys");
+        debug_assert_eq!(op.call.key_count(), 3, "the prelude's three keys");
         call.arg(lua.kind().expect("only attempt operations are batched"))
-            .arg(op.call.args().len());
+            .arg(op.call.arg_count());
         call.take_encoded(&mut op.call);
     }
     match call.invoke::<Value>(&mut connection).await {

@@ -39,7 +39,13 @@
 //! - `{fair-play}:observations`: the replicas' fair-play observations, one entry a second per
 //!   replica, until the fair-play worker has written them to SQL ([`OBSERVATIONS`]).
 
-use std::fmt;
+use std::fmt::{self, Write};
+
+use redis::{RedisWrite, ToRedisArgs};
+
+/// Room in a shard key for what follows the campaign: the shard, the kind and its ids (e.g.
+/// `:3}:p:12345678:a:17`).
+const KEY_ROOM: usize = 40;
 
 /// One of a campaign's shards: `participant id mod shards`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -85,19 +91,40 @@ impl<'a> ShardKeys<'a> {
     }
 
     fn key(&self, rest: fmt::Arguments<'_>) -> String {
-        format!("{{{}:{}}}:{rest}", self.campaign, self.shard)
+        // Sized once: `format!` would start small and grow the text two or three times.
+        let mut key = String::with_capacity(self.campaign.len() + KEY_ROOM);
+        let _ = write!(key, "{{{}:{}}}:{rest}", self.campaign, self.shard);
+        key
+    }
+
+    fn at(&self, rest: Rest) -> ShardKey<'a> {
+        ShardKey {
+            campaign: self.campaign,
+            shard: self.shard,
+            rest,
+        }
     }
 
     /// The hash of one participant.
     pub fn participant(&self, participant: u64) -> String {
-        self.key(format_args!("p:{participant}"))
+        self.participant_key(participant).text()
+    }
+
+    /// [`ShardKeys::participant`] as a command argument.
+    pub fn participant_key(&self, participant: u64) -> ShardKey<'a> {
+        self.at(Rest::Participant(participant))
     }
 
     /// The saved answers of open attempt `number` (a list, one element per question; see
     /// `attempt_prelude.lua`): the participant's hash key with `:a:<number>`, so the scripts
     /// derive it from KEYS[1].
     pub fn answers(&self, participant: u64, number: u32) -> String {
-        self.key(format_args!("p:{participant}:a:{number}"))
+        self.answers_key(participant, number).text()
+    }
+
+    /// [`ShardKeys::answers`] as a command argument.
+    pub fn answers_key(&self, participant: u64, number: u32) -> ShardKey<'a> {
+        self.at(Rest::Answers(participant, number))
     }
 
     /// Keyed phone hash → participant id.
@@ -124,12 +151,22 @@ impl<'a> ShardKeys<'a> {
 
     /// Open attempts by the end of their grace.
     pub fn deadlines(&self) -> String {
-        self.key(format_args!("deadlines"))
+        self.deadlines_key().text()
+    }
+
+    /// [`ShardKeys::deadlines`] as a command argument.
+    pub fn deadlines_key(&self) -> ShardKey<'a> {
+        self.at(Rest::Name("deadlines"))
     }
 
     /// Finalized attempts and registrations, for the flusher.
     pub fn stream(&self) -> String {
-        self.key(format_args!("stream"))
+        self.stream_key().text()
+    }
+
+    /// [`ShardKeys::stream`] as a command argument.
+    pub fn stream_key(&self) -> ShardKey<'a> {
+        self.at(Rest::Name("stream"))
     }
 
     /// Stream entries no flusher could use, kept for an operator.
@@ -173,6 +210,51 @@ impl<'a> ShardKeys<'a> {
     }
 }
 
+/// One key of a shard, kept as its parts: written into a command as an argument straight from
+/// them (`ToRedisArgs`), without a `String` of its own. The attempt requests name three or four
+/// keys each (docs/performance.md, "Allocations per request"); the `String` methods above spell
+/// the same keys through [`ShardKey::text`].
+#[derive(Clone, Copy, Debug)]
+pub struct ShardKey<'a> {
+    campaign: &'a str,
+    shard: Shard,
+    rest: Rest,
+}
+
+/// What follows a shard key's hash tag.
+#[derive(Clone, Copy, Debug)]
+enum Rest {
+    Name(&'static str),
+    Participant(u64),
+    Answers(u64, u32),
+}
+
+impl ShardKey<'_> {
+    /// The key's text.
+    pub fn text(&self) -> String {
+        let mut key = String::with_capacity(self.campaign.len() + KEY_ROOM);
+        let _ = write!(key, "{self}");
+        key
+    }
+}
+
+impl fmt::Display for ShardKey<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{{{}:{}}}:", self.campaign, self.shard)?;
+        match self.rest {
+            Rest::Name(name) => f.write_str(name),
+            Rest::Participant(participant) => write!(f, "p:{participant}"),
+            Rest::Answers(participant, number) => write!(f, "p:{participant}:a:{number}"),
+        }
+    }
+}
+
+impl ToRedisArgs for ShardKey<'_> {
+    fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
+        out.write_arg_fmt(self);
+    }
+}
+
 /// The individual board of `unit` (`None`: the whole campaign's), a hash slot of its own.
 pub fn board(campaign: &str, unit: Option<&str>) -> String {
     format!(
@@ -196,4 +278,29 @@ pub fn login_failures(kind: &str, who: &str) -> String {
 /// instead ([`ShardKeys::phone_hits`]).
 pub fn registration_hits(campaign: &str, kind: &str, who: &str) -> String {
     format!("{{limits}}:reg:{campaign}:{kind}:{who}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shard_key_sent_as_an_argument_is_the_key_its_text_spells() {
+        let keys = ShardKeys::new("safety-month", Shard(3));
+        let cases = [
+            (keys.participant_key(12_345), "{safety-month:3}:p:12345"),
+            (
+                keys.answers_key(12_345, 17),
+                "{safety-month:3}:p:12345:a:17",
+            ),
+            (keys.deadlines_key(), "{safety-month:3}:deadlines"),
+            (keys.stream_key(), "{safety-month:3}:stream"),
+        ];
+        for (key, spelled) in cases {
+            assert_eq!(key.text(), spelled);
+            assert_eq!(key.to_redis_args(), vec![spelled.as_bytes().to_vec()]);
+        }
+        assert_eq!(keys.participant(12_345), "{safety-month:3}:p:12345");
+        assert_eq!(keys.answers(12_345, 17), "{safety-month:3}:p:12345:a:17");
+    }
 }

@@ -15,10 +15,12 @@
 //! script in that node's cache. (`SCRIPT LOAD` names no key: on a cluster it goes to every node
 //! and fails while one of them is down, which is exactly during a failover.)
 
+use std::fmt;
+use std::io::{self, Write};
 use std::sync::LazyLock;
 
 use redis::aio::ConnectionLike;
-use redis::{Cmd, FromRedisValue, RedisError, RedisResult, ToRedisArgs};
+use redis::{Cmd, FromRedisValue, RedisError, RedisResult, RedisWrite, ToRedisArgs};
 
 const PRELUDE: &str = include_str!("../lua/attempt_prelude.lua");
 
@@ -73,8 +75,8 @@ impl Lua {
     pub(crate) fn call(&self) -> Call<'_> {
         Call {
             lua: self,
-            keys: Vec::new(),
-            args: Vec::new(),
+            keys: Encoded::default(),
+            args: Encoded::default(),
         }
     }
 }
@@ -131,8 +133,8 @@ pub(crate) static RANK: LazyLock<Lua> =
 /// One call of a script: its keys and arguments, encoded.
 pub(crate) struct Call<'s> {
     lua: &'s Lua,
-    keys: Vec<Vec<u8>>,
-    args: Vec<Vec<u8>>,
+    keys: Encoded,
+    args: Encoded,
 }
 
 impl<'s> Call<'s> {
@@ -141,14 +143,14 @@ impl<'s> Call<'s> {
         self.lua
     }
 
-    /// The keys, in order.
-    pub(crate) fn keys(&self) -> &[Vec<u8>] {
-        &self.keys
+    /// How many keys the call has.
+    pub(crate) fn key_count(&self) -> usize {
+        self.keys.len()
     }
 
-    /// The arguments, in order.
-    pub(crate) fn args(&self) -> &[Vec<u8>] {
-        &self.args
+    /// How many arguments the call has.
+    pub(crate) fn arg_count(&self) -> usize {
+        self.args.len()
     }
 
     /// Moves another call's keys and arguments, already encoded, to the end of this one's (a
@@ -161,28 +163,39 @@ impl<'s> Call<'s> {
 
     /// Appends a key (`KEYS[n]`).
     pub(crate) fn key<T: ToRedisArgs>(&mut self, key: T) -> &mut Self {
-        self.keys.extend(key.to_redis_args());
+        key.write_redis_args(&mut self.keys);
         self
     }
 
     /// Appends an argument (`ARGV[n]`).
     pub(crate) fn arg<T: ToRedisArgs>(&mut self, arg: T) -> &mut Self {
-        self.args.extend(arg.to_redis_args());
+        arg.write_redis_args(&mut self.args);
         self
     }
 
     /// The call as `EVALSHA` (by hash) or `EVAL` (with the script's text).
     pub(crate) fn command(&self, by_hash: bool) -> Cmd {
-        let mut command = if by_hash {
-            let mut command = redis::cmd("EVALSHA");
-            command.arg(&self.lua.hash);
-            command
+        let mut command = Cmd::new();
+        let script = if by_hash {
+            &self.lua.hash
         } else {
-            let mut command = redis::cmd("EVAL");
-            command.arg(&self.lua.code);
-            command
+            &self.lua.code
         };
-        command.arg(self.keys.len()).arg(&self.keys).arg(&self.args);
+        // One reservation for the whole command: the name, the script, the key count, then
+        // every key and argument copied once from the call's two buffers.
+        command.reserve_space_for_args(
+            [7, script.len(), 20]
+                .into_iter()
+                .chain(self.keys.values().map(<[u8]>::len))
+                .chain(self.args.values().map(<[u8]>::len)),
+        );
+        command
+            .arg(if by_hash { "EVALSHA" } else { "EVAL" })
+            .arg(script.as_str())
+            .arg(self.keys.len());
+        for value in self.keys.values().chain(self.args.values()) {
+            command.arg(value);
+        }
         command
     }
 
@@ -195,6 +208,88 @@ impl<'s> Call<'s> {
             Err(error) if is_no_script(&error) => self.command(false).query_async(connection).await,
             other => other,
         }
+    }
+}
+
+/// A value written into a call (or any command) as the text it displays, with no `String` of
+/// its own.
+pub(crate) struct Formatted<T>(pub T);
+
+impl<T: fmt::Display> ToRedisArgs for Formatted<T> {
+    fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
+        out.write_arg_fmt(&self.0);
+    }
+}
+
+/// Encoded values (a call's keys, or its arguments) back to back in one buffer, with where
+/// each ends: what a `Vec<Vec<u8>>` would hold, without an allocation per value. Every
+/// attempt request builds one call, so this is on the hot path (docs/performance.md,
+/// "Allocations per request").
+#[derive(Default)]
+struct Encoded {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Encoded {
+    /// How many values it holds.
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// The values, in order.
+    fn values(&self) -> impl Iterator<Item = &[u8]> {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let value = &self.bytes[start..end];
+            start = end;
+            value
+        })
+    }
+
+    /// Moves `other`'s values to the end of these (`other` is left empty).
+    fn append(&mut self, other: &mut Encoded) {
+        let base = self.bytes.len();
+        self.bytes.append(&mut other.bytes);
+        self.ends.extend(other.ends.drain(..).map(|end| base + end));
+    }
+}
+
+impl RedisWrite for Encoded {
+    fn write_arg(&mut self, arg: &[u8]) {
+        self.bytes.extend_from_slice(arg);
+        self.ends.push(self.bytes.len());
+    }
+
+    fn write_arg_fmt(&mut self, arg: impl fmt::Display) {
+        // Writing to a Vec cannot fail.
+        let _ = write!(self.bytes, "{arg}");
+        self.ends.push(self.bytes.len());
+    }
+
+    fn writer_for_next_arg(&mut self) -> impl io::Write + '_ {
+        NextValue(self)
+    }
+}
+
+/// The writer of one value of an [`Encoded`]: what is written is the value, which ends when
+/// the writer is dropped.
+struct NextValue<'a>(&'a mut Encoded);
+
+impl io::Write for NextValue<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for NextValue<'_> {
+    fn drop(&mut self) {
+        self.0.ends.push(self.0.bytes.len());
     }
 }
 
@@ -218,3 +313,65 @@ pub(crate) static PRACTICE_START: LazyLock<Lua> =
 /// Scores a practice attempt into the day's history and deletes it (`practice`).
 pub(crate) static PRACTICE_SUBMIT: LazyLock<Lua> =
     LazyLock::new(|| Lua::new(include_str!("../lua/practice_submit.lua").to_owned()));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The command the call used to build from a `Vec<Vec<u8>>` per side, as plain redis-rs
+    /// spells it: what the encoded call must send, byte for byte.
+    fn spelled(name: &str, script: &str, keys: &[&[u8]], args: &[&[u8]]) -> Vec<u8> {
+        let mut command = redis::cmd(name);
+        command.arg(script).arg(keys.len());
+        for value in keys.iter().chain(args) {
+            command.arg(*value);
+        }
+        command.get_packed_command()
+    }
+
+    #[test]
+    fn a_call_sends_its_keys_and_arguments_in_order_by_hash_or_with_the_text() {
+        let lua = Lua::new("return ARGV".to_owned());
+        let mut call = lua.call();
+        call.key("{c:1}:p:7")
+            .key(crate::keys::ShardKeys::new("c", crate::keys::Shard(1)).stream_key())
+            .arg(1_781_000_000_000_i64)
+            .arg(&["110000", "110101"][..])
+            .arg(Formatted(format_args!("{}-{}", 7, 2)))
+            .arg("");
+        assert_eq!(call.key_count(), 2);
+        assert_eq!(call.arg_count(), 5, "a slice is one argument per element");
+        let keys: [&[u8]; 2] = [b"{c:1}:p:7", b"{c:1}:stream"];
+        let args: [&[u8]; 5] = [b"1781000000000", b"110000", b"110101", b"7-2", b""];
+        assert_eq!(
+            call.command(true).get_packed_command(),
+            spelled("EVALSHA", &lua.hash, &keys, &args)
+        );
+        assert_eq!(
+            call.command(false).get_packed_command(),
+            spelled("EVAL", &lua.code, &keys, &args)
+        );
+    }
+
+    #[test]
+    fn a_batch_takes_its_operations_values_after_its_own() {
+        let lua = Lua::new("return 1".to_owned());
+        let mut batch = lua.call();
+        batch.arg(2_usize);
+        let mut first = lua.call();
+        first.key("k1").key("k2").arg("a").arg("bb");
+        let mut second = lua.call();
+        second.key("k3").arg("").arg("ccc");
+        batch.take_encoded(&mut first).take_encoded(&mut second);
+        assert_eq!((first.key_count(), first.arg_count()), (0, 0));
+        assert_eq!((second.key_count(), second.arg_count()), (0, 0));
+        assert_eq!(
+            batch.keys.values().collect::<Vec<_>>(),
+            [&b"k1"[..], b"k2", b"k3"]
+        );
+        assert_eq!(
+            batch.args.values().collect::<Vec<_>>(),
+            [&b"2"[..], b"a", b"bb", b"", b"ccc"]
+        );
+    }
+}

@@ -143,11 +143,11 @@ mod policies {
 
     #[test]
     fn the_script_argument_is_one_number_for_the_national_rule() {
-        assert_eq!(Scoring::uniform(1).script_arg(), "1");
-        assert_eq!(scoring(Counted::Sum).script_arg(), "4,6,2,sum");
+        assert_eq!(Scoring::uniform(1).script_arg().to_string(), "1");
+        assert_eq!(scoring(Counted::Sum).script_arg().to_string(), "4,6,2,sum");
         let mut best = Scoring::uniform(4);
         best.counted = Counted::Best;
-        assert_eq!(best.script_arg(), "4,4,4,best");
+        assert_eq!(best.script_arg().to_string(), "4,4,4,best");
     }
 
     /// (points, time used, finished) of each attempt in order, and the totals each policy keeps.

@@ -20,6 +20,7 @@ use safequiz_redis::attempts::{
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
+use std::fmt;
 
 use super::AppState;
 use super::campaigns::find_campaign;
@@ -269,9 +270,20 @@ async fn save_by_ticket(
 }
 
 /// What a save ticket's MAC binds besides its fields: the campaign and the attempt, whose
-/// number names the participant too.
-fn ticket_bound(campaign: &str, id: AttemptId) -> String {
-    format!("{campaign}\n{id}")
+/// number names the participant too; its text is "<campaign>\n<attempt id>".
+fn ticket_bound(campaign: &str, id: AttemptId) -> impl fmt::Display + '_ {
+    TicketBound { campaign, id }
+}
+
+struct TicketBound<'a> {
+    campaign: &'a str,
+    id: AttemptId,
+}
+
+impl fmt::Display for TicketBound<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}\n{}", self.campaign, self.id)
+    }
 }
 
 /// The optional body of a submit: answers to save first, by question index.
