@@ -189,12 +189,12 @@ fn bench_score(c: &mut Criterion, fixture: &Fixture) {
 }
 
 fn bench_auth(c: &mut Criterion, fixture: &Fixture) {
-    let claims = ParticipantClaims {
-        campaign: fixture.campaign.id.clone(),
-        participant: 123_456,
-        unit: UNIT.to_owned(),
-        expires_at: fixture.now + fixture.token_ttl,
-    };
+    let claims = ParticipantClaims::new(
+        &fixture.campaign.id,
+        123_456,
+        UNIT,
+        fixture.now + fixture.token_ttl,
+    );
     let token = fixture.auth.sign(&claims);
     let phone = Phone::parse("13812345678").expect("a valid mobile number");
     let mut group = c.benchmark_group("auth");

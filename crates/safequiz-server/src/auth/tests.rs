@@ -7,12 +7,12 @@ fn keys(secret: &str) -> AuthKeys {
 }
 
 fn claims() -> ParticipantClaims {
-    ParticipantClaims {
-        campaign: "safety-month".to_owned(),
-        participant: 42,
-        unit: "110101".to_owned(),
-        expires_at: "2026-07-01T00:00:00Z".parse().expect("instant"),
-    }
+    ParticipantClaims::new(
+        "safety-month",
+        42,
+        "110101",
+        "2026-07-01T00:00:00Z".parse().expect("instant"),
+    )
 }
 
 fn before_expiry() -> Timestamp {

@@ -58,7 +58,7 @@ fn token_campaign<'s>(
     state: &'s AppState,
     claims: &ParticipantClaims,
 ) -> Result<&'s Campaign, ApiError> {
-    find_campaign(state, &claims.campaign)
+    find_campaign(state, claims.campaign())
         .map_err(|_| ApiError::Unauthorized("凭证所属的竞赛已不存在".to_owned()))
 }
 
@@ -69,7 +69,7 @@ pub(crate) fn campaign_of_path<'s>(
     claims: &ParticipantClaims,
 ) -> Result<&'s Campaign, ApiError> {
     let campaign = find_campaign(state, campaign)?;
-    if claims.campaign != campaign.id {
+    if claims.campaign() != campaign.id {
         return Err(ApiError::Unauthorized("凭证不属于该竞赛".to_owned()));
     }
     Ok(campaign)
@@ -114,7 +114,7 @@ pub async fn start(
     Participant(claims): Participant,
 ) -> Result<HttpResponse, ApiError> {
     let campaign = campaign_of_path(&state, &campaign, &claims)?;
-    let path = unit_path(campaign, &claims.unit)?;
+    let path = unit_path(campaign, claims.unit())?;
     let now = state.clock.now();
     check_open(campaign, now)?;
     let attempt = NewAttempt::draw(campaign, now, &mut rand::rng());
@@ -196,7 +196,7 @@ pub async fn save(
     let (attempt, index) = path.into_inner();
     let id = own_attempt(&claims, &attempt)?;
     let campaign = token_campaign(&state, &claims)?;
-    let units = unit_path(campaign, &claims.unit)?;
+    let units = unit_path(campaign, claims.unit())?;
     let choice = parse_choice(&body.choices)?;
     let now = state.clock.now();
     let actor = actor(&state, campaign, &claims, &units);
@@ -325,7 +325,7 @@ pub async fn submit(
     let id = own_attempt(&claims, &attempt)?;
     let body: Option<SubmitBody> = optional_json(payload, state.max_body_bytes).await?;
     let campaign = token_campaign(&state, &claims)?;
-    let units = unit_path(campaign, &claims.unit)?;
+    let units = unit_path(campaign, claims.unit())?;
     let mut answers = Vec::new();
     for (index, choices) in body.map(|body| body.answers).unwrap_or_default() {
         let index: u32 = index.parse().map_err(|_| {
@@ -385,7 +385,7 @@ pub async fn read(
 ) -> Result<HttpResponse, ApiError> {
     let id = own_attempt(&claims, &attempt)?;
     let campaign = token_campaign(&state, &claims)?;
-    let units = unit_path(campaign, &claims.unit)?;
+    let units = unit_path(campaign, claims.unit())?;
     let now = state.clock.now();
     let actor = actor(&state, campaign, &claims, &units);
     match state

@@ -121,7 +121,7 @@ impl FairPlay {
             request,
             campaign,
             claims.participant,
-            &claims.unit,
+            claims.unit(),
             kind,
             attempt,
             now,

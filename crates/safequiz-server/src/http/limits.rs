@@ -70,7 +70,7 @@ impl Limits {
     pub fn participant_request(&self, claims: &ParticipantClaims) -> Result<(), ApiError> {
         match self
             .participants
-            .hit(&claims.campaign, claims.participant, Instant::now())
+            .hit(claims.campaign(), claims.participant, Instant::now())
         {
             Ok(()) => Ok(()),
             Err(retry_after) => Err(ApiError::RateLimited {

@@ -109,12 +109,12 @@ fn registered(
     let expires_at = now
         .saturating_add(state.token_ttl)
         .unwrap_or(Timestamp::MAX);
-    let token = state.auth.sign(&ParticipantClaims {
-        campaign: campaign.id.clone(),
+    let token = state.auth.sign(&ParticipantClaims::new(
+        &campaign.id,
         participant,
-        unit: unit.clone(),
+        &unit,
         expires_at,
-    });
+    ));
     Ok(HttpResponse::build(status).json(Registered {
         participant_id: participant,
         token,
@@ -374,7 +374,7 @@ pub async fn me(
     Participant(claims): Participant,
 ) -> Result<HttpResponse, ApiError> {
     let campaign = campaign_of_path(&state, &campaign, &claims)?;
-    let path = super::attempts::unit_path(campaign, &claims.unit)?;
+    let path = super::attempts::unit_path(campaign, claims.unit())?;
     let now = state.clock.now();
     let (standing, ranks) = standing_and_ranks(&state, campaign, &claims, &path).await?;
     let units: Vec<&Unit> = path

@@ -269,7 +269,7 @@ pub async fn delete_registration(
         .ok_or_else(mismatch)?;
     let now = state.clock.now().as_millisecond();
     let unit = if erased.unit.is_empty() {
-        claims.unit.clone()
+        claims.unit().to_owned()
     } else {
         erased.unit
     };
