@@ -91,10 +91,10 @@ impl<'a> ShardKeys<'a> {
     }
 
     fn key(&self, rest: fmt::Arguments<'_>) -> String {
-        // Sized once: `format!` would start small and grow the text two or three times.
-        let mut key = String::with_capacity(self.campaign.len() + KEY_ROOM);
-        let _ = write!(key, "{{{}:{}}}:{rest}", self.campaign, self.shard);
-        key
+        spelled(
+            self.campaign,
+            format_args!("{{{}:{}}}:{rest}", self.campaign, self.shard),
+        )
     }
 
     fn at(&self, rest: Rest) -> ShardKey<'a> {
@@ -232,10 +232,16 @@ enum Rest {
 impl ShardKey<'_> {
     /// The key's text.
     pub fn text(&self) -> String {
-        let mut key = String::with_capacity(self.campaign.len() + KEY_ROOM);
-        let _ = write!(key, "{self}");
-        key
+        spelled(self.campaign, self)
     }
+}
+
+/// The text of a key of `campaign`, sized once: `format!` would start small and grow the text
+/// two or three times.
+fn spelled(campaign: &str, key: impl fmt::Display) -> String {
+    let mut text = String::with_capacity(campaign.len() + KEY_ROOM);
+    let _ = write!(text, "{key}");
+    text
 }
 
 impl fmt::Display for ShardKey<'_> {
