@@ -19,13 +19,14 @@ use safequiz_redis::attempts::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
 use super::AppState;
 use super::campaigns::find_campaign;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{Participant, optional_json};
+use super::extract::{Participant, body_bytes, json_body, optional_json};
 use super::json_writer::{JsonWriter, WriteJson, json_response};
 use crate::auth::{AuthKeys, ParticipantClaims};
 use safequiz_sql::fair_play::Kind;
@@ -153,14 +154,19 @@ pub async fn start(
 }
 
 /// The body of `PUT /api/v1/attempts/{aid}/answers/{index}`.
+// Read in place from the request's bytes (`extract::json_body`): keys and tickets have no
+// escapes, so neither is copied into a `String` of its own.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct AnswerBody {
+pub struct AnswerBody<'a> {
     /// Display keys (`A`, `B`, ... or `T`/`F`); an empty list clears the answer.
-    choices: Vec<String>,
+    #[serde(borrow)]
+    #[schema(value_type = Vec<String>)]
+    choices: Vec<Cow<'a, str>>,
     /// The attempt's `save_ticket`, as its start or read returned it (optional).
-    #[serde(default)]
-    ticket: Option<String>,
+    #[serde(default, borrow)]
+    #[schema(value_type = Option<String>)]
+    ticket: Option<Cow<'a, str>>,
 }
 
 /// `PUT /api/v1/attempts/{aid}/answers/{index}`: saves one answer (`204`); an empty list clears
@@ -175,7 +181,7 @@ pub struct AnswerBody {
         ("aid" = String, Path, description = "The attempt id (`<participant>-<number>`)"),
         ("index" = u32, Path, description = "The question's index, from 0"),
     ),
-    request_body = AnswerBody,
+    request_body = AnswerBody<'_>,
     responses(
         (status = 204, description = "Saved"),
         (status = 400, description = "`bad_request`: a malformed path or body", body = ErrorBody<'_>),
@@ -191,9 +197,11 @@ pub async fn save(
     state: web::Data<AppState>,
     path: web::Path<(String, u32)>,
     Participant(claims): Participant,
-    body: web::Json<AnswerBody>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (attempt, index) = path.into_inner();
+    let bytes = body_bytes(payload, state.max_body_bytes).await?;
+    let body: AnswerBody<'_> = json_body(&request, &bytes, state.max_body_bytes)?;
     let id = own_attempt(&claims, &attempt)?;
     let campaign = token_campaign(&state, &claims)?;
     let units = unit_path(campaign, claims.unit())?;
@@ -242,7 +250,7 @@ async fn save_by_ticket(
     id: AttemptId,
     index: u32,
     choice: ChoiceArg,
-    body: &AnswerBody,
+    body: &AnswerBody<'_>,
     now: Timestamp,
 ) -> Result<Option<SaveOutcome>, ApiError> {
     let Some(ticket) = body.ticket.as_deref() else {
@@ -480,11 +488,11 @@ fn bad_choice(index: u32) -> ApiError {
     )
 }
 
-fn parse_choice(choices: &[String]) -> Result<ChoiceArg, ApiError> {
+fn parse_choice(choices: &[impl AsRef<str>]) -> Result<ChoiceArg, ApiError> {
     if choices.len() > safequiz_domain::bank::MAX_OPTIONS {
         return Err(ApiError::invalid("invalid_choice", "选项过多"));
     }
-    ChoiceArg::parse(choices.iter().map(String::as_str))
+    ChoiceArg::parse(choices.iter().map(AsRef::as_ref))
         .ok_or_else(|| ApiError::invalid("invalid_choice", "同一选项重复提交"))
 }
 

@@ -1,10 +1,14 @@
-//! Request extractors shared by handlers: the verified participant, and an optional JSON body.
+//! Request extractors shared by handlers: the verified participant, and JSON bodies read by hand.
 
 use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
+use actix_web::error::JsonPayloadError;
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::web::{Bytes, BytesMut};
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::StreamExt;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::AppState;
@@ -52,22 +56,94 @@ fn verify(request: &HttpRequest) -> Result<Participant, ApiError> {
 /// For endpoints whose body is optional (submit): actix's `Option<Json<T>>` would silently
 /// turn malformed JSON into `None`, which must be a `400` instead.
 pub async fn optional_json<T: DeserializeOwned>(
-    mut payload: web::Payload,
+    payload: web::Payload,
     limit: usize,
 ) -> Result<Option<T>, ApiError> {
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|error| ApiError::BadRequest(format!("unreadable body: {error}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge(limit));
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = body_bytes(payload, limit).await?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
     serde_json::from_slice(&body)
         .map(Some)
-        .map_err(|error| ApiError::BadRequest(format!("invalid JSON body: {error}")))
+        .map_err(|error| json_error(JsonPayloadError::Deserialize(error), limit))
+}
+
+/// A body of at most `limit` bytes, whole. The first chunk is kept as it came (a small body,
+/// such as a save's, arrives in one): nothing is copied unless a second one follows.
+pub async fn body_bytes(mut payload: web::Payload, limit: usize) -> Result<Bytes, ApiError> {
+    let mut first = Bytes::new();
+    let mut joined: Option<BytesMut> = None;
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|error| ApiError::BadRequest(format!("unreadable body: {error}")))?;
+        let so_far = joined.as_ref().map_or(first.len(), BytesMut::len);
+        if so_far + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge(limit));
+        }
+        match joined.as_mut() {
+            Some(joined) => joined.extend_from_slice(&chunk),
+            None if first.is_empty() => first = chunk,
+            None => {
+                let mut both = BytesMut::with_capacity(so_far + chunk.len());
+                both.extend_from_slice(&first);
+                both.extend_from_slice(&chunk);
+                joined = Some(both);
+            }
+        }
+    }
+    Ok(joined.map_or(first, BytesMut::freeze))
+}
+
+/// A required JSON body read by `body_bytes`, deserialized in place: its strings borrow from
+/// `body` where they have no escapes. The same checks and errors as actix's `web::Json` under
+/// the route table's `JsonConfig`: the content type must be JSON (`*/json` or `*/*+json`), and
+/// malformed JSON is a `400`. For the hot save, whose body actix's extractor would parse into
+/// owned strings after parsing its content type into a `Mime`.
+pub fn json_body<'a, T: Deserialize<'a>>(
+    request: &HttpRequest,
+    body: &'a [u8],
+    limit: usize,
+) -> Result<T, ApiError> {
+    if !is_json(request) {
+        return Err(json_error(JsonPayloadError::ContentType, limit));
+    }
+    serde_json::from_slice(body)
+        .map_err(|error| json_error(JsonPayloadError::Deserialize(error), limit))
+}
+
+/// Whether the request's content type is JSON, as actix's `web::Json` decides it: a subtype of
+/// `json` or with the `+json` suffix, any type, parameters ignored, case ignored.
+fn is_json(request: &HttpRequest) -> bool {
+    let Some(value) = request.headers().get(CONTENT_TYPE) else {
+        return false;
+    };
+    let essence = value
+        .as_bytes()
+        .split(|&byte| byte == b';')
+        .next()
+        .unwrap_or_default()
+        .trim_ascii();
+    let Some(slash) = essence.iter().position(|&byte| byte == b'/') else {
+        return false;
+    };
+    let subtype = &essence[slash + 1..];
+    let suffix = subtype.len().checked_sub(5).map(|at| &subtype[at..]);
+    subtype.eq_ignore_ascii_case(b"json")
+        || suffix.is_some_and(|s| s.eq_ignore_ascii_case(b"+json"))
+}
+
+/// The error a JSON body earns (the route table's `JsonConfig` and the readers above).
+pub fn json_error(error: JsonPayloadError, limit: usize) -> ApiError {
+    match error {
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            ApiError::PayloadTooLarge(limit)
+        }
+        JsonPayloadError::ContentType => ApiError::BadRequest(
+            "the body must be JSON (Content-Type: application/json)".to_owned(),
+        ),
+        JsonPayloadError::Deserialize(error) => {
+            ApiError::BadRequest(format!("invalid JSON body: {error}"))
+        }
+        other => ApiError::BadRequest(format!("unreadable body: {other}")),
+    }
 }

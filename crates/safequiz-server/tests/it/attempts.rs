@@ -270,6 +270,64 @@ async fn answers_are_saved_changed_and_shown_again_on_resume() {
     assert_eq!(read["answers"], json!({ "0": right }));
 }
 
+/// A save's body is read in place (`extract::json_body`): keys and a ticket written with JSON
+/// escapes, and any JSON content type, are read as the plain ones.
+#[tokio::test]
+async fn a_save_reads_escaped_keys_and_tickets_under_any_json_content_type() {
+    let app = app().await;
+    let me = app.register("王五", "13900000001", "110101").await;
+    let (_, attempt) = app.start_attempt(&me).await;
+    let id = attempt_id(&attempt);
+    let escaped = |text: &str| -> String {
+        text.chars()
+            .enumerate()
+            .map(|(at, c)| {
+                if at == 0 {
+                    format!("\\u{:04X}", u32::from(c))
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    };
+    let mut saved = serde_json::Map::new();
+    let cases = [
+        (
+            "application/json; charset=utf-8",
+            Some(save_ticket(&attempt)),
+        ),
+        ("application/merge-patch+json", None),
+        ("Application/JSON", Some(save_ticket(&attempt))),
+    ];
+    for (index, (content_type, ticket)) in cases.into_iter().enumerate() {
+        let right = app.correct_keys(&attempt["questions"][index]);
+        let choices: Vec<String> = right
+            .iter()
+            .map(|key| format!("\"{}\"", escaped(key)))
+            .collect();
+        let ticket = ticket
+            .map(|ticket| format!(", \"ticket\": \"{}\"", escaped(&ticket)))
+            .unwrap_or_default();
+        let body = format!("{{\"choices\": [{}]{ticket}}}", choices.join(", "));
+        let response = app
+            .client
+            .put(format!(
+                "{}/api/v1/attempts/{id}/answers/{index}",
+                app.address
+            ))
+            .bearer_auth(&me.token)
+            .header("content-type", content_type)
+            .body(body.clone())
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(response.status(), 204, "{content_type}: {body}");
+        saved.insert(index.to_string(), json!(right));
+    }
+    let (_, read) = app.get_as(&me, &format!("/api/v1/attempts/{id}")).await;
+    assert_eq!(read["answers"], Value::Object(saved));
+}
+
 /// Answers every question of `attempt`, the first `correct` ones rightly, in the submit body.
 fn answers_body(app: &TestApp, attempt: &Value, correct: usize) -> Value {
     let mut answers = serde_json::Map::new();

@@ -9,6 +9,22 @@ async fn unknown_paths_and_methods_answer_json_404() {
         ("GET", "/nope", "unknown path"),
         ("GET", "/api/v1/../../etc/passwd", "path traversal"),
         ("POST", "/healthz", "wrong method on a known path"),
+        (
+            "GET",
+            "/api/v1/attempts/1-1/answers/0",
+            "GET on the save route",
+        ),
+        ("PUT", "/api/v1/attempts/1-1", "PUT on the read route"),
+        (
+            "GET",
+            "/api/v1/attempts/1-1/submit",
+            "GET on the submit route",
+        ),
+        (
+            "DELETE",
+            "/api/v1/campaigns/safety-month/attempts",
+            "DELETE on the start route",
+        ),
         ("GET", "/%FF%FE", "invalid UTF-8 in the path"),
     ];
     for (method, path, why) in cases {
@@ -105,6 +121,33 @@ async fn malformed_and_oversized_requests_get_json_4xx_and_change_nothing() {
             400,
             "bad_request",
             "a string for a list",
+        ),
+        (
+            "PUT",
+            &answer,
+            "text/plain",
+            "{\"choices\": [\"A\"]}",
+            400,
+            "bad_request",
+            "an answer that is not JSON by its content type",
+        ),
+        (
+            "PUT",
+            &answer,
+            "",
+            "{\"choices\": [\"A\"]}",
+            400,
+            "bad_request",
+            "an answer without a content type (or body)",
+        ),
+        (
+            "PUT",
+            &answer,
+            "application/json",
+            "{\"choices\": [\"A\"], \"extra\": 1}",
+            400,
+            "bad_request",
+            "an answer with an unknown field",
         ),
         (
             "PUT",
