@@ -7,7 +7,8 @@ Behind nginx there are N replicas and nginx's own workers, so this samples them 
   cpu_sampler.py sample --out FILE --redis-port PORT [--every SECS] NAME=PID[,PID...] ...
       Every SECS (0.05 by default) appends one line: the wall time, Redis's
       `total_commands_processed`, the machine's busy CPU (/proc/stat) and each group's user plus
-      system CPU (/proc/PID/stat, all threads), all CPU figures in µs. Runs until killed.
+      system CPU (/proc/PID/stat, all threads and reaped children), all CPU figures in µs.
+      Runs until killed.
 
   cpu_sampler.py window --samples FILE (--resets | --from T --to T) --out JSON
       Cuts a window out of the samples and writes each group's CPU in it. `--resets` finds the
@@ -28,14 +29,15 @@ TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 
 
 def process_cpu_micros(pid):
-    """User plus system CPU of `pid` (all its threads), µs; None once it has gone."""
+    """User plus system CPU of `pid` (all its threads) and of the children it has waited for
+    (Redis's AOF rewrites), µs, as safequiz-loadgen counts it; None once it has gone."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
-    # utime and stime are fields 14 and 15 of the line, 12 and 13 after the command name.
-    return (int(fields[11]) + int(fields[12])) * 1_000_000 // TICKS_PER_SECOND
+    # utime, stime, cutime and cstime are fields 14 to 17 of the line, 12 to 15 after the name.
+    return sum(int(fields[i]) for i in range(11, 15)) * 1_000_000 // TICKS_PER_SECOND
 
 
 def machine_busy_micros():
