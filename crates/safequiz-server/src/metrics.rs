@@ -433,10 +433,18 @@ where
         let took = this.started.elapsed();
         match &result {
             Ok(response) => {
-                // actix walks its resource tree by the indexes routing recorded: no regex.
-                let pattern = response.request().match_pattern();
-                this.routes
-                    .record(pattern.as_deref(), response.status(), took);
+                // actix walks its resource tree by the indexes routing recorded: no regex. A
+                // named route (the hot ones, `routes::hot`) is named by its whole pattern and
+                // read in place; another's pattern is joined into a new `String`.
+                let request = response.request();
+                match request.match_name() {
+                    Some(name) => this.routes.record(Some(name), response.status(), took),
+                    None => {
+                        let pattern = request.match_pattern();
+                        this.routes
+                            .record(pattern.as_deref(), response.status(), took);
+                    }
+                }
             }
             Err(error) => {
                 this.routes

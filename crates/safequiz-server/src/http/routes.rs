@@ -3,7 +3,7 @@
 use actix_web::error::{PathError, QueryPayloadError};
 use actix_web::guard::{Guard, GuardContext};
 use actix_web::http::Method;
-use actix_web::{HttpRequest, HttpResponse, Route, web};
+use actix_web::{FromRequest, Handler, HttpRequest, HttpResponse, Resource, Responder, Route, web};
 
 use super::error::ApiError;
 use super::extract::json_error;
@@ -40,14 +40,34 @@ pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) 
                     .route("/docs", get().to(openapi::docs))
                     .service(
                         web::scope("/attempts")
-                            .route("/{aid}/answers/{index}", put().to(attempts::save))
-                            .route("/{aid}/submit", post().to(attempts::submit))
-                            .route("/{aid}", get().to(attempts::read)),
+                            .service(hot(
+                                "/api/v1/attempts",
+                                "/{aid}/answers/{index}",
+                                Method::PUT,
+                                attempts::save,
+                            ))
+                            .service(hot(
+                                "/api/v1/attempts",
+                                "/{aid}/submit",
+                                Method::POST,
+                                attempts::submit,
+                            ))
+                            .service(hot(
+                                "/api/v1/attempts",
+                                "/{aid}",
+                                Method::GET,
+                                attempts::read,
+                            )),
                     )
                     .service(
                         web::scope("/campaigns")
                             .route("", get().to(campaigns::list))
-                            .route("/{cid}/attempts", post().to(attempts::start))
+                            .service(hot(
+                                "/api/v1/campaigns",
+                                "/{cid}/attempts",
+                                Method::POST,
+                                attempts::start,
+                            ))
                             .route("/{cid}/participants", post().to(participants::register))
                             .route("/{cid}/me", get().to(participants::me))
                             .route("/{cid}/notice", get().to(privacy::notice))
@@ -182,6 +202,22 @@ fn put() -> Route {
 
 fn delete() -> Route {
     method(Method::DELETE)
+}
+
+/// A hot route (the attempt's): like the others, and named by its whole pattern, the scope's
+/// `prefix` and its `path`. The request metrics label a request by the route that matched it,
+/// and for a named one they read the name in place (`HttpRequest::match_name`), where an
+/// unnamed one's pattern is joined into a new `String` on every request (`match_pattern`).
+fn hot<F, Args>(prefix: &str, path: &str, method: Method, handler: F) -> Resource
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    web::resource(path)
+        .name(&format!("{prefix}{path}"))
+        .guard(MethodIs(method))
+        .to(handler)
 }
 
 struct MethodIs(Method);

@@ -117,6 +117,44 @@ fn campaign_gauge(name: &str) -> String {
     format!("{name}{{campaign=\"{CAMPAIGN}\"}}")
 }
 
+/// The attempt's four routes are named by their whole patterns (`routes::hot`), which the
+/// metrics read in place: each is counted under its pattern, as every other route is.
+#[tokio::test]
+async fn the_attempts_named_routes_are_counted_under_their_patterns() {
+    let app = TestApp::builder()
+        .shards(4)
+        .clock_at(at(DURING))
+        .sweeper(false)
+        .spawn()
+        .await;
+    let me = app.register("王五", "13900000001", "110101").await;
+    let (status, attempt) = app.start_attempt(&me).await;
+    assert_eq!(status, 201);
+    let id = attempt["attempt_id"].as_str().expect("id").to_owned();
+    let keys = app.correct_keys(&attempt["questions"][0]);
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    assert_eq!(app.save_answer(&me, &id, 0, &keys).await.0, 204);
+    assert_eq!(
+        app.get_as(&me, &format!("/api/v1/attempts/{id}")).await.0,
+        200
+    );
+    assert_eq!(app.submit(&me, &id, None).await.0, 200);
+
+    let samples = scrape(&app).await;
+    for route in [
+        "/api/v1/campaigns/{cid}/attempts",
+        "/api/v1/attempts/{aid}/answers/{index}",
+        "/api/v1/attempts/{aid}",
+        "/api/v1/attempts/{aid}/submit",
+    ] {
+        assert_eq!(
+            value(&samples, &requests(route, "2xx")),
+            Some(1.0),
+            "{route}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn requests_are_counted_by_route_pattern_and_status_class_with_latency() {
     let app = TestApp::builder()

@@ -137,6 +137,33 @@ fn collect(expr: &Expr, prefix: &str, routes: &mut BTreeSet<(String, String)>) {
             if let (Some("scope" | "resource"), Some(path)) = (kind.as_deref(), path) {
                 collect(service, &format!("{prefix}{path}"), routes);
             }
+            // `hot("/scope/prefix", "/path", Method::PUT, handler)`: a route named by its whole
+            // pattern, whose prefix argument must be the scope's own.
+            if let (Some("hot"), Some(root)) = (kind.as_deref(), root) {
+                let args: Vec<&Expr> = root.args.iter().collect();
+                let [named, path, method, _] = args.as_slice() else {
+                    panic!("hot(prefix, path, method, handler) takes four arguments");
+                };
+                let (Some(named), Some(path)) = (string_literal(named), string_literal(path))
+                else {
+                    panic!("hot's prefix and path are string literals");
+                };
+                assert_eq!(
+                    named, prefix,
+                    "hot's prefix is its scope's, so its name is its pattern"
+                );
+                let Expr::Path(method) = method else {
+                    panic!("hot's method is a `Method::X` constant");
+                };
+                let method = method
+                    .path
+                    .segments
+                    .last()
+                    .expect("a path")
+                    .ident
+                    .to_string();
+                routes.insert((method, openapi_path(&format!("{prefix}{path}"))));
+            }
         }
         _ => {}
     }
@@ -154,7 +181,8 @@ fn the_route_reader_walks_scopes_resources_and_regex_patterns() {
                     web::scope("/api/v1")
                         .route("/a", web::get().to(a))
                         .service(web::scope("/b").route("/{id:\\d+}", web::put().to(b)))
-                        .service(web::resource("/c").route(web::post().to(c))),
+                        .service(web::resource("/c").route(web::post().to(c)))
+                        .service(web::scope("/e").service(hot("/api/v1/e", "/{f}", Method::PUT, e))),
                 )
                 .route("/d", web::delete().to(d))
                 .default_service(web::to(not_found));
@@ -166,6 +194,7 @@ fn the_route_reader_walks_scopes_resources_and_regex_patterns() {
         ("GET", "/api/v1/a"),
         ("PUT", "/api/v1/b/{id}"),
         ("POST", "/api/v1/c"),
+        ("PUT", "/api/v1/e/{f}"),
         ("DELETE", "/d"),
     ]
     .into_iter()
