@@ -11,6 +11,8 @@
 
 use std::fmt;
 
+use smallvec::SmallVec;
+
 use crate::units::{UnitIx, UnitTree};
 
 #[cfg(test)]
@@ -85,13 +87,17 @@ pub fn dynamic_unit<'a>(tree: &UnitTree, id: &'a str) -> Option<DynamicUnit<'a>>
 /// organization and its group below it.
 const PATH_ROOM: usize = 6;
 
+/// A unit path, root first, held on the stack up to [`PATH_ROOM`] units: every attempt request
+/// builds one, so it costs no allocation.
+pub type UnitPath<'a> = SmallVec<[&'a str; PATH_ROOM]>;
+
 /// The unit ids from the entry's root down to `id`: the tree's path for a configured unit,
 /// then the organization and its 五进 group for the ids [`dynamic_unit`] reads; `None` for an
-/// id that is neither. No allocation beyond the vector (one, sized for a
-/// path of a few levels: every attempt request builds one), no lookup outside `tree`.
-pub fn unit_path<'a>(tree: &'a UnitTree, id: &'a str) -> Option<Vec<&'a str>> {
-    let ids = |ix: UnitIx| -> Vec<&'a str> {
-        let mut ids = Vec::with_capacity(PATH_ROOM);
+/// id that is neither. No allocation for a path of up to [`PATH_ROOM`] units, no lookup outside
+/// `tree`.
+pub fn unit_path<'a>(tree: &'a UnitTree, id: &'a str) -> Option<UnitPath<'a>> {
+    let ids = |ix: UnitIx| -> UnitPath<'a> {
+        let mut ids = UnitPath::new();
         ids.extend(tree.ancestors(ix).map(|u| tree.get(u).id.as_str()));
         ids.reverse();
         ids

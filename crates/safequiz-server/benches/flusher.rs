@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use jiff::{SignedDuration, Timestamp};
 use safequiz_domain::campaign::Campaign;
+use safequiz_domain::organization::UnitPath;
 use safequiz_redis::HotState;
 use safequiz_redis::attempts::{Actor, ChoiceArg, NewAttempt, StartOutcome, SubmitOutcome};
 use safequiz_redis::keys::{Shard, ShardKeys};
@@ -292,7 +293,7 @@ async fn fill(hot: &HotState, campaign: &Campaign, shards: u16, rows: usize) {
         .filter(|unit| unit.children.is_empty())
         .map(|unit| unit.id.as_str())
         .collect();
-    let paths: Vec<Vec<&str>> = leaves
+    let paths: Vec<UnitPath<'_>> = leaves
         .iter()
         .map(|leaf| unit_path(campaign, leaf).expect("a leaf of the campaign's tree"))
         .collect();

@@ -195,6 +195,8 @@ fn dynamic_ids_carry_their_path() {
             "{id}"
         );
     }
+    let deepest = unit_path(&tree, "140404~7~public").expect("a group's path");
+    assert!(!deepest.spilled(), "the deepest path stays on the stack");
     assert_eq!(organization_unit_id("140404", 7), "140404~7");
     assert_eq!(public_unit_id("140404~7"), "140404~7~public");
     assert!(is_within(&tree, "140404~7~public", "140404~7"));

@@ -13,6 +13,7 @@ use safequiz_domain::bank::{Choices, Question, QuestionKind};
 use safequiz_domain::calendar;
 use safequiz_domain::campaign::{Campaign, Window};
 use safequiz_domain::draw::{OptionOrder, QuestionTexts};
+use safequiz_domain::organization::UnitPath;
 use safequiz_redis::attempts::{
     Actor, AttemptId, AttemptRecord, AttemptResult, ChoiceArg, FinalQuestion, NewAttempt,
     ReadOutcome, SaveOutcome, SaveTicket, StartOutcome, StoredQuestion, SubmitOutcome,
@@ -34,7 +35,7 @@ use safequiz_sql::fair_play::Kind;
 /// Unit ids from the entry's root down to `unit`, an organization's and a 五进 group's
 /// included (their ids carry their region: `safequiz_domain::organization::unit_path`, no
 /// lookup); a token naming a unit the campaign no longer has cannot be served.
-pub fn unit_path<'c>(campaign: &'c Campaign, unit: &'c str) -> Result<Vec<&'c str>, ApiError> {
+pub fn unit_path<'c>(campaign: &'c Campaign, unit: &'c str) -> Result<UnitPath<'c>, ApiError> {
     safequiz_domain::organization::unit_path(&campaign.units, unit)
         .ok_or_else(|| ApiError::Unauthorized("凭证中的单位已不在本竞赛中，请重新报名".to_owned()))
 }
