@@ -20,14 +20,13 @@ use safequiz_redis::attempts::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
 use super::AppState;
 use super::campaigns::find_campaign;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{Participant, body_bytes, json_body, optional_json};
+use super::extract::{Participant, Text, body_bytes, json_body, optional_json, path_segments};
 use super::json_writer::{JsonWriter, WriteJson, json_response};
 use crate::auth::{AuthKeys, ParticipantClaims};
 use safequiz_sql::fair_play::Kind;
@@ -112,10 +111,10 @@ fn check_open(campaign: &Campaign, now: Timestamp) -> Result<(), ApiError> {
 pub async fn start(
     request: actix_web::HttpRequest,
     state: web::Data<AppState>,
-    campaign: web::Path<String>,
     Participant(claims): Participant,
 ) -> Result<HttpResponse, ApiError> {
-    let campaign = campaign_of_path(&state, &campaign, &claims)?;
+    let CampaignSegment { cid } = path_segments(&request)?;
+    let campaign = campaign_of_path(&state, cid.as_ref(), &claims)?;
     let path = unit_path(campaign, claims.unit())?;
     let now = state.clock.now();
     check_open(campaign, now)?;
@@ -163,11 +162,31 @@ pub struct AnswerBody<'a> {
     /// Display keys (`A`, `B`, ... or `T`/`F`); an empty list clears the answer.
     #[serde(borrow)]
     #[schema(value_type = Vec<String>)]
-    choices: Vec<Cow<'a, str>>,
+    choices: Vec<Text<'a>>,
     /// The attempt's `save_ticket`, as its start or read returned it (optional).
     #[serde(default, borrow)]
     #[schema(value_type = Option<String>)]
-    ticket: Option<Cow<'a, str>>,
+    ticket: Option<Text<'a>>,
+}
+
+// The attempt routes' segments, read in place (`extract::path_segments`).
+#[derive(Deserialize)]
+struct CampaignSegment<'a> {
+    #[serde(borrow)]
+    cid: Text<'a>,
+}
+
+#[derive(Deserialize)]
+struct AttemptSegment<'a> {
+    #[serde(borrow)]
+    aid: Text<'a>,
+}
+
+#[derive(Deserialize)]
+struct AnswerSegments<'a> {
+    #[serde(borrow)]
+    aid: Text<'a>,
+    index: u32,
 }
 
 /// `PUT /api/v1/attempts/{aid}/answers/{index}`: saves one answer (`204`); an empty list clears
@@ -196,14 +215,13 @@ pub struct AnswerBody<'a> {
 pub async fn save(
     request: actix_web::HttpRequest,
     state: web::Data<AppState>,
-    path: web::Path<(String, u32)>,
     Participant(claims): Participant,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (attempt, index) = path.into_inner();
+    let AnswerSegments { aid, index } = path_segments(&request)?;
     let bytes = body_bytes(payload, state.max_body_bytes).await?;
     let body: AnswerBody<'_> = json_body(&request, &bytes, state.max_body_bytes)?;
-    let id = own_attempt(&claims, &attempt)?;
+    let id = own_attempt(&claims, aid.as_ref())?;
     let campaign = token_campaign(&state, &claims)?;
     let units = unit_path(campaign, claims.unit())?;
     let choice = parse_choice(&body.choices)?;
@@ -254,7 +272,7 @@ async fn save_by_ticket(
     body: &AnswerBody<'_>,
     now: Timestamp,
 ) -> Result<Option<SaveOutcome>, ApiError> {
-    let Some(ticket) = body.ticket.as_deref() else {
+    let Some(ticket) = body.ticket.as_ref().map(AsRef::as_ref) else {
         return Ok(None);
     };
     let bound = ticket_bound(actor.campaign, id);
@@ -327,11 +345,11 @@ pub struct SubmitBody {
 pub async fn submit(
     request: actix_web::HttpRequest,
     state: web::Data<AppState>,
-    attempt: web::Path<String>,
     Participant(claims): Participant,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let id = own_attempt(&claims, &attempt)?;
+    let AttemptSegment { aid } = path_segments(&request)?;
+    let id = own_attempt(&claims, aid.as_ref())?;
     let body: Option<SubmitBody> = optional_json(payload, state.max_body_bytes).await?;
     let campaign = token_campaign(&state, &claims)?;
     let units = unit_path(campaign, claims.unit())?;
@@ -388,11 +406,12 @@ pub async fn submit(
     )
 )]
 pub async fn read(
+    request: actix_web::HttpRequest,
     state: web::Data<AppState>,
-    attempt: web::Path<String>,
     Participant(claims): Participant,
 ) -> Result<HttpResponse, ApiError> {
-    let id = own_attempt(&claims, &attempt)?;
+    let AttemptSegment { aid } = path_segments(&request)?;
+    let id = own_attempt(&claims, aid.as_ref())?;
     let campaign = token_campaign(&state, &claims)?;
     let units = unit_path(campaign, claims.unit())?;
     let now = state.clock.now();

@@ -1,15 +1,18 @@
-//! Request extractors shared by handlers: the verified participant, and JSON bodies read by hand.
+//! Request extractors shared by handlers: the verified participant, and paths and JSON bodies
+//! read in place.
 
 use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
-use actix_web::error::JsonPayloadError;
+use actix_web::error::{JsonPayloadError, PathError};
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::web::{Bytes, BytesMut};
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::StreamExt;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, Deserializer, Visitor};
+use std::borrow::Cow;
+use std::fmt;
 
 use super::AppState;
 use super::error::ApiError;
@@ -145,5 +148,82 @@ pub fn json_error(error: JsonPayloadError, limit: usize) -> ApiError {
             ApiError::BadRequest(format!("invalid JSON body: {error}"))
         }
         other => ApiError::BadRequest(format!("unreadable body: {other}")),
+    }
+}
+
+/// The error a path earns that does not deserialize (the route table's `PathConfig` and
+/// `path_segments`).
+pub fn path_error(error: PathError) -> ApiError {
+    ApiError::BadRequest(format!("invalid path: {error}"))
+}
+
+/// The matched route's segments as `T`, deserialized in place as `web::Path` would, with the same
+/// percent-decoding and the same error, but with [`Text`] segments borrowed from the path when
+/// they need no decoding (`web::Path` takes owned values only: a `String` per segment).
+pub fn path_segments<'r, T: Deserialize<'r>>(request: &'r HttpRequest) -> Result<T, ApiError> {
+    request
+        .match_info()
+        .load()
+        .map_err(|error| path_error(PathError::Deserialize(error)))
+}
+
+/// A string read in place: borrowed from the input when it has no escapes (JSON) or
+/// percent-encoding (a path), copied only when it has. serde's own `Cow<str>` is always copied
+/// inside a `Vec` or an `Option`, and `&str` refuses a string that needs unescaping.
+#[derive(Debug)]
+pub struct Text<'a>(pub Cow<'a, str>);
+
+impl AsRef<str> for Text<'_> {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Text<'a>, D::Error> {
+        struct TextVisitor;
+
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(text)))
+            }
+
+            fn visit_str<E>(self, text: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(text.to_owned())))
+            }
+
+            fn visit_string<E>(self, text: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(text)))
+            }
+        }
+
+        deserializer.deserialize_str(TextVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::Text;
+
+    #[test]
+    fn a_text_is_borrowed_unless_it_had_escapes() {
+        let plain: Vec<Text<'_>> = serde_json::from_str(r#"["A", "ticket.x-1"]"#).expect("JSON");
+        assert!(plain.iter().all(|text| matches!(text.0, Cow::Borrowed(_))));
+        let escaped: Vec<Text<'_>> = serde_json::from_str(r#"["\u0041"]"#).expect("JSON");
+        assert!(matches!(&escaped[0].0, Cow::Owned(text) if text == "A"));
+        let absent: Option<Text<'_>> = serde_json::from_str("null").expect("JSON");
+        assert!(absent.is_none());
+        assert!(
+            serde_json::from_str::<Text<'_>>("1").is_err(),
+            "a number is no text"
+        );
     }
 }

@@ -1,12 +1,12 @@
 //! The route table: reading this file shows the whole HTTP surface.
 
-use actix_web::error::{PathError, QueryPayloadError};
+use actix_web::error::QueryPayloadError;
 use actix_web::guard::{Guard, GuardContext};
 use actix_web::http::Method;
 use actix_web::{FromRequest, Handler, HttpRequest, HttpResponse, Resource, Responder, Route, web};
 
 use super::error::ApiError;
-use super::extract::json_error;
+use super::extract::{json_error, path_error};
 use super::organizer::{
     account, exports, figures, headcounts, participants as organizer_participants, progress,
     questions, security,
@@ -230,10 +230,6 @@ impl Guard for MethodIs {
 
 async fn not_found(_request: HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound("no such resource"))
-}
-
-fn path_error(error: PathError) -> ApiError {
-    ApiError::BadRequest(format!("invalid path: {error}"))
 }
 
 fn query_error(error: QueryPayloadError) -> ApiError {

@@ -326,6 +326,12 @@ async fn a_save_reads_escaped_keys_and_tickets_under_any_json_content_type() {
     }
     let (_, read) = app.get_as(&me, &format!("/api/v1/attempts/{id}")).await;
     assert_eq!(read["answers"], Value::Object(saved));
+    // Path segments are percent-decoded as before they were read in place.
+    let encoded = id.replace('-', "%2D");
+    let (status, again) = app
+        .get_as(&me, &format!("/api/v1/attempts/{encoded}"))
+        .await;
+    assert_eq!((status, &again), (200, &read), "{encoded}");
 }
 
 /// Answers every question of `attempt`, the first `correct` ones rightly, in the submit body.
