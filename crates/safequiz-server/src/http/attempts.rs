@@ -572,8 +572,10 @@ struct OpenAttempt<'a> {
 pub(super) struct ReviewItem<'a> {
     #[serde(flatten)]
     question: QuestionView<'a>,
-    choices: Vec<char>,
-    correct_choices: Vec<char>,
+    #[schema(value_type = Vec<String>)]
+    choices: DisplayKeys,
+    #[schema(value_type = Vec<String>)]
+    correct_choices: DisplayKeys,
     correct: bool,
     #[schema(value_type = String)]
     explanation: &'a RawValue,
@@ -800,8 +802,35 @@ pub(super) fn question_view<'a>(index: usize, shown: &Shown<'a>) -> QuestionView
 }
 
 /// The display keys of `choices`.
-pub(super) fn keys(kind: QuestionKind, choices: Choices) -> Vec<char> {
-    choices.indices().map(|i| kind.option_key(i)).collect()
+pub(super) fn keys(kind: QuestionKind, choices: Choices) -> DisplayKeys {
+    DisplayKeys { kind, choices }
+}
+
+/// The display keys of a set of choices (`A`, `B`, ... or `T`/`F`), ascending, written as a
+/// list of one-letter strings when the body is: the set and its question's kind are two bytes,
+/// where a `Vec<char>` was an allocation per list (three per question of a review).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct DisplayKeys {
+    kind: QuestionKind,
+    choices: Choices,
+}
+
+impl DisplayKeys {
+    fn iter(self) -> impl Iterator<Item = char> {
+        self.choices.indices().map(move |i| self.kind.option_key(i))
+    }
+}
+
+impl Serialize for DisplayKeys {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+impl WriteJson for DisplayKeys {
+    fn write_json(&self, out: &mut JsonWriter) {
+        out.array(self.iter());
+    }
 }
 
 /// The response of an open attempt: its questions in display order and the saved answers, never
@@ -830,7 +859,10 @@ fn open_attempt<'a>(
         .iter()
         .enumerate()
         .filter(|(_, shown)| !shown.stored.answer.is_empty())
-        .map(|(index, shown)| (index, keys(shown.question.kind, shown.stored.answer)))
+        .map(|(index, shown)| {
+            let keys = keys(shown.question.kind, shown.stored.answer);
+            (index, keys.iter().collect())
+        })
         .collect();
     OpenAttempt {
         attempt_id: record.id.to_string(),

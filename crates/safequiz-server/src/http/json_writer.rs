@@ -197,6 +197,15 @@ impl JsonWriter {
         self.out.push(b']');
     }
 
+    /// An array of `values` as an iterator yields them: nothing is collected first.
+    pub(crate) fn array<T: WriteJson>(&mut self, values: impl IntoIterator<Item = T>) {
+        self.begin_array();
+        for value in values {
+            value.write_json(self);
+        }
+        self.end_array();
+    }
+
     /// A field name: a Rust identifier, which JSON never escapes.
     #[inline]
     fn key(&mut self, name: &'static str) {
