@@ -545,7 +545,43 @@ pub(super) struct QuestionView<'a> {
     kind: &'static str,
     #[schema(value_type = String)]
     stem: &'a RawValue,
-    options: Vec<OptionView<'a>>,
+    #[schema(value_type = Vec<OptionView<'_>>)]
+    options: ShownOptions<'a>,
+}
+
+/// A question's options in display order, written when the body is: its kind, its drawn order
+/// (a copy, a few bytes) and the bank's texts, where a `Vec<OptionView>` was an allocation per
+/// question of every start and every review.
+#[derive(Clone, Copy)]
+pub(super) struct ShownOptions<'a> {
+    kind: QuestionKind,
+    order: OptionOrder,
+    texts: &'a [Box<RawValue>],
+}
+
+impl<'a> ShownOptions<'a> {
+    fn iter(self) -> impl Iterator<Item = OptionView<'a>> {
+        (0..self.order.as_slice().len()).map(move |shown| OptionView {
+            key: self.kind.option_key(shown),
+            text: self
+                .texts
+                .get(usize::from(self.order.as_slice()[shown]))
+                // Never empty: a drawn order holds indices of the question's options.
+                .map_or(RawValue::NULL, |text| &**text),
+        })
+    }
+}
+
+impl Serialize for ShownOptions<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+impl WriteJson for ShownOptions<'_> {
+    fn write_json(&self, out: &mut JsonWriter) {
+        out.array(self.iter());
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -784,20 +820,11 @@ pub(super) fn question_view<'a>(index: usize, shown: &Shown<'a>) -> QuestionView
         id: &question.id,
         kind: question.kind.as_str(),
         stem: &texts.stem,
-        options: stored
-            .order
-            .as_slice()
-            .iter()
-            .enumerate()
-            .map(|(shown, &original)| OptionView {
-                key: question.kind.option_key(shown),
-                text: texts
-                    .options
-                    .get(usize::from(original))
-                    // Never empty: a drawn order holds indices of the question's options.
-                    .map_or(RawValue::NULL, |text| &**text),
-            })
-            .collect(),
+        options: ShownOptions {
+            kind: question.kind,
+            order: stored.order,
+            texts: &texts.options,
+        },
     }
 }
 
