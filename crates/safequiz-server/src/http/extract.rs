@@ -1,6 +1,8 @@
 //! Request extractors shared by handlers: the verified participant, and paths and JSON bodies
 //! read in place.
 
+use std::borrow::Cow;
+use std::fmt;
 use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
@@ -11,8 +13,6 @@ use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, Deserializer, Visitor};
-use std::borrow::Cow;
-use std::fmt;
 
 use super::AppState;
 use super::error::ApiError;

@@ -109,6 +109,16 @@ fn value(samples: &Samples, key: &str) -> Option<f64> {
     samples.get(key).copied()
 }
 
+/// A service on four shards during the campaign, its sweeper off (the tests sweep by hand).
+async fn app() -> TestApp {
+    TestApp::builder()
+        .shards(4)
+        .clock_at(at(DURING))
+        .sweeper(false)
+        .spawn()
+        .await
+}
+
 fn requests(route: &str, status: &str) -> String {
     format!("safequiz_http_requests_total{{route=\"{route}\",status=\"{status}\"}}")
 }
@@ -121,12 +131,7 @@ fn campaign_gauge(name: &str) -> String {
 /// metrics read in place: each is counted under its pattern, as every other route is.
 #[tokio::test]
 async fn the_attempts_named_routes_are_counted_under_their_patterns() {
-    let app = TestApp::builder()
-        .shards(4)
-        .clock_at(at(DURING))
-        .sweeper(false)
-        .spawn()
-        .await;
+    let app = app().await;
     let me = app.register("王五", "13900000001", "110101").await;
     let (status, attempt) = app.start_attempt(&me).await;
     assert_eq!(status, 201);
@@ -157,12 +162,7 @@ async fn the_attempts_named_routes_are_counted_under_their_patterns() {
 
 #[tokio::test]
 async fn requests_are_counted_by_route_pattern_and_status_class_with_latency() {
-    let app = TestApp::builder()
-        .shards(4)
-        .clock_at(at(DURING))
-        .sweeper(false)
-        .spawn()
-        .await;
+    let app = app().await;
     let before = scrape(&app).await;
     assert_eq!(value(&before, "safequiz_redis_up{}"), Some(1.0));
     assert_eq!(
