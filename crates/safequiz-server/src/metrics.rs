@@ -18,6 +18,7 @@
 //! The flusher's lag and `safequiz_redis_up` are still read from Redis at each scrape (see
 //! `http::health::metrics`), as before this module existed.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
@@ -437,14 +438,12 @@ where
                 // named route (the hot ones, `routes::hot`) is named by its whole pattern and
                 // read in place; another's pattern is joined into a new `String`.
                 let request = response.request();
-                match request.match_name() {
-                    Some(name) => this.routes.record(Some(name), response.status(), took),
-                    None => {
-                        let pattern = request.match_pattern();
-                        this.routes
-                            .record(pattern.as_deref(), response.status(), took);
-                    }
-                }
+                let route = request
+                    .match_name()
+                    .map(Cow::Borrowed)
+                    .or_else(|| request.match_pattern().map(Cow::Owned));
+                this.routes
+                    .record(route.as_deref(), response.status(), took);
             }
             Err(error) => {
                 this.routes

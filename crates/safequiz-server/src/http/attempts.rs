@@ -220,7 +220,7 @@ pub async fn save(
 ) -> Result<HttpResponse, ApiError> {
     let AnswerSegments { aid, index } = path_segments(&request)?;
     let bytes = body_bytes(payload, state.max_body_bytes).await?;
-    let body: AnswerBody<'_> = json_body(&request, &bytes, state.max_body_bytes)?;
+    let body: AnswerBody<'_> = json_body(&request, &bytes)?;
     let id = own_attempt(&claims, aid.as_ref())?;
     let campaign = token_campaign(&state, &claims)?;
     let units = unit_path(campaign, claims.unit())?;

@@ -68,7 +68,7 @@ pub async fn optional_json<T: DeserializeOwned>(
     }
     serde_json::from_slice(&body)
         .map(Some)
-        .map_err(|error| json_error(JsonPayloadError::Deserialize(error), limit))
+        .map_err(invalid_json)
 }
 
 /// A body of at most `limit` bytes, whole. The first chunk is kept as it came (a small body,
@@ -105,13 +105,11 @@ pub async fn body_bytes(mut payload: web::Payload, limit: usize) -> Result<Bytes
 pub fn json_body<'a, T: Deserialize<'a>>(
     request: &HttpRequest,
     body: &'a [u8],
-    limit: usize,
 ) -> Result<T, ApiError> {
     if !is_json(request) {
-        return Err(json_error(JsonPayloadError::ContentType, limit));
+        return Err(not_json());
     }
-    serde_json::from_slice(body)
-        .map_err(|error| json_error(JsonPayloadError::Deserialize(error), limit))
+    serde_json::from_slice(body).map_err(invalid_json)
 }
 
 /// Whether the request's content type is JSON, as actix's `web::Json` decides it: a subtype of
@@ -141,14 +139,18 @@ pub fn json_error(error: JsonPayloadError, limit: usize) -> ApiError {
         JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
             ApiError::PayloadTooLarge(limit)
         }
-        JsonPayloadError::ContentType => ApiError::BadRequest(
-            "the body must be JSON (Content-Type: application/json)".to_owned(),
-        ),
-        JsonPayloadError::Deserialize(error) => {
-            ApiError::BadRequest(format!("invalid JSON body: {error}"))
-        }
+        JsonPayloadError::ContentType => not_json(),
+        JsonPayloadError::Deserialize(error) => invalid_json(error),
         other => ApiError::BadRequest(format!("unreadable body: {other}")),
     }
+}
+
+fn not_json() -> ApiError {
+    ApiError::BadRequest("the body must be JSON (Content-Type: application/json)".to_owned())
+}
+
+fn invalid_json(error: serde_json::Error) -> ApiError {
+    ApiError::BadRequest(format!("invalid JSON body: {error}"))
 }
 
 /// The error a path earns that does not deserialize (the route table's `PathConfig` and
