@@ -13,8 +13,7 @@
 --   KEYS[2]      the shard's deadline index (sorted set: accepts-until ms -> "pid-n unit")
 --   KEYS[3]      the shard's stream (finalized attempts and registrations, for the SQL flusher)
 -- (The unit totals and the individual boards are not among them: the board writer applies the
--- attempt entries finalize appends to both, many attempts at a time; board_feed.lua and
--- src/board_writer.rs.)
+-- attempt entries finalize appends to both, many attempts at a time; src/board_writer.rs.)
 -- ARGV:
 --   ARGV[1]      now, in Unix milliseconds (the server's clock decides, never Redis's or the client's)
 --   ARGV[2]      the scoring (safequiz_domain::score::Scoring::script_arg): the points per

@@ -13,7 +13,7 @@
 -- participant's attempt entries, carrying their totals as they are now: everything the entries
 -- before it applied (attempts, counted points and time, full-mark attempts, last finish). The
 -- board writer takes exactly that off the unit totals and their member off every board of the
--- path, or puts it back (board_feed.lua, src/board_writer.rs); attempt entries marked
+-- path, or puts it back (src/board_writer.rs); attempt entries marked
 -- `excluded` apply nothing in between. So an undo restores totals and boards as if the
 -- exclusion had never been, attempts made meanwhile included.
 --

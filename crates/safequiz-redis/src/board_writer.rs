@@ -12,10 +12,13 @@
 //! `safequiz_domain::board`'s).
 //!
 //! The unit totals (the shard's part of every unit's attempts, points, participants and
-//! full-mark attempts) are applied by the same pass, inside `board_feed.lua`: they are in the
-//! shard's slot, so the script adds the increments of the entries it reads and moves the
-//! shard's `totals:applied` marker in one atomic step, exactly once whatever happens to the
-//! board writes after it. Finalize used to do both itself, one `HINCRBY` per unit level and
+//! full-mark attempts) are applied by the same pass, before its board writes: they are in the
+//! shard's slot, so `board_apply.lua` adds the increments of the entries the pass read after the
+//! shard's `totals:applied` marker and moves the marker past them in one atomic step, exactly
+//! once whatever happens to the board writes after it. It applies them only for the lease's
+//! holder and only from the marker the pass read when it took the lease, so a writer that
+//! stalled past its lease adds nothing another writer has added meanwhile. What an entry adds is
+//! decided here (`TotalsIncrements`) from the fields `streams::board_record` reads. Finalize used to do both itself, one `HINCRBY` per unit level and
 //! field and one `ZREM` and `ZADD` per board for every attempt; a pass pays them once per
 //! distinct field and board for hundreds of attempts (issue 16).
 //!
@@ -24,8 +27,8 @@
 //! The two writes of an attempt are only right after those of the participant's previous
 //! attempt, so a shard's entries are applied in stream order by one writer at a time: the
 //! writer holding the shard's lease (`{c:s}:boards:lease`, a few seconds, extended on every
-//! pass) reads from just after the shard's cursor (`{c:s}:boards:cursor`), writes, then moves
-//! the cursor (`board_feed.lua`, `board_commit.lua`). A writer that dies between writing and
+//! pass, `board_lease.lua`) reads from just after the shard's cursor (`{c:s}:boards:cursor`),
+//! writes, then moves the cursor (`board_commit.lua`). A writer that dies between writing and
 //! moving the cursor leaves entries that the next holder applies again, in the same order, from
 //! the same starting state or a later one: each attempt's writes take a participant from their
 //! previous member to their new one, so replaying a run of them in order ends in the same state.
@@ -45,20 +48,27 @@
 //!
 //! # Cost
 //!
-//! Per pass and shard: one `board_feed.lua` (one `XRANGE`, one `HINCRBY` per totals field
-//! touched; six short fields per attempt cross the network, not its questions and answers),
-//! one `ZREM` and one `ZADD` per board touched
-//! (members of many attempts together), one `board_commit.lua`. On one Redis the board writes
-//! are one pipeline; on a cluster one pipeline per board slot, concurrently.
+//! Per pass and shard: `board_lease.lua`, one plain `XRANGE` of up to `count` entries read
+//! here, `board_apply.lua` (one `HINCRBY` per totals field touched), one `ZREM` and one `ZADD`
+//! per board touched (members of many attempts together), `board_commit.lua`. On one Redis the
+//! board writes are one pipeline; on a cluster one pipeline per board slot, concurrently.
+//!
+//! The entries are read by the writer, not by a script: inside Lua every field of every entry
+//! became a Lua string and the entry a table, which cost Redis 10-11 µs of CPU per attempt
+//! entry, against 1.7 µs for the plain `XRANGE` and the apply together (docs/performance.md,
+//! "The board feed read by the writer"). The writer pays for it instead, in a process that
+//! scales out: its entries' whole fields cross the network, questions and answers included.
 
 use std::collections::HashMap;
 
 use redis::Cmd;
 use safequiz_domain::board::{BoardMember, BoardScore, IndividualBoards};
 
+use crate::boards::PACKED_FIELDS;
 use crate::connection::{Connection, ShardPipelines, Slot};
 use crate::keys::{self, Shard, ShardKeys};
-use crate::scripts::{BOARD_COMMIT, BOARD_FEED};
+use crate::scripts::{BOARD_APPLY, BOARD_COMMIT, BOARD_LEASE};
+use crate::streams::{self, BoardRecord};
 use crate::{HotState, RedisError};
 
 /// What one pass of the writer over one shard did.
@@ -113,8 +123,8 @@ impl BoardWrites {
     }
 }
 
-/// One entry's board fields, as `board_feed.lua` returns them: an attempt's (or an undone
-/// exclusion's) new member and the one it replaces, or an exclusion's member to remove.
+/// One entry's change to the boards: an attempt's (or an undone exclusion's) new member and
+/// the one it replaces, or an exclusion's member to remove.
 struct BoardUpdate<'a> {
     path: &'a str,
     /// The new member and its score; `None` for an exclusion (`exclusions`).
@@ -123,42 +133,118 @@ struct BoardUpdate<'a> {
 }
 
 impl<'a> BoardUpdate<'a> {
-    fn parse(row: &'a [String]) -> Option<BoardUpdate<'a>> {
-        let [participant, path, points, time, last, previous] = row else {
-            return None;
-        };
-        let participant: u64 = participant.parse().ok()?;
-        let previous_last: i64 = previous.parse().ok()?;
-        // "x": an exclusion, whose row names the member to take off in `previous`.
-        let added = match points.as_str() {
-            "x" => None,
-            points => Some((
-                BoardScore {
-                    points: points.parse().ok()?,
-                    time_used_ms: time.parse().ok()?,
-                },
-                BoardMember {
-                    last_finished_ms: last.parse().ok()?,
-                    participant,
-                },
-            )),
-        };
-        Some(BoardUpdate {
-            path,
-            added,
-            // 0 before the participant's first final attempt: no entry to move.
-            previous: (previous_last > 0).then_some(BoardMember {
-                last_finished_ms: previous_last,
-                participant,
+    fn of(record: &BoardRecord<'a>) -> Option<BoardUpdate<'a>> {
+        match record {
+            BoardRecord::Attempt(attempt) => Some(BoardUpdate {
+                path: attempt.path,
+                added: Some((
+                    attempt.totals,
+                    BoardMember {
+                        last_finished_ms: attempt.last_ms,
+                        participant: attempt.participant,
+                    },
+                )),
+                // 0 before the participant's first final attempt: no entry to move.
+                previous: (attempt.previous_last_ms > 0).then_some(BoardMember {
+                    last_finished_ms: attempt.previous_last_ms,
+                    participant: attempt.participant,
+                }),
             }),
-        })
+            // An exclusion takes the participant's member off every board of their path; an
+            // inclusion adds it back, as a first attempt's would.
+            BoardRecord::Exclusion(exclusion) => {
+                let member = BoardMember {
+                    last_finished_ms: exclusion.last_ms,
+                    participant: exclusion.participant,
+                };
+                Some(if exclusion.excluded {
+                    BoardUpdate {
+                        path: exclusion.path,
+                        added: None,
+                        previous: (exclusion.last_ms > 0).then_some(member),
+                    }
+                } else {
+                    BoardUpdate {
+                        path: exclusion.path,
+                        added: Some((exclusion.totals, member)),
+                        previous: None,
+                    }
+                })
+            }
+            BoardRecord::Nothing | BoardRecord::Incomplete => None,
+        }
+    }
+}
+
+/// One packed counter's high part (`boards::pack`), as an increment.
+const HIGH: i64 = 1 << 32;
+
+/// The unit totals' increments of a pass, per field in first-use order (so that the same
+/// entries always make the same `board_apply.lua` call).
+#[derive(Default)]
+struct TotalsIncrements {
+    order: Vec<String>,
+    sums: HashMap<String, i64>,
+}
+
+impl TotalsIncrements {
+    fn add(&mut self, field: String, delta: i64) {
+        match self.sums.get_mut(&field) {
+            Some(sum) => *sum += delta,
+            None => {
+                self.order.push(field.clone());
+                self.sums.insert(field, delta);
+            }
+        }
+    }
+
+    /// Adds the packed increments `pa` and `nf` (`boards::PACKED_FIELDS`) to the whole
+    /// campaign (`*`) and to every unit of `path`; an `nf` of 0 touches no field.
+    fn add_path(&mut self, path: &str, pa: i64, nf: i64) {
+        let [attempts_points, people_full] = PACKED_FIELDS;
+        for unit in std::iter::once("*").chain(path.split(',').filter(|unit| !unit.is_empty())) {
+            self.add(format!("{unit}:{attempts_points}"), pa);
+            if nf != 0 {
+                self.add(format!("{unit}:{people_full}"), nf);
+            }
+        }
+    }
+
+    /// What `record` adds to the unit totals: an attempt adds one attempt and its unit points
+    /// to every unit of its path and the campaign, a participant when it is their first final
+    /// attempt, and a full-mark attempt (`safequiz_domain::score::is_full_marks`, read from the
+    /// entry); an exclusion takes off the participant's attempts, counted points, the
+    /// participant and their full-mark attempts, and an inclusion adds them back.
+    fn add_record(&mut self, record: &BoardRecord<'_>) {
+        match record {
+            BoardRecord::Attempt(attempt) => {
+                let mut nf = 0;
+                if attempt.first {
+                    nf += HIGH;
+                }
+                if attempt.full_marks {
+                    nf += 1;
+                }
+                self.add_path(attempt.path, HIGH + attempt.unit_points, nf);
+            }
+            BoardRecord::Exclusion(exclusion) => {
+                let sign = if exclusion.excluded { -1 } else { 1 };
+                self.add_path(
+                    exclusion.path,
+                    sign * (exclusion.attempts * HIGH + exclusion.totals.points),
+                    sign * (HIGH + exclusion.full_marks),
+                );
+            }
+            BoardRecord::Nothing | BoardRecord::Incomplete => {}
+        }
     }
 }
 
 impl HotState {
     /// One pass of the board writer named `writer` over `shard`: if it holds the shard's lease
     /// (taking it when free, for `lease_ms`), applies up to `count` stream entries after the
-    /// shard's cursor to the `kept` boards and moves the cursor past them.
+    /// shard's cursor to the unit totals (once) and to the `kept` boards, and moves the cursor
+    /// past them.
     #[tracing::instrument(skip_all, fields(%shard))]
     pub async fn write_boards(
         &self,
@@ -170,36 +256,50 @@ impl HotState {
         lease_ms: u64,
     ) -> Result<BoardPass, RedisError> {
         let keys = ShardKeys::new(campaign, shard);
-        let mut feed = BOARD_FEED.call();
-        feed.key(keys.board_lease())
+        let mut lease = BOARD_LEASE.call();
+        lease
+            .key(keys.board_lease())
             .key(keys.board_cursor())
-            .key(keys.stream())
-            .key(keys.totals())
             .key(keys.totals_applied())
             .arg(writer)
-            .arg(lease_ms)
-            .arg(count);
+            .arg(lease_ms);
         let mut connection = self.connection().await?;
-        let reply: Option<Vec<String>> = feed.invoke(&mut connection).await?;
-        let Some(reply) = reply else {
+        let held: Option<(String, String)> = lease.invoke(&mut connection).await?;
+        let Some((cursor, applied)) = held else {
             return Ok(BoardPass::default());
         };
+        let reply: redis::Value = redis::cmd("XRANGE")
+            .arg(keys.stream())
+            .arg(format!("({cursor}"))
+            .arg("+")
+            .arg("COUNT")
+            .arg(count)
+            .query_async(&mut connection)
+            .await?;
+        let entries = streams::range_entries(reply)?;
         let mut pass = BoardPass {
             holder: true,
+            entries: entries.len(),
             ..BoardPass::default()
         };
-        let [_cursor, last, read, rows @ ..] = reply.as_slice() else {
+        let Some(last) = entries.last().map(|entry| entry.id.as_str()) else {
             return Ok(pass);
         };
-        pass.entries = read.parse().unwrap_or(0);
-        if last.is_empty() {
-            return Ok(pass);
-        }
         let mut boards: HashMap<String, BoardWrites> = HashMap::new();
         let mut order: Vec<String> = Vec::new();
-        for row in rows.chunks_exact(6) {
-            let Some(update) = BoardUpdate::parse(row) else {
+        let mut totals = TotalsIncrements::default();
+        for entry in &entries {
+            let record = streams::board_record(entry);
+            if record == BoardRecord::Incomplete {
                 pass.skipped += 1;
+                continue;
+            }
+            // Entries up to `applied` had their totals applied by an earlier pass whose board
+            // writes or cursor move failed: their board writes are replayed, not their totals.
+            if streams::stream_id_less(&applied, &entry.id) {
+                totals.add_record(&record);
+            }
+            let Some(update) = BoardUpdate::of(&record) else {
                 continue;
             };
             let added = update
@@ -225,6 +325,25 @@ impl HotState {
                 }
             }
             pass.applied += 1;
+        }
+        if streams::stream_id_less(&applied, last) {
+            let mut apply = BOARD_APPLY.call();
+            apply
+                .key(keys.board_lease())
+                .key(keys.totals())
+                .key(keys.totals_applied())
+                .arg(writer)
+                .arg(&applied)
+                .arg(last);
+            for field in &totals.order {
+                apply.arg(field).arg(totals.sums[field]);
+            }
+            let done: i64 = apply.invoke(&mut connection).await?;
+            if done != 1 {
+                // The lease passed to another writer (this one stalled past it): it applies
+                // these entries itself.
+                return Ok(BoardPass::default());
+            }
         }
         let mut pipelines = ShardPipelines::new();
         for key in &order {

@@ -6,7 +6,7 @@
 //! an `exclusion` or `inclusion` entry to the shard's stream with their totals as they are at
 //! that instant. The board writer, which applies the shard's entries in order, takes those
 //! totals off the units of the path and the participant's member off their boards, or puts them
-//! back (`board_feed.lua`, `board_writer`); finalize marks every attempt entry of an excluded
+//! back (`board_writer`); finalize marks every attempt entry of an excluded
 //! participant `excluded`, and the writer applies nothing of those. So the boards and totals
 //! equal those of a record without the excluded participants once the writer's pass is done,
 //! and an undo gives back exactly what was there, attempts made meanwhile included.

@@ -298,9 +298,13 @@ pub(crate) fn is_no_script(error: &RedisError) -> bool {
     error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
 }
 
-/// The next stream entries of one shard for the board writer, if it holds the shard.
-pub(crate) static BOARD_FEED: LazyLock<Lua> =
-    LazyLock::new(|| Lua::new(include_str!("../lua/board_feed.lua").to_owned()));
+/// Takes or extends a shard's board lease and returns where its writer reads from.
+pub(crate) static BOARD_LEASE: LazyLock<Lua> =
+    LazyLock::new(|| Lua::new(include_str!("../lua/board_lease.lua").to_owned()));
+
+/// Adds the unit totals of the entries a board writer read, exactly once.
+pub(crate) static BOARD_APPLY: LazyLock<Lua> =
+    LazyLock::new(|| Lua::new(include_str!("../lua/board_apply.lua").to_owned()));
 
 /// Moves a shard's board cursor past the entries a writer applied.
 pub(crate) static BOARD_COMMIT: LazyLock<Lua> =

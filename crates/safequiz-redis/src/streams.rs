@@ -32,7 +32,7 @@
 //! `deadline`, `finished` (for an automatic submission, the deadline), `time_used` (ms),
 //! `points`, `correct`, `auto` (`1` when the server submitted it, else `0`), `attempts` (the
 //! participant's final attempts including this one); then for the board writer
-//! (`board_writer`, which reads them in `board_feed.lua`) `total_points`, `total_time` and
+//! (`board_writer`, which reads them with [`board_record`]) `total_points`, `total_time` and
 //! `last` (the participant's totals after this attempt, which make their board score and
 //! member), `previous_last` (`last` before it, `0` before their first final attempt),
 //! `unit_points` (under a `best` or `last` policy the change of the participant's counted
@@ -53,7 +53,7 @@ use redis::streams::{
 };
 use redis::{AsyncCommands, Value};
 
-use safequiz_domain::board::Finish;
+use safequiz_domain::board::{BoardScore, Finish};
 
 use crate::attempts::{AttemptId, EncodedQuestions, FinalQuestion};
 use crate::keys::{Shard, ShardKeys};
@@ -235,7 +235,6 @@ pub fn decode(entry: &StreamEntry) -> Result<StreamRecord<'_>, EntryError> {
     }
 }
 
-/// How far the flusher is behind on a stream.
 /// The figures of an attempt entry the flusher records: packed in its `values` field, or in
 /// fields of their own in an entry written before the packing (still read, so that entries
 /// left in a stream by the previous version are flushed after an upgrade).
@@ -341,6 +340,176 @@ impl<'a> ParticipantEntry<'a> {
 /// How many comma-separated values an attempt entry's `values` field holds.
 const PACKED_VALUES: usize = 16;
 
+/// The names of the values an attempt entry's `values` field packs, in the packed order; an
+/// entry written before the packing has them as fields of their own.
+const PACKED_NAMES: [&str; PACKED_VALUES] = [
+    "unit",
+    "day",
+    "started",
+    "deadline",
+    "finished",
+    "time_used",
+    "points",
+    "correct",
+    "auto",
+    "attempts",
+    "total_points",
+    "total_time",
+    "last",
+    "previous_last",
+    "unit_points",
+    "excluded",
+];
+
+/// What an entry changes on the individual boards and the unit totals, as the board writer
+/// reads it (`board_writer`). The rules that turn it into board members and totals are the
+/// writer's; this is only the entry's fields, typed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BoardRecord<'a> {
+    /// Nothing: a registration, an attempt of a participant whose results are excluded, an
+    /// exclusion of a participant without final attempts, a type this version does not know.
+    Nothing,
+    /// An attempt entry without the board fields (written before they existed, its totals
+    /// applied by the finalize of that version) or with one that does not read: counted and
+    /// passed, left to `leaderboards rebuild`.
+    Incomplete,
+    /// A final attempt of a counted participant.
+    Attempt(BoardAttempt<'a>),
+    /// An organizer excluded a participant's results (`excluded: true`) or undid that.
+    Exclusion(BoardExclusion<'a>),
+}
+
+/// An attempt entry's board fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BoardAttempt<'a> {
+    /// The participant.
+    pub participant: u64,
+    /// Their unit path, root first, comma-separated.
+    pub path: &'a str,
+    /// Their totals after this attempt, which make their board score.
+    pub totals: BoardScore,
+    /// When their last final attempt finished, after this one (the member's instant).
+    pub last_ms: i64,
+    /// The same before this attempt; 0 before their first.
+    pub previous_last_ms: i64,
+    /// What their units' points change by: the attempt's points, or under `best` or `last`
+    /// the change of the participant's counted points (`unit_points`).
+    pub unit_points: i64,
+    /// Whether it is the participant's first final attempt.
+    pub first: bool,
+    /// Whether every question was answered right.
+    pub full_marks: bool,
+}
+
+/// An exclusion or inclusion entry's fields (`exclusion.lua`): the participant's totals at
+/// that instant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BoardExclusion<'a> {
+    /// The participant.
+    pub participant: u64,
+    /// Their unit path, root first, comma-separated.
+    pub path: &'a str,
+    /// `type=exclusion` (true) or `type=inclusion`.
+    pub excluded: bool,
+    /// Their final attempts (never 0: such an entry is [`BoardRecord::Nothing`]).
+    pub attempts: i64,
+    /// Their board score.
+    pub totals: BoardScore,
+    /// Their full-mark attempts.
+    pub full_marks: i64,
+    /// When their last final attempt finished.
+    pub last_ms: i64,
+}
+
+/// What stream entry `entry` changes on the boards and unit totals.
+pub fn board_record(entry: &StreamEntry) -> BoardRecord<'_> {
+    match entry.get("type") {
+        Some("attempt") => board_attempt(entry).unwrap_or(BoardRecord::Incomplete),
+        Some(kind @ ("exclusion" | "inclusion")) => {
+            board_exclusion(entry, kind == "exclusion").unwrap_or(BoardRecord::Incomplete)
+        }
+        _ => BoardRecord::Nothing,
+    }
+}
+
+fn board_attempt(entry: &StreamEntry) -> Option<BoardRecord<'_>> {
+    let values = attempt_values(entry)?;
+    let value = |name: &str| {
+        let index = PACKED_NAMES.iter().position(|known| *known == name)?;
+        values[index]
+    };
+    let number = |name: &str| value(name)?.parse::<i64>().ok();
+    if value("excluded").is_some() {
+        return Some(BoardRecord::Nothing);
+    }
+    let participant = match entry.get("attempt").and_then(AttemptId::parse) {
+        Some(attempt) => attempt.participant,
+        None => entry.get("participant")?.parse().ok()?,
+    };
+    let questions = entry.get("key").map_or(0, str::len);
+    let correct = number("correct")?;
+    Some(BoardRecord::Attempt(BoardAttempt {
+        participant,
+        path: entry.get("path")?,
+        totals: BoardScore {
+            points: number("total_points")?,
+            time_used_ms: number("total_time")?,
+        },
+        last_ms: number("last")?,
+        previous_last_ms: number("previous_last")?,
+        unit_points: match value("unit_points") {
+            Some(change) => change.parse().ok()?,
+            None => number("points")?,
+        },
+        first: value("attempts") == Some("1"),
+        full_marks: questions > 0 && usize::try_from(correct).ok() == Some(questions),
+    }))
+}
+
+/// An attempt entry's 16 values in the packed order, packed or in fields of their own; an
+/// empty value is absent. `None` when a packed field does not hold 16.
+fn attempt_values(entry: &StreamEntry) -> Option<[Option<&str>; PACKED_VALUES]> {
+    let mut values = [None; PACKED_VALUES];
+    match entry.get("values") {
+        Some(packed) => {
+            let mut parts = packed.split(',');
+            for value in &mut values {
+                *value = Some(parts.next()?).filter(|text| !text.is_empty());
+            }
+            if parts.next().is_some() {
+                return None;
+            }
+        }
+        None => {
+            for (value, name) in values.iter_mut().zip(PACKED_NAMES) {
+                *value = entry.get(name).filter(|text| !text.is_empty());
+            }
+        }
+    }
+    Some(values)
+}
+
+fn board_exclusion(entry: &StreamEntry, excluded: bool) -> Option<BoardRecord<'_>> {
+    let number = |name: &str| entry.get(name)?.parse::<i64>().ok();
+    let attempts = number("attempts")?;
+    if attempts == 0 {
+        return Some(BoardRecord::Nothing);
+    }
+    Some(BoardRecord::Exclusion(BoardExclusion {
+        participant: entry.get("participant")?.parse().ok()?,
+        path: entry.get("path")?,
+        excluded,
+        attempts,
+        totals: BoardScore {
+            points: number("total_points")?,
+            time_used_ms: number("total_time")?,
+        },
+        full_marks: number("full_marks")?,
+        last_ms: number("last")?,
+    }))
+}
+
+/// How far the flusher is behind on a stream.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FlushLag {
     /// Entries delivered to a flusher and not yet acknowledged.
@@ -399,32 +568,52 @@ fn read_entries(reply: Value) -> Result<Vec<StreamEntry>, RedisError> {
         let Value::Array(entries) = entries else {
             return Err(malformed());
         };
-        read.reserve(entries.len());
-        for entry in entries {
-            let Value::Array(entry) = entry else {
-                return Err(malformed());
-            };
-            let mut parts = entry.into_iter();
-            let id = parts.next().and_then(text).ok_or_else(malformed)?;
-            let fields = match parts.next() {
-                Some(Value::Array(values)) => {
-                    let mut fields = Vec::with_capacity(values.len() / 2);
-                    let mut values = values.into_iter();
-                    while let (Some(name), Some(value)) = (values.next(), values.next()) {
-                        fields.push((
-                            text(name).ok_or_else(malformed)?,
-                            text(value).ok_or_else(malformed)?,
-                        ));
-                    }
-                    fields
-                }
-                Some(Value::Nil) | None => Vec::new(),
-                Some(_) => return Err(malformed()),
-            };
-            read.push(StreamEntry { id, fields });
-        }
+        read_into(entries, &mut read)?;
     }
     Ok(read)
+}
+
+/// The entries of an `XRANGE` reply (an array of entries), their texts moved out of it as
+/// [`read_entries`] does.
+pub(crate) fn range_entries(reply: Value) -> Result<Vec<StreamEntry>, RedisError> {
+    let mut read = Vec::new();
+    match reply {
+        Value::Nil => {}
+        Value::Array(entries) => read_into(entries, &mut read)?,
+        _ => return Err(RedisError::Reply("malformed XRANGE reply".to_owned())),
+    }
+    Ok(read)
+}
+
+/// Appends the entries of one stream's part of a reply (each `[id, [field, value, ...]]`, or
+/// `[id, nil]` for an entry deleted while pending) to `read`.
+fn read_into(entries: Vec<Value>, read: &mut Vec<StreamEntry>) -> Result<(), RedisError> {
+    let malformed = || RedisError::Reply("malformed stream entry".to_owned());
+    read.reserve(entries.len());
+    for entry in entries {
+        let Value::Array(entry) = entry else {
+            return Err(malformed());
+        };
+        let mut parts = entry.into_iter();
+        let id = parts.next().and_then(text).ok_or_else(malformed)?;
+        let fields = match parts.next() {
+            Some(Value::Array(values)) => {
+                let mut fields = Vec::with_capacity(values.len() / 2);
+                let mut values = values.into_iter();
+                while let (Some(name), Some(value)) = (values.next(), values.next()) {
+                    fields.push((
+                        text(name).ok_or_else(malformed)?,
+                        text(value).ok_or_else(malformed)?,
+                    ));
+                }
+                fields
+            }
+            Some(Value::Nil) | None => Vec::new(),
+            Some(_) => return Err(malformed()),
+        };
+        read.push(StreamEntry { id, fields });
+    }
+    Ok(())
 }
 
 /// A bulk string as text, moved when it is UTF-8 (it always is: the scripts write text); the
@@ -441,7 +630,7 @@ fn text(value: Value) -> Option<String> {
 }
 
 /// Whether stream id `a` (`<ms>-<seq>`) comes before `b`.
-fn stream_id_less(a: &str, b: &str) -> bool {
+pub(crate) fn stream_id_less(a: &str, b: &str) -> bool {
     let parse = |id: &str| {
         let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
         (
@@ -780,6 +969,136 @@ mod tests {
             assert_eq!(read[2].get("person"), Some("名\t字"));
         }
         assert!(read_entries(Value::Nil).expect("nothing new").is_empty());
+    }
+
+    fn stream_entry(fields: &[(&str, &str)]) -> StreamEntry {
+        StreamEntry {
+            id: "1-0".to_owned(),
+            fields: fields
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                .collect(),
+        }
+    }
+
+    /// An attempt entry as finalize writes it, with `values` as given.
+    fn attempt(values: &str) -> StreamEntry {
+        stream_entry(&[
+            ("type", "attempt"),
+            ("attempt", "42-3"),
+            ("values", values),
+            ("questions", "q1/0123,q2/10"),
+            ("key", "21"),
+            ("answers", "21"),
+            ("path", "p,c"),
+        ])
+    }
+
+    #[test]
+    fn an_attempt_entry_gives_its_board_fields() {
+        // Both questions right, the participant's third final attempt, summed points.
+        let entry = attempt("c,9,1,2,3,4,2,2,0,3,12,900,3,2,,");
+        let record = board_record(&entry);
+        let expected = BoardAttempt {
+            participant: 42,
+            path: "p,c",
+            totals: BoardScore {
+                points: 12,
+                time_used_ms: 900,
+            },
+            last_ms: 3,
+            previous_last_ms: 2,
+            unit_points: 2,
+            first: false,
+            full_marks: true,
+        };
+        assert_eq!(record, BoardRecord::Attempt(expected.clone()));
+        // Under `best`, a worse first attempt and a negative change of the counted points.
+        let entry = attempt("c,9,1,2,3,4,1,1,0,1,1,4,3,0,-1,");
+        let record = board_record(&entry);
+        let BoardRecord::Attempt(first) = record else {
+            panic!("an attempt: {record:?}");
+        };
+        assert_eq!(
+            (first.unit_points, first.first, first.full_marks),
+            (-1, true, false)
+        );
+        assert_eq!(
+            board_record(&attempt("c,9,1,2,3,4,2,2,0,3,12,900,3,2,,1")),
+            BoardRecord::Nothing,
+            "an excluded participant's attempt"
+        );
+        // The same values as fields of their own (written before the packing).
+        let mut named = attempt("");
+        named.fields.retain(|(name, _)| name != "values");
+        for (name, value) in PACKED_NAMES
+            .iter()
+            .zip("c,9,1,2,3,4,2,2,0,3,12,900,3,2,,".split(','))
+        {
+            named.fields.push(((*name).to_owned(), value.to_owned()));
+        }
+        assert_eq!(board_record(&named), BoardRecord::Attempt(expected));
+    }
+
+    #[test]
+    fn an_entry_the_boards_cannot_read_is_incomplete_and_others_change_nothing() {
+        for values in [
+            "c,9,1,2,3,4,2,2,0,3",
+            "c,9,1,2,3,4,2,2,0,3,12,900,3,2,,,",
+            "c,9,1,2,3,4,2,2,0,3,x,900,3,2,,",
+        ] {
+            assert_eq!(
+                board_record(&attempt(values)),
+                BoardRecord::Incomplete,
+                "{values}"
+            );
+        }
+        let before_board_fields = stream_entry(&[("type", "attempt"), ("attempt", "4-1")]);
+        assert_eq!(board_record(&before_board_fields), BoardRecord::Incomplete);
+        let registration = stream_entry(&[("type", "participant"), ("person", "1\tA")]);
+        assert_eq!(board_record(&registration), BoardRecord::Nothing);
+        assert_eq!(
+            board_record(&stream_entry(&[("type", "later")])),
+            BoardRecord::Nothing
+        );
+    }
+
+    #[test]
+    fn an_exclusion_entry_gives_the_totals_it_takes_off() {
+        let exclusion = |kind: &str, attempts: &str| {
+            stream_entry(&[
+                ("type", kind),
+                ("participant", "7"),
+                ("at", "10"),
+                ("path", "p"),
+                ("attempts", attempts),
+                ("total_points", "9"),
+                ("total_time", "300"),
+                ("full_marks", "1"),
+                ("last", "8"),
+            ])
+        };
+        let expected = |excluded| {
+            BoardRecord::Exclusion(BoardExclusion {
+                participant: 7,
+                path: "p",
+                excluded,
+                attempts: 2,
+                totals: BoardScore {
+                    points: 9,
+                    time_used_ms: 300,
+                },
+                full_marks: 1,
+                last_ms: 8,
+            })
+        };
+        assert_eq!(board_record(&exclusion("exclusion", "2")), expected(true));
+        assert_eq!(board_record(&exclusion("inclusion", "2")), expected(false));
+        assert_eq!(
+            board_record(&exclusion("exclusion", "0")),
+            BoardRecord::Nothing,
+            "no final attempt, nothing on the boards"
+        );
     }
 
     #[test]

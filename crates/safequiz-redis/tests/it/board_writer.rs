@@ -434,3 +434,47 @@ async fn a_campaign_that_keeps_fewer_levels_gets_no_board_below_them() {
         "unit totals are kept at every level whatever the boards: {totals:?}"
     );
 }
+
+#[tokio::test]
+async fn totals_are_applied_only_by_the_lease_holder_from_the_marker_it_read() {
+    let (redis, _hot) = hot_state();
+    let mut connection = raw(&redis).await;
+    let keys = ShardKeys::new(CAMPAIGN, Shard(0));
+    let _: () = redis::pipe()
+        .set(keys.board_lease(), "a")
+        .ignore()
+        .set(keys.totals_applied(), "5-0")
+        .ignore()
+        .query_async(&mut connection)
+        .await
+        .expect("SET");
+    let script = redis::Script::new(include_str!("../../lua/board_apply.lua"));
+    let mut apply = async |writer: &str, read: &str, last: &str| -> i64 {
+        script
+            .key(keys.board_lease())
+            .key(keys.totals())
+            .key(keys.totals_applied())
+            .arg(writer)
+            .arg(read)
+            .arg(last)
+            .arg("*:pa")
+            .arg(7)
+            .invoke_async(&mut connection)
+            .await
+            .expect("board_apply.lua")
+    };
+    assert_eq!(apply("b", "5-0", "6-0").await, 0, "b holds no lease");
+    assert_eq!(
+        apply("a", "4-0", "6-0").await,
+        0,
+        "the marker moved since a read it"
+    );
+    assert_eq!(apply("a", "5-0", "6-0").await, 1);
+    let (total, marker): (Option<i64>, String) = redis::pipe()
+        .hget(keys.totals(), "*:pa")
+        .get(keys.totals_applied())
+        .query_async(&mut connection)
+        .await
+        .expect("HGET");
+    assert_eq!((total, marker.as_str()), (Some(7), "6-0"), "applied once");
+}
