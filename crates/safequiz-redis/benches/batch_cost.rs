@@ -3,21 +3,26 @@
 //! redis-server (AOF on, from `safequiz-testkit`).
 //!
 //! `cargo bench -p safequiz-redis --bench batch_cost` prints, per run, Redis's CPU per start, save,
-//! submit and attempt (`/proc`), and the part spent inside scripts (`INFO commandstats`). The
+//! submit and attempt (`/proc`), the part spent inside scripts (`INFO commandstats`), and the
+//! board writer's passes over the attempts' entries afterwards, per attempt. The
 //! runs alternate, alone and batched, twice; compare within one invocation. The ceiling run of
 //! the load kit (`loadtest/run`) measures the same code under load (docs/performance.md, "Group
 //! commit").
 
 use futures_util::future::join_all;
 use safequiz_domain::bank::{Choices, QuestionKind};
+use safequiz_domain::board::IndividualBoards;
 use safequiz_domain::draw::OptionOrder;
 use safequiz_redis::attempts::{Actor, ChoiceArg, NewAttempt};
+use safequiz_redis::keys::Shard;
 use safequiz_redis::{HotState, RedisSettings};
 use safequiz_testkit::RedisServer;
 use secrecy::SecretString;
 
 /// Participants per run.
-const PEOPLE: u64 = 5_000;
+const PEOPLE: u64 = 20_000;
+/// The campaign's hot shards.
+const SHARDS: u16 = 4;
 /// Operations sent at once in a batched run.
 const BATCH: usize = 32;
 /// An instant during a campaign (2026-06-09), ms, and its day number.
@@ -65,7 +70,7 @@ async fn measure() {
         let campaign = format!("cost-{run}");
         let actor = |participant: u64| Actor {
             campaign: &campaign,
-            shards: 4,
+            shards: SHARDS,
             participant,
             path: PATH,
             scoring: safequiz_domain::score::Scoring::uniform(1),
@@ -105,15 +110,42 @@ async fn measure() {
         }
         let submits = redis_cpu_us(&mut admin).await - cpu;
         let inside = script_usec(&mut admin).await;
+        // The board writer's passes over the attempt entries the submits appended, as the
+        // service's writer makes them (`workers::boards`: up to 500 entries a pass).
+        let cpu = redis_cpu_us(&mut admin).await;
+        let own = own_cpu_us();
+        for shard in Shard::all(SHARDS) {
+            loop {
+                let pass = hot
+                    .write_boards(
+                        &campaign,
+                        IndividualBoards::EVERY_LEVEL,
+                        shard,
+                        "bench",
+                        500,
+                        5_000,
+                    )
+                    .await
+                    .expect("a board pass");
+                if pass.entries == 0 {
+                    break;
+                }
+            }
+        }
+        let writer = own_cpu_us() - own;
+        let boards = redis_cpu_us(&mut admin).await - cpu;
         let people = PEOPLE as f64;
         println!(
             "{label:8} batch {batch:3}: start {:6.1} µs, save {:6.1} µs, submit {:6.1} µs, \
-             attempt {:6.1} µs; in scripts {:6.1} µs/attempt",
+             attempt {:6.1} µs; in scripts {:6.1} µs/attempt; board writer {:5.1} µs/attempt \
+             (the writer's own process {:5.1})",
             starts as f64 / people,
             saves as f64 / (5.0 * people),
             submits as f64 / people,
             (starts + saves + submits) as f64 / people,
             inside / people,
+            boards as f64 / people,
+            writer as f64 / people,
         );
     }
 }
@@ -157,6 +189,16 @@ async fn redis_cpu_us(admin: &mut redis::aio::MultiplexedConnection) -> u64 {
         .expect("a pid")
         .trim()
         .to_owned();
+    process_cpu_us(&pid)
+}
+
+/// This process's CPU time so far (user + system), µs: the client's side of the board writer.
+fn own_cpu_us() -> u64 {
+    process_cpu_us("self")
+}
+
+/// A process's CPU time so far (user + system), µs, from `/proc/<pid>/stat`.
+fn process_cpu_us(pid: &str) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc");
     let fields: Vec<&str> = stat
         .rsplit_once(')')

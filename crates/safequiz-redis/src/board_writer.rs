@@ -67,7 +67,7 @@ use safequiz_domain::board::{BoardMember, BoardScore, IndividualBoards};
 use crate::boards::PACKED_FIELDS;
 use crate::connection::{Connection, ShardPipelines, Slot};
 use crate::keys::{self, Shard, ShardKeys};
-use crate::scripts::{BOARD_APPLY, BOARD_COMMIT, BOARD_LEASE};
+use crate::scripts::{BOARD_APPLY, BOARD_COMMIT, BOARD_LEASE, Call};
 use crate::streams::{self, BoardRecord};
 use crate::{HotState, RedisError};
 
@@ -180,19 +180,21 @@ impl<'a> BoardUpdate<'a> {
 const HIGH: i64 = 1 << 32;
 
 /// The unit totals' increments of a pass, per field in first-use order (so that the same
-/// entries always make the same `board_apply.lua` call).
+/// entries always make the same `board_apply.lua` call). A field is a unit (`*` for the whole
+/// campaign) and one of `boards::PACKED_FIELDS`, borrowed from the entries read until the call
+/// is made.
 #[derive(Default)]
-struct TotalsIncrements {
-    order: Vec<String>,
-    sums: HashMap<String, i64>,
+struct TotalsIncrements<'a> {
+    order: Vec<(&'a str, usize)>,
+    sums: HashMap<(&'a str, usize), i64>,
 }
 
-impl TotalsIncrements {
-    fn add(&mut self, field: String, delta: i64) {
+impl<'a> TotalsIncrements<'a> {
+    fn add(&mut self, field: (&'a str, usize), delta: i64) {
         match self.sums.get_mut(&field) {
             Some(sum) => *sum += delta,
             None => {
-                self.order.push(field.clone());
+                self.order.push(field);
                 self.sums.insert(field, delta);
             }
         }
@@ -200,13 +202,20 @@ impl TotalsIncrements {
 
     /// Adds the packed increments `pa` and `nf` (`boards::PACKED_FIELDS`) to the whole
     /// campaign (`*`) and to every unit of `path`; an `nf` of 0 touches no field.
-    fn add_path(&mut self, path: &str, pa: i64, nf: i64) {
-        let [attempts_points, people_full] = PACKED_FIELDS;
+    fn add_path(&mut self, path: &'a str, pa: i64, nf: i64) {
         for unit in std::iter::once("*").chain(path.split(',').filter(|unit| !unit.is_empty())) {
-            self.add(format!("{unit}:{attempts_points}"), pa);
+            self.add((unit, 0), pa);
             if nf != 0 {
-                self.add(format!("{unit}:{people_full}"), nf);
+                self.add((unit, 1), nf);
             }
+        }
+    }
+
+    /// The field-increment pairs, in first-use order, as `board_apply.lua` takes them.
+    fn args(&self, call: &mut Call<'_>) {
+        for field @ (unit, packed) in &self.order {
+            call.arg(format!("{unit}:{}", PACKED_FIELDS[*packed]))
+                .arg(self.sums[field]);
         }
     }
 
@@ -215,7 +224,7 @@ impl TotalsIncrements {
     /// attempt, and a full-mark attempt (`safequiz_domain::score::is_full_marks`, read from the
     /// entry); an exclusion takes off the participant's attempts, counted points, the
     /// participant and their full-mark attempts, and an inclusion adds them back.
-    fn add_record(&mut self, record: &BoardRecord<'_>) {
+    fn add_record(&mut self, record: &BoardRecord<'a>) {
         match record {
             BoardRecord::Attempt(attempt) => {
                 let mut nf = 0;
@@ -285,8 +294,9 @@ impl HotState {
         let Some(last) = entries.last().map(|entry| entry.id.as_str()) else {
             return Ok(pass);
         };
-        let mut boards: HashMap<String, BoardWrites> = HashMap::new();
-        let mut order: Vec<String> = Vec::new();
+        // Per board (`None`: the campaign's), borrowed from the entries: its key is made once.
+        let mut boards: HashMap<Option<&str>, BoardWrites> = HashMap::new();
+        let mut order: Vec<Option<&str>> = Vec::new();
         let mut totals = TotalsIncrements::default();
         for entry in &entries {
             let record = streams::board_record(entry);
@@ -309,12 +319,11 @@ impl HotState {
             let path = update.path.split(',').filter(|u| !u.is_empty());
             let units = std::iter::once(None).chain(kept.kept_units(path).map(Some));
             for unit in units {
-                let key = keys::board(campaign, unit);
-                let writes = match boards.get_mut(&key) {
+                let writes = match boards.get_mut(&unit) {
                     Some(writes) => writes,
                     None => {
-                        order.push(key.clone());
-                        boards.entry(key).or_default()
+                        order.push(unit);
+                        boards.entry(unit).or_default()
                     }
                 };
                 if let Some(previous) = &previous {
@@ -335,9 +344,7 @@ impl HotState {
                 .arg(writer)
                 .arg(&applied)
                 .arg(last);
-            for field in &totals.order {
-                apply.arg(field).arg(totals.sums[field]);
-            }
+            totals.args(&mut apply);
             let done: i64 = apply.invoke(&mut connection).await?;
             if done != 1 {
                 // The lease passed to another writer (this one stalled past it): it applies
@@ -346,8 +353,9 @@ impl HotState {
             }
         }
         let mut pipelines = ShardPipelines::new();
-        for key in &order {
-            for command in boards[key].commands(key) {
+        for unit in &order {
+            let key = keys::board(campaign, *unit);
+            for command in boards[unit].commands(&key) {
                 pipelines.add(Slot::Board(key.clone()), command);
             }
         }
