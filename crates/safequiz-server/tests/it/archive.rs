@@ -164,6 +164,26 @@ async fn the_flusher_forgets_an_attempt_only_once_its_row_is_in_sql(topology: To
     assert_eq!(forgotten, 0);
     assert_eq!(attempt_fields(&hash(&app, me.id).await, 2).len(), 4);
     assert_eq!(answers_list(&app, me.id, 2).await.len(), 5);
+
+    // Both attempts in one call, the script's way for a participant with several in a batch:
+    // the first, already gone, is passed; the second, final now, leaves.
+    let open_attempt = open["attempt_id"].as_str().expect("an attempt id");
+    let (status, result) = app.submit(&me, open_attempt, None).await;
+    assert_eq!(status, 200, "{result}");
+    let first = AttemptId {
+        participant: me.id,
+        number: 1,
+    };
+    let forgotten = app
+        .state
+        .hot
+        .forget_flushed(CAMPAIGN, shard, &[first, open_id])
+        .await
+        .expect("forget");
+    assert_eq!(forgotten, 1);
+    let after = hash(&app, me.id).await;
+    assert_eq!(attempt_fields(&after, 2), Vec::<&str>::new(), "{after:?}");
+    assert_eq!(after["open"], "0");
 }
 
 on_both_topologies!(a_review_and_a_resubmit_of_a_forgotten_attempt_answer_the_same_body);
