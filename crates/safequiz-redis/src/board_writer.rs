@@ -63,6 +63,7 @@ use std::collections::HashMap;
 
 use redis::Cmd;
 use safequiz_domain::board::{BoardMember, BoardScore, IndividualBoards};
+use safequiz_domain::scope::WHOLE_CAMPAIGN;
 
 use crate::boards::PACKED_FIELDS;
 use crate::connection::{Connection, ShardPipelines, Slot};
@@ -203,7 +204,8 @@ impl<'a> TotalsIncrements<'a> {
     /// Adds the packed increments `pa` and `nf` (`boards::PACKED_FIELDS`) to the whole
     /// campaign (`*`) and to every unit of `path`; an `nf` of 0 touches no field.
     fn add_path(&mut self, path: &'a str, pa: i64, nf: i64) {
-        for unit in std::iter::once("*").chain(path.split(',').filter(|unit| !unit.is_empty())) {
+        let units = path.split(',').filter(|unit| !unit.is_empty());
+        for unit in std::iter::once(WHOLE_CAMPAIGN).chain(units) {
             self.add((unit, 0), pa);
             if nf != 0 {
                 self.add((unit, 1), nf);
