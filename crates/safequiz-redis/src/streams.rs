@@ -83,6 +83,17 @@ pub struct StreamEntry {
 }
 
 impl StreamEntry {
+    /// An entry with id `id` and these field-value pairs (tests, tools).
+    pub fn with_fields(id: &str, fields: &[(&str, &str)]) -> StreamEntry {
+        StreamEntry {
+            id: id.to_owned(),
+            fields: fields
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                .collect(),
+        }
+    }
+
     /// The value of `field`.
     pub fn get(&self, field: &str) -> Option<&str> {
         self.fields
@@ -342,7 +353,7 @@ const PACKED_VALUES: usize = 16;
 
 /// The names of the values an attempt entry's `values` field packs, in the packed order; an
 /// entry written before the packing has them as fields of their own.
-const PACKED_NAMES: [&str; PACKED_VALUES] = [
+pub const PACKED_NAMES: [&str; PACKED_VALUES] = [
     "unit",
     "day",
     "started",
@@ -972,13 +983,7 @@ mod tests {
     }
 
     fn stream_entry(fields: &[(&str, &str)]) -> StreamEntry {
-        StreamEntry {
-            id: "1-0".to_owned(),
-            fields: fields
-                .iter()
-                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-                .collect(),
-        }
+        StreamEntry::with_fields("1-0", fields)
     }
 
     /// An attempt entry as finalize writes it, with `values` as given.

@@ -13,6 +13,7 @@ use safequiz_domain::scope::WHOLE_CAMPAIGN;
 use safequiz_redis::HotState;
 use safequiz_redis::attempts::{ReadOutcome, SubmitOutcome};
 use safequiz_redis::keys::{self, Shard, ShardKeys};
+use safequiz_redis::streams::PACKED_NAMES;
 use safequiz_testkit::eventually;
 
 use crate::{
@@ -297,26 +298,6 @@ async fn an_entry_without_board_fields_is_counted_and_passed() {
     assert_eq!(again.entries, 0, "the cursor moved past it");
 }
 
-/// The order of the values an attempt entry's `values` field packs (`streams`).
-const PACKED: [&str; 16] = [
-    "unit",
-    "day",
-    "started",
-    "deadline",
-    "finished",
-    "time_used",
-    "points",
-    "correct",
-    "auto",
-    "attempts",
-    "total_points",
-    "total_time",
-    "last",
-    "previous_last",
-    "unit_points",
-    "excluded",
-];
-
 #[tokio::test]
 async fn an_attempt_entry_written_before_the_packing_is_applied_like_a_packed_one() {
     let (redis, hot) = hot_state();
@@ -344,8 +325,8 @@ async fn an_attempt_entry_written_before_the_packing_is_applied_like_a_packed_on
                 if pair[0] == "values" {
                     copied += 1;
                     let values: Vec<&str> = pair[1].split(',').collect();
-                    assert_eq!(values.len(), PACKED.len(), "{values:?}");
-                    for (name, value) in PACKED.iter().zip(values) {
+                    assert_eq!(values.len(), PACKED_NAMES.len(), "{values:?}");
+                    for (name, value) in PACKED_NAMES.iter().zip(values) {
                         if !value.is_empty() {
                             named.extend([(*name).to_owned(), value.to_owned()]);
                         }

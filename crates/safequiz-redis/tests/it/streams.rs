@@ -117,13 +117,7 @@ async fn a_registration_and_a_finalized_attempt_each_append_one_entry_that_decod
 type Fields<'a> = Vec<(&'a str, &'a str)>;
 
 fn entry(fields: &[(&str, &str)]) -> StreamEntry {
-    StreamEntry {
-        id: "1-0".to_owned(),
-        fields: fields
-            .iter()
-            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-            .collect(),
-    }
+    StreamEntry::with_fields("1-0", fields)
 }
 
 /// An attempt entry as written before its figures were packed into `values`: each a field.
