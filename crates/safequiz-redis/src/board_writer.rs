@@ -17,10 +17,15 @@
 //! shard's `totals:applied` marker and moves the marker past them in one atomic step, exactly
 //! once whatever happens to the board writes after it. It applies them only for the lease's
 //! holder and only from the marker the pass read when it took the lease, so a writer that
-//! stalled past its lease adds nothing another writer has added meanwhile. What an entry adds is
-//! decided here (`TotalsIncrements`) from the fields `streams::board_record` reads. Finalize used to do both itself, one `HINCRBY` per unit level and
-//! field and one `ZREM` and `ZADD` per board for every attempt; a pass pays them once per
-//! distinct field and board for hundreds of attempts (issue 16).
+//! stalled past its lease adds nothing another writer has added meanwhile. What an entry adds
+//! is decided here (`TotalsIncrements`) from the fields `streams::board_record` reads. Finalize
+//! used to do both itself, one `HINCRBY` per unit level and field and one `ZREM` and `ZADD` per
+//! board for every attempt; a pass pays them once per distinct field and board for hundreds of
+//! attempts (issue 16).
+//!
+//! Writers of the version before (`board_feed.lua`, which read the entries inside the script)
+//! keep the same lease, cursor and marker with the same meaning, so a rolling upgrade mixes the
+//! two safely: whichever holds a shard applies its entries, and the marker counts them once.
 //!
 //! # Order, and why replays are harmless
 //!
