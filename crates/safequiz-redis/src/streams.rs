@@ -219,10 +219,12 @@ pub fn decode(entry: &StreamEntry) -> Result<StreamRecord<'_>, EntryError> {
                 EncodedQuestions::new(text("questions")?, text("key")?, text("answers")?);
             let attempt =
                 AttemptId::parse(text("attempt")?).ok_or(EntryError::Malformed("attempt"))?;
-            let (participant, figures) = match entry.get("values") {
-                Some(values) => (attempt.participant, Figures::packed(values)?),
-                None => (entry.number("participant")?, Figures::named(entry)?),
+            let values = AttemptValues::read(entry).ok_or(EntryError::Malformed("values"))?;
+            let participant = match values.packed {
+                true => attempt.participant,
+                false => entry.number("participant")?,
             };
+            let figures = Figures::read(&values)?;
             Ok(StreamRecord::Attempt(AttemptEntry {
                 attempt,
                 participant,
@@ -262,49 +264,25 @@ struct Figures<'a> {
 }
 
 impl<'a> Figures<'a> {
-    /// The packed order finalize writes (the module's documentation names each value): the
-    /// ten the flusher reads, then the board writer's six, which it does not.
-    fn packed(values: &'a str) -> Result<Figures<'a>, EntryError> {
-        const MALFORMED: EntryError = EntryError::Malformed("values");
-        let parts: Vec<&str> = values.split(',').collect();
-        if parts.len() != PACKED_VALUES {
-            return Err(MALFORMED);
-        }
-        fn number<T: std::str::FromStr>(text: &str) -> Result<T, EntryError> {
-            text.parse().map_err(|_| MALFORMED)
+    /// The ten values the flusher reads (the module's documentation names each).
+    fn read(values: &AttemptValues<'a>) -> Result<Figures<'a>, EntryError> {
+        let unit = values.text("unit")?;
+        if values.packed && unit.is_empty() {
+            return Err(values.fault("unit", false));
         }
         Ok(Figures {
-            unit: Some(parts[0])
-                .filter(|unit| !unit.is_empty())
-                .ok_or(MALFORMED)?,
-            day: number(parts[1])?,
-            started_ms: number(parts[2])?,
-            deadline_ms: number(parts[3])?,
+            unit,
+            day: values.figure("day")?,
+            started_ms: values.figure("started")?,
+            deadline_ms: values.figure("deadline")?,
             finish: Finish {
-                finished_ms: number(parts[4])?,
-                time_used_ms: number(parts[5])?,
+                finished_ms: values.figure("finished")?,
+                time_used_ms: values.figure("time_used")?,
             },
-            points: number(parts[6])?,
-            correct: number(parts[7])?,
-            auto_submitted: number::<u8>(parts[8])? == 1,
-            attempts: number(parts[9])?,
-        })
-    }
-
-    fn named(entry: &'a StreamEntry) -> Result<Figures<'a>, EntryError> {
-        Ok(Figures {
-            unit: entry.field("unit")?,
-            day: entry.number("day")?,
-            started_ms: entry.number("started")?,
-            deadline_ms: entry.number("deadline")?,
-            finish: Finish {
-                finished_ms: entry.number("finished")?,
-                time_used_ms: entry.number("time_used")?,
-            },
-            points: entry.number("points")?,
-            correct: entry.number("correct")?,
-            auto_submitted: entry.number::<u8>("auto")? == 1,
-            attempts: entry.number("attempts")?,
+            points: values.figure("points")?,
+            correct: values.figure("correct")?,
+            auto_submitted: values.figure::<u8>("auto")? == 1,
+            attempts: values.figure("attempts")?,
         })
     }
 }
@@ -444,11 +422,8 @@ pub fn board_record(entry: &StreamEntry) -> BoardRecord<'_> {
 }
 
 fn board_attempt(entry: &StreamEntry) -> Option<BoardRecord<'_>> {
-    let values = attempt_values(entry)?;
-    let value = |name: &str| {
-        let index = PACKED_NAMES.iter().position(|known| *known == name)?;
-        values[index]
-    };
+    let values = AttemptValues::read(entry)?;
+    let value = |name: &str| values.present(name);
     let number = |name: &str| value(name)?.parse::<i64>().ok();
     if value("excluded").is_some() {
         return Some(BoardRecord::Nothing);
@@ -477,27 +452,74 @@ fn board_attempt(entry: &StreamEntry) -> Option<BoardRecord<'_>> {
     }))
 }
 
-/// An attempt entry's 16 values in the packed order, packed or in fields of their own; an
-/// empty value is absent. `None` when a packed field does not hold 16.
-fn attempt_values(entry: &StreamEntry) -> Option<[Option<&str>; PACKED_VALUES]> {
-    let mut values = [None; PACKED_VALUES];
-    match entry.get("values") {
-        Some(packed) => {
-            let mut parts = packed.split(',');
-            for value in &mut values {
-                *value = Some(parts.next()?).filter(|text| !text.is_empty());
+/// An attempt entry's 16 values by name ([`PACKED_NAMES`]): packed in its `values` field, or
+/// in fields of their own in an entry written before the packing. The one reader of that layout,
+/// for the flusher ([`decode`]) and the board writer ([`board_record`]).
+struct AttemptValues<'a> {
+    values: [Option<&'a str>; PACKED_VALUES],
+    /// Whether they came packed.
+    packed: bool,
+}
+
+impl<'a> AttemptValues<'a> {
+    /// `None` when a packed field does not hold exactly 16 values.
+    fn read(entry: &'a StreamEntry) -> Option<AttemptValues<'a>> {
+        let mut values = [None; PACKED_VALUES];
+        let packed = entry.get("values");
+        match packed {
+            Some(packed) => {
+                let mut parts = packed.split(',');
+                for value in &mut values {
+                    *value = Some(parts.next()?);
+                }
+                if parts.next().is_some() {
+                    return None;
+                }
             }
-            if parts.next().is_some() {
-                return None;
+            None => {
+                for (value, name) in values.iter_mut().zip(PACKED_NAMES) {
+                    *value = entry.get(name);
+                }
             }
         }
-        None => {
-            for (value, name) in values.iter_mut().zip(PACKED_NAMES) {
-                *value = entry.get(name).filter(|text| !text.is_empty());
-            }
+        Some(AttemptValues {
+            values,
+            packed: packed.is_some(),
+        })
+    }
+
+    /// The value named `name`, empty or not; `None` when a named entry lacks it.
+    fn get(&self, name: &str) -> Option<&'a str> {
+        let index = PACKED_NAMES.iter().position(|known| *known == name)?;
+        self.values[index]
+    }
+
+    /// The value named `name` for the flusher: present, empty or not.
+    fn text(&self, name: &'static str) -> Result<&'a str, EntryError> {
+        self.get(name).ok_or_else(|| self.fault(name, true))
+    }
+
+    /// The value named `name` as a number, for the flusher.
+    fn figure<T: std::str::FromStr>(&self, name: &'static str) -> Result<T, EntryError> {
+        self.text(name)?
+            .parse()
+            .map_err(|_| self.fault(name, false))
+    }
+
+    /// What is wrong with value `name`: a packed entry's fault is its `values` field's, a named
+    /// entry's the field's own, missing or malformed.
+    fn fault(&self, name: &'static str, missing: bool) -> EntryError {
+        match (self.packed, missing) {
+            (true, _) => EntryError::Malformed("values"),
+            (false, true) => EntryError::Missing(name),
+            (false, false) => EntryError::Malformed(name),
         }
     }
-    Some(values)
+
+    /// The value named `name` unless it is absent or empty (the board fields' absent value).
+    fn present(&self, name: &str) -> Option<&'a str> {
+        self.get(name).filter(|text| !text.is_empty())
+    }
 }
 
 fn board_exclusion(entry: &StreamEntry, excluded: bool) -> Option<BoardRecord<'_>> {
