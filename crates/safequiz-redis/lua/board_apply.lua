@@ -3,7 +3,7 @@
 --
 -- KEYS[1] the shard's board lease, KEYS[2] its unit totals, KEYS[3] the id of the last entry
 -- whose totals are applied
--- ARGV[1] this writer's name, ARGV[2] that id as board_lease.lua returned it to the writer,
+-- ARGV[1] this writer's name, ARGV[2] that id as lease.lua returned it to the writer,
 -- ARGV[3] the id of the last entry read, then pairs of a totals field and its increment (the
 -- sums over the entries read after ARGV[2])
 -- Returns 1 when it applied them and moved the id to ARGV[3]; 0 when the writer no longer

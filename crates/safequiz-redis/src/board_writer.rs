@@ -32,8 +32,8 @@
 //! The two writes of an attempt are only right after those of the participant's previous
 //! attempt, so a shard's entries are applied in stream order by one writer at a time: the
 //! writer holding the shard's lease (`{c:s}:boards:lease`, a few seconds, extended on every
-//! pass, `board_lease.lua`) reads from just after the shard's cursor (`{c:s}:boards:cursor`),
-//! writes, then moves the cursor (`board_commit.lua`). A writer that dies between writing and
+//! pass, `lease.lua`) reads from just after the shard's cursor (`{c:s}:boards:cursor`),
+//! writes, then moves the cursor (`lease_move.lua`). A writer that dies between writing and
 //! moving the cursor leaves entries that the next holder applies again, in the same order, from
 //! the same starting state or a later one: each attempt's writes take a participant from their
 //! previous member to their new one, so replaying a run of them in order ends in the same state.
@@ -53,9 +53,9 @@
 //!
 //! # Cost
 //!
-//! Per pass and shard: `board_lease.lua`, one plain `XRANGE` of up to `count` entries read
+//! Per pass and shard: `lease.lua`, one plain `XRANGE` of up to `count` entries read
 //! here, `board_apply.lua` (one `HINCRBY` per totals field touched), one `ZREM` and one `ZADD`
-//! per board touched (members of many attempts together), `board_commit.lua`. On one Redis the
+//! per board touched (members of many attempts together), `lease_move.lua`. On one Redis the
 //! board writes are one pipeline; on a cluster one pipeline per board slot, concurrently.
 //!
 //! The entries are read by the writer, not by a script: inside Lua every field of every entry
@@ -73,7 +73,7 @@ use safequiz_domain::scope::WHOLE_CAMPAIGN;
 use crate::boards::PACKED_FIELDS;
 use crate::connection::{Connection, ShardPipelines, Slot};
 use crate::keys::{self, Shard, ShardKeys};
-use crate::scripts::{BOARD_APPLY, BOARD_COMMIT, BOARD_LEASE, Call};
+use crate::scripts::{BOARD_APPLY, Call, LEASE, LEASE_MOVE};
 use crate::streams::{self, BoardRecord};
 use crate::{HotState, RedisError};
 
@@ -272,7 +272,7 @@ impl HotState {
         lease_ms: u64,
     ) -> Result<BoardPass, RedisError> {
         let keys = ShardKeys::new(campaign, shard);
-        let mut lease = BOARD_LEASE.call();
+        let mut lease = LEASE.call();
         lease
             .key(keys.board_lease())
             .key(keys.board_cursor())
@@ -367,7 +367,7 @@ impl HotState {
             }
         }
         let _: Vec<redis::Value> = pipelines.query(&connection).await?;
-        let mut commit = BOARD_COMMIT.call();
+        let mut commit = LEASE_MOVE.call();
         commit
             .key(keys.board_lease())
             .key(keys.board_cursor())

@@ -21,7 +21,10 @@
 //!   counters packed per field, see `boards`), and `{c:s}:totals:applied`, the last stream entry
 //!   whose totals the board writer has added (see `board_writer`);
 //! - `{c:s}:boards:cursor` and `{c:s}:boards:lease`: how far the board writer has applied the
-//!   shard's stream, and which replica's writer holds the shard (see `board_writer`).
+//!   shard's stream, and which replica's writer holds the shard (see `board_writer`);
+//! - `{c:s}:flush:cursor`, `{c:s}:flush:lease` and `{c:s}:flush:refused`: how far the flusher
+//!   has written the shard's stream to SQL, which flusher holds the shard, and how often SQL
+//!   refused each entry it refused (see `streams`).
 //!
 //! Individual boards are not in the shards: each is one sorted set in a hash slot of its own,
 //! `{c:board:<unit>}` (`{c:board:*}` for the whole campaign), so a participant's rank on one board
@@ -38,6 +41,8 @@
 //!   administrator's application by phone), in the current window (see [`registration_hits`]).
 //! - `{fair-play}:observations`: the replicas' fair-play observations, one entry a second per
 //!   replica, until the fair-play worker has written them to SQL ([`OBSERVATIONS`]).
+//! - `{flushers}:alive`: the flushers running, each until the instant its last pass said it is
+//!   alive, so that each holds its share of the shards ([`FLUSHERS`]).
 
 use std::fmt::{self, Write};
 
@@ -204,6 +209,22 @@ impl<'a> ShardKeys<'a> {
         self.key(format_args!("xh:{participant}:{day}"))
     }
 
+    /// How far the flusher has written this shard's stream to SQL: the last entry id done.
+    pub fn flush_cursor(&self) -> String {
+        self.key(format_args!("flush:cursor"))
+    }
+
+    /// The flusher that writes this shard's stream, while its lease lasts.
+    pub fn flush_lease(&self) -> String {
+        self.key(format_args!("flush:lease"))
+    }
+
+    /// How many times SQL has refused each entry it refused (entry id → count), until the
+    /// entry is written or moved to the dead-letter stream.
+    pub fn flush_refusals(&self) -> String {
+        self.key(format_args!("flush:refused"))
+    }
+
     /// The last entry of this shard's stream whose unit totals the board writer has applied.
     pub fn totals_applied(&self) -> String {
         self.key(format_args!("totals:applied"))
@@ -271,6 +292,10 @@ pub fn board(campaign: &str, unit: Option<&str>) -> String {
 
 /// The stream of fair-play observations the replicas ship (`observations`).
 pub const OBSERVATIONS: &str = "{fair-play}:observations";
+
+/// The flushers running: a sorted set of flusher name → the instant (ms) it stops counting as
+/// alive unless it says so again (`streams`).
+pub const FLUSHERS: &str = "{flushers}:alive";
 
 /// The counter of failed organizer logins of `who` (a username or a client address, by `kind`).
 pub fn login_failures(kind: &str, who: &str) -> String {

@@ -298,17 +298,27 @@ pub(crate) fn is_no_script(error: &RedisError) -> bool {
     error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
 }
 
-/// Takes or extends a shard's board lease and returns where its writer reads from.
-pub(crate) static BOARD_LEASE: LazyLock<Lua> =
-    LazyLock::new(|| Lua::new(include_str!("../lua/board_lease.lua").to_owned()));
+/// Takes or extends a shard's lease (the board writer's or the flusher's) and returns where
+/// its holder reads from.
+pub(crate) static LEASE: LazyLock<Lua> =
+    LazyLock::new(|| Lua::new(include_str!("../lua/lease.lua").to_owned()));
 
 /// Adds the unit totals of the entries a board writer read, exactly once.
 pub(crate) static BOARD_APPLY: LazyLock<Lua> =
     LazyLock::new(|| Lua::new(include_str!("../lua/board_apply.lua").to_owned()));
 
-/// Moves a shard's board cursor past the entries a writer applied.
-pub(crate) static BOARD_COMMIT: LazyLock<Lua> =
-    LazyLock::new(|| Lua::new(include_str!("../lua/board_commit.lua").to_owned()));
+/// Moves a shard's cursor (the board writer's or the flusher's) past the entries its lease's
+/// holder has done with.
+pub(crate) static LEASE_MOVE: LazyLock<Lua> =
+    LazyLock::new(|| Lua::new(include_str!("../lua/lease_move.lua").to_owned()));
+
+/// Gives back a shard's lease its holder no longer wants.
+pub(crate) static LEASE_GIVE: LazyLock<Lua> =
+    LazyLock::new(|| Lua::new(include_str!("../lua/lease_give.lua").to_owned()));
+
+/// Says that a flusher runs (or stops) and counts the flushers running.
+pub(crate) static FLUSHERS: LazyLock<Lua> =
+    LazyLock::new(|| Lua::new(include_str!("../lua/flushers.lua").to_owned()));
 
 /// Starts or resumes a practice attempt (`practice`): its own hash, never an attempt's keys.
 pub(crate) static PRACTICE_START: LazyLock<Lua> =

@@ -1,10 +1,40 @@
-//! The shard streams as the flusher reads them: one consumer group, `flusher`, per stream, and
-//! the one definition of what an entry holds ([`decode`] into a [`StreamRecord`]).
+//! The shard streams as the flusher reads them, and the one definition of what an entry holds
+//! ([`decode`] into a [`StreamRecord`]).
 //!
 //! Entries are written by the scripts (`register.lua`, finalize in `attempt_prelude.lua`) and read
-//! here with `XREADGROUP` without blocking, so pooled connections (with their response timeout)
-//! serve; the flusher polls every few hundred milliseconds. An entry is acknowledged only after
-//! its row is committed to SQL, so a flusher that dies leaves it pending, to be read again.
+//! here with a plain `XRANGE`, without blocking, so pooled connections (with their response
+//! timeout) serve; the flusher polls every few hundred milliseconds.
+//!
+//! # The flusher's position
+//!
+//! Each shard's stream is written to SQL by one flusher at a time, from a position of its own:
+//! - **A lease per shard** (`{c:s}:flush:lease`, `lease.lua`) names the flusher that holds it;
+//!   it runs out `claim_idle_secs` after its holder last took it, so a flusher that stopped
+//!   leaves its shards to the others then.
+//! - **A cursor per shard** (`{c:s}:flush:cursor`) is the id of the last entry whose row is
+//!   committed. The holder reads past it ([`HotState::flush_read`]), commits the rows, and only
+//!   then moves it ([`HotState::flush_move`], `lease_move.lua`, which refuses a flusher whose
+//!   lease has passed). A flusher that dies between the commit and the move leaves the cursor
+//!   behind its rows: the next holder writes them again, which changes nothing (attempt and
+//!   participant ids are primary keys, and the roll-ups count only rows new to SQL).
+//! - **Refusals** (`{c:s}:flush:refused`): a row SQL refuses for its data keeps the cursor
+//!   before its entry; each refusal is counted, and after `max_deliveries` the entry is copied
+//!   to the dead-letter stream with the reason ([`HotState::dead_letter`]) and passed.
+//! - **Shares** (`{flushers}:alive`, `flushers.lua`): every pass, a flusher says that it runs
+//!   and counts those running; it holds at most its share of the shards (all shards divided
+//!   among them, rounded up) and gives back the rest (`lease_give.lua`), so a flusher that
+//!   joins finds shards to take within a pass, and a national deployment's flushers divide the
+//!   shards among them.
+//!
+//! Why not a consumer group, as before: `XREADGROUP` and `XACK` record every entry in the
+//! group's pending list and append both to the AOF, 5.6-6.4 µs of Redis CPU and 212 AOF bytes
+//! an entry against 1.5-1.7 µs and none for the `XRANGE` and the cursor (docs/performance.md,
+//! "The flusher by position"). A group also shares one shard's entries among flushers, which
+//! the lease replaces by shards shared among flushers.
+//!
+//! An upgrade from the consumer group finds no cursor and starts at each stream's first entry:
+//! the entries the stream still holds are written again, which changes nothing. The `flusher`
+//! group is then left unread on the streams.
 //!
 //! # Entry format
 //!
@@ -45,24 +75,20 @@
 //! a participant's results or undoes it (`exclusions`): `participant`, `at` (instant),
 //! `path`, and the participant's totals at that instant, `attempts`, `total_points`,
 //! `total_time`, `full_marks` (full-mark attempts) and `last`. Only the board writer reads
-//! them; the flusher acknowledges them without a row (the record wrote the decision first).
+//! them; the flusher passes them without a row (the record wrote the decision first).
 
-use redis::streams::{
-    StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamInfoGroupsReply,
-    StreamPendingCountReply, StreamPendingReply,
-};
+use redis::streams::{StreamAutoClaimOptions, StreamAutoClaimReply, StreamId};
 use redis::{AsyncCommands, Value};
 
 use safequiz_domain::board::{BoardScore, Finish};
 
 use crate::attempts::{AttemptId, EncodedQuestions, FinalQuestion};
-use crate::keys::{Shard, ShardKeys};
+use crate::keys::{FLUSHERS as FLUSHERS_KEY, Shard, ShardKeys};
+use crate::scripts::{FLUSHERS, LEASE, LEASE_GIVE, LEASE_MOVE};
 use crate::{HotState, RedisError};
 
-/// The consumer group every flusher joins.
-pub const GROUP: &str = "flusher";
-
-/// Where a consumer's next entries came from ([`HotState::next_entries`]).
+/// Where a consumer's next entries came from (the fair-play observations' group reader,
+/// `observations`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {
     /// Its own, delivered before and never acknowledged.
@@ -545,9 +571,10 @@ fn board_exclusion(entry: &StreamEntry, excluded: bool) -> Option<BoardRecord<'_
 /// How far the flusher is behind on a stream.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FlushLag {
-    /// Entries delivered to a flusher and not yet acknowledged.
+    /// Entries not yet written to SQL in shards a flusher holds: waiting for its next batch.
     pub pending: u64,
-    /// Entries no flusher has read yet (an estimate from the group's read counter).
+    /// Entries not yet written to SQL in shards no flusher holds: none runs, or one stopped
+    /// and its lease has not run out yet.
     pub undelivered: u64,
     /// Age of the oldest entry not yet written to SQL, ms; `None` when all are written.
     pub oldest_age_ms: Option<i64>,
@@ -675,12 +702,6 @@ pub(crate) fn stream_id_less(a: &str, b: &str) -> bool {
 }
 
 impl HotState {
-    /// Creates the flusher group on a shard's stream (and the stream) unless it exists.
-    pub async fn ensure_group(&self, campaign: &str, shard: Shard) -> Result<(), RedisError> {
-        self.create_group(&ShardKeys::new(campaign, shard).stream(), GROUP)
-            .await
-    }
-
     /// Creates consumer group `group` on stream `key` (and the stream) unless it exists.
     pub(crate) async fn create_group(&self, key: &str, group: &str) -> Result<(), RedisError> {
         let mut connection = self.connection().await?;
@@ -743,34 +764,6 @@ impl HotState {
         Ok(reply.claimed.into_iter().map(entry_of).collect())
     }
 
-    /// Up to `count` entries for `consumer`: its own pending ones (delivered before, never
-    /// acknowledged) when `pending`, else new ones.
-    pub async fn read_group(
-        &self,
-        campaign: &str,
-        shard: Shard,
-        consumer: &str,
-        count: usize,
-        pending: bool,
-    ) -> Result<Vec<StreamEntry>, RedisError> {
-        let key = ShardKeys::new(campaign, shard).stream();
-        self.read_as(&key, GROUP, consumer, count, pending).await
-    }
-
-    /// A consumer's next entries of a shard's stream: see [`HotState::next_as`].
-    pub async fn next_entries(
-        &self,
-        campaign: &str,
-        shard: Shard,
-        consumer: &str,
-        min_idle_ms: u64,
-        count: usize,
-    ) -> Result<(Vec<StreamEntry>, Source), RedisError> {
-        let key = ShardKeys::new(campaign, shard).stream();
-        self.next_as(&key, GROUP, consumer, min_idle_ms, count)
-            .await
-    }
-
     /// Up to `count` entries of stream `key` for `consumer` of `group`, in the order every
     /// consumer takes them: its own pending ones (delivered before, never acknowledged: a pass
     /// that failed), else those another consumer has held for `min_idle_ms` or more (one that
@@ -799,61 +792,144 @@ impl HotState {
         ))
     }
 
-    /// How many times each of `ids` has been delivered (0 for an id no longer pending).
-    pub async fn deliveries(
+    /// Says that flusher `name` runs, and counts as running for `alive_ms` unless it says so
+    /// again (`0`: it stops now); returns how many flushers run, itself included unless it
+    /// stops. Redis's clock decides (`flushers.lua`).
+    pub async fn flushers_running(&self, name: &str, alive_ms: u64) -> Result<usize, RedisError> {
+        let mut call = FLUSHERS.call();
+        call.key(FLUSHERS_KEY).arg(name).arg(alive_ms);
+        let mut connection = self.connection().await?;
+        Ok(call.invoke(&mut connection).await?)
+    }
+
+    /// Takes or extends flusher `name`'s lease on a shard for `lease_ms`; the id of the last
+    /// entry written to SQL (`0-0` before any), or `None` when another flusher holds the shard.
+    pub async fn flush_hold(
         &self,
         campaign: &str,
         shard: Shard,
-        ids: &[String],
-    ) -> Result<Vec<usize>, RedisError> {
-        let key = ShardKeys::new(campaign, shard).stream();
-        let mut pipeline = redis::pipe();
-        for id in ids {
-            pipeline.xpending_count(&key, GROUP, id, id, 1);
-        }
+        name: &str,
+        lease_ms: u64,
+    ) -> Result<Option<String>, RedisError> {
+        let keys = ShardKeys::new(campaign, shard);
+        let mut lease = LEASE.call();
+        lease
+            .key(keys.flush_lease())
+            .key(keys.flush_cursor())
+            .arg(name)
+            .arg(lease_ms.max(1));
         let mut connection = self.connection().await?;
-        let replies: Vec<StreamPendingCountReply> = pipeline.query_async(&mut connection).await?;
-        Ok(replies
-            .into_iter()
-            .map(|reply| {
-                reply
-                    .ids
-                    .first()
-                    .map_or(0, |pending| pending.times_delivered)
-            })
-            .collect())
+        let held: Option<(String,)> = lease.invoke(&mut connection).await?;
+        Ok(held.map(|(cursor,)| cursor))
     }
 
-    /// Deletes the entries every flusher and the board writer are done with: those before the
-    /// oldest pending entry, the last delivered one and the board writer's cursor (see
-    /// `board_writer`; nothing is trimmed before a writer has applied any entry). (Redis 7.0's
-    /// `XTRIM` would delete unacknowledged entries too, so the bound is computed here.) Returns
-    /// how many were deleted.
+    /// Up to `count` entries of a shard's stream after entry `after` (`0-0`: from the first),
+    /// oldest first: one plain `XRANGE`.
+    pub async fn flush_read(
+        &self,
+        campaign: &str,
+        shard: Shard,
+        after: &str,
+        count: usize,
+    ) -> Result<Vec<StreamEntry>, RedisError> {
+        let mut connection = self.connection().await?;
+        let reply: Value = redis::cmd("XRANGE")
+            .arg(ShardKeys::new(campaign, shard).stream())
+            .arg(format!("({after}"))
+            .arg("+")
+            .arg("COUNT")
+            .arg(count)
+            .query_async(&mut connection)
+            .await?;
+        range_entries(reply)
+    }
+
+    /// Moves a shard's flush cursor to entry `last`, whose rows (and those of every entry
+    /// before it) are committed, if flusher `name` still holds the shard; whether it moved.
+    pub async fn flush_move(
+        &self,
+        campaign: &str,
+        shard: Shard,
+        name: &str,
+        last: &str,
+    ) -> Result<bool, RedisError> {
+        let keys = ShardKeys::new(campaign, shard);
+        let mut call = LEASE_MOVE.call();
+        call.key(keys.flush_lease())
+            .key(keys.flush_cursor())
+            .arg(name)
+            .arg(last);
+        let mut connection = self.connection().await?;
+        let moved: i64 = call.invoke(&mut connection).await?;
+        Ok(moved == 1)
+    }
+
+    /// Gives back flusher `name`'s lease on a shard, if it holds it; whether it did.
+    pub async fn flush_give(
+        &self,
+        campaign: &str,
+        shard: Shard,
+        name: &str,
+    ) -> Result<bool, RedisError> {
+        let mut call = LEASE_GIVE.call();
+        call.key(ShardKeys::new(campaign, shard).flush_lease())
+            .arg(name);
+        let mut connection = self.connection().await?;
+        let gave: i64 = call.invoke(&mut connection).await?;
+        Ok(gave == 1)
+    }
+
+    /// Counts one more refusal by SQL of entry `id`'s row; how many there have been.
+    pub async fn flush_refused(
+        &self,
+        campaign: &str,
+        shard: Shard,
+        id: &str,
+    ) -> Result<u32, RedisError> {
+        let mut connection = self.connection().await?;
+        Ok(connection
+            .hincr(ShardKeys::new(campaign, shard).flush_refusals(), id, 1)
+            .await?)
+    }
+
+    /// Forgets the refusals counted for entry `id`, now written or dead-lettered.
+    pub async fn flush_forgive(
+        &self,
+        campaign: &str,
+        shard: Shard,
+        id: &str,
+    ) -> Result<(), RedisError> {
+        let mut connection = self.connection().await?;
+        let _: i64 = connection
+            .hdel(ShardKeys::new(campaign, shard).flush_refusals(), id)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes the entries the flusher and the board writer are both done with: those before
+    /// the older of their cursors (see `board_writer`; nothing is trimmed before both have
+    /// done an entry). Returns how many were deleted.
     pub async fn trim_flushed(&self, campaign: &str, shard: Shard) -> Result<u64, RedisError> {
         let keys = ShardKeys::new(campaign, shard);
-        let key = keys.stream();
         let mut connection = self.connection().await?;
-        let groups: StreamInfoGroupsReply = connection.xinfo_groups(&key).await?;
-        let Some(group) = groups.groups.iter().find(|group| group.name == GROUP) else {
+        let (flushed, boards): (Option<String>, Option<String>) = redis::cmd("MGET")
+            .arg(keys.flush_cursor())
+            .arg(keys.board_cursor())
+            .query_async(&mut connection)
+            .await?;
+        let (Some(flushed), Some(boards)) = (flushed, boards) else {
             return Ok(0);
         };
-        let pending: StreamPendingReply = connection.xpending(&key, GROUP).await?;
-        let mut bound = group.last_delivered_id.clone();
-        if let StreamPendingReply::Data(data) = &pending
-            && stream_id_less(&data.start_id, &bound)
-        {
-            bound = data.start_id.clone();
-        }
-        let boards: Option<String> = connection.get(keys.board_cursor()).await?;
-        let boards = boards.unwrap_or_else(|| "0-0".to_owned());
-        if stream_id_less(&boards, &bound) {
-            bound = boards;
-        }
+        let bound = if stream_id_less(&boards, &flushed) {
+            boards
+        } else {
+            flushed
+        };
         if bound == "0-0" {
             return Ok(0);
         }
         let deleted: u64 = redis::cmd("XTRIM")
-            .arg(&key)
+            .arg(keys.stream())
             .arg("MINID")
             .arg(&bound)
             .query_async(&mut connection)
@@ -868,49 +944,47 @@ impl HotState {
         shard: Shard,
         now_ms: i64,
     ) -> Result<FlushLag, RedisError> {
-        let key = ShardKeys::new(campaign, shard).stream();
+        let keys = ShardKeys::new(campaign, shard);
+        let key = keys.stream();
         let mut connection = self.connection().await?;
-        let exists: bool = connection.exists(&key).await?;
-        if !exists {
-            return Ok(FlushLag::default());
-        }
-        let groups: StreamInfoGroupsReply = connection.xinfo_groups(&key).await?;
-        let group = groups.groups.into_iter().find(|group| group.name == GROUP);
-        let (last_delivered, pending_count) = group.as_ref().map_or(("0-0".to_owned(), 0), |g| {
-            (g.last_delivered_id.clone(), g.pending)
-        });
-        let pending: StreamPendingReply = if group.is_some() {
-            connection.xpending(&key, GROUP).await?
-        } else {
-            StreamPendingReply::Empty
-        };
-        // The first entry never delivered to any flusher.
-        let undelivered: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        let (cursor, held, length): (Option<String>, bool, u64) = redis::pipe()
+            .get(keys.flush_cursor())
+            .exists(keys.flush_lease())
+            .xlen(&key)
+            .query_async(&mut connection)
+            .await?;
+        let cursor = cursor.unwrap_or_else(|| "0-0".to_owned());
+        let next: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
             .arg(&key)
-            .arg(format!("({last_delivered}"))
+            .arg(format!("({cursor}"))
             .arg("+")
             .arg("COUNT")
             .arg(1)
             .query_async(&mut connection)
             .await?;
-        let undelivered_count: u64 = if undelivered.is_empty() {
-            0
-        } else {
-            let length: u64 = connection.xlen(&key).await?;
-            let entries_read = group.and_then(|g| g.entries_read).unwrap_or(0) as u64;
-            length.saturating_sub(entries_read).max(1)
+        let Some((oldest, _)) = next.first() else {
+            return Ok(FlushLag::default());
         };
-        let oldest = match (&pending, undelivered.first()) {
-            (StreamPendingReply::Data(data), _) => Some(data.start_id.clone()),
-            (_, Some((id, _))) => Some(id.clone()),
-            (_, None) => None,
-        };
+        // The entries still in the stream up to the cursor (those the board writer has yet to
+        // apply); past LAG_CAP of them the count errs on the high side.
+        let done: Vec<Value> = redis::cmd("XRANGE")
+            .arg(&key)
+            .arg("-")
+            .arg(&cursor)
+            .arg("COUNT")
+            .arg(LAG_CAP)
+            .query_async(&mut connection)
+            .await?;
+        let unflushed = length.saturating_sub(done.len() as u64).max(1);
+        let oldest_age_ms = oldest
+            .split('-')
+            .next()
+            .and_then(|ms| ms.parse::<i64>().ok())
+            .map(|ms| (now_ms - ms).max(0));
         Ok(FlushLag {
-            pending: pending_count as u64,
-            undelivered: undelivered_count,
-            oldest_age_ms: oldest
-                .and_then(|id| id.split('-').next().and_then(|ms| ms.parse::<i64>().ok()))
-                .map(|ms| (now_ms - ms).max(0)),
+            pending: if held { unflushed } else { 0 },
+            undelivered: if held { 0 } else { unflushed },
+            oldest_age_ms,
         })
     }
 
@@ -930,25 +1004,8 @@ impl HotState {
         Ok(entries.into_iter().map(|(_, fields)| fields).collect())
     }
 
-    /// Acknowledges `ids` on a shard's stream: their rows are committed.
-    pub async fn ack(
-        &self,
-        campaign: &str,
-        shard: Shard,
-        ids: &[String],
-    ) -> Result<(), RedisError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let mut connection = self.connection().await?;
-        let _: i64 = connection
-            .xack(ShardKeys::new(campaign, shard).stream(), GROUP, ids)
-            .await?;
-        Ok(())
-    }
-
-    /// Moves an entry no reader can use to the shard's dead-letter stream (with the reason) and
-    /// acknowledges it, so it stops blocking the stream but is kept for an operator.
+    /// Copies an entry no reader can use to the shard's dead-letter stream, with the reason,
+    /// and forgets its refusals: the flusher then passes it, and an operator finds it there.
     pub async fn dead_letter(
         &self,
         campaign: &str,
@@ -961,10 +1018,14 @@ impl HotState {
         fields.extend(entry.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let mut connection = self.connection().await?;
         let _: String = connection.xadd(keys.dead_letters(), "*", &fields).await?;
-        self.ack(campaign, shard, std::slice::from_ref(&entry.id))
-            .await
+        self.flush_forgive(campaign, shard, &entry.id).await
     }
 }
+
+/// The most entries [`HotState::flush_lag`] counts behind the flush cursor (those the board
+/// writer has yet to apply), so that a lagging writer cannot make a lag probe read a whole
+/// stream.
+const LAG_CAP: usize = 10_000;
 
 #[cfg(test)]
 mod tests {

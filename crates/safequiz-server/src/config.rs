@@ -328,9 +328,10 @@ pub struct FlusherSettings {
     pub batch_rows: u32,
     /// Longest wait for a batch to fill, in milliseconds.
     pub batch_max_ms: u64,
-    /// Seconds an entry may stay pending with a dead consumer before another claims it.
+    /// Seconds a flusher's lease on a shard lasts unless it takes it again: how long the shards
+    /// of a flusher that died wait before another takes them.
     pub claim_idle_secs: u64,
-    /// Deliveries after which an entry that keeps failing goes to the dead-letter stream.
+    /// Refusals by SQL after which an entry goes to the dead-letter stream.
     pub max_deliveries: u32,
 }
 

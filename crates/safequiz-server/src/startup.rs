@@ -386,9 +386,9 @@ pub fn flusher_options(settings: &Settings) -> workers::flusher::FlusherOptions 
     }
 }
 
-/// This process's consumer name in the flusher group, and its board writer's name: host and
-/// process id, unique among replicas. A restarted process has a new name; the old name's pending entries are claimed
-/// after `flusher.claim_idle_secs`.
+/// This process's flusher's and board writer's name, which their leases carry: host and process
+/// id, unique among replicas. A restarted process has a new name; the shards the old name held
+/// are taken when its leases run out (the flusher's after `flusher.claim_idle_secs`).
 fn consumer_name() -> String {
     let host = std::fs::read_to_string("/etc/hostname")
         .ok()

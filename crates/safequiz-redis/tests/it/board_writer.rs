@@ -252,14 +252,22 @@ async fn the_stream_keeps_every_entry_the_board_writer_has_not_applied() {
     let shard = Shard::of_participant(1, SHARDS);
     play(&hot, 1, 0, 5, 20_000).await;
     play(&hot, 1, 1, 3, 20_000).await;
-    // The flusher has taken and acknowledged both entries.
-    hot.ensure_group(CAMPAIGN, shard).await.expect("XGROUP");
-    let entries = hot
-        .read_group(CAMPAIGN, shard, "flusher", 10, false)
+    // The flusher has written both entries and moved its cursor past them.
+    let cursor = hot
+        .flush_hold(CAMPAIGN, shard, "flusher", 30_000)
         .await
-        .expect("XREADGROUP");
-    let ids: Vec<String> = entries.iter().map(|entry| entry.id.clone()).collect();
-    hot.ack(CAMPAIGN, shard, &ids).await.expect("XACK");
+        .expect("lease")
+        .expect("the shard is free");
+    let entries = hot
+        .flush_read(CAMPAIGN, shard, &cursor, 10)
+        .await
+        .expect("XRANGE");
+    assert_eq!(entries.len(), 2);
+    assert!(
+        hot.flush_move(CAMPAIGN, shard, "flusher", &entries[1].id)
+            .await
+            .expect("move")
+    );
 
     assert_eq!(hot.trim_flushed(CAMPAIGN, shard).await.expect("trim"), 0);
     catch_up_boards(&hot, CAMPAIGN, SHARDS).await;

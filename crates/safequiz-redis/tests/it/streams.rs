@@ -43,12 +43,17 @@ async fn a_registration_and_a_finalized_attempt_each_append_one_entry_that_decod
         panic!("a submit in time is final");
     };
     let shard = Shard::of_participant(participant, SHARDS);
-    hot.ensure_group(CAMPAIGN, shard).await.expect("XGROUP");
+    let cursor = hot
+        .flush_hold(CAMPAIGN, shard, "test", 30_000)
+        .await
+        .expect("lease")
+        .expect("no other flusher holds the shard");
+    assert_eq!(cursor, "0-0", "nothing is written yet");
 
     let entries = hot
-        .read_group(CAMPAIGN, shard, "test", 100, false)
+        .flush_read(CAMPAIGN, shard, &cursor, 100)
         .await
-        .expect("XREADGROUP");
+        .expect("XRANGE");
 
     assert_eq!(entries.len(), 2, "{entries:?}");
     let registered = decode(&entries[0]).expect("the registration decodes");

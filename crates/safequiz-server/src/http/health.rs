@@ -55,7 +55,10 @@ struct Ready {
 /// traffic (the hot path does not need SQL).
 #[derive(Serialize, utoipa::ToSchema)]
 struct FlushView {
+    /// Stream entries not yet in SQL in shards a flusher holds (waiting for its next batch).
     pending: u64,
+    /// Stream entries not yet in SQL in shards no flusher holds (none runs, or one stopped
+    /// and its lease has not run out yet).
     undelivered: u64,
     oldest_unflushed_age_ms: Option<i64>,
     /// Since when this replica's flusher has failed on SQL (read-only, full, refusing): the
@@ -208,12 +211,12 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         };
         scrape.register(
             "safequiz_flush_pending_entries",
-            "Stream entries delivered to a flusher and not yet acknowledged",
+            "Stream entries not yet in SQL in shards a flusher holds",
             count(lag.pending),
         );
         scrape.register(
             "safequiz_flush_undelivered_entries",
-            "Stream entries no flusher has read yet",
+            "Stream entries not yet in SQL in shards no flusher holds",
             count(lag.undelivered),
         );
         let age = Gauge::<f64, AtomicU64>::default();

@@ -1,25 +1,26 @@
 //! The flusher: copies finalized attempts and registrations from the shard streams to SQL.
 //!
 //! Every replica runs one by default (`flusher.enabled`), and `safequiz flush` runs one on its
-//! own; each is a consumer of the `flusher` group on every shard's stream. A pass over a shard
-//! takes, in this order, this consumer's own pending entries (delivered before and never
-//! acknowledged: a failed insert), entries another consumer has held for `claim_idle_secs` (a
-//! flusher that died: `XAUTOCLAIM`), or new entries. It decodes them, inserts the batch in one
-//! transaction (idempotent: attempt and participant ids are primary keys), and only then
-//! acknowledges; then it trims the stream below what every flusher is done with. Between the
-//! commit and the acknowledgement it has Redis forget the attempts just written (their fields
-//! leave the participants' hashes, `safequiz_redis::archive`), so Redis memory stays bounded per
-//! participant however many days they play; the service reads such an attempt from SQL.
+//! own. Each shard's stream is written by one flusher at a time, from a position of its own
+//! (`safequiz_redis::streams`, "The flusher's position"): a pass says that this flusher runs,
+//! counts the flushers running, and takes or keeps the lease of at most its share of the
+//! shards, giving back the rest. For each shard it holds it reads the entries past the shard's
+//! cursor, decodes them, inserts the batch in one transaction (idempotent: attempt and
+//! participant ids are primary keys), and only then moves the cursor; then it trims the
+//! stream below what it and the board writer are done with. Between the commit and the move
+//! it has Redis forget the attempts just written (their fields leave the participants' hashes,
+//! `safequiz_redis::archive`), so Redis memory stays bounded per participant however many days
+//! they play; the service reads such an attempt from SQL.
 //!
 //! It parses nothing itself: an entry's format is `safequiz_redis::streams`' ([`decode`] gives a
 //! typed [`StreamRecord`]), the `attempts.questions` column's is `safequiz_sql::record`'s
 //! ([`StoredQuestion`]); this module maps one onto the other.
 //!
-//! SQL unavailable: nothing is acknowledged, the entries wait in Redis and are written when SQL
-//! returns; the hot path never waits for SQL (docs/design.md §2.5). A row SQL refuses for its data
-//! is retried alone; once delivered `max_deliveries` times it moves to the shard's dead-letter
-//! stream with the reason, logged, never dropped. An entry that does not decode moves there at
-//! once.
+//! SQL unavailable: the cursor stays, the entries wait in Redis and are written when SQL
+//! returns; the hot path never waits for SQL (docs/design.md §2.5). A row SQL refuses for its
+//! data is retried alone and keeps the cursor before its entry; once refused `max_deliveries`
+//! times its entry is copied to the shard's dead-letter stream with the reason, logged, never
+//! dropped, and passed. An entry that does not decode goes there at once.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -29,7 +30,7 @@ use safequiz_domain::score::is_full_marks;
 use safequiz_redis::attempts::AttemptId;
 use safequiz_redis::keys::Shard;
 use safequiz_redis::streams::{
-    AttemptEntry, EntryError, ParticipantEntry, Source, StreamEntry, StreamRecord, decode,
+    AttemptEntry, EntryError, ParticipantEntry, StreamEntry, StreamRecord, decode,
 };
 use safequiz_sql::record::{AttemptRow, Consent, ParticipantRow, RecordRow, StoredQuestion};
 use safequiz_sql::units::UnitRecord;
@@ -54,16 +55,17 @@ pub enum FlushError {
 /// What a flusher is called and how big its batches are.
 #[derive(Clone, Debug)]
 pub struct FlusherOptions {
-    /// The consumer name in the group; unique per process.
+    /// This flusher's name, which its leases carry; unique per process.
     pub consumer: String,
     /// Most entries per transaction.
     pub batch_rows: usize,
     /// Pause after a pass in which no shard filled its batch of `batch_rows` entries, so that
     /// batches fill while the entries wait safely in the streams.
     pub idle: Duration,
-    /// How long another consumer may hold an entry before this one claims it.
+    /// How long a lease on a shard lasts unless its holder takes it again: how long the shards
+    /// of a flusher that stopped wait before another takes them.
     pub claim_idle: Duration,
-    /// Deliveries after which a row SQL keeps refusing goes to the dead-letter stream.
+    /// Refusals by SQL after which a row's entry goes to the dead-letter stream.
     pub max_deliveries: u32,
 }
 
@@ -181,10 +183,28 @@ async fn drain(state: &AppState, options: &FlusherOptions) {
             "stopping: flushed what the streams still held"
         );
     }
+    if let Err(error) = step_down(state, options).await {
+        tracing::warn!(error = %error, "stopping: the shards stay this flusher's until its leases run out");
+    }
 }
 
-/// One pass over every campaign and shard; returns how many entries it wrote (or found already
-/// written) and acknowledged.
+/// At a stop: this flusher no longer counts as running and gives back the shards it holds, so
+/// that the others take them at their next pass rather than after `claim_idle`.
+async fn step_down(state: &AppState, options: &FlusherOptions) -> Result<(), FlushError> {
+    state.hot.flushers_running(&options.consumer, 0).await?;
+    for campaign in &state.catalogue.campaigns {
+        for shard in Shard::all(state.shards) {
+            state
+                .hot
+                .flush_give(&campaign.id, shard, &options.consumer)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// One pass over the shards this flusher holds; returns how many entries it wrote (or found
+/// already written) and passed.
 pub async fn flush_once(state: &AppState, options: &FlusherOptions) -> Result<usize, FlushError> {
     Ok(flush_pass(state, options).await?.entries)
 }
@@ -192,56 +212,98 @@ pub async fn flush_once(state: &AppState, options: &FlusherOptions) -> Result<us
 /// What one pass did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Pass {
-    /// Entries written (or found already written) and acknowledged, over every shard.
+    /// Entries written (or found already written) and passed, over every shard it held.
     pub entries: usize,
     /// Whether some shard's batch was full (`batch_rows` entries): more may be waiting there.
     pub full: bool,
 }
 
-/// One pass over every campaign and shard, one transaction per shard with entries.
+/// One pass: says that this flusher runs, holds at most its share of the shards of every
+/// campaign (giving back the rest), and writes each shard it holds, one transaction per shard
+/// with entries.
 pub async fn flush_pass(state: &AppState, options: &FlusherOptions) -> Result<Pass, FlushError> {
+    let hot = &state.hot;
+    let lease_ms = u64::try_from(options.claim_idle.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    let running = hot.flushers_running(&options.consumer, lease_ms).await?;
+    let shards: Vec<(&Campaign, Shard)> = state
+        .catalogue
+        .campaigns
+        .iter()
+        .flat_map(|campaign| Shard::all(state.shards).map(move |shard| (&**campaign, shard)))
+        .collect();
+    let share = shards.len().div_ceil(running.max(1));
+    // Flushers that start together ask for different shards first.
+    let first = first_shard(&options.consumer, shards.len());
+    let mut held = 0;
     let mut pass = Pass::default();
-    for campaign in &state.catalogue.campaigns {
-        for shard in Shard::all(state.shards) {
-            let flushed = flush_shard(state, options, campaign, shard).await?;
-            pass.entries += flushed;
-            pass.full |= flushed >= options.batch_rows;
+    for i in 0..shards.len() {
+        let (campaign, shard) = shards[(first + i) % shards.len()];
+        if held >= share {
+            if hot
+                .flush_give(&campaign.id, shard, &options.consumer)
+                .await?
+            {
+                tracing::info!(campaign = %campaign.id, shard = %shard, flushers = running,
+                    "gave back a shard beyond this flusher's share");
+            }
+            continue;
         }
+        let Some(cursor) = hot
+            .flush_hold(&campaign.id, shard, &options.consumer, lease_ms)
+            .await?
+        else {
+            continue;
+        };
+        held += 1;
+        let flushed = flush_shard(state, options, campaign, shard, &cursor).await?;
+        pass.entries += flushed;
+        pass.full |= flushed >= options.batch_rows;
     }
     Ok(pass)
 }
 
+/// Where in the list of `count` shards flusher `name` starts asking: its own place, the same
+/// on every pass.
+fn first_shard(name: &str, count: usize) -> usize {
+    if count == 0 {
+        return 0;
+    }
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash % count as u64) as usize
+}
+
+/// Writes the entries of a shard this flusher holds past `cursor` (the last entry written);
+/// how many it passed.
 async fn flush_shard(
     state: &AppState,
     options: &FlusherOptions,
     campaign: &Campaign,
     shard: Shard,
+    cursor: &str,
 ) -> Result<usize, FlushError> {
     let hot = &state.hot;
     let id = campaign.id.as_str();
-    hot.ensure_group(id, shard).await?;
-    let idle_ms = u64::try_from(options.claim_idle.as_millis()).unwrap_or(u64::MAX);
-    let (entries, source) = hot
-        .next_entries(id, shard, &options.consumer, idle_ms, options.batch_rows)
+    let entries = hot
+        .flush_read(id, shard, cursor, options.batch_rows)
         .await?;
-    if source == Source::Claimed {
-        tracing::info!(entries = entries.len(), shard = %shard,
-            "claimed entries a stopped flusher left unacknowledged");
-    }
-    if entries.is_empty() {
+    let Some(last) = entries.last() else {
         return Ok(0);
-    }
+    };
     let mut rows = Vec::with_capacity(entries.len());
-    let mut ids = Vec::with_capacity(entries.len());
-    // Entries for the board writer alone (exclusions): nothing to write, acknowledged at once.
-    let mut no_row = Vec::new();
+    // The entry of each row, by position in `rows`.
+    let mut sources = Vec::with_capacity(entries.len());
     for entry in &entries {
         match record_row(campaign, entry) {
             Ok(Some(row)) => {
                 rows.push(row);
-                ids.push(entry.id.clone());
+                sources.push(entry);
             }
-            Ok(None) => no_row.push(entry.id.clone()),
+            // An entry for the board writer alone (an exclusion): nothing to write.
+            Ok(None) => {}
             Err(reason) => {
                 tracing::error!(stream.id = %entry.id, reason = %reason,
                     "moving an unreadable stream entry to the dead-letter stream");
@@ -250,41 +312,61 @@ async fn flush_shard(
             }
         }
     }
-    if !no_row.is_empty() {
-        hot.ack(id, shard, &no_row).await?;
-    }
-    match state.store.insert_batch(&rows).await {
+    // The last entry the cursor may pass: all of them, unless SQL refused a row.
+    let done = match state.store.insert_batch(&rows).await {
         Ok(inserted) => {
             forget_flushed(state, id, shard, &rows, inserted.attempts).await?;
-            hot.ack(id, shard, &ids).await?
+            Some(last.id.as_str())
         }
         Err(error) if error.is_data_error() => {
-            insert_one_by_one(state, options, campaign, shard, &entries, &rows, &ids).await?;
+            match insert_one_by_one(state, options, campaign, shard, &rows, &sources).await? {
+                // Up to the entry before the first row still refused. (An unreadable entry
+                // after it is copied to the dead-letter stream again at the next pass, with
+                // the same `source_id`.)
+                Some(refused) => entries
+                    .iter()
+                    .take_while(|entry| entry.id != refused)
+                    .last()
+                    .map(|entry| entry.id.as_str()),
+                None => Some(last.id.as_str()),
+            }
         }
         Err(error) => return Err(error.into()),
+    };
+    let passed = done.map_or(0, |done| {
+        entries.iter().take_while(|entry| entry.id != done).count() + 1
+    });
+    if let Some(done) = done {
+        if hot.flush_move(id, shard, &options.consumer, done).await? {
+            hot.trim_flushed(id, shard).await?;
+        } else {
+            tracing::warn!(shard = %shard,
+                "this flusher's lease ran out during its pass; the next holder writes the same entries again");
+        }
     }
-    hot.trim_flushed(id, shard).await?;
     if !rows.is_empty() {
         // The batch queued its attempts for the question counters (or found them recorded,
         // and the fold then finds nothing to do); the fold worker decides whether to start.
         state.fold_wanted.notify_one();
     }
-    Ok(ids.len() + no_row.len())
+    Ok(passed)
 }
 
 /// After a batch failed on some row's data: writes the rows one at a time, so one bad row
-/// cannot hold back the others.
-async fn insert_one_by_one(
+/// cannot hold back the others. A row refused `max_deliveries` times has its entry copied to
+/// the dead-letter stream; the id of the first entry whose row is still refused (the cursor
+/// stays before it, and the next pass tries it again), or `None`.
+async fn insert_one_by_one<'e>(
     state: &AppState,
     options: &FlusherOptions,
     campaign: &Campaign,
     shard: Shard,
-    entries: &[StreamEntry],
     rows: &[RecordRow],
-    ids: &[String],
-) -> Result<(), FlushError> {
-    let deliveries = state.hot.deliveries(&campaign.id, shard, ids).await?;
-    for ((row, id), delivered) in rows.iter().zip(ids).zip(deliveries) {
+    sources: &[&'e StreamEntry],
+) -> Result<Option<&'e str>, FlushError> {
+    let hot = &state.hot;
+    let mut first_refused = None;
+    for (row, entry) in rows.iter().zip(sources) {
         match state.store.insert_batch(std::slice::from_ref(row)).await {
             Ok(inserted) => {
                 forget_flushed(
@@ -295,41 +377,35 @@ async fn insert_one_by_one(
                     inserted.attempts,
                 )
                 .await?;
-                state
-                    .hot
-                    .ack(&campaign.id, shard, std::slice::from_ref(id))
-                    .await?
+                hot.flush_forgive(&campaign.id, shard, &entry.id).await?;
             }
             Err(error) if !error.is_data_error() => return Err(error.into()),
-            Err(error) if delivered >= options.max_deliveries as usize => {
-                let entry = entries
-                    .iter()
-                    .find(|entry| &entry.id == id)
-                    .ok_or_else(|| FlushError::Lost(id.clone()))?;
-                tracing::error!(stream.id = %id, error = %error, deliveries = delivered,
-                    "SQL keeps refusing a row; moving its entry to the dead-letter stream");
-                state
-                    .hot
-                    .dead_letter(&campaign.id, shard, entry, &error.to_string())
-                    .await?;
-            }
             Err(error) => {
-                tracing::warn!(stream.id = %id, error = %error, deliveries = delivered,
-                    "SQL refused a row; it stays pending and is retried");
+                let refusals = hot.flush_refused(&campaign.id, shard, &entry.id).await?;
+                if refusals >= options.max_deliveries {
+                    tracing::error!(stream.id = %entry.id, error = %error, refusals,
+                        "SQL keeps refusing a row; moving its entry to the dead-letter stream");
+                    hot.dead_letter(&campaign.id, shard, entry, &error.to_string())
+                        .await?;
+                } else {
+                    tracing::warn!(stream.id = %entry.id, error = %error, refusals,
+                        "SQL refused a row; it is tried again at the next pass");
+                    first_refused.get_or_insert(entry.id.as_str());
+                }
             }
         }
     }
-    Ok(())
+    Ok(first_refused)
 }
 
 /// Removes the attempts of `rows`, now committed to SQL, from their participants' hashes in
 /// Redis (`safequiz_redis::archive`), so hot state holds per participant only what the rules
 /// read and not every attempt ever played.
 ///
-/// It runs after the commit and before the acknowledgement: the row is in SQL, so nothing is
-/// lost, and a trim that fails leaves the entries pending, so the next pass writes them again
-/// (a no-op) and trims again. Acknowledged first, a failed trim would leave the fields in Redis
-/// for ever.
+/// It runs after the commit and before the cursor moves: the row is in SQL, so nothing is
+/// lost, and a forget that fails leaves the cursor before the entries, so the next pass writes
+/// them again (a no-op) and forgets again. With the cursor moved first, a failed forget would
+/// leave the fields in Redis for ever.
 async fn forget_flushed(
     state: &AppState,
     campaign: &str,
@@ -351,7 +427,7 @@ async fn forget_flushed(
             continue;
         };
         // Every row of the batch was new (the usual case), or this one is in the record as
-        // the entry says (a redelivery after a crash between commit and acknowledgement).
+        // the entry says (written again after a crash between the commit and the cursor's move).
         // A row the record holds with other content (after a failover lost writes, Redis
         // finalized the same attempt again) keeps its Redis copy, which the boards count, and
         // is logged: reconcile reports it, and forgetting it would leave reviews showing the

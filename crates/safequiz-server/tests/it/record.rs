@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use safequiz_server::http::health::flush_lag;
 use safequiz_server::recovery;
 use safequiz_server::workers::flusher::{FlusherOptions, flush_once};
 use safequiz_testapp::{CAMPAIGN, Database, TestApp, Topology, eventually, on_both_topologies};
@@ -192,14 +193,25 @@ async fn two_flushers_write_every_row_once(database: Database) {
         max_deliveries: 5,
     };
     let (a, b) = (options("a"), options("b"));
+    // Each flusher passes until nothing is left in any stream: a pass that writes nothing
+    // means only that the other holds the shards with entries.
     let drain = |options: FlusherOptions| {
         let state = app.state.clone();
         async move {
             let mut total = 0;
+            let until = std::time::Instant::now() + Duration::from_secs(60);
             loop {
-                match flush_once(&state, &options).await.expect("flush") {
-                    0 => return total,
-                    n => total += n,
+                let passed = flush_once(&state, &options).await.expect("flush");
+                total += passed;
+                if passed == 0 {
+                    let lag = flush_lag(&state).await.expect("the lag");
+                    if lag.pending + lag.undelivered == 0 {
+                        return total;
+                    }
+                    assert!(
+                        std::time::Instant::now() < until,
+                        "the flushers never finish"
+                    );
                 }
             }
         }
@@ -210,7 +222,11 @@ async fn two_flushers_write_every_row_once(database: Database) {
     assert_eq!(
         by_a + by_b,
         300,
-        "150 registrations and 150 attempts, each delivered once"
+        "150 registrations and 150 attempts, each written once"
+    );
+    assert!(
+        by_a > 0 && by_b > 0,
+        "the two flushers share the shards: {by_a} and {by_b}"
     );
     assert_recorded(&app, &scores(&results)).await;
     assert_eq!(
@@ -232,6 +248,82 @@ async fn two_flushers_on_sqlite_write_every_row_once() {
 #[tokio::test]
 async fn two_flushers_on_postgres_write_every_row_once() {
     two_flushers_write_every_row_once(Database::Postgres).await;
+}
+
+/// Which flusher holds each shard's lease, over every campaign's shards.
+async fn lease_holders(app: &TestApp) -> Vec<Option<String>> {
+    let mut connection = app.redis.connection().await;
+    let mut holders = Vec::new();
+    for campaign in &app.catalogue.campaigns {
+        for shard in 0..4 {
+            let holder: Option<String> = redis::cmd("GET")
+                .arg(format!("{{{}:{shard}}}:flush:lease", campaign.id))
+                .query_async(&mut connection)
+                .await
+                .expect("GET");
+            holders.push(holder);
+        }
+    }
+    holders
+}
+
+fn held_by(holders: &[Option<String>], name: &str) -> usize {
+    holders
+        .iter()
+        .filter(|holder| holder.as_deref() == Some(name))
+        .count()
+}
+
+#[tokio::test]
+async fn flushers_divide_the_shards_and_one_that_stops_gives_its_share_back() {
+    let app = TestApp::builder().shards(4).flusher(false).spawn().await;
+    app.state.store.migrate().await.expect("migrations");
+    let options = |name: &str| FlusherOptions {
+        consumer: name.to_owned(),
+        batch_rows: 100,
+        idle: Duration::from_millis(5),
+        claim_idle: Duration::from_secs(30),
+        max_deliveries: 5,
+    };
+    let (a, b) = (options("a"), options("b"));
+
+    let shards = lease_holders(&app).await.len();
+    assert!(shards >= 4, "four shards a campaign");
+
+    // Alone, a holds every shard.
+    flush_once(&app.state, &a).await.expect("flush");
+    assert_eq!(held_by(&lease_holders(&app).await, "a"), shards);
+    // b joins: its share is half the shards, but a holds them all until its next pass.
+    flush_once(&app.state, &b).await.expect("flush");
+    assert_eq!(held_by(&lease_holders(&app).await, "a"), shards);
+    flush_once(&app.state, &a).await.expect("flush");
+    let holders = lease_holders(&app).await;
+    assert_eq!(
+        held_by(&holders, "a"),
+        shards / 2,
+        "a gives back what is beyond its share: {holders:?}"
+    );
+    flush_once(&app.state, &b).await.expect("flush");
+    let holders = lease_holders(&app).await;
+    assert_eq!(
+        (held_by(&holders, "a"), held_by(&holders, "b")),
+        (shards / 2, shards / 2),
+        "{holders:?}"
+    );
+
+    // b stops (SIGTERM): it drains, says it no longer runs and gives its shards back at once,
+    // without waiting for its leases to run out; a's next pass takes them all.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(safequiz_server::workers::flusher::run(
+        app.state.clone(),
+        b,
+        stopped,
+    ));
+    stop.send(true).expect("the flusher listens");
+    running.await.expect("the flusher stops cleanly");
+    assert_eq!(held_by(&lease_holders(&app).await, "b"), 0);
+    flush_once(&app.state, &a).await.expect("flush");
+    assert_eq!(held_by(&lease_holders(&app).await, "a"), shards);
 }
 
 /// Everything a participant or the public can read about the campaign, minus the clock.
@@ -377,8 +469,10 @@ async fn a_rebuild_from_sqlite_after_a_redis_cluster_is_emptied_restores_every_b
         .await;
 }
 
-on_both_topologies!(entries_a_dead_flusher_held_are_claimed_and_unreadable_ones_dead_lettered);
-async fn entries_a_dead_flusher_held_are_claimed_and_unreadable_ones_dead_lettered(
+on_both_topologies!(
+    a_dead_flusher_s_shard_is_taken_when_its_lease_ends_and_unreadable_entries_are_dead_lettered
+);
+async fn a_dead_flusher_s_shard_is_taken_when_its_lease_ends_and_unreadable_entries_are_dead_lettered(
     topology: Topology,
 ) {
     let app = TestApp::builder()
@@ -390,18 +484,20 @@ async fn entries_a_dead_flusher_held_are_claimed_and_unreadable_ones_dead_letter
     app.state.store.migrate().await.expect("migrations");
     let results = app.play(60_000, 10, &UNITS, 5).await;
     let shard = safequiz_redis::keys::Shard(0);
-    app.state
+    // A flusher that took the shard, read everything and died before writing anything.
+    let cursor = app
+        .state
         .hot
-        .ensure_group(CAMPAIGN, shard)
+        .flush_hold(CAMPAIGN, shard, "dead", 400)
         .await
-        .expect("group");
-    // A flusher that read everything and died before writing or acknowledging anything.
+        .expect("lease")
+        .expect("the shard is free");
     let held = app
         .state
         .hot
-        .read_group(CAMPAIGN, shard, "dead", 100, false)
+        .flush_read(CAMPAIGN, shard, &cursor, 100)
         .await
-        .expect("XREADGROUP");
+        .expect("XRANGE");
     assert_eq!(held.len(), 20);
     // An entry no version of the flusher can read.
     let mut connection = app.redis.connection().await;
@@ -420,18 +516,29 @@ async fn entries_a_dead_flusher_held_are_claimed_and_unreadable_ones_dead_letter
         consumer: "alive".to_owned(),
         batch_rows: 100,
         idle: Duration::from_millis(5),
-        claim_idle: Duration::ZERO,
+        claim_idle: Duration::from_secs(30),
         max_deliveries: 5,
     };
-    let mut flushed = 0;
-    loop {
-        match flush_once(&app.state, &options).await.expect("flush") {
-            0 => break,
-            n => flushed += n,
-        }
-    }
+    assert_eq!(
+        flush_once(&app.state, &options).await.expect("flush"),
+        0,
+        "the dead flusher's lease still holds the shard"
+    );
+    let flushed = eventually(
+        "the dead flusher's lease ends",
+        Duration::from_secs(10),
+        || async {
+            let passed = flush_once(&app.state, &options).await.expect("flush");
+            (passed > 0).then_some(passed)
+        },
+    )
+    .await;
 
-    assert_eq!(flushed, 20, "the 20 held entries were claimed and written");
+    assert_eq!(
+        flushed, 21,
+        "the 20 held entries were written and the broken one passed"
+    );
+    assert_eq!(flush_once(&app.state, &options).await.expect("flush"), 0);
     assert_recorded(&app, &scores(&results)).await;
     let dead: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
         .arg(format!("{{{CAMPAIGN}:0}}:dead"))
@@ -444,4 +551,91 @@ async fn entries_a_dead_flusher_held_are_claimed_and_unreadable_ones_dead_letter
     assert!(dead[0].1.contains(&"broken".to_owned()));
     assert!(dead[0].1.contains(&"reason".to_owned()));
     reconciled(&app).await;
+}
+
+#[tokio::test]
+async fn a_row_sql_keeps_refusing_holds_its_shard_until_it_is_dead_lettered_and_loses_nothing() {
+    let app = TestApp::builder().shards(1).flusher(false).spawn().await;
+    app.state.store.migrate().await.expect("migrations");
+    let results = app.play(60_000, 6, &UNITS, 3).await;
+    let shard = safequiz_redis::keys::Shard(0);
+    let entries = app
+        .state
+        .hot
+        .flush_read(CAMPAIGN, shard, "0-0", 100)
+        .await
+        .expect("XRANGE");
+    // SQL refuses one attempt's row for its content, whatever batch it comes in.
+    let refused = entries
+        .iter()
+        .find_map(|entry| entry.get("attempt"))
+        .expect("an attempt entry")
+        .to_owned();
+    let mut sql = sqlx::SqliteConnection::connect(&app.database_url)
+        .await
+        .expect("the SQLite file opens");
+    // The id is one the test read from its own stream.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE TRIGGER refuse_one BEFORE INSERT ON attempts WHEN NEW.attempt_id = '{refused}' \
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+    )))
+    .execute(&mut sql)
+    .await
+    .expect("the trigger");
+    let options = FlusherOptions {
+        consumer: "only".to_owned(),
+        batch_rows: 100,
+        idle: Duration::from_millis(5),
+        claim_idle: Duration::from_secs(30),
+        max_deliveries: 3,
+    };
+
+    // Refused twice: the rows of the other entries are written, the cursor stays before the
+    // refused one, and the lag says so.
+    for refusals in 1..=2 {
+        flush_once(&app.state, &options).await.expect("flush");
+        let lag = flush_lag(&app.state).await.expect("the lag");
+        assert!(
+            lag.pending > 0,
+            "refusal {refusals}: the entry waits, {lag:?}"
+        );
+        let dead: u64 = redis::cmd("XLEN")
+            .arg(format!("{{{CAMPAIGN}:0}}:dead"))
+            .query_async(&mut app.redis.connection().await)
+            .await
+            .expect("XLEN");
+        assert_eq!(dead, 0, "refusal {refusals}: not dead-lettered yet");
+    }
+    let written = app.state.store.attempts(CAMPAIGN).await.expect("SQL");
+    assert_eq!(written.len(), 5, "every other attempt is written meanwhile");
+
+    // The third refusal sets the entry aside, with the reason, and the shard moves on.
+    flush_once(&app.state, &options).await.expect("flush");
+    let lag = flush_lag(&app.state).await.expect("the lag");
+    assert_eq!(lag.pending + lag.undelivered, 0, "{lag:?}");
+    let dead: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+        .arg(format!("{{{CAMPAIGN}:0}}:dead"))
+        .arg("-")
+        .arg("+")
+        .query_async(&mut app.redis.connection().await)
+        .await
+        .expect("XRANGE");
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert!(dead[0].1.contains(&refused), "{dead:?}");
+    assert!(
+        dead[0]
+            .1
+            .iter()
+            .any(|value| value.contains("refused by the test")),
+        "{dead:?}"
+    );
+
+    // Every other result is recorded once; the refused one waits in the dead-letter stream,
+    // whole, for an operator.
+    let mut expected = scores(&results);
+    assert!(
+        expected.remove(&refused).is_some(),
+        "the refused attempt was played"
+    );
+    assert_recorded(&app, &expected).await;
 }

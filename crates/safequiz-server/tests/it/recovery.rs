@@ -65,11 +65,13 @@ async fn snapshot_with_attempts(app: &TestApp) -> BTreeMap<String, Stored> {
         .await
         .expect("KEYS");
     let mut snapshot = BTreeMap::new();
-    // The board writer's cursors, leases and totals marker are its bookkeeping, and the
-    // phones' registration counters a limit's passing window: not state a rebuild writes.
+    // The board writer's and the flusher's cursors and leases and the totals marker are their
+    // bookkeeping, and the phones' registration counters a limit's passing window: not state a
+    // rebuild writes.
     let state = keys.into_iter().filter(|key| {
         !key.ends_with(":boards:cursor")
             && !key.ends_with(":boards:lease")
+            && !key.contains("}:flush:")
             && !key.ends_with(":totals:applied")
             && !key.contains("}:reg:")
     });

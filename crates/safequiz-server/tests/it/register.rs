@@ -160,6 +160,10 @@ async fn the_phone_number_never_reaches_redis_in_clear(topology: Topology) {
                 entries.into_iter().flat_map(|(_, fields)| fields).collect()
             }
             "string" => vec![connection.get(&key).await.expect("GET")],
+            "zset" => connection
+                .zrange::<_, Vec<String>>(&key, 0, -1)
+                .await
+                .expect("ZRANGE"),
             other => panic!("unexpected key type {other} for {key}"),
         };
         dump.push_str(&key);

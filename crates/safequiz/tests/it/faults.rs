@@ -304,7 +304,8 @@ async fn a_replica_killed_mid_attempt_leaves_its_attempts_to_the_other_and_loses
     }
 
     // Zero loss: every submit answered 200 on either replica is in SQL, written by the
-    // survivor's flusher (it claims what the killed one held after flusher.claim_idle_secs).
+    // survivor's flusher (it takes the shards the killed one held when their leases run out,
+    // flusher.claim_idle_secs after the kill).
     let submitted = submitted.lock().expect("not poisoned").clone();
     let store = sqlite_store(&database);
     let started = Instant::now();
