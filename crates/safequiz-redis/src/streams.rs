@@ -34,7 +34,9 @@
 //!
 //! An upgrade from the consumer group finds no cursor and starts at each stream's first entry:
 //! the entries the stream still holds are written again, which changes nothing. The `flusher`
-//! group is then left unread on the streams.
+//! group is then left unread on the streams. During a rolling upgrade old and new flushers may
+//! run together: each trims a stream only below what it has written itself (and the board writer
+//! has applied), so whatever one trims is in SQL, whichever wrote it.
 //!
 //! # Entry format
 //!
