@@ -284,15 +284,8 @@ impl HotState {
         let Some((cursor, applied)) = held else {
             return Ok(BoardPass::default());
         };
-        let reply: redis::Value = redis::cmd("XRANGE")
-            .arg(keys.stream())
-            .arg(format!("({cursor}"))
-            .arg("+")
-            .arg("COUNT")
-            .arg(count)
-            .query_async(&mut connection)
-            .await?;
-        let entries = streams::range_entries(reply)?;
+        let entries =
+            streams::entries_after(&mut connection, &keys.stream(), &cursor, count).await?;
         let mut pass = BoardPass {
             holder: true,
             entries: entries.len(),

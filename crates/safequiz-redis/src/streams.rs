@@ -85,6 +85,7 @@ use redis::{AsyncCommands, Value};
 use safequiz_domain::board::{BoardScore, Finish};
 
 use crate::attempts::{AttemptId, EncodedQuestions, FinalQuestion};
+use crate::connection::Connection;
 use crate::keys::{FLUSHERS as FLUSHERS_KEY, Shard, ShardKeys};
 use crate::scripts::{FLUSHERS, LEASE, LEASE_GIVE, LEASE_MOVE};
 use crate::{HotState, RedisError};
@@ -635,9 +636,28 @@ fn read_entries(reply: Value) -> Result<Vec<StreamEntry>, RedisError> {
     Ok(read)
 }
 
+/// Up to `count` entries of stream `key` after entry `after` (`0-0`: from the first), oldest
+/// first: one plain `XRANGE`. How the board writer and the flusher read past their cursors.
+pub(crate) async fn entries_after(
+    connection: &mut Connection,
+    key: &str,
+    after: &str,
+    count: usize,
+) -> Result<Vec<StreamEntry>, RedisError> {
+    let reply: Value = redis::cmd("XRANGE")
+        .arg(key)
+        .arg(format!("({after}"))
+        .arg("+")
+        .arg("COUNT")
+        .arg(count)
+        .query_async(connection)
+        .await?;
+    range_entries(reply)
+}
+
 /// The entries of an `XRANGE` reply (an array of entries), their texts moved out of it as
 /// [`read_entries`] does.
-pub(crate) fn range_entries(reply: Value) -> Result<Vec<StreamEntry>, RedisError> {
+fn range_entries(reply: Value) -> Result<Vec<StreamEntry>, RedisError> {
     let mut read = Vec::new();
     match reply {
         Value::Nil => {}
@@ -835,15 +855,13 @@ impl HotState {
         count: usize,
     ) -> Result<Vec<StreamEntry>, RedisError> {
         let mut connection = self.connection().await?;
-        let reply: Value = redis::cmd("XRANGE")
-            .arg(ShardKeys::new(campaign, shard).stream())
-            .arg(format!("({after}"))
-            .arg("+")
-            .arg("COUNT")
-            .arg(count)
-            .query_async(&mut connection)
-            .await?;
-        range_entries(reply)
+        entries_after(
+            &mut connection,
+            &ShardKeys::new(campaign, shard).stream(),
+            after,
+            count,
+        )
+        .await
     }
 
     /// Moves a shard's flush cursor to entry `last`, whose rows (and those of every entry
