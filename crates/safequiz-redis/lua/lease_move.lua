@@ -10,6 +10,8 @@
 --
 -- Only the holder moves a cursor, and only to where it has done: a worker whose lease ran out
 -- during a pass cannot move it back or past what another did.
+--
+-- Cost: a GET and a SET, once per pass and shard that had entries.
 
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2])
