@@ -69,8 +69,9 @@ impl Asset {
     }
 }
 
-/// FNV-1a: a stable content hash for cache busting (not for security).
-fn fnv1a(bytes: &[u8]) -> u64 {
+/// FNV-1a: a stable hash, the same in every process and version (not for security): the
+/// assets' cache busting, and a flusher's own place among the shards (`workers::flusher`).
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
     })

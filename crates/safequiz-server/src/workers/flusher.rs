@@ -270,10 +270,7 @@ fn first_shard(name: &str, count: usize) -> usize {
     if count == 0 {
         return 0;
     }
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    });
-    (hash % count as u64) as usize
+    (crate::http::pages::fnv1a(name.as_bytes()) % count as u64) as usize
 }
 
 /// Writes the entries of a shard this flusher holds past `cursor` (the last entry written);
