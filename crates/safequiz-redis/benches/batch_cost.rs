@@ -46,6 +46,7 @@ async fn measure() {
         cluster: false,
         connections: 1,
         wait_secs: 5,
+        packed_entries: true,
     })
     .expect("a Redis URL from the testkit parses");
     let mut admin = redis::Client::open(redis.url())

@@ -19,7 +19,7 @@ use safequiz_domain::draw::{OptionOrder, draw};
 use safequiz_domain::score::Scoring;
 
 use crate::keys::{Shard, ShardKeys};
-use crate::scripts::{Call, Formatted, Lua, READ, SAVE, START, SUBMIT};
+use crate::scripts::{AttemptScripts, Call, Formatted, Lua, attempt_scripts};
 use crate::{HotState, RedisError};
 
 mod encoding;
@@ -521,7 +521,7 @@ impl HotState {
         attempts_per_day: u32,
         attempt: &NewAttempt,
     ) -> Result<StartOutcome, RedisError> {
-        let mut invocation = actor.invocation(&START, attempt.started_ms);
+        let mut invocation = actor.invocation(&self.attempt_scripts().start, attempt.started_ms);
         invocation
             .arg(attempt.day)
             .arg(attempts_per_day)
@@ -558,7 +558,7 @@ impl HotState {
         choice: ChoiceArg,
         now_ms: i64,
     ) -> Result<SaveOutcome, RedisError> {
-        let mut invocation = actor.invocation(&SAVE, now_ms);
+        let mut invocation = actor.invocation(&self.attempt_scripts().save, now_ms);
         invocation
             .arg(number)
             .arg(index)
@@ -617,7 +617,7 @@ impl HotState {
         answers: &[(u32, ChoiceArg)],
         now_ms: i64,
     ) -> Result<SubmitOutcome, RedisError> {
-        let mut invocation = actor.invocation(&SUBMIT, now_ms);
+        let mut invocation = actor.invocation(&self.attempt_scripts().submit, now_ms);
         invocation.arg(number).arg(answers.len());
         for (index, choice) in answers {
             invocation
@@ -650,7 +650,7 @@ impl HotState {
         number: u32,
         now_ms: i64,
     ) -> Result<ReadOutcome, RedisError> {
-        let mut invocation = actor.invocation(&READ, now_ms);
+        let mut invocation = actor.invocation(&self.attempt_scripts().read, now_ms);
         invocation.arg(number);
         let reply = self.invoke(actor, invocation).await?;
         match reply.first().map(String::as_str) {
@@ -699,6 +699,11 @@ impl HotState {
                 })
             })
             .collect())
+    }
+
+    /// The attempt scripts of this handle's entry format (`RedisSettings::packed_entries`).
+    fn attempt_scripts(&self) -> &'static AttemptScripts {
+        attempt_scripts(self.settings.packed_entries)
     }
 
     /// Runs an attempt operation's script call through this handle's group commit

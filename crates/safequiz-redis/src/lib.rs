@@ -86,6 +86,12 @@ pub struct RedisSettings {
     /// this bounds a whole request, its redirections and retries during a failover included.
     #[serde(default = "default_wait_secs")]
     pub wait_secs: u64,
+    /// Whether finalize writes each attempt's stream entry packed into one field (the
+    /// default), or as the named fields of the releases before the packing: `false` only while
+    /// such a release still reads the streams during a rolling upgrade (docs/operations.md,
+    /// "Schema upgrades"). This release reads both.
+    #[serde(default = "default_packed_entries", deserialize_with = "switch")]
+    pub packed_entries: bool,
 }
 
 impl RedisSettings {
@@ -155,6 +161,10 @@ fn default_connections() -> usize {
 
 fn default_wait_secs() -> u64 {
     2
+}
+
+fn default_packed_entries() -> bool {
+    true
 }
 
 /// Why Redis could not be used.
@@ -233,6 +243,8 @@ pub struct HotState {
 pub(crate) struct ConnectSettings {
     target: Target,
     per_handle: usize,
+    /// `RedisSettings::packed_entries`: which attempt scripts this handle runs.
+    pub(crate) packed_entries: bool,
 }
 
 /// What a connection is opened to.
@@ -290,6 +302,7 @@ impl HotState {
             settings: Arc::new(ConnectSettings {
                 target,
                 per_handle: settings.connections,
+                packed_entries: settings.packed_entries,
             }),
             connections: Connections::new(settings.connections),
             batches: Arc::default(),

@@ -3,10 +3,12 @@
 //! Each attempt script is the shared prelude (`attempt_prelude.lua`: argument layout and finalize)
 //! followed by its own body, so every state change of an attempt is one script, one round trip,
 //! atomic (docs/design.md §2.3). The body is wrapped as a Lua function of its own `KEYS` and
-//! `ARGV`, so the same text runs in two scripts: alone (`attempt_one.lua` after it: START, SAVE,
-//! SUBMIT, READ) and as one operation of a group commit ([`BATCH`]: the prelude, every body and
-//! `attempt_batch.lua`, which runs N operations in order in one call; see `batch.rs`). Either
-//! way each operation is atomic and runs exactly as alone.
+//! `ARGV`, so the same text runs in two scripts: alone (`attempt_one.lua` after it: `start`,
+//! `save`, `submit`, `read` of [`AttemptScripts`]) and as one operation of a group commit
+//! (`batch`: the prelude, every body and `attempt_batch.lua`, which runs N operations in order in
+//! one call; see `batch.rs`). Either way each operation is atomic and runs exactly as alone.
+//! The attempt scripts come in two sets, which differ only in how finalize writes the attempt
+//! entry (`redis.packed_entries`, [`attempt_scripts`]).
 //!
 //! A call is sent as `EVALSHA`; when the node does not know the script (`NOSCRIPT`: a fresh or
 //! restarted server, or a replica just promoted by a failover, whose script cache is its own),
@@ -52,13 +54,14 @@ impl Lua {
 
     /// The script of one attempt operation alone: the prelude, the body wrapped as a function
     /// of its own KEYS and ARGV, and `attempt_one.lua`, which runs it and flushes.
-    fn attempt(kind: &'static str) -> Lua {
+    fn attempt(kind: &'static str, packed: bool) -> Lua {
         let (_, body) = ATTEMPT_BODIES
             .iter()
             .find(|(name, _)| *name == kind)
             .expect("an attempt operation of ATTEMPT_BODIES");
         let mut lua = Lua::new(format!(
-            "{PRELUDE}\n{}\n{}",
+            "{}\n{}\n{}",
+            prelude(packed),
             wrapped("body", body),
             include_str!("../lua/attempt_one.lua")
         ));
@@ -87,27 +90,51 @@ fn wrapped(name: &str, body: &str) -> String {
     format!("local function {name}(KEYS, ARGV)\n{body}\nend\n")
 }
 
-/// Starts or resumes today's attempt.
-pub(crate) static START: LazyLock<Lua> = LazyLock::new(|| Lua::attempt("start"));
+/// The attempt scripts of one entry format.
+pub(crate) struct AttemptScripts {
+    /// Starts or resumes today's attempt.
+    pub(crate) start: Lua,
+    /// Saves one answer.
+    pub(crate) save: Lua,
+    /// Saves the answers sent with a submit and finalizes.
+    pub(crate) submit: Lua,
+    /// Reads an attempt, finalizing it when its time has run out.
+    pub(crate) read: Lua,
+    /// Runs many attempt operations, of any kind, in one call (`attempt_batch.lua`,
+    /// `batch.rs`).
+    pub(crate) batch: Lua,
+}
 
-/// Saves one answer.
-pub(crate) static SAVE: LazyLock<Lua> = LazyLock::new(|| Lua::attempt("save"));
-
-/// Saves the answers sent with a submit and finalizes.
-pub(crate) static SUBMIT: LazyLock<Lua> = LazyLock::new(|| Lua::attempt("submit"));
-
-/// Reads an attempt, finalizing it when its time has run out.
-pub(crate) static READ: LazyLock<Lua> = LazyLock::new(|| Lua::attempt("read"));
-
-/// Runs many attempt operations, of any kind, in one call (`attempt_batch.lua`, `batch.rs`).
-pub(crate) static BATCH: LazyLock<Lua> = LazyLock::new(|| {
-    let mut code = format!("{PRELUDE}\n");
-    for (kind, body) in ATTEMPT_BODIES {
-        code.push_str(&wrapped(&format!("body_{kind}"), body));
+impl AttemptScripts {
+    fn new(packed: bool) -> AttemptScripts {
+        let mut batch = format!("{}\n", prelude(packed));
+        for (kind, body) in ATTEMPT_BODIES {
+            batch.push_str(&wrapped(&format!("body_{kind}"), body));
+        }
+        batch.push_str(include_str!("../lua/attempt_batch.lua"));
+        AttemptScripts {
+            start: Lua::attempt("start", packed),
+            save: Lua::attempt("save", packed),
+            submit: Lua::attempt("submit", packed),
+            read: Lua::attempt("read", packed),
+            batch: Lua::new(batch),
+        }
     }
-    code.push_str(include_str!("../lua/attempt_batch.lua"));
-    Lua::new(code)
-});
+}
+
+/// The attempt scripts whose finalize writes the attempt entry packed into one field
+/// (`packed`), or as the named fields of the releases before the packing (for a rolling
+/// upgrade while such a release still reads the streams; `RedisSettings::packed_entries`).
+pub(crate) fn attempt_scripts(packed: bool) -> &'static AttemptScripts {
+    static PACKED: LazyLock<AttemptScripts> = LazyLock::new(|| AttemptScripts::new(true));
+    static NAMED: LazyLock<AttemptScripts> = LazyLock::new(|| AttemptScripts::new(false));
+    if packed { &PACKED } else { &NAMED }
+}
+
+/// The prelude with its entry format set (`PACKED_ENTRIES`, read by finalize).
+fn prelude(packed: bool) -> String {
+    format!("local PACKED_ENTRIES = {packed}\n{PRELUDE}")
+}
 
 /// Finds or creates a participant.
 pub(crate) static REGISTER: LazyLock<Lua> =

@@ -405,7 +405,7 @@ impl Loaded {
         let s = &self.settings;
         format!(
             "environment={} http.addr={} http.trusted_proxies=[{}] redis.url={} redis.cluster={} \
-             database.url={} hot.shards={} auth.key_id={}{}{} {}",
+             redis.packed_entries={} database.url={} hot.shards={} auth.key_id={}{}{} {}",
             self.environment.as_str(),
             s.http.addr,
             s.http.trusted_proxies.join(","),
@@ -416,6 +416,7 @@ impl Loaded {
                 .collect::<Vec<_>>()
                 .join(","),
             s.redis.cluster,
+            s.redis.packed_entries,
             redact_url(s.database.url.expose_secret()),
             s.hot.shards,
             s.auth.key_id,
@@ -918,6 +919,27 @@ mod tests {
                 1,
                 "{off} turns the cluster off: {problems:?}"
             );
+        }
+    }
+
+    #[test]
+    fn attempt_entries_are_packed_unless_an_upgrade_turns_it_off() {
+        let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/base.toml");
+        let packed = |value: Option<serde_json::Value>| {
+            let mut figment = Figment::new().merge(Toml::file_exact(&base));
+            if let Some(value) = value {
+                figment = figment.merge(("redis.packed_entries", value));
+            }
+            let settings: Settings = figment.extract().expect("the shipped settings parse");
+            settings.redis.packed_entries
+        };
+        assert!(packed(None), "the shipped default");
+        for off in [
+            serde_json::json!(false),
+            serde_json::json!("false"),
+            serde_json::json!("0"),
+        ] {
+            assert!(!packed(Some(off.clone())), "{off}");
         }
     }
 

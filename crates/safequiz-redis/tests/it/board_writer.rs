@@ -13,12 +13,13 @@ use safequiz_domain::scope::WHOLE_CAMPAIGN;
 use safequiz_redis::HotState;
 use safequiz_redis::attempts::{ReadOutcome, SubmitOutcome};
 use safequiz_redis::keys::{self, Shard, ShardKeys};
-use safequiz_redis::streams::PACKED_NAMES;
+use safequiz_redis::streams::{PACKED_NAMES, StreamEntry, decode};
+use safequiz_testkit::RedisServer;
 use safequiz_testkit::eventually;
 
 use crate::{
     CAMPAIGN, DAY, DAY_MS, GRACE_MS, LIMIT_MS, PATH, SHARDS, T0, actor, catch_up_boards, choice,
-    five_questions, hot_state, new_attempt, raw, start_new,
+    five_questions, handle, hot_state, new_attempt, raw, start_new,
 };
 
 /// Every board the test campaign's participants are on, member and score, best first.
@@ -307,61 +308,76 @@ async fn an_entry_without_board_fields_is_counted_and_passed() {
 }
 
 #[tokio::test]
-async fn an_attempt_entry_written_before_the_packing_is_applied_like_a_packed_one() {
+async fn attempt_entries_of_every_format_are_applied_alike() {
+    // The same attempts into three Redis: as this version writes them (one packed field); with
+    // `packed_entries` off (named fields, `values` packed: the release before); and each value as
+    // a field of its own (the releases before that), copied from the first.
     let (redis, hot) = hot_state();
+    let named_redis = RedisServer::start();
+    let named_hot = handle(&named_redis.url(), false, false);
     let (old_redis, old_hot) = hot_state();
     let mut connection = raw(&redis).await;
+    let mut named_connection = raw(&named_redis).await;
     let mut old_connection = raw(&old_redis).await;
-    // Two attempts of one participant and one of another, as this version writes them; the
-    // same entries, each value as a field of its own, into a second Redis.
-    play(&hot, 1, 0, 3, 20_000).await;
-    play(&hot, 1, 1, 5, 10_000).await;
-    play(&hot, 2, 0, 4, 30_000).await;
+    for hot in [&hot, &named_hot] {
+        play(hot, 1, 0, 3, 20_000).await;
+        play(hot, 1, 1, 5, 10_000).await;
+        play(hot, 2, 0, 4, 30_000).await;
+    }
     let mut copied = 0;
     for shard in Shard::all(SHARDS) {
-        let stream = ShardKeys::new(CAMPAIGN, shard).stream();
-        let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
-            .arg(&stream)
-            .arg("-")
-            .arg("+")
-            .query_async(&mut connection)
+        let packed = hot.stream_entries(CAMPAIGN, shard).await.expect("XRANGE");
+        let named = named_hot
+            .stream_entries(CAMPAIGN, shard)
             .await
             .expect("XRANGE");
-        for (_, fields) in entries {
-            let mut named: Vec<String> = Vec::new();
-            for pair in fields.chunks(2) {
-                if pair[0] == "values" {
-                    copied += 1;
-                    let values: Vec<&str> = pair[1].split(',').collect();
-                    assert_eq!(values.len(), PACKED_NAMES.len(), "{values:?}");
-                    for (name, value) in PACKED_NAMES.iter().zip(values) {
-                        if !value.is_empty() {
-                            named.extend([(*name).to_owned(), value.to_owned()]);
-                        }
-                    }
-                } else {
-                    named.extend(pair.iter().cloned());
-                }
-                if pair[0] == "attempt" {
-                    let participant = pair[1].split('-').next().expect("an id");
-                    named.extend(["participant".to_owned(), participant.to_owned()]);
+        assert_eq!(packed.len(), named.len());
+        for (packed, named) in packed.into_iter().zip(named) {
+            let packed = StreamEntry {
+                id: String::new(),
+                fields: packed,
+            };
+            let named = StreamEntry {
+                id: String::new(),
+                fields: named,
+            };
+            assert_eq!(packed.fields.len(), 1, "one field: {packed:?}");
+            assert_eq!(named.get("type"), Some("attempt"), "{named:?}");
+            assert_eq!(named.fields.len(), 7, "{named:?}");
+            assert_eq!(decode(&packed), decode(&named));
+            let mut oldest: Vec<String> = ["type", "attempt"].map(str::to_owned).to_vec();
+            for name in ["attempt", "questions", "key", "answers", "path"] {
+                let value = packed.get(name).expect("every part");
+                oldest.extend([name.to_owned(), value.to_owned()]);
+            }
+            let attempt = packed.get("attempt").expect("an id");
+            let participant = attempt.split('-').next().expect("an id");
+            oldest.extend(["participant".to_owned(), participant.to_owned()]);
+            let values: Vec<&str> = packed.get("values").expect("values").split(',').collect();
+            assert_eq!(values.len(), PACKED_NAMES.len(), "{values:?}");
+            for (name, value) in PACKED_NAMES.iter().zip(values) {
+                if !value.is_empty() {
+                    oldest.extend([(*name).to_owned(), value.to_owned()]);
                 }
             }
+            copied += 1;
             let _: String = redis::cmd("XADD")
-                .arg(&stream)
+                .arg(ShardKeys::new(CAMPAIGN, shard).stream())
                 .arg("*")
-                .arg(&named)
+                .arg(&oldest)
                 .query_async(&mut old_connection)
                 .await
                 .expect("XADD");
         }
     }
-    assert_eq!(copied, 3, "every attempt entry packs its values");
+    assert_eq!(copied, 3, "every attempt has its entry");
 
-    catch_up_boards(&hot, CAMPAIGN, SHARDS).await;
-    catch_up_boards(&old_hot, CAMPAIGN, SHARDS).await;
+    for hot in [&hot, &named_hot, &old_hot] {
+        catch_up_boards(hot, CAMPAIGN, SHARDS).await;
+    }
     let boards_now = boards(&mut connection).await;
     assert_eq!(boards_now[0].len(), 2, "{boards_now:?}");
+    assert_eq!(boards(&mut named_connection).await, boards_now);
     assert_eq!(boards(&mut old_connection).await, boards_now);
     let units = [WHOLE_CAMPAIGN, PATH[0], PATH[1]];
     let totals = hot
@@ -369,13 +385,15 @@ async fn an_attempt_entry_written_before_the_packing_is_applied_like_a_packed_on
         .await
         .expect("totals");
     assert_eq!(totals[0].attempts, 3, "{totals:?}");
-    assert_eq!(
-        old_hot
-            .unit_totals(CAMPAIGN, SHARDS, &units)
-            .await
-            .expect("totals"),
-        totals
-    );
+    for other in [&named_hot, &old_hot] {
+        assert_eq!(
+            other
+                .unit_totals(CAMPAIGN, SHARDS, &units)
+                .await
+                .expect("totals"),
+            totals
+        );
+    }
 }
 
 #[tokio::test]

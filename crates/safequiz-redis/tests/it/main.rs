@@ -63,11 +63,18 @@ fn hot_state() -> (RedisServer, HotState) {
 
 /// A handle to the Redis at `url`, or to the cluster whose seed nodes `url` lists.
 fn hot_on(url: &str, cluster: bool) -> HotState {
+    handle(url, cluster, true)
+}
+
+/// A handle to the Redis at `url` whose finalize writes attempt entries packed or not
+/// (`RedisSettings::packed_entries`).
+fn handle(url: &str, cluster: bool, packed_entries: bool) -> HotState {
     HotState::connect(&RedisSettings {
         url: SecretString::from(url.to_owned()),
         cluster,
         connections: 1,
         wait_secs: 2,
+        packed_entries,
     })
     .expect("a Redis URL from the testkit parses")
 }

@@ -2,6 +2,7 @@
 
 use safequiz_redis::attempts::{Actor, AttemptId, DueAttempt, ReadOutcome};
 use safequiz_redis::keys::Shard;
+use safequiz_redis::streams::StreamEntry;
 
 use crate::{
     CAMPAIGN, DAY, GRACE_MS, LIMIT_MS, PATH, SHARDS, T0, actor, five_questions, hot_state,
@@ -104,10 +105,13 @@ async fn the_own_unit_is_the_last_of_a_path_of_any_depth() {
         let entries = hot.stream_entries(CAMPAIGN, shard).await.expect("XRANGE");
         let attempt = format!("{participant}-1");
         let values = entries
-            .iter()
-            .find(|fields| fields.iter().any(|(f, v)| f == "attempt" && *v == attempt))
-            .and_then(|fields| fields.iter().find(|(f, _)| f == "values"))
-            .map(|(_, v)| v.clone())
+            .into_iter()
+            .map(|fields| StreamEntry {
+                id: String::new(),
+                fields,
+            })
+            .find(|entry| entry.get("attempt") == Some(attempt.as_str()))
+            .and_then(|entry| entry.get("values").map(str::to_owned))
             .expect("the attempt's entry");
         assert_eq!(values.split(',').next(), Some(own.as_str()), "{path:?}");
     }

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use redis::AsyncCommands;
 use safequiz_domain::scope::WHOLE_CAMPAIGN;
-use safequiz_redis::keys::{Shard, ShardKeys};
+use safequiz_redis::keys::Shard;
+use safequiz_redis::streams::StreamEntry;
 use safequiz_server::workers::flusher::{FlusherOptions, flush_once};
 use safequiz_testapp::{CAMPAIGN, Participant, TestApp, eventually};
 use serde_json::{Value, json};
@@ -52,19 +53,20 @@ async fn practice_once(app: &TestApp, me: &Participant) -> Value {
     result
 }
 
-/// Every entry of every shard's stream, as field lists.
-async fn stream_entries(app: &TestApp) -> Vec<Vec<String>> {
-    let mut connection = app.redis.connection().await;
+/// Every entry of every shard's stream.
+async fn stream_entries(app: &TestApp) -> Vec<StreamEntry> {
     let mut all = Vec::new();
     for shard in Shard::all(4) {
-        let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
-            .arg(ShardKeys::new(CAMPAIGN, shard).stream())
-            .arg("-")
-            .arg("+")
-            .query_async(&mut connection)
+        let entries = app
+            .state
+            .hot
+            .stream_entries(CAMPAIGN, shard)
             .await
             .expect("XRANGE");
-        all.extend(entries.into_iter().map(|(_, fields)| fields));
+        all.extend(entries.into_iter().map(|fields| StreamEntry {
+            id: String::new(),
+            fields,
+        }));
     }
     all
 }
@@ -126,16 +128,16 @@ async fn practice_is_reviewed_at_once_and_counted_nowhere() {
 
     // Streams: two registrations and the one real attempt, nothing of practice.
     let entries = stream_entries(&app).await;
-    let attempts: Vec<&Vec<String>> = entries
+    let attempts: Vec<&StreamEntry> = entries
         .iter()
-        .filter(|fields| {
-            fields
-                .windows(2)
-                .any(|pair| pair[0] == "type" && pair[1] == "attempt")
-        })
+        .filter(|entry| entry.get("type") == Some("attempt"))
         .collect();
     assert_eq!(attempts.len(), 1, "{entries:?}");
-    assert!(attempts[0].iter().any(|field| field == &id), "{attempts:?}");
+    assert_eq!(
+        attempts[0].get("attempt"),
+        Some(id.as_str()),
+        "{attempts:?}"
+    );
 
     // Standing and boards.
     let me_path = format!("/api/v1/campaigns/{CAMPAIGN}/me");

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use safequiz_redis::streams::{StreamEntry, decode};
 use safequiz_server::http::health::flush_lag;
 use safequiz_server::recovery;
 use safequiz_server::workers::flusher::{FlusherOptions, flush_once};
@@ -621,7 +622,16 @@ async fn a_row_sql_keeps_refusing_holds_its_shard_until_it_is_dead_lettered_and_
         .await
         .expect("XRANGE");
     assert_eq!(dead.len(), 1, "{dead:?}");
-    assert!(dead[0].1.contains(&refused), "{dead:?}");
+    let letter = StreamEntry {
+        id: dead[0].0.clone(),
+        fields: dead[0]
+            .1
+            .chunks(2)
+            .map(|pair| (pair[0].clone(), pair[1].clone()))
+            .collect(),
+    };
+    assert_eq!(letter.get("attempt"), Some(refused.as_str()), "{dead:?}");
+    assert!(decode(&letter).is_ok(), "the entry is whole: {dead:?}");
     assert!(
         dead[0]
             .1
