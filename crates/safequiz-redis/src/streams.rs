@@ -208,7 +208,7 @@ pub struct ParticipantEntry<'a> {
     pub phone_sealed: Option<&'a str>,
 }
 
-/// A `type=attempt` entry: a finalized attempt.
+/// An attempt entry (packed, or `type=attempt` with named fields): a finalized attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AttemptEntry<'a> {
     /// The attempt.
