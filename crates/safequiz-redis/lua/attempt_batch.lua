@@ -8,10 +8,10 @@
 -- ARGV[1]: N, the number of operations; then per operation: its kind ("start", "save",
 -- "submit" or "read") and its number of arguments a, then its a arguments (the prelude's
 -- layout and the body's own). Every operation has the prelude's three keys.
--- Returns one reply per operation, in order: the body's reply, or {"!error", message} when
--- that operation raised an error (the others are not affected, and writes it did before the
--- error stay, as in a script of its own). A READONLY error fails the whole call, so that a
--- cluster client retries it on the new primary.
+-- Returns one reply per operation, in order: the body's reply packed into one string (`run`
+-- in the prelude), or {"!error", message} when that operation raised an error (the others are
+-- not affected, and writes it did before the error stay, as in a script of its own). A
+-- READONLY error fails the whole call, so that a cluster client retries it on the new primary.
 --
 -- Invariant: the result equals running the operations one script each in the same order:
 -- every body reads and writes the participant's hash at once; finalize's deferred writes

@@ -287,9 +287,9 @@ async fn flush_shard(
     let entries = hot
         .flush_read(id, shard, cursor, options.batch_rows)
         .await?;
-    let Some(last) = entries.last() else {
+    if entries.is_empty() {
         return Ok(0);
-    };
+    }
     let mut rows = Vec::with_capacity(entries.len());
     // The entry of each row, by position in `rows`.
     let mut sources = Vec::with_capacity(entries.len());
@@ -309,31 +309,27 @@ async fn flush_shard(
             }
         }
     }
-    // The last entry the cursor may pass: all of them, unless SQL refused a row.
-    let done = match state.store.insert_batch(&rows).await {
+    // How many entries the cursor may pass: all of them, unless SQL refused a row.
+    let passed = match state.store.insert_batch(&rows).await {
         Ok(inserted) => {
             forget_flushed(state, id, shard, &rows, inserted.attempts).await?;
-            Some(last.id.as_str())
+            entries.len()
         }
         Err(error) if error.is_data_error() => {
             match insert_one_by_one(state, options, campaign, shard, &rows, &sources).await? {
-                // Up to the entry before the first row still refused. (An unreadable entry
-                // after it is copied to the dead-letter stream again at the next pass, with
-                // the same `source_id`.)
+                // Those before the first row still refused. (An unreadable entry after it is
+                // copied to the dead-letter stream again at the next pass, with the same
+                // `source_id`.)
                 Some(refused) => entries
                     .iter()
-                    .take_while(|entry| entry.id != refused)
-                    .last()
-                    .map(|entry| entry.id.as_str()),
-                None => Some(last.id.as_str()),
+                    .position(|entry| entry.id == refused)
+                    .unwrap_or(entries.len()),
+                None => entries.len(),
             }
         }
         Err(error) => return Err(error.into()),
     };
-    let passed = done.map_or(0, |done| {
-        entries.iter().take_while(|entry| entry.id != done).count() + 1
-    });
-    if let Some(done) = done {
+    if let Some(done) = passed.checked_sub(1).map(|last| entries[last].id.as_str()) {
         if hot.flush_move(id, shard, &options.consumer, done).await? {
             hot.trim_flushed(id, shard).await?;
         } else {
