@@ -364,10 +364,12 @@ async fn play(
     );
 }
 
-/// The filled streams, to put back before each run (the flusher trims what it acknowledged).
+/// The filled streams, to put back before each run (the flusher trims what it wrote), and the
+/// keys where a run leaves the flusher's position, to clear.
 struct Snapshot {
     connection: redis::aio::MultiplexedConnection,
     streams: Vec<(String, Vec<u8>)>,
+    positions: Vec<String>,
 }
 
 impl Snapshot {
@@ -378,8 +380,15 @@ impl Snapshot {
             .await
             .expect("Redis accepts a connection");
         let mut streams = Vec::new();
+        let mut positions = Vec::new();
         for shard in Shard::all(shards) {
-            let key = ShardKeys::new(campaign, shard).stream();
+            let keys = ShardKeys::new(campaign, shard);
+            positions.extend([
+                keys.flush_cursor(),
+                keys.flush_lease(),
+                keys.flush_refusals(),
+            ]);
+            let key = keys.stream();
             let dump: Vec<u8> = redis::cmd("DUMP")
                 .arg(&key)
                 .query_async(&mut connection)
@@ -390,12 +399,19 @@ impl Snapshot {
         Snapshot {
             connection,
             streams,
+            positions,
         }
     }
 
-    /// Puts the streams back as filled: every entry, and no consumer group yet.
+    /// Puts the streams back as filled, every entry, with no flusher's position on them: the
+    /// cursor a run leaves is past every entry, and the entries come back with their ids.
     async fn restore(&self) {
         let mut connection = self.connection.clone();
+        let () = redis::cmd("DEL")
+            .arg(&self.positions)
+            .query_async(&mut connection)
+            .await
+            .expect("DEL of the flusher's position");
         for (key, dump) in &self.streams {
             let () = redis::cmd("RESTORE")
                 .arg(key)
