@@ -40,6 +40,8 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{AuthSettings, DEFAULT_KEY_ID};
 
+mod recent;
+
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
 const TOKEN_VERSION: &str = "2";
@@ -168,6 +170,9 @@ impl Purpose {
 /// The keys derived from the secrets; cheap to clone per use.
 #[derive(Clone)]
 pub struct AuthKeys {
+    /// Which keys these are, for the tokens each thread has verified lately ([`recent`]): two
+    /// `AuthKeys` made apart never share a remembered token, even with the same secret.
+    instance: u64,
     current: SigningKeys,
     /// The secret before the last rotation, and the instant its tokens stop being accepted.
     previous: Option<(SigningKeys, Timestamp)>,
@@ -198,6 +203,7 @@ impl AuthKeys {
     /// Signs with `secret` under `key_id`; phones are hashed with `secret` too.
     pub fn new(key_id: &str, secret: &SecretString) -> AuthKeys {
         AuthKeys {
+            instance: recent::new_instance(),
             current: SigningKeys::derive(key_id, secret),
             previous: None,
             phone: derive(secret, b"safequiz phone key v1"),
@@ -336,7 +342,35 @@ impl AuthKeys {
     }
 
     /// Verifies `token` at instant `now`.
+    ///
+    /// A token this thread verified lately under the current key is found among them
+    /// ([`recent`]) and its MAC is not computed again; its expiry is checked all the same.
     pub fn verify(&self, token: &str, now: Timestamp) -> Result<ParticipantClaims, TokenError> {
+        if let Some(claims) = recent::claims(self.instance, token) {
+            if now >= claims.expires_at {
+                return Err(TokenError::Expired);
+            }
+            return Ok(claims);
+        }
+        let claims = self.verify_signed(token, now)?;
+        if self.signed_by_current_key(token) {
+            recent::remember(self.instance, token, &claims);
+        }
+        Ok(claims)
+    }
+
+    /// Whether `token` names the current key: only such a token is remembered, as nothing but
+    /// its expiry can end it (a previous key's tokens end with the rotation window too).
+    fn signed_by_current_key(&self, token: &str) -> bool {
+        token
+            .strip_prefix(TOKEN_VERSION)
+            .and_then(|rest| rest.strip_prefix('.'))
+            .and_then(|rest| rest.strip_prefix(self.current.id.as_str()))
+            .is_some_and(|rest| rest.starts_with('.'))
+    }
+
+    /// [`AuthKeys::verify`] with the MAC computed.
+    fn verify_signed(&self, token: &str, now: Timestamp) -> Result<ParticipantClaims, TokenError> {
         let signed = self.verified_fields(Purpose::Token, token, now)?;
         let mut fields = signed.split('.');
         let (Some(campaign), Some(participant), Some(unit), Some(expires), None) = (

@@ -232,3 +232,64 @@ fn the_auth_settings_build_the_rotated_keys() {
         self::keys(OLD).phone_hash("c1", &phone)
     );
 }
+
+#[test]
+fn a_remembered_token_still_expires_and_is_not_taken_by_other_keys() {
+    let keys_a = keys("a test secret of enough length, 32+");
+    let token = keys_a.sign(&claims());
+    // Verified twice on this thread: the second is the remembered one.
+    assert_eq!(keys_a.verify(&token, before_expiry()), Ok(claims()));
+    assert!(recent::claims(keys_a.instance, &token).is_some());
+    assert_eq!(keys_a.verify(&token, before_expiry()), Ok(claims()));
+    assert_eq!(
+        keys_a.verify(&token, claims().expires_at),
+        Err(TokenError::Expired)
+    );
+    // Other keys under the same key id, or the same secret made apart, remember nothing of it.
+    let keys_b = keys("another test secret, also 32+ bytes");
+    assert_eq!(
+        keys_b.verify(&token, before_expiry()),
+        Err(TokenError::Invalid)
+    );
+    let keys_a_again = keys("a test secret of enough length, 32+");
+    assert!(recent::claims(keys_a_again.instance, &token).is_none());
+    assert_eq!(keys_a_again.verify(&token, before_expiry()), Ok(claims()));
+}
+
+#[test]
+fn a_token_altered_before_its_remembered_mac_is_refused() {
+    let keys = keys("a test secret of enough length, 32+");
+    let token = keys.sign(&claims());
+    assert_eq!(keys.verify(&token, before_expiry()), Ok(claims()));
+    // The same MAC, so the same slot, over another participant and another unit.
+    for altered in [
+        token.replacen(".42.", ".43.", 1),
+        token.replacen(".110101.", ".110102.", 1),
+        token.replacen("2.k1.", "2.k1.x", 1),
+    ] {
+        assert_ne!(altered, token);
+        assert_eq!(
+            keys.verify(&altered, before_expiry()),
+            Err(TokenError::Invalid)
+        );
+    }
+    assert_eq!(keys.verify(&token, before_expiry()), Ok(claims()));
+}
+
+#[test]
+fn tokens_sharing_a_slot_each_verify_to_their_own_claims() {
+    let keys = keys("a test secret of enough length, 32+");
+    // Many more tokens than slots: each verifies to its own claims, found or not.
+    let tokens: Vec<(String, ParticipantClaims)> = (0..3 * 4096_u64)
+        .map(|participant| {
+            let claims =
+                ParticipantClaims::new("safety-month", participant, "110101", claims().expires_at);
+            (keys.sign(&claims), claims)
+        })
+        .collect();
+    for _ in 0..2 {
+        for (token, claims) in &tokens {
+            assert_eq!(keys.verify(token, before_expiry()).as_ref(), Ok(claims));
+        }
+    }
+}
