@@ -24,9 +24,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::ParticipantClaims;
 
-/// Entries per thread: about 1 MB at the longest tokens; a worker of a national peak serves a
-/// few thousand participants at once.
+/// Entries per thread (a power of two): about 1 MB at the longest tokens; a worker of a
+/// national peak serves a few thousand participants at once.
 const SLOTS: usize = 4096;
+const _: () = assert!(SLOTS.is_power_of_two());
 
 /// Bytes of the token's end that place it in the table (of its MAC's base64url text).
 const PLACED_BY: usize = 8;
@@ -55,9 +56,10 @@ fn slot(token: &str) -> usize {
     let mut end = [0u8; PLACED_BY];
     let tail = &bytes[bytes.len().saturating_sub(PLACED_BY)..];
     end[..tail.len()].copy_from_slice(tail);
-    // Spread the eight characters' bits over the index.
+    // Fibonacci hashing: the product's top bits depend on every bit of the eight characters,
+    // and the index is those top bits.
     let mixed = u64::from_le_bytes(end).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (mixed >> 32) as usize % SLOTS
+    (mixed >> (u64::BITS - SLOTS.trailing_zeros())) as usize
 }
 
 /// The claims of `token` when this thread verified it under `instance`'s current key.
@@ -83,7 +85,9 @@ pub(super) fn remember(instance: u64, token: &str, claims: &ParticipantClaims) {
     });
 }
 
-/// Whether `a` and `b` are the same text, in a time that depends on their lengths only: every
+/// Whether `a` and `b` are the same text, in a time that depends on their lengths only (a
+/// remembered token's length says nothing secret: its fields are the campaign, the participant
+/// number, the unit and the expiry, and its MAC's length is fixed): every
 /// byte is compared, eight at a time, and the differences are folded together before the one
 /// test at the end (`black_box` keeps the compiler from testing earlier). A byte-at-a-time
 /// constant-time comparison took about 200 ns for a token, most of a remembered token's cost.
@@ -106,7 +110,27 @@ fn same_bytes(a: &str, b: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::same_bytes;
+    use std::collections::HashSet;
+
+    use secrecy::SecretString;
+
+    use super::{SLOTS, same_bytes, slot};
+    use crate::auth::{AuthKeys, ParticipantClaims};
+
+    #[test]
+    fn signed_tokens_spread_over_the_slots() {
+        let keys = AuthKeys::derive(&SecretString::from("a test secret of enough length, 32+"));
+        let expires = "2026-07-01T00:00:00Z".parse().expect("instant");
+        let used: HashSet<usize> = (0..SLOTS as u64)
+            .map(|participant| {
+                let claims = ParticipantClaims::new("safety-month", participant, "110101", expires);
+                slot(&keys.sign(&claims))
+            })
+            .collect();
+        // As many tokens as slots, placed at random, fill about 1 - 1/e of them (63%).
+        assert!(used.len() > SLOTS / 2, "{} of {SLOTS} slots", used.len());
+        assert!(used.iter().all(|&index| index < SLOTS));
+    }
 
     #[test]
     fn texts_are_the_same_only_when_every_byte_is() {

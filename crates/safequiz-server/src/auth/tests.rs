@@ -120,8 +120,13 @@ fn after_a_rotation_old_tokens_verify_until_the_window_ends_and_new_ones_name_th
     assert!(keys.sign_session(&session).starts_with("o2.k2.7.3."));
     assert_eq!(keys.verify(&after, after_window), Ok(claims()));
     assert_eq!(keys.verify(&before, in_window), Ok(claims()));
+    // Verified in the window, a previous key's token is not remembered: the window ends it.
+    assert!(recent::claims(keys.instance, &before).is_none());
     assert_eq!(keys.verify_session(&old_session, in_window), Ok(session));
     assert_eq!(keys.verify(&legacy, in_window), Ok(claims()));
+    assert!(recent::claims(keys.instance, &legacy).is_none());
+    // A token under the current key is.
+    assert!(recent::claims(keys.instance, &after).is_some());
 
     assert_eq!(keys.verify(&before, after_window), Err(TokenError::Expired));
     assert_eq!(
