@@ -1038,7 +1038,7 @@ impl HotState {
         &self,
         campaign: &str,
         shard: Shard,
-    ) -> Result<Vec<Vec<(String, String)>>, RedisError> {
+    ) -> Result<Vec<StreamEntry>, RedisError> {
         let mut connection = self.connection().await?;
         let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
             .arg(ShardKeys::new(campaign, shard).stream())
@@ -1046,7 +1046,10 @@ impl HotState {
             .arg("+")
             .query_async(&mut connection)
             .await?;
-        Ok(entries.into_iter().map(|(_, fields)| fields).collect())
+        Ok(entries
+            .into_iter()
+            .map(|(id, fields)| StreamEntry { id, fields })
+            .collect())
     }
 
     /// Copies an entry no reader can use to the shard's dead-letter stream, with the reason,

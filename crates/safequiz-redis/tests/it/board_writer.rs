@@ -13,7 +13,7 @@ use safequiz_domain::scope::WHOLE_CAMPAIGN;
 use safequiz_redis::HotState;
 use safequiz_redis::attempts::{ReadOutcome, SubmitOutcome};
 use safequiz_redis::keys::{self, Shard, ShardKeys};
-use safequiz_redis::streams::{PACKED_NAMES, StreamEntry, decode};
+use safequiz_redis::streams::{PACKED_NAMES, decode};
 use safequiz_testkit::RedisServer;
 use safequiz_testkit::eventually;
 
@@ -333,14 +333,6 @@ async fn attempt_entries_of_every_format_are_applied_alike() {
             .expect("XRANGE");
         assert_eq!(packed.len(), named.len());
         for (packed, named) in packed.into_iter().zip(named) {
-            let packed = StreamEntry {
-                id: String::new(),
-                fields: packed,
-            };
-            let named = StreamEntry {
-                id: String::new(),
-                fields: named,
-            };
             assert_eq!(packed.fields.len(), 1, "one field: {packed:?}");
             assert_eq!(named.get("type"), Some("attempt"), "{named:?}");
             assert_eq!(named.fields.len(), 7, "{named:?}");

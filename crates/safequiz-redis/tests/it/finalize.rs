@@ -25,7 +25,7 @@ use safequiz_redis::attempts::{
     SubmitOutcome,
 };
 use safequiz_redis::keys::Shard;
-use safequiz_redis::streams::{StreamEntry, StreamRecord, decode};
+use safequiz_redis::streams::{StreamRecord, decode};
 
 use safequiz_domain::scope::WHOLE_CAMPAIGN;
 
@@ -402,11 +402,7 @@ async fn check(
     // The stream entries: one per attempt, as finalize wrote them.
     let mut seen = 0;
     for shard in Shard::all(shards) {
-        for fields in hot.stream_entries(campaign, shard).await.expect("XRANGE") {
-            let entry = StreamEntry {
-                id: String::new(),
-                fields,
-            };
+        for entry in hot.stream_entries(campaign, shard).await.expect("XRANGE") {
             let Ok(StreamRecord::Attempt(attempt)) = decode(&entry) else {
                 return Err(TestCaseError::fail(format!("an attempt entry: {entry:?}")));
             };

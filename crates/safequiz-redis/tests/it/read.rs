@@ -2,7 +2,6 @@
 
 use safequiz_redis::attempts::{Actor, AttemptId, DueAttempt, ReadOutcome};
 use safequiz_redis::keys::Shard;
-use safequiz_redis::streams::StreamEntry;
 
 use crate::{
     CAMPAIGN, DAY, GRACE_MS, LIMIT_MS, PATH, SHARDS, T0, actor, five_questions, hot_state,
@@ -106,10 +105,6 @@ async fn the_own_unit_is_the_last_of_a_path_of_any_depth() {
         let attempt = format!("{participant}-1");
         let values = entries
             .into_iter()
-            .map(|fields| StreamEntry {
-                id: String::new(),
-                fields,
-            })
             .find(|entry| entry.get("attempt") == Some(attempt.as_str()))
             .and_then(|entry| entry.get("values").map(str::to_owned))
             .expect("the attempt's entry");

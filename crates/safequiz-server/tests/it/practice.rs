@@ -63,10 +63,7 @@ async fn stream_entries(app: &TestApp) -> Vec<StreamEntry> {
             .stream_entries(CAMPAIGN, shard)
             .await
             .expect("XRANGE");
-        all.extend(entries.into_iter().map(|fields| StreamEntry {
-            id: String::new(),
-            fields,
-        }));
+        all.extend(entries);
     }
     all
 }
