@@ -219,8 +219,8 @@ pub struct Pass {
 }
 
 /// One pass: says that this flusher runs, holds at most its share of the shards of every
-/// campaign (giving back the rest), and writes each shard it holds, one transaction per shard
-/// with entries.
+/// campaign (giving back the rest), reads the entries of each shard it holds, and writes them
+/// all in one transaction (each shard in its own when SQL refuses a row of the whole).
 pub async fn flush_pass(state: &AppState, options: &FlusherOptions) -> Result<Pass, FlushError> {
     let hot = &state.hot;
     let lease_ms = u64::try_from(options.claim_idle.as_millis())
@@ -237,7 +237,7 @@ pub async fn flush_pass(state: &AppState, options: &FlusherOptions) -> Result<Pa
     // Flushers that start together ask for different shards first.
     let first = first_shard(&options.consumer, shards.len());
     let mut held = 0;
-    let mut pass = Pass::default();
+    let mut batch = Batch::default();
     for i in 0..shards.len() {
         let (campaign, shard) = shards[(first + i) % shards.len()];
         if held >= share {
@@ -257,11 +257,33 @@ pub async fn flush_pass(state: &AppState, options: &FlusherOptions) -> Result<Pa
             continue;
         };
         held += 1;
-        let flushed = flush_shard(state, options, campaign, shard, &cursor).await?;
-        pass.entries += flushed;
-        pass.full |= flushed >= options.batch_rows;
+        read_shard(state, options, campaign, shard, &cursor, &mut batch).await?;
+    }
+    let mut pass = Pass::default();
+    for passed in write_batch(state, options, &batch).await? {
+        pass.entries += passed;
+        pass.full |= passed >= options.batch_rows;
     }
     Ok(pass)
+}
+
+/// What a pass read from the shards it holds: each shard's entries, and the rows they stand
+/// for, of every shard in turn.
+#[derive(Default)]
+struct Batch<'c> {
+    shards: Vec<ShardRead<'c>>,
+    rows: Vec<RecordRow>,
+}
+
+/// The entries read from one shard past its cursor.
+struct ShardRead<'c> {
+    campaign: &'c Campaign,
+    shard: Shard,
+    entries: Vec<StreamEntry>,
+    /// This shard's rows in [`Batch::rows`].
+    rows: std::ops::Range<usize>,
+    /// The position in `entries` of each of those rows' entry.
+    sources: Vec<usize>,
 }
 
 /// Where in the list of `count` shards flusher `name` starts asking: its own place, the same
@@ -273,76 +295,157 @@ fn first_shard(name: &str, count: usize) -> usize {
     (crate::http::pages::fnv1a(name.as_bytes()) % count as u64) as usize
 }
 
-/// Writes the entries of a shard this flusher holds past `cursor` (the last entry written);
-/// how many it passed.
-async fn flush_shard(
+/// Reads the entries of a shard this flusher holds past `cursor` (the last entry written) into
+/// `batch`, with the rows they stand for. An entry that does not decode is copied to the
+/// dead-letter stream (and passed with the others).
+async fn read_shard<'c>(
     state: &AppState,
     options: &FlusherOptions,
-    campaign: &Campaign,
+    campaign: &'c Campaign,
     shard: Shard,
     cursor: &str,
-) -> Result<usize, FlushError> {
+    batch: &mut Batch<'c>,
+) -> Result<(), FlushError> {
     let hot = &state.hot;
-    let id = campaign.id.as_str();
     let entries = hot
-        .flush_read(id, shard, cursor, options.batch_rows)
+        .flush_read(&campaign.id, shard, cursor, options.batch_rows)
         .await?;
     if entries.is_empty() {
-        return Ok(0);
+        return Ok(());
     }
-    let mut rows = Vec::with_capacity(entries.len());
-    // The entry of each row, by position in `rows`.
+    let first_row = batch.rows.len();
     let mut sources = Vec::with_capacity(entries.len());
-    for entry in &entries {
+    for (position, entry) in entries.iter().enumerate() {
         match record_row(campaign, entry) {
             Ok(Some(row)) => {
-                rows.push(row);
-                sources.push(entry);
+                batch.rows.push(row);
+                sources.push(position);
             }
             // An entry for the board writer alone (an exclusion): nothing to write.
             Ok(None) => {}
             Err(reason) => {
                 tracing::error!(stream.id = %entry.id, reason = %reason,
                     "moving an unreadable stream entry to the dead-letter stream");
-                hot.dead_letter(id, shard, entry, &reason.to_string())
+                hot.dead_letter(&campaign.id, shard, entry, &reason.to_string())
                     .await?;
             }
         }
     }
-    // How many entries the cursor may pass: all of them, unless SQL refused a row.
-    let passed = match state.store.insert_batch(&rows).await {
-        Ok(inserted) => {
-            forget_flushed(state, id, shard, &rows, inserted.attempts).await?;
-            entries.len()
+    batch.shards.push(ShardRead {
+        campaign,
+        shard,
+        entries,
+        rows: first_row..batch.rows.len(),
+        sources,
+    });
+    Ok(())
+}
+
+/// Writes what a pass read and moves each shard's cursor past what was written; how many
+/// entries each shard passed, in the order of `batch.shards`.
+///
+/// Every shard's rows go in one transaction: a transaction per shard wrote the pages of the
+/// record's indexes and roll-ups to SQLite's log once per shard instead of once per pass, and
+/// cost the flusher some 20% more per row at the ceiling's four shards (docs/performance.md,
+/// "One transaction per pass"). When SQL refuses a row of the whole, each shard is written
+/// alone, as if read alone, so that one bad row holds back only its own shard.
+async fn write_batch(
+    state: &AppState,
+    options: &FlusherOptions,
+    batch: &Batch<'_>,
+) -> Result<Vec<usize>, FlushError> {
+    let together = if batch.shards.len() > 1 && !batch.rows.is_empty() {
+        match state.store.insert_batch(&batch.rows).await {
+            Ok(inserted) => Some(inserted.attempts == attempt_rows(&batch.rows)),
+            Err(error) if error.is_data_error() => None,
+            Err(error) => return Err(error.into()),
         }
-        Err(error) if error.is_data_error() => {
-            match insert_one_by_one(state, options, campaign, shard, &rows, &sources).await? {
-                // Those before the first row still refused. (An unreadable entry after it is
-                // copied to the dead-letter stream again at the next pass, with the same
-                // `source_id`.)
-                Some(refused) => entries
-                    .iter()
-                    .position(|entry| entry.id == refused)
-                    .unwrap_or(entries.len()),
-                None => entries.len(),
+    } else {
+        None
+    };
+    let mut passed = Vec::with_capacity(batch.shards.len());
+    for read in &batch.shards {
+        let id = read.campaign.id.as_str();
+        let rows = &batch.rows[read.rows.clone()];
+        let count = match together {
+            Some(all_new) => {
+                forget_flushed(state, id, read.shard, rows, all_new).await?;
+                read.entries.len()
+            }
+            None => write_shard(state, options, read, rows).await?,
+        };
+        if let Some(done) = count
+            .checked_sub(1)
+            .map(|last| read.entries[last].id.as_str())
+        {
+            if state
+                .hot
+                .flush_move(id, read.shard, &options.consumer, done)
+                .await?
+            {
+                state.hot.trim_flushed(id, read.shard).await?;
+            } else {
+                tracing::warn!(shard = %read.shard,
+                    "this flusher's lease ran out during its pass; the next holder writes the same entries again");
             }
         }
-        Err(error) => return Err(error.into()),
-    };
-    if let Some(done) = passed.checked_sub(1).map(|last| entries[last].id.as_str()) {
-        if hot.flush_move(id, shard, &options.consumer, done).await? {
-            hot.trim_flushed(id, shard).await?;
-        } else {
-            tracing::warn!(shard = %shard,
-                "this flusher's lease ran out during its pass; the next holder writes the same entries again");
-        }
+        passed.push(count);
     }
-    if !rows.is_empty() {
+    if !batch.rows.is_empty() {
         // The batch queued its attempts for the question counters (or found them recorded,
         // and the fold then finds nothing to do); the fold worker decides whether to start.
         state.fold_wanted.notify_one();
     }
     Ok(passed)
+}
+
+/// How many attempt rows `rows` holds.
+fn attempt_rows(rows: &[RecordRow]) -> u64 {
+    rows.iter()
+        .filter(|row| matches!(row, RecordRow::Attempt(_)))
+        .count() as u64
+}
+
+/// Writes one shard's `rows` in their own transaction; how many of its entries the cursor may
+/// pass: all of them, unless SQL refused a row.
+async fn write_shard(
+    state: &AppState,
+    options: &FlusherOptions,
+    read: &ShardRead<'_>,
+    rows: &[RecordRow],
+) -> Result<usize, FlushError> {
+    let id = read.campaign.id.as_str();
+    if rows.is_empty() {
+        return Ok(read.entries.len());
+    }
+    match state.store.insert_batch(rows).await {
+        Ok(inserted) => {
+            let all_new = inserted.attempts == attempt_rows(rows);
+            forget_flushed(state, id, read.shard, rows, all_new).await?;
+            Ok(read.entries.len())
+        }
+        Err(error) if error.is_data_error() => {
+            let sources: Vec<&StreamEntry> = read
+                .sources
+                .iter()
+                .map(|&position| &read.entries[position])
+                .collect();
+            match insert_one_by_one(state, options, read.campaign, read.shard, rows, &sources)
+                .await?
+            {
+                // Those before the first row still refused. (An unreadable entry after it is
+                // copied to the dead-letter stream again at the next pass, with the same
+                // `source_id`.)
+                Some(refused) => Ok(read
+                    .entries
+                    .iter()
+                    .position(|entry| entry.id == refused)
+                    .unwrap_or(read.entries.len())),
+                None => Ok(read.entries.len()),
+            }
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// After a batch failed on some row's data: writes the rows one at a time, so one bad row
@@ -367,7 +470,7 @@ async fn insert_one_by_one<'e>(
                     &campaign.id,
                     shard,
                     std::slice::from_ref(row),
-                    inserted.attempts,
+                    inserted.attempts == attempt_rows(std::slice::from_ref(row)),
                 )
                 .await?;
                 hot.flush_forgive(&campaign.id, shard, &entry.id).await?;
@@ -399,12 +502,15 @@ async fn insert_one_by_one<'e>(
 /// lost, and a forget that fails leaves the cursor before the entries, so the next pass writes
 /// them again (a no-op) and forgets again. With the cursor moved first, a failed forget would
 /// leave the fields in Redis for ever.
+///
+/// `all_new`: the insert wrote every attempt of `rows` (none was in the record before), so
+/// none needs comparing with what the record holds.
 async fn forget_flushed(
     state: &AppState,
     campaign: &str,
     shard: Shard,
     rows: &[RecordRow],
-    new_attempts: u64,
+    all_new: bool,
 ) -> Result<(), FlushError> {
     let written: Vec<&AttemptRow> = rows
         .iter()
@@ -413,7 +519,6 @@ async fn forget_flushed(
             RecordRow::Participant(_) => None,
         })
         .collect();
-    let all_new = new_attempts as usize == written.len();
     let mut attempts = Vec::with_capacity(written.len());
     for attempt in &written {
         let Some(id) = AttemptId::parse(&attempt.attempt_id) else {

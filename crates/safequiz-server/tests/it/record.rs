@@ -649,3 +649,103 @@ async fn a_row_sql_keeps_refusing_holds_its_shard_until_it_is_dead_lettered_and_
     );
     assert_recorded(&app, &expected).await;
 }
+
+#[tokio::test]
+async fn a_pass_writes_its_shards_together_and_a_refused_row_holds_back_only_its_own_shard() {
+    let app = TestApp::builder().shards(4).flusher(false).spawn().await;
+    app.state.store.migrate().await.expect("migrations");
+    let results = app.play(61_000, 16, &UNITS, 4).await;
+    // What each shard holds, before anything is written.
+    let mut held = Vec::new();
+    for shard in safequiz_redis::keys::Shard::all(4) {
+        let entries = app
+            .state
+            .hot
+            .flush_read(CAMPAIGN, shard, "0-0", 100)
+            .await
+            .expect("XRANGE");
+        held.push((shard, entries));
+    }
+    let attempts_in = |entries: &[StreamEntry]| {
+        entries
+            .iter()
+            .filter_map(|entry| entry.get("attempt").map(str::to_owned))
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        held.iter()
+            .filter(|(_, entries)| !attempts_in(entries).is_empty())
+            .count()
+            >= 2,
+        "the attempts spread over several shards"
+    );
+    // SQL refuses the first attempt of the first shard that has one, whatever batch it is in.
+    let (refused_shard, refused_entries) = held
+        .iter()
+        .find(|(_, entries)| !attempts_in(entries).is_empty())
+        .expect("a shard with attempts");
+    let refused = attempts_in(refused_entries)[0].clone();
+    let mut sql = sqlx::SqliteConnection::connect(&app.database_url)
+        .await
+        .expect("the SQLite file opens");
+    // The id is one the test read from its own stream.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE TRIGGER refuse_one BEFORE INSERT ON attempts WHEN NEW.attempt_id = '{refused}' \
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+    )))
+    .execute(&mut sql)
+    .await
+    .expect("the trigger");
+    let options = FlusherOptions {
+        consumer: "only".to_owned(),
+        batch_rows: 100,
+        idle: Duration::from_millis(5),
+        claim_idle: Duration::from_secs(30),
+        max_deliveries: 3,
+    };
+
+    // One pass: the whole batch is refused, so each shard is written alone. Every other
+    // shard's entries are written and passed; the refused shard writes its other rows and
+    // keeps its cursor before the refused entry.
+    let passed = flush_once(&app.state, &options).await.expect("flush");
+    let refused_at = refused_entries
+        .iter()
+        .position(|entry| entry.get("attempt") == Some(refused.as_str()))
+        .expect("the refused entry");
+    let total: usize = held.iter().map(|(_, entries)| entries.len()).sum();
+    assert_eq!(
+        passed,
+        total - refused_entries.len() + refused_at,
+        "every entry before the refused one and every other shard's entries are passed"
+    );
+    let written = app.state.store.attempts(CAMPAIGN).await.expect("SQL");
+    assert_eq!(
+        written.len(),
+        results.len() - 1,
+        "every attempt but the refused one is written"
+    );
+    let left = app
+        .state
+        .hot
+        .flush_read(CAMPAIGN, *refused_shard, "0-0", 100)
+        .await
+        .expect("XRANGE");
+    assert!(
+        left.iter()
+            .any(|entry| entry.id == refused_entries[refused_at].id),
+        "the refused entry stays in its stream"
+    );
+    let lag = flush_lag(&app.state).await.expect("the lag");
+    assert!(lag.pending > 0, "the refused entry waits: {lag:?}");
+
+    // Once the trigger is gone, the next pass writes it and every row is there once.
+    sqlx::raw_sql("DROP TRIGGER refuse_one")
+        .execute(&mut sql)
+        .await
+        .expect("drop the trigger");
+    flush_once(&app.state, &options).await.expect("flush");
+    let lag = flush_lag(&app.state).await.expect("the lag");
+    assert_eq!(lag.pending + lag.undelivered, 0, "{lag:?}");
+    assert_recorded(&app, &scores(&results)).await;
+    reconciled(&app).await;
+}
