@@ -324,7 +324,8 @@ pub struct HotSettings {
 pub struct FlusherSettings {
     /// Run a flusher inside `safequiz serve` (else run `safequiz flush` separately).
     pub enabled: bool,
-    /// Most stream entries written to SQL in one transaction.
+    /// Most stream entries read from one shard in a flusher's pass; a transaction takes the
+    /// entries of the shards read until it holds this many (so at most twice this).
     pub batch_rows: u32,
     /// Longest wait for a batch to fill, in milliseconds.
     pub batch_max_ms: u64,

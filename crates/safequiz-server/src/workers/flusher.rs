@@ -5,9 +5,9 @@
 //! (`safequiz_redis::streams`, "The flusher's position"): a pass says that this flusher runs,
 //! counts the flushers running, and takes or keeps the lease of at most its share of the
 //! shards, giving back the rest. For each shard it holds it reads the entries past the shard's
-//! cursor, decodes them, inserts the batch in one transaction (idempotent: attempt and
-//! participant ids are primary keys), and only then moves the cursor; then it trims the
-//! stream below what it and the board writer are done with. Between the commit and the move
+//! cursor and decodes them; it inserts the rows of the shards read in one transaction
+//! (idempotent: attempt and participant ids are primary keys), and only then moves each
+//! shard's cursor; then it trims each stream below what it and the board writer are done with. Between the commit and the move
 //! it has Redis forget the attempts just written (their fields leave the participants' hashes,
 //! `safequiz_redis::archive`), so Redis memory stays bounded per participant however many days
 //! they play; the service reads such an attempt from SQL.
@@ -57,7 +57,8 @@ pub enum FlushError {
 pub struct FlusherOptions {
     /// This flusher's name, which its leases carry; unique per process.
     pub consumer: String,
-    /// Most entries per transaction.
+    /// Most entries read from one shard in a pass. A transaction takes the entries of the
+    /// shards read until it holds this many, so at most twice this.
     pub batch_rows: usize,
     /// Pause after a pass in which no shard filled its batch of `batch_rows` entries, so that
     /// batches fill while the entries wait safely in the streams.
@@ -220,7 +221,8 @@ pub struct Pass {
 
 /// One pass: says that this flusher runs, holds at most its share of the shards of every
 /// campaign (giving back the rest), reads the entries of each shard it holds, and writes them
-/// all in one transaction (each shard in its own when SQL refuses a row of the whole).
+/// together: one transaction for the shards read until `batch_rows` entries are in hand, and
+/// another for the next such group (each shard in its own when SQL refuses a row of the whole).
 pub async fn flush_pass(state: &AppState, options: &FlusherOptions) -> Result<Pass, FlushError> {
     let hot = &state.hot;
     let lease_ms = u64::try_from(options.claim_idle.as_millis())
@@ -237,6 +239,7 @@ pub async fn flush_pass(state: &AppState, options: &FlusherOptions) -> Result<Pa
     // Flushers that start together ask for different shards first.
     let first = first_shard(&options.consumer, shards.len());
     let mut held = 0;
+    let mut pass = Pass::default();
     let mut batch = Batch::default();
     for i in 0..shards.len() {
         let (campaign, shard) = shards[(first + i) % shards.len()];
@@ -258,13 +261,25 @@ pub async fn flush_pass(state: &AppState, options: &FlusherOptions) -> Result<Pa
         };
         held += 1;
         read_shard(state, options, campaign, shard, &cursor, &mut batch).await?;
+        // A transaction takes the shards' entries until it holds `batch_rows` of them, so it
+        // never holds more than twice that (a catching-up flusher's shards each fill theirs).
+        if batch.entries() >= options.batch_rows {
+            pass.add(options, &write_batch(state, options, &batch).await?);
+            batch = Batch::default();
+        }
     }
-    let mut pass = Pass::default();
-    for passed in write_batch(state, options, &batch).await? {
-        pass.entries += passed;
-        pass.full |= passed >= options.batch_rows;
-    }
+    pass.add(options, &write_batch(state, options, &batch).await?);
     Ok(pass)
+}
+
+impl Pass {
+    /// Counts what a batch's shards passed.
+    fn add(&mut self, options: &FlusherOptions, passed: &[usize]) {
+        for &entries in passed {
+            self.entries += entries;
+            self.full |= entries >= options.batch_rows;
+        }
+    }
 }
 
 /// What a pass read from the shards it holds: each shard's entries, and the rows they stand
@@ -273,6 +288,13 @@ pub async fn flush_pass(state: &AppState, options: &FlusherOptions) -> Result<Pa
 struct Batch<'c> {
     shards: Vec<ShardRead<'c>>,
     rows: Vec<RecordRow>,
+}
+
+impl Batch<'_> {
+    /// The entries read, over every shard.
+    fn entries(&self) -> usize {
+        self.shards.iter().map(|read| read.entries.len()).sum()
+    }
 }
 
 /// The entries read from one shard past its cursor.
@@ -346,9 +368,9 @@ async fn read_shard<'c>(
 ///
 /// Every shard's rows go in one transaction: a transaction per shard wrote the pages of the
 /// record's indexes and roll-ups to SQLite's log once per shard instead of once per pass, and
-/// cost the flusher some 20% more per row at the ceiling's four shards (docs/performance.md,
-/// "One transaction per pass"). When SQL refuses a row of the whole, each shard is written
-/// alone, as if read alone, so that one bad row holds back only its own shard.
+/// cost the flusher 13-21% more CPU per attempt at the ceiling's four shards
+/// (docs/performance.md, "One transaction per pass"). When SQL refuses a row of the whole, each
+/// shard is written alone, as if read alone, so that one bad row holds back only its own shard.
 async fn write_batch(
     state: &AppState,
     options: &FlusherOptions,
