@@ -554,6 +554,34 @@ async fn a_dead_flusher_s_shard_is_taken_when_its_lease_ends_and_unreadable_entr
     reconciled(&app).await;
 }
 
+/// Makes the test's SQLite record refuse attempt `id`'s row for its content, whatever batch it
+/// comes in (a trigger); the connection that made it, to drop it with.
+async fn refuse_attempt(app: &TestApp, id: &str) -> sqlx::SqliteConnection {
+    let mut sql = sqlx::SqliteConnection::connect(&app.database_url)
+        .await
+        .expect("the SQLite file opens");
+    // The id is one the test read from its own stream.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE TRIGGER refuse_one BEFORE INSERT ON attempts WHEN NEW.attempt_id = '{id}' \
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+    )))
+    .execute(&mut sql)
+    .await
+    .expect("the trigger");
+    sql
+}
+
+/// A flusher that dead-letters a row at its third refusal.
+fn refusing_options() -> FlusherOptions {
+    FlusherOptions {
+        consumer: "only".to_owned(),
+        batch_rows: 100,
+        idle: Duration::from_millis(5),
+        claim_idle: Duration::from_secs(30),
+        max_deliveries: 3,
+    }
+}
+
 #[tokio::test]
 async fn a_row_sql_keeps_refusing_holds_its_shard_until_it_is_dead_lettered_and_loses_nothing() {
     let app = TestApp::builder().shards(1).flusher(false).spawn().await;
@@ -572,24 +600,8 @@ async fn a_row_sql_keeps_refusing_holds_its_shard_until_it_is_dead_lettered_and_
         .find_map(|entry| entry.get("attempt"))
         .expect("an attempt entry")
         .to_owned();
-    let mut sql = sqlx::SqliteConnection::connect(&app.database_url)
-        .await
-        .expect("the SQLite file opens");
-    // The id is one the test read from its own stream.
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "CREATE TRIGGER refuse_one BEFORE INSERT ON attempts WHEN NEW.attempt_id = '{refused}' \
-         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
-    )))
-    .execute(&mut sql)
-    .await
-    .expect("the trigger");
-    let options = FlusherOptions {
-        consumer: "only".to_owned(),
-        batch_rows: 100,
-        idle: Duration::from_millis(5),
-        claim_idle: Duration::from_secs(30),
-        max_deliveries: 3,
-    };
+    refuse_attempt(&app, &refused).await;
+    let options = refusing_options();
 
     // Refused twice: the rows of the other entries are written, the cursor stays before the
     // refused one, and the lag says so.
@@ -685,24 +697,8 @@ async fn a_pass_writes_its_shards_together_and_a_refused_row_holds_back_only_its
         .find(|(_, entries)| !attempts_in(entries).is_empty())
         .expect("a shard with attempts");
     let refused = attempts_in(refused_entries)[0].clone();
-    let mut sql = sqlx::SqliteConnection::connect(&app.database_url)
-        .await
-        .expect("the SQLite file opens");
-    // The id is one the test read from its own stream.
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "CREATE TRIGGER refuse_one BEFORE INSERT ON attempts WHEN NEW.attempt_id = '{refused}' \
-         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
-    )))
-    .execute(&mut sql)
-    .await
-    .expect("the trigger");
-    let options = FlusherOptions {
-        consumer: "only".to_owned(),
-        batch_rows: 100,
-        idle: Duration::from_millis(5),
-        claim_idle: Duration::from_secs(30),
-        max_deliveries: 3,
-    };
+    let mut sql = refuse_attempt(&app, &refused).await;
+    let options = refusing_options();
 
     // One pass: the whole batch is refused, so each shard is written alone. Every other
     // shard's entries are written and passed; the refused shard writes its other rows and
