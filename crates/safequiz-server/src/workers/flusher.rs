@@ -7,10 +7,11 @@
 //! shards, giving back the rest. For each shard it holds it reads the entries past the shard's
 //! cursor and decodes them; it inserts the rows of the shards read in one transaction
 //! (idempotent: attempt and participant ids are primary keys), and only then moves each
-//! shard's cursor; then it trims each stream below what it and the board writer are done with. Between the commit and the move
-//! it has Redis forget the attempts just written (their fields leave the participants' hashes,
-//! `safequiz_redis::archive`), so Redis memory stays bounded per participant however many days
-//! they play; the service reads such an attempt from SQL.
+//! shard's cursor; then it trims each stream below what it and the board writer are done
+//! with. Between the commit and the moves it has Redis forget the attempts just written (their
+//! fields leave the participants' hashes, `safequiz_redis::archive`), so Redis memory stays
+//! bounded per participant however many days they play; the service reads such an attempt
+//! from SQL.
 //!
 //! It parses nothing itself: an entry's format is `safequiz_redis::streams`' ([`decode`] gives a
 //! typed [`StreamRecord`]), the `attempts.questions` column's is `safequiz_sql::record`'s
