@@ -591,7 +591,7 @@ async fn a_row_sql_keeps_refusing_holds_its_shard_until_it_is_dead_lettered_and_
     let entries = app
         .state
         .hot
-        .flush_read(CAMPAIGN, shard, "0-0", 100)
+        .stream_entries(CAMPAIGN, shard)
         .await
         .expect("XRANGE");
     // SQL refuses one attempt's row for its content, whatever batch it comes in.
@@ -673,7 +673,7 @@ async fn a_pass_writes_its_shards_together_and_a_refused_row_holds_back_only_its
         let entries = app
             .state
             .hot
-            .flush_read(CAMPAIGN, shard, "0-0", 100)
+            .stream_entries(CAMPAIGN, shard)
             .await
             .expect("XRANGE");
         held.push((shard, entries));
@@ -723,7 +723,7 @@ async fn a_pass_writes_its_shards_together_and_a_refused_row_holds_back_only_its
     let left = app
         .state
         .hot
-        .flush_read(CAMPAIGN, *refused_shard, "0-0", 100)
+        .stream_entries(CAMPAIGN, *refused_shard)
         .await
         .expect("XRANGE");
     assert!(
